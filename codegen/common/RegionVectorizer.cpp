@@ -1,0 +1,95 @@
+//===- RegionVectorizer.cpp - vectorize scalar attn regions -----*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// Score, mask and epilogue regions are written on scalars; backends evaluate
+// them on a vector of lanes (query rows on the CPU, head-dim channels in the
+// epilogue). Values that do not depend on a varying argument stay scalar, so
+// per-row or per-key work (a slope, a document id) is done once per vector.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/common/RegionVectorizer.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+Value mlir::attn::broadcastToVector(OpBuilder &b, Location loc, Value v,
+                                    int64_t lanes) {
+  if (isa<VectorType>(v.getType()))
+    return v;
+  return vector::BroadcastOp::create(
+      b, loc, VectorType::get({lanes}, v.getType()), v);
+}
+
+/// Gathers a load with varying indices lane by lane.
+static Value gatherLanes(OpBuilder &b, Location loc, Operation *load,
+                         ArrayRef<Value> operands, int64_t lanes) {
+  SmallVector<Value> elements;
+  for (int64_t l = 0; l < lanes; ++l) {
+    SmallVector<Value> scalarOperands;
+    for (Value operand : operands) {
+      if (isa<VectorType>(operand.getType()))
+        operand = vector::ExtractOp::create(b, loc, operand, l);
+      scalarOperands.push_back(operand);
+    }
+    OperationState state(loc, load->getName(), scalarOperands,
+                         load->getResultTypes(), load->getAttrs());
+    elements.push_back(b.create(state)->getResult(0));
+  }
+  return vector::FromElementsOp::create(
+      b, loc, VectorType::get({lanes}, load->getResult(0).getType()),
+      elements);
+}
+
+FailureOr<Value> mlir::attn::vectorizeRegion(OpBuilder &b, Location loc,
+                                             Block &block, ArrayRef<Value> args,
+                                             int64_t lanes,
+                                             Operation *diagOp) {
+  IRMapping map;
+  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
+    map.map(arg, value);
+  auto isVarying = [](Value v) { return isa<VectorType>(v.getType()); };
+
+  for (Operation &op : block) {
+    if (auto yield = dyn_cast<YieldOp>(op))
+      return map.lookupOrDefault(yield.getValues()[0]);
+    SmallVector<Value> operands;
+    for (Value v : op.getOperands())
+      operands.push_back(map.lookupOrDefault(v));
+    if (op.getNumRegions() != 0) {
+      return diagOp->emitOpError()
+             << "cannot vectorize '" << op.getName()
+             << "' in a region: ops with regions are not supported";
+    }
+    if (llvm::none_of(operands, isVarying)) {
+      b.clone(op, map); // Uniform: stays scalar.
+      continue;
+    }
+    if (isa<memref::LoadOp, tensor::ExtractOp>(op)) {
+      map.map(op.getResult(0), gatherLanes(b, loc, &op, operands, lanes));
+      continue;
+    }
+    if (!OpTrait::hasElementwiseMappableTraits(&op)) {
+      return diagOp->emitOpError()
+             << "cannot vectorize '" << op.getName() << "' in a region";
+    }
+    SmallVector<Value> vecOperands;
+    for (Value v : operands)
+      vecOperands.push_back(broadcastToVector(b, loc, v, lanes));
+    SmallVector<Type> resultTypes;
+    for (Type t : op.getResultTypes())
+      resultTypes.push_back(VectorType::get({lanes}, t));
+    OperationState state(loc, op.getName(), vecOperands, resultTypes,
+                         op.getAttrs());
+    Operation *vec = b.create(state);
+    map.map(op.getResults(), vec->getResults());
+  }
+  return diagOp->emitOpError("region has no attn.yield terminator");
+}

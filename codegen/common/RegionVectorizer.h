@@ -1,0 +1,31 @@
+//===- RegionVectorizer.h - vectorize scalar attn regions -------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CODEGEN_COMMON_REGIONVECTORIZER_H
+#define ATTN_CODEGEN_COMMON_REGIONVECTORIZER_H
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::attn {
+
+/// Clones the ops of a scalar attn region body (`block`, ending in attn.yield)
+/// at the builder's insertion point, with block argument k replaced by
+/// `args[k]`, which is either a scalar ("uniform" across lanes) or a
+/// `vector<lanes x T>` ("varying"). Ops with only uniform operands stay
+/// scalar; elementwise ops with a varying operand become vector ops (uniform
+/// operands are broadcast); loads with varying indices are gathered lane by
+/// lane. Returns the yielded value, scalar or vector. Emits an error on
+/// `diagOp` and fails for an op it cannot vectorize.
+FailureOr<Value> vectorizeRegion(OpBuilder &b, Location loc, Block &block,
+                                 ArrayRef<Value> args, int64_t lanes,
+                                 Operation *diagOp);
+
+/// Broadcasts a scalar to `vector<lanes x T>`; returns vectors unchanged.
+Value broadcastToVector(OpBuilder &b, Location loc, Value v, int64_t lanes);
+
+} // namespace mlir::attn
+
+#endif // ATTN_CODEGEN_COMMON_REGIONVECTORIZER_H

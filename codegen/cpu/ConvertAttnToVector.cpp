@@ -1,0 +1,567 @@
+//===- ConvertAttnToVector.cpp - CPU micro-kernels for tile ops -*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// Lowers attn.tile_attend / attn.tile_finalize to register-blocked vector
+// code. The query tile is packed transposed ([D, TQ], f32, pre-scaled), so the
+// logits are computed as S^T = K Q^T with the query rows in the vector lanes:
+// row maxima, sums and the rescale factors are then lane-wise vector ops and
+// the softmax needs no horizontal reduction. The value product is blocked
+// over rows and head-dim vectors.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/common/RegionVectorizer.h"
+#include "codegen/cpu/Passes.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
+#include <map>
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_CONVERTATTNTOVECTORPASS
+#include "codegen/cpu/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr double kLog2e = 1.4426950408889634;
+constexpr double kLn2 = 0.6931471805599453;
+/// Keys processed per softmax update inside one tile_attend.
+constexpr int64_t kKeyChunk = 64;
+
+class KernelEmitter {
+public:
+  KernelEmitter(int64_t lanes)
+      : lanes(lanes), numRegs(lanes >= 16 ? 32 : 16) {}
+
+  LogicalResult lowerAttend(TileAttendOp op);
+  LogicalResult lowerFinalize(TileFinalizeOp op);
+
+private:
+  // Small builders.
+  Value idx(OpBuilder &b, Location loc, int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+  Value f32(OpBuilder &b, Location loc, double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32Type(),
+                                     b.getF32FloatAttr(static_cast<float>(v)));
+  }
+  VectorType vecType(OpBuilder &b, Type elem = nullptr) {
+    return VectorType::get({lanes}, elem ? elem : b.getF32Type());
+  }
+  Value splat(OpBuilder &b, Location loc, double v) {
+    return arith::ConstantOp::create(
+        b, loc, vecType(b),
+        DenseElementsAttr::get(vecType(b), b.getF32FloatAttr(v)));
+  }
+  Value toF32(OpBuilder &b, Location loc, Value v) {
+    Type t = getElementTypeOrSelf(v.getType());
+    if (t.isF32())
+      return v;
+    Type f = isa<VectorType>(v.getType()) ? Type(vecType(b)) : b.getF32Type();
+    return arith::ExtFOp::create(b, loc, f, v);
+  }
+  Value maxf(OpBuilder &b, Location loc, Value a, Value c) {
+    Value gt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, a, c);
+    return arith::SelectOp::create(b, loc, gt, a, c);
+  }
+  /// The lane indices base + [0, lanes), clamped to `last`.
+  Value laneIndices(OpBuilder &b, Location loc, Value base, Value last) {
+    VectorType t = vecType(b, b.getIndexType());
+    SmallVector<Attribute> iota;
+    for (int64_t l = 0; l < lanes; ++l)
+      iota.push_back(b.getIndexAttr(l));
+    Value offsets = arith::ConstantOp::create(b, loc, t,
+                                              DenseElementsAttr::get(t, iota));
+    Value v = arith::AddIOp::create(
+        b, loc, vector::BroadcastOp::create(b, loc, t, base), offsets);
+    return arith::MinSIOp::create(b, loc, v,
+                                  vector::BroadcastOp::create(b, loc, t, last));
+  }
+  /// Loads `count` (<= lanes) contiguous elements as an f32 vector.
+  Value loadVec(OpBuilder &b, Location loc, Value mem, ValueRange indices,
+                int64_t count) {
+    Type elem = cast<MemRefType>(mem.getType()).getElementType();
+    VectorType t = vecType(b, elem);
+    Value v;
+    if (count == lanes) {
+      v = vector::LoadOp::create(b, loc, t, mem, indices);
+    } else {
+      Value mask = vector::ConstantMaskOp::create(
+          b, loc, VectorType::get({lanes}, b.getI1Type()), ArrayRef<int64_t>{count});
+      Value pass = arith::ConstantOp::create(
+          b, loc, t, DenseElementsAttr::get(t, b.getZeroAttr(elem)));
+      v = vector::MaskedLoadOp::create(b, loc, t, mem, indices, mask, pass);
+    }
+    return toF32(b, loc, v);
+  }
+  void storeVec(OpBuilder &b, Location loc, Value v, Value mem,
+                ValueRange indices, int64_t count) {
+    Type elem = cast<MemRefType>(mem.getType()).getElementType();
+    if (!elem.isF32())
+      v = arith::TruncFOp::create(b, loc, vecType(b, elem), v);
+    if (count == lanes) {
+      vector::StoreOp::create(b, loc, v, mem, indices);
+      return;
+    }
+    Value mask = vector::ConstantMaskOp::create(
+        b, loc, VectorType::get({lanes}, b.getI1Type()), ArrayRef<int64_t>{count});
+    vector::MaskedStoreOp::create(b, loc, mem, indices, mask, v);
+  }
+
+  /// 2^t for a vector of f32, exact 0 below -126 (masked logits are -inf).
+  Value exp2(OpBuilder &b, Location loc, Value t) {
+    VectorType vf = vecType(b);
+    VectorType vi = vecType(b, b.getI32Type());
+    Value lo = splat(b, loc, -126.0), hi = splat(b, loc, 127.0);
+    Value underflow =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, t, lo);
+    Value x = maxf(b, loc, t, lo);
+    Value over = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, hi);
+    x = arith::SelectOp::create(b, loc, over, hi, x);
+    Value n = math::FloorOp::create(
+        b, loc, arith::AddFOp::create(b, loc, x, splat(b, loc, 0.5)));
+    Value f = arith::SubFOp::create(b, loc, x, n); // f in [-0.5, 0.5]
+    // 2^f = e^(f ln2): Taylor coefficients ln2^k / k!, degree 6 (rel. err ~1e-7).
+    static const double coeffs[] = {1.0,
+                                    0.6931471805599453,
+                                    0.2402265069591007,
+                                    0.05550410866482158,
+                                    0.009618129107628477,
+                                    0.0013333558146428443,
+                                    0.00015403530393381606};
+    Value p = splat(b, loc, coeffs[6]);
+    for (int k = 5; k >= 0; --k)
+      p = math::FmaOp::create(b, loc, p, f, splat(b, loc, coeffs[k]));
+    Value ni = arith::FPToSIOp::create(b, loc, vi, n);
+    Value bias = arith::ConstantOp::create(
+        b, loc, vi, DenseElementsAttr::get(vi, b.getI32IntegerAttr(127)));
+    Value shift = arith::ConstantOp::create(
+        b, loc, vi, DenseElementsAttr::get(vi, b.getI32IntegerAttr(23)));
+    Value bits = arith::ShLIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, ni, bias), shift);
+    Value pow2n = arith::BitcastOp::create(b, loc, vf, bits);
+    Value r = arith::MulFOp::create(b, loc, p, pow2n);
+    return arith::SelectOp::create(b, loc, underflow, splat(b, loc, 0.0), r);
+  }
+
+  /// A stack buffer at the start of the enclosing parallel body (or function),
+  /// shared by all tile ops of that body.
+  Value scratch(Operation *op, StringRef slot, MemRefType type) {
+    Block *block;
+    if (auto forall = op->getParentOfType<scf::ForallOp>())
+      block = forall.getBody();
+    else if (auto par = op->getParentOfType<ParallelForOp>())
+      block = &par.getBody().front();
+    else
+      block = &op->getParentOfType<func::FuncOp>().getBody().front();
+    auto key = std::make_tuple(block, slot.str(), type.getAsOpaquePointer());
+    auto it = scratchBuffers.find(key);
+    if (it != scratchBuffers.end())
+      return it->second;
+    OpBuilder b(block, block->begin());
+    Value buf = memref::AllocaOp::create(b, op->getLoc(), type,
+                                         b.getI64IntegerAttr(64));
+    scratchBuffers[key] = buf;
+    return buf;
+  }
+
+  Value packQuery(TileAttendOp op, double multiplier, int64_t tq);
+
+  int64_t lanes, numRegs;
+  std::map<std::tuple<Block *, std::string, const void *>, Value>
+      scratchBuffers;
+  std::map<std::pair<const void *, float>, Value> packedQueries;
+};
+
+/// Packs the query tile transposed into [D, TQ] f32, times `multiplier`,
+/// zero-padded beyond its rows. Emitted once, right after the tile's view is
+/// defined (outside the key/value loop).
+Value KernelEmitter::packQuery(TileAttendOp op, double multiplier,
+                               int64_t tq) {
+  Value q = op.getQuery();
+  auto key = std::make_pair(q.getAsOpaquePointer(), static_cast<float>(multiplier));
+  if (auto it = packedQueries.find(key); it != packedQueries.end())
+    return it->second;
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  Location loc = op.getLoc();
+  Value packed = scratch(op, "qpack" + std::to_string(packedQueries.size()),
+                         MemRefType::get({d, tq}, Builder(op).getF32Type()));
+  OpBuilder b(op->getContext());
+  if (Operation *def = q.getDefiningOp())
+    b.setInsertionPointAfter(def);
+  else
+    b.setInsertionPointToStart(cast<BlockArgument>(q).getOwner());
+  // The scratch alloca must dominate the packing code.
+  if (Operation *alloc = packed.getDefiningOp();
+      alloc->getBlock() == b.getInsertionBlock() &&
+      b.getInsertionPoint() != b.getInsertionBlock()->end() &&
+      b.getInsertionPoint()->isBeforeInBlock(alloc))
+    b.setInsertionPointAfter(alloc);
+
+  Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
+  Value nq = memref::DimOp::create(b, loc, q, 0);
+  Value zero = splat(b, loc, 0.0);
+  scf::ForOp::create(b, loc, c0, idx(b, loc, d), c1, ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value dd, ValueRange) {
+                       for (int64_t c = 0; c < tq; c += lanes)
+                         vector::StoreOp::create(b, loc, zero, packed,
+                                                 ValueRange{dd, idx(b, loc, c)});
+                       scf::YieldOp::create(b, loc);
+                     });
+  Value mult = f32(b, loc, multiplier);
+  scf::ForOp::create(
+      b, loc, c0, nq, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value i, ValueRange) {
+        scf::ForOp::create(
+            b, loc, c0, idx(b, loc, d), c1, ValueRange{},
+            [&](OpBuilder &b, Location loc, Value dd, ValueRange) {
+              Value x = toF32(b, loc,
+                              memref::LoadOp::create(b, loc, q, ValueRange{i, dd}));
+              x = arith::MulFOp::create(b, loc, x, mult);
+              memref::StoreOp::create(b, loc, x, packed, ValueRange{dd, i});
+              scf::YieldOp::create(b, loc);
+            });
+        scf::YieldOp::create(b, loc);
+      });
+  packedQueries[key] = packed;
+  return packed;
+}
+
+LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
+  Location loc = op.getLoc();
+  MemRefType maxType = op.getMaxes().getType();
+  int64_t tq = maxType.getDimSize(0);
+  if (tq % lanes != 0)
+    return op.emitOpError() << "expected the query tile (" << tq
+                            << " rows) to be a multiple of the vector width ("
+                            << lanes << ")";
+  int64_t nc = tq / lanes;
+  int64_t d = op.getQuery().getType().getDimSize(1);
+  int64_t dv = op.getValue().getType().getDimSize(1);
+  int64_t nv = (dv + lanes - 1) / lanes, lastLanes = dv - (nv - 1) * lanes;
+  bool hasScore = !op.getScore().empty(), hasMask = !op.getMask().empty();
+  double scale = op.getScale().convertToDouble();
+
+  // Register blocking: R keys x NC query vectors for S, RR rows x NV value
+  // vectors for PV, within the target's register file.
+  int64_t r = std::max<int64_t>(1, (numRegs - nc - 2) / nc);
+  int64_t rr = 1;
+  while (rr * 2 * nv <= numRegs - nv - 2 && tq % (rr * 2) == 0 && rr < 8)
+    rr *= 2;
+
+  OpBuilder pb(op);
+  Value packed = packQuery(op, hasScore ? scale : scale * kLog2e, tq);
+  Type f32Type = pb.getF32Type();
+  Value sBuf = scratch(op, "scores", MemRefType::get({kKeyChunk, tq}, f32Type));
+  Value alphaBuf = scratch(op, "alpha", MemRefType::get({tq}, f32Type));
+
+  OpBuilder b(op);
+  Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
+  Value kTile = op.getKey(), vTile = op.getValue();
+  Value nq = memref::DimOp::create(b, loc, op.getQuery(), 0);
+  Value nk = memref::DimOp::create(b, loc, kTile, 0);
+  Value lastRow = arith::SubIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, op.getQOffset(), nq), c1);
+  SmallVector<Value> rowLanes;
+  for (int64_t c = 0; c < nc; ++c)
+    rowLanes.push_back(laneIndices(
+        b, loc,
+        arith::AddIOp::create(b, loc, op.getQOffset(), idx(b, loc, c * lanes)),
+        lastRow));
+  Value negInf = splat(b, loc, -std::numeric_limits<double>::infinity());
+  LogicalResult status = success();
+
+  auto chunkLoop = scf::ForOp::create(b, loc, c0, nk, idx(b, loc, kKeyChunk));
+  {
+    OpBuilder cb = OpBuilder::atBlockBegin(chunkLoop.getBody());
+    Value kc0 = chunkLoop.getInductionVar();
+    Value nkc = arith::MinSIOp::create(
+        cb, loc, idx(cb, loc, kKeyChunk), arith::SubIOp::create(cb, loc, nk, kc0));
+
+    // S^T for keys [jStart, jStart + count): returns the updated row maxima.
+    auto emitKeys = [&](OpBuilder &b, Location loc, Value jStart, int64_t count,
+                        ValueRange maxIn) -> SmallVector<Value> {
+      SmallVector<Value> init(count * nc, splat(b, loc, 0.0));
+      auto dLoop = scf::ForOp::create(
+          b, loc, idx(b, loc, 0), idx(b, loc, d), idx(b, loc, 1), init,
+          [&](OpBuilder &b, Location loc, Value dd, ValueRange accs) {
+            SmallVector<Value> qv;
+            for (int64_t c = 0; c < nc; ++c)
+              qv.push_back(vector::LoadOp::create(
+                  b, loc, vecType(b), packed,
+                  ValueRange{dd, idx(b, loc, c * lanes)}));
+            SmallVector<Value> out(accs.begin(), accs.end());
+            for (int64_t k = 0; k < count; ++k) {
+              Value row = arith::AddIOp::create(
+                  b, loc, kc0,
+                  arith::AddIOp::create(b, loc, jStart, idx(b, loc, k)));
+              Value kv = toF32(b, loc, memref::LoadOp::create(
+                                           b, loc, kTile, ValueRange{row, dd}));
+              Value kb = vector::BroadcastOp::create(b, loc, vecType(b), kv);
+              for (int64_t c = 0; c < nc; ++c)
+                out[k * nc + c] =
+                    vector::FMAOp::create(b, loc, kb, qv[c], out[k * nc + c]);
+            }
+            scf::YieldOp::create(b, loc, out);
+          });
+      SmallVector<Value> maxOut(maxIn.begin(), maxIn.end());
+      for (int64_t k = 0; k < count; ++k) {
+        Value jLocal = arith::AddIOp::create(b, loc, jStart, idx(b, loc, k));
+        Value j = arith::AddIOp::create(
+            b, loc, op.getKOffset(), arith::AddIOp::create(b, loc, kc0, jLocal));
+        for (int64_t c = 0; c < nc; ++c) {
+          Value s = dLoop.getResult(k * nc + c);
+          if (hasScore) {
+            FailureOr<Value> mod = vectorizeRegion(
+                b, loc, op.getScore().front(),
+                {s, op.getBatch(), op.getHead(), rowLanes[c], j}, lanes, op);
+            if (failed(mod)) {
+              status = failure();
+              return maxOut;
+            }
+            s = arith::MulFOp::create(b, loc,
+                                      broadcastToVector(b, loc, *mod, lanes),
+                                      splat(b, loc, kLog2e));
+          }
+          if (hasMask) {
+            FailureOr<Value> vis = vectorizeRegion(
+                b, loc, op.getMask().front(),
+                {op.getBatch(), op.getHead(), rowLanes[c], j}, lanes, op);
+            if (failed(vis)) {
+              status = failure();
+              return maxOut;
+            }
+            s = arith::SelectOp::create(b, loc, *vis, s, negInf);
+          }
+          vector::StoreOp::create(b, loc, s, sBuf,
+                                  ValueRange{jLocal, idx(b, loc, c * lanes)});
+          maxOut[c] = maxf(b, loc, maxOut[c], s);
+        }
+      }
+      return maxOut;
+    };
+
+    SmallVector<Value> maxInit(nc, negInf);
+    Value full = arith::MulIOp::create(
+        cb, loc, arith::DivUIOp::create(cb, loc, nkc, idx(cb, loc, r)),
+        idx(cb, loc, r));
+    auto blocked = scf::ForOp::create(
+        cb, loc, c0, full, idx(cb, loc, r), maxInit,
+        [&](OpBuilder &b, Location loc, Value j0, ValueRange maxIn) {
+          scf::YieldOp::create(b, loc, emitKeys(b, loc, j0, r, maxIn));
+        });
+    auto rest = scf::ForOp::create(
+        cb, loc, full, nkc, c1, blocked.getResults(),
+        [&](OpBuilder &b, Location loc, Value j, ValueRange maxIn) {
+          scf::YieldOp::create(b, loc, emitKeys(b, loc, j, 1, maxIn));
+        });
+    if (failed(status))
+      return status;
+
+    // Online softmax update, lane-wise over the query rows.
+    SmallVector<Value> mUse;
+    for (int64_t c = 0; c < nc; ++c) {
+      Value at = idx(cb, loc, c * lanes);
+      Value mOld = vector::LoadOp::create(cb, loc, vecType(cb), op.getMaxes(), at);
+      Value mNew = maxf(cb, loc, mOld, rest.getResult(c));
+      Value none = arith::CmpFOp::create(cb, loc, arith::CmpFPredicate::OEQ,
+                                         mNew, negInf);
+      Value use = arith::SelectOp::create(cb, loc, none, splat(cb, loc, 0.0), mNew);
+      Value alpha = exp2(cb, loc, arith::SubFOp::create(cb, loc, mOld, use));
+      vector::StoreOp::create(cb, loc, mNew, op.getMaxes(), at);
+      vector::StoreOp::create(cb, loc, alpha, alphaBuf, at);
+      mUse.push_back(use);
+    }
+    SmallVector<Value> sumInit(nc, splat(cb, loc, 0.0));
+    auto expLoop = scf::ForOp::create(
+        cb, loc, c0, nkc, c1, sumInit,
+        [&](OpBuilder &b, Location loc, Value j, ValueRange sums) {
+          SmallVector<Value> out;
+          for (int64_t c = 0; c < nc; ++c) {
+            Value s = vector::LoadOp::create(b, loc, vecType(b), sBuf,
+                                             ValueRange{j, idx(b, loc, c * lanes)});
+            Value p = exp2(b, loc, arith::SubFOp::create(b, loc, s, mUse[c]));
+            vector::StoreOp::create(b, loc, p, sBuf,
+                                    ValueRange{j, idx(b, loc, c * lanes)});
+            out.push_back(arith::AddFOp::create(b, loc, sums[c], p));
+          }
+          scf::YieldOp::create(b, loc, out);
+        });
+    for (int64_t c = 0; c < nc; ++c) {
+      Value at = idx(cb, loc, c * lanes);
+      Value l = vector::LoadOp::create(cb, loc, vecType(cb), op.getSums(), at);
+      Value alpha = vector::LoadOp::create(cb, loc, vecType(cb), alphaBuf, at);
+      l = vector::FMAOp::create(cb, loc, l, alpha, expLoop.getResult(c));
+      vector::StoreOp::create(cb, loc, l, op.getSums(), at);
+    }
+
+    // acc = alpha * acc + P V, blocked over rr rows and nv value vectors.
+    Value acc = op.getAcc();
+    scf::ForOp::create(
+        cb, loc, c0, nq, idx(cb, loc, rr), ValueRange{},
+        [&](OpBuilder &b, Location loc, Value i0, ValueRange) {
+          SmallVector<Value> init;
+          SmallVector<Value> rows;
+          for (int64_t k = 0; k < rr; ++k) {
+            Value row = arith::AddIOp::create(b, loc, i0, idx(b, loc, k));
+            rows.push_back(row);
+            Value alpha = vector::BroadcastOp::create(
+                b, loc, vecType(b), memref::LoadOp::create(b, loc, alphaBuf, row));
+            for (int64_t v = 0; v < nv; ++v) {
+              Value a = loadVec(b, loc, acc, ValueRange{row, idx(b, loc, v * lanes)},
+                                v == nv - 1 ? lastLanes : lanes);
+              init.push_back(arith::MulFOp::create(b, loc, a, alpha));
+            }
+          }
+          auto jLoop = scf::ForOp::create(
+              b, loc, idx(b, loc, 0), nkc, idx(b, loc, 1), init,
+              [&](OpBuilder &b, Location loc, Value j, ValueRange accs) {
+                Value vrow = arith::AddIOp::create(b, loc, kc0, j);
+                SmallVector<Value> vv;
+                for (int64_t v = 0; v < nv; ++v)
+                  vv.push_back(loadVec(b, loc, vTile,
+                                       ValueRange{vrow, idx(b, loc, v * lanes)},
+                                       v == nv - 1 ? lastLanes : lanes));
+                SmallVector<Value> out(accs.begin(), accs.end());
+                for (int64_t k = 0; k < rr; ++k) {
+                  Value p = vector::BroadcastOp::create(
+                      b, loc, vecType(b),
+                      memref::LoadOp::create(b, loc, sBuf,
+                                             ValueRange{j, rows[k]}));
+                  for (int64_t v = 0; v < nv; ++v)
+                    out[k * nv + v] =
+                        vector::FMAOp::create(b, loc, p, vv[v], out[k * nv + v]);
+                }
+                scf::YieldOp::create(b, loc, out);
+              });
+          for (int64_t k = 0; k < rr; ++k)
+            for (int64_t v = 0; v < nv; ++v)
+              storeVec(b, loc, jLoop.getResult(k * nv + v), acc,
+                       ValueRange{rows[k], idx(b, loc, v * lanes)},
+                       v == nv - 1 ? lastLanes : lanes);
+          scf::YieldOp::create(b, loc);
+        });
+  }
+  op.erase();
+  return success();
+}
+
+LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
+  Location loc = op.getLoc();
+  int64_t dv = op.getOutput().getType().getDimSize(1);
+  int64_t nv = (dv + lanes - 1) / lanes, lastLanes = dv - (nv - 1) * lanes;
+  bool hasEpilogue = !op.getEpilogue().empty();
+  OpBuilder b(op);
+  Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
+  Value nq = memref::DimOp::create(b, loc, op.getOutput(), 0);
+  SmallVector<Value> channelLanes;
+  if (hasEpilogue)
+    for (int64_t v = 0; v < nv; ++v)
+      channelLanes.push_back(laneIndices(b, loc, idx(b, loc, v * lanes),
+                                         idx(b, loc, dv - 1)));
+  LogicalResult status = success();
+  scf::ForOp::create(
+      b, loc, c0, nq, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value i, ValueRange) {
+        Value l = memref::LoadOp::create(b, loc, op.getSums(), i);
+        Value zero = f32(b, loc, 0.0);
+        Value empty =
+            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, zero);
+        Value inv = arith::SelectOp::create(
+            b, loc, empty, zero,
+            arith::DivFOp::create(b, loc, f32(b, loc, 1.0), l));
+        Value invv = vector::BroadcastOp::create(b, loc, vecType(b), inv);
+        Value row = arith::AddIOp::create(b, loc, op.getQOffset(), i);
+        for (int64_t v = 0; v < nv; ++v) {
+          int64_t count = v == nv - 1 ? lastLanes : lanes;
+          Value x = loadVec(b, loc, op.getAcc(),
+                            ValueRange{i, idx(b, loc, v * lanes)}, count);
+          x = arith::MulFOp::create(b, loc, x, invv);
+          if (hasEpilogue) {
+            FailureOr<Value> y = vectorizeRegion(
+                b, loc, op.getEpilogue().front(),
+                {x, op.getBatch(), op.getHead(), row, channelLanes[v]}, lanes,
+                op);
+            if (failed(y)) {
+              status = failure();
+              break;
+            }
+            x = broadcastToVector(b, loc, *y, lanes);
+            if (!getElementTypeOrSelf(x.getType()).isF32()) {
+              // The epilogue yields the output element type: store as is.
+              if (count == lanes) {
+                vector::StoreOp::create(b, loc, x, op.getOutput(),
+                                        ValueRange{i, idx(b, loc, v * lanes)});
+              } else {
+                Value mask = vector::ConstantMaskOp::create(
+                    b, loc, VectorType::get({lanes}, b.getI1Type()),
+                    ArrayRef<int64_t>{count});
+                vector::MaskedStoreOp::create(
+                    b, loc, op.getOutput(), ValueRange{i, idx(b, loc, v * lanes)},
+                    mask, x);
+              }
+              continue;
+            }
+          }
+          storeVec(b, loc, x, op.getOutput(),
+                   ValueRange{i, idx(b, loc, v * lanes)}, count);
+        }
+        if (Value lse = op.getLse()) {
+          Value m = memref::LoadOp::create(b, loc, op.getMaxes(), i);
+          Value log2l = math::Log2Op::create(b, loc, l);
+          Value val = arith::MulFOp::create(
+              b, loc, arith::AddFOp::create(b, loc, m, log2l), f32(b, loc, kLn2));
+          val = arith::SelectOp::create(
+              b, loc, empty, f32(b, loc, -std::numeric_limits<double>::infinity()),
+              val);
+          memref::StoreOp::create(b, loc, val, lse, i);
+        }
+        scf::YieldOp::create(b, loc);
+      });
+  if (failed(status))
+    return status;
+  op.erase();
+  return success();
+}
+
+struct ConvertAttnToVector
+    : attn::impl::ConvertAttnToVectorPassBase<ConvertAttnToVector> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (vectorWidth != 4 && vectorWidth != 8 && vectorWidth != 16) {
+      getOperation().emitError()
+          << "convert-attn-to-vector: vector-width must be 4, 8 or 16, got "
+          << vectorWidth;
+      return signalPassFailure();
+    }
+    KernelEmitter emitter(vectorWidth);
+    SmallVector<TileAttendOp> attends;
+    SmallVector<TileFinalizeOp> finals;
+    getOperation().walk([&](Operation *op) {
+      if (auto a = dyn_cast<TileAttendOp>(op))
+        attends.push_back(a);
+      if (auto f = dyn_cast<TileFinalizeOp>(op))
+        finals.push_back(f);
+    });
+    for (TileAttendOp op : attends)
+      if (failed(emitter.lowerAttend(op)))
+        return signalPassFailure();
+    for (TileFinalizeOp op : finals)
+      if (failed(emitter.lowerFinalize(op)))
+        return signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,51 @@
+//===- Passes.h - attn CPU backend passes and pipeline ----------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CODEGEN_CPU_PASSES_H
+#define ATTN_CODEGEN_CPU_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class OpPassManager;
+namespace func {
+class FuncOp;
+} // namespace func
+namespace attn {
+
+#define GEN_PASS_DECL
+#include "codegen/cpu/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "codegen/cpu/Passes.h.inc"
+
+/// Options of attn-cpu-pipeline. The defaults are those of AVX-512.
+struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
+  Option<int64_t> vectorWidth{*this, "vector-width",
+                              llvm::cl::desc("f32 lanes per vector (4/8/16)"),
+                              llvm::cl::init(16)};
+  Option<int64_t> qTile{*this, "q-tile",
+                        llvm::cl::desc("Query rows per tile (0: 4 vectors)"),
+                        llvm::cl::init(0)};
+  Option<int64_t> kvTile{*this, "kv-tile", llvm::cl::desc("Keys per tile"),
+                         llvm::cl::init(64)};
+  Option<std::string> symbolPrefix{
+      *this, "symbol-prefix", llvm::cl::desc("Prefix of the public C symbols"),
+      llvm::cl::init("attn_")};
+};
+
+/// The whole CPU lowering, from attn on tensors to the LLVM dialect with C
+/// entry points. attn-compile, attn-run and the lit tests run exactly this.
+void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
+
+/// Registers `attn-cpu-pipeline`.
+void registerCPUPipeline();
+
+} // namespace attn
+} // namespace mlir
+
+#endif // ATTN_CODEGEN_CPU_PASSES_H

@@ -1,0 +1,94 @@
+//===- Pipeline.cpp - attn-cpu-pipeline -------------------------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// The whole CPU lowering as one readable list of passes. attn-compile and
+// attn-run build exactly this pipeline; lit tests run it by name.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/cpu/Passes.h"
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+void mlir::attn::buildCPUPipeline(OpPassManager &pm,
+                                  const CPUPipelineOptions &options) {
+  int64_t qTile = options.qTile ? options.qTile : 4 * options.vectorWidth;
+
+  // Tensor level: fuse, then give public functions the C ABI.
+  pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createAttnExportFunctionsPass());
+
+  // Bufferize: outputs are written in place into the caller's buffers.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  bufferize.unknownTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+
+  // Tile into the online-softmax form, then emit the micro-kernels.
+  pm.addNestedPass<func::FuncOp>(
+      createAttnTileAttentionPass({qTile, options.kvTile}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(
+      createConvertAttnToVectorPass({options.vectorWidth}));
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Heap buffers only appear for unfused intermediate tensors; free them.
+  // (Runs once no attn op with regions is left.)
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addNestedPass<func::FuncOp>(createAttnCPUParallelizePass());
+  pm.addNestedPass<func::FuncOp>(createAttnCPUExpandMathPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // To the LLVM dialect.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+
+  // Runtime interface: thread pool and DLPack entry points.
+  pm.addPass(createAttnCPUOutlineParallelPass());
+  pm.addPass(createAttnCPUEmitEntryPointsPass({options.symbolPrefix}));
+  pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::attn::registerCPUPipeline() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "attn-cpu-pipeline",
+      "Lower attn programs to LLVM dialect CPU kernels with C entry points",
+      buildCPUPipeline);
+}

@@ -1,0 +1,320 @@
+//===- AttnOps.cpp - attn operations ----------------------------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// Verifiers state every invariant of the ops with a message that names the
+// offending values; each message has an expected-error test in
+// test/Dialect/invalid.mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/AttnOps.h"
+
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+static std::string formatDim(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+static bool isSupportedFloat(Type t) { return t.isF32() || t.isF16() || t.isBF16(); }
+
+/// Emits an error unless `a` and `b` are equal or one is dynamic.
+static LogicalResult checkDimsMatch(Operation *op, int64_t a, int64_t b,
+                                    StringRef aName, StringRef bName) {
+  if (ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b)
+    return success();
+  return op->emitOpError() << "expected " << aName << " (" << a
+                           << ") to match " << bName << " (" << b << ")";
+}
+
+/// Verifies that `region` is empty or holds one block with the given argument
+/// types, terminated by an attn.yield of one value of type `yieldType`.
+static LogicalResult verifyScalarRegion(Operation *op, Region &region,
+                                        StringRef name, TypeRange argTypes,
+                                        Type yieldType) {
+  if (region.empty())
+    return success();
+  if (!region.hasOneBlock())
+    return op->emitOpError() << "expected the " << name
+                             << " region to have one block";
+  Block &block = region.front();
+  if (block.getArgumentTypes() != argTypes) {
+    InFlightDiagnostic diag = op->emitOpError()
+                              << "expected the " << name
+                              << " region to take (";
+    llvm::interleaveComma(argTypes, diag);
+    return diag << ")";
+  }
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield || yield.getValues().size() != 1 ||
+      yield.getValues()[0].getType() != yieldType)
+    return op->emitOpError() << "expected the " << name
+                             << " region to yield one " << yieldType;
+  return success();
+}
+
+Value AttentionOp::getYieldedValue(Region &region) {
+  if (region.empty())
+    return {};
+  auto yield = cast<YieldOp>(region.front().getTerminator());
+  return yield.getValues()[0];
+}
+
+float AttentionOp::getScaleValue() {
+  if (std::optional<APFloat> s = getScale())
+    return s->convertToFloat();
+  return 1.0f / std::sqrt(static_cast<float>(getHeadDim()));
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  Operation *op = getOperation();
+  auto checkOperand = [&](Value v, StringRef name, int64_t rank,
+                          bool floatOnly) -> FailureOr<ShapedType> {
+    auto type = dyn_cast<ShapedType>(v.getType());
+    if (!type || !type.hasRank() || type.getRank() != rank ||
+        !isa<RankedTensorType, MemRefType>(type)) {
+      return op->emitOpError() << "expected " << name
+                               << " to be a ranked tensor or memref of rank "
+                               << rank << ", got " << v.getType();
+    }
+    if (floatOnly && !isSupportedFloat(type.getElementType()))
+      return op->emitOpError() << "expected " << name
+                               << " element type to be f32, f16 or bf16, got "
+                               << type.getElementType();
+    return type;
+  };
+
+  FailureOr<ShapedType> q = checkOperand(getQuery(), "query", 4, true);
+  FailureOr<ShapedType> k = checkOperand(getKey(), "key", 4, true);
+  FailureOr<ShapedType> v = checkOperand(getValue(), "value", 4, true);
+  if (failed(q) || failed(k) || failed(v))
+    return failure();
+
+  size_t numOutputs = getOutputs().size();
+  if (numOutputs < 1 || numOutputs > 2)
+    return emitOpError() << "expected 1 or 2 outputs (output and optional "
+                            "log-sum-exp), got "
+                         << numOutputs;
+  FailureOr<ShapedType> o = checkOperand(getOutput(), "output", 4, true);
+  if (failed(o))
+    return failure();
+
+  bool isTensor = isa<RankedTensorType>(*q);
+  for (Value operand : getOperands())
+    if (isa<RankedTensorType>(operand.getType()) != isTensor)
+      return emitOpError("expected operands to be all tensors or all memrefs");
+
+  // Static structure: head counts and head dims.
+  for (auto [type, name] :
+       {std::pair{*q, "query"}, {*k, "key"}, {*v, "value"}, {*o, "output"}}) {
+    if (type.isDynamicDim(1))
+      return emitOpError() << "expected the number of " << name
+                           << " heads to be static";
+    if (type.isDynamicDim(3))
+      return emitOpError() << "expected the " << name
+                           << " head dim to be static";
+  }
+  if (failed(checkDimsMatch(op, k->getDimSize(3), q->getDimSize(3),
+                            "key head dim", "query head dim")) ||
+      failed(checkDimsMatch(op, v->getDimSize(1), k->getDimSize(1),
+                            "value heads", "key heads")) ||
+      failed(checkDimsMatch(op, o->getDimSize(1), q->getDimSize(1),
+                            "output heads", "query heads")) ||
+      failed(checkDimsMatch(op, o->getDimSize(3), v->getDimSize(3),
+                            "output head dim", "value head dim")))
+    return failure();
+  int64_t hq = q->getDimSize(1), hkv = k->getDimSize(1);
+  if (hkv <= 0 || hq % hkv != 0)
+    return emitOpError() << "expected the number of query heads (" << hq
+                         << ") to be a multiple of the key/value heads ("
+                         << hkv << ")";
+
+  // Dynamic dims must agree where both are static.
+  if (failed(checkDimsMatch(op, k->getDimSize(0), q->getDimSize(0),
+                            "key batch", "query batch")) ||
+      failed(checkDimsMatch(op, v->getDimSize(0), q->getDimSize(0),
+                            "value batch", "query batch")) ||
+      failed(checkDimsMatch(op, o->getDimSize(0), q->getDimSize(0),
+                            "output batch", "query batch")) ||
+      failed(checkDimsMatch(op, v->getDimSize(2), k->getDimSize(2),
+                            "value length", "key length")) ||
+      failed(checkDimsMatch(op, o->getDimSize(2), q->getDimSize(2),
+                            "output length", "query length")))
+    return failure();
+
+  if (Value lse = getLse()) {
+    auto lseType = dyn_cast<ShapedType>(lse.getType());
+    if (!lseType || !lseType.hasRank() || lseType.getRank() != 3 ||
+        !lseType.getElementType().isF32())
+      return emitOpError() << "expected the log-sum-exp output to be a rank-3 "
+                              "f32 [batch, heads, query length] buffer, got "
+                           << lse.getType();
+    if (failed(checkDimsMatch(op, lseType.getDimSize(0), q->getDimSize(0),
+                              "log-sum-exp batch", "query batch")) ||
+        failed(checkDimsMatch(op, lseType.getDimSize(1), q->getDimSize(1),
+                              "log-sum-exp heads", "query heads")) ||
+        failed(checkDimsMatch(op, lseType.getDimSize(2), q->getDimSize(2),
+                              "log-sum-exp length", "query length")))
+      return failure();
+  }
+
+  if (isTensor) {
+    if (getResults().getTypes() != getOutputs().getTypes())
+      return emitOpError("expected the result types to match the output types");
+  } else if (!getResults().empty()) {
+    return emitOpError("expected no results when operating on memrefs");
+  }
+
+  if (std::optional<APFloat> s = getScale()) {
+    float value = s->convertToFloat();
+    if (!std::isfinite(value) || value == 0.0f)
+      return emitOpError() << "expected a finite, non-zero scale, got "
+                           << value;
+  }
+  return success();
+}
+
+LogicalResult AttentionOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType(), f32 = b.getF32Type();
+  if (failed(verifyScalarRegion(*this, getScore(), "score",
+                                {f32, idx, idx, idx, idx}, f32)) ||
+      failed(verifyScalarRegion(*this, getMask(), "mask",
+                                {idx, idx, idx, idx}, b.getI1Type())))
+    return failure();
+  auto outType = dyn_cast<ShapedType>(getOutput().getType());
+  if (!outType)
+    return success(); // Reported by verify().
+  return verifyScalarRegion(*this, getEpilogue(), "epilogue",
+                            {f32, idx, idx, idx, idx},
+                            outType.getElementType());
+}
+
+void AttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType()))
+      continue;
+    if (isDpsInit(&operand))
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    else
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
+  // Regions may read buffers defined above (bias tables, document ids).
+  for (Region &region : getOperation()->getRegions())
+    region.walk([&](MemoryEffectOpInterface nested) {
+      SmallVector<MemoryEffects::EffectInstance> nestedEffects;
+      nested.getEffects(nestedEffects);
+      for (auto &e : nestedEffects)
+        if (e.getValue() && !region.isAncestor(e.getValue().getParentRegion()))
+          effects.push_back(e);
+    });
+}
+
+//===----------------------------------------------------------------------===//
+// TileAttendOp / TileFinalizeOp
+//===----------------------------------------------------------------------===//
+
+/// Checks the shared shape of the online-softmax state: maxes [TQ], sums [TQ],
+/// acc [TQ, Dv] with a static tile height.
+static LogicalResult verifyState(Operation *op, MemRefType maxes,
+                                 MemRefType sums, MemRefType acc,
+                                 int64_t dv) {
+  if (!maxes.hasStaticShape() || !sums.hasStaticShape() ||
+      !acc.hasStaticShape())
+    return op->emitOpError("expected the online-softmax state to have a "
+                           "static shape");
+  int64_t tq = maxes.getDimSize(0);
+  if (sums.getDimSize(0) != tq || acc.getDimSize(0) != tq)
+    return op->emitOpError() << "expected the state buffers to have " << tq
+                             << " rows";
+  if (!ShapedType::isDynamic(dv) && acc.getDimSize(1) < dv)
+    return op->emitOpError() << "expected the accumulator to have at least "
+                             << dv << " columns, got " << acc.getDimSize(1);
+  return success();
+}
+
+LogicalResult TileAttendOp::verify() {
+  auto q = getQuery().getType(), k = getKey().getType(),
+       v = getValue().getType();
+  if (q.isDynamicDim(1) || k.isDynamicDim(1) || v.isDynamicDim(1))
+    return emitOpError("expected static head dims in the tiles");
+  if (failed(checkDimsMatch(*this, k.getDimSize(1), q.getDimSize(1),
+                            "key head dim", "query head dim")) ||
+      failed(checkDimsMatch(*this, v.getDimSize(0), k.getDimSize(0),
+                            "value rows", "key rows")))
+    return failure();
+  if (failed(verifyState(*this, getMaxes().getType(), getSums().getType(),
+                         getAcc().getType(), v.getDimSize(1))))
+    return failure();
+  if (!q.isDynamicDim(0) && q.getDimSize(0) > getMaxes().getType().getDimSize(0))
+    return emitOpError() << "expected at most "
+                         << getMaxes().getType().getDimSize(0)
+                         << " query rows, got " << q.getDimSize(0);
+  return success();
+}
+
+LogicalResult TileAttendOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType(), f32 = b.getF32Type();
+  if (failed(verifyScalarRegion(*this, getScore(), "score",
+                                {f32, idx, idx, idx, idx}, f32)))
+    return failure();
+  return verifyScalarRegion(*this, getMask(), "mask", {idx, idx, idx, idx},
+                            b.getI1Type());
+}
+
+LogicalResult TileFinalizeOp::verify() {
+  auto o = getOutput().getType();
+  if (o.isDynamicDim(1))
+    return emitOpError("expected a static output head dim");
+  if (failed(verifyState(*this, getMaxes().getType(), getSums().getType(),
+                         getAcc().getType(), o.getDimSize(1))))
+    return failure();
+  if (Value lse = getLse())
+    if (failed(checkDimsMatch(*this, cast<MemRefType>(lse.getType()).getDimSize(0),
+                              o.getDimSize(0), "log-sum-exp rows",
+                              "output rows")))
+      return failure();
+  return success();
+}
+
+LogicalResult TileFinalizeOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType();
+  return verifyScalarRegion(*this, getEpilogue(), "epilogue",
+                            {b.getF32Type(), idx, idx, idx, idx},
+                            getOutput().getType().getElementType());
+}
+
+//===----------------------------------------------------------------------===//
+// ParallelForOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParallelForOp::verifyRegions() {
+  Region &body = getBody();
+  if (body.empty() || body.front().getNumArguments() != 1 ||
+      !body.front().getArgument(0).getType().isInteger(64))
+    return emitOpError("expected the body to take one i64 iteration index");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialect/AttnOps.cpp.inc"

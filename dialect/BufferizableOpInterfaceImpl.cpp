@@ -1,0 +1,65 @@
+//===- BufferizableOpInterfaceImpl.cpp - attn bufferization -----*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// attn.attention is destination-passing: its outputs bufferize in place into
+// its `outs` buffers, its inputs are only read. The regions move into the
+// memref form of the op unchanged; the tensor.extract ops inside them are
+// bufferized by their own models afterwards.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/AttnDialect.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/IR/DstBufferizableOpInterfaceImpl.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::bufferization;
+
+namespace {
+struct AttentionOpInterface
+    : public DstBufferizableOpInterfaceExternalModel<AttentionOpInterface,
+                                                     AttentionOp> {
+  /// The outputs are written, never read: their initial contents are dead.
+  bool bufferizesToMemoryRead(Operation *op, OpOperand &opOperand,
+                              const AnalysisState &state) const {
+    return !cast<AttentionOp>(op).isDpsInit(&opOperand);
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto attn = cast<AttentionOp>(op);
+    SmallVector<Value> buffers;
+    for (OpOperand &operand : op->getOpOperands()) {
+      FailureOr<Value> buffer =
+          getBuffer(rewriter, operand.get(), options, state);
+      if (failed(buffer))
+        return failure();
+      buffers.push_back(*buffer);
+    }
+    rewriter.setInsertionPoint(op);
+    auto newOp = AttentionOp::create(
+        rewriter, op->getLoc(), TypeRange{}, buffers[0], buffers[1],
+        buffers[2], ValueRange(buffers).drop_front(3), attn.getCausalAttr(),
+        attn.getScaleAttr());
+    for (auto [from, to] :
+         llvm::zip(op->getRegions(), newOp->getRegions()))
+      rewriter.inlineRegionBefore(from, to, to.end());
+    replaceOpWithBufferizedValues(rewriter, op,
+                                  ValueRange(buffers).drop_front(3));
+    return success();
+  }
+};
+} // namespace
+
+void mlir::attn::registerBufferizableOpInterfaceExternalModels(
+    DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, AttnDialect *dialect) {
+    AttentionOp::attachInterface<AttentionOpInterface>(*ctx);
+  });
+}

@@ -1,0 +1,235 @@
+//===- ExportFunctions.cpp - C ABI for public functions ---------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// Gives each public function destination arguments for its results and an
+// `attn.abi` signature: element types, static dims and symbols for the
+// dynamic dims that the program's ops require to be equal. The runtime checks
+// every call against the signature, so kernels can trust their shapes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/AttnOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/EquivalenceClasses.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNEXPORTFUNCTIONSPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// A dimension of a shaped SSA value, or a loop dimension of an op.
+using DimKey = std::pair<const void *, unsigned>;
+
+/// Union-find over dims that must be equal at run time.
+class DimEquivalence {
+public:
+  void unite(DimKey a, DimKey b) { classes.unionSets(a, b); }
+  void uniteValues(Value a, Value b) {
+    auto ta = dyn_cast<ShapedType>(a.getType());
+    auto tb = dyn_cast<ShapedType>(b.getType());
+    if (!ta || !tb || !ta.hasRank() || !tb.hasRank() ||
+        ta.getRank() != tb.getRank())
+      return;
+    for (unsigned d = 0; d < ta.getRank(); ++d)
+      unite(key(a, d), key(b, d));
+  }
+  void uniteDims(Value a, unsigned da, Value b, unsigned db) {
+    if (a && b)
+      unite(key(a, da), key(b, db));
+  }
+  static DimKey key(Value v, unsigned d) {
+    return {v.getAsOpaquePointer(), d};
+  }
+  DimKey leader(DimKey k) {
+    classes.insert(k);
+    return classes.getLeaderValue(k);
+  }
+
+private:
+  llvm::EquivalenceClasses<DimKey> classes;
+};
+
+/// Records the dim equalities the ops of `func` impose.
+static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
+  func.walk([&](Operation *op) {
+    if (auto attn = dyn_cast<AttentionOp>(op)) {
+      Value q = attn.getQuery(), k = attn.getKey(), v = attn.getValue(),
+            o = attn.getOutput();
+      for (Value x : {k, v, o})
+        eq.uniteDims(q, 0, x, 0);
+      eq.uniteDims(q, 2, o, 2);
+      eq.uniteDims(k, 2, v, 2);
+      if (Value lse = attn.getLse()) {
+        eq.uniteDims(q, 0, lse, 0);
+        eq.uniteDims(q, 2, lse, 2);
+      }
+    }
+    if (auto dps = dyn_cast<DestinationStyleOpInterface>(op)) {
+      for (OpResult r : op->getResults())
+        eq.uniteValues(r, dps.getTiedOpOperand(r)->get());
+      if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+        // Each operand dim equals the loop dim its indexing map names.
+        for (OpOperand &operand : op->getOpOperands()) {
+          AffineMap map = generic.getMatchingIndexingMap(&operand);
+          for (unsigned d = 0; d < map.getNumResults(); ++d)
+            if (auto dimExpr = dyn_cast<AffineDimExpr>(map.getResult(d)))
+              eq.unite(DimEquivalence::key(operand.get(), d),
+                       {op, dimExpr.getPosition()});
+        }
+      }
+    }
+    if (OpTrait::hasElementwiseMappableTraits(op)) {
+      SmallVector<Value> shaped;
+      for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults()))
+        if (isa<RankedTensorType>(v.getType()))
+          shaped.push_back(v);
+      for (size_t i = 1; i < shaped.size(); ++i)
+        eq.uniteValues(shaped[0], shaped[i]);
+    }
+    if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
+      auto type = empty.getType();
+      for (unsigned d = 0; d < type.getRank(); ++d) {
+        if (!type.isDynamicDim(d))
+          continue;
+        auto dim = empty.getDynamicSize(d).getDefiningOp<tensor::DimOp>();
+        std::optional<int64_t> index =
+            dim ? getConstantIntValue(dim.getDimension()) : std::nullopt;
+        if (index)
+          eq.uniteDims(empty.getResult(), d, dim.getSource(), *index);
+      }
+    }
+    if (auto cast = dyn_cast<tensor::CastOp>(op))
+      eq.uniteValues(cast.getSource(), cast.getResult());
+    if (auto mat = dyn_cast<bufferization::MaterializeInDestinationOp>(op)) {
+      eq.uniteValues(mat.getSource(), mat.getDest());
+      if (mat.getResult())
+        eq.uniteValues(mat.getResult(), mat.getDest());
+    }
+  });
+}
+
+static std::optional<StringRef> dtypeName(Type t) {
+  if (t.isF32())
+    return StringRef("f32");
+  if (t.isF16())
+    return StringRef("f16");
+  if (t.isBF16())
+    return StringRef("bf16");
+  if (t.isF64())
+    return StringRef("f64");
+  if (t.isInteger(1))
+    return StringRef("i1");
+  if (t.isInteger(8))
+    return StringRef("i8");
+  if (t.isInteger(32))
+    return StringRef("i32");
+  if (t.isInteger(64))
+    return StringRef("i64");
+  return std::nullopt;
+}
+
+struct ExportFunctions
+    : attn::impl::AttnExportFunctionsPassBase<ExportFunctions> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isPrivate() || func.isExternal() || func->hasAttr(kAbiAttrName))
+        continue;
+      if (failed(exportFunction(func)))
+        return signalPassFailure();
+    }
+  }
+
+  LogicalResult exportFunction(func::FuncOp func) {
+    FunctionType type = func.getFunctionType();
+    for (auto [i, t] : llvm::enumerate(
+             llvm::concat<const Type>(type.getInputs(), type.getResults()))) {
+      auto tensor = dyn_cast<RankedTensorType>(t);
+      if (!tensor || !dtypeName(tensor.getElementType()))
+        return func.emitOpError()
+               << "exported functions take and return ranked tensors of f32, "
+                  "f16, bf16, f64, i1, i8, i32 or i64; got "
+               << t;
+    }
+    auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());
+
+    DimEquivalence eq;
+    collectEqualities(func, eq);
+
+    // Signature: inputs, then one output per result.
+    std::string sig;
+    llvm::DenseMap<DimKey, int> symbols;
+    auto appendArg = [&](StringRef dir, Value v) {
+      auto t = cast<RankedTensorType>(v.getType());
+      if (!sig.empty())
+        sig += ";";
+      sig += (dir + ":" + *dtypeName(t.getElementType()) + ":").str();
+      for (unsigned d = 0; d < t.getRank(); ++d) {
+        if (d)
+          sig += ",";
+        if (!t.isDynamicDim(d)) {
+          sig += std::to_string(t.getDimSize(d));
+          continue;
+        }
+        DimKey leader = eq.leader(DimEquivalence::key(v, d));
+        auto it = symbols.try_emplace(leader, (int)symbols.size()).first;
+        sig += "?" + std::to_string(it->second);
+      }
+    };
+    for (BlockArgument arg : func.getArguments())
+      appendArg("in", arg);
+    for (Value r : ret.getOperands())
+      appendArg("out", r);
+
+    // Destination arguments for the results.
+    OpBuilder b(ret);
+    Builder builder(func.getContext());
+    unsigned numInputs = func.getNumArguments();
+    for (auto [k, r] : llvm::enumerate(ret.getOperands())) {
+      NamedAttribute writable(
+          builder.getStringAttr(bufferization::BufferizationDialect::
+                                    kWritableAttrName),
+          builder.getBoolAttr(true));
+      if (failed(func.insertArgument(numInputs + k, r.getType(),
+                                     builder.getDictionaryAttr(writable),
+                                     func.getLoc())))
+        return failure();
+    }
+    for (unsigned k = 0; k < ret.getNumOperands(); ++k) {
+      Value r = ret.getOperand(k);
+      BlockArgument dest = func.getArgument(numInputs + k);
+      // Write in place when the result comes from a DPS op whose init is a
+      // tensor.empty used only there.
+      if (auto dps = r.getDefiningOp<DestinationStyleOpInterface>()) {
+        OpOperand *tied = dps.getTiedOpOperand(cast<OpResult>(r));
+        auto empty = tied->get().getDefiningOp<tensor::EmptyOp>();
+        if (empty && empty->hasOneUse() && tied->get().getType() == dest.getType()) {
+          tied->set(dest);
+          continue;
+        }
+      }
+      auto mat = bufferization::MaterializeInDestinationOp::create(
+          b, ret.getLoc(), r, dest);
+      ret.setOperand(k, mat.getResult());
+    }
+    func->setAttr(kAbiAttrName, builder.getStringAttr(sig));
+    func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+    // From here on the function's only public interface is its C entry point;
+    // making it private lets drop-equivalent-buffer-results remove the
+    // results that alias the destination arguments.
+    func.setPrivate();
+    return success();
+  }
+};
+} // namespace

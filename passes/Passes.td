@@ -1,0 +1,98 @@
+//===- Passes.td - attn target-independent passes ----------*- tablegen -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_PASSES_PASSES_TD
+#define ATTN_PASSES_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnFuseElementwisePass : Pass<"attn-fuse-elementwise", "func::FuncOp"> {
+  let summary = "Fold elementwise producers and consumers into attn.attention";
+  let description = [{
+    Folds elementwise work around an `attn.attention` into the op:
+    * a multiplication (or division) of the query by a scalar constant,
+      written as `arith.mulf`/`arith.divf` on tensors or as an elementwise
+      `linalg.generic`, becomes part of the `scale` attribute;
+    * a single-use elementwise consumer of the attention output (a cast such
+      as `arith.truncf`, any `arith`/`math` elementwise op on tensors, or an
+      elementwise `linalg.generic` with identity maps) becomes the
+      `epilogue` region; other operands of the consumer are read inside the
+      epilogue with `tensor.extract` at the element's coordinates.
+
+    ```mlir
+    %qs = arith.mulf %q, %half : tensor<2x4x8x64xf32>
+    %o = attn.attention ins(%qs, %k, %v : ...) outs(%init : ...) -> tensor<2x4x8x64xf32>
+    %g = arith.truncf %o : tensor<2x4x8x64xf32> to tensor<2x4x8x64xbf16>
+    // becomes
+    %g = attn.attention scale(6.250000e-02) ins(%q, %k, %v : ...)
+             outs(%init2 : tensor<2x4x8x64xbf16>) epilogue {...}
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def AttnExportFunctionsPass : Pass<"attn-export-functions", "ModuleOp"> {
+  let summary = "Give public functions the attn C ABI: destination outputs and a shape signature";
+  let description = [{
+    Prepares every public function for the C ABI of `attn-compile`:
+    * each tensor result gets a caller-allocated destination argument
+      (`bufferization.writable`), and the op that produces the result writes
+      into it (its `tensor.empty` init is replaced, or the value is copied
+      with `bufferization.materialize_in_destination`); after
+      one-shot-bufferize and `drop-equivalent-buffer-results` the function
+      returns nothing and writes into the caller's buffers;
+    * the function gets an `attn.abi` string attribute: for every argument its
+      direction, element type and dims, where static dims are numbers and
+      dynamic dims are symbols `?N`; equal symbols denote dims that the
+      program's ops require to be equal (batch of q, k, v and o; key length
+      of k and v; ...). The runtime checks every DLTensor against it;
+    * the function becomes private: its public interface is the C entry
+      point emitted later by the backend.
+
+    ```mlir
+    func.func @main(%q: tensor<?x8x?x64xf32>, ...) -> tensor<?x8x?x64xf32>
+    // becomes
+    func.func private @main(%q: tensor<?x8x?x64xf32>, ..., %out0: tensor<?x8x?x64xf32>
+                    {bufferization.writable = true}) -> tensor<?x8x?x64xf32>
+        attributes {attn.abi = "in:f32:?0,8,?1,64;...;out:f32:?0,8,?1,64"}
+    ```
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
+def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
+  let summary = "Tile attn.attention into the FlashAttention-2 online-softmax form";
+  let description = [{
+    Rewrites every memref `attn.attention` into a parallel `scf.forall` over
+    (batch, query head, query tile) whose body initializes the online-softmax
+    state, walks the key/value tiles with `attn.tile_attend` and writes the
+    output tile with `attn.tile_finalize`.
+
+    Each (query tile, key tile) pair is classified as *empty* (skipped),
+    *full* (`attn.tile_attend` without a mask region: no mask evaluation) or
+    *partial* (with the mask region). The classification is derived at
+    compile time from the causal flag and from the mask region: comparisons
+    of expressions linear in the query and key indices (`j <= i + c`,
+    `i - j < w`, combined with `arith.andi`/`arith.ori`) are bounded over the
+    tile's corners; anything else is conservatively partial. The result is a
+    few integer operations per tile at run time.
+
+    The tile sizes are options; `q-tile` must be a multiple of the target's
+    vector width. They are recorded on the generated loop as
+    `attn.tile_sizes`.
+  }];
+  let options = [
+    Option<"qTile", "q-tile", "int64_t", "64", "Query rows per tile">,
+    Option<"kvTile", "kv-tile", "int64_t", "64", "Keys per tile">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+#endif // ATTN_PASSES_PASSES_TD

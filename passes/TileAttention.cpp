@@ -1,0 +1,438 @@
+//===- TileAttention.cpp - FlashAttention-2 tiling --------------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// Rewrites memref attn.attention into
+//
+//   scf.forall (%b, %h, %qt) in (B, Hq, ceil(Lq / TQ)) {
+//     state = alloca; fill(m = -inf, l = 0, acc = 0)
+//     scf.for %kt = 0 to ceil(Lk / TK) {
+//       (full, empty) = classify(tile)            // a few integer ops
+//       if (!empty) { if (full) tile_attend(no mask) else tile_attend(mask) }
+//     }
+//     tile_finalize(epilogue)
+//   }
+//
+// The classification bounds each linear comparison of the mask over the
+// tile's corners, so causal, sliding-window and prefix masks skip empty tiles
+// and evaluate no mask in full tiles, with no special cases here.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/AttnOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNTILEATTENTIONPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Mask analysis
+//===----------------------------------------------------------------------===//
+
+/// c + ci * i + cj * j + sum(coeff * value), where the values are defined
+/// outside the mask region (or are its batch/head arguments).
+struct LinearForm {
+  int64_t ci = 0, cj = 0, c = 0;
+  SmallVector<std::pair<Value, int64_t>> terms;
+
+  LinearForm scaled(int64_t s) const {
+    LinearForm r = *this;
+    r.ci *= s;
+    r.cj *= s;
+    r.c *= s;
+    for (auto &t : r.terms)
+      t.second *= s;
+    return r;
+  }
+  LinearForm plus(const LinearForm &o) const {
+    LinearForm r = *this;
+    r.ci += o.ci;
+    r.cj += o.cj;
+    r.c += o.c;
+    r.terms.append(o.terms.begin(), o.terms.end());
+    return r;
+  }
+};
+
+/// Tile-classification emitter for one mask region and one tile.
+class MaskClassifier {
+public:
+  MaskClassifier(OpBuilder &b, Location loc, Block &mask, Value batch,
+                 Value head, Value iMin, Value iMax, Value jMin, Value jMax)
+      : b(b), loc(loc), mask(mask), batch(batch), head(head), iMin(iMin),
+        iMax(iMax), jMin(jMin), jMax(jMax) {}
+
+  /// Returns (full, empty) as i1 values.
+  std::pair<Value, Value> classify(Value pred) {
+    if (auto c = getConstantIntValue(pred))
+      return {boolean(*c != 0), boolean(*c == 0)};
+    Operation *def = pred.getDefiningOp();
+    if (def && def->getBlock() == &mask) {
+      if (auto andOp = dyn_cast<arith::AndIOp>(def)) {
+        auto [fa, ea] = classify(andOp.getLhs());
+        auto [fb, eb] = classify(andOp.getRhs());
+        return {arith::AndIOp::create(b, loc, fa, fb),
+                arith::OrIOp::create(b, loc, ea, eb)};
+      }
+      if (auto orOp = dyn_cast<arith::OrIOp>(def)) {
+        auto [fa, ea] = classify(orOp.getLhs());
+        auto [fb, eb] = classify(orOp.getRhs());
+        return {arith::OrIOp::create(b, loc, fa, fb),
+                arith::AndIOp::create(b, loc, ea, eb)};
+      }
+      if (auto cmp = dyn_cast<arith::CmpIOp>(def))
+        if (auto r = classifyCompare(cmp))
+          return *r;
+    }
+    // Opaque: the tile is partial.
+    return {boolean(false), boolean(false)};
+  }
+
+private:
+  Value boolean(bool v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v ? 1 : 0);
+  }
+  Value index(int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+
+  std::optional<LinearForm> analyze(Value v) {
+    LinearForm f;
+    if (auto c = getConstantIntValue(v)) {
+      f.c = *c;
+      return f;
+    }
+    if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.getOwner() == &mask) {
+      switch (arg.getArgNumber()) {
+      case 0:
+        f.terms.push_back({batch, 1});
+        return f;
+      case 1:
+        f.terms.push_back({head, 1});
+        return f;
+      case 2:
+        f.ci = 1;
+        return f;
+      default:
+        f.cj = 1;
+        return f;
+      }
+    }
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getBlock() != &mask) {
+      // Defined above the region: a run-time invariant of the whole op.
+      if (!v.getType().isIndex())
+        return std::nullopt;
+      f.terms.push_back({v, 1});
+      return f;
+    }
+    if (auto add = dyn_cast<arith::AddIOp>(def)) {
+      auto l = analyze(add.getLhs()), r = analyze(add.getRhs());
+      if (l && r)
+        return l->plus(*r);
+    }
+    if (auto sub = dyn_cast<arith::SubIOp>(def)) {
+      auto l = analyze(sub.getLhs()), r = analyze(sub.getRhs());
+      if (l && r)
+        return l->plus(r->scaled(-1));
+    }
+    if (auto mul = dyn_cast<arith::MulIOp>(def)) {
+      if (auto c = getConstantIntValue(mul.getRhs()))
+        if (auto l = analyze(mul.getLhs()))
+          return l->scaled(*c);
+      if (auto c = getConstantIntValue(mul.getLhs()))
+        if (auto r = analyze(mul.getRhs()))
+          return r->scaled(*c);
+    }
+    return std::nullopt;
+  }
+
+  /// Emits the minimum (or maximum) of `f` over the tile.
+  Value bound(const LinearForm &f, bool max) {
+    Value r = index(f.c);
+    auto addTerm = [&](int64_t coeff, Value v) {
+      if (coeff == 0)
+        return;
+      Value t = coeff == 1 ? v
+                           : arith::MulIOp::create(b, loc, v, index(coeff))
+                                 .getResult();
+      r = arith::AddIOp::create(b, loc, r, t);
+    };
+    for (auto [v, coeff] : f.terms)
+      addTerm(coeff, v);
+    addTerm(f.ci, (f.ci > 0) == max ? iMax : iMin);
+    addTerm(f.cj, (f.cj > 0) == max ? jMax : jMin);
+    return r;
+  }
+
+  std::optional<std::pair<Value, Value>> classifyCompare(arith::CmpIOp cmp) {
+    if (!cmp.getLhs().getType().isIndex() && !cmp.getLhs().getType().isInteger(64))
+      return std::nullopt;
+    auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());
+    if (!l || !r)
+      return std::nullopt;
+    LinearForm e = l->plus(r->scaled(-1)); // predicate on e = lhs - rhs vs 0
+    using P = arith::CmpIPredicate;
+    P pred = cmp.getPredicate();
+    if (pred != P::slt && pred != P::sle && pred != P::sgt && pred != P::sge &&
+        pred != P::eq && pred != P::ne)
+      return std::nullopt;
+    Value lo = bound(e, false), hi = bound(e, true), zero = index(0);
+    auto cmpi = [&](P p, Value a, Value c) -> Value {
+      return arith::CmpIOp::create(b, loc, p, a, c);
+    };
+    switch (pred) {
+    case P::slt:
+      return std::make_pair(cmpi(P::slt, hi, zero), cmpi(P::sge, lo, zero));
+    case P::sle:
+      return std::make_pair(cmpi(P::sle, hi, zero), cmpi(P::sgt, lo, zero));
+    case P::sgt:
+      return std::make_pair(cmpi(P::sgt, lo, zero), cmpi(P::sle, hi, zero));
+    case P::sge:
+      return std::make_pair(cmpi(P::sge, lo, zero), cmpi(P::slt, hi, zero));
+    case P::eq: {
+      Value full = arith::AndIOp::create(b, loc, cmpi(P::eq, lo, zero),
+                                         cmpi(P::eq, hi, zero));
+      Value empty = arith::OrIOp::create(b, loc, cmpi(P::sgt, lo, zero),
+                                         cmpi(P::slt, hi, zero));
+      return std::make_pair(full, empty);
+    }
+    default: { // ne
+      Value full = arith::OrIOp::create(b, loc, cmpi(P::sgt, lo, zero),
+                                        cmpi(P::slt, hi, zero));
+      Value empty = arith::AndIOp::create(b, loc, cmpi(P::eq, lo, zero),
+                                          cmpi(P::eq, hi, zero));
+      return std::make_pair(full, empty);
+    }
+    }
+  }
+
+  OpBuilder &b;
+  Location loc;
+  Block &mask;
+  Value batch, head, iMin, iMax, jMin, jMax;
+};
+
+//===----------------------------------------------------------------------===//
+// Tiling
+//===----------------------------------------------------------------------===//
+
+/// Builds the combined mask region (user mask && causal) with arguments
+/// (b, h, i, j). Returns false if there is no mask at all.
+static bool buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,
+                            Value causalOffset, Region &into) {
+  bool hasUser = !op.getMask().empty();
+  if (!hasUser && !op.getCausal())
+    return false;
+  Type idx = b.getIndexType();
+  OpBuilder::InsertionGuard guard(b);
+  if (hasUser) {
+    IRMapping m;
+    op.getMask().cloneInto(&into, m);
+  } else {
+    Block *block = b.createBlock(&into, into.end(), {idx, idx, idx, idx},
+                                 SmallVector<Location>(4, loc));
+    b.setInsertionPointToEnd(block);
+    YieldOp::create(b, loc, ValueRange{arith::ConstantIntOp::create(
+                                b, loc, b.getI1Type(), 1)});
+  }
+  if (op.getCausal()) {
+    Block &block = into.front();
+    auto yield = cast<YieldOp>(block.getTerminator());
+    b.setInsertionPoint(yield);
+    // Bottom-right aligned: j <= i + (Lk - Lq).
+    Value limit =
+        arith::AddIOp::create(b, loc, block.getArgument(2), causalOffset);
+    Value visible = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
+                                          block.getArgument(3), limit);
+    Value combined = hasUser ? arith::AndIOp::create(b, loc, yield.getValues()[0],
+                                                     visible)
+                                   .getResult()
+                             : visible;
+    yield->setOperands(combined);
+  }
+  return true;
+}
+
+/// A rank-reduced [rows, cols] (or [rows]) view of `source` at `offsets`.
+static Value tileView(OpBuilder &b, Location loc, Value source,
+                      ArrayRef<OpFoldResult> offsets,
+                      ArrayRef<OpFoldResult> sizes,
+                      ArrayRef<int64_t> resultShape) {
+  auto srcType = cast<MemRefType>(source.getType());
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  auto type = memref::SubViewOp::inferRankReducedResultType(
+      resultShape, srcType, offsets, sizes, strides);
+  return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), source,
+                                   offsets, sizes, strides);
+}
+
+static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(),
+        o = op.getOutput(), lse = op.getLse();
+  int64_t hq = op.getNumQueryHeads(), hkv = op.getNumKvHeads();
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
+  int64_t group = hq / hkv;
+  float scale = op.getScaleValue();
+
+  auto cst = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  Value c1 = cst(1), ctq = cst(tq), ctk = cst(tk);
+  Value batch = memref::DimOp::create(b, loc, q, 0);
+  Value lq = memref::DimOp::create(b, loc, q, 2);
+  Value lk = memref::DimOp::create(b, loc, k, 2);
+  auto ceilDiv = [&](Value x, Value t) -> Value {
+    Value n = arith::AddIOp::create(
+        b, loc, x, arith::SubIOp::create(b, loc, t, c1));
+    return arith::DivUIOp::create(b, loc, n, t);
+  };
+  Value numQTiles = ceilDiv(lq, ctq);
+  Value numKTiles = ceilDiv(lk, ctk);
+  Value causalOffset = arith::SubIOp::create(b, loc, lk, lq);
+
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq), numQTiles},
+      ValueRange{}, std::nullopt);
+  forall->setAttr("attn.tile_sizes", b.getDenseI64ArrayAttr({tq, tk}));
+  Block *body = forall.getBody();
+  b.setInsertionPointToStart(body);
+  Value bb = body->getArgument(0), h = body->getArgument(1),
+        qt = body->getArgument(2);
+
+  // Online-softmax state of this query tile.
+  Type f32 = b.getF32Type();
+  auto rowType = MemRefType::get({tq}, f32);
+  Value maxes = memref::AllocaOp::create(b, loc, rowType);
+  Value sums = memref::AllocaOp::create(b, loc, rowType);
+  Value acc = memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
+  auto fill = [&](Value buf, float x) {
+    Value c = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(x));
+    linalg::FillOp::create(b, loc, ValueRange{c}, ValueRange{buf});
+  };
+  fill(maxes, -std::numeric_limits<float>::infinity());
+  fill(sums, 0.0f);
+  fill(acc, 0.0f);
+
+  Value q0 = arith::MulIOp::create(b, loc, qt, ctq);
+  Value nq = arith::MinSIOp::create(b, loc, ctq,
+                                    arith::SubIOp::create(b, loc, lq, q0));
+  Value hk = arith::DivUIOp::create(b, loc, h, cst(group));
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  Value qTile = tileView(b, loc, q, {bb, h, q0, zero},
+                         {one, one, nq, b.getIndexAttr(d)},
+                         {ShapedType::kDynamic, d});
+
+  // The key/value loop.
+  auto loop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1);
+  b.setInsertionPointToStart(loop.getBody());
+  Value kt = loop.getInductionVar();
+  Value k0 = arith::MulIOp::create(b, loc, kt, ctk);
+  Value nk = arith::MinSIOp::create(b, loc, ctk,
+                                    arith::SubIOp::create(b, loc, lk, k0));
+  Value kTile = tileView(b, loc, k, {bb, hk, k0, zero},
+                         {one, one, nk, b.getIndexAttr(d)},
+                         {ShapedType::kDynamic, d});
+  Value vTile = tileView(b, loc, v, {bb, hk, k0, zero},
+                         {one, one, nk, b.getIndexAttr(dv)},
+                         {ShapedType::kDynamic, dv});
+
+  // The combined mask, built in a scratch region (detached from the IR).
+  Region maskRegion;
+  bool hasMask = buildMaskRegion(b, loc, op, causalOffset, maskRegion);
+  Value full, empty;
+  if (hasMask) {
+    Value iMax = arith::SubIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, q0, nq), c1);
+    Value jMax = arith::SubIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, k0, nk), c1);
+    MaskClassifier classifier(b, loc, maskRegion.front(), bb, h, q0, iMax, k0,
+                              jMax);
+    std::tie(full, empty) = classifier.classify(
+        cast<YieldOp>(maskRegion.front().getTerminator()).getValues()[0]);
+  }
+
+  FloatAttr scaleAttr = b.getF32FloatAttr(scale);
+  auto attend = [&](OpBuilder &builder, bool withMask) {
+    auto step = TileAttendOp::create(builder, loc, qTile, kTile, vTile, maxes,
+                                     sums, acc, bb, h, q0, k0, scaleAttr);
+    IRMapping m;
+    op.getScore().cloneInto(&step.getScore(), m);
+    if (withMask)
+      maskRegion.cloneInto(&step.getMask(), m);
+  };
+  if (!hasMask) {
+    attend(b, false);
+  } else {
+    Value notEmpty = arith::XOrIOp::create(
+        b, loc, empty,
+        arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+    auto ifNotEmpty = scf::IfOp::create(b, loc, notEmpty, false);
+    OpBuilder inner = ifNotEmpty.getThenBodyBuilder();
+    auto ifFull = scf::IfOp::create(inner, loc, full, true);
+    OpBuilder thenB = ifFull.getThenBodyBuilder();
+    attend(thenB, false);
+    OpBuilder elseB = ifFull.getElseBodyBuilder();
+    attend(elseB, true);
+  }
+
+  // Normalize and store the output tile.
+  b.setInsertionPointAfter(loop);
+  Value oTile = tileView(b, loc, o, {bb, h, q0, zero},
+                         {one, one, nq, b.getIndexAttr(dv)},
+                         {ShapedType::kDynamic, dv});
+  Value lseTile;
+  if (lse)
+    lseTile = tileView(b, loc, lse, {bb, h, q0}, {one, one, nq},
+                       {ShapedType::kDynamic});
+  auto fin = TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lseTile,
+                                    bb, h, q0);
+  IRMapping m;
+  op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
+
+  op.erase();
+  return success();
+}
+
+struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (qTile <= 0 || kvTile <= 0) {
+      getOperation().emitError()
+          << "attn-tile-attention: tile sizes must be positive, got q-tile="
+          << qTile << " kv-tile=" << kvTile;
+      return signalPassFailure();
+    }
+    SmallVector<AttentionOp> ops;
+    getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
+    for (AttentionOp op : ops) {
+      if (!op.hasPureBufferSemantics()) {
+        op.emitOpError("expected memref operands; run one-shot-bufferize "
+                       "before attn-tile-attention");
+        return signalPassFailure();
+      }
+      if (failed(tileAttention(op, qTile, kvTile)))
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace

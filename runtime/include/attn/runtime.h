@@ -1,0 +1,102 @@
+/*===- attn/runtime.h - libattnrt C API ---------------------------*- C -*-===*
+ *
+ * Part of the attn project.
+ *
+ * libattnrt is the small runtime that kernels compiled by attn-compile link
+ * against. It validates every DLTensor a kernel is handed against the
+ * kernel's signature, runs parallel loops on its thread pool and reports
+ * errors as status codes with a message. It depends on libc and pthreads
+ * only.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef ATTN_RUNTIME_H
+#define ATTN_RUNTIME_H
+
+#include <dlpack/dlpack.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes returned by every entry point. */
+typedef enum attnrt_status {
+  ATTNRT_OK = 0,
+  ATTNRT_INVALID_ARGUMENT = 1, /* a tensor does not match the signature */
+  ATTNRT_UNSUPPORTED = 2,      /* valid request the runtime cannot serve */
+  ATTNRT_INTERNAL = 3,
+} attnrt_status;
+
+/* The message of the last failed call on this thread ("" if none). */
+const char *attnrt_last_error(void);
+/* A short name for a status code. */
+const char *attnrt_status_string(int status);
+/* Records an error for this thread and returns `status`. */
+int attnrt_set_error(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*--- Threads -------------------------------------------------------------*/
+
+/* Sets the number of threads kernels use (>= 1; 0 = all online CPUs, or
+ * $ATTN_NUM_THREADS if set). Returns a status. */
+int attnrt_set_num_threads(int num_threads);
+int attnrt_get_num_threads(void);
+
+/* Runs body(ctx, i, i + 1) for every i in [0, count) on the thread pool;
+ * returns when all are done. Iterations are handed out dynamically. Nested
+ * calls from inside a body run serially. */
+typedef void (*attnrt_parallel_body)(void *ctx, int64_t begin, int64_t end);
+void attnrt_parallel_for(int64_t count, attnrt_parallel_body body, void *ctx);
+
+/*--- Kernel signatures ---------------------------------------------------*/
+
+/* A compiled function's signature is a string such as
+ *   "in:f32:?0,8,?1,64;in:f32:?0,2,?2,64;in:f32:?0,2,?2,64;out:f32:?0,8,?1,64"
+ * one field per argument: direction, element type (f32 f16 bf16 f64 i8
+ * i1 (stored as one byte per element, DLPack kDLUInt/8)
+ * i32 i64), and dims, where numbers are static sizes and `?N` are symbols:
+ * all dims with the same symbol must be equal at call time. */
+#define ATTNRT_MAX_RANK 8
+#define ATTNRT_MAX_ARGS 64
+
+typedef struct attnrt_arg_info {
+  int is_output;
+  DLDataType dtype;
+  int32_t ndim;
+  /* dims[i] >= 0: static size; dims[i] < 0: symbol -(dims[i] + 1). */
+  int64_t dims[ATTNRT_MAX_RANK];
+} attnrt_arg_info;
+
+/* Parses a signature. Returns a status; on success fills num_args and, if
+ * `args` is non-null, up to `capacity` entries. */
+int attnrt_signature_parse(const char *signature, attnrt_arg_info *args,
+                           int32_t capacity, int32_t *num_args);
+
+/* Computes the shape of argument `index` (usually an output) from the
+ * shapes of the input tensors (`args` holds all arguments in order; outputs
+ * may be null). Fails if a dim's symbol is bound by no input. */
+int attnrt_infer_shape(const char *signature, DLTensor *const *args,
+                       int32_t num_args, int32_t index, int64_t *shape,
+                       int32_t *ndim, DLDataType *dtype);
+
+/* Validates args against the signature (count, device, dtype, rank, static
+ * dims, symbols, strides, alignment, output overlap). */
+int attnrt_validate(const char *signature, DLTensor *const *args,
+                    int32_t num_args);
+
+/*--- Kernel invocation (called by generated entry points) -----------------*/
+
+/* The generated kernel takes an array of pointers to MLIR memref
+ * descriptors, one per argument. */
+typedef void (*attnrt_kernel_fn)(void **descriptors);
+
+/* Validates args, builds the memref descriptors and runs the kernel. */
+int attnrt_invoke(const char *signature, DLTensor *const *args,
+                  int32_t num_args, attnrt_kernel_fn kernel);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTN_RUNTIME_H */

@@ -1,0 +1,301 @@
+/*===- signature.c - kernel signatures and tensor validation ------*- C -*-===*
+ *
+ * Part of the attn project.
+ *
+ * Every DLTensor handed to a kernel is checked here against the signature
+ * the compiler recorded: a kernel never sees a tensor whose shape, dtype or
+ * layout differs from what its code assumes, so it never reads or writes
+ * out of bounds.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "attn/runtime.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dtype_name {
+  const char *name;
+  uint8_t code, bits;
+} dtype_name;
+
+static const dtype_name kDtypes[] = {
+    {"f32", kDLFloat, 32}, {"f16", kDLFloat, 16}, {"bf16", kDLBfloat, 16},
+    {"f64", kDLFloat, 64}, {"i1", kDLUInt, 8},    {"i8", kDLInt, 8},
+    {"i32", kDLInt, 32},   {"i64", kDLInt, 64},
+};
+
+static const char *dtype_str(DLDataType t, char *buf, size_t n) {
+  for (size_t i = 0; i < sizeof(kDtypes) / sizeof(kDtypes[0]); ++i)
+    if (kDtypes[i].code == t.code && kDtypes[i].bits == t.bits && t.lanes == 1)
+      return kDtypes[i].name;
+  snprintf(buf, n, "(code %u, %u bits, %u lanes)", (unsigned)t.code,
+           (unsigned)t.bits, (unsigned)t.lanes);
+  return buf;
+}
+
+int attnrt_signature_parse(const char *sig, attnrt_arg_info *args,
+                           int32_t capacity, int32_t *num_args) {
+  if (!sig || !num_args)
+    return attnrt_set_error(ATTNRT_INVALID_ARGUMENT, "null signature");
+  int32_t n = 0;
+  const char *p = sig;
+  while (*p) {
+    attnrt_arg_info info;
+    memset(&info, 0, sizeof(info));
+    if (strncmp(p, "in:", 3) == 0) {
+      p += 3;
+    } else if (strncmp(p, "out:", 4) == 0) {
+      info.is_output = 1;
+      p += 4;
+    } else {
+      return attnrt_set_error(ATTNRT_INTERNAL,
+                              "malformed signature at '%.20s'", p);
+    }
+    size_t len = strcspn(p, ":");
+    int found = 0;
+    for (size_t i = 0; i < sizeof(kDtypes) / sizeof(kDtypes[0]); ++i) {
+      if (strlen(kDtypes[i].name) == len && strncmp(p, kDtypes[i].name, len) == 0) {
+        info.dtype.code = kDtypes[i].code;
+        info.dtype.bits = kDtypes[i].bits;
+        info.dtype.lanes = 1;
+        found = 1;
+      }
+    }
+    if (!found || p[len] != ':')
+      return attnrt_set_error(ATTNRT_INTERNAL,
+                              "malformed signature dtype at '%.20s'", p);
+    p += len + 1;
+    while (*p && *p != ';') {
+      if (info.ndim == ATTNRT_MAX_RANK)
+        return attnrt_set_error(ATTNRT_UNSUPPORTED, "rank above %d",
+                                ATTNRT_MAX_RANK);
+      char *end;
+      if (*p == '?') {
+        long long s = strtoll(p + 1, &end, 10);
+        info.dims[info.ndim++] = -(int64_t)s - 1;
+      } else {
+        long long s = strtoll(p, &end, 10);
+        info.dims[info.ndim++] = (int64_t)s;
+      }
+      if (end == p)
+        return attnrt_set_error(ATTNRT_INTERNAL,
+                                "malformed signature dims at '%.20s'", p);
+      p = end;
+      if (*p == ',')
+        ++p;
+    }
+    if (*p == ';')
+      ++p;
+    if (args && n < capacity)
+      args[n] = info;
+    ++n;
+  }
+  *num_args = n;
+  return ATTNRT_OK;
+}
+
+static void describe_arg(const attnrt_arg_info *infos, int32_t num, int32_t a,
+                         char *buf, size_t n) {
+  int32_t k = 0;
+  for (int32_t i = 0; i < a && i < num; ++i)
+    if (infos[i].is_output == infos[a].is_output)
+      ++k;
+  snprintf(buf, n, "%s %d", infos[a].is_output ? "output" : "input", (int)k);
+}
+
+static void format_shape(const DLTensor *t, char *buf, size_t n) {
+  size_t off = 0;
+  off += snprintf(buf + off, n - off, "[");
+  for (int32_t d = 0; d < t->ndim && off < n; ++d)
+    off += snprintf(buf + off, n - off, d ? ",%lld" : "%lld",
+                    (long long)t->shape[d]);
+  if (off < n)
+    snprintf(buf + off, n - off, "]");
+}
+
+/* Binding of dim symbols to sizes while checking a call. */
+typedef struct symbol_binding {
+  int64_t size;
+  int32_t arg, dim;
+} symbol_binding;
+
+enum { MAX_SYMBOLS = ATTNRT_MAX_ARGS * ATTNRT_MAX_RANK };
+
+int attnrt_validate(const char *sig, DLTensor *const *args, int32_t num_args) {
+  attnrt_arg_info infos[ATTNRT_MAX_ARGS];
+  int32_t n = 0;
+  int status = attnrt_signature_parse(sig, infos, ATTNRT_MAX_ARGS, &n);
+  if (status != ATTNRT_OK)
+    return status;
+  if (n > ATTNRT_MAX_ARGS)
+    return attnrt_set_error(ATTNRT_UNSUPPORTED, "more than %d arguments",
+                            ATTNRT_MAX_ARGS);
+  if (!args && num_args)
+    return attnrt_set_error(ATTNRT_INVALID_ARGUMENT, "null argument array");
+  if (num_args != n)
+    return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                            "expected %d tensors, got %d", (int)n,
+                            (int)num_args);
+
+  symbol_binding symbols[MAX_SYMBOLS];
+  for (int i = 0; i < MAX_SYMBOLS; ++i)
+    symbols[i].size = -1;
+  char name[32], other[32], buf[64], buf2[64], shape[160];
+
+  for (int32_t a = 0; a < n; ++a) {
+    const attnrt_arg_info *info = &infos[a];
+    const DLTensor *t = args[a];
+    describe_arg(infos, n, a, name, sizeof(name));
+    if (!t)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT, "%s: null DLTensor",
+                              name);
+    if (t->device.device_type != kDLCPU)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                              "%s: expected a CPU tensor, got device type %d",
+                              name, (int)t->device.device_type);
+    if (t->dtype.code != info->dtype.code || t->dtype.bits != info->dtype.bits ||
+        t->dtype.lanes != 1)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                              "%s: expected dtype %s, got %s", name,
+                              dtype_str(info->dtype, buf, sizeof(buf)),
+                              dtype_str(t->dtype, buf2, sizeof(buf2)));
+    if (t->ndim != info->ndim)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                              "%s: expected rank %d, got %d", name,
+                              (int)info->ndim, (int)t->ndim);
+    if (t->ndim > 0 && !t->shape)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT, "%s: null shape", name);
+    format_shape(t, shape, sizeof(shape));
+    int64_t numel = 1;
+    for (int32_t d = 0; d < t->ndim; ++d) {
+      int64_t size = t->shape[d];
+      if (size < 0)
+        return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                                "%s: negative dim %d in shape %s", name,
+                                (int)d, shape);
+      int64_t expected = info->dims[d];
+      if (expected >= 0 && size != expected)
+        return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                                "%s: dim %d is %lld, expected %lld (shape %s)",
+                                name, (int)d, (long long)size,
+                                (long long)expected, shape);
+      if (expected < 0) {
+        int64_t sym = -(expected + 1);
+        if (sym >= MAX_SYMBOLS)
+          return attnrt_set_error(ATTNRT_INTERNAL, "symbol out of range");
+        symbol_binding *b = &symbols[sym];
+        if (b->size < 0) {
+          b->size = size;
+          b->arg = a;
+          b->dim = d;
+        } else if (b->size != size) {
+          describe_arg(infos, n, b->arg, other, sizeof(other));
+          return attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: dim %d is %lld but must equal dim %d of %s, which is %lld "
+              "(shape %s)",
+              name, (int)d, (long long)size, (int)b->dim, other,
+              (long long)b->size, shape);
+        }
+      }
+      if (size != 0 && numel > INT64_MAX / size)
+        return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                                "%s: shape %s is too large", name, shape);
+      numel *= size;
+    }
+    if (numel > 0 && !t->data)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT, "%s: null data", name);
+    int64_t elem = (t->dtype.bits + 7) / 8;
+    uintptr_t addr = (uintptr_t)t->data + (uintptr_t)t->byte_offset;
+    if (numel > 0 && addr % (uintptr_t)elem != 0)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                              "%s: data is not aligned to %lld bytes", name,
+                              (long long)elem);
+    if (t->strides) {
+      int64_t expected = 1;
+      for (int32_t d = t->ndim - 1; d >= 0; --d) {
+        if (t->shape[d] != 1 && t->strides[d] != expected)
+          return attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: expected a compact row-major tensor, but dim %d has stride "
+              "%lld instead of %lld",
+              name, (int)d, (long long)t->strides[d], (long long)expected);
+        expected *= t->shape[d];
+      }
+    }
+  }
+
+  /* Outputs must not overlap any other argument. */
+  for (int32_t a = 0; a < n; ++a) {
+    if (!infos[a].is_output)
+      continue;
+    const DLTensor *t = args[a];
+    int64_t bytes = (t->dtype.bits + 7) / 8;
+    for (int32_t d = 0; d < t->ndim; ++d)
+      bytes *= t->shape[d];
+    uintptr_t lo = (uintptr_t)t->data + (uintptr_t)t->byte_offset;
+    uintptr_t hi = lo + (uintptr_t)bytes;
+    for (int32_t b = 0; b < n; ++b) {
+      if (b == a || bytes == 0)
+        continue;
+      const DLTensor *u = args[b];
+      int64_t ubytes = (u->dtype.bits + 7) / 8;
+      for (int32_t d = 0; d < u->ndim; ++d)
+        ubytes *= u->shape[d];
+      uintptr_t ulo = (uintptr_t)u->data + (uintptr_t)u->byte_offset;
+      uintptr_t uhi = ulo + (uintptr_t)ubytes;
+      if (ubytes > 0 && lo < uhi && ulo < hi) {
+        describe_arg(infos, n, a, name, sizeof(name));
+        describe_arg(infos, n, b, other, sizeof(other));
+        return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                                "%s overlaps %s in memory", name, other);
+      }
+    }
+  }
+  return ATTNRT_OK;
+}
+
+int attnrt_infer_shape(const char *sig, DLTensor *const *args,
+                       int32_t num_args, int32_t index, int64_t *shape,
+                       int32_t *ndim, DLDataType *dtype) {
+  attnrt_arg_info infos[ATTNRT_MAX_ARGS];
+  int32_t n = 0;
+  int status = attnrt_signature_parse(sig, infos, ATTNRT_MAX_ARGS, &n);
+  if (status != ATTNRT_OK)
+    return status;
+  if (index < 0 || index >= n || n > ATTNRT_MAX_ARGS)
+    return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                            "argument index %d out of range (%d arguments)",
+                            (int)index, (int)n);
+  const attnrt_arg_info *info = &infos[index];
+  for (int32_t d = 0; d < info->ndim; ++d) {
+    int64_t want = info->dims[d];
+    if (want >= 0) {
+      shape[d] = want;
+      continue;
+    }
+    int found = 0;
+    for (int32_t a = 0; a < n && a < num_args && !found; ++a) {
+      if (infos[a].is_output || !args[a])
+        continue;
+      for (int32_t e = 0; e < infos[a].ndim && e < args[a]->ndim; ++e) {
+        if (infos[a].dims[e] == want) {
+          shape[d] = args[a]->shape[e];
+          found = 1;
+          break;
+        }
+      }
+    }
+    if (!found)
+      return attnrt_set_error(ATTNRT_UNSUPPORTED,
+                              "dim %d of argument %d is not determined by any "
+                              "input",
+                              (int)d, (int)index);
+  }
+  *ndim = info->ndim;
+  *dtype = info->dtype;
+  return ATTNRT_OK;
+}

@@ -1,0 +1,61 @@
+//===- Compiler.h - shared driver logic of the attn tools -------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TOOLS_COMPILER_H
+#define ATTN_TOOLS_COMPILER_H
+
+#include "codegen/cpu/Target.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <string>
+#include <vector>
+
+namespace llvm {
+class SourceMgr;
+}
+
+namespace mlir::attn {
+
+/// One argument of an exported function, parsed from its signature string.
+struct AbiArg {
+  bool isOutput = false;
+  std::string dtype;         ///< f32, bf16, ...
+  std::vector<int64_t> dims; ///< >= 0 static; < 0 symbol -(d + 1)
+};
+
+/// A function exported with the C ABI.
+struct ExportedFunction {
+  std::string name;      ///< MLIR function name
+  std::string symbol;    ///< public C symbol
+  std::string signature; ///< signature string (see attn/runtime.h)
+  std::vector<AbiArg> args;
+};
+
+/// Parses a signature string.
+std::vector<AbiArg> parseSignature(llvm::StringRef signature);
+
+/// Formats dims as `[?0, 8, ?1, 64]`.
+std::string formatDims(const std::vector<int64_t> &dims);
+
+/// Parses `path` ("-" for stdin) into a module, reporting diagnostics.
+OwningOpRef<ModuleOp> parseModule(MLIRContext &ctx, llvm::SourceMgr &sourceMgr,
+                                  llvm::StringRef path);
+
+/// Runs attn-cpu-pipeline on `module` (in place) for `target`, with public
+/// symbols named `<prefix><function>`. Fills `functions`.
+LogicalResult lowerForCPU(ModuleOp module, const CPUTarget &target,
+                          llvm::StringRef prefix,
+                          std::vector<ExportedFunction> &functions);
+
+/// Turns an arbitrary string into a C identifier.
+std::string sanitizeIdentifier(llvm::StringRef name);
+
+} // namespace mlir::attn
+
+#endif // ATTN_TOOLS_COMPILER_H
