@@ -1,0 +1,296 @@
+//===- Npy.cpp - NumPy .npy files -------------------------------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/attn-run/Npy.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+using namespace attn;
+
+namespace {
+struct DtypeInfo {
+  const char *name, *descr;
+  size_t size;
+};
+const DtypeInfo kDtypes[] = {
+    {"f32", "<f4", 4}, {"f16", "<f2", 2}, {"bf16", "<u2", 2},
+    {"f64", "<f8", 8}, {"i32", "<i4", 4}, {"i64", "<i8", 8},
+    {"i8", "|i1", 1},  {"i1", "|b1", 1},
+};
+
+uint16_t floatToBf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if (std::isnan(f))
+    return 0x7fc0;
+  uint32_t rounding = 0x7fff + ((bits >> 16) & 1);
+  return static_cast<uint16_t>((bits + rounding) >> 16);
+}
+float bf16ToFloat(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+float halfToFloat(uint16_t h) {
+  _Float16 f;
+  std::memcpy(&f, &h, 2);
+  return static_cast<float>(f);
+}
+uint16_t floatToHalf(double d) {
+  _Float16 h = static_cast<_Float16>(d);
+  uint16_t bits;
+  std::memcpy(&bits, &h, 2);
+  return bits;
+}
+} // namespace
+
+size_t HostArray::elementSize(const std::string &dtype) {
+  for (const DtypeInfo &d : kDtypes)
+    if (dtype == d.name)
+      return d.size;
+  return 0;
+}
+
+int64_t HostArray::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+HostArray HostArray::allocate(const std::string &dtype,
+                              std::vector<int64_t> shape) {
+  HostArray a;
+  a.dtype = dtype;
+  a.shape = std::move(shape);
+  a.bytes = static_cast<size_t>(a.numElements()) * elementSize(dtype);
+  size_t rounded = (a.bytes + 63) / 64 * 64 + 64;
+  a.storage.reset(static_cast<uint8_t *>(std::aligned_alloc(64, rounded)),
+                  std::free);
+  std::memset(a.storage.get(), 0, rounded);
+  a.data = a.storage.get();
+  return a;
+}
+
+std::string attn::npyDescr(const std::string &dtype) {
+  for (const DtypeInfo &d : kDtypes)
+    if (dtype == d.name)
+      return d.descr;
+  return "?";
+}
+
+/// Extracts the value of `key` in the header dict (e.g. "'descr': '<f4'").
+static bool findValue(const std::string &header, const std::string &key,
+                      std::string &value) {
+  size_t k = header.find("'" + key + "'");
+  if (k == std::string::npos)
+    return false;
+  size_t colon = header.find(':', k);
+  if (colon == std::string::npos)
+    return false;
+  size_t start = header.find_first_not_of(' ', colon + 1);
+  if (start == std::string::npos)
+    return false;
+  size_t end;
+  if (header[start] == '\'') {
+    end = header.find('\'', start + 1);
+    if (end == std::string::npos)
+      return false;
+    value = header.substr(start + 1, end - start - 1);
+  } else if (header[start] == '(') {
+    end = header.find(')', start);
+    if (end == std::string::npos)
+      return false;
+    value = header.substr(start + 1, end - start - 1);
+  } else {
+    end = header.find_first_of(",}", start);
+    value = header.substr(start, end - start);
+  }
+  return true;
+}
+
+bool attn::readNpy(const std::string &path, HostArray &out,
+                   std::string &error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot open '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  std::string contents((std::istreambuf_iterator<char>(in)),
+                       std::istreambuf_iterator<char>());
+  if (contents.size() < 10 || contents.compare(0, 6, "\x93NUMPY") != 0) {
+    error = path + ": not a .npy file (bad magic)";
+    return false;
+  }
+  int major = static_cast<uint8_t>(contents[6]);
+  size_t headerLen, offset;
+  if (major == 1) {
+    headerLen = static_cast<uint8_t>(contents[8]) |
+                (static_cast<uint8_t>(contents[9]) << 8);
+    offset = 10;
+  } else if (major == 2 || major == 3) {
+    if (contents.size() < 12) {
+      error = path + ": truncated header";
+      return false;
+    }
+    headerLen = 0;
+    for (int i = 0; i < 4; ++i)
+      headerLen |= static_cast<size_t>(static_cast<uint8_t>(contents[8 + i]))
+                   << (8 * i);
+    offset = 12;
+  } else {
+    error = path + ": unsupported .npy version " + std::to_string(major);
+    return false;
+  }
+  if (contents.size() < offset + headerLen) {
+    error = path + ": truncated header";
+    return false;
+  }
+  std::string header = contents.substr(offset, headerLen);
+  std::string descr, fortran, shapeText;
+  if (!findValue(header, "descr", descr) ||
+      !findValue(header, "fortran_order", fortran) ||
+      !findValue(header, "shape", shapeText)) {
+    error = path + ": malformed header: " + header;
+    return false;
+  }
+  if (fortran.find("True") != std::string::npos) {
+    error = path + ": Fortran-ordered arrays are not supported";
+    return false;
+  }
+  std::string dtype;
+  for (const DtypeInfo &d : kDtypes)
+    if (descr == d.descr || (descr[0] == '=' && descr.substr(1) == std::string(d.descr).substr(1)))
+      dtype = d.name;
+  if (dtype.empty()) {
+    error = path + ": unsupported dtype '" + descr +
+            "' (supported: <f4 <f2 <f8 <i4 <i8 |i1 |b1, and <u2 for bf16)";
+    return false;
+  }
+  std::vector<int64_t> shape;
+  std::stringstream ss(shapeText);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t a = item.find_first_not_of(' ');
+    if (a == std::string::npos)
+      continue;
+    char *end;
+    long long v = std::strtoll(item.c_str() + a, &end, 10);
+    if (v < 0 || end == item.c_str() + a) {
+      error = path + ": malformed shape (" + shapeText + ")";
+      return false;
+    }
+    shape.push_back(v);
+  }
+  out = HostArray::allocate(dtype, shape);
+  size_t dataStart = offset + headerLen;
+  size_t available = contents.size() - dataStart;
+  if (available < out.bytes) {
+    error = path + ": truncated: expected " + std::to_string(out.bytes) +
+            " bytes of data, found " + std::to_string(available);
+    return false;
+  }
+  std::memcpy(out.data, contents.data() + dataStart, out.bytes);
+  return true;
+}
+
+bool attn::writeNpy(const std::string &path, const HostArray &a,
+                    std::string &error) {
+  std::string shape = "(";
+  for (size_t i = 0; i < a.shape.size(); ++i)
+    shape += std::to_string(a.shape[i]) + (a.shape.size() == 1 ? "," : i + 1 < a.shape.size() ? ", " : "");
+  shape += ")";
+  std::string header = "{'descr': '" + npyDescr(a.dtype) +
+                       "', 'fortran_order': False, 'shape': " + shape + ", }";
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::ofstream out(path, std::ios::binary);
+  if (!out) {
+    error = "cannot write '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  out.write("\x93NUMPY\x01\x00", 8);
+  uint16_t len = static_cast<uint16_t>(header.size());
+  char lenBytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  out.write(lenBytes, 2);
+  out.write(header.data(), header.size());
+  out.write(reinterpret_cast<const char *>(a.data), a.bytes);
+  if (!out) {
+    error = "error writing '" + path + "'";
+    return false;
+  }
+  return true;
+}
+
+double attn::loadElement(const HostArray &a, int64_t i) {
+  const uint8_t *p = a.data + i * HostArray::elementSize(a.dtype);
+  if (a.dtype == "f32") {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  if (a.dtype == "f64") {
+    double d;
+    std::memcpy(&d, p, 8);
+    return d;
+  }
+  uint16_t h;
+  if (a.dtype == "bf16") {
+    std::memcpy(&h, p, 2);
+    return bf16ToFloat(h);
+  }
+  if (a.dtype == "f16") {
+    std::memcpy(&h, p, 2);
+    return halfToFloat(h);
+  }
+  if (a.dtype == "i32") {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  if (a.dtype == "i64") {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return static_cast<double>(v);
+  }
+  if (a.dtype == "i8")
+    return static_cast<int8_t>(*p);
+  return *p != 0; // i1
+}
+
+void attn::storeElement(HostArray &a, int64_t i, double v) {
+  uint8_t *p = a.data + i * HostArray::elementSize(a.dtype);
+  if (a.dtype == "f32") {
+    float f = static_cast<float>(v);
+    std::memcpy(p, &f, 4);
+  } else if (a.dtype == "f64") {
+    std::memcpy(p, &v, 8);
+  } else if (a.dtype == "bf16") {
+    uint16_t h = floatToBf16(static_cast<float>(v));
+    std::memcpy(p, &h, 2);
+  } else if (a.dtype == "f16") {
+    uint16_t h = floatToHalf(v);
+    std::memcpy(p, &h, 2);
+  } else if (a.dtype == "i32") {
+    int32_t x = static_cast<int32_t>(v);
+    std::memcpy(p, &x, 4);
+  } else if (a.dtype == "i64") {
+    int64_t x = static_cast<int64_t>(v);
+    std::memcpy(p, &x, 8);
+  } else if (a.dtype == "i8") {
+    *p = static_cast<uint8_t>(static_cast<int8_t>(v));
+  } else {
+    *p = v != 0;
+  }
+}

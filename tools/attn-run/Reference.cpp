@@ -1,0 +1,610 @@
+//===- Reference.cpp - scalar reference interpreter -------------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/attn-run/Reference.h"
+
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+  int64_t linear(ArrayRef<int64_t> idx) const {
+    int64_t l = 0;
+    for (size_t d = 0; d < shape.size(); ++d)
+      l = l * shape[d] + idx[d];
+    return l;
+  }
+};
+
+/// A runtime value: a float, an integer (also index and i1) or a tensor.
+struct Val {
+  double f = 0;
+  int64_t i = 0;
+  std::shared_ptr<Tensor> t;
+};
+
+double roundBf16(double v) {
+  float f = static_cast<float>(v);
+  if (std::isnan(f))
+    return f;
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits = (bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff0000u;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// Rounds a value to what an element of type `t` can hold.
+double roundTo(Type t, double v) {
+  if (t.isF32())
+    return static_cast<float>(v);
+  if (t.isBF16())
+    return roundBf16(v);
+  if (t.isF16())
+    return static_cast<double>(static_cast<_Float16>(v));
+  if (t.isInteger(1))
+    return v != 0;
+  if (auto it = dyn_cast<IntegerType>(t)) {
+    if (it.getWidth() >= 64)
+      return static_cast<double>(static_cast<int64_t>(v));
+    int64_t x = static_cast<int64_t>(v);
+    unsigned w = it.getWidth();
+    x = (x << (64 - w)) >> (64 - w);
+    return static_cast<double>(x);
+  }
+  return v;
+}
+
+bool isFloatLike(Type t) { return isa<FloatType>(getElementTypeOrSelf(t)); }
+
+int64_t wrapInt(Type t, int64_t v) {
+  auto it = dyn_cast<IntegerType>(getElementTypeOrSelf(t));
+  if (!it || it.getWidth() >= 64)
+    return v;
+  unsigned w = it.getWidth();
+  if (w == 1)
+    return v & 1;
+  return (v << (64 - w)) >> (64 - w);
+}
+
+class Interpreter {
+public:
+  LogicalResult runBlock(Block &block, ArrayRef<Val> args,
+                         SmallVectorImpl<Val> &results) {
+    for (auto [arg, v] : llvm::zip(block.getArguments(), args))
+      env[arg] = v;
+    for (Operation &op : block) {
+      if (op.hasTrait<OpTrait::IsTerminator>()) {
+        for (Value v : op.getOperands())
+          results.push_back(env.lookup(v));
+        return success();
+      }
+      if (failed(exec(&op)))
+        return failure();
+    }
+    return success();
+  }
+
+  Val get(Value v) { return env.lookup(v); }
+
+private:
+  LogicalResult exec(Operation *op);
+  FailureOr<Val> scalar(Operation *op, ArrayRef<Val> operands);
+  LogicalResult attention(AttentionOp op);
+  LogicalResult generic(linalg::GenericOp op);
+  /// Evaluates a single-block region on scalars.
+  FailureOr<Val> evalRegion(Region &region, ArrayRef<Val> args) {
+    SmallVector<Val> results;
+    if (failed(runBlock(region.front(), args, results)) || results.empty())
+      return failure();
+    return results[0];
+  }
+
+  DenseMap<Value, Val> env;
+};
+
+Val fromFloat(double f) {
+  Val v;
+  v.f = f;
+  return v;
+}
+Val fromInt(int64_t i) {
+  Val v;
+  v.i = i;
+  return v;
+}
+
+FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
+  Type rt = op->getNumResults() ? op->getResult(0).getType() : Type();
+  auto F = [&](double x) -> FailureOr<Val> { return fromFloat(x); };
+  auto I = [&](int64_t x) -> FailureOr<Val> { return fromInt(wrapInt(rt, x)); };
+  auto fcmp = [](arith::CmpFPredicate p, double x, double y) {
+    bool unordered = std::isnan(x) || std::isnan(y);
+    using P = arith::CmpFPredicate;
+    switch (p) {
+    case P::AlwaysFalse: return false;
+    case P::OEQ: return !unordered && x == y;
+    case P::OGT: return !unordered && x > y;
+    case P::OGE: return !unordered && x >= y;
+    case P::OLT: return !unordered && x < y;
+    case P::OLE: return !unordered && x <= y;
+    case P::ONE: return !unordered && x != y;
+    case P::ORD: return !unordered;
+    case P::UEQ: return unordered || x == y;
+    case P::UGT: return unordered || x > y;
+    case P::UGE: return unordered || x >= y;
+    case P::ULT: return unordered || x < y;
+    case P::ULE: return unordered || x <= y;
+    case P::UNE: return unordered || x != y;
+    case P::UNO: return unordered;
+    case P::AlwaysTrue: return true;
+    }
+    return false;
+  };
+  auto icmp = [](arith::CmpIPredicate p, int64_t x, int64_t y) {
+    using P = arith::CmpIPredicate;
+    uint64_t ux = x, uy = y;
+    switch (p) {
+    case P::eq: return x == y;
+    case P::ne: return x != y;
+    case P::slt: return x < y;
+    case P::sle: return x <= y;
+    case P::sgt: return x > y;
+    case P::sge: return x >= y;
+    case P::ult: return ux < uy;
+    case P::ule: return ux <= uy;
+    case P::ugt: return ux > uy;
+    case P::uge: return ux >= uy;
+    }
+    return false;
+  };
+  return llvm::TypeSwitch<Operation *, FailureOr<Val>>(op)
+      .Case([&](arith::AddFOp) { return F(a[0].f + a[1].f); })
+      .Case([&](arith::SubFOp) { return F(a[0].f - a[1].f); })
+      .Case([&](arith::MulFOp) { return F(a[0].f * a[1].f); })
+      .Case([&](arith::DivFOp) { return F(a[0].f / a[1].f); })
+      .Case([&](arith::RemFOp) { return F(std::fmod(a[0].f, a[1].f)); })
+      .Case([&](arith::NegFOp) { return F(-a[0].f); })
+      .Case([&](arith::MaximumFOp) {
+        return F(std::isnan(a[0].f) || std::isnan(a[1].f)
+                     ? NAN : std::max(a[0].f, a[1].f));
+      })
+      .Case([&](arith::MinimumFOp) {
+        return F(std::isnan(a[0].f) || std::isnan(a[1].f)
+                     ? NAN : std::min(a[0].f, a[1].f));
+      })
+      .Case([&](arith::MaxNumFOp) { return F(std::fmax(a[0].f, a[1].f)); })
+      .Case([&](arith::MinNumFOp) { return F(std::fmin(a[0].f, a[1].f)); })
+      .Case([&](arith::AddIOp) { return I(a[0].i + a[1].i); })
+      .Case([&](arith::SubIOp) { return I(a[0].i - a[1].i); })
+      .Case([&](arith::MulIOp) { return I(a[0].i * a[1].i); })
+      .Case([&](arith::DivSIOp) -> FailureOr<Val> {
+        if (a[1].i == 0)
+          return op->emitOpError("division by zero in the reference");
+        return I(a[0].i / a[1].i);
+      })
+      .Case([&](arith::DivUIOp) -> FailureOr<Val> {
+        if (a[1].i == 0)
+          return op->emitOpError("division by zero in the reference");
+        return I(static_cast<int64_t>(static_cast<uint64_t>(a[0].i) /
+                                      static_cast<uint64_t>(a[1].i)));
+      })
+      .Case([&](arith::FloorDivSIOp) -> FailureOr<Val> {
+        if (a[1].i == 0)
+          return op->emitOpError("division by zero in the reference");
+        int64_t q = a[0].i / a[1].i;
+        if ((a[0].i % a[1].i != 0) && ((a[0].i < 0) != (a[1].i < 0)))
+          --q;
+        return I(q);
+      })
+      .Case([&](arith::RemSIOp) -> FailureOr<Val> {
+        if (a[1].i == 0)
+          return op->emitOpError("division by zero in the reference");
+        return I(a[0].i % a[1].i);
+      })
+      .Case([&](arith::RemUIOp) -> FailureOr<Val> {
+        if (a[1].i == 0)
+          return op->emitOpError("division by zero in the reference");
+        return I(static_cast<int64_t>(static_cast<uint64_t>(a[0].i) %
+                                      static_cast<uint64_t>(a[1].i)));
+      })
+      .Case([&](arith::AndIOp) { return I(a[0].i & a[1].i); })
+      .Case([&](arith::OrIOp) { return I(a[0].i | a[1].i); })
+      .Case([&](arith::XOrIOp) { return I(a[0].i ^ a[1].i); })
+      .Case([&](arith::MaxSIOp) { return I(std::max(a[0].i, a[1].i)); })
+      .Case([&](arith::MinSIOp) { return I(std::min(a[0].i, a[1].i)); })
+      .Case([&](arith::ShLIOp) { return I(a[0].i << a[1].i); })
+      .Case([&](arith::ShRSIOp) { return I(a[0].i >> a[1].i); })
+      .Case([&](arith::CmpFOp c) {
+        return I(fcmp(c.getPredicate(), a[0].f, a[1].f));
+      })
+      .Case([&](arith::CmpIOp c) {
+        return I(icmp(c.getPredicate(), a[0].i, a[1].i));
+      })
+      .Case([&](arith::SelectOp) -> FailureOr<Val> {
+        return a[0].i ? a[1] : a[2];
+      })
+      .Case([&](arith::ExtFOp) { return F(a[0].f); })
+      .Case([&](arith::TruncFOp) { return F(roundTo(getElementTypeOrSelf(rt), a[0].f)); })
+      .Case([&](arith::SIToFPOp) { return F(static_cast<double>(a[0].i)); })
+      .Case([&](arith::UIToFPOp) {
+        return F(static_cast<double>(static_cast<uint64_t>(a[0].i)));
+      })
+      .Case([&](arith::FPToSIOp) { return I(static_cast<int64_t>(a[0].f)); })
+      .Case([&](arith::IndexCastOp) { return I(a[0].i); })
+      .Case([&](arith::IndexCastUIOp) { return I(a[0].i); })
+      .Case([&](arith::ExtSIOp) { return I(a[0].i); })
+      .Case([&](arith::ExtUIOp) -> FailureOr<Val> {
+        auto it = cast<IntegerType>(getElementTypeOrSelf(op->getOperand(0).getType()));
+        uint64_t mask = it.getWidth() >= 64 ? ~0ull : ((1ull << it.getWidth()) - 1);
+        return fromInt(static_cast<int64_t>(static_cast<uint64_t>(a[0].i) & mask));
+      })
+      .Case([&](arith::TruncIOp) { return I(a[0].i); })
+      .Case([&](math::ExpOp) { return F(std::exp(a[0].f)); })
+      .Case([&](math::Exp2Op) { return F(std::exp2(a[0].f)); })
+      .Case([&](math::ExpM1Op) { return F(std::expm1(a[0].f)); })
+      .Case([&](math::LogOp) { return F(std::log(a[0].f)); })
+      .Case([&](math::Log2Op) { return F(std::log2(a[0].f)); })
+      .Case([&](math::Log1pOp) { return F(std::log1p(a[0].f)); })
+      .Case([&](math::TanhOp) { return F(std::tanh(a[0].f)); })
+      .Case([&](math::SqrtOp) { return F(std::sqrt(a[0].f)); })
+      .Case([&](math::RsqrtOp) { return F(1.0 / std::sqrt(a[0].f)); })
+      .Case([&](math::AbsFOp) { return F(std::fabs(a[0].f)); })
+      .Case([&](math::AbsIOp) { return I(std::llabs(a[0].i)); })
+      .Case([&](math::PowFOp) { return F(std::pow(a[0].f, a[1].f)); })
+      .Case([&](math::ErfOp) { return F(std::erf(a[0].f)); })
+      .Case([&](math::SinOp) { return F(std::sin(a[0].f)); })
+      .Case([&](math::CosOp) { return F(std::cos(a[0].f)); })
+      .Case([&](math::FloorOp) { return F(std::floor(a[0].f)); })
+      .Case([&](math::CeilOp) { return F(std::ceil(a[0].f)); })
+      .Case([&](math::FmaOp) { return F(a[0].f * a[1].f + a[2].f); })
+      .Default([&](Operation *) -> FailureOr<Val> {
+        return op->emitOpError("is not supported by the reference backend");
+      });
+}
+
+LogicalResult Interpreter::exec(Operation *op) {
+  SmallVector<Val> operands;
+  for (Value v : op->getOperands())
+    operands.push_back(env.lookup(v));
+
+  if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
+    Attribute value = cst.getValue();
+    if (auto f = dyn_cast<FloatAttr>(value)) {
+      env[cst] = fromFloat(f.getValueAsDouble());
+    } else if (auto i = dyn_cast<IntegerAttr>(value)) {
+      env[cst] = fromInt(i.getType().isInteger(1) ? i.getValue().getZExtValue()
+                                                  : i.getValue().getSExtValue());
+    } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+      auto t = std::make_shared<Tensor>();
+      auto denseShape = dense.getType().getShape();
+      t->shape.assign(denseShape.begin(), denseShape.end());
+      if (isa<FloatType>(dense.getElementType()))
+        for (APFloat x : dense.getValues<APFloat>())
+          t->data.push_back(x.convertToDouble());
+      else
+        for (APInt x : dense.getValues<APInt>())
+          t->data.push_back(static_cast<double>(x.getSExtValue()));
+      Val v;
+      v.t = t;
+      env[cst] = v;
+    } else {
+      return op->emitOpError("constant kind is not supported by the reference");
+    }
+    return success();
+  }
+  if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
+    auto type = empty.getType();
+    auto t = std::make_shared<Tensor>();
+    unsigned dyn = 0;
+    int64_t n = 1;
+    for (int64_t d : type.getShape()) {
+      int64_t size = ShapedType::isDynamic(d) ? operands[dyn++].i : d;
+      t->shape.push_back(size);
+      n *= size;
+    }
+    t->data.assign(n, 0.0);
+    Val v;
+    v.t = t;
+    env[empty] = v;
+    return success();
+  }
+  if (auto dim = dyn_cast<tensor::DimOp>(op)) {
+    env[dim] = fromInt(operands[0].t->shape[operands[1].i]);
+    return success();
+  }
+  if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+    SmallVector<int64_t> idx;
+    const Tensor &t = *operands[0].t;
+    for (size_t k = 1; k < operands.size(); ++k) {
+      int64_t x = operands[k].i;
+      if (x < 0 || x >= t.shape[k - 1])
+        return op->emitOpError() << "index " << x << " out of bounds of dim "
+                                 << k - 1 << " (size " << t.shape[k - 1]
+                                 << ") in the reference";
+      idx.push_back(x);
+    }
+    double x = t.data[t.linear(idx)];
+    env[extract] = isFloatLike(extract.getType()) ? fromFloat(x)
+                                                  : fromInt(static_cast<int64_t>(x));
+    return success();
+  }
+  if (auto cast = dyn_cast<tensor::CastOp>(op)) {
+    env[cast] = operands[0];
+    return success();
+  }
+  if (auto fill = dyn_cast<linalg::FillOp>(op)) {
+    auto t = std::make_shared<Tensor>(*operands[1].t);
+    Type elem = getElementTypeOrSelf(fill.getOutputs()[0].getType());
+    double x = isFloatLike(elem) ? operands[0].f : operands[0].i;
+    std::fill(t->data.begin(), t->data.end(), roundTo(elem, x));
+    Val v;
+    v.t = t;
+    env[op->getResult(0)] = v;
+    return success();
+  }
+  if (auto g = dyn_cast<linalg::GenericOp>(op))
+    return generic(g);
+  if (auto a = dyn_cast<AttentionOp>(op))
+    return attention(a);
+
+  // Scalars, and elementwise ops applied to tensors.
+  bool tensorResult = op->getNumResults() == 1 &&
+                      isa<RankedTensorType>(op->getResult(0).getType());
+  if (!tensorResult) {
+    FailureOr<Val> r = scalar(op, operands);
+    if (failed(r))
+      return failure();
+    if (op->getNumResults())
+      env[op->getResult(0)] = *r;
+    return success();
+  }
+  if (!OpTrait::hasElementwiseMappableTraits(op))
+    return op->emitOpError("is not supported by the reference backend");
+  auto out = std::make_shared<Tensor>();
+  for (const Val &v : operands)
+    if (v.t)
+      out->shape = v.t->shape;
+  int64_t n = 1;
+  for (int64_t d : out->shape)
+    n *= d;
+  out->data.resize(n);
+  Type elem = getElementTypeOrSelf(op->getResult(0).getType());
+  SmallVector<Val> lane(operands.size());
+  for (int64_t e = 0; e < n; ++e) {
+    for (auto [k, v] : llvm::enumerate(operands)) {
+      if (!v.t) {
+        lane[k] = v;
+        continue;
+      }
+      double x = v.t->data[e];
+      lane[k] = isFloatLike(op->getOperand(k).getType())
+                    ? fromFloat(x) : fromInt(static_cast<int64_t>(x));
+    }
+    FailureOr<Val> r = scalar(op, lane);
+    if (failed(r))
+      return failure();
+    out->data[e] = roundTo(elem, isFloatLike(elem) ? r->f : r->i);
+  }
+  Val v;
+  v.t = out;
+  env[op->getResult(0)] = v;
+  return success();
+}
+
+LogicalResult Interpreter::generic(linalg::GenericOp op) {
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  unsigned numLoops = op.getNumLoops();
+  SmallVector<int64_t> bounds(numLoops, -1);
+  SmallVector<Val> operands;
+  for (Value v : op->getOperands())
+    operands.push_back(env.lookup(v));
+  for (auto [k, map] : llvm::enumerate(maps)) {
+    for (unsigned r = 0; r < map.getNumResults(); ++r)
+      if (auto d = dyn_cast<AffineDimExpr>(map.getResult(r)))
+        bounds[d.getPosition()] = operands[k].t->shape[r];
+  }
+  if (llvm::is_contained(bounds, -1))
+    return op.emitOpError("loop bounds not determined by a projected "
+                          "permutation; unsupported by the reference");
+  SmallVector<std::shared_ptr<Tensor>> outs;
+  for (unsigned k = op.getNumDpsInputs(); k < operands.size(); ++k)
+    outs.push_back(std::make_shared<Tensor>(*operands[k].t));
+  Block &body = op.getRegion().front();
+  SmallVector<int64_t> iv(numLoops, 0);
+  int64_t total = 1;
+  for (int64_t b : bounds)
+    total *= b;
+  for (int64_t it = 0; it < total; ++it) {
+    int64_t rem = it;
+    for (int64_t l = numLoops - 1; l >= 0; --l) {
+      iv[l] = rem % bounds[l];
+      rem /= bounds[l];
+    }
+    SmallVector<Val> args;
+    SmallVector<int64_t> pos;
+    for (auto [k, map] : llvm::enumerate(maps)) {
+      pos.clear();
+      for (AffineExpr e : map.getResults())
+        pos.push_back(cast<AffineDimExpr>(e).getPosition() < numLoops
+                          ? iv[cast<AffineDimExpr>(e).getPosition()] : 0);
+      const Tensor &t = k < op.getNumDpsInputs() ? *operands[k].t
+                                                 : *outs[k - op.getNumDpsInputs()];
+      double x = t.data[t.linear(pos)];
+      args.push_back(isFloatLike(body.getArgument(k).getType())
+                         ? fromFloat(x) : fromInt(static_cast<int64_t>(x)));
+    }
+    // linalg.index values are not supported: the body sees only elements.
+    SmallVector<Val> results;
+    if (failed(runBlock(body, args, results)))
+      return failure();
+    for (auto [k, r] : llvm::enumerate(results)) {
+      AffineMap map = maps[op.getNumDpsInputs() + k];
+      pos.clear();
+      for (AffineExpr e : map.getResults())
+        pos.push_back(iv[cast<AffineDimExpr>(e).getPosition()]);
+      Type elem = getElementTypeOrSelf(op.getResult(k).getType());
+      outs[k]->data[outs[k]->linear(pos)] =
+          roundTo(elem, isFloatLike(elem) ? r.f : r.i);
+    }
+  }
+  for (auto [k, t] : llvm::enumerate(outs)) {
+    Val v;
+    v.t = t;
+    env[op.getResult(k)] = v;
+  }
+  return success();
+}
+
+LogicalResult Interpreter::attention(AttentionOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op.emitOpError("the reference runs attention on tensors only");
+  const Tensor &q = *env.lookup(op.getQuery()).t;
+  const Tensor &k = *env.lookup(op.getKey()).t;
+  const Tensor &v = *env.lookup(op.getValue()).t;
+  auto out = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
+  std::shared_ptr<Tensor> lse;
+  if (Value l = op.getLse())
+    lse = std::make_shared<Tensor>(*env.lookup(l).t);
+  int64_t B = q.shape[0], H = q.shape[1], Lq = q.shape[2], D = q.shape[3];
+  int64_t Hkv = k.shape[1], Lk = k.shape[2], Dv = v.shape[3];
+  if (k.shape[0] != B || v.shape[0] != B || v.shape[2] != Lk ||
+      out->shape[0] != B || out->shape[2] != Lq)
+    return op.emitOpError("operand shapes disagree at run time");
+  int64_t group = H / Hkv;
+  double scale = op.getScaleValue();
+  Type outElem = op.getOutputType().getElementType();
+  std::vector<double> s(Lk), p(Lk), acc(Dv);
+  std::vector<char> vis(Lk);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      int64_t hk = h / group;
+      for (int64_t i = 0; i < Lq; ++i) {
+        const double *qi = &q.data[((b * H + h) * Lq + i) * D];
+        double m = -std::numeric_limits<double>::infinity();
+        bool any = false;
+        for (int64_t j = 0; j < Lk; ++j) {
+          bool visible = !op.getCausal() || j <= i + (Lk - Lq);
+          if (visible && !op.getMask().empty()) {
+            FailureOr<Val> r = evalRegion(
+                op.getMask(), {fromInt(b), fromInt(h), fromInt(i), fromInt(j)});
+            if (failed(r))
+              return failure();
+            visible = r->i != 0;
+          }
+          vis[j] = visible;
+          if (!visible)
+            continue;
+          const double *kj = &k.data[((b * Hkv + hk) * Lk + j) * D];
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += qi[d] * kj[d];
+          double x = scale * dot;
+          if (!op.getScore().empty()) {
+            FailureOr<Val> r =
+                evalRegion(op.getScore(), {fromFloat(x), fromInt(b), fromInt(h),
+                                           fromInt(i), fromInt(j)});
+            if (failed(r))
+              return failure();
+            x = r->f;
+          }
+          s[j] = x;
+          m = std::max(m, x);
+          any = true;
+        }
+        double l = 0;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        if (any && std::isfinite(m)) {
+          for (int64_t j = 0; j < Lk; ++j) {
+            if (!vis[j])
+              continue;
+            double e = std::exp(s[j] - m);
+            l += e;
+            const double *vj = &v.data[((b * Hkv + hk) * Lk + j) * Dv];
+            for (int64_t d = 0; d < Dv; ++d)
+              acc[d] += e * vj[d];
+          }
+        }
+        for (int64_t d = 0; d < Dv; ++d) {
+          double x = l > 0 ? acc[d] / l : 0.0;
+          if (!op.getEpilogue().empty()) {
+            FailureOr<Val> r =
+                evalRegion(op.getEpilogue(), {fromFloat(x), fromInt(b),
+                                              fromInt(h), fromInt(i), fromInt(d)});
+            if (failed(r))
+              return failure();
+            x = isFloatLike(outElem) ? r->f : r->i;
+          }
+          out->data[((b * H + h) * Lq + i) * Dv + d] = roundTo(outElem, x);
+        }
+        if (lse)
+          lse->data[(b * H + h) * Lq + i] =
+              l > 0 ? static_cast<float>(m + std::log(l))
+                    : -std::numeric_limits<double>::infinity();
+      }
+    }
+  Val o;
+  o.t = out;
+  env[op.getResult(0)] = o;
+  if (lse) {
+    Val lv;
+    lv.t = lse;
+    env[op.getResult(1)] = lv;
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult mlir::attn::runReference(func::FuncOp func,
+                                       const std::vector<::attn::HostArray> &inputs,
+                                       std::vector<::attn::HostArray> &outputs) {
+  Interpreter interp;
+  SmallVector<Val> args;
+  for (const ::attn::HostArray &a : inputs) {
+    auto t = std::make_shared<Tensor>();
+    t->shape = a.shape;
+    int64_t n = a.numElements();
+    t->data.resize(n);
+    for (int64_t e = 0; e < n; ++e)
+      t->data[e] = ::attn::loadElement(a, e);
+    Val v;
+    v.t = t;
+    args.push_back(v);
+  }
+  SmallVector<Val> results;
+  if (failed(interp.runBlock(func.getBody().front(), args, results)))
+    return failure();
+  for (auto [k, r] : llvm::enumerate(results)) {
+    auto type = cast<RankedTensorType>(func.getResultTypes()[k]);
+    std::string dtype;
+    Type e = type.getElementType();
+    dtype = e.isF32() ? "f32" : e.isBF16() ? "bf16" : e.isF16() ? "f16"
+          : e.isF64() ? "f64" : e.isInteger(32) ? "i32" : e.isInteger(64) ? "i64"
+          : e.isInteger(8) ? "i8" : "i1";
+    ::attn::HostArray a = ::attn::HostArray::allocate(dtype, r.t->shape);
+    for (int64_t i = 0; i < a.numElements(); ++i)
+      ::attn::storeElement(a, i, r.t->data[i]);
+    outputs.push_back(std::move(a));
+  }
+  return success();
+}

@@ -1,0 +1,388 @@
+//===- attn-run.cpp - run attn functions on .npy files ----------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// attn-run in.mlir [--function=main] --input=@q.npy ... --output=@o.npy ...
+//   [--backend=cpu|reference] [--threads=N] [--benchmark=N]
+//
+// --backend=cpu compiles the module with the same pipeline and code
+// generator as attn-compile (for this machine), loads the object in-process
+// and calls it through libattnrt; --backend=reference interprets the module
+// as written, in double precision. --benchmark=N times N calls of the kernel
+// (after one warm-up call, buffers allocated once) and prints, last,
+// `median_ms=<float> gflops=<float>`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/Compiler.h"
+#include "tools/Registration.h"
+#include "tools/attn-run/Npy.h"
+#include "tools/attn-run/Reference.h"
+
+#include "attn/runtime.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
+                                      cl::Required);
+static cl::opt<std::string> functionName("function",
+                                         cl::desc("Function to run"),
+                                         cl::init("main"));
+static cl::list<std::string> inputs("input",
+                                    cl::desc("Input .npy file, as @path"));
+static cl::list<std::string> outputs("output",
+                                     cl::desc("Output .npy file, as @path"));
+static cl::opt<std::string> backend("backend",
+                                    cl::desc("cpu (default) or reference"),
+                                    cl::init("cpu"));
+/// --threads=N is parsed by hand: libLLVM already registers an option of
+/// that name.
+static int threads = 0;
+static cl::opt<int> benchmark("benchmark",
+                              cl::desc("Time N calls of the kernel"),
+                              cl::init(0));
+
+static int fail(const std::string &message) {
+  llvm::errs() << "error: " << message << "\n";
+  return 1;
+}
+
+static std::string dtypeOf(Type t) {
+  if (t.isF32()) return "f32";
+  if (t.isF16()) return "f16";
+  if (t.isBF16()) return "bf16";
+  if (t.isF64()) return "f64";
+  if (t.isInteger(1)) return "i1";
+  if (t.isInteger(8)) return "i8";
+  if (t.isInteger(32)) return "i32";
+  if (t.isInteger(64)) return "i64";
+  return "?";
+}
+
+static std::string shapeString(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? "," : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+static std::string stripAt(const std::string &arg) {
+  return !arg.empty() && arg[0] == '@' ? arg.substr(1) : arg;
+}
+
+/// Checks an input array against the function's parameter type.
+static std::string checkInput(const ::attn::HostArray &a, Type type,
+                              size_t index, const std::string &path) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  if (!t)
+    return fmt::format("input {} ({}): the function takes {}, which attn-run "
+                       "cannot feed",
+                       index, path, "a non-tensor");
+  std::string want = dtypeOf(t.getElementType());
+  if (a.dtype != want)
+    return fmt::format("input {} ({}): expected element type {} (npy '{}'), "
+                       "got {} (npy '{}')",
+                       index, path, want, ::attn::npyDescr(want), a.dtype,
+                       ::attn::npyDescr(a.dtype));
+  if (static_cast<int64_t>(a.shape.size()) != t.getRank())
+    return fmt::format("input {} ({}): expected rank {}, got shape {}", index,
+                       path, t.getRank(), shapeString(a.shape));
+  for (int64_t d = 0; d < t.getRank(); ++d)
+    if (!t.isDynamicDim(d) && t.getDimSize(d) != a.shape[d])
+      return fmt::format("input {} ({}): dim {} is {}, expected {} (shape {})",
+                         index, path, d, a.shape[d], t.getDimSize(d),
+                         shapeString(a.shape));
+  return "";
+}
+
+/// Floating-point work of the attention ops whose query and key come from
+/// function arguments: 2 * B * H * Lq * Lk * (D + Dv), halved when causal.
+static double countFlops(func::FuncOp fn,
+                         const std::vector<::attn::HostArray> &in) {
+  double flops = 0;
+  auto shapeOf = [&](Value v) -> const std::vector<int64_t> * {
+    while (true) {
+      if (auto arg = dyn_cast<BlockArgument>(v))
+        return arg.getOwner()->isEntryBlock() && arg.getParentRegion() == &fn.getBody()
+                   ? &in[arg.getArgNumber()].shape : nullptr;
+      Operation *def = v.getDefiningOp();
+      if (!def || def->getNumOperands() == 0)
+        return nullptr;
+      v = def->getOperand(0);
+    }
+  };
+  fn.walk([&](AttentionOp op) {
+    auto *q = shapeOf(op.getQuery()), *k = shapeOf(op.getKey());
+    if (!q || !k)
+      return;
+    double f = 2.0 * (*q)[0] * (*q)[1] * (*q)[2] * (*k)[2] *
+               (op.getHeadDim() + op.getValueHeadDim());
+    flops += op.getCausal() ? f / 2 : f;
+  });
+  return flops;
+}
+
+/// Calls a public entry point `int f(DLTensor *, ...)` of `n` arguments.
+static int callEntry(void *fn, DLTensor **args, size_t n) {
+  using P = DLTensor *;
+  switch (n) {
+#define ATTN_CALL(N, ...)                                                      \
+  case N:                                                                      \
+    return reinterpret_cast<int (*)(__VA_ARGS__)>(fn)
+    ATTN_CALL(1, P)(args[0]);
+    ATTN_CALL(2, P, P)(args[0], args[1]);
+    ATTN_CALL(3, P, P, P)(args[0], args[1], args[2]);
+    ATTN_CALL(4, P, P, P, P)(args[0], args[1], args[2], args[3]);
+    ATTN_CALL(5, P, P, P, P, P)(args[0], args[1], args[2], args[3], args[4]);
+    ATTN_CALL(6, P, P, P, P, P, P)(args[0], args[1], args[2], args[3], args[4],
+                                   args[5]);
+    ATTN_CALL(7, P, P, P, P, P, P, P)(args[0], args[1], args[2], args[3],
+                                      args[4], args[5], args[6]);
+    ATTN_CALL(8, P, P, P, P, P, P, P, P)(args[0], args[1], args[2], args[3],
+                                         args[4], args[5], args[6], args[7]);
+    ATTN_CALL(9, P, P, P, P, P, P, P, P, P)(args[0], args[1], args[2], args[3],
+                                            args[4], args[5], args[6], args[7],
+                                            args[8]);
+    ATTN_CALL(10, P, P, P, P, P, P, P, P, P, P)(args[0], args[1], args[2],
+                                                args[3], args[4], args[5],
+                                                args[6], args[7], args[8],
+                                                args[9]);
+#undef ATTN_CALL
+  default:
+    return attnrt_set_error(ATTNRT_UNSUPPORTED,
+                            "attn-run calls functions of at most 10 tensors");
+  }
+}
+
+static DLTensor toDLTensor(::attn::HostArray &a) {
+  DLTensor t{};
+  t.data = a.data;
+  t.device.device_type = kDLCPU;
+  t.ndim = static_cast<int32_t>(a.shape.size());
+  t.shape = a.shape.data();
+  t.dtype.lanes = 1;
+  t.dtype.bits = static_cast<uint8_t>(::attn::HostArray::elementSize(a.dtype) * 8);
+  t.dtype.code = a.dtype == "bf16"                        ? kDLBfloat
+                 : a.dtype[0] == 'f'                      ? kDLFloat
+                 : a.dtype == "i1"                        ? kDLUInt
+                                                          : kDLInt;
+  return t;
+}
+
+static int run() {
+  if (backend != "cpu" && backend != "reference")
+    return fail("unknown backend '" + backend + "' (expected cpu or reference)");
+  if (threads < 0)
+    return fail("--threads must be >= 0");
+  if (benchmark < 0)
+    return fail("--benchmark must be >= 0");
+
+  DialectRegistry registry;
+  registerAttnDialects(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx);
+  OwningOpRef<ModuleOp> module = parseModule(ctx, sourceMgr, inputFile);
+  if (!module)
+    return 1;
+  auto fn = module->lookupSymbol<func::FuncOp>(functionName);
+  if (!fn || fn.isExternal()) {
+    std::string names;
+    for (auto f : module->getOps<func::FuncOp>())
+      names += (names.empty() ? "@" : ", @") + f.getSymName().str();
+    return fail("no function @" + functionName + " in " + inputFile +
+                " (functions: " + (names.empty() ? "none" : names) + ")");
+  }
+  if (inputs.size() != fn.getNumArguments())
+    return fail(fmt::format("@{} takes {} inputs, got {} --input", functionName,
+                            fn.getNumArguments(), inputs.size()));
+  if (!outputs.empty() && outputs.size() != fn.getNumResults())
+    return fail(fmt::format("@{} returns {} results, got {} --output",
+                            functionName, fn.getNumResults(), outputs.size()));
+
+  std::vector<::attn::HostArray> in(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string path = stripAt(inputs[i]), error;
+    if (!::attn::readNpy(path, in[i], error))
+      return fail(error);
+    std::string bad = checkInput(in[i], fn.getArgumentTypes()[i], i, path);
+    if (!bad.empty())
+      return fail(bad);
+  }
+  double flops = countFlops(fn, in);
+
+  std::vector<::attn::HostArray> out;
+  if (backend == "reference") {
+    if (benchmark > 0)
+      return fail("--benchmark needs --backend=cpu");
+    if (failed(runReference(fn, in, out)))
+      return 1;
+  } else {
+    // Compile for this machine exactly as attn-compile --target=native does.
+    llvm::Expected<CPUTarget> target = lookupCPUTarget("native");
+    if (!target)
+      return fail(llvm::toString(target.takeError()));
+    OwningOpRef<ModuleOp> lowered = module->clone();
+    std::vector<ExportedFunction> functions;
+    if (failed(lowerForCPU(*lowered, *target, "attnrun_", functions)))
+      return 1;
+    auto tm = createTargetMachine(*target);
+    if (!tm)
+      return fail(llvm::toString(tm.takeError()));
+    llvm::LLVMContext llvmCtx;
+    auto llvmModule = translateAndOptimize(*lowered, llvmCtx, **tm, *target);
+    if (!llvmModule)
+      return fail(llvm::toString(llvmModule.takeError()));
+    llvm::SmallVector<char> object;
+    if (llvm::Error err = emitObject(**llvmModule, **tm, object))
+      return fail(llvm::toString(std::move(err)));
+
+    llvm::InitializeNativeTargetAsmParser();
+    auto jit = llvm::orc::LLJITBuilder().create();
+    if (!jit)
+      return fail(llvm::toString(jit.takeError()));
+    llvm::orc::JITDylib &lib = (*jit)->getMainJITDylib();
+    llvm::orc::SymbolMap runtime;
+    auto add = [&](const char *name, auto *ptr) {
+      runtime[(*jit)->mangleAndIntern(name)] = {
+          llvm::orc::ExecutorAddr::fromPtr(ptr), llvm::JITSymbolFlags::Exported};
+    };
+    add("attnrt_invoke", &attnrt_invoke);
+    add("attnrt_parallel_for", &attnrt_parallel_for);
+    if (llvm::Error err = lib.define(llvm::orc::absoluteSymbols(runtime)))
+      return fail(llvm::toString(std::move(err)));
+    auto host = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+        (*jit)->getDataLayout().getGlobalPrefix());
+    if (!host)
+      return fail(llvm::toString(host.takeError()));
+    lib.addGenerator(std::move(*host));
+    if (llvm::Error err = (*jit)->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
+            llvm::StringRef(object.data(), object.size()), "attn-run.o")))
+      return fail(llvm::toString(std::move(err)));
+    const ExportedFunction *exported = nullptr;
+    for (const ExportedFunction &f : functions)
+      if (f.name == functionName)
+        exported = &f;
+    if (!exported)
+      return fail("@" + functionName + " was not exported");
+    auto entry = (*jit)->lookup(exported->symbol);
+    if (!entry)
+      return fail(llvm::toString(entry.takeError()));
+
+    if (threads > 0 && attnrt_set_num_threads(threads) != ATTNRT_OK)
+      return fail(attnrt_last_error());
+    // Allocate the outputs once, with shapes inferred from the inputs.
+    std::vector<DLTensor> tensors;
+    for (auto &a : in)
+      tensors.push_back(toDLTensor(a));
+    std::vector<DLTensor *> args;
+    for (auto &t : tensors)
+      args.push_back(&t);
+    size_t numOut = exported->args.size() - in.size();
+    for (size_t k = 0; k < numOut; ++k) {
+      int64_t shape[ATTNRT_MAX_RANK];
+      int32_t ndim = 0;
+      DLDataType dtype;
+      args.push_back(nullptr);
+      if (attnrt_infer_shape(exported->signature.c_str(), args.data(),
+                             static_cast<int32_t>(args.size()),
+                             static_cast<int32_t>(in.size() + k), shape, &ndim,
+                             &dtype) != ATTNRT_OK)
+        return fail(attnrt_last_error());
+      out.push_back(::attn::HostArray::allocate(exported->args[in.size() + k].dtype,
+                                                std::vector<int64_t>(shape, shape + ndim)));
+    }
+    // Re-point every argument: the vectors above may have reallocated.
+    tensors.clear();
+    for (auto &a : in)
+      tensors.push_back(toDLTensor(a));
+    for (auto &a : out)
+      tensors.push_back(toDLTensor(a));
+    args.clear();
+    for (auto &t : tensors)
+      args.push_back(&t);
+    void *fnPtr = entry->toPtr<void *>();
+    if (callEntry(fnPtr, args.data(), args.size()) != ATTNRT_OK)
+      return fail(attnrt_last_error());
+    if (benchmark > 0) {
+      std::vector<double> ms;
+      for (int r = 0; r < benchmark; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        callEntry(fnPtr, args.data(), args.size());
+        auto t1 = std::chrono::steady_clock::now();
+        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      }
+      std::sort(ms.begin(), ms.end());
+      double median = ms[ms.size() / 2];
+      llvm::outs() << fmt::format("threads={} runs={} min_ms={:.4f}\n",
+                                  attnrt_get_num_threads(), benchmark, ms[0]);
+      llvm::outs() << fmt::format("median_ms={:.4f} gflops={:.2f}\n", median,
+                                  flops / (median * 1e6));
+    }
+  }
+
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    std::string error;
+    if (!::attn::writeNpy(stripAt(outputs[k]), out[k], error))
+      return fail(error);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  std::vector<char *> rest;
+  for (int i = 0; i < argc; ++i) {
+    llvm::StringRef arg(argv[i]);
+    if (i > 0 && (arg.starts_with("--threads") || arg.starts_with("-threads"))) {
+      llvm::StringRef value = arg.drop_while([](char c) { return c == '-'; })
+                                  .drop_front(strlen("threads"));
+      if (value.consume_front("=")) {
+      } else if (value.empty() && i + 1 < argc) {
+        value = argv[++i];
+      }
+      if (value.getAsInteger(10, threads)) {
+        llvm::errs() << "error: --threads expects an integer, got '" << value
+                     << "'\n";
+        return 1;
+      }
+      continue;
+    }
+    rest.push_back(argv[i]);
+  }
+  argc = static_cast<int>(rest.size());
+  argv = rest.data();
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerAttnPassesAndPipelines();
+  cl::ParseCommandLineOptions(argc, argv,
+                              "attn-run: run attn functions on .npy files\n");
+  return run();
+}
