@@ -49,11 +49,11 @@ static LogicalResult verifyScalarRegion(Operation *op, Region &region,
                              << " region to have one block";
   Block &block = region.front();
   if (block.getArgumentTypes() != argTypes) {
-    InFlightDiagnostic diag = op->emitOpError()
-                              << "expected the " << name
-                              << " region to take (";
-    llvm::interleaveComma(argTypes, diag);
-    return diag << ")";
+    std::string types;
+    llvm::raw_string_ostream os(types);
+    llvm::interleaveComma(argTypes, os);
+    return op->emitOpError() << "expected the " << name << " region to take ("
+                             << types << ")";
   }
   auto yield = dyn_cast<YieldOp>(block.getTerminator());
   if (!yield || yield.getValues().size() != 1 ||

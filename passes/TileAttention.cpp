@@ -419,7 +419,8 @@ struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
     if (qTile <= 0 || kvTile <= 0) {
       getOperation().emitError()
           << "attn-tile-attention: tile sizes must be positive, got q-tile="
-          << qTile << " kv-tile=" << kvTile;
+          << static_cast<int64_t>(qTile)
+          << " kv-tile=" << static_cast<int64_t>(kvTile);
       return signalPassFailure();
     }
     SmallVector<AttentionOp> ops;

@@ -544,10 +544,10 @@ struct ConvertAttnToVector
     if (vectorWidth != 4 && vectorWidth != 8 && vectorWidth != 16) {
       getOperation().emitError()
           << "convert-attn-to-vector: vector-width must be 4, 8 or 16, got "
-          << vectorWidth;
+          << static_cast<int64_t>(vectorWidth);
       return signalPassFailure();
     }
-    KernelEmitter emitter(vectorWidth);
+    KernelEmitter emitter(static_cast<int64_t>(vectorWidth));
     SmallVector<TileAttendOp> attends;
     SmallVector<TileFinalizeOp> finals;
     getOperation().walk([&](Operation *op) {

@@ -54,7 +54,8 @@ static LogicalResult parallelize(scf::ForallOp forall) {
   Value count =
       arith::IndexCastOp::create(b, loc, b.getI64Type(), total);
   auto par = ParallelForOp::create(b, loc, count);
-  Block *body = b.createBlock(&par.getBody(), {}, {b.getI64Type()}, {loc});
+  Block *body = b.createBlock(&par.getBody(), par.getBody().end(),
+                              {b.getI64Type()}, {loc});
   b.setInsertionPointToStart(body);
   Value linear =
       arith::IndexCastOp::create(b, loc, b.getIndexType(), body->getArgument(0));

@@ -1,0 +1,72 @@
+// RUN: attn-opt %s -split-input-file -attn-tile-attention -canonicalize -convert-attn-to-vector=vector-width=16 | FileCheck %s
+// RUN: attn-opt %s -split-input-file -attn-tile-attention="q-tile=32" -canonicalize -convert-attn-to-vector=vector-width=8 | FileCheck %s --check-prefix=AVX2
+
+// CHECK-LABEL: func.func @causal_bf16_kv
+// Scratch buffers are allocated once per parallel iteration.
+// CHECK: scf.forall
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64xf32>
+// CHECK-DAG: %[[SCORES:.+]] = memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
+// CHECK-DAG: %[[QPACK:.+]] = memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
+// The query tile is packed transposed and pre-scaled by scale * log2(e),
+// once, before the key/value loop.
+// CHECK: %[[QT:.+]] = memref.subview %arg0
+// CHECK: vector.store %{{.+}}, %[[QPACK]]
+// CHECK: memref.load %[[QT]]
+// CHECK: arith.mulf %{{.+}}, %cst
+// CHECK: memref.store %{{.+}}, %[[QPACK]]
+// CHECK: scf.for
+// Full tiles: 6 keys x 4 query vectors of accumulators, bf16 keys
+// converted once per broadcast; no mask evaluation.
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK: %{{.+}}:24 = scf.for {{.+}} -> (vector<16xf32>
+// CHECK: vector.load %[[QPACK]]
+// CHECK: arith.extf %{{.+}} : bf16 to f32
+// CHECK: vector.broadcast %{{.+}} : f32 to vector<16xf32>
+// CHECK-COUNT-4: vector.fma
+// CHECK-NOT: arith.cmpi {{.*}} vector<16xindex>
+// CHECK: math.floor
+// CHECK: arith.shli
+// CHECK: arith.bitcast %{{.+}} : vector<16xi32> to vector<16xf32>
+// CHECK: } else {
+// Partial tiles: the causal mask, vectorized over the query lanes.
+// CHECK: arith.cmpi sle, %{{.+}}, %{{.+}} : vector<16xindex>
+// CHECK: arith.select %{{.+}}, %{{.+}}, %{{.+}} : vector<16xi1>, vector<16xf32>
+// Finalize: divide by the row sum, store the output rows.
+// CHECK: arith.divf
+// CHECK: vector.store %{{.+}}, %{{.+}} : memref<?x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
+// CHECK-NOT: attn.tile_{{attend|finalize}}
+
+// AVX2-LABEL: func.func @causal_bf16_kv
+// AVX2: %{{.+}}:8 = scf.for {{.+}} -> (vector<8xf32>
+func.func @causal_bf16_kv(%q: memref<?x8x?x64xf32>, %k: memref<?x2x?x64xbf16>,
+                          %v: memref<?x2x?x64xbf16>, %o: memref<?x8x?x64xf32>) {
+  attn.attention causal ins(%q, %k, %v : memref<?x8x?x64xf32>, memref<?x2x?x64xbf16>, memref<?x2x?x64xbf16>)
+      outs(%o : memref<?x8x?x64xf32>)
+  return
+}
+
+// -----
+
+// A score modifier that depends only on the key stays scalar (uniform);
+// one that depends on the query row is vectorized. Dv = 72 is not a multiple
+// of 16: the last value vector is masked.
+// CHECK-LABEL: func.func @score_and_odd_head_dim
+// CHECK: math.tanh %{{.+}} : vector<16xf32>
+// CHECK: arith.sitofp %{{.+}} : vector<16xi64> to vector<16xf32>
+// CHECK: vector.maskedload
+// CHECK: vector.maskedstore
+func.func @score_and_odd_head_dim(%q: memref<?x4x?x72xf32>, %o: memref<?x4x?x72xf32>) {
+  attn.attention ins(%q, %q, %q : memref<?x4x?x72xf32>, memref<?x4x?x72xf32>, memref<?x4x?x72xf32>)
+      outs(%o : memref<?x4x?x72xf32>)
+      score {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %t = math.tanh %s : f32
+        %d = arith.subi %i, %j : index
+        %di = arith.index_cast %d : index to i64
+        %df = arith.sitofp %di : i64 to f32
+        %r = arith.addf %t, %df : f32
+        attn.yield %r : f32
+      }
+  return
+}

@@ -1,0 +1,34 @@
+// RUN: attn-opt %s -split-input-file -attn-cpu-outline-parallel | FileCheck %s
+
+// CHECK-LABEL: llvm.func @body
+// CHECK: %[[CTX:.+]] = llvm.alloca %{{.+}} x !llvm.struct<(ptr, f32)>
+// CHECK: llvm.store %arg0, %{{.+}} : !llvm.ptr, !llvm.ptr
+// CHECK: llvm.store %arg2, %{{.+}} : f32, !llvm.ptr
+// CHECK: %[[FN:.+]] = llvm.mlir.addressof @body_parallel_0
+// CHECK: llvm.call @attnrt_parallel_for(%arg1, %[[FN]], %[[CTX]])
+// CHECK-NOT: attn.parallel_for
+
+// The outlined body: captures loaded from the context, the scratch alloca
+// hoisted into the entry block, a loop over [begin, end).
+// CHECK: llvm.func internal @body_parallel_0(%[[C:.+]]: !llvm.ptr, %[[BEGIN:.+]]: i64, %[[END:.+]]: i64)
+// CHECK: llvm.load
+// CHECK: llvm.load
+// CHECK: llvm.alloca
+// CHECK: llvm.br ^[[HEADER:.+]](%[[BEGIN]] : i64)
+// CHECK: llvm.icmp "slt"
+// CHECK: llvm.getelementptr
+// CHECK: llvm.store
+// CHECK: llvm.add
+// CHECK: llvm.func @attnrt_parallel_for(i64, !llvm.ptr, !llvm.ptr)
+llvm.func @body(%buf: !llvm.ptr, %n: i64, %x: f32) {
+  attn.parallel_for (%n) {
+  ^bb0(%t: i64):
+    %one = llvm.mlir.constant(16 : i64) : i64
+    %scratch = llvm.alloca %one x f32 : (i64) -> !llvm.ptr
+    llvm.store %x, %scratch : f32, !llvm.ptr
+    %p = llvm.getelementptr %buf[%t] : (!llvm.ptr, i64) -> !llvm.ptr, f32
+    llvm.store %x, %p : f32, !llvm.ptr
+    attn.yield
+  }
+  llvm.return
+}

@@ -1,0 +1,111 @@
+// RUN: attn-opt %s -split-input-file | attn-opt -split-input-file | FileCheck %s
+// Round trip of every attn op and every optional part of attn.attention.
+
+// CHECK-LABEL: func.func @attention_plain
+// CHECK: attn.attention ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<2x4x16x64xf32>, tensor<2x4x32x64xf32>, tensor<2x4x32x32xf32>) outs(%{{.*}} : tensor<2x4x16x32xf32>) -> tensor<2x4x16x32xf32>
+func.func @attention_plain(%q: tensor<2x4x16x64xf32>, %k: tensor<2x4x32x64xf32>,
+                           %v: tensor<2x4x32x32xf32>, %o: tensor<2x4x16x32xf32>) -> tensor<2x4x16x32xf32> {
+  %r = attn.attention ins(%q, %k, %v : tensor<2x4x16x64xf32>, tensor<2x4x32x64xf32>, tensor<2x4x32x32xf32>)
+      outs(%o : tensor<2x4x16x32xf32>) -> tensor<2x4x16x32xf32>
+  return %r : tensor<2x4x16x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_causal_gqa_bf16_lse
+// CHECK: attn.attention causal scale(1.250000e-01) ins
+// CHECK-SAME: outs(%{{.*}}, %{{.*}} : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>) -> tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+func.func @attention_causal_gqa_bf16_lse(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>,
+    %v: tensor<?x2x?x64xbf16>, %o: tensor<?x8x?x64xbf16>, %l: tensor<?x8x?xf32>)
+    -> (tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>) {
+  %r:2 = attn.attention causal scale(0.125)
+      ins(%q, %k, %v : tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16>)
+      outs(%o, %l : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>) -> tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+  return %r#0, %r#1 : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_regions
+// CHECK: score {
+// CHECK: ^bb0(%{{.*}}: f32, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index):
+// CHECK: math.tanh
+// CHECK: attn.yield %{{.*}} : f32
+// CHECK: mask {
+// CHECK: arith.cmpi
+// CHECK: attn.yield %{{.*}} : i1
+// CHECK: epilogue {
+// CHECK: tensor.extract
+// CHECK: attn.yield %{{.*}} : f32
+func.func @attention_regions(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>,
+                             %v: tensor<1x4x?x64xf32>, %o: tensor<1x4x?x64xf32>,
+                             %gate: tensor<1x4x?x64xf32>) -> tensor<1x4x?x64xf32> {
+  %r = attn.attention ins(%q, %k, %v : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)
+      outs(%o : tensor<1x4x?x64xf32>)
+      score {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %t = math.tanh %s : f32
+        attn.yield %t : f32
+      }
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %c = arith.cmpi sle, %j, %i : index
+        attn.yield %c : i1
+      }
+      epilogue {
+      ^bb0(%x: f32, %b: index, %h: index, %i: index, %d: index):
+        %g = tensor.extract %gate[%b, %h, %i, %d] : tensor<1x4x?x64xf32>
+        %y = arith.mulf %x, %g : f32
+        attn.yield %y : f32
+      } -> tensor<1x4x?x64xf32>
+  return %r : tensor<1x4x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_memref
+// CHECK: attn.attention causal ins(%{{.*}}, %{{.*}}, %{{.*}} : memref<?x2x?x16xf16>, memref<?x1x?x16xf16>, memref<?x1x?x16xf16>) outs(%{{.*}} : memref<?x2x?x16xf32>)
+// CHECK-NOT: ->
+func.func @attention_memref(%q: memref<?x2x?x16xf16>, %k: memref<?x1x?x16xf16>,
+                            %v: memref<?x1x?x16xf16>, %o: memref<?x2x?x16xf32>) {
+  attn.attention causal ins(%q, %k, %v : memref<?x2x?x16xf16>, memref<?x1x?x16xf16>, memref<?x1x?x16xf16>)
+      outs(%o : memref<?x2x?x16xf32>)
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @tile_ops
+// CHECK: attn.tile_attend ins(%{{.*}}, %{{.*}}, %{{.*}} : memref<?x64xf32>, memref<?x64xbf16>, memref<?x32xbf16>) state(%{{.*}}, %{{.*}}, %{{.*}} : memref<16xf32>, memref<16xf32>, memref<16x32xf32>) at[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] scale(1.250000e-01) mask
+// CHECK: attn.tile_finalize state(%{{.*}}, %{{.*}}, %{{.*}} : memref<16xf32>, memref<16xf32>, memref<16x32xf32>) outs(%{{.*}}, %{{.*}} : memref<?x32xbf16>, memref<?xf32>) at[%{{.*}}, %{{.*}}, %{{.*}}]
+func.func @tile_ops(%q: memref<?x64xf32>, %k: memref<?x64xbf16>, %v: memref<?x32xbf16>,
+                    %m: memref<16xf32>, %l: memref<16xf32>, %acc: memref<16x32xf32>,
+                    %o: memref<?x32xbf16>, %lse: memref<?xf32>, %i: index) {
+  attn.tile_attend ins(%q, %k, %v : memref<?x64xf32>, memref<?x64xbf16>, memref<?x32xbf16>)
+      state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x32xf32>)
+      at [%i, %i, %i, %i] scale(0.125)
+      mask {
+      ^bb0(%b: index, %h: index, %qi: index, %kj: index):
+        %c = arith.cmpi sle, %kj, %qi : index
+        attn.yield %c : i1
+      }
+  attn.tile_finalize state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x32xf32>)
+      outs(%o, %lse : memref<?x32xbf16>, memref<?xf32>) at [%i, %i, %i]
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @parallel_for
+// CHECK: attn.parallel_for(%{{.*}}) {
+// CHECK: ^bb0(%{{.*}}: i64):
+// CHECK: attn.yield
+func.func @parallel_for(%n: i64, %buf: memref<?xi64>) {
+  attn.parallel_for (%n) {
+  ^bb0(%t: i64):
+    %i = arith.index_cast %t : i64 to index
+    memref.store %t, %buf[%i] : memref<?xi64>
+    attn.yield
+  }
+  return
+}

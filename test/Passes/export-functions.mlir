@@ -1,0 +1,65 @@
+// RUN: attn-opt %s -split-input-file -attn-export-functions | FileCheck %s
+
+// The result gets a destination argument that the attention writes in place;
+// the signature ties the batch of q, k, v and o (?0), the query length of q
+// and o (?1) and the key length of k and v (?2).
+// CHECK-LABEL: func.func private @causal_gqa
+// CHECK-SAME: %[[OUT:[a-z0-9]+]]: tensor<?x8x?x64xf32> {bufferization.writable = true}
+// CHECK-SAME: attn.abi = "in:f32:?0,8,?1,64;in:f32:?0,2,?2,64;in:f32:?0,2,?2,64;out:f32:?0,8,?1,64"
+// CHECK-SAME: llvm.emit_c_interface
+// CHECK: attn.attention causal ins
+// CHECK-SAME: outs(%[[OUT]] :
+// CHECK-NOT: materialize_in_destination
+func.func @causal_gqa(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>,
+                      %v: tensor<?x2x?x64xf32>) -> tensor<?x8x?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : tensor<?x8x?x64xf32>
+  %l = tensor.dim %q, %c2 : tensor<?x8x?x64xf32>
+  %init = tensor.empty(%b, %l) : tensor<?x8x?x64xf32>
+  %o = attn.attention causal
+      ins(%q, %k, %v : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
+      outs(%init : tensor<?x8x?x64xf32>) -> tensor<?x8x?x64xf32>
+  return %o : tensor<?x8x?x64xf32>
+}
+
+// -----
+
+// Elementwise ops tie all their dims; a result that is not written by a DPS
+// op is copied into its destination.
+// CHECK-LABEL: func.func private @elementwise
+// CHECK-SAME: attn.abi = "in:f32:?0,?1;in:f32:?0,?1;out:f32:?0,?1"
+// CHECK: %[[SUM:.+]] = arith.addf
+// CHECK: %[[M:.+]] = bufferization.materialize_in_destination %[[SUM]] in %arg2
+// CHECK: return %[[M]]
+func.func @elementwise(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  %s = arith.addf %a, %b : tensor<?x?xf32>
+  return %s : tensor<?x?xf32>
+}
+
+// -----
+
+// LSE results and unrelated dims get their own symbols.
+// CHECK-LABEL: func.func private @lse
+// CHECK-SAME: attn.abi = "in:bf16:?0,4,?1,32;in:bf16:?0,4,?2,32;in:bf16:?0,4,?2,16;out:bf16:?0,4,?1,16;out:f32:?0,4,?1"
+func.func @lse(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x4x?x32xbf16>, %v: tensor<?x4x?x16xbf16>)
+    -> (tensor<?x4x?x16xbf16>, tensor<?x4x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : tensor<?x4x?x32xbf16>
+  %l = tensor.dim %q, %c2 : tensor<?x4x?x32xbf16>
+  %o = tensor.empty(%b, %l) : tensor<?x4x?x16xbf16>
+  %s = tensor.empty(%b, %l) : tensor<?x4x?xf32>
+  %r:2 = attn.attention ins(%q, %k, %v : tensor<?x4x?x32xbf16>, tensor<?x4x?x32xbf16>, tensor<?x4x?x16xbf16>)
+      outs(%o, %s : tensor<?x4x?x16xbf16>, tensor<?x4x?xf32>) -> tensor<?x4x?x16xbf16>, tensor<?x4x?xf32>
+  return %r#0, %r#1 : tensor<?x4x?x16xbf16>, tensor<?x4x?xf32>
+}
+
+// -----
+
+// Private functions are not exported.
+// CHECK-LABEL: func.func private @negative_private
+// CHECK-NOT: attn.abi
+func.func private @negative_private(%a: tensor<4xf32>) -> tensor<4xf32> {
+  return %a : tensor<4xf32>
+}

@@ -1,0 +1,119 @@
+// RUN: attn-opt %s -split-input-file -attn-fuse-elementwise | FileCheck %s
+
+// A constant scale of Q folds into the scale attribute (default 1/8 * 0.5).
+// CHECK-LABEL: func.func @fold_query_scale
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<2x4x8x64xf32>, %[[K:[a-z0-9]+]]: tensor<2x4x8x64xf32>
+// CHECK-NOT: arith.mulf
+// CHECK: attn.attention scale(6.250000e-02) ins(%[[Q]], %[[K]],
+func.func @fold_query_scale(%q: tensor<2x4x8x64xf32>, %k: tensor<2x4x8x64xf32>,
+                            %v: tensor<2x4x8x64xf32>, %o: tensor<2x4x8x64xf32>) -> tensor<2x4x8x64xf32> {
+  %half = arith.constant dense<0.5> : tensor<2x4x8x64xf32>
+  %qs = arith.mulf %q, %half : tensor<2x4x8x64xf32>
+  %r = attn.attention ins(%qs, %k, %v : tensor<2x4x8x64xf32>, tensor<2x4x8x64xf32>, tensor<2x4x8x64xf32>)
+      outs(%o : tensor<2x4x8x64xf32>) -> tensor<2x4x8x64xf32>
+  return %r : tensor<2x4x8x64xf32>
+}
+
+// -----
+
+// The same scale written as a linalg.generic division.
+// CHECK-LABEL: func.func @fold_query_scale_generic
+// CHECK-NOT: linalg.generic
+// CHECK: attn.attention scale(2.500000e-01) ins(%arg0,
+#id = affine_map<(b, h, i, d) -> (b, h, i, d)>
+func.func @fold_query_scale_generic(%q: tensor<2x4x8x64xf32>, %v: tensor<2x4x8x64xf32>,
+                                    %o: tensor<2x4x8x64xf32>) -> tensor<2x4x8x64xf32> {
+  %e = tensor.empty() : tensor<2x4x8x64xf32>
+  %qs = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%q : tensor<2x4x8x64xf32>) outs(%e : tensor<2x4x8x64xf32>) {
+  ^bb0(%x: f32, %unused: f32):
+    %c = arith.constant 0.5 : f32
+    %y = arith.divf %x, %c : f32
+    linalg.yield %y : f32
+  }  -> tensor<2x4x8x64xf32>
+  %r = attn.attention scale(0.125) ins(%qs, %v, %v : tensor<2x4x8x64xf32>, tensor<2x4x8x64xf32>, tensor<2x4x8x64xf32>)
+      outs(%o : tensor<2x4x8x64xf32>) -> tensor<2x4x8x64xf32>
+  return %r : tensor<2x4x8x64xf32>
+}
+
+// -----
+
+// A cast of the output becomes the epilogue; the op writes bf16 directly.
+// CHECK-LABEL: func.func @fold_output_cast
+// CHECK: %[[INIT:.+]] = tensor.empty() : tensor<1x2x16x32xbf16>
+// CHECK: %[[R:.+]] = attn.attention causal ins
+// CHECK-SAME: outs(%[[INIT]] : tensor<1x2x16x32xbf16>)
+// CHECK: epilogue {
+// CHECK: ^bb0(%[[X:.+]]: f32, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: index):
+// CHECK: %[[T:.+]] = arith.truncf %[[X]] : f32 to bf16
+// CHECK: attn.yield %[[T]] : bf16
+// CHECK-NOT: arith.truncf
+// CHECK: return %[[R]]
+func.func @fold_output_cast(%q: tensor<1x2x16x32xf32>, %o: tensor<1x2x16x32xf32>) -> tensor<1x2x16x32xbf16> {
+  %r = attn.attention causal ins(%q, %q, %q : tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>)
+      outs(%o : tensor<1x2x16x32xf32>) -> tensor<1x2x16x32xf32>
+  %c = arith.truncf %r : tensor<1x2x16x32xf32> to tensor<1x2x16x32xbf16>
+  return %c : tensor<1x2x16x32xbf16>
+}
+
+// -----
+
+// An output gate o * sigmoid(g) in a linalg.generic becomes the epilogue,
+// reading g at the element's coordinates.
+// CHECK-LABEL: func.func @fold_output_gate
+// CHECK-SAME: (%{{[a-z0-9]+}}: tensor<?x4x?x64xf32>, %[[G:[a-z0-9]+]]: tensor<?x4x?x64xf32>
+// CHECK: attn.attention causal
+// CHECK: epilogue {
+// CHECK: ^bb0(%[[X:.+]]: f32, %[[B:.+]]: index, %[[H:.+]]: index, %[[I:.+]]: index, %[[D:.+]]: index):
+// CHECK: %[[GV:.+]] = tensor.extract %[[G]][%[[B]], %[[H]], %[[I]], %[[D]]]
+// CHECK: math.exp
+// CHECK: %[[Y:.+]] = arith.mulf %[[X]], %{{.+}} : f32
+// CHECK: attn.yield %[[Y]] : f32
+// CHECK-NOT: linalg.generic
+#id = affine_map<(b, h, i, d) -> (b, h, i, d)>
+func.func @fold_output_gate(%q: tensor<?x4x?x64xf32>, %g: tensor<?x4x?x64xf32>,
+                            %o: tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32> {
+  %r = attn.attention causal ins(%q, %q, %q : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
+      outs(%o : tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32>
+  %gated = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%r, %g : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>) outs(%o : tensor<?x4x?x64xf32>) {
+  ^bb0(%x: f32, %gv: f32, %unused: f32):
+    %one = arith.constant 1.0 : f32
+    %n = arith.negf %gv : f32
+    %e = math.exp %n : f32
+    %den = arith.addf %one, %e : f32
+    %s = arith.divf %one, %den : f32
+    %y = arith.mulf %x, %s : f32
+    linalg.yield %y : f32
+  } -> tensor<?x4x?x64xf32>
+  return %gated : tensor<?x4x?x64xf32>
+}
+
+// -----
+
+// Two consumers: nothing may change.
+// CHECK-LABEL: func.func @negative_two_uses
+// CHECK: attn.attention ins
+// CHECK-NOT: epilogue
+// CHECK: arith.truncf
+// CHECK: arith.negf
+func.func @negative_two_uses(%q: tensor<1x2x16x32xf32>) -> (tensor<1x2x16x32xbf16>, tensor<1x2x16x32xf32>) {
+  %r = attn.attention ins(%q, %q, %q : tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>)
+      outs(%q : tensor<1x2x16x32xf32>) -> tensor<1x2x16x32xf32>
+  %c = arith.truncf %r : tensor<1x2x16x32xf32> to tensor<1x2x16x32xbf16>
+  %n = arith.negf %r : tensor<1x2x16x32xf32>
+  return %c, %n : tensor<1x2x16x32xbf16>, tensor<1x2x16x32xf32>
+}
+
+// -----
+
+// A non-constant scale of Q is not a scale: nothing may change.
+// CHECK-LABEL: func.func @negative_runtime_scale
+// CHECK: arith.mulf
+// CHECK: attn.attention ins
+func.func @negative_runtime_scale(%q: tensor<1x2x16x32xf32>, %s: tensor<1x2x16x32xf32>) -> tensor<1x2x16x32xf32> {
+  %qs = arith.mulf %q, %s : tensor<1x2x16x32xf32>
+  %r = attn.attention ins(%qs, %q, %q : tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>)
+      outs(%q : tensor<1x2x16x32xf32>) -> tensor<1x2x16x32xf32>
+  return %r : tensor<1x2x16x32xf32>
+}

@@ -1,0 +1,102 @@
+// RUN: attn-opt %s -split-input-file -attn-tile-attention="q-tile=32 kv-tile=16" -canonicalize | FileCheck %s
+
+// Causal: a parallel loop over (batch, head, query tile); per key tile the
+// classification is two comparisons; empty tiles are skipped, full tiles run
+// tile_attend without a mask, partial tiles with the causal mask.
+// CHECK-LABEL: func.func @causal_gqa
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: memref<?x8x?x64xf32>, %[[K:[a-z0-9]+]]: memref<?x2x?x64xf32>, %[[V:[a-z0-9]+]]: memref<?x2x?x64xf32>, %[[O:[a-z0-9]+]]: memref<?x8x?x64xf32>)
+// CHECK: scf.forall (%[[B:.+]], %[[H:.+]], %[[QT:.+]]) in (%{{.+}}, 8, %{{.+}}) {
+// CHECK-DAG: %[[M:.+]] = memref.alloca() : memref<32xf32>
+// CHECK-DAG: %[[L:.+]] = memref.alloca() : memref<32xf32>
+// CHECK-DAG: %[[ACC:.+]] = memref.alloca() : memref<32x64xf32>
+// CHECK: linalg.fill ins(%{{.+}} : f32) outs(%[[M]] : memref<32xf32>)
+// CHECK: %[[HK:.+]] = arith.divui %[[H]], %c4
+// CHECK: %[[QTILE:.+]] = memref.subview %[[Q]][%[[B]], %[[H]], %{{.+}}, 0] [1, 1, %{{.+}}, 64] [1, 1, 1, 1]
+// CHECK: scf.for
+// CHECK: memref.subview %[[K]][%[[B]], %[[HK]], %{{.+}}, 0]
+// CHECK: %[[FULL:.+]] = arith.cmpi sle
+// CHECK: %[[NONEMPTY:.+]] = arith.cmpi sle
+// CHECK: scf.if %[[NONEMPTY]] {
+// CHECK: scf.if %[[FULL]] {
+// CHECK: attn.tile_attend ins(%[[QTILE]], %{{.+}}, %{{.+}} : {{.+}}) state(%[[M]], %[[L]], %[[ACC]] : {{.+}}) at[%[[B]], %[[H]], %{{.+}}, %{{.+}}] scale(1.250000e-01){{$}}
+// CHECK: } else {
+// CHECK: attn.tile_attend {{.*}} mask {
+// CHECK: arith.cmpi sle
+// CHECK: attn.yield %{{.+}} : i1
+// CHECK: attn.tile_finalize state(%[[M]], %[[L]], %[[ACC]] : {{.+}}) outs(%{{.+}} : memref<?x64xf32, strided<[64, 1], offset: ?>>) at[%[[B]], %[[H]], %{{.+}}]
+// CHECK: } {attn.tile_sizes = array<i64: 32, 16>}
+func.func @causal_gqa(%q: memref<?x8x?x64xf32>, %k: memref<?x2x?x64xf32>,
+                      %v: memref<?x2x?x64xf32>, %o: memref<?x8x?x64xf32>) {
+  attn.attention causal ins(%q, %k, %v : memref<?x8x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>)
+      outs(%o : memref<?x8x?x64xf32>)
+  return
+}
+
+// -----
+
+// No mask: every tile is full, no classification and no mask region.
+// CHECK-LABEL: func.func @dense_lse
+// CHECK: scf.for
+// CHECK-NOT: scf.if
+// CHECK: attn.tile_attend
+// CHECK-NOT: mask
+// CHECK: attn.tile_finalize {{.*}} outs(%{{.+}}, %{{.+}} : memref<?x128xbf16, strided<[128, 1], offset: ?>>, memref<?xf32, strided<[1], offset: ?>>)
+func.func @dense_lse(%q: memref<?x4x?x128xbf16>, %k: memref<?x4x?x128xbf16>,
+                     %v: memref<?x4x?x128xbf16>, %o: memref<?x4x?x128xbf16>, %l: memref<?x4x?xf32>) {
+  attn.attention ins(%q, %k, %v : memref<?x4x?x128xbf16>, memref<?x4x?x128xbf16>, memref<?x4x?x128xbf16>)
+      outs(%o, %l : memref<?x4x?x128xbf16>, memref<?x4x?xf32>)
+  return
+}
+
+// -----
+
+// A sliding window written in the mask region (i - 64 < j <= i) is
+// classified at compile time too: both bounds of the band are checked.
+// CHECK-LABEL: func.func @sliding_window
+// CHECK: scf.for
+// CHECK-COUNT-4: arith.cmpi
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK: attn.tile_attend
+// CHECK-NOT: mask
+// CHECK: } else {
+// CHECK: attn.tile_attend {{.*}} mask {
+func.func @sliding_window(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %w = arith.constant 64 : index
+        %lo = arith.subi %i, %w : index
+        %after = arith.cmpi sgt, %j, %lo : index
+        %before = arith.cmpi sle, %j, %i : index
+        %in = arith.andi %after, %before : i1
+        attn.yield %in : i1
+      }
+  return
+}
+
+// -----
+
+// A data-dependent mask (document ids) cannot be bounded: with causal, tiles
+// above the diagonal are still skipped, but no tile counts as full.
+// CHECK-LABEL: func.func @document_mask
+// CHECK-NOT: attn.tile_attend
+// CHECK: scf.if %{{.+}} {
+// CHECK-NEXT: attn.tile_attend {{.*}} mask {
+// CHECK: memref.load
+// CHECK: memref.load
+// CHECK-NOT: attn.tile_attend
+// CHECK: attn.tile_finalize
+func.func @document_mask(%q: memref<?x4x?x64xf32>, %doc: memref<?x?xi32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %di = memref.load %doc[%b, %i] : memref<?x?xi32>
+        %dj = memref.load %doc[%b, %j] : memref<?x?xi32>
+        %same = arith.cmpi eq, %di, %dj : i32
+        attn.yield %same : i1
+      }
+  return
+}

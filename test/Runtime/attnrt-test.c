@@ -1,0 +1,156 @@
+/*===- attnrt-test.c - unit test of libattnrt ---------------------*- C -*-===*
+ *
+ * Part of the attn project.
+ *
+ * RUN: attnrt-test | FileCheck %s
+ * (run by test/Runtime/runtime.test)
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "attn/runtime.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+static int failures = 0;
+#define EXPECT(cond)                                                          \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      printf("FAILED line %d: %s\n", __LINE__, #cond);                        \
+      ++failures;                                                             \
+    }                                                                         \
+  } while (0)
+
+static DLTensor make(void *data, int32_t ndim, int64_t *shape, uint8_t code,
+                     uint8_t bits) {
+  DLTensor t;
+  memset(&t, 0, sizeof(t));
+  t.data = data;
+  t.device.device_type = kDLCPU;
+  t.ndim = ndim;
+  t.shape = shape;
+  t.dtype.code = code;
+  t.dtype.bits = bits;
+  t.dtype.lanes = 1;
+  return t;
+}
+
+static const char *kSig =
+    "in:f32:?0,8,?1,64;in:bf16:?0,2,?2,64;out:f32:?0,8,?1,64";
+
+static float a[2 * 8 * 3 * 64], c[2 * 8 * 3 * 64];
+static unsigned short b[2 * 2 * 5 * 64];
+
+static void report(const char *what, int status) {
+  printf("%s: %s: %s\n", what, attnrt_status_string(status),
+         status ? attnrt_last_error() : "");
+}
+
+static atomic_long counter;
+static void body(void *ctx, int64_t begin, int64_t end) {
+  (void)ctx;
+  for (int64_t i = begin; i < end; ++i)
+    atomic_fetch_add(&counter, i + 1);
+}
+
+int main(void) {
+  int64_t sa[4] = {2, 8, 3, 64}, sb[4] = {2, 2, 5, 64}, sc[4] = {2, 8, 3, 64};
+  DLTensor ta = make(a, 4, sa, kDLFloat, 32), tb = make(b, 4, sb, kDLBfloat, 16),
+           tc = make(c, 4, sc, kDLFloat, 32);
+  DLTensor *args[3] = {&ta, &tb, &tc};
+
+  attnrt_arg_info info[4];
+  int32_t n = 0;
+  EXPECT(attnrt_signature_parse(kSig, info, 4, &n) == ATTNRT_OK && n == 3);
+  EXPECT(info[1].dtype.code == kDLBfloat && info[1].dims[2] == -3);
+  EXPECT(info[2].is_output == 1);
+
+  report("valid", attnrt_validate(kSig, args, 3));
+  // CHECK: valid: ok:
+
+  report("count", attnrt_validate(kSig, args, 2));
+  // CHECK: count: invalid argument: expected 3 tensors, got 2
+
+  int64_t bad_batch[4] = {3, 2, 5, 64};
+  tb.shape = bad_batch;
+  report("batch", attnrt_validate(kSig, args, 3));
+  // CHECK: batch: invalid argument: input 1: dim 0 is 3 but must equal dim 0 of input 0, which is 2 (shape [3,2,5,64])
+  tb.shape = sb;
+
+  int64_t bad_heads[4] = {2, 4, 5, 64};
+  tb.shape = bad_heads;
+  report("static", attnrt_validate(kSig, args, 3));
+  // CHECK: static: invalid argument: input 1: dim 1 is 4, expected 2 (shape [2,4,5,64])
+  tb.shape = sb;
+
+  tb.dtype.code = kDLFloat;
+  report("dtype", attnrt_validate(kSig, args, 3));
+  // CHECK: dtype: invalid argument: input 1: expected dtype bf16, got f16
+  tb.dtype.code = kDLBfloat;
+
+  tc.ndim = 3;
+  report("rank", attnrt_validate(kSig, args, 3));
+  // CHECK: rank: invalid argument: output 0: expected rank 4, got 3
+  tc.ndim = 4;
+
+  tc.device.device_type = kDLCUDA;
+  report("device", attnrt_validate(kSig, args, 3));
+  // CHECK: device: invalid argument: output 0: expected a CPU tensor, got device type 2
+  tc.device.device_type = kDLCPU;
+
+  int64_t strides[4] = {1, 1, 1, 1};
+  ta.strides = strides;
+  report("strides", attnrt_validate(kSig, args, 3));
+  // CHECK: strides: invalid argument: input 0: expected a compact row-major tensor, but dim 2 has stride 1 instead of 64
+  ta.strides = NULL;
+
+  tc.data = NULL;
+  report("null data", attnrt_validate(kSig, args, 3));
+  // CHECK: null data: invalid argument: output 0: null data
+  tc.data = c;
+
+  tc.data = a;
+  report("overlap", attnrt_validate(kSig, args, 3));
+  // CHECK: overlap: invalid argument: output 0 overlaps input 0 in memory
+  tc.data = c;
+
+  ta.byte_offset = 2;
+  report("misaligned", attnrt_validate(kSig, args, 3));
+  // CHECK: misaligned: invalid argument: input 0: data is not aligned to 4 bytes
+  ta.byte_offset = 0;
+
+  args[1] = NULL;
+  report("null tensor", attnrt_validate(kSig, args, 3));
+  // CHECK: null tensor: invalid argument: input 1: null DLTensor
+  args[1] = &tb;
+
+  int64_t shape[8];
+  int32_t ndim = 0;
+  DLDataType dtype;
+  DLTensor *ins[3] = {&ta, &tb, NULL};
+  EXPECT(attnrt_infer_shape(kSig, ins, 3, 2, shape, &ndim, &dtype) == ATTNRT_OK);
+  printf("inferred [%lld,%lld,%lld,%lld] rank %d\n", (long long)shape[0],
+         (long long)shape[1], (long long)shape[2], (long long)shape[3], ndim);
+  // CHECK: inferred [2,8,3,64] rank 4
+  report("infer", attnrt_infer_shape("in:f32:?0;out:f32:?1", ins, 2, 1, shape,
+                                     &ndim, &dtype));
+  // CHECK: infer: unsupported: dim 0 of argument 1 is not determined by any input
+
+  report("threads", attnrt_set_num_threads(-1));
+  // CHECK: threads: invalid argument: number of threads must be >= 0, got -1
+  for (int t = 1; t <= 3; ++t) {
+    EXPECT(attnrt_set_num_threads(t) == ATTNRT_OK);
+    EXPECT(attnrt_get_num_threads() == t);
+    for (int rep = 0; rep < 50; ++rep) {
+      atomic_store(&counter, 0);
+      attnrt_parallel_for(1000, body, NULL);
+      EXPECT(atomic_load(&counter) == 500500);
+    }
+  }
+  printf("parallel_for ok\n");
+  // CHECK: parallel_for ok
+  printf("%d failures\n", failures);
+  // CHECK: 0 failures
+  return failures != 0;
+}

@@ -1,0 +1,33 @@
+# lit configuration of the attn test suite.
+import os
+import shutil
+
+import lit.formats
+
+config.name = "attn"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["lib", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.attn_obj_root, "test")
+
+python = "/usr/bin/python3"  # Debian's interpreter: it has NumPy.
+config.environment["PATH"] = os.pathsep.join(
+    [config.attn_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+# Keep thread counts deterministic and small: the CI machine has 2 cores.
+config.environment["ATTN_NUM_THREADS"] = "2"
+if config.sanitize:
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=1"
+    config.available_features.add("sanitize")
+
+config.substitutions.append(("%python", python))
+config.substitutions.append(("%attn_src", config.attn_src_root))
+config.substitutions.append(("%attn_obj", config.attn_obj_root))
+config.substitutions.append(("%attnrt_lib", config.attn_runtime_lib))
+config.substitutions.append(("%runtime_include", os.path.join(config.attn_src_root, "runtime", "include")))
+config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%check_attention",
+    "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_attention.py"))))
+
+if shutil.which("ptxas", path="/usr/local/cuda/bin"):
+    config.available_features.add("ptxas")
