@@ -52,6 +52,7 @@ def AttnCPUParallelizePass : Pass<"attn-cpu-parallelize", "func::FuncOp"> {
     slowest). Nested `scf.forall` ops become sequential loops.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::attn::AttnDialect",
                            "::mlir::scf::SCFDialect"];
 }
 

@@ -1,9 +1,10 @@
 // RUN: attn-opt %s -split-input-file -attn-cpu-outline-parallel | FileCheck %s
 
 // CHECK-LABEL: llvm.func @body
-// CHECK: %[[CTX:.+]] = llvm.alloca %{{.+}} x !llvm.struct<(ptr, f32)>
-// CHECK: llvm.store %arg0, %{{.+}} : !llvm.ptr, !llvm.ptr
+// Captures are packed in order of first use in the body.
+// CHECK: %[[CTX:.+]] = llvm.alloca %{{.+}} x !llvm.struct<(f32, ptr)>
 // CHECK: llvm.store %arg2, %{{.+}} : f32, !llvm.ptr
+// CHECK: llvm.store %arg0, %{{.+}} : !llvm.ptr, !llvm.ptr
 // CHECK: %[[FN:.+]] = llvm.mlir.addressof @body_parallel_0
 // CHECK: llvm.call @attnrt_parallel_for(%arg1, %[[FN]], %[[CTX]])
 // CHECK-NOT: attn.parallel_for
@@ -11,13 +12,15 @@
 // The outlined body: captures loaded from the context, the scratch alloca
 // hoisted into the entry block, a loop over [begin, end).
 // CHECK: llvm.func internal @body_parallel_0(%[[C:.+]]: !llvm.ptr, %[[BEGIN:.+]]: i64, %[[END:.+]]: i64)
-// CHECK: llvm.load
-// CHECK: llvm.load
 // CHECK: llvm.alloca
+// CHECK: llvm.load %{{.+}} : !llvm.ptr -> f32
+// CHECK: llvm.load %{{.+}} : !llvm.ptr -> !llvm.ptr
 // CHECK: llvm.br ^[[HEADER:.+]](%[[BEGIN]] : i64)
-// CHECK: llvm.icmp "slt"
-// CHECK: llvm.getelementptr
+// CHECK: ^{{.+}}(%[[IV:.+]]: i64):
+// CHECK: llvm.getelementptr %{{.+}}[%[[IV]]]
 // CHECK: llvm.store
+// CHECK: ^[[HEADER]](%[[I:.+]]: i64):
+// CHECK: llvm.icmp "slt" %[[I]], %[[END]]
 // CHECK: llvm.add
 // CHECK: llvm.func @attnrt_parallel_for(i64, !llvm.ptr, !llvm.ptr)
 llvm.func @body(%buf: !llvm.ptr, %n: i64, %x: f32) {
