@@ -25,7 +25,8 @@ config.substitutions.append(("%attn_src", config.attn_src_root))
 config.substitutions.append(("%attn_obj", config.attn_obj_root))
 config.substitutions.append(("%attnrt_lib", config.attn_runtime_lib))
 config.substitutions.append(("%runtime_include", os.path.join(config.attn_src_root, "runtime", "include")))
-config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%cc", config.c_compiler +
+    (" -fsanitize=address,undefined" if config.sanitize else "")))
 config.substitutions.append(("%check_attention",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_attention.py"))))
 

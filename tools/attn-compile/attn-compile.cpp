@@ -38,26 +38,28 @@ using namespace mlir;
 using namespace mlir::attn;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory toolOptions("attn-compile options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(toolOptions));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
-                                       cl::value_desc("file"), cl::Required);
+                                       cl::value_desc("file"), cl::Required, cl::cat(toolOptions));
 static cl::opt<std::string> headerFile("header",
                                        cl::desc("Write a C header here"),
-                                       cl::value_desc("file"));
+                                       cl::value_desc("file"), cl::cat(toolOptions));
 static cl::opt<std::string>
     targetName("target",
                cl::desc("x86-64, x86-64-avx2, x86-64-avx512 or native"),
-               cl::init("native"));
+               cl::init("native"), cl::cat(toolOptions));
 static cl::opt<std::string>
     emitKind("emit", cl::desc("obj (default), lib (static archive), llvm "
                               "(LLVM IR) or mlir (LLVM dialect)"),
-             cl::init("obj"));
+             cl::init("obj"), cl::cat(toolOptions));
 static cl::opt<std::string>
     symbolName("name",
                cl::desc("Prefix of the C symbols (default: the output "
                         "file's stem)"),
-               cl::value_desc("prefix"));
+               cl::value_desc("prefix"), cl::cat(toolOptions));
 
 static std::string cType(const AbiArg &arg) {
   return arg.isOutput ? "DLTensor *" : "const DLTensor *";
@@ -205,6 +207,7 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerAttnPassesAndPipelines();
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "attn-compile: ahead-of-time compiler for attn "
                               "programs\n");

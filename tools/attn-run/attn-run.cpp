@@ -48,24 +48,26 @@ using namespace mlir;
 using namespace mlir::attn;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory toolOptions("attn-run options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(toolOptions));
 static cl::opt<std::string> functionName("function",
                                          cl::desc("Function to run"),
-                                         cl::init("main"));
+                                         cl::init("main"), cl::cat(toolOptions));
 static cl::list<std::string> inputs("input",
-                                    cl::desc("Input .npy file, as @path"));
+                                    cl::desc("Input .npy file, as @path"), cl::cat(toolOptions));
 static cl::list<std::string> outputs("output",
-                                     cl::desc("Output .npy file, as @path"));
+                                     cl::desc("Output .npy file, as @path"), cl::cat(toolOptions));
 static cl::opt<std::string> backend("backend",
                                     cl::desc("cpu (default) or reference"),
-                                    cl::init("cpu"));
+                                    cl::init("cpu"), cl::cat(toolOptions));
 /// --threads=N is parsed by hand: libLLVM already registers an option of
 /// that name.
 static int threads = 0;
 static cl::opt<int> benchmark("benchmark",
                               cl::desc("Time N calls of the kernel"),
-                              cl::init(0));
+                              cl::init(0), cl::cat(toolOptions));
 
 static int fail(const std::string &message) {
   llvm::errs() << "error: " << message << "\n";
@@ -382,7 +384,10 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerAttnPassesAndPipelines();
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv,
-                              "attn-run: run attn functions on .npy files\n");
+                              "attn-run: run attn functions on .npy files\n\n"
+                              "  --threads=N    worker threads of the cpu backend "
+                              "(default: ATTN_NUM_THREADS or all cores)\n");
   return run();
 }

@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""End-to-end numerics check of one attention case.
+
+Writes an attn function for the case (or takes one with --mlir), random
+inputs as .npy files, runs it with `attn-run` on each requested backend and
+compares every output with a float64 NumPy implementation written here from
+the op's definition (dialect/AttnOps.td), independently of the compiler.
+
+Prints one line per backend and output,
+    <backend> <output> max_abs_err=<e> max_rel_err=<e> tol=<t> ok|FAIL
+and exits non-zero if any comparison fails or any output holds NaN/Inf where
+the reference is finite.
+
+The pass criterion per element is |x - ref| <= tol * (|ref| + max|ref|/8):
+relative, with a floor a fraction of the output's scale so that near-zero
+elements of an average of random values do not demand absolute accuracy
+beyond the format's. tol defaults to 1e-4 for f32 and 2e-2 for bf16/f16.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+# ----------------------------------------------------------------------------
+# Data types: bf16 travels as uint16 bit patterns in .npy files.
+
+
+def round_bf16(x):
+    """Rounds float32 values to bf16 (nearest even); returns (bits, values)."""
+    b = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    b = (b + 0x7FFF + ((b >> 16) & 1)) >> 16
+    bits = b.astype(np.uint16)
+    return bits, bf16_to_f32(bits)
+
+
+def bf16_to_f32(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def store(path, x, dtype):
+    """Writes x as dtype; returns the values actually stored, as float64."""
+    if dtype == "f32":
+        v = x.astype(np.float32)
+        np.save(path, v)
+    elif dtype == "f16":
+        v = x.astype(np.float16)
+        np.save(path, v)
+    elif dtype == "bf16":
+        bits, v = round_bf16(x)
+        np.save(path, bits)
+    else:
+        raise ValueError(dtype)
+    return v.astype(np.float64)
+
+
+def load(path, dtype):
+    a = np.load(path)
+    if dtype == "bf16":
+        if a.dtype != np.uint16:
+            raise SystemExit("%s: expected uint16 (bf16) data, got %s" % (path, a.dtype))
+        return bf16_to_f32(a).astype(np.float64)
+    return a.astype(np.float64)
+
+
+MLIR_TYPE = {"f32": "f32", "f16": "f16", "bf16": "bf16"}
+
+# ----------------------------------------------------------------------------
+# The case as IR.
+
+
+def tensor_type(shape, elt):
+    return "tensor<%sx%s>" % ("x".join("?" if d is None else str(d) for d in shape), elt)
+
+
+def make_mlir(a):
+    """Builds the attn function of the case. Batch and sequence lengths are
+    dynamic, heads and head dims static, as the dialect requires."""
+    t = MLIR_TYPE[a.dtype]
+    qt = tensor_type([None, a.hq, None, a.d], t)
+    kt = tensor_type([None, a.hkv, None, a.d], t)
+    vt = tensor_type([None, a.hkv, None, a.dv], t)
+    ot = tensor_type([None, a.hq, None, a.dv], t)
+    lt = tensor_type([None, a.hq, None], "f32")
+    params = ["%q: " + qt, "%k: " + kt, "%v: " + vt]
+    if a.gate:
+        params.append("%gate: " + ot)
+    results = [ot] + ([lt] if a.lse else [])
+    body = []
+    body.append("  %c0 = arith.constant 0 : index")
+    body.append("  %c2 = arith.constant 2 : index")
+    body.append("  %b = tensor.dim %q, %c0 : " + qt)
+    body.append("  %l = tensor.dim %q, %c2 : " + qt)
+    body.append("  %init = tensor.empty(%b, %l) : " + ot)
+    outs = ["%init"]
+    outs_types = [ot]
+    if a.lse:
+        body.append("  %linit = tensor.empty(%b, %l) : " + lt)
+        outs.append("%linit")
+        outs_types.append(lt)
+    head = "  %r:{} = attn.attention".format(len(outs)) if len(outs) > 1 else "  %r = attn.attention"
+    if a.causal:
+        head += " causal"
+    if a.scale is not None:
+        head += " scale(" + repr(float(a.scale)) + ")"
+    body.append(head)
+    body.append("      ins(%%q, %%k, %%v : %s, %s, %s)" % (qt, kt, vt))
+    body.append("      outs(%s : %s)" % (", ".join(outs), ", ".join(outs_types)))
+    if a.softcap:
+        body += [
+            "      score {",
+            "      ^bb0(%s: f32, %bb: index, %h: index, %i: index, %j: index):",
+            "        %cap = arith.constant " + repr(float(a.softcap)) + " : f32",
+            "        %x = arith.divf %s, %cap : f32",
+            "        %th = math.tanh %x : f32",
+            "        %y = arith.mulf %th, %cap : f32",
+            "        attn.yield %y : f32",
+            "      }",
+        ]
+    if a.mask:
+        kind, _, arg = a.mask.partition(":")
+        body += ["      mask {", "      ^bb0(%bb: index, %h: index, %i: index, %j: index):"]
+        if kind == "hide-row":
+            body += ["        %row = arith.constant " + str(int(arg)) + " : index",
+                     "        %vis = arith.cmpi ne, %i, %row : index"]
+        elif kind == "window":
+            # Visible iff i - w < j (with the causal flag: a sliding window).
+            body += ["        %w = arith.constant " + str(int(arg)) + " : index",
+                     "        %jw = arith.addi %j, %w : index",
+                     "        %vis = arith.cmpi slt, %i, %jw : index"]
+        elif kind == "none":
+            body += ["        %vis = arith.constant false"]
+        else:
+            raise SystemExit("unknown --mask kind " + kind)
+        body += ["        attn.yield %vis : i1", "      }"]
+    if a.gate and not a.fuse_gate:
+        body += [
+            "      epilogue {",
+            "      ^bb0(%o: f32, %bb: index, %h: index, %i: index, %d: index):",
+            "        %g = tensor.extract %gate[%bb, %h, %i, %d] : " + ot,
+        ]
+        gv = "%g"
+        if t != "f32":
+            body.append("        %gf = arith.extf %g : " + t + " to f32")
+            gv = "%gf"
+        body += [
+            "        %one = arith.constant 1.0 : f32",
+            "        %ng = arith.negf " + gv + " : f32",
+            "        %e = math.exp %ng : f32",
+            "        %den = arith.addf %one, %e : f32",
+            "        %y = arith.divf %o, %den : f32",
+        ]
+        if t != "f32":
+            body.append("        %yt = arith.truncf %y : f32 to " + t)
+            body.append("        attn.yield %yt : " + t)
+        else:
+            body.append("        attn.yield %y : f32")
+        body.append("      }")
+    body[-1] += " -> " + ", ".join(outs_types)
+    res = ["%r#0", "%r#1"] if a.lse else ["%r"]
+    if a.gate and a.fuse_gate:
+        # The gate as a separate elementwise op after attention: the fusion
+        # pass has to fold it into an epilogue.
+        assert t == "f32", "--fuse-gate is written for f32"
+        body += [
+            "  %ginit = tensor.empty(%b, %l) : " + ot,
+            "  %gated = linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>,"
+            " affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>],"
+            " iterator_types = [\"parallel\", \"parallel\", \"parallel\", \"parallel\"]}",
+            "      ins(" + res[0] + ", %gate : " + ot + ", " + ot + ") outs(%ginit : " + ot + ") {",
+            "  ^bb0(%o: f32, %g: f32, %unused: f32):",
+            "    %one = arith.constant 1.0 : f32",
+            "    %ng = arith.negf %g : f32",
+            "    %e = math.exp %ng : f32",
+            "    %den = arith.addf %one, %e : f32",
+            "    %y = arith.divf %o, %den : f32",
+            "    linalg.yield %y : f32",
+            "  } -> " + ot,
+        ]
+        res[0] = "%gated"
+    body.append("  return %s : %s" % (", ".join(res), ", ".join(results)))
+    return "func.func @%s(%s) -> (%s) {\n%s\n}\n" % (
+        a.function, ", ".join(params), ", ".join(results), "\n".join(body))
+
+
+# ----------------------------------------------------------------------------
+# The float64 reference, from the op's definition.
+
+
+def reference(a, q, k, v, gate):
+    B, Hq, Lq, D = q.shape
+    Hkv, Lk, Dv = k.shape[1], k.shape[2], v.shape[3]
+    G = Hq // Hkv
+    scale = a.scale if a.scale is not None else 1.0 / np.sqrt(D)
+    i = np.arange(Lq)[:, None]
+    j = np.arange(Lk)[None, :]
+    vis = np.ones((Lq, Lk), dtype=bool)
+    if a.causal:
+        vis &= j <= i + (Lk - Lq)
+    if a.mask:
+        kind, _, arg = a.mask.partition(":")
+        if kind == "hide-row":
+            vis &= i != int(arg)
+        elif kind == "window":
+            vis &= i < j + int(arg)
+        elif kind == "none":
+            vis &= False
+    o = np.zeros((B, Hq, Lq, Dv))
+    lse = np.full((B, Hq, Lq), -np.inf)
+    for b in range(B):
+        for h in range(Hq):
+            s = scale * (q[b, h] @ k[b, h // G].T)
+            if a.softcap:
+                s = a.softcap * np.tanh(s / a.softcap)
+            s = np.where(vis, s, -np.inf)
+            m = s.max(axis=1, keepdims=True)
+            any_vis = np.isfinite(m)
+            m = np.where(any_vis, m, 0.0)
+            p = np.exp(s - m)
+            l = p.sum(axis=1, keepdims=True)
+            safe = np.where(l > 0, l, 1.0)
+            o[b, h] = np.where(any_vis, (p / safe) @ v[b, h // G], 0.0)
+            lse[b, h] = np.where(any_vis[:, 0], (m + np.log(safe))[:, 0], -np.inf)
+    if gate is not None:
+        o = o / (1.0 + np.exp(-gate))
+    return o, lse
+
+
+# ----------------------------------------------------------------------------
+
+
+def compare(name, got, ref, tol):
+    finite_ref = np.isfinite(ref)
+    bad_nonfinite = np.count_nonzero(~np.isfinite(got) & finite_ref)
+    mismatch_inf = np.count_nonzero(~finite_ref & (got != ref))
+    g = np.where(finite_ref, got, 0.0)
+    r = np.where(finite_ref, ref, 0.0)
+    err = np.abs(g - r)
+    floor = np.abs(r).max() / 8 if r.size else 0.0
+    bound = tol * (np.abs(r) + floor)
+    ok = bad_nonfinite == 0 and mismatch_inf == 0 and bool(np.all(err <= bound))
+    rel = err / np.maximum(np.abs(r), 1e-30)
+    line = "%s max_abs_err=%.3g max_rel_err=%.3g tol=%g" % (
+        name, err.max() if err.size else 0.0,
+        rel[err > 0].max() if np.any(err > 0) else 0.0, tol)
+    if bad_nonfinite:
+        line += " nonfinite=%d" % bad_nonfinite
+    if mismatch_inf:
+        line += " inf_mismatch=%d" % mismatch_inf
+    if not ok:
+        worst = np.unravel_index(np.argmax(err - bound), err.shape)
+        line += " worst_at=%s got=%r ref=%r" % (list(worst), float(g[worst]), float(r[worst]))
+    print(line + (" ok" if ok else " FAIL"))
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--attn-run", default="attn-run")
+    p.add_argument("--mlir", help="use this file instead of generating one")
+    p.add_argument("--function", default="main")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--hq", type=int, default=4)
+    p.add_argument("--hkv", type=int, default=None)
+    p.add_argument("--lq", type=int, required=True)
+    p.add_argument("--lk", type=int, default=None)
+    p.add_argument("--d", type=int, default=64)
+    p.add_argument("--dv", type=int, default=None)
+    p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])
+    p.add_argument("--causal", action="store_true")
+    p.add_argument("--scale", type=float)
+    p.add_argument("--softcap", type=float)
+    p.add_argument("--mask", help="hide-row:I | window:W | none")
+    p.add_argument("--gate", action="store_true", help="sigmoid output gate (epilogue)")
+    p.add_argument("--fuse-gate", action="store_true",
+                   help="write the gate as a linalg.generic after the op")
+    p.add_argument("--lse", action="store_true")
+    p.add_argument("--backends", default="cpu,reference")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--tol", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--magnitude", type=float, default=1.0,
+                   help="scale of the random Q and K entries")
+    a = p.parse_args()
+    a.hkv = a.hkv or a.hq
+    a.lk = a.lk if a.lk is not None else a.lq
+    a.dv = a.dv or a.d
+    a.gate = a.gate or a.fuse_gate
+    tol = a.tol if a.tol is not None else (1e-4 if a.dtype == "f32" else 2e-2)
+
+    os.makedirs(a.workdir, exist_ok=True)
+    w = lambda n: os.path.join(a.workdir, n)
+    src = a.mlir
+    if not src:
+        src = w("case.mlir")
+        with open(src, "w") as f:
+            f.write(make_mlir(a))
+
+    rng = np.random.default_rng(a.seed)
+    q = store(w("q.npy"), a.magnitude * rng.standard_normal((a.batch, a.hq, a.lq, a.d)), a.dtype)
+    k = store(w("k.npy"), a.magnitude * rng.standard_normal((a.batch, a.hkv, a.lk, a.d)), a.dtype)
+    v = store(w("v.npy"), rng.standard_normal((a.batch, a.hkv, a.lk, a.dv)), a.dtype)
+    inputs = ["q.npy", "k.npy", "v.npy"]
+    gate = None
+    if a.gate:
+        gate = store(w("gate.npy"), rng.standard_normal((a.batch, a.hq, a.lq, a.dv)), a.dtype)
+        inputs.append("gate.npy")
+    ref_o, ref_lse = reference(a, q, k, v, gate)
+
+    ok = True
+    for backend in a.backends.split(","):
+        outs = ["o_%s.npy" % backend] + (["lse_%s.npy" % backend] if a.lse else [])
+        cmd = [a.attn_run, src, "--function=" + a.function, "--backend=" + backend]
+        cmd += ["--input=@" + w(n) for n in inputs]
+        cmd += ["--output=@" + w(n) for n in outs]
+        if a.threads:
+            cmd.append("--threads=%d" % a.threads)
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print("%s: attn-run failed (exit %d)\n%s%s" % (backend, r.returncode, r.stdout, r.stderr))
+            ok = False
+            continue
+        got = load(w(outs[0]), a.dtype)
+        if got.shape != ref_o.shape:
+            print("%s o: shape %s, expected %s FAIL" % (backend, got.shape, ref_o.shape))
+            ok = False
+            continue
+        ok &= compare("%s o" % backend, got, ref_o, tol)
+        if a.lse:
+            # The LSE is f32 whatever the inputs; its error follows the inputs'.
+            got_lse = load(w(outs[1]), "f32")
+            ok &= compare("%s lse" % backend, got_lse, ref_lse, tol)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
