@@ -30,5 +30,13 @@ config.substitutions.append(("%cc", config.c_compiler +
 config.substitutions.append(("%check_attention",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_attention.py"))))
 
+# Tests that run AVX-512 code need a host that has it.
+try:
+    with open("/proc/cpuinfo") as f:
+        if " avx512f " in f.read():
+            config.available_features.add("avx512")
+except OSError:
+    pass
+
 if shutil.which("ptxas", path="/usr/local/cuda/bin"):
     config.available_features.add("ptxas")

@@ -57,9 +57,10 @@ static cl::opt<std::string>
              cl::init("obj"), cl::cat(toolOptions));
 static cl::opt<std::string>
     symbolName("name",
-               cl::desc("Prefix of the C symbols (default: the output "
-                        "file's stem)"),
-               cl::value_desc("prefix"), cl::cat(toolOptions));
+               cl::desc("Module name: function @f becomes the C symbol "
+                        "<name>_f (default: the output file's stem; attn "
+                        "for -o -)"),
+               cl::value_desc("name"), cl::cat(toolOptions));
 
 static std::string cType(const AbiArg &arg) {
   return arg.isOutput ? "DLTensor *" : "const DLTensor *";
@@ -127,14 +128,18 @@ static int run() {
     return 1;
   }
   std::string prefix =
-      sanitizeIdentifier(symbolName.empty()
-                             ? llvm::sys::path::stem(outputFile).str()
-                             : symbolName.getValue()) +
+      sanitizeIdentifier(!symbolName.empty() ? symbolName.getValue()
+                         : outputFile == "-"
+                             ? std::string("attn")
+                             : llvm::sys::path::stem(outputFile).str()) +
       "_";
 
   DialectRegistry registry;
   registerAttnDialects(registry);
   MLIRContext ctx(registry);
+  // Diagnostics point at the source line; the generic form of the op adds
+  // nothing for a user.
+  ctx.printOpOnDiagnostic(false);
   ctx.loadAllAvailableDialects();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx);

@@ -22,6 +22,13 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+static std::string shapeString(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? "," : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
 namespace {
 
 struct Tensor {
@@ -489,7 +496,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   int64_t Hkv = k.shape[1], Lk = k.shape[2], Dv = v.shape[3];
   if (k.shape[0] != B || v.shape[0] != B || v.shape[2] != Lk ||
       out->shape[0] != B || out->shape[2] != Lq)
-    return op.emitOpError("operand shapes disagree at run time");
+    return op.emitOpError("operand shapes disagree at run time: query ")
+           << shapeString(q.shape) << ", key " << shapeString(k.shape)
+           << ", value " << shapeString(v.shape) << ", output "
+           << shapeString(out->shape);
   int64_t group = H / Hkv;
   double scale = op.getScaleValue();
   Type outElem = op.getOutputType().getElementType();

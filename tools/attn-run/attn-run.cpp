@@ -42,6 +42,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 using namespace mlir;
@@ -207,6 +208,9 @@ static int run() {
   DialectRegistry registry;
   registerAttnDialects(registry);
   MLIRContext ctx(registry);
+  // Diagnostics point at the source line; the generic form of the op adds
+  // nothing for a user.
+  ctx.printOpOnDiagnostic(false);
   ctx.loadAllAvailableDialects();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx);
@@ -349,6 +353,20 @@ static int run() {
     }
   }
 
+  // Without --output, summarize each result on stdout.
+  if (outputs.empty())
+    for (size_t k = 0; k < out.size(); ++k) {
+      double sum = 0, maxAbs = 0;
+      int64_t n = out[k].numElements();
+      for (int64_t e = 0; e < n; ++e) {
+        double x = ::attn::loadElement(out[k], e);
+        sum += x;
+        maxAbs = std::max(maxAbs, std::fabs(x));
+      }
+      llvm::outs() << fmt::format("result {}: {}{} sum={:.6g} max_abs={:.6g}\n",
+                                  k, out[k].dtype, shapeString(out[k].shape),
+                                  sum, maxAbs);
+    }
   for (size_t k = 0; k < outputs.size(); ++k) {
     std::string error;
     if (!::attn::writeNpy(stripAt(outputs[k]), out[k], error))
