@@ -240,10 +240,11 @@ def compare(name, got, ref, tol):
     floor = np.abs(r).max() / 8 if r.size else 0.0
     bound = tol * (np.abs(r) + floor)
     ok = bad_nonfinite == 0 and mismatch_inf == 0 and bool(np.all(err <= bound))
-    rel = err / np.maximum(np.abs(r), 1e-30)
+    # The relative error in the sense of the criterion.
+    rel = err / np.maximum(np.abs(r) + floor, 1e-30)
     line = "%s max_abs_err=%.3g max_rel_err=%.3g tol=%g" % (
         name, err.max() if err.size else 0.0,
-        rel[err > 0].max() if np.any(err > 0) else 0.0, tol)
+        rel.max() if err.size else 0.0, tol)
     if bad_nonfinite:
         line += " nonfinite=%d" % bad_nonfinite
     if mismatch_inf:

@@ -353,8 +353,9 @@ static int run() {
     }
   }
 
-  // Without --output, summarize each result on stdout.
-  if (outputs.empty())
+  // Without --output, summarize each result on stdout (not when
+  // benchmarking: the timing line stays last).
+  if (outputs.empty() && benchmark == 0)
     for (size_t k = 0; k < out.size(); ++k) {
       double sum = 0, maxAbs = 0;
       int64_t n = out[k].numElements();
