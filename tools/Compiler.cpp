@@ -8,6 +8,7 @@
 
 #include "codegen/cpu/Passes.h"
 #include "passes/Passes.h"
+#include "tools/Registration.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/MLIRContext.h"
@@ -58,23 +59,30 @@ std::string mlir::attn::formatDims(const std::vector<int64_t> &dims) {
   return s + "]";
 }
 
-OwningOpRef<ModuleOp> mlir::attn::parseModule(MLIRContext &ctx,
-                                              llvm::SourceMgr &sourceMgr,
-                                              llvm::StringRef path) {
-  std::string error;
+static DialectRegistry makeRegistry() {
+  DialectRegistry registry;
+  registerAttnDialects(registry);
+  return registry;
+}
+
+SourceModule::SourceModule(llvm::StringRef path)
+    : registry(makeRegistry()), ctx(registry), diagHandler(sourceMgr, &ctx) {
+  ctx.printOpOnDiagnostic(false);
+  ctx.loadAllAvailableDialects();
   auto file = llvm::MemoryBuffer::getFileOrSTDIN(path);
   if (!file) {
     llvm::errs() << "error: cannot open '" << path
                  << "': " << file.getError().message() << "\n";
-    return nullptr;
+    return;
   }
   sourceMgr.AddNewSourceBuffer(std::move(*file), llvm::SMLoc());
-  return parseSourceFile<ModuleOp>(sourceMgr, &ctx);
+  module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
 }
 
-LogicalResult mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
-                                      llvm::StringRef prefix,
-                                      std::vector<ExportedFunction> &functions) {
+LogicalResult
+mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
+                        llvm::StringRef prefix,
+                        std::vector<ExportedFunction> &functions) {
   PassManager pm(module.getContext());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();

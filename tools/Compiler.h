@@ -10,15 +10,15 @@
 #include "codegen/cpu/Target.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/SourceMgr.h"
 
 #include <string>
 #include <vector>
-
-namespace llvm {
-class SourceMgr;
-}
 
 namespace mlir::attn {
 
@@ -43,9 +43,24 @@ std::vector<AbiArg> parseSignature(llvm::StringRef signature);
 /// Formats dims as `[?0, 8, ?1, 64]`.
 std::string formatDims(const std::vector<int64_t> &dims);
 
-/// Parses `path` ("-" for stdin) into a module, reporting diagnostics.
-OwningOpRef<ModuleOp> parseModule(MLIRContext &ctx, llvm::SourceMgr &sourceMgr,
-                                  llvm::StringRef path);
+/// An input file parsed into a module, with the context it lives in and a
+/// diagnostic handler that prints `file:line:col: error: ...` (without the
+/// generic form of the op, which adds nothing for a user). `get()` is null
+/// if the file could not be read or parsed; the error has been printed.
+class SourceModule {
+public:
+  /// Parses `path` ("-" for stdin).
+  explicit SourceModule(llvm::StringRef path);
+  ModuleOp get() { return module.get(); }
+  MLIRContext &getContext() { return ctx; }
+
+private:
+  DialectRegistry registry;
+  MLIRContext ctx;
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagHandler;
+  OwningOpRef<ModuleOp> module;
+};
 
 /// Runs attn-cpu-pipeline on `module` (in place) for `target`, with public
 /// symbols named `<prefix><function>`. Fills `functions`.

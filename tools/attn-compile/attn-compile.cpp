@@ -15,6 +15,7 @@
 #include "tools/Registration.h"
 
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -29,7 +30,6 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
-#include "mlir/IR/Diagnostics.h"
 #include "llvm/Target/TargetMachine.h"
 
 #include <fmt/format.h>
@@ -43,17 +43,20 @@ static cl::OptionCategory toolOptions("attn-compile options");
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
                                       cl::Required, cl::cat(toolOptions));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
-                                       cl::value_desc("file"), cl::Required, cl::cat(toolOptions));
+                                       cl::value_desc("file"), cl::Required,
+                                       cl::cat(toolOptions));
 static cl::opt<std::string> headerFile("header",
                                        cl::desc("Write a C header here"),
-                                       cl::value_desc("file"), cl::cat(toolOptions));
+                                       cl::value_desc("file"),
+                                       cl::cat(toolOptions));
 static cl::opt<std::string>
     targetName("target",
                cl::desc("x86-64, x86-64-avx2, x86-64-avx512 or native"),
                cl::init("native"), cl::cat(toolOptions));
 static cl::opt<std::string>
-    emitKind("emit", cl::desc("obj (default), lib (static archive), llvm "
-                              "(LLVM IR) or mlir (LLVM dialect)"),
+    emitKind("emit",
+             cl::desc("obj (default), lib (static archive), llvm "
+                      "(LLVM IR) or mlir (LLVM dialect)"),
              cl::init("obj"), cl::cat(toolOptions));
 static cl::opt<std::string>
     symbolName("name",
@@ -134,34 +137,27 @@ static int run() {
                              : llvm::sys::path::stem(outputFile).str()) +
       "_";
 
-  DialectRegistry registry;
-  registerAttnDialects(registry);
-  MLIRContext ctx(registry);
-  // Diagnostics point at the source line; the generic form of the op adds
-  // nothing for a user.
-  ctx.printOpOnDiagnostic(false);
-  ctx.loadAllAvailableDialects();
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx);
-  OwningOpRef<ModuleOp> module = parseModule(ctx, sourceMgr, inputFile);
+  SourceModule source(inputFile);
+  ModuleOp module = source.get();
   if (!module)
     return 1;
   std::vector<ExportedFunction> functions;
-  if (failed(lowerForCPU(*module, *target, prefix, functions)))
+  if (failed(lowerForCPU(module, *target, prefix, functions)))
     return 1;
 
   if (!headerFile.empty()) {
-    std::string guard = "ATTN_GENERATED_" +
-                        llvm::StringRef(sanitizeIdentifier(
-                                            llvm::sys::path::filename(headerFile)))
-                            .upper();
+    std::string guard =
+        "ATTN_GENERATED_" +
+        llvm::StringRef(
+            sanitizeIdentifier(llvm::sys::path::filename(headerFile)))
+            .upper();
     if (failed(writeFile(headerFile, makeHeader(guard, functions))))
       return 1;
   }
   if (emitKind == "mlir") {
     std::string text;
     llvm::raw_string_ostream os(text);
-    module->print(os);
+    module.print(os);
     return failed(writeFile(outputFile, text));
   }
 
@@ -171,7 +167,7 @@ static int run() {
     return 1;
   }
   llvm::LLVMContext llvmCtx;
-  auto llvmModule = translateAndOptimize(*module, llvmCtx, **tm, *target);
+  auto llvmModule = translateAndOptimize(module, llvmCtx, **tm, *target);
   if (!llvmModule) {
     llvm::errs() << "error: " << llvm::toString(llvmModule.takeError()) << "\n";
     return 1;

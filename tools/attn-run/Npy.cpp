@@ -22,9 +22,8 @@ struct DtypeInfo {
   size_t size;
 };
 const DtypeInfo kDtypes[] = {
-    {"f32", "<f4", 4}, {"f16", "<f2", 2}, {"bf16", "<u2", 2},
-    {"f64", "<f8", 8}, {"i32", "<i4", 4}, {"i64", "<i8", 8},
-    {"i8", "|i1", 1},  {"i1", "|b1", 1},
+    {"f32", "<f4", 4}, {"f16", "<f2", 2}, {"bf16", "<u2", 2}, {"f64", "<f8", 8},
+    {"i32", "<i4", 4}, {"i64", "<i8", 8}, {"i8", "|i1", 1},   {"i1", "|b1", 1},
 };
 
 uint16_t floatToBf16(float f) {
@@ -80,6 +79,13 @@ HostArray HostArray::allocate(const std::string &dtype,
   std::memset(a.storage.get(), 0, rounded);
   a.data = a.storage.get();
   return a;
+}
+
+std::string attn::shapeString(const std::vector<int64_t> &shape) {
+  std::string r = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    r += (i ? "," : "") + std::to_string(shape[i]);
+  return r + "]";
 }
 
 std::string attn::npyDescr(const std::string &dtype) {
@@ -170,7 +176,8 @@ bool attn::readNpy(const std::string &path, HostArray &out,
   }
   std::string dtype;
   for (const DtypeInfo &d : kDtypes)
-    if (descr == d.descr || (descr[0] == '=' && descr.substr(1) == std::string(d.descr).substr(1)))
+    if (descr == d.descr ||
+        (descr[0] == '=' && descr.substr(1) == std::string(d.descr).substr(1)))
       dtype = d.name;
   if (dtype.empty()) {
     error = path + ": unsupported dtype '" + descr +
@@ -208,7 +215,9 @@ bool attn::writeNpy(const std::string &path, const HostArray &a,
                     std::string &error) {
   std::string shape = "(";
   for (size_t i = 0; i < a.shape.size(); ++i)
-    shape += std::to_string(a.shape[i]) + (a.shape.size() == 1 ? "," : i + 1 < a.shape.size() ? ", " : "");
+    shape += std::to_string(a.shape[i]) + (a.shape.size() == 1      ? ","
+                                           : i + 1 < a.shape.size() ? ", "
+                                                                    : "");
   shape += ")";
   std::string header = "{'descr': '" + npyDescr(a.dtype) +
                        "', 'fortran_order': False, 'shape': " + shape + ", }";
@@ -222,7 +231,8 @@ bool attn::writeNpy(const std::string &path, const HostArray &a,
   }
   out.write("\x93NUMPY\x01\x00", 8);
   uint16_t len = static_cast<uint16_t>(header.size());
-  char lenBytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  char lenBytes[2] = {static_cast<char>(len & 0xff),
+                      static_cast<char>(len >> 8)};
   out.write(lenBytes, 2);
   out.write(header.data(), header.size());
   out.write(reinterpret_cast<const char *>(a.data), a.bytes);
@@ -233,37 +243,27 @@ bool attn::writeNpy(const std::string &path, const HostArray &a,
   return true;
 }
 
+/// Reads a T from unaligned storage.
+template <typename T> static T readAs(const uint8_t *p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
 double attn::loadElement(const HostArray &a, int64_t i) {
   const uint8_t *p = a.data + i * HostArray::elementSize(a.dtype);
-  if (a.dtype == "f32") {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-  if (a.dtype == "f64") {
-    double d;
-    std::memcpy(&d, p, 8);
-    return d;
-  }
-  uint16_t h;
-  if (a.dtype == "bf16") {
-    std::memcpy(&h, p, 2);
-    return bf16ToFloat(h);
-  }
-  if (a.dtype == "f16") {
-    std::memcpy(&h, p, 2);
-    return halfToFloat(h);
-  }
-  if (a.dtype == "i32") {
-    int32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-  }
-  if (a.dtype == "i64") {
-    int64_t v;
-    std::memcpy(&v, p, 8);
-    return static_cast<double>(v);
-  }
+  if (a.dtype == "f32")
+    return readAs<float>(p);
+  if (a.dtype == "f64")
+    return readAs<double>(p);
+  if (a.dtype == "bf16")
+    return bf16ToFloat(readAs<uint16_t>(p));
+  if (a.dtype == "f16")
+    return halfToFloat(readAs<uint16_t>(p));
+  if (a.dtype == "i32")
+    return readAs<int32_t>(p);
+  if (a.dtype == "i64")
+    return static_cast<double>(readAs<int64_t>(p));
   if (a.dtype == "i8")
     return static_cast<int8_t>(*p);
   return *p != 0; // i1

@@ -38,6 +38,8 @@ bool readNpy(const std::string &path, HostArray &out, std::string &error);
 bool writeNpy(const std::string &path, const HostArray &array,
               std::string &error);
 /// The .npy descr of an attn dtype, e.g. "<f4".
+/// Formats a shape as `[1,8,5,64]`.
+std::string shapeString(const std::vector<int64_t> &shape);
 std::string npyDescr(const std::string &dtype);
 
 /// Element conversions used by the reference backend.

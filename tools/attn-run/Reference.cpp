@@ -22,13 +22,6 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-static std::string shapeString(const std::vector<int64_t> &s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i)
-    r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 namespace {
 
 struct Tensor {
@@ -148,22 +141,38 @@ FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
     bool unordered = std::isnan(x) || std::isnan(y);
     using P = arith::CmpFPredicate;
     switch (p) {
-    case P::AlwaysFalse: return false;
-    case P::OEQ: return !unordered && x == y;
-    case P::OGT: return !unordered && x > y;
-    case P::OGE: return !unordered && x >= y;
-    case P::OLT: return !unordered && x < y;
-    case P::OLE: return !unordered && x <= y;
-    case P::ONE: return !unordered && x != y;
-    case P::ORD: return !unordered;
-    case P::UEQ: return unordered || x == y;
-    case P::UGT: return unordered || x > y;
-    case P::UGE: return unordered || x >= y;
-    case P::ULT: return unordered || x < y;
-    case P::ULE: return unordered || x <= y;
-    case P::UNE: return unordered || x != y;
-    case P::UNO: return unordered;
-    case P::AlwaysTrue: return true;
+    case P::AlwaysFalse:
+      return false;
+    case P::OEQ:
+      return !unordered && x == y;
+    case P::OGT:
+      return !unordered && x > y;
+    case P::OGE:
+      return !unordered && x >= y;
+    case P::OLT:
+      return !unordered && x < y;
+    case P::OLE:
+      return !unordered && x <= y;
+    case P::ONE:
+      return !unordered && x != y;
+    case P::ORD:
+      return !unordered;
+    case P::UEQ:
+      return unordered || x == y;
+    case P::UGT:
+      return unordered || x > y;
+    case P::UGE:
+      return unordered || x >= y;
+    case P::ULT:
+      return unordered || x < y;
+    case P::ULE:
+      return unordered || x <= y;
+    case P::UNE:
+      return unordered || x != y;
+    case P::UNO:
+      return unordered;
+    case P::AlwaysTrue:
+      return true;
     }
     return false;
   };
@@ -171,16 +180,26 @@ FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
     using P = arith::CmpIPredicate;
     uint64_t ux = x, uy = y;
     switch (p) {
-    case P::eq: return x == y;
-    case P::ne: return x != y;
-    case P::slt: return x < y;
-    case P::sle: return x <= y;
-    case P::sgt: return x > y;
-    case P::sge: return x >= y;
-    case P::ult: return ux < uy;
-    case P::ule: return ux <= uy;
-    case P::ugt: return ux > uy;
-    case P::uge: return ux >= uy;
+    case P::eq:
+      return x == y;
+    case P::ne:
+      return x != y;
+    case P::slt:
+      return x < y;
+    case P::sle:
+      return x <= y;
+    case P::sgt:
+      return x > y;
+    case P::sge:
+      return x >= y;
+    case P::ult:
+      return ux < uy;
+    case P::ule:
+      return ux <= uy;
+    case P::ugt:
+      return ux > uy;
+    case P::uge:
+      return ux >= uy;
     }
     return false;
   };
@@ -193,11 +212,13 @@ FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
       .Case([&](arith::NegFOp) { return F(-a[0].f); })
       .Case([&](arith::MaximumFOp) {
         return F(std::isnan(a[0].f) || std::isnan(a[1].f)
-                     ? NAN : std::max(a[0].f, a[1].f));
+                     ? NAN
+                     : std::max(a[0].f, a[1].f));
       })
       .Case([&](arith::MinimumFOp) {
         return F(std::isnan(a[0].f) || std::isnan(a[1].f)
-                     ? NAN : std::min(a[0].f, a[1].f));
+                     ? NAN
+                     : std::min(a[0].f, a[1].f));
       })
       .Case([&](arith::MaxNumFOp) { return F(std::fmax(a[0].f, a[1].f)); })
       .Case([&](arith::MinNumFOp) { return F(std::fmin(a[0].f, a[1].f)); })
@@ -251,7 +272,9 @@ FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
         return a[0].i ? a[1] : a[2];
       })
       .Case([&](arith::ExtFOp) { return F(a[0].f); })
-      .Case([&](arith::TruncFOp) { return F(roundTo(getElementTypeOrSelf(rt), a[0].f)); })
+      .Case([&](arith::TruncFOp) {
+        return F(roundTo(getElementTypeOrSelf(rt), a[0].f));
+      })
       .Case([&](arith::SIToFPOp) { return F(static_cast<double>(a[0].i)); })
       .Case([&](arith::UIToFPOp) {
         return F(static_cast<double>(static_cast<uint64_t>(a[0].i)));
@@ -261,9 +284,12 @@ FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
       .Case([&](arith::IndexCastUIOp) { return I(a[0].i); })
       .Case([&](arith::ExtSIOp) { return I(a[0].i); })
       .Case([&](arith::ExtUIOp) -> FailureOr<Val> {
-        auto it = cast<IntegerType>(getElementTypeOrSelf(op->getOperand(0).getType()));
-        uint64_t mask = it.getWidth() >= 64 ? ~0ull : ((1ull << it.getWidth()) - 1);
-        return fromInt(static_cast<int64_t>(static_cast<uint64_t>(a[0].i) & mask));
+        auto it = cast<IntegerType>(
+            getElementTypeOrSelf(op->getOperand(0).getType()));
+        uint64_t mask =
+            it.getWidth() >= 64 ? ~0ull : ((1ull << it.getWidth()) - 1);
+        return fromInt(
+            static_cast<int64_t>(static_cast<uint64_t>(a[0].i) & mask));
       })
       .Case([&](arith::TruncIOp) { return I(a[0].i); })
       .Case([&](math::ExpOp) { return F(std::exp(a[0].f)); })
@@ -299,8 +325,9 @@ LogicalResult Interpreter::exec(Operation *op) {
     if (auto f = dyn_cast<FloatAttr>(value)) {
       env[cst] = fromFloat(f.getValueAsDouble());
     } else if (auto i = dyn_cast<IntegerAttr>(value)) {
-      env[cst] = fromInt(i.getType().isInteger(1) ? i.getValue().getZExtValue()
-                                                  : i.getValue().getSExtValue());
+      env[cst] =
+          fromInt(i.getType().isInteger(1) ? i.getValue().getZExtValue()
+                                           : i.getValue().getSExtValue());
     } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
       auto t = std::make_shared<Tensor>();
       auto denseShape = dense.getType().getShape();
@@ -345,14 +372,15 @@ LogicalResult Interpreter::exec(Operation *op) {
     for (size_t k = 1; k < operands.size(); ++k) {
       int64_t x = operands[k].i;
       if (x < 0 || x >= t.shape[k - 1])
-        return op->emitOpError() << "index " << x << " out of bounds of dim "
-                                 << k - 1 << " (size " << t.shape[k - 1]
-                                 << ") in the reference";
+        return op->emitOpError()
+               << "index " << x << " out of bounds of dim " << k - 1
+               << " (size " << t.shape[k - 1] << ") in the reference";
       idx.push_back(x);
     }
     double x = t.data[t.linear(idx)];
-    env[extract] = isFloatLike(extract.getType()) ? fromFloat(x)
-                                                  : fromInt(static_cast<int64_t>(x));
+    env[extract] = isFloatLike(extract.getType())
+                       ? fromFloat(x)
+                       : fromInt(static_cast<int64_t>(x));
     return success();
   }
   if (auto cast = dyn_cast<tensor::CastOp>(op)) {
@@ -405,7 +433,8 @@ LogicalResult Interpreter::exec(Operation *op) {
       }
       double x = v.t->data[e];
       lane[k] = isFloatLike(op->getOperand(k).getType())
-                    ? fromFloat(x) : fromInt(static_cast<int64_t>(x));
+                    ? fromFloat(x)
+                    : fromInt(static_cast<int64_t>(x));
     }
     FailureOr<Val> r = scalar(op, lane);
     if (failed(r))
@@ -453,12 +482,15 @@ LogicalResult Interpreter::generic(linalg::GenericOp op) {
       pos.clear();
       for (AffineExpr e : map.getResults())
         pos.push_back(cast<AffineDimExpr>(e).getPosition() < numLoops
-                          ? iv[cast<AffineDimExpr>(e).getPosition()] : 0);
-      const Tensor &t = k < op.getNumDpsInputs() ? *operands[k].t
-                                                 : *outs[k - op.getNumDpsInputs()];
+                          ? iv[cast<AffineDimExpr>(e).getPosition()]
+                          : 0);
+      const Tensor &t = k < op.getNumDpsInputs()
+                            ? *operands[k].t
+                            : *outs[k - op.getNumDpsInputs()];
       double x = t.data[t.linear(pos)];
       args.push_back(isFloatLike(body.getArgument(k).getType())
-                         ? fromFloat(x) : fromInt(static_cast<int64_t>(x)));
+                         ? fromFloat(x)
+                         : fromInt(static_cast<int64_t>(x)));
     }
     // linalg.index values are not supported: the body sees only elements.
     SmallVector<Val> results;
@@ -497,9 +529,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   if (k.shape[0] != B || v.shape[0] != B || v.shape[2] != Lk ||
       out->shape[0] != B || out->shape[2] != Lq)
     return op.emitOpError("operand shapes disagree at run time: query ")
-           << shapeString(q.shape) << ", key " << shapeString(k.shape)
-           << ", value " << shapeString(v.shape) << ", output "
-           << shapeString(out->shape);
+           << ::attn::shapeString(q.shape) << ", key "
+           << ::attn::shapeString(k.shape) << ", value "
+           << ::attn::shapeString(v.shape) << ", output "
+           << ::attn::shapeString(out->shape);
   int64_t group = H / Hkv;
   double scale = op.getScaleValue();
   Type outElem = op.getOutputType().getElementType();
@@ -557,9 +590,9 @@ LogicalResult Interpreter::attention(AttentionOp op) {
         for (int64_t d = 0; d < Dv; ++d) {
           double x = l > 0 ? acc[d] / l : 0.0;
           if (!op.getEpilogue().empty()) {
-            FailureOr<Val> r =
-                evalRegion(op.getEpilogue(), {fromFloat(x), fromInt(b),
-                                              fromInt(h), fromInt(i), fromInt(d)});
+            FailureOr<Val> r = evalRegion(
+                op.getEpilogue(),
+                {fromFloat(x), fromInt(b), fromInt(h), fromInt(i), fromInt(d)});
             if (failed(r))
               return failure();
             x = isFloatLike(outElem) ? r->f : r->i;
@@ -585,9 +618,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
 
 } // namespace
 
-LogicalResult mlir::attn::runReference(func::FuncOp func,
-                                       const std::vector<::attn::HostArray> &inputs,
-                                       std::vector<::attn::HostArray> &outputs) {
+LogicalResult
+mlir::attn::runReference(func::FuncOp func,
+                         const std::vector<::attn::HostArray> &inputs,
+                         std::vector<::attn::HostArray> &outputs) {
   Interpreter interp;
   SmallVector<Val> args;
   for (const ::attn::HostArray &a : inputs) {
@@ -608,9 +642,14 @@ LogicalResult mlir::attn::runReference(func::FuncOp func,
     auto type = cast<RankedTensorType>(func.getResultTypes()[k]);
     std::string dtype;
     Type e = type.getElementType();
-    dtype = e.isF32() ? "f32" : e.isBF16() ? "bf16" : e.isF16() ? "f16"
-          : e.isF64() ? "f64" : e.isInteger(32) ? "i32" : e.isInteger(64) ? "i64"
-          : e.isInteger(8) ? "i8" : "i1";
+    dtype = e.isF32()         ? "f32"
+            : e.isBF16()      ? "bf16"
+            : e.isF16()       ? "f16"
+            : e.isF64()       ? "f64"
+            : e.isInteger(32) ? "i32"
+            : e.isInteger(64) ? "i64"
+            : e.isInteger(8)  ? "i8"
+                              : "i1";
     ::attn::HostArray a = ::attn::HostArray::allocate(dtype, r.t->shape);
     for (int64_t i = 0; i < a.numElements(); ++i)
       ::attn::storeElement(a, i, r.t->data[i]);

@@ -55,11 +55,14 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
                                       cl::Required, cl::cat(toolOptions));
 static cl::opt<std::string> functionName("function",
                                          cl::desc("Function to run"),
-                                         cl::init("main"), cl::cat(toolOptions));
+                                         cl::init("main"),
+                                         cl::cat(toolOptions));
 static cl::list<std::string> inputs("input",
-                                    cl::desc("Input .npy file, as @path"), cl::cat(toolOptions));
+                                    cl::desc("Input .npy file, as @path"),
+                                    cl::cat(toolOptions));
 static cl::list<std::string> outputs("output",
-                                     cl::desc("Output .npy file, as @path"), cl::cat(toolOptions));
+                                     cl::desc("Output .npy file, as @path"),
+                                     cl::cat(toolOptions));
 static cl::opt<std::string> backend("backend",
                                     cl::desc("cpu (default) or reference"),
                                     cl::init("cpu"), cl::cat(toolOptions));
@@ -76,22 +79,23 @@ static int fail(const std::string &message) {
 }
 
 static std::string dtypeOf(Type t) {
-  if (t.isF32()) return "f32";
-  if (t.isF16()) return "f16";
-  if (t.isBF16()) return "bf16";
-  if (t.isF64()) return "f64";
-  if (t.isInteger(1)) return "i1";
-  if (t.isInteger(8)) return "i8";
-  if (t.isInteger(32)) return "i32";
-  if (t.isInteger(64)) return "i64";
+  if (t.isF32())
+    return "f32";
+  if (t.isF16())
+    return "f16";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isF64())
+    return "f64";
+  if (t.isInteger(1))
+    return "i1";
+  if (t.isInteger(8))
+    return "i8";
+  if (t.isInteger(32))
+    return "i32";
+  if (t.isInteger(64))
+    return "i64";
   return "?";
-}
-
-static std::string shapeString(const std::vector<int64_t> &s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i)
-    r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
 }
 
 static std::string stripAt(const std::string &arg) {
@@ -114,12 +118,12 @@ static std::string checkInput(const ::attn::HostArray &a, Type type,
                        ::attn::npyDescr(a.dtype));
   if (static_cast<int64_t>(a.shape.size()) != t.getRank())
     return fmt::format("input {} ({}): expected rank {}, got shape {}", index,
-                       path, t.getRank(), shapeString(a.shape));
+                       path, t.getRank(), ::attn::shapeString(a.shape));
   for (int64_t d = 0; d < t.getRank(); ++d)
     if (!t.isDynamicDim(d) && t.getDimSize(d) != a.shape[d])
       return fmt::format("input {} ({}): dim {} is {}, expected {} (shape {})",
                          index, path, d, a.shape[d], t.getDimSize(d),
-                         shapeString(a.shape));
+                         ::attn::shapeString(a.shape));
   return "";
 }
 
@@ -131,8 +135,10 @@ static double countFlops(func::FuncOp fn,
   auto shapeOf = [&](Value v) -> const std::vector<int64_t> * {
     while (true) {
       if (auto arg = dyn_cast<BlockArgument>(v))
-        return arg.getOwner()->isEntryBlock() && arg.getParentRegion() == &fn.getBody()
-                   ? &in[arg.getArgNumber()].shape : nullptr;
+        return arg.getOwner()->isEntryBlock() &&
+                       arg.getParentRegion() == &fn.getBody()
+                   ? &in[arg.getArgNumber()].shape
+                   : nullptr;
       Operation *def = v.getDefiningOp();
       if (!def || def->getNumOperands() == 0)
         return nullptr;
@@ -162,19 +168,18 @@ static int callEntry(void *fn, DLTensor **args, size_t n) {
     ATTN_CALL(3, P, P, P)(args[0], args[1], args[2]);
     ATTN_CALL(4, P, P, P, P)(args[0], args[1], args[2], args[3]);
     ATTN_CALL(5, P, P, P, P, P)(args[0], args[1], args[2], args[3], args[4]);
-    ATTN_CALL(6, P, P, P, P, P, P)(args[0], args[1], args[2], args[3], args[4],
-                                   args[5]);
-    ATTN_CALL(7, P, P, P, P, P, P, P)(args[0], args[1], args[2], args[3],
-                                      args[4], args[5], args[6]);
-    ATTN_CALL(8, P, P, P, P, P, P, P, P)(args[0], args[1], args[2], args[3],
-                                         args[4], args[5], args[6], args[7]);
-    ATTN_CALL(9, P, P, P, P, P, P, P, P, P)(args[0], args[1], args[2], args[3],
-                                            args[4], args[5], args[6], args[7],
-                                            args[8]);
-    ATTN_CALL(10, P, P, P, P, P, P, P, P, P, P)(args[0], args[1], args[2],
-                                                args[3], args[4], args[5],
-                                                args[6], args[7], args[8],
-                                                args[9]);
+    ATTN_CALL(6, P, P, P, P, P, P)
+    (args[0], args[1], args[2], args[3], args[4], args[5]);
+    ATTN_CALL(7, P, P, P, P, P, P, P)
+    (args[0], args[1], args[2], args[3], args[4], args[5], args[6]);
+    ATTN_CALL(8, P, P, P, P, P, P, P, P)
+    (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7]);
+    ATTN_CALL(9, P, P, P, P, P, P, P, P, P)
+    (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7],
+     args[8]);
+    ATTN_CALL(10, P, P, P, P, P, P, P, P, P, P)
+    (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7],
+     args[8], args[9]);
 #undef ATTN_CALL
   default:
     return attnrt_set_error(ATTNRT_UNSUPPORTED,
@@ -189,38 +194,32 @@ static DLTensor toDLTensor(::attn::HostArray &a) {
   t.ndim = static_cast<int32_t>(a.shape.size());
   t.shape = a.shape.data();
   t.dtype.lanes = 1;
-  t.dtype.bits = static_cast<uint8_t>(::attn::HostArray::elementSize(a.dtype) * 8);
-  t.dtype.code = a.dtype == "bf16"                        ? kDLBfloat
-                 : a.dtype[0] == 'f'                      ? kDLFloat
-                 : a.dtype == "i1"                        ? kDLUInt
-                                                          : kDLInt;
+  t.dtype.bits =
+      static_cast<uint8_t>(::attn::HostArray::elementSize(a.dtype) * 8);
+  t.dtype.code = a.dtype == "bf16"   ? kDLBfloat
+                 : a.dtype[0] == 'f' ? kDLFloat
+                 : a.dtype == "i1"   ? kDLUInt
+                                     : kDLInt;
   return t;
 }
 
 static int run() {
   if (backend != "cpu" && backend != "reference")
-    return fail("unknown backend '" + backend + "' (expected cpu or reference)");
+    return fail("unknown backend '" + backend +
+                "' (expected cpu or reference)");
   if (threads < 0)
     return fail("--threads must be >= 0");
   if (benchmark < 0)
     return fail("--benchmark must be >= 0");
 
-  DialectRegistry registry;
-  registerAttnDialects(registry);
-  MLIRContext ctx(registry);
-  // Diagnostics point at the source line; the generic form of the op adds
-  // nothing for a user.
-  ctx.printOpOnDiagnostic(false);
-  ctx.loadAllAvailableDialects();
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx);
-  OwningOpRef<ModuleOp> module = parseModule(ctx, sourceMgr, inputFile);
+  SourceModule source(inputFile);
+  ModuleOp module = source.get();
   if (!module)
     return 1;
-  auto fn = module->lookupSymbol<func::FuncOp>(functionName);
+  auto fn = module.lookupSymbol<func::FuncOp>(functionName);
   if (!fn || fn.isExternal()) {
     std::string names;
-    for (auto f : module->getOps<func::FuncOp>())
+    for (auto f : module.getOps<func::FuncOp>())
       names += (names.empty() ? "@" : ", @") + f.getSymName().str();
     return fail("no function @" + functionName + " in " + inputFile +
                 " (functions: " + (names.empty() ? "none" : names) + ")");
@@ -254,7 +253,7 @@ static int run() {
     llvm::Expected<CPUTarget> target = lookupCPUTarget("native");
     if (!target)
       return fail(llvm::toString(target.takeError()));
-    OwningOpRef<ModuleOp> lowered = module->clone();
+    OwningOpRef<ModuleOp> lowered = module.clone();
     std::vector<ExportedFunction> functions;
     if (failed(lowerForCPU(*lowered, *target, "attnrun_", functions)))
       return 1;
@@ -277,7 +276,8 @@ static int run() {
     llvm::orc::SymbolMap runtime;
     auto add = [&](const char *name, auto *ptr) {
       runtime[(*jit)->mangleAndIntern(name)] = {
-          llvm::orc::ExecutorAddr::fromPtr(ptr), llvm::JITSymbolFlags::Exported};
+          llvm::orc::ExecutorAddr::fromPtr(ptr),
+          llvm::JITSymbolFlags::Exported};
     };
     add("attnrt_invoke", &attnrt_invoke);
     add("attnrt_parallel_for", &attnrt_parallel_for);
@@ -288,8 +288,9 @@ static int run() {
     if (!host)
       return fail(llvm::toString(host.takeError()));
     lib.addGenerator(std::move(*host));
-    if (llvm::Error err = (*jit)->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
-            llvm::StringRef(object.data(), object.size()), "attn-run.o")))
+    if (llvm::Error err =
+            (*jit)->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
+                llvm::StringRef(object.data(), object.size()), "attn-run.o")))
       return fail(llvm::toString(std::move(err)));
     const ExportedFunction *exported = nullptr;
     for (const ExportedFunction &f : functions)
@@ -321,8 +322,9 @@ static int run() {
                              static_cast<int32_t>(in.size() + k), shape, &ndim,
                              &dtype) != ATTNRT_OK)
         return fail(attnrt_last_error());
-      out.push_back(::attn::HostArray::allocate(exported->args[in.size() + k].dtype,
-                                                std::vector<int64_t>(shape, shape + ndim)));
+      out.push_back(::attn::HostArray::allocate(
+          exported->args[in.size() + k].dtype,
+          std::vector<int64_t>(shape, shape + ndim)));
     }
     // Re-point every argument: the vectors above may have reallocated.
     tensors.clear();
@@ -342,7 +344,8 @@ static int run() {
         auto t0 = std::chrono::steady_clock::now();
         callEntry(fnPtr, args.data(), args.size());
         auto t1 = std::chrono::steady_clock::now();
-        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        ms.push_back(
+            std::chrono::duration<double, std::milli>(t1 - t0).count());
       }
       std::sort(ms.begin(), ms.end());
       double median = ms[ms.size() / 2];
@@ -364,9 +367,9 @@ static int run() {
         sum += x;
         maxAbs = std::max(maxAbs, std::fabs(x));
       }
-      llvm::outs() << fmt::format("result {}: {}{} sum={:.6g} max_abs={:.6g}\n",
-                                  k, out[k].dtype, shapeString(out[k].shape),
-                                  sum, maxAbs);
+      llvm::outs() << fmt::format(
+          "result {}: {}{} sum={:.6g} max_abs={:.6g}\n", k, out[k].dtype,
+          ::attn::shapeString(out[k].shape), sum, maxAbs);
     }
   for (size_t k = 0; k < outputs.size(); ++k) {
     std::string error;
@@ -381,7 +384,8 @@ int main(int argc, char **argv) {
   std::vector<char *> rest;
   for (int i = 0; i < argc; ++i) {
     llvm::StringRef arg(argv[i]);
-    if (i > 0 && (arg.starts_with("--threads") || arg.starts_with("-threads"))) {
+    if (i > 0 &&
+        (arg.starts_with("--threads") || arg.starts_with("-threads"))) {
       llvm::StringRef value = arg.drop_while([](char c) { return c == '-'; })
                                   .drop_front(strlen("threads"));
       if (value.consume_front("=")) {
@@ -404,9 +408,10 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerAttnPassesAndPipelines();
   cl::HideUnrelatedOptions(toolOptions);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "attn-run: run attn functions on .npy files\n\n"
-                              "  --threads=N    worker threads of the cpu backend "
-                              "(default: ATTN_NUM_THREADS or all cores)\n");
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "attn-run: run attn functions on .npy files\n\n"
+      "  --threads=N    worker threads of the cpu backend "
+      "(default: ATTN_NUM_THREADS or all cores)\n");
   return run();
 }
