@@ -12,7 +12,8 @@
  *
  *   naive_attention B H L D causal(0|1) threads runs
  * prints `median_ms=<ms> gflops=<useful GFLOP/s>` where the useful work is
- * 2*B*H*L*L*2D, halved when causal (what attn counts too).
+ * 2*B*H*pairs*2D with the visible (query, key) pairs, L(L+1)/2 when causal
+ * (what attn-run counts too).
  *
  *===----------------------------------------------------------------------===*/
 
@@ -103,7 +104,9 @@ int main(int argc, char **argv) {
   }
   qsort(ms, (size_t)runs, sizeof(double), cmp);
   double median = ms[runs / 2];
-  double flops = 2.0 * B * H * L * L * 2 * D * (causal ? 0.5 : 1.0);
+  /* Visible pairs, as attn-run counts them: L(L+1)/2 when causal. */
+  double pairs = causal ? (double)L * (L + 1) / 2 : (double)L * L;
+  double flops = 2.0 * B * H * pairs * 2 * D;
   printf("threads=%d runs=%d min_ms=%.4f\n", threads, runs, ms[0]);
   printf("median_ms=%.4f gflops=%.2f\n", median, flops / (median * 1e6));
   free(q); free(k); free(v); free(o); free(s); free(ms);

@@ -128,7 +128,7 @@ static std::string checkInput(const ::attn::HostArray &a, Type type,
 }
 
 /// Floating-point work of the attention ops whose query and key come from
-/// function arguments: 2 * B * H * Lq * Lk * (D + Dv), halved when causal.
+/// function arguments: 2 * B * H * (visible query-key pairs) * (D + Dv).
 static double countFlops(func::FuncOp fn,
                          const std::vector<::attn::HostArray> &in) {
   double flops = 0;
@@ -149,9 +149,15 @@ static double countFlops(func::FuncOp fn,
     auto *q = shapeOf(op.getQuery()), *k = shapeOf(op.getKey());
     if (!q || !k)
       return;
-    double f = 2.0 * (*q)[0] * (*q)[1] * (*q)[2] * (*k)[2] *
-               (op.getHeadDim() + op.getValueHeadDim());
-    flops += op.getCausal() ? f / 2 : f;
+    // (query, key) pairs computed: all, or those the bottom-right aligned
+    // causal mask leaves visible (Lq = Lk: L(L+1)/2; decode: Lk).
+    double lq = (*q)[2], lk = (*k)[2], pairs = lq * lk;
+    if (op.getCausal()) {
+      double n = std::min(lq, lk);
+      pairs = n * (n + 1) / 2 + n * (lk - n);
+    }
+    flops += 2.0 * (*q)[0] * (*q)[1] * pairs *
+             (op.getHeadDim() + op.getValueHeadDim());
   });
   return flops;
 }
