@@ -46,6 +46,26 @@ static bool isIdentityElementwiseGeneric(linalg::GenericOp generic) {
                       [](utils::IteratorType t) { return t == utils::IteratorType::parallel; });
 }
 
+/// A linalg.generic consumer of `out` that can become an epilogue: all loops
+/// parallel, one init, `out` and the init read with the identity map, other
+/// inputs broadcast along some dims (projected permutations, e.g. a per-row
+/// gate (b, h, i, d) -> (b, h, i)).
+static bool isFusibleConsumerGeneric(linalg::GenericOp generic, Value out) {
+  if (generic.getNumDpsInits() != 1 ||
+      !llvm::all_of(generic.getIteratorTypesArray(), [](utils::IteratorType t) {
+        return t == utils::IteratorType::parallel;
+      }))
+    return false;
+  for (OpOperand &operand : generic->getOpOperands()) {
+    AffineMap map = generic.getMatchingIndexingMap(&operand);
+    bool mustBeIdentity =
+        operand.get() == out || generic.isDpsInit(&operand);
+    if (mustBeIdentity ? !map.isIdentity() : !map.isProjectedPermutation())
+      return false;
+  }
+  return true;
+}
+
 /// Matches `x * c` or `x / c` (c a splat constant) in arith on tensors or in
 /// an elementwise linalg.generic; returns x and the factor.
 static std::optional<std::pair<Value, double>> matchScaledTensor(Value v) {
@@ -131,7 +151,7 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
                          auto rt = dyn_cast<RankedTensorType>(t);
                          return rt && rt.getShape() == outType.getShape();
                        });
-    if (generic && (!isIdentityElementwiseGeneric(generic) ||
+    if (generic && (!isFusibleConsumerGeneric(generic, out) ||
                     generic.getNumResults() != 1 ||
                     llvm::any_of(generic.getDpsInits(),
                                  [&](Value v) { return v == out; }) ||
@@ -186,22 +206,31 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
       x = m.lookup(AttentionOp::getYieldedValue(op.getEpilogue()));
     }
     SmallVector<Value> coords(block->getArguments().drop_front());
-    auto scalarOperand = [&](Value operand) -> Value {
+    // The consumer's operand at the element's coordinates (through its
+    // indexing map, for broadcast operands of a generic).
+    auto scalarOperand = [&](Value operand, AffineMap map) -> Value {
       if (operand == out)
         return x;
       Type elem = cast<ShapedType>(operand.getType()).getElementType();
       if (auto c = getSplatFloat(operand))
         return arith::ConstantOp::create(rewriter, loc, elem,
                                          rewriter.getFloatAttr(elem, *c));
-      return tensor::ExtractOp::create(rewriter, loc, operand, coords);
+      SmallVector<Value> at;
+      if (!map)
+        at = coords;
+      else
+        for (AffineExpr e : map.getResults())
+          at.push_back(coords[cast<AffineDimExpr>(e).getPosition()]);
+      return tensor::ExtractOp::create(rewriter, loc, operand, at);
     };
     Value yielded;
     if (generic) {
       Block &body = generic.getRegion().front();
       IRMapping m;
-      for (auto [operand, arg] :
-           llvm::zip(generic.getDpsInputs(), body.getArguments()))
-        m.map(arg, scalarOperand(operand));
+      for (OpOperand *operand : generic.getDpsInputOperands())
+        m.map(body.getArgument(operand->getOperandNumber()),
+              scalarOperand(operand->get(),
+                            generic.getMatchingIndexingMap(operand)));
       for (Operation &o : body.without_terminator())
         rewriter.clone(o, m);
       yielded =
@@ -209,7 +238,7 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
     } else {
       SmallVector<Value> operands;
       for (Value operand : user->getOperands())
-        operands.push_back(scalarOperand(operand));
+        operands.push_back(scalarOperand(operand, AffineMap()));
       OperationState state(loc, user->getName(), operands, TypeRange{newElem},
                            user->getAttrs());
       yielded = rewriter.create(state)->getResult(0);

@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""End-to-end numerics check of one example in examples/variants/.
+
+    check_variant.py --variant NAME --workdir DIR --lq L [--lk L] [--batch B]
+
+Generates seeded random inputs of the shapes the variant's @main takes, runs
+it with attn-run on the cpu and reference backends and compares each output
+with a float64 NumPy implementation of the variant's math written here from
+the papers' formulas (docs/variants.md), independent of the compiler. Output
+lines and the pass criterion are those of check_attention.py.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_attention import compare, load, store  # noqa: E402
+
+
+def attend(q, k, v, causal=True, score=None, mask=None, scale=None):
+    """float64 attention from the definition. score(s, b, h, I, J) and
+    mask(b, h, I, J) see [Lq, Lk] index grids. Rows with no visible key give
+    0 and LSE -inf."""
+    B, H, Lq, D = q.shape
+    Hkv, Lk = k.shape[1], k.shape[2]
+    G = H // Hkv
+    scale = 1.0 / np.sqrt(D) if scale is None else scale
+    I = np.arange(Lq)[:, None] + np.zeros((1, Lk), dtype=int)
+    J = np.arange(Lk)[None, :] + np.zeros((Lq, 1), dtype=int)
+    o = np.zeros(q.shape[:3] + (v.shape[3],))
+    lse = np.full((B, H, Lq), -np.inf)
+    for b in range(B):
+        for h in range(H):
+            s = scale * (q[b, h] @ k[b, h // G].T)
+            if score is not None:
+                s = score(s, b, h, I, J)
+            vis = np.ones((Lq, Lk), dtype=bool)
+            if causal:
+                vis &= J <= I + (Lk - Lq)
+            if mask is not None:
+                vis &= mask(b, h, I, J)
+            s = np.where(vis, s, -np.inf)
+            m = s.max(axis=1, keepdims=True)
+            anyv = np.isfinite(m)
+            m = np.where(anyv, m, 0.0)
+            p = np.exp(s - m)
+            l = p.sum(axis=1, keepdims=True)
+            safe = np.where(l > 0, l, 1.0)
+            o[b, h] = np.where(anyv, (p / safe) @ v[b, h // G], 0.0)
+            lse[b, h] = np.where(anyv[:, 0], (m + np.log(safe))[:, 0], -np.inf)
+    return o, lse
+
+
+def alibi_score(H):
+    def f(s, b, h, I, J):
+        return s - 2.0 ** (-8.0 * (h + 1) / H) * (I - J)
+    return f
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# Each variant: (inputs, reference). inputs: list of (name, shape(B, Lq, Lk),
+# dtype, kind) where kind says how to draw the values; reference(args, x)
+# returns the list of outputs (float64), with their dtypes.
+def qkv(H, D, dtype="f32", Hkv=None, Dv=None):
+    Hkv = Hkv or H
+    Dv = Dv or D
+    return [("q", lambda B, Lq, Lk: (B, H, Lq, D), dtype, "normal"),
+            ("k", lambda B, Lq, Lk: (B, Hkv, Lk, D), dtype, "normal"),
+            ("v", lambda B, Lq, Lk: (B, Hkv, Lk, Dv), dtype, "normal")]
+
+
+VARIANTS = {
+    "sliding_window": (qkv(4, 64), lambda a, x: [
+        (attend(x["q"], x["k"], x["v"], mask=lambda b, h, I, J: I < J + 64)[0], "f32")]),
+    "alibi": (qkv(8, 64), lambda a, x: [
+        (attend(x["q"], x["k"], x["v"], score=alibi_score(8))[0], "f32")]),
+    "softcap": (qkv(4, 64), lambda a, x: [
+        (attend(x["q"], x["k"], x["v"], score=lambda s, b, h, I, J: 30 * np.tanh(s / 30))[0], "f32")]),
+    "streaming_sink": (qkv(4, 64), lambda a, x: [
+        (attend(x["q"], x["k"], x["v"], mask=lambda b, h, I, J: (J < 4) | (I < J + 64))[0], "f32")]),
+    "ssmax": (qkv(4, 64) + [("s", lambda B, Lq, Lk: (4,), "f32", "uniform:0.2:0.6")],
+              lambda a, x: [(attend(
+                  x["q"], x["k"], x["v"],
+                  score=lambda s, b, h, I, J: s * x["s"][h] * np.log(I + 1 + (a.lk - a.lq)))[0], "f32")]),
+    "lse": (qkv(4, 64), lambda a, x: list(zip(attend(x["q"], x["k"], x["v"]), ["f32", "f32"]))),
+    "prefix_lm": (qkv(4, 64) + [("p", lambda B, Lq, Lk: (1,), "i32", "prefix")],
+                  lambda a, x: [(attend(x["q"], x["k"], x["v"], causal=False,
+                                        mask=lambda b, h, I, J: (J <= I) | (J < x["p"][0]))[0], "f32")]),
+    "gated_elementwise": (qkv(4, 64) + [("g", lambda B, Lq, Lk: (B, 4, Lq, 64), "f32", "normal")],
+                          lambda a, x: [(attend(x["q"], x["k"], x["v"])[0] * sigmoid(x["g"]), "f32")]),
+    "gated_headwise": (qkv(4, 64) + [("g", lambda B, Lq, Lk: (B, 4, Lq), "f32", "normal")],
+                       lambda a, x: [(attend(x["q"], x["k"], x["v"])[0] * sigmoid(x["g"])[..., None], "f32")]),
+    "alibi_window_bf16": (qkv(8, 64, "bf16"), lambda a, x: [
+        (attend(x["q"], x["k"], x["v"], score=alibi_score(8),
+                mask=lambda b, h, I, J: I < J + 256)[0], "f32")]),
+    "document_mask": (qkv(4, 64) + [("doc", lambda B, Lq, Lk: (B, Lk), "i32", "documents")],
+                      lambda a, x: [(attend(x["q"], x["k"], x["v"],
+                                            mask=lambda b, h, I, J: x["doc"][b][I] == x["doc"][b][J])[0], "f32")]),
+}
+
+
+def draw(rng, kind, shape, a):
+    if kind == "normal":
+        return a.magnitude * rng.standard_normal(shape)
+    if kind.startswith("uniform:"):
+        lo, hi = map(float, kind.split(":")[1:])
+        return rng.uniform(lo, hi, shape)
+    if kind == "prefix":
+        return np.full(shape, a.prefix if a.prefix is not None else max(1, a.lk // 3))
+    if kind == "documents":
+        # Non-decreasing ids: documents of random lengths (some shorter than
+        # a tile, some longer), different per batch row.
+        B, L = shape
+        out = np.zeros(shape, dtype=np.int64)
+        for b in range(B):
+            cuts = np.sort(rng.choice(np.arange(1, max(L, 2)), size=min(5, max(L - 1, 0)), replace=False))
+            out[b] = np.searchsorted(cuts, np.arange(L), side="right")
+        return out
+    raise ValueError(kind)
+
+
+def save(path, x, dtype):
+    if dtype == "i32":
+        np.save(path, x.astype(np.int32))
+        return x.astype(np.int64)
+    return store(path, x, dtype)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--variant", required=True, choices=sorted(VARIANTS))
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--examples", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "variants"))
+    p.add_argument("--attn-run", default="attn-run")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--lq", type=int, required=True)
+    p.add_argument("--lk", type=int)
+    p.add_argument("--prefix", type=int)
+    p.add_argument("--magnitude", type=float, default=1.0)
+    p.add_argument("--backends", default="cpu,reference")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--tol", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    a.lk = a.lk if a.lk is not None else a.lq
+    inputs, reference = VARIANTS[a.variant]
+    os.makedirs(a.workdir, exist_ok=True)
+    src = os.path.join(a.examples, a.variant + ".mlir")
+    rng = np.random.default_rng(a.seed)
+    x, files = {}, []
+    low_precision = False
+    for name, shape, dtype, kind in inputs:
+        path = os.path.join(a.workdir, name + ".npy")
+        x[name] = save(path, draw(rng, kind, shape(a.batch, a.lq, a.lk), a), dtype)
+        files.append(path)
+        low_precision |= dtype in ("bf16", "f16")
+    refs = reference(a, x)
+    tol = a.tol if a.tol is not None else (2e-2 if low_precision else 1e-4)
+
+    ok = True
+    for backend in a.backends.split(","):
+        outs = [os.path.join(a.workdir, "out%d_%s.npy" % (n, backend)) for n in range(len(refs))]
+        cmd = [a.attn_run, src, "--backend=" + backend]
+        cmd += ["--input=@" + f for f in files] + ["--output=@" + f for f in outs]
+        if a.threads:
+            cmd.append("--threads=%d" % a.threads)
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print("%s: attn-run failed (exit %d)\n%s%s" % (backend, r.returncode, r.stdout, r.stderr))
+            ok = False
+            continue
+        for n, ((ref, dtype), path) in enumerate(zip(refs, outs)):
+            got = load(path, dtype)
+            name = "%s out%d" % (backend, n)
+            if got.shape != ref.shape:
+                print("%s: shape %s, expected %s FAIL" % (name, got.shape, ref.shape))
+                ok = False
+                continue
+            ok &= compare(name, got, ref, tol)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
