@@ -182,7 +182,127 @@ private:
     return r;
   }
 
+  /// The run-time range [min, max] (signed) of a `memref.load` in the mask
+  /// region over the tile, for loads whose indices are the batch or head
+  /// argument, values defined above, and at most one of i and j: a small
+  /// loop over that index's range in the tile. This is what lets data-
+  /// dependent masks (document ids, segment ids) skip tiles.
+  std::optional<std::pair<Value, Value>> loadRange(Value v) {
+    auto load = v.getDefiningOp<memref::LoadOp>();
+    if (!load || load->getBlock() != &mask ||
+        load.getMemRef().getParentBlock() == &mask ||
+        !isa<IntegerType>(v.getType()))
+      return std::nullopt;
+    SmallVector<Value> indices;
+    int varying = -1; // position of the index that is i or j
+    Value lo, hi;
+    for (auto [pos, idx] : llvm::enumerate(load.getIndices())) {
+      if (auto arg = dyn_cast<BlockArgument>(idx); arg && arg.getOwner() == &mask) {
+        unsigned n = arg.getArgNumber();
+        if (n <= 1) {
+          indices.push_back(n == 0 ? batch : head);
+          continue;
+        }
+        if (varying >= 0)
+          return std::nullopt;
+        varying = pos;
+        lo = n == 2 ? iMin : jMin;
+        hi = n == 2 ? iMax : jMax;
+        indices.push_back(Value());
+        continue;
+      }
+      if (idx.getParentBlock() == &mask && !getConstantIntValue(idx))
+        return std::nullopt;
+      if (auto c = getConstantIntValue(idx))
+        indices.push_back(index(*c));
+      else
+        indices.push_back(idx);
+    }
+    if (varying < 0) {
+      Value x = memref::LoadOp::create(b, loc, load.getMemRef(), indices);
+      return std::make_pair(x, x);
+    }
+    // Seed with the first element, then fold min/max over the range.
+    indices[varying] = lo;
+    Value first = memref::LoadOp::create(b, loc, load.getMemRef(), indices);
+    Value end = arith::AddIOp::create(b, loc, hi, index(1));
+    auto loop = scf::ForOp::create(b, loc, lo, end, index(1),
+                                   ValueRange{first, first});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      indices[varying] = loop.getInductionVar();
+      Value x = memref::LoadOp::create(b, loc, load.getMemRef(), indices);
+      Value mn = arith::MinSIOp::create(b, loc, loop.getRegionIterArg(0), x);
+      Value mx = arith::MaxSIOp::create(b, loc, loop.getRegionIterArg(1), x);
+      scf::YieldOp::create(b, loc, ValueRange{mn, mx});
+    }
+    return std::make_pair(loop.getResult(0), loop.getResult(1));
+  }
+
+  /// Classifies a comparison of two loaded values from their run-time ranges.
+  /// One side may also be a constant or a value defined above the region.
+  std::optional<std::pair<Value, Value>> classifyLoadCompare(arith::CmpIOp cmp) {
+    auto invariant = [&](Value v) -> std::optional<std::pair<Value, Value>> {
+      if (!isa<IntegerType>(v.getType()) || v.getParentBlock() == &mask &&
+                                                !getConstantIntValue(v))
+        return std::nullopt;
+      if (auto c = getConstantIntValue(v))
+        v = arith::ConstantOp::create(b, loc, v.getType(),
+                                      b.getIntegerAttr(v.getType(), *c));
+      return std::make_pair(v, v);
+    };
+    bool lhsLoad = cmp.getLhs().getDefiningOp<memref::LoadOp>() != nullptr;
+    bool rhsLoad = cmp.getRhs().getDefiningOp<memref::LoadOp>() != nullptr;
+    if (!lhsLoad && !rhsLoad)
+      return std::nullopt;
+    auto l = lhsLoad ? loadRange(cmp.getLhs()) : invariant(cmp.getLhs());
+    if (!l)
+      return std::nullopt;
+    auto r = rhsLoad ? loadRange(cmp.getRhs()) : invariant(cmp.getRhs());
+    if (!r)
+      return std::nullopt;
+    auto [lMin, lMax] = *l;
+    auto [rMin, rMax] = *r;
+    using P = arith::CmpIPredicate;
+    auto cmpi = [&](P p, Value a, Value c) -> Value {
+      return arith::CmpIOp::create(b, loc, p, a, c);
+    };
+    auto both = [&](Value a, Value c) -> Value {
+      return arith::AndIOp::create(b, loc, a, c);
+    };
+    auto either = [&](Value a, Value c) -> Value {
+      return arith::OrIOp::create(b, loc, a, c);
+    };
+    // Every pair equal: both ranges are the same single value.
+    auto allEqual = [&]() {
+      return both(both(cmpi(P::eq, lMin, lMax), cmpi(P::eq, rMin, rMax)),
+                  cmpi(P::eq, lMin, rMin));
+    };
+    auto disjoint = [&]() {
+      return either(cmpi(P::slt, lMax, rMin), cmpi(P::slt, rMax, lMin));
+    };
+    switch (cmp.getPredicate()) {
+    case P::eq:
+      return std::make_pair(allEqual(), disjoint());
+    case P::ne:
+      return std::make_pair(disjoint(), allEqual());
+    case P::slt:
+      return std::make_pair(cmpi(P::slt, lMax, rMin), cmpi(P::sge, lMin, rMax));
+    case P::sle:
+      return std::make_pair(cmpi(P::sle, lMax, rMin), cmpi(P::sgt, lMin, rMax));
+    case P::sgt:
+      return std::make_pair(cmpi(P::sgt, lMin, rMax), cmpi(P::sle, lMax, rMin));
+    case P::sge:
+      return std::make_pair(cmpi(P::sge, lMin, rMax), cmpi(P::slt, lMax, rMin));
+    default:
+      return std::nullopt; // unsigned: treat as opaque
+    }
+  }
+
   std::optional<std::pair<Value, Value>> classifyCompare(arith::CmpIOp cmp) {
+    if (auto r = classifyLoadCompare(cmp))
+      return r;
     if (!cmp.getLhs().getType().isIndex() && !cmp.getLhs().getType().isInteger(64))
       return std::nullopt;
     auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());

@@ -27,6 +27,8 @@ config.substitutions.append(("%attnrt_lib", config.attn_runtime_lib))
 config.substitutions.append(("%runtime_include", os.path.join(config.attn_src_root, "runtime", "include")))
 config.substitutions.append(("%cc", config.c_compiler +
     (" -fsanitize=address,undefined" if config.sanitize else "")))
+config.substitutions.append(("%check_variant",
+    "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_variant.py"))))
 config.substitutions.append(("%check_attention",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_attention.py"))))
 

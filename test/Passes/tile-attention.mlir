@@ -78,15 +78,26 @@ func.func @sliding_window(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
 
 // -----
 
-// A data-dependent mask (document ids) cannot be bounded: with causal, tiles
-// above the diagonal are still skipped, but no tile counts as full.
+// A data-dependent mask (document ids): the ranges of the ids over the
+// tile's query rows and key columns are computed at run time (a loop of
+// loads each); disjoint ranges make the tile empty, one shared id makes it
+// full.
 // CHECK-LABEL: func.func @document_mask
-// CHECK-NOT: attn.tile_attend
-// CHECK: scf.if %{{.+}} {
-// CHECK-NEXT: attn.tile_attend {{.*}} mask {
-// CHECK: memref.load
-// CHECK: memref.load
-// CHECK-NOT: attn.tile_attend
+// CHECK: scf.for %[[KT:.+]] =
+// CHECK: %[[QFIRST:.+]] = memref.load %[[DOC:.+]][%{{.+}}, %[[Q0:.+]]] : memref<?x?xi32>
+// CHECK: %[[QR:.+]]:2 = scf.for %[[I:.+]] = %[[Q0]] to %{{.+}} step %{{.+}} iter_args(%{{.+}} = %[[QFIRST]], %{{.+}} = %[[QFIRST]])
+// CHECK: memref.load %[[DOC]][%{{.+}}, %[[I]]]
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: %[[KR:.+]]:2 = scf.for
+// CHECK-DAG: arith.cmpi slt, %[[KR]]#1, %[[QR]]#0 : i32
+// CHECK-DAG: arith.cmpi slt, %[[QR]]#1, %[[KR]]#0 : i32
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK: attn.tile_attend
+// CHECK-NOT: mask
+// CHECK: } else {
+// CHECK: attn.tile_attend {{.*}} mask {
 // CHECK: attn.tile_finalize
 func.func @document_mask(%q: memref<?x4x?x64xf32>, %doc: memref<?x?xi32>, %o: memref<?x4x?x64xf32>) {
   attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
@@ -97,6 +108,55 @@ func.func @document_mask(%q: memref<?x4x?x64xf32>, %doc: memref<?x?xi32>, %o: me
         %dj = memref.load %doc[%b, %j] : memref<?x?xi32>
         %same = arith.cmpi eq, %di, %dj : i32
         attn.yield %same : i1
+      }
+  return
+}
+
+// -----
+
+// A mask the classifier cannot bound (a load indexed by i and j together):
+// with causal, tiles above the diagonal are still skipped, but no tile
+// counts as full.
+// CHECK-LABEL: func.func @opaque_mask
+// CHECK-NOT: attn.tile_attend
+// CHECK: scf.if %{{.+}} {
+// CHECK-NEXT: attn.tile_attend {{.*}} mask {
+// CHECK: memref.load
+// CHECK-NOT: attn.tile_attend
+// CHECK: attn.tile_finalize
+func.func @opaque_mask(%q: memref<?x4x?x64xf32>, %allow: memref<?x?xi8>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %a = memref.load %allow[%i, %j] : memref<?x?xi8>
+        %zero = arith.constant 0 : i8
+        %vis = arith.cmpi ne, %a, %zero : i8
+        attn.yield %vis : i1
+      }
+  return
+}
+
+// -----
+
+// A key-padding mask (valid[b, j] != 0): one run-time range over the tile's
+// keys against a constant; a tile of padding keys is skipped.
+// CHECK-LABEL: func.func @key_padding
+// CHECK: %[[KR:.+]]:2 = scf.for
+// CHECK: %[[Z:.+]] = arith.constant 0 : i8
+// CHECK-DAG: arith.cmpi slt, %[[KR]]#1, %[[Z]] : i8
+// CHECK-DAG: arith.cmpi slt, %[[Z]], %[[KR]]#0 : i8
+// CHECK: scf.if
+// CHECK: attn.tile_attend
+func.func @key_padding(%q: memref<?x4x?x64xf32>, %valid: memref<?x?xi8>, %o: memref<?x4x?x64xf32>) {
+  attn.attention ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %a = memref.load %valid[%b, %j] : memref<?x?xi8>
+        %zero = arith.constant 0 : i8
+        %vis = arith.cmpi ne, %a, %zero : i8
+        attn.yield %vis : i1
       }
   return
 }
