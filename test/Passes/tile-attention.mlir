@@ -144,7 +144,7 @@ func.func @opaque_mask(%q: memref<?x4x?x64xf32>, %allow: memref<?x?xi8>, %o: mem
 // CHECK-LABEL: func.func @key_padding
 // CHECK: %[[KR:.+]]:2 = scf.for
 // CHECK-DAG: arith.cmpi slt, %[[KR]]#1, %{{.+}} : i8
-// CHECK-DAG: arith.cmpi slt, %{{.+}}, %[[KR]]#0 : i8
+// CHECK-DAG: arith.cmpi sgt, %[[KR]]#0, %{{.+}} : i8
 // CHECK: scf.if
 // CHECK: attn.tile_attend
 func.func @key_padding(%q: memref<?x4x?x64xf32>, %valid: memref<?x?xi8>, %o: memref<?x4x?x64xf32>) {
