@@ -129,6 +129,15 @@ def make_mlir(a):
             body += ["        %w = arith.constant " + str(int(arg)) + " : index",
                      "        %jw = arith.addi %j, %w : index",
                      "        %vis = arith.cmpi slt, %i, %jw : index"]
+        elif kind == "sinkwindow":
+            # Keys j < S always visible, plus i - w < j.
+            sinks, win = arg.split(":")
+            body += ["        %sinks = arith.constant " + str(int(sinks)) + " : index",
+                     "        %w = arith.constant " + str(int(win)) + " : index",
+                     "        %is_sink = arith.cmpi slt, %j, %sinks : index",
+                     "        %jw = arith.addi %j, %w : index",
+                     "        %in_win = arith.cmpi slt, %i, %jw : index",
+                     "        %vis = arith.ori %is_sink, %in_win : i1"]
         elif kind == "none":
             body += ["        %vis = arith.constant false"]
         else:
@@ -204,6 +213,9 @@ def reference(a, q, k, v, gate):
             vis &= i != int(arg)
         elif kind == "window":
             vis &= i < j + int(arg)
+        elif kind == "sinkwindow":
+            sinks, win = map(int, arg.split(":"))
+            vis &= (j < sinks) | (i < j + win)
         elif kind == "none":
             vis &= False
     o = np.zeros((B, Hq, Lq, Dv))
@@ -273,7 +285,7 @@ def main():
     p.add_argument("--causal", action="store_true")
     p.add_argument("--scale", type=float)
     p.add_argument("--softcap", type=float)
-    p.add_argument("--mask", help="hide-row:I | window:W | none")
+    p.add_argument("--mask", help="hide-row:I | window:W | sinkwindow:S:W | none")
     p.add_argument("--gate", action="store_true", help="sigmoid output gate (epilogue)")
     p.add_argument("--fuse-gate", action="store_true",
                    help="write the gate as a linalg.generic after the op")
