@@ -148,6 +148,8 @@ def main():
     p.add_argument("--threads", type=int)
     p.add_argument("--tol", type=float)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--inputs-only", action="store_true",
+                   help="write the inputs, print their paths, run nothing")
     a = p.parse_args()
     a.lk = a.lk if a.lk is not None else a.lq
     inputs, reference = VARIANTS[a.variant]
@@ -161,6 +163,9 @@ def main():
         x[name] = save(path, draw(rng, kind, shape(a.batch, a.lq, a.lk), a), dtype)
         files.append(path)
         low_precision |= dtype in ("bf16", "f16")
+    if a.inputs_only:
+        print(" ".join(files))
+        return 0
     refs = reference(a, x)
     tol = a.tol if a.tol is not None else (2e-2 if low_precision else 1e-4)
 
