@@ -197,43 +197,57 @@ def make_mlir(a):
 # The float64 reference, from the op's definition.
 
 
-def reference(a, q, k, v, gate):
-    B, Hq, Lq, D = q.shape
-    Hkv, Lk, Dv = k.shape[1], k.shape[2], v.shape[3]
-    G = Hq // Hkv
-    scale = a.scale if a.scale is not None else 1.0 / np.sqrt(D)
-    i = np.arange(Lq)[:, None]
-    j = np.arange(Lk)[None, :]
-    vis = np.ones((Lq, Lk), dtype=bool)
-    if a.causal:
-        vis &= j <= i + (Lk - Lq)
-    if a.mask:
-        kind, _, arg = a.mask.partition(":")
-        if kind == "hide-row":
-            vis &= i != int(arg)
-        elif kind == "window":
-            vis &= i < j + int(arg)
-        elif kind == "sinkwindow":
-            sinks, win = map(int, arg.split(":"))
-            vis &= (j < sinks) | (i < j + win)
-        elif kind == "none":
-            vis &= False
-    o = np.zeros((B, Hq, Lq, Dv))
-    lse = np.full((B, Hq, Lq), -np.inf)
+def attend(q, k, v, causal=True, score=None, mask=None, scale=None):
+    """float64 attention from the op's definition. score(s, b, h, I, J) and
+    mask(b, h, I, J) see [Lq, Lk] index grids. Rows with no visible key give
+    0 and LSE -inf. (check_variant.py uses it too.)"""
+    B, H, Lq, D = q.shape
+    Hkv, Lk = k.shape[1], k.shape[2]
+    G = H // Hkv
+    scale = 1.0 / np.sqrt(D) if scale is None else scale
+    I = np.arange(Lq)[:, None] + np.zeros((1, Lk), dtype=int)
+    J = np.arange(Lk)[None, :] + np.zeros((Lq, 1), dtype=int)
+    o = np.zeros(q.shape[:3] + (v.shape[3],))
+    lse = np.full((B, H, Lq), -np.inf)
     for b in range(B):
-        for h in range(Hq):
+        for h in range(H):
             s = scale * (q[b, h] @ k[b, h // G].T)
-            if a.softcap:
-                s = a.softcap * np.tanh(s / a.softcap)
+            if score is not None:
+                s = score(s, b, h, I, J)
+            vis = np.ones((Lq, Lk), dtype=bool)
+            if causal:
+                vis &= J <= I + (Lk - Lq)
+            if mask is not None:
+                vis &= mask(b, h, I, J)
             s = np.where(vis, s, -np.inf)
             m = s.max(axis=1, keepdims=True)
-            any_vis = np.isfinite(m)
-            m = np.where(any_vis, m, 0.0)
+            anyv = np.isfinite(m)
+            m = np.where(anyv, m, 0.0)
             p = np.exp(s - m)
             l = p.sum(axis=1, keepdims=True)
             safe = np.where(l > 0, l, 1.0)
-            o[b, h] = np.where(any_vis, (p / safe) @ v[b, h // G], 0.0)
-            lse[b, h] = np.where(any_vis[:, 0], (m + np.log(safe))[:, 0], -np.inf)
+            o[b, h] = np.where(anyv, (p / safe) @ v[b, h // G], 0.0)
+            lse[b, h] = np.where(anyv[:, 0], (m + np.log(safe))[:, 0], -np.inf)
+    return o, lse
+
+
+def reference(a, q, k, v, gate):
+    score = None
+    if a.softcap:
+        score = lambda s, b, h, I, J: a.softcap * np.tanh(s / a.softcap)
+    mask = None
+    if a.mask:
+        kind, _, arg = a.mask.partition(":")
+        if kind == "hide-row":
+            mask = lambda b, h, I, J: I != int(arg)
+        elif kind == "window":
+            mask = lambda b, h, I, J: I < J + int(arg)
+        elif kind == "sinkwindow":
+            sinks, win = map(int, arg.split(":"))
+            mask = lambda b, h, I, J: (J < sinks) | (I < J + win)
+        elif kind == "none":
+            mask = lambda b, h, I, J: np.zeros(I.shape, dtype=bool)
+    o, lse = attend(q, k, v, a.causal, score, mask, a.scale)
     if gate is not None:
         o = o / (1.0 + np.exp(-gate))
     return o, lse

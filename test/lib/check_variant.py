@@ -17,41 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_attention import compare, load, store  # noqa: E402
-
-
-def attend(q, k, v, causal=True, score=None, mask=None, scale=None):
-    """float64 attention from the definition. score(s, b, h, I, J) and
-    mask(b, h, I, J) see [Lq, Lk] index grids. Rows with no visible key give
-    0 and LSE -inf."""
-    B, H, Lq, D = q.shape
-    Hkv, Lk = k.shape[1], k.shape[2]
-    G = H // Hkv
-    scale = 1.0 / np.sqrt(D) if scale is None else scale
-    I = np.arange(Lq)[:, None] + np.zeros((1, Lk), dtype=int)
-    J = np.arange(Lk)[None, :] + np.zeros((Lq, 1), dtype=int)
-    o = np.zeros(q.shape[:3] + (v.shape[3],))
-    lse = np.full((B, H, Lq), -np.inf)
-    for b in range(B):
-        for h in range(H):
-            s = scale * (q[b, h] @ k[b, h // G].T)
-            if score is not None:
-                s = score(s, b, h, I, J)
-            vis = np.ones((Lq, Lk), dtype=bool)
-            if causal:
-                vis &= J <= I + (Lk - Lq)
-            if mask is not None:
-                vis &= mask(b, h, I, J)
-            s = np.where(vis, s, -np.inf)
-            m = s.max(axis=1, keepdims=True)
-            anyv = np.isfinite(m)
-            m = np.where(anyv, m, 0.0)
-            p = np.exp(s - m)
-            l = p.sum(axis=1, keepdims=True)
-            safe = np.where(l > 0, l, 1.0)
-            o[b, h] = np.where(anyv, (p / safe) @ v[b, h // G], 0.0)
-            lse[b, h] = np.where(anyv[:, 0], (m + np.log(safe))[:, 0], -np.inf)
-    return o, lse
+from check_attention import attend, compare, load, store  # noqa: E402
 
 
 def alibi_score(H):
