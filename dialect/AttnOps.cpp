@@ -185,6 +185,12 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "expected a finite, non-zero scale, got "
                            << value;
   }
+  if (getNormalizer() == Normalizer::sigmoid) {
+    if (getLse())
+      return emitOpError("has no log-sum-exp output with normalizer(sigmoid)");
+    if (!getSink().empty())
+      return emitOpError("takes no sink region with normalizer(sigmoid)");
+  }
   return success();
 }
 
@@ -194,7 +200,8 @@ LogicalResult AttentionOp::verifyRegions() {
   if (failed(verifyScalarRegion(*this, getScore(), "score",
                                 {f32, idx, idx, idx, idx}, f32)) ||
       failed(verifyScalarRegion(*this, getMask(), "mask",
-                                {idx, idx, idx, idx}, b.getI1Type())))
+                                {idx, idx, idx, idx}, b.getI1Type())) ||
+      failed(verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx}, f32)))
     return failure();
   auto outType = dyn_cast<ShapedType>(getOutput().getType());
   if (!outType)
@@ -293,12 +300,18 @@ LogicalResult TileFinalizeOp::verify() {
                               o.getDimSize(0), "log-sum-exp rows",
                               "output rows")))
       return failure();
+  if (getNormalizer() == Normalizer::sigmoid && (getLse() || !getSink().empty()))
+    return emitOpError("takes no log-sum-exp output and no sink region with "
+                       "normalizer(sigmoid)");
   return success();
 }
 
 LogicalResult TileFinalizeOp::verifyRegions() {
   Builder b(getContext());
   Type idx = b.getIndexType();
+  if (failed(verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx},
+                                b.getF32Type())))
+    return failure();
   return verifyScalarRegion(*this, getEpilogue(), "epilogue",
                             {b.getF32Type(), idx, idx, idx, idx},
                             getOutput().getType().getElementType());
@@ -315,6 +328,8 @@ LogicalResult ParallelForOp::verifyRegions() {
     return emitOpError("expected the body to take one i64 iteration index");
   return success();
 }
+
+#include "dialect/AttnEnums.cpp.inc"
 
 #define GET_OP_CLASSES
 #include "dialect/AttnOps.cpp.inc"

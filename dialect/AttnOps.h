@@ -16,6 +16,8 @@
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "dialect/AttnEnums.h.inc"
+
 #define GET_OP_CLASSES
 #include "dialect/AttnOps.h.inc"
 

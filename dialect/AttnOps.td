@@ -8,6 +8,7 @@
 #define ATTN_DIALECT_ATTNOPS_TD
 
 include "dialect/AttnBase.td"
+include "dialect/AttnAttrs.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -32,6 +33,13 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     LSE[b,h,i] = log(sum_{vis} exp(s[j]))          (optional second output)
     ```
 
+    With a `sink` region, its value `sink(b, h, i)` is one more logit in the
+    softmax denominator with a zero value vector (a learned attention sink):
+    `p[j] = exp(s[j]) / (exp(sink) + sum_{vis} exp(s[j']))`, and the LSE
+    includes it. With `normalizer(sigmoid)` the weights are
+    `p[j] = sigmoid(s[j])` for visible keys with no normalization (sigmoid
+    attention); there is then no LSE and no sink.
+
     Operands are laid out `[batch, heads, seq, head_dim]` (PyTorch SDPA).
     Batch and sequence lengths may be dynamic; head counts and head dims are
     static. `G = Hq / Hkv` query heads share one key/value head (GQA/MQA).
@@ -50,7 +58,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     * `mask(%b: index, %h: index, %i: index, %j: index)` yields `i1`, true
       where key `j` is visible to query `i` (FlexAttention's `mask_mod`);
     * `epilogue(%o: f32, %b: index, %h: index, %i: index, %d: index)` yields
-      the output element (of the output element type).
+      the output element (of the output element type);
+    * `sink(%b: index, %h: index, %i: index)` yields an f32 logit that enters
+      only the softmax denominator.
     Regions may read tensors defined above them with `tensor.extract`
     (after bufferization: `memref.load`), e.g. a bias or document ids.
 
@@ -74,17 +84,21 @@ def Attn_AttentionOp : Attn_Op<"attention", [
   let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value,
                        Variadic<AnyShaped>:$outputs,
                        UnitAttr:$causal,
-                       OptionalAttr<F32Attr>:$scale);
+                       OptionalAttr<F32Attr>:$scale,
+                       DefaultValuedAttr<Attn_Normalizer,
+                                         "::mlir::attn::Normalizer::softmax">:$normalizer);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$score, AnyRegion:$mask,
-                        AnyRegion:$epilogue);
+                        AnyRegion:$epilogue, AnyRegion:$sink);
 
   let assemblyFormat = [{
     (`causal` $causal^)? (`scale` `(` $scale^ `)`)?
+    (`normalizer` `(` $normalizer^ `)`)?
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
     `outs` `(` $outputs `:` type($outputs) `)`
     (`score` $score^)?
     (`mask` $mask^)?
+    (`sink` $sink^)?
     (`epilogue` $epilogue^)?
     attr-dict (`->` type($results)^)?
   }];
@@ -135,7 +149,9 @@ def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
     the `mask` region is present, set to -inf where it yields false. The tile
     pass emits the mask region only for partially visible tiles: full tiles
     carry no mask at all. `batch`, `head`, `q_offset` and `k_offset` give the
-    global coordinates of the tile's first element for the regions.
+    global coordinates of the tile's first element for the regions. With
+    `normalizer(sigmoid)` the step adds `sigmoid(logit) * v` to `acc` and
+    leaves `maxes` alone.
 
     ```mlir
     attn.tile_attend ins(%qt, %kt, %vt : memref<?x64xf32, strided<[64, 1], offset: ?>>, ...)
@@ -151,13 +167,15 @@ def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
     Arg<MemRefRankOf<[F32], [1]>, "running sums", [MemRead, MemWrite]>:$sums,
     Arg<MemRefRankOf<[F32], [2]>, "accumulator", [MemRead, MemWrite]>:$acc,
     Index:$batch, Index:$head, Index:$q_offset, Index:$k_offset,
-    F32Attr:$scale);
+    F32Attr:$scale,
+    DefaultValuedAttr<Attn_Normalizer, "::mlir::attn::Normalizer::softmax">:$normalizer);
   let regions = (region AnyRegion:$score, AnyRegion:$mask);
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
     `state` `(` $maxes `,` $sums `,` $acc `:` type($maxes) `,` type($sums) `,` type($acc) `)`
     `at` `[` $batch `,` $head `,` $q_offset `,` $k_offset `]`
     `scale` `(` $scale `)`
+    (`normalizer` `(` $normalizer^ `)`)?
     (`score` $score^)?
     (`mask` $mask^)?
     attr-dict
@@ -173,6 +191,8 @@ def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
     for the `nq` rows of the `[nq, Dv]` output view (0 where `sums[i]` is 0,
     i.e. the row saw no visible key) and, if present, the row log-sum-exp
     `lse[i] = ln(2) * (maxes[i] + log2(sums[i]))` (-inf for empty rows).
+    A `sink(b, h, i)` region adds `exp(sink)` to the denominator (and to the
+    LSE). With `normalizer(sigmoid)` the accumulator is written as is.
 
     ```mlir
     attn.tile_finalize state(%m, %l, %acc : memref<64xf32>, memref<64xf32>, memref<64x64xf32>)
@@ -185,12 +205,15 @@ def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
     Arg<MemRefRankOf<[F32], [2]>, "accumulator", [MemRead]>:$acc,
     Arg<MemRefRankOf<[F32, F16, BF16], [2]>, "output tile", [MemWrite]>:$output,
     Arg<Optional<MemRefRankOf<[F32], [1]>>, "log-sum-exp tile", [MemWrite]>:$lse,
-    Index:$batch, Index:$head, Index:$q_offset);
-  let regions = (region AnyRegion:$epilogue);
+    Index:$batch, Index:$head, Index:$q_offset,
+    DefaultValuedAttr<Attn_Normalizer, "::mlir::attn::Normalizer::softmax">:$normalizer);
+  let regions = (region AnyRegion:$epilogue, AnyRegion:$sink);
   let assemblyFormat = [{
     `state` `(` $maxes `,` $sums `,` $acc `:` type($maxes) `,` type($sums) `,` type($acc) `)`
     `outs` `(` $output (`,` $lse^)? `:` type($output) (`,` type($lse)^)? `)`
     `at` `[` $batch `,` $head `,` $q_offset `]`
+    (`normalizer` `(` $normalizer^ `)`)?
+    (`sink` $sink^)?
     (`epilogue` $epilogue^)?
     attr-dict
   }];

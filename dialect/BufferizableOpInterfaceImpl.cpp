@@ -46,7 +46,7 @@ struct AttentionOpInterface
     auto newOp = AttentionOp::create(
         rewriter, op->getLoc(), TypeRange{}, buffers[0], buffers[1],
         buffers[2], ValueRange(buffers).drop_front(3), attn.getCausalAttr(),
-        attn.getScaleAttr());
+        attn.getScaleAttr(), attn.getNormalizerAttr());
     for (auto [from, to] :
          llvm::zip(op->getRegions(), newOp->getRegions()))
       rewriter.inlineRegionBefore(from, to, to.end());

@@ -184,10 +184,12 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
       resultTypes.push_back(lse.getType());
     auto newOp = AttentionOp::create(
         rewriter, op.getLoc(), resultTypes, op.getQuery(), op.getKey(),
-        op.getValue(), outputs, op.getCausalAttr(), op.getScaleAttr());
+        op.getValue(), outputs, op.getCausalAttr(), op.getScaleAttr(),
+        op.getNormalizerAttr());
     IRMapping regionMap;
     op.getScore().cloneInto(&newOp.getScore(), regionMap);
     op.getMask().cloneInto(&newOp.getMask(), regionMap);
+    op.getSink().cloneInto(&newOp.getSink(), regionMap);
 
     // Build the epilogue: the old epilogue (if any), then the consumer.
     Region &epi = newOp.getEpilogue();

@@ -494,7 +494,8 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   FloatAttr scaleAttr = b.getF32FloatAttr(scale);
   auto attend = [&](OpBuilder &builder, bool withMask) {
     auto step = TileAttendOp::create(builder, loc, qTile, kTile, vTile, maxes,
-                                     sums, acc, bb, h, q0, k0, scaleAttr);
+                                     sums, acc, bb, h, q0, k0, scaleAttr,
+                                     op.getNormalizerAttr());
     IRMapping m;
     op.getScore().cloneInto(&step.getScore(), m);
     if (withMask)
@@ -525,9 +526,10 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
     lseTile = tileView(b, loc, lse, {bb, h, q0}, {one, one, nq},
                        {ShapedType::kDynamic});
   auto fin = TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lseTile,
-                                    bb, h, q0);
+                                    bb, h, q0, op.getNormalizerAttr());
   IRMapping m;
   op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
+  op.getSink().cloneInto(&fin.getSink(), m);
 
   op.erase();
   return success();

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 
 #include <cmath>
 #include <map>
@@ -253,6 +254,7 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   int64_t dv = op.getValue().getType().getDimSize(1);
   int64_t nv = (dv + lanes - 1) / lanes, lastLanes = dv - (nv - 1) * lanes;
   bool hasScore = !op.getScore().empty(), hasMask = !op.getMask().empty();
+  bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
   double scale = op.getScale().convertToDouble();
 
   // Register blocking: R keys x NC query vectors for S, RR rows x NV value
@@ -371,9 +373,37 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
     if (failed(status))
       return status;
 
+    if (sigmoid) {
+      // Sigmoid attention: p = sigmoid(s) with s in base-2 units, computed
+      // as e / (1 + e) or 1 / (1 + e) with e = 2^-|s| (never overflows;
+      // masked keys, s = -inf, give 0). No running max, no rescaling.
+      for (int64_t c = 0; c < nc; ++c)
+        vector::StoreOp::create(cb, loc, splat(cb, loc, 1.0), alphaBuf,
+                                idx(cb, loc, c * lanes));
+      scf::ForOp::create(
+          cb, loc, c0, nkc, c1, ValueRange{},
+          [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+            for (int64_t c = 0; c < nc; ++c) {
+              SmallVector<Value> at{j, idx(b, loc, c * lanes)};
+              Value s = vector::LoadOp::create(b, loc, vecType(b), sBuf, at);
+              Value e = exp2(b, loc, arith::NegFOp::create(
+                                         b, loc, math::AbsFOp::create(b, loc, s)));
+              Value den = arith::AddFOp::create(b, loc, splat(b, loc, 1.0), e);
+              Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE,
+                                                s, splat(b, loc, 0.0));
+              Value num = arith::SelectOp::create(b, loc, pos,
+                                                  splat(b, loc, 1.0), e);
+              vector::StoreOp::create(b, loc,
+                                      arith::DivFOp::create(b, loc, num, den),
+                                      sBuf, at);
+            }
+            scf::YieldOp::create(b, loc);
+          });
+    }
+
     // Online softmax update, lane-wise over the query rows.
     SmallVector<Value> mUse;
-    for (int64_t c = 0; c < nc; ++c) {
+    for (int64_t c = 0; c < nc && !sigmoid; ++c) {
       Value at = idx(cb, loc, c * lanes);
       Value mOld = vector::LoadOp::create(cb, loc, vecType(cb), op.getMaxes(), at);
       Value mNew = maxf(cb, loc, mOld, rest.getResult(c));
@@ -386,7 +416,9 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
       mUse.push_back(use);
     }
     SmallVector<Value> sumInit(nc, splat(cb, loc, 0.0));
-    auto expLoop = scf::ForOp::create(
+    scf::ForOp expLoop;
+    if (!sigmoid) {
+    expLoop = scf::ForOp::create(
         cb, loc, c0, nkc, c1, sumInit,
         [&](OpBuilder &b, Location loc, Value j, ValueRange sums) {
           SmallVector<Value> out;
@@ -406,6 +438,7 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
       Value alpha = vector::LoadOp::create(cb, loc, vecType(cb), alphaBuf, at);
       l = vector::FMAOp::create(cb, loc, l, alpha, expLoop.getResult(c));
       vector::StoreOp::create(cb, loc, l, op.getSums(), at);
+    }
     }
 
     // acc = alpha * acc + P V, blocked over rr rows and nv value vectors.
@@ -464,6 +497,8 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
   int64_t dv = op.getOutput().getType().getDimSize(1);
   int64_t nv = (dv + lanes - 1) / lanes, lastLanes = dv - (nv - 1) * lanes;
   bool hasEpilogue = !op.getEpilogue().empty();
+  bool hasSink = !op.getSink().empty();
+  bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
   OpBuilder b(op);
   Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
   Value nq = memref::DimOp::create(b, loc, op.getOutput(), 0);
@@ -476,15 +511,49 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
   scf::ForOp::create(
       b, loc, c0, nq, c1, ValueRange{},
       [&](OpBuilder &b, Location loc, Value i, ValueRange) {
+        Value row = arith::AddIOp::create(b, loc, op.getQOffset(), i);
         Value l = memref::LoadOp::create(b, loc, op.getSums(), i);
-        Value zero = f32(b, loc, 0.0);
+        Value m = memref::LoadOp::create(b, loc, op.getMaxes(), i);
+        Value zero = f32(b, loc, 0.0), one = f32(b, loc, 1.0);
+        Value negInfS = f32(b, loc, -std::numeric_limits<double>::infinity());
+        auto isNegInf = [&](Value x) {
+          return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
+                                       negInfS);
+        };
+        Value numer = one;
+        if (hasSink) {
+          // One more logit in the denominator, with a zero value vector:
+          // M = max(m, sink), l' = l 2^(m-M) + 2^(sink-M), o = acc 2^(m-M)/l'.
+          IRMapping map;
+          Block &sink = op.getSink().front();
+          map.map(sink.getArgument(0), op.getBatch());
+          map.map(sink.getArgument(1), op.getHead());
+          map.map(sink.getArgument(2), row);
+          for (Operation &o : sink.without_terminator())
+            b.clone(o, map);
+          Value s2 = arith::MulFOp::create(
+              b, loc, map.lookup(AttentionOp::getYieldedValue(op.getSink())),
+              f32(b, loc, kLog2e));
+          Value mNew = arith::MaximumFOp::create(b, loc, m, s2);
+          Value noneNew = isNegInf(mNew);
+          Value mSafe = arith::SelectOp::create(b, loc, noneNew, zero, mNew);
+          Value factor = math::Exp2Op::create(
+              b, loc, arith::SubFOp::create(b, loc, m, mSafe));
+          Value tail = math::Exp2Op::create(
+              b, loc, arith::SubFOp::create(b, loc, s2, mSafe));
+          l = arith::AddFOp::create(b, loc,
+                                    arith::MulFOp::create(b, loc, l, factor), tail);
+          m = mNew;
+          numer = factor;
+        }
         Value empty =
             arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, zero);
-        Value inv = arith::SelectOp::create(
-            b, loc, empty, zero,
-            arith::DivFOp::create(b, loc, f32(b, loc, 1.0), l));
+        Value inv = sigmoid ? one
+                            : arith::SelectOp::create(
+                                  b, loc, empty, zero,
+                                  arith::DivFOp::create(b, loc, numer, l))
+                                  .getResult();
         Value invv = vector::BroadcastOp::create(b, loc, vecType(b), inv);
-        Value row = arith::AddIOp::create(b, loc, op.getQOffset(), i);
         for (int64_t v = 0; v < nv; ++v) {
           int64_t count = v == nv - 1 ? lastLanes : lanes;
           Value x = loadVec(b, loc, op.getAcc(),
@@ -520,7 +589,6 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
                    ValueRange{i, idx(b, loc, v * lanes)}, count);
         }
         if (Value lse = op.getLse()) {
-          Value m = memref::LoadOp::create(b, loc, op.getMaxes(), i);
           Value log2l = math::Log2Op::create(b, loc, l);
           Value val = arith::MulFOp::create(
               b, loc, arith::AddFOp::create(b, loc, m, log2l), f32(b, loc, kLn2));

@@ -341,3 +341,62 @@ func.func @parallel_body(%n: i64) {
   }
   return
 }
+
+// -----
+
+func.func @sigmoid_lse(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{has no log-sum-exp output with normalizer(sigmoid)}}
+  %r:2 = attn.attention normalizer(sigmoid) ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o, %l : tensor<1x4x8x64xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8x64xf32>, tensor<1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @sigmoid_sink(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{takes no sink region with normalizer(sigmoid)}}
+  %r = attn.attention normalizer(sigmoid) ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>)
+      sink {
+      ^bb0(%b: index, %h: index, %i: index):
+        %c = arith.constant 0.0 : f32
+        attn.yield %c : f32
+      } -> tensor<1x4x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @sink_signature(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{expected the sink region to take (index, index, index)}}
+  %r = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>)
+      sink {
+      ^bb0(%b: index, %h: index):
+        %c = arith.constant 0.0 : f32
+        attn.yield %c : f32
+      } -> tensor<1x4x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @sink_type(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{expected the sink region to yield one 'f32'}}
+  %r = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>)
+      sink {
+      ^bb0(%b: index, %h: index, %i: index):
+        %c = arith.constant 0 : i32
+        attn.yield %c : i32
+      } -> tensor<1x4x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @finalize_sigmoid_lse(%m: memref<16xf32>, %acc: memref<16x64xf32>, %o: memref<8x64xf32>, %l: memref<8xf32>, %i: index) {
+  // expected-error @+1 {{takes no log-sum-exp output and no sink region with normalizer(sigmoid)}}
+  attn.tile_finalize state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) outs(%o, %l : memref<8x64xf32>, memref<8xf32>) at [%i, %i, %i] normalizer(sigmoid)
+  return
+}

@@ -109,3 +109,49 @@ func.func @parallel_for(%n: i64, %buf: memref<?xi64>) {
   }
   return
 }
+
+// -----
+
+// CHECK-LABEL: func.func @attention_sigmoid_and_sink
+// CHECK: attn.attention causal normalizer(sigmoid) ins
+// CHECK: attn.attention ins
+// CHECK: sink {
+// CHECK: ^bb0(%{{.*}}: index, %{{.*}}: index, %{{.*}}: index):
+// CHECK: attn.yield %{{.*}} : f32
+func.func @attention_sigmoid_and_sink(%q: tensor<1x4x?x64xf32>, %o: tensor<1x4x?x64xf32>,
+                                      %s: tensor<4xf32>) -> tensor<1x4x?x64xf32> {
+  %r = attn.attention causal normalizer(sigmoid)
+      ins(%q, %q, %q : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)
+      outs(%o : tensor<1x4x?x64xf32>) -> tensor<1x4x?x64xf32>
+  %r2 = attn.attention ins(%q, %q, %q : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)
+      outs(%r : tensor<1x4x?x64xf32>)
+      sink {
+      ^bb0(%b: index, %h: index, %i: index):
+        %x = tensor.extract %s[%h] : tensor<4xf32>
+        attn.yield %x : f32
+      } -> tensor<1x4x?x64xf32>
+  return %r2 : tensor<1x4x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @tile_ops_sigmoid_sink
+// CHECK: attn.tile_attend {{.*}} scale(1.250000e-01) normalizer(sigmoid)
+// CHECK: attn.tile_finalize {{.*}} normalizer(sigmoid)
+// CHECK: attn.tile_finalize {{.*}} sink {
+func.func @tile_ops_sigmoid_sink(%q: memref<?x64xf32>, %m: memref<16xf32>, %l: memref<16xf32>,
+                                 %acc: memref<16x64xf32>, %o: memref<?x64xf32>, %i: index) {
+  attn.tile_attend ins(%q, %q, %q : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>)
+      state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>)
+      at [%i, %i, %i, %i] scale(0.125) normalizer(sigmoid)
+  attn.tile_finalize state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>)
+      outs(%o : memref<?x64xf32>) at [%i, %i, %i] normalizer(sigmoid)
+  attn.tile_finalize state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>)
+      outs(%o : memref<?x64xf32>) at [%i, %i, %i]
+      sink {
+      ^bb0(%b: index, %h: index, %r: index):
+        %c = arith.constant 1.0 : f32
+        attn.yield %c : f32
+      }
+  return
+}

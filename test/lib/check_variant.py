@@ -20,6 +20,36 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_attention import attend, compare, load, store  # noqa: E402
 
 
+def attend_sink(q, k, v, sinks):
+    """Causal softmax attention with one extra logit sinks[h] (value 0) in
+    the denominator: appended as a key column that every row sees."""
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+    o = np.zeros(q.shape[:3] + (v.shape[3],))
+    for b in range(B):
+        for h in range(H):
+            s = (q[b, h] @ k[b, h].T) / np.sqrt(D)
+            s = np.where(np.tril(np.ones((Lq, Lk), bool), Lk - Lq), s, -np.inf)
+            s = np.concatenate([s, np.full((Lq, 1), sinks[h])], axis=1)
+            p = np.exp(s - s.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            o[b, h] = p[:, :Lk] @ v[b, h]
+    return o
+
+
+def attend_sigmoid(q, k, v):
+    """Causal unnormalized sigmoid attention with bias -log(Lk)."""
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+    o = np.zeros(q.shape[:3] + (v.shape[3],))
+    for b in range(B):
+        for h in range(H):
+            s = (q[b, h] @ k[b, h].T) / np.sqrt(D) - np.log(Lk)
+            w = np.where(np.tril(np.ones((Lq, Lk), bool), Lk - Lq), sigmoid(s), 0.0)
+            o[b, h] = w @ v[b, h]
+    return o
+
+
 def alibi_score(H):
     def f(s, b, h, I, J):
         return s - 2.0 ** (-8.0 * (h + 1) / H) * (I - J)
@@ -65,6 +95,9 @@ VARIANTS = {
     "alibi_window_bf16": (qkv(8, 64, "bf16"), lambda a, x: [
         (attend(x["q"], x["k"], x["v"], score=alibi_score(8),
                 mask=lambda b, h, I, J: I < J + 256)[0], "f32")]),
+    "sink_logit": (qkv(4, 64) + [("sinks", lambda B, Lq, Lk: (4,), "f32", "uniform:-2:6")],
+                   lambda a, x: [(attend_sink(x["q"], x["k"], x["v"], x["sinks"]), "f32")]),
+    "sigmoid_attn": (qkv(4, 64), lambda a, x: [(attend_sigmoid(x["q"], x["k"], x["v"]), "f32")]),
     "document_mask": (qkv(4, 64) + [("doc", lambda B, Lq, Lk: (B, Lk), "i32", "documents")],
                       lambda a, x: [(attend(x["q"], x["k"], x["v"],
                                             mask=lambda b, h, I, J: x["doc"][b][I] == x["doc"][b][J])[0], "f32")]),

@@ -576,11 +576,30 @@ LogicalResult Interpreter::attention(AttentionOp op) {
         }
         double l = 0;
         std::fill(acc.begin(), acc.end(), 0.0);
+        bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
+        // A sink logit joins the softmax denominator (with value 0).
+        if (!op.getSink().empty()) {
+          FailureOr<Val> r =
+              evalRegion(op.getSink(), {fromInt(b), fromInt(h), fromInt(i)});
+          if (failed(r))
+            return failure();
+          double sink = r->f;
+          if (std::isfinite(sink) || sink > 0) {
+            double mNew = any ? std::max(m, sink) : sink;
+            l = std::exp(sink - mNew);
+            m = mNew;
+            any = true;
+          }
+        }
         if (any && std::isfinite(m)) {
           for (int64_t j = 0; j < Lk; ++j) {
             if (!vis[j])
               continue;
-            double e = std::exp(s[j] - m);
+            // sigmoid(x) = 1 / (1 + exp(-x)), written to avoid overflow.
+            double e = sigmoid ? (s[j] >= 0 ? 1.0 / (1.0 + std::exp(-s[j]))
+                                            : std::exp(s[j]) /
+                                                  (1.0 + std::exp(s[j])))
+                               : std::exp(s[j] - m);
             l += e;
             const double *vj = &v.data[((b * Hkv + hk) * Lk + j) * Dv];
             for (int64_t d = 0; d < Dv; ++d)
@@ -588,7 +607,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
           }
         }
         for (int64_t d = 0; d < Dv; ++d) {
-          double x = l > 0 ? acc[d] / l : 0.0;
+          double x = sigmoid ? acc[d] : l > 0 ? acc[d] / l : 0.0;
           if (!op.getEpilogue().empty()) {
             FailureOr<Val> r = evalRegion(
                 op.getEpilogue(),
