@@ -159,3 +159,27 @@ func.func @key_padding(%q: memref<?x4x?x64xf32>, %valid: memref<?x?xi8>, %o: mem
       }
   return
 }
+
+// -----
+
+// The normalizer and the sink region travel to the tile ops: the sink is
+// applied once per row in tile_finalize, not per key tile.
+// CHECK-LABEL: func.func @sink_and_sigmoid
+// CHECK: attn.tile_attend {{.*}} normalizer(sigmoid)
+// CHECK: attn.tile_finalize {{.*}} normalizer(sigmoid)
+// CHECK: attn.tile_attend
+// CHECK-NOT: sink
+// CHECK: attn.tile_finalize {{.*}} sink {
+// CHECK: memref.load %{{.+}}[%{{.+}}] : memref<4xf32>
+func.func @sink_and_sigmoid(%q: memref<?x4x?x64xf32>, %s: memref<4xf32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal normalizer(sigmoid) ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      sink {
+      ^bb0(%b: index, %h: index, %i: index):
+        %x = memref.load %s[%h] : memref<4xf32>
+        attn.yield %x : f32
+      }
+  return
+}

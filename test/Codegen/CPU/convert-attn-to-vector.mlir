@@ -70,3 +70,40 @@ func.func @score_and_odd_head_dim(%q: memref<?x4x?x72xf32>, %o: memref<?x4x?x72x
       }
   return
 }
+
+// -----
+
+// Sigmoid attention: weights 1/(1+2^-|s|) (or 2^-|s|/(1+2^-|s|)) per key,
+// no running maximum; the finalize step does not divide.
+// CHECK-LABEL: func.func @sigmoid
+// CHECK: math.absf %{{.+}} : vector<16xf32>
+// CHECK: arith.cmpf oge
+// CHECK: arith.divf %{{.+}}, %{{.+}} : vector<16xf32>
+// CHECK-NOT: attn.tile_
+// AVX2-LABEL: func.func @sigmoid
+// AVX2: math.absf %{{.+}} : vector<8xf32>
+func.func @sigmoid(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal normalizer(sigmoid) ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+  return
+}
+
+// -----
+
+// A sink logit: evaluated once per output row, folded into the denominator.
+// CHECK-LABEL: func.func @sink
+// CHECK: scf.for
+// CHECK: memref.load %{{.+}}[%{{.+}}] : memref<4xf32>
+// CHECK: arith.maximumf
+// CHECK: math.exp2
+// CHECK: math.exp2
+func.func @sink(%q: memref<?x4x?x64xf32>, %s: memref<4xf32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      sink {
+      ^bb0(%b: index, %h: index, %i: index):
+        %x = memref.load %s[%h] : memref<4xf32>
+        attn.yield %x : f32
+      }
+  return
+}
