@@ -79,7 +79,7 @@ func.func @score_and_odd_head_dim(%q: memref<?x4x?x72xf32>, %o: memref<?x4x?x72x
 // CHECK: math.absf %{{.+}} : vector<16xf32>
 // CHECK: arith.cmpf oge
 // CHECK: arith.divf %{{.+}}, %{{.+}} : vector<16xf32>
-// CHECK-NOT: attn.tile_
+// CHECK-NOT: attn.tile_attend
 // AVX2-LABEL: func.func @sigmoid
 // AVX2: math.absf %{{.+}} : vector<8xf32>
 func.func @sigmoid(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
