@@ -329,6 +329,50 @@ LogicalResult ParallelForOp::verifyRegions() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// CumsumOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CumsumOp::verify() {
+  auto in = cast<ShapedType>(getInput().getType());
+  auto out = cast<ShapedType>(getOutput().getType());
+  if (isa<RankedTensorType>(in) != isa<RankedTensorType>(out) ||
+      isa<MemRefType>(in) != isa<MemRefType>(out) || !in.hasRank())
+    return emitOpError("expected ranked input and output, both tensors or "
+                       "both memrefs");
+  if (getNumResults() != (isa<RankedTensorType>(out) ? 1u : 0u))
+    return emitOpError("expected one result on tensors and none on memrefs");
+  if (getNumResults() == 1 && getResult(0).getType() != out)
+    return emitOpError("expected the result type to be the output type");
+  if (!isa<FloatType>(in.getElementType()) ||
+      !isa<FloatType>(out.getElementType()))
+    return emitOpError("expected floating-point input and output");
+  if (in.getRank() != out.getRank())
+    return emitOpError() << "expected input rank (" << in.getRank()
+                         << ") to match output rank (" << out.getRank() << ")";
+  for (int64_t d = 0; d < in.getRank(); ++d)
+    if (!in.isDynamicDim(d) && !out.isDynamicDim(d) &&
+        in.getDimSize(d) != out.getDimSize(d))
+      return emitOpError() << "expected input dim " << d << " ("
+                           << in.getDimSize(d) << ") to match output dim "
+                           << d << " (" << out.getDimSize(d) << ")";
+  if (getDim() < 0 || getDim() >= in.getRank())
+    return emitOpError() << "expected dim (" << getDim()
+                         << ") to be in [0, " << in.getRank() << ")";
+  return success();
+}
+
+void CumsumOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (!isa<MemRefType>(getOutput().getType()))
+    return;
+  effects.emplace_back(MemoryEffects::Read::get(), &getInputMutable(),
+                       SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &getOutputMutable(),
+                       SideEffects::DefaultResource::get());
+}
+
 #include "dialect/AttnEnums.cpp.inc"
 
 #define GET_OP_CLASSES

@@ -132,6 +132,38 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 }
 
 //===----------------------------------------------------------------------===//
+// attn.cumsum
+//===----------------------------------------------------------------------===//
+
+def Attn_CumsumOp : Attn_Op<"cumsum", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Inclusive prefix sum along one dimension";
+  let description = [{
+    `output[..., t, ...] = sum_{t' <= t} input[..., t', ...]` along `dim`,
+    accumulated in f32. The scan that some variants need before attention
+    (the Forgetting Transformer's cumulative log forget gates); elementwise
+    work before it is an ordinary `linalg.generic`. Destination-passing, on
+    tensors or memrefs, like `attn.attention`; `attn-lower-cumsum` turns the
+    memref form into loops.
+
+    ```mlir
+    %c = attn.cumsum dim(2) ins(%x : tensor<?x4x?xf32>) outs(%init : tensor<?x4x?xf32>) -> tensor<?x4x?xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$input, AnyShaped:$output, I64Attr:$dim);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `dim` `(` $dim `)` `ins` `(` $input `:` type($input) `)`
+    `outs` `(` $output `:` type($output) `)` attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Tile-level ops (produced by attn-tile-attention)
 //===----------------------------------------------------------------------===//
 

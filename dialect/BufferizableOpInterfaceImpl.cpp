@@ -55,11 +55,38 @@ struct AttentionOpInterface
     return success();
   }
 };
+
+struct CumsumOpInterface
+    : public DstBufferizableOpInterfaceExternalModel<CumsumOpInterface,
+                                                     CumsumOp> {
+  bool bufferizesToMemoryRead(Operation *op, OpOperand &opOperand,
+                              const AnalysisState &state) const {
+    return !cast<CumsumOp>(op).isDpsInit(&opOperand);
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto cumsum = cast<CumsumOp>(op);
+    FailureOr<Value> in =
+        getBuffer(rewriter, cumsum.getInput(), options, state);
+    FailureOr<Value> out =
+        getBuffer(rewriter, cumsum.getOutput(), options, state);
+    if (failed(in) || failed(out))
+      return failure();
+    rewriter.setInsertionPoint(op);
+    CumsumOp::create(rewriter, op->getLoc(), TypeRange{}, *in, *out,
+                     cumsum.getDimAttr());
+    replaceOpWithBufferizedValues(rewriter, op, *out);
+    return success();
+  }
+};
 } // namespace
 
 void mlir::attn::registerBufferizableOpInterfaceExternalModels(
     DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, AttnDialect *dialect) {
     AttentionOp::attachInterface<AttentionOpInterface>(*ctx);
+    CumsumOp::attachInterface<CumsumOpInterface>(*ctx);
   });
 }

@@ -95,4 +95,28 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {
+  let summary = "Lower memref attn.cumsum to loops";
+  let description = [{
+    Rewrites each `attn.cumsum` on memrefs into a loop nest over the other
+    dims with the scanned dim innermost, carrying an f32 running sum:
+
+    ```mlir
+    attn.cumsum dim(1) ins(%x : memref<?x?xf32>) outs(%y : memref<?x?xf32>)
+    // becomes
+    scf.for %b = %c0 to %nb step %c1 {
+      %s = scf.for %t = %c0 to %nt step %c1 iter_args(%acc = %zero) -> (f32) {
+        %v = memref.load %x[%b, %t] : memref<?x?xf32>
+        %n = arith.addf %acc, %v : f32
+        memref.store %n, %y[%b, %t] : memref<?x?xf32>
+        scf.yield %n : f32
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // ATTN_PASSES_PASSES_TD

@@ -51,7 +51,9 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
 
-  // Tile into the online-softmax form, then emit the micro-kernels.
+  // Scans to loops; tile into the online-softmax form, then emit the
+  // micro-kernels.
+  pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
   pm.addNestedPass<func::FuncOp>(
       createAttnTileAttentionPass({qTile, options.kvTile}));
   pm.addPass(createCanonicalizerPass());

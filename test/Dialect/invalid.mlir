@@ -400,3 +400,51 @@ func.func @finalize_sigmoid_lse(%m: memref<16xf32>, %acc: memref<16x64xf32>, %o:
   attn.tile_finalize state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) outs(%o, %l : memref<8x64xf32>, memref<8xf32>) at [%i, %i, %i] normalizer(sigmoid)
   return
 }
+
+// -----
+
+func.func @cumsum_dim(%x: tensor<?x4xf32>) {
+  // expected-error @+1 {{expected dim (2) to be in [0, 2)}}
+  %r = attn.cumsum dim(2) ins(%x : tensor<?x4xf32>) outs(%x : tensor<?x4xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @cumsum_shape(%x: tensor<?x4xf32>, %y: tensor<?x8xf32>) {
+  // expected-error @+1 {{expected input dim 1 (4) to match output dim 1 (8)}}
+  %r = attn.cumsum dim(0) ins(%x : tensor<?x4xf32>) outs(%y : tensor<?x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @cumsum_rank(%x: tensor<?x4xf32>, %y: tensor<?xf32>) {
+  // expected-error @+1 {{expected input rank (2) to match output rank (1)}}
+  %r = attn.cumsum dim(0) ins(%x : tensor<?x4xf32>) outs(%y : tensor<?xf32>) -> tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @cumsum_int(%x: tensor<?xi32>) {
+  // expected-error @+1 {{expected floating-point input and output}}
+  %r = attn.cumsum dim(0) ins(%x : tensor<?xi32>) outs(%x : tensor<?xi32>) -> tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @cumsum_mixed(%x: tensor<?xf32>, %y: memref<?xf32>) {
+  // expected-error @+1 {{expected ranked input and output, both tensors or both memrefs}}
+  attn.cumsum dim(0) ins(%x : tensor<?xf32>) outs(%y : memref<?xf32>)
+  return
+}
+
+// -----
+
+func.func @cumsum_results(%x: memref<?xf32>) {
+  // expected-error @+1 {{expected one result on tensors and none on memrefs}}
+  %r = attn.cumsum dim(0) ins(%x : memref<?xf32>) outs(%x : memref<?xf32>) -> tensor<?xf32>
+  return
+}

@@ -50,6 +50,11 @@ def attend_sigmoid(q, k, v):
     return o
 
 
+def fox_c(f):
+    """c = cumsum over the sequence of log sigmoid(f), in float64."""
+    return np.cumsum(-np.logaddexp(0.0, -f), axis=-1)
+
+
 def alibi_score(H):
     def f(s, b, h, I, J):
         return s - 2.0 ** (-8.0 * (h + 1) / H) * (I - J)
@@ -98,6 +103,11 @@ VARIANTS = {
     "sink_logit": (qkv(4, 64) + [("sinks", lambda B, Lq, Lk: (4,), "f32", "uniform:-2:6")],
                    lambda a, x: [(attend_sink(x["q"], x["k"], x["v"], x["sinks"]), "f32")]),
     "sigmoid_attn": (qkv(4, 64), lambda a, x: [(attend_sigmoid(x["q"], x["k"], x["v"]), "f32")]),
+    "fox": (qkv(4, 64) + [("f", lambda B, Lq, Lk: (B, 4, Lk), "f32", "forget")],
+            lambda a, x: [(attend(
+                x["q"], x["k"], x["v"],
+                score=lambda s, b, h, I, J: s + fox_c(x["f"])[b, h][I + a.lk - a.lq] - fox_c(x["f"])[b, h][J])[0],
+                "f32")]),
     "document_mask": (qkv(4, 64) + [("doc", lambda B, Lq, Lk: (B, Lk), "i32", "documents")],
                       lambda a, x: [(attend(x["q"], x["k"], x["v"],
                                             mask=lambda b, h, I, J: x["doc"][b][I] == x["doc"][b][J])[0], "f32")]),
@@ -110,6 +120,10 @@ def draw(rng, kind, shape, a):
     if kind.startswith("uniform:"):
         lo, hi = map(float, kind.split(":")[1:])
         return rng.uniform(lo, hi, shape)
+    if kind == "forget":
+        # Forget-gate logits around +3 (gates near 0.95, as in trained FoX
+        # models) with some strongly forgetting positions.
+        return rng.normal(3.0, 2.0, shape)
     if kind == "prefix":
         return np.full(shape, a.prefix if a.prefix is not None else max(1, a.lk // 3))
     if kind == "documents":

@@ -401,6 +401,31 @@ LogicalResult Interpreter::exec(Operation *op) {
     return generic(g);
   if (auto a = dyn_cast<AttentionOp>(op))
     return attention(a);
+  if (auto c = dyn_cast<CumsumOp>(op)) {
+    // Inclusive prefix sum along dim, in double.
+    const Tensor &in = *env.lookup(c.getInput()).t;
+    auto out = std::make_shared<Tensor>(*env.lookup(c.getOutput()).t);
+    if (out->shape != in.shape)
+      return c.emitOpError("input and output shapes disagree at run time");
+    int64_t dim = c.getDim(), n = in.shape[dim], inner = 1;
+    for (size_t d = dim + 1; d < in.shape.size(); ++d)
+      inner *= in.shape[d];
+    int64_t outer = n == 0 ? 0 : static_cast<int64_t>(in.data.size()) / (n * inner);
+    Type elem = getElementTypeOrSelf(c.getOutput().getType());
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t r = 0; r < inner; ++r) {
+        double sum = 0;
+        for (int64_t t = 0; t < n; ++t) {
+          int64_t at = (o * n + t) * inner + r;
+          sum += in.data[at];
+          out->data[at] = roundTo(elem, sum);
+        }
+      }
+    Val v;
+    v.t = out;
+    env[c.getResult(0)] = v;
+    return success();
+  }
 
   // Scalars, and elementwise ops applied to tensors.
   bool tensorResult = op->getNumResults() == 1 &&
