@@ -359,7 +359,8 @@ private:
 static bool buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,
                             Value causalOffset, Region &into) {
   bool hasUser = !op.getMask().empty();
-  if (!hasUser && !op.getCausal())
+  bool causal = op.getCausal() && causalOffset;
+  if (!hasUser && !causal)
     return false;
   Type idx = b.getIndexType();
   OpBuilder::InsertionGuard guard(b);
@@ -373,7 +374,7 @@ static bool buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,
     YieldOp::create(b, loc, ValueRange{arith::ConstantIntOp::create(
                                 b, loc, b.getI1Type(), 1)});
   }
-  if (op.getCausal()) {
+  if (causal) {
     Block &block = into.front();
     auto yield = cast<YieldOp>(block.getTerminator());
     b.setInsertionPoint(yield);
@@ -402,6 +403,57 @@ static Value tileView(OpBuilder &b, Location loc, Value source,
       resultShape, srcType, offsets, sizes, strides);
   return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), source,
                                    offsets, sizes, strides);
+}
+
+/// Emits one key-tile step for a query tile: the tile classification from
+/// the mask (causal included when `causalOffset` is set) and the
+/// attn.tile_attend ops of its full and partial cases.
+static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
+                           Value causalOffset, Value qTile, Value kTile,
+                           Value vTile, Value maxes, Value sums, Value acc,
+                           Value bb, Value h, Value q0, Value nq, Value k0,
+                           Value nk) {
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  // The combined mask, built in a scratch region (detached from the IR).
+  Region maskRegion;
+  bool hasMask = buildMaskRegion(b, loc, op, causalOffset, maskRegion);
+  Value full, empty;
+  if (hasMask) {
+    Value iMax = arith::SubIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, q0, nq), c1);
+    Value jMax = arith::SubIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, k0, nk), c1);
+    MaskClassifier classifier(b, loc, maskRegion.front(), bb, h, q0, iMax, k0,
+                              jMax);
+    std::tie(full, empty) = classifier.classify(
+        cast<YieldOp>(maskRegion.front().getTerminator()).getValues()[0]);
+  }
+
+  FloatAttr scaleAttr = b.getF32FloatAttr(op.getScaleValue());
+  auto attend = [&](OpBuilder &builder, bool withMask) {
+    auto step = TileAttendOp::create(builder, loc, qTile, kTile, vTile, maxes,
+                                     sums, acc, bb, h, q0, k0, scaleAttr,
+                                     op.getNormalizerAttr());
+    IRMapping m;
+    op.getScore().cloneInto(&step.getScore(), m);
+    if (withMask)
+      maskRegion.cloneInto(&step.getMask(), m);
+  };
+  if (!hasMask) {
+    attend(b, false);
+  } else {
+    Value notEmpty = arith::XOrIOp::create(
+        b, loc, empty,
+        arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+    auto ifNotEmpty = scf::IfOp::create(b, loc, notEmpty, false);
+    OpBuilder inner = ifNotEmpty.getThenBodyBuilder();
+    auto ifFull = scf::IfOp::create(inner, loc, full, true);
+    OpBuilder thenB = ifFull.getThenBodyBuilder();
+    attend(thenB, false);
+    OpBuilder elseB = ifFull.getElseBodyBuilder();
+    attend(elseB, true);
+  }
+
 }
 
 static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
@@ -476,45 +528,8 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
                          {one, one, nk, b.getIndexAttr(dv)},
                          {ShapedType::kDynamic, dv});
 
-  // The combined mask, built in a scratch region (detached from the IR).
-  Region maskRegion;
-  bool hasMask = buildMaskRegion(b, loc, op, causalOffset, maskRegion);
-  Value full, empty;
-  if (hasMask) {
-    Value iMax = arith::SubIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, q0, nq), c1);
-    Value jMax = arith::SubIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, k0, nk), c1);
-    MaskClassifier classifier(b, loc, maskRegion.front(), bb, h, q0, iMax, k0,
-                              jMax);
-    std::tie(full, empty) = classifier.classify(
-        cast<YieldOp>(maskRegion.front().getTerminator()).getValues()[0]);
-  }
-
-  FloatAttr scaleAttr = b.getF32FloatAttr(scale);
-  auto attend = [&](OpBuilder &builder, bool withMask) {
-    auto step = TileAttendOp::create(builder, loc, qTile, kTile, vTile, maxes,
-                                     sums, acc, bb, h, q0, k0, scaleAttr,
-                                     op.getNormalizerAttr());
-    IRMapping m;
-    op.getScore().cloneInto(&step.getScore(), m);
-    if (withMask)
-      maskRegion.cloneInto(&step.getMask(), m);
-  };
-  if (!hasMask) {
-    attend(b, false);
-  } else {
-    Value notEmpty = arith::XOrIOp::create(
-        b, loc, empty,
-        arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
-    auto ifNotEmpty = scf::IfOp::create(b, loc, notEmpty, false);
-    OpBuilder inner = ifNotEmpty.getThenBodyBuilder();
-    auto ifFull = scf::IfOp::create(inner, loc, full, true);
-    OpBuilder thenB = ifFull.getThenBodyBuilder();
-    attend(thenB, false);
-    OpBuilder elseB = ifFull.getElseBodyBuilder();
-    attend(elseB, true);
-  }
+  emitAttendStep(b, loc, op, causalOffset, qTile, kTile, vTile, maxes, sums,
+                 acc, bb, h, q0, nq, k0, nk);
 
   // Normalize and store the output tile.
   b.setInsertionPointAfter(loop);
