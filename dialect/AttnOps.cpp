@@ -10,6 +10,9 @@
 
 #include "dialect/AttnOps.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -327,6 +330,56 @@ LogicalResult ParallelForOp::verifyRegions() {
       !body.front().getArgument(0).getType().isInteger(64))
     return emitOpError("expected the body to take one i64 iteration index");
   return success();
+}
+
+namespace {
+/// Folds `tensor.cast`s that only erase static information into the op
+/// (e.g. the cast canonicalization leaves when a `tensor.empty` has a
+/// constant size). Runs before the tensor dialect's generic DPS cast folding,
+/// which cannot clone ops with empty optional regions.
+struct FoldCastIntoAttention : OpRewritePattern<AttentionOp> {
+  FoldCastIntoAttention(MLIRContext *ctx)
+      : OpRewritePattern<AttentionOp>(ctx, /*benefit=*/10) {}
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics())
+      return failure();
+    SmallVector<Value> operands;
+    bool changed = false;
+    for (Value v : op->getOperands()) {
+      auto cast = v.getDefiningOp<tensor::CastOp>();
+      if (cast && tensor::canFoldIntoConsumerOp(cast)) {
+        operands.push_back(cast.getSource());
+        changed = true;
+      } else {
+        operands.push_back(v);
+      }
+    }
+    if (!changed)
+      return failure();
+    ValueRange all(operands);
+    ValueRange outs = all.drop_front(3);
+    auto newOp = AttentionOp::create(
+        rewriter, op.getLoc(), TypeRange(outs), all[0], all[1], all[2], outs,
+        op.getCausalAttr(), op.getScaleAttr(), op.getNormalizerAttr());
+    for (auto [from, to] : llvm::zip(op->getRegions(), newOp->getRegions()))
+      rewriter.inlineRegionBefore(from, to, to.end());
+    SmallVector<Value> results;
+    for (auto [oldRes, newRes] : llvm::zip(op.getResults(), newOp.getResults()))
+      results.push_back(oldRes.getType() == newRes.getType()
+                            ? Value(newRes)
+                            : tensor::CastOp::create(rewriter, op.getLoc(),
+                                                     oldRes.getType(), newRes)
+                                  .getResult());
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+} // namespace
+
+void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *ctx) {
+  results.add<FoldCastIntoAttention>(ctx);
 }
 
 //===----------------------------------------------------------------------===//

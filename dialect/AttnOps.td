@@ -105,6 +105,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
+  let hasCanonicalizer = 1;
 
   let extraClassDeclaration = [{
     /// DestinationStyleOpInterface.

@@ -81,16 +81,27 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
     tile's corners; anything else is conservatively partial. The result is a
     few integer operations per tile at run time.
 
+    Decode (a static query length of 1, regions that read neither the query
+    head nor the row, no sink) takes the flash-decoding form instead: the G
+    query heads of each KV head are packed as the rows of one query tile,
+    the keys are split into chunks of `decode-split-keys` (rounded to
+    `kv-tile`) run in parallel, each writing a normalized partial output and
+    its LSE into a scratch buffer, and a second parallel loop merges them by
+    log-sum-exp and applies the epilogue.
+
     The tile sizes are options; `q-tile` must be a multiple of the target's
     vector width. They are recorded on the generated loop as
     `attn.tile_sizes`.
   }];
   let options = [
     Option<"qTile", "q-tile", "int64_t", "64", "Query rows per tile">,
-    Option<"kvTile", "kv-tile", "int64_t", "64", "Keys per tile">
+    Option<"kvTile", "kv-tile", "int64_t", "64", "Keys per tile">,
+    Option<"decodeSplitKeys", "decode-split-keys", "int64_t", "512",
+           "Keys per split of the split-KV decode form (0: off)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
 }

@@ -25,11 +25,13 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 
+#include <cmath>
 #include <limits>
 
 namespace mlir::attn {
@@ -550,6 +552,206 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Decode: GQA-packed, split-KV (flash-decoding)
+//===----------------------------------------------------------------------===//
+
+/// Whether the decode form applies: a static single query row, softmax
+/// without a sink, at most `tq` query heads per KV head, and score/mask
+/// regions that read neither the query head nor the query row (the packed
+/// tile holds the G query heads of one KV head in its rows).
+static bool isPackedDecode(AttentionOp op, int64_t tq) {
+  ShapedType qt = op.getQueryType();
+  if (qt.isDynamicDim(2) || qt.getDimSize(2) != 1 ||
+      op.getNormalizer() != Normalizer::softmax || !op.getSink().empty() ||
+      op.getNumQueryHeads() / op.getNumKvHeads() > tq)
+    return false;
+  auto reads = [](Region &r, unsigned arg) {
+    return !r.empty() && !r.front().getArgument(arg).use_empty();
+  };
+  return !reads(op.getScore(), 2) && !reads(op.getScore(), 3) &&
+         !reads(op.getMask(), 1) && !reads(op.getMask(), 2);
+}
+
+/// One query row per head against a long cache. The G query heads sharing a
+/// KV head become the rows of one query tile (so the micro-kernel's lanes
+/// hold G rows instead of one), and the keys are split into chunks of
+/// `splitKeys` processed in parallel, each writing a normalized partial
+/// output and its LSE; a second parallel loop merges the partials by
+/// log-sum-exp and applies the epilogue.
+static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
+                                int64_t splitKeys) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(),
+        o = op.getOutput(), lse = op.getLse();
+  int64_t hq = op.getNumQueryHeads(), hkv = op.getNumKvHeads();
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
+  int64_t group = hq / hkv;
+  splitKeys = std::max<int64_t>(tk, (splitKeys + tk - 1) / tk * tk);
+  Type f32 = b.getF32Type();
+  auto cst = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  auto fconst = [&](double x) -> Value {
+    return arith::ConstantOp::create(b, loc, f32,
+                                     b.getF32FloatAttr(static_cast<float>(x)));
+  };
+  Value c0 = cst(0), c1 = cst(1), ctk = cst(tk), cSplit = cst(splitKeys);
+  Value batch = memref::DimOp::create(b, loc, q, 0);
+  Value lk = memref::DimOp::create(b, loc, k, 2);
+  auto ceilDiv = [&](OpBuilder &b, Value x, Value t) -> Value {
+    Value n = arith::AddIOp::create(
+        b, loc, x, arith::SubIOp::create(b, loc, t, c1));
+    return arith::DivUIOp::create(b, loc, n, t);
+  };
+  Value numSplits = arith::MaxSIOp::create(b, loc, c1, ceilDiv(b, lk, cSplit));
+
+  // Partial results: outputs [B, Hq, S, Dv] and LSEs [B, Hq, S].
+  auto partOType = MemRefType::get(
+      {ShapedType::kDynamic, hq, ShapedType::kDynamic, dv}, f32);
+  auto partLType =
+      MemRefType::get({ShapedType::kDynamic, hq, ShapedType::kDynamic}, f32);
+  Value partO = memref::AllocOp::create(b, loc, partOType,
+                                        ValueRange{batch, numSplits});
+  Value partL = memref::AllocOp::create(b, loc, partLType,
+                                        ValueRange{batch, numSplits});
+
+  auto splits = scf::ForallOp::create(
+      b, loc,
+      ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hkv), numSplits},
+      ValueRange{}, std::nullopt);
+  splits->setAttr("attn.tile_sizes", b.getDenseI64ArrayAttr({tq, tk}));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block *body = splits.getBody();
+    b.setInsertionPointToStart(body);
+    Value bb = body->getArgument(0), hk = body->getArgument(1),
+          sp = body->getArgument(2);
+    auto rowType = MemRefType::get({tq}, f32);
+    Value maxes = memref::AllocaOp::create(b, loc, rowType);
+    Value sums = memref::AllocaOp::create(b, loc, rowType);
+    Value acc = memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
+    linalg::FillOp::create(b, loc, ValueRange{fconst(-INFINITY)},
+                           ValueRange{maxes});
+    linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{sums});
+    linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{acc});
+    Value h0 = arith::MulIOp::create(b, loc, hk, cst(group));
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    Value qTile = tileView(b, loc, q, {bb, h0, zero, zero},
+                           {one, b.getIndexAttr(group), one, b.getIndexAttr(d)},
+                           {group, d});
+    Value kBegin = arith::MulIOp::create(b, loc, sp, cSplit);
+    Value kEnd = arith::MinSIOp::create(
+        b, loc, lk, arith::AddIOp::create(b, loc, kBegin, cSplit));
+    Value span = arith::MaxSIOp::create(
+        b, loc, c0, arith::SubIOp::create(b, loc, kEnd, kBegin));
+    auto loop = scf::ForOp::create(b, loc, c0, ceilDiv(b, span, ctk), c1);
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value k0 = arith::AddIOp::create(
+          b, loc, kBegin,
+          arith::MulIOp::create(b, loc, loop.getInductionVar(), ctk));
+      Value nk = arith::MinSIOp::create(b, loc, ctk,
+                                        arith::SubIOp::create(b, loc, kEnd, k0));
+      Value kTile = tileView(b, loc, k, {bb, hk, k0, zero},
+                             {one, one, nk, b.getIndexAttr(d)},
+                             {ShapedType::kDynamic, d});
+      Value vTile = tileView(b, loc, v, {bb, hk, k0, zero},
+                             {one, one, nk, b.getIndexAttr(dv)},
+                             {ShapedType::kDynamic, dv});
+      // A single query row sees the whole cache: the causal mask is void.
+      emitAttendStep(b, loc, op, /*causalOffset=*/Value(), qTile, kTile, vTile,
+                     maxes, sums, acc, bb, h0, c0, cst(group), k0, nk);
+    }
+    Value oTile = tileView(b, loc, partO, {bb, h0, sp, zero},
+                           {one, b.getIndexAttr(group), one, b.getIndexAttr(dv)},
+                           {group, dv});
+    Value lTile = tileView(b, loc, partL, {bb, h0, sp},
+                           {one, b.getIndexAttr(group), one}, {group});
+    TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lTile, bb, h0, c0);
+  }
+
+  // Merge: O = sum_s w_s O_s / sum_s w_s with w_s = exp(LSE_s - max LSE).
+  auto merge = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq)}, ValueRange{},
+      std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block *body = merge.getBody();
+    b.setInsertionPointToStart(body);
+    Value bb = body->getArgument(0), h = body->getArgument(1);
+    Value negInf = fconst(-INFINITY);
+    auto maxLoop = scf::ForOp::create(
+        b, loc, c0, numSplits, c1, ValueRange{negInf},
+        [&](OpBuilder &b, Location loc, Value s, ValueRange m) {
+          Value l = memref::LoadOp::create(b, loc, partL, ValueRange{bb, h, s});
+          scf::YieldOp::create(b, loc,
+                               ValueRange{arith::MaximumFOp::create(b, loc, m[0], l)});
+        });
+    Value mx = maxLoop.getResult(0);
+    Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mx,
+                                       negInf);
+    Value mSafe = arith::SelectOp::create(b, loc, none, fconst(0.0), mx);
+    auto weight = [&](OpBuilder &b, Value s) -> Value {
+      Value l = memref::LoadOp::create(b, loc, partL, ValueRange{bb, h, s});
+      return math::ExpOp::create(b, loc,
+                                 arith::SubFOp::create(b, loc, l, mSafe));
+    };
+    auto sumLoop = scf::ForOp::create(
+        b, loc, c0, numSplits, c1, ValueRange{fconst(0.0)},
+        [&](OpBuilder &b, Location loc, Value s, ValueRange w) {
+          scf::YieldOp::create(
+              b, loc, ValueRange{arith::AddFOp::create(b, loc, w[0], weight(b, s))});
+        });
+    Value wsum = sumLoop.getResult(0);
+    Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, wsum,
+                                        fconst(0.0));
+    Value inv = arith::SelectOp::create(
+        b, loc, empty, fconst(0.0),
+        arith::DivFOp::create(b, loc, fconst(1.0), wsum));
+    Type outElem = cast<MemRefType>(o.getType()).getElementType();
+    scf::ForOp::create(
+        b, loc, c0, cst(dv), c1, ValueRange{},
+        [&](OpBuilder &b, Location loc, Value dd, ValueRange) {
+          auto accLoop = scf::ForOp::create(
+              b, loc, c0, numSplits, c1, ValueRange{fconst(0.0)},
+              [&](OpBuilder &b, Location loc, Value s, ValueRange a) {
+                Value x = memref::LoadOp::create(b, loc, partO,
+                                                 ValueRange{bb, h, s, dd});
+                scf::YieldOp::create(
+                    b, loc,
+                    ValueRange{math::FmaOp::create(b, loc, weight(b, s), x, a[0])});
+              });
+          Value x = arith::MulFOp::create(b, loc, accLoop.getResult(0), inv);
+          Value y = x;
+          if (!op.getEpilogue().empty()) {
+            IRMapping map;
+            Block &epi = op.getEpilogue().front();
+            ValueRange args{x, bb, h, c0, dd};
+            for (auto [arg, val] : llvm::zip(epi.getArguments(), args))
+              map.map(arg, val);
+            for (Operation &e : epi.without_terminator())
+              b.clone(e, map);
+            y = map.lookup(AttentionOp::getYieldedValue(op.getEpilogue()));
+          } else if (!outElem.isF32()) {
+            y = arith::TruncFOp::create(b, loc, outElem, x);
+          }
+          memref::StoreOp::create(b, loc, y, o, ValueRange{bb, h, c0, dd});
+          scf::YieldOp::create(b, loc);
+        });
+    if (lse) {
+      Value val = arith::AddFOp::create(b, loc, mx,
+                                        math::LogOp::create(b, loc, wsum));
+      val = arith::SelectOp::create(b, loc, empty, negInf, val);
+      memref::StoreOp::create(b, loc, val, lse, ValueRange{bb, h, c0});
+    }
+  }
+  op.erase();
+  return success();
+}
+
 struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
   using Base::Base;
   void runOnOperation() override {
@@ -568,7 +770,10 @@ struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
                        "before attn-tile-attention");
         return signalPassFailure();
       }
-      if (failed(tileAttention(op, qTile, kvTile)))
+      LogicalResult r = decodeSplitKeys > 0 && isPackedDecode(op, qTile)
+                            ? tileDecode(op, qTile, kvTile, decodeSplitKeys)
+                            : tileAttention(op, qTile, kvTile);
+      if (failed(r))
         return signalPassFailure();
     }
   }
