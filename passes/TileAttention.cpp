@@ -729,7 +729,7 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
           if (!op.getEpilogue().empty()) {
             IRMapping map;
             Block &epi = op.getEpilogue().front();
-            ValueRange args{x, bb, h, c0, dd};
+            SmallVector<Value> args{x, bb, h, c0, dd};
             for (auto [arg, val] : llvm::zip(epi.getArguments(), args))
               map.map(arg, val);
             for (Operation &e : epi.without_terminator())

@@ -112,6 +112,17 @@ VARIANTS = {
                     ("k", lambda B, Lq, Lk: (B, 8, Lk, 128), "f32", "normal"),
                     ("v", lambda B, Lq, Lk: (B, 8, Lk, 128), "f32", "normal")],
                    lambda a, x: [(attend(x["q"], x["k"], x["v"])[0], "f32")]),
+    # test/Integration/Inputs/decode_padded.mlir (run with --examples).
+    "decode_padded": ([("q", lambda B, Lq, Lk: (B, 8, 1, 64), "f32", "normal"),
+                       ("k", lambda B, Lq, Lk: (B, 2, Lk, 64), "f32", "normal"),
+                       ("v", lambda B, Lq, Lk: (B, 2, Lk, 64), "f32", "normal"),
+                       ("valid", lambda B, Lq, Lk: (B, Lk), "i8", "padding"),
+                       ("g", lambda B, Lq, Lk: (B, 8, 1, 64), "f32", "normal")],
+                      lambda a, x: [
+                          (attend(x["q"], x["k"], x["v"],
+                                  mask=lambda b, h, I, J: x["valid"][b][J] != 0)[0] * x["g"], "f32"),
+                          (attend(x["q"], x["k"], x["v"],
+                                  mask=lambda b, h, I, J: x["valid"][b][J] != 0)[1], "f32")]),
     "document_mask": (qkv(4, 64) + [("doc", lambda B, Lq, Lk: (B, Lk), "i32", "documents")],
                       lambda a, x: [(attend(x["q"], x["k"], x["v"],
                                             mask=lambda b, h, I, J: x["doc"][b][I] == x["doc"][b][J])[0], "f32")]),
@@ -128,6 +139,13 @@ def draw(rng, kind, shape, a):
         # Forget-gate logits around +3 (gates near 0.95, as in trained FoX
         # models) with some strongly forgetting positions.
         return rng.normal(3.0, 2.0, shape)
+    if kind == "padding":
+        # Each batch row has its own valid length; the last row has none.
+        B, L = shape
+        out = np.zeros(shape, dtype=np.int64)
+        for b in range(B - 1 if B > 1 else B):
+            out[b, :rng.integers(1, L + 1)] = 1
+        return out
     if kind == "prefix":
         return np.full(shape, a.prefix if a.prefix is not None else max(1, a.lk // 3))
     if kind == "documents":
@@ -143,8 +161,8 @@ def draw(rng, kind, shape, a):
 
 
 def save(path, x, dtype):
-    if dtype == "i32":
-        np.save(path, x.astype(np.int32))
+    if dtype in ("i32", "i8"):
+        np.save(path, x.astype(np.int32 if dtype == "i32" else np.int8))
         return x.astype(np.int64)
     return store(path, x, dtype)
 
