@@ -130,4 +130,22 @@ def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def AttnLowerCopiesPass : Pass<"attn-lower-copies", "func::FuncOp"> {
+  let summary = "Turn memref.copy into linalg.copy";
+  let description = [{
+    Bufferization writes `tensor.insert_slice` (a concatenation, a padded
+    copy) as `memref.copy` between strided views, whose LLVM lowering calls
+    `memrefCopy` from MLIR's runner utilities, a library compiled kernels
+    must not depend on. As `linalg.copy` the copy is lowered to loops inside
+    the kernel by `convert-linalg-to-loops`.
+
+    ```mlir
+    memref.copy %a, %b : memref<?x64xf32> to memref<?x64xf32, strided<[576, 1]>>
+    // becomes
+    linalg.copy ins(%a : memref<?x64xf32>) outs(%b : memref<?x64xf32, strided<[576, 1]>>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // ATTN_PASSES_PASSES_TD

@@ -50,6 +50,7 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerCopiesPass());
 
   // Scans to loops; tile into the online-softmax form, then emit the
   // micro-kernels.

@@ -387,6 +387,74 @@ LogicalResult Interpreter::exec(Operation *op) {
     env[cast] = operands[0];
     return success();
   }
+  if (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op)) {
+    // Same row-major data, new shape: static dims from the result type,
+    // the dynamic one (at most one per group) from the element count.
+    auto type = cast<RankedTensorType>(op->getResult(0).getType());
+    auto t = std::make_shared<Tensor>(*operands[0].t);
+    int64_t known = 1, dynamicDim = -1;
+    t->shape.assign(type.getShape().begin(), type.getShape().end());
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (type.isDynamicDim(d)) {
+        if (dynamicDim >= 0 && isa<tensor::ExpandShapeOp>(op)) {
+          // Several dynamic dims: take them from output_shape.
+          auto expand = cast<tensor::ExpandShapeOp>(op);
+          SmallVector<OpFoldResult> sizes = expand.getMixedOutputShape();
+          for (int64_t e = 0; e < type.getRank(); ++e)
+            if (auto v = dyn_cast<Value>(sizes[e]))
+              t->shape[e] = env.lookup(v).i;
+          dynamicDim = -2;
+          break;
+        }
+        dynamicDim = d;
+      } else {
+        known *= type.getDimSize(d);
+      }
+    }
+    if (dynamicDim >= 0)
+      t->shape[dynamicDim] =
+          known ? static_cast<int64_t>(t->data.size()) / known : 0;
+    Val v;
+    v.t = t;
+    env[op->getResult(0)] = v;
+    return success();
+  }
+  if (auto insert = dyn_cast<tensor::InsertSliceOp>(op)) {
+    const Tensor &src = *operands[0].t;
+    auto dst = std::make_shared<Tensor>(*env.lookup(insert.getDest()).t);
+    auto value = [&](OpFoldResult f) -> int64_t {
+      if (auto v = dyn_cast<Value>(f))
+        return env.lookup(v).i;
+      return cast<IntegerAttr>(cast<Attribute>(f)).getInt();
+    };
+    SmallVector<int64_t> offsets, strides;
+    for (OpFoldResult f : insert.getMixedOffsets())
+      offsets.push_back(value(f));
+    for (OpFoldResult f : insert.getMixedStrides())
+      strides.push_back(value(f));
+    // Source dims map to the non-dropped destination dims in order.
+    llvm::SmallBitVector dropped = insert.getDroppedDims();
+    SmallVector<int64_t> idx(src.shape.size(), 0);
+    for (size_t e = 0; e < src.data.size(); ++e) {
+      SmallVector<int64_t> at(dst->shape.size());
+      for (size_t d = 0, s2 = 0; d < dst->shape.size(); ++d) {
+        int64_t i = dropped.test(d) ? 0 : idx[s2++];
+        at[d] = offsets[d] + i * strides[d];
+        if (at[d] < 0 || at[d] >= dst->shape[d])
+          return insert.emitOpError("slice out of bounds at run time");
+      }
+      dst->data[dst->linear(at)] = src.data[e];
+      for (int64_t d = static_cast<int64_t>(idx.size()) - 1; d >= 0; --d) {
+        if (++idx[d] < src.shape[d])
+          break;
+        idx[d] = 0;
+      }
+    }
+    Val v;
+    v.t = dst;
+    env[insert.getResult()] = v;
+    return success();
+  }
   if (auto fill = dyn_cast<linalg::FillOp>(op)) {
     auto t = std::make_shared<Tensor>(*operands[1].t);
     Type elem = getElementTypeOrSelf(fill.getOutputs()[0].getType());
