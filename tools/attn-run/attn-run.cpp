@@ -26,6 +26,7 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -42,6 +43,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstring>
 
@@ -132,32 +134,64 @@ static std::string checkInput(const ::attn::HostArray &a, Type type,
 static double countFlops(func::FuncOp fn,
                          const std::vector<::attn::HostArray> &in) {
   double flops = 0;
-  auto shapeOf = [&](Value v) -> const std::vector<int64_t> * {
-    while (true) {
-      if (auto arg = dyn_cast<BlockArgument>(v))
-        return arg.getOwner()->isEntryBlock() &&
-                       arg.getParentRegion() == &fn.getBody()
-                   ? &in[arg.getArgNumber()].shape
-                   : nullptr;
-      Operation *def = v.getDefiningOp();
-      if (!def || def->getNumOperands() == 0)
-        return nullptr;
-      v = def->getOperand(0);
+  // The run-time size of dim `d` of a tensor value, traced back to the
+  // function's arguments through the ops that define shapes; -1 if unknown.
+  std::function<int64_t(Value)> indexOf;
+  std::function<int64_t(Value, int64_t)> dimOf = [&](Value v,
+                                                     int64_t d) -> int64_t {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || d >= type.getRank())
+      return -1;
+    if (!type.isDynamicDim(d))
+      return type.getDimSize(d);
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return arg.getParentRegion() == &fn.getBody()
+                 ? in[arg.getArgNumber()].shape[d]
+                 : -1;
+    Operation *def = v.getDefiningOp();
+    if (auto empty = dyn_cast<tensor::EmptyOp>(def))
+      return indexOf(empty.getDynamicSize(d));
+    if (auto insert = dyn_cast<tensor::InsertSliceOp>(def))
+      return dimOf(insert.getDest(), d);
+    if (auto expand = dyn_cast<tensor::ExpandShapeOp>(def)) {
+      OpFoldResult size = expand.getMixedOutputShape()[d];
+      if (auto value = dyn_cast<Value>(size))
+        return indexOf(value);
+      return cast<IntegerAttr>(cast<Attribute>(size)).getInt();
     }
+    if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
+      return dimOf(dps.getDpsInits()[cast<OpResult>(v).getResultNumber()], d);
+    // Casts and elementwise ops keep the shape of their first operand.
+    if (def->getNumOperands() > 0)
+      if (auto t = dyn_cast<RankedTensorType>(def->getOperand(0).getType());
+          t && t.getRank() == type.getRank())
+        return dimOf(def->getOperand(0), d);
+    return -1;
+  };
+  indexOf = [&](Value v) -> int64_t {
+    if (auto c = getConstantIntValue(v))
+      return *c;
+    if (auto dim = v.getDefiningOp<tensor::DimOp>())
+      if (auto index = dim.getConstantIndex())
+        return dimOf(dim.getSource(), *index);
+    if (auto cast = v.getDefiningOp<arith::IndexCastOp>())
+      return indexOf(cast.getIn());
+    return -1;
   };
   fn.walk([&](AttentionOp op) {
-    auto *q = shapeOf(op.getQuery()), *k = shapeOf(op.getKey());
-    if (!q || !k)
+    int64_t b = dimOf(op.getQuery(), 0), h = dimOf(op.getQuery(), 1),
+            lqi = dimOf(op.getQuery(), 2), lki = dimOf(op.getKey(), 2);
+    if (b < 0 || h < 0 || lqi < 0 || lki < 0)
       return;
     // (query, key) pairs computed: all, or those the bottom-right aligned
     // causal mask leaves visible (Lq = Lk: L(L+1)/2; decode: Lk).
-    double lq = (*q)[2], lk = (*k)[2], pairs = lq * lk;
+    double lq = static_cast<double>(lqi), lk = static_cast<double>(lki);
+    double pairs = lq * lk;
     if (op.getCausal()) {
       double n = std::min(lq, lk);
       pairs = n * (n + 1) / 2 + n * (lk - n);
     }
-    flops += 2.0 * (*q)[0] * (*q)[1] * pairs *
-             (op.getHeadDim() + op.getValueHeadDim());
+    flops += 2.0 * b * h * pairs * (op.getHeadDim() + op.getValueHeadDim());
   });
   return flops;
 }
