@@ -260,8 +260,12 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   // Register blocking: R keys x NC query vectors for S, RR rows x NV value
   // vectors for PV, within the target's register file.
   int64_t r = std::max<int64_t>(1, (numRegs - nc - 2) / nc);
+  // Value vectors are processed in blocks of at most nvb so that the
+  // accumulators (rr x nvb) and the loaded V vectors (nvb) stay in
+  // registers even for large value head dims (MLA: Dv = 512).
+  int64_t nvb = std::min<int64_t>(nv, std::max<int64_t>(1, numRegs / 2 - 2));
   int64_t rr = 1;
-  while (rr * 2 * nv <= numRegs - nv - 2 && tq % (rr * 2) == 0 && rr < 8)
+  while (rr * 2 * nvb <= numRegs - nvb - 2 && tq % (rr * 2) == 0 && rr < 8)
     rr *= 2;
 
   OpBuilder pb(op);
@@ -441,52 +445,58 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
     }
     }
 
-    // acc = alpha * acc + P V, blocked over rr rows and nv value vectors.
+    // acc = alpha * acc + P V, blocked over rr rows and nvb value vectors.
     Value acc = op.getAcc();
-    scf::ForOp::create(
-        cb, loc, c0, nq, idx(cb, loc, rr), ValueRange{},
-        [&](OpBuilder &b, Location loc, Value i0, ValueRange) {
-          SmallVector<Value> init;
-          SmallVector<Value> rows;
-          for (int64_t k = 0; k < rr; ++k) {
-            Value row = arith::AddIOp::create(b, loc, i0, idx(b, loc, k));
-            rows.push_back(row);
-            Value alpha = vector::BroadcastOp::create(
-                b, loc, vecType(b), memref::LoadOp::create(b, loc, alphaBuf, row));
-            for (int64_t v = 0; v < nv; ++v) {
-              Value a = loadVec(b, loc, acc, ValueRange{row, idx(b, loc, v * lanes)},
-                                v == nv - 1 ? lastLanes : lanes);
-              init.push_back(arith::MulFOp::create(b, loc, a, alpha));
+    for (int64_t vb0 = 0; vb0 < nv; vb0 += nvb) {
+      int64_t vb1 = std::min(nv, vb0 + nvb), nb = vb1 - vb0;
+      auto lanesOf = [&](int64_t v) { return v == nv - 1 ? lastLanes : lanes; };
+      scf::ForOp::create(
+          cb, loc, c0, nq, idx(cb, loc, rr), ValueRange{},
+          [&](OpBuilder &b, Location loc, Value i0, ValueRange) {
+            SmallVector<Value> init;
+            SmallVector<Value> rows;
+            for (int64_t k = 0; k < rr; ++k) {
+              Value row = arith::AddIOp::create(b, loc, i0, idx(b, loc, k));
+              rows.push_back(row);
+              Value alpha = vector::BroadcastOp::create(
+                  b, loc, vecType(b),
+                  memref::LoadOp::create(b, loc, alphaBuf, row));
+              for (int64_t v = vb0; v < vb1; ++v) {
+                Value a = loadVec(b, loc, acc,
+                                  ValueRange{row, idx(b, loc, v * lanes)},
+                                  lanesOf(v));
+                init.push_back(arith::MulFOp::create(b, loc, a, alpha));
+              }
             }
-          }
-          auto jLoop = scf::ForOp::create(
-              b, loc, idx(b, loc, 0), nkc, idx(b, loc, 1), init,
-              [&](OpBuilder &b, Location loc, Value j, ValueRange accs) {
-                Value vrow = arith::AddIOp::create(b, loc, kc0, j);
-                SmallVector<Value> vv;
-                for (int64_t v = 0; v < nv; ++v)
-                  vv.push_back(loadVec(b, loc, vTile,
-                                       ValueRange{vrow, idx(b, loc, v * lanes)},
-                                       v == nv - 1 ? lastLanes : lanes));
-                SmallVector<Value> out(accs.begin(), accs.end());
-                for (int64_t k = 0; k < rr; ++k) {
-                  Value p = vector::BroadcastOp::create(
-                      b, loc, vecType(b),
-                      memref::LoadOp::create(b, loc, sBuf,
-                                             ValueRange{j, rows[k]}));
-                  for (int64_t v = 0; v < nv; ++v)
-                    out[k * nv + v] =
-                        vector::FMAOp::create(b, loc, p, vv[v], out[k * nv + v]);
-                }
-                scf::YieldOp::create(b, loc, out);
-              });
-          for (int64_t k = 0; k < rr; ++k)
-            for (int64_t v = 0; v < nv; ++v)
-              storeVec(b, loc, jLoop.getResult(k * nv + v), acc,
-                       ValueRange{rows[k], idx(b, loc, v * lanes)},
-                       v == nv - 1 ? lastLanes : lanes);
-          scf::YieldOp::create(b, loc);
-        });
+            auto jLoop = scf::ForOp::create(
+                b, loc, idx(b, loc, 0), nkc, idx(b, loc, 1), init,
+                [&](OpBuilder &b, Location loc, Value j, ValueRange accs) {
+                  Value vrow = arith::AddIOp::create(b, loc, kc0, j);
+                  SmallVector<Value> vv;
+                  for (int64_t v = vb0; v < vb1; ++v)
+                    vv.push_back(loadVec(b, loc, vTile,
+                                         ValueRange{vrow, idx(b, loc, v * lanes)},
+                                         lanesOf(v)));
+                  SmallVector<Value> out(accs.begin(), accs.end());
+                  for (int64_t k = 0; k < rr; ++k) {
+                    Value p = vector::BroadcastOp::create(
+                        b, loc, vecType(b),
+                        memref::LoadOp::create(b, loc, sBuf,
+                                               ValueRange{j, rows[k]}));
+                    for (int64_t v = 0; v < nb; ++v)
+                      out[k * nb + v] = vector::FMAOp::create(
+                          b, loc, p, vv[v], out[k * nb + v]);
+                  }
+                  scf::YieldOp::create(b, loc, out);
+                });
+            for (int64_t k = 0; k < rr; ++k)
+              for (int64_t v = 0; v < nb; ++v)
+                storeVec(b, loc, jLoop.getResult(k * nb + v), acc,
+                         ValueRange{rows[k], idx(b, loc, (vb0 + v) * lanes)},
+                         lanesOf(vb0 + v));
+            scf::YieldOp::create(b, loc);
+          });
+    }
   }
   op.erase();
   return success();
