@@ -188,6 +188,25 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "expected a finite, non-zero scale, got "
                            << value;
   }
+  if (bool(getQuery2()) != bool(getKey2()))
+    return emitOpError("expected both a second query and a second key");
+  if (getQuery2()) {
+    if (getQuery2().getType() != getQuery().getType() ||
+        getKey2().getType() != getKey().getType())
+      return emitOpError() << "expected the second query and key to have the "
+                              "types of the first ("
+                           << getQuery().getType() << ", " << getKey().getType()
+                           << ")";
+    if (getLse())
+      return emitOpError("has no log-sum-exp output with a second map");
+    if (!getSink().empty())
+      return emitOpError("takes no sink region with a second map");
+  }
+  if (std::optional<APFloat> eps = getRmsNormEps())
+    if (!std::isfinite(eps->convertToFloat()) || eps->convertToFloat() < 0)
+      return emitOpError() << "expected a finite, non-negative rms_norm "
+                              "epsilon, got "
+                           << eps->convertToFloat();
   if (getNormalizer() == Normalizer::sigmoid) {
     if (getLse())
       return emitOpError("has no log-sum-exp output with normalizer(sigmoid)");
@@ -204,8 +223,14 @@ LogicalResult AttentionOp::verifyRegions() {
                                 {f32, idx, idx, idx, idx}, f32)) ||
       failed(verifyScalarRegion(*this, getMask(), "mask",
                                 {idx, idx, idx, idx}, b.getI1Type())) ||
-      failed(verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx}, f32)))
+      failed(verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx}, f32)) ||
+      failed(verifyScalarRegion(*this, getCombine(), "combine",
+                                {f32, f32, idx, idx, idx, idx}, f32)))
     return failure();
+  if (getQuery2() && getCombine().empty())
+    return emitOpError("expected a combine region with a second map");
+  if (!getQuery2() && !getCombine().empty())
+    return emitOpError("has a combine region but no second map");
   auto outType = dyn_cast<ShapedType>(getOutput().getType());
   if (!outType)
     return success(); // Reported by verify().
@@ -357,13 +382,9 @@ struct FoldCastIntoAttention : OpRewritePattern<AttentionOp> {
     }
     if (!changed)
       return failure();
-    ValueRange all(operands);
-    ValueRange outs = all.drop_front(3);
-    auto newOp = AttentionOp::create(
-        rewriter, op.getLoc(), TypeRange(outs), all[0], all[1], all[2], outs,
-        op.getCausalAttr(), op.getScaleAttr(), op.getNormalizerAttr());
-    for (auto [from, to] : llvm::zip(op->getRegions(), newOp->getRegions()))
-      rewriter.inlineRegionBefore(from, to, to.end());
+    ValueRange outs = ValueRange(operands).take_back(op.getOutputs().size());
+    AttentionOp newOp =
+        op.cloneWithOperands(rewriter, operands, TypeRange(outs));
     SmallVector<Value> results;
     for (auto [oldRes, newRes] : llvm::zip(op.getResults(), newOp.getResults()))
       results.push_back(oldRes.getType() == newRes.getType()
@@ -376,6 +397,22 @@ struct FoldCastIntoAttention : OpRewritePattern<AttentionOp> {
   }
 };
 } // namespace
+
+AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
+                                           ValueRange operands,
+                                           TypeRange resultTypes) {
+  bool second = bool(getQuery2());
+  ValueRange outs = operands.drop_front(second ? 5 : 3);
+  auto newOp = AttentionOp::create(
+      rewriter, getLoc(), resultTypes, operands[0], operands[1], operands[2],
+      second ? operands[3] : Value(), second ? operands[4] : Value(), outs,
+      getCausalAttr(), getScaleAttr(), getNormalizerAttr(),
+      getRmsNormEpsAttr());
+  for (auto [from, to] : llvm::zip(getOperation()->getRegions(),
+                                   newOp->getRegions()))
+    rewriter.inlineRegionBefore(from, to, to.end());
+  return newOp;
+}
 
 void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                               MLIRContext *ctx) {

@@ -18,6 +18,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 //===----------------------------------------------------------------------===//
 
 def Attn_AttentionOp : Attn_Op<"attention", [
+    AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "Scaled dot-product attention with score, mask and epilogue regions";
@@ -39,6 +40,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     includes it. With `normalizer(sigmoid)` the weights are
     `p[j] = sigmoid(s[j])` for visible keys with no normalization (sigmoid
     attention); there is then no LSE and no sink.
+
+    A `second(%q2, %k2)` pair adds a second attention map over the same values
+    (same scale, regions and mask): `O2 = softmax(score(q2.k2)) V`, and the
+    `combine(%o1, %o2, %b, %h, %i, %d)` region yields the combined element
+    (Differential Transformer: `o1 - lambda_h * o2`). `rms_norm(eps)` then
+    divides each output row by `sqrt(mean_d(x^2) + eps)` before the epilogue.
+    Both maps are computed in the same tiled loop, which reads each value
+    tile once.
 
     Operands are laid out `[batch, heads, seq, head_dim]` (PyTorch SDPA).
     Batch and sequence lengths may be dynamic; head counts and head dims are
@@ -82,23 +91,29 @@ def Attn_AttentionOp : Attn_Op<"attention", [
   }];
 
   let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value,
+                       Optional<AnyShaped>:$query2, Optional<AnyShaped>:$key2,
                        Variadic<AnyShaped>:$outputs,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
                        DefaultValuedAttr<Attn_Normalizer,
-                                         "::mlir::attn::Normalizer::softmax">:$normalizer);
+                                         "::mlir::attn::Normalizer::softmax">:$normalizer,
+                       OptionalAttr<F32Attr>:$rms_norm_eps);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$score, AnyRegion:$mask,
-                        AnyRegion:$epilogue, AnyRegion:$sink);
+                        AnyRegion:$epilogue, AnyRegion:$sink,
+                        AnyRegion:$combine);
 
   let assemblyFormat = [{
     (`causal` $causal^)? (`scale` `(` $scale^ `)`)?
     (`normalizer` `(` $normalizer^ `)`)?
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
+    (`second` `(` $query2^ `,` $key2 `:` type($query2) `,` type($key2) `)`)?
     `outs` `(` $outputs `:` type($outputs) `)`
     (`score` $score^)?
     (`mask` $mask^)?
     (`sink` $sink^)?
+    (`combine` $combine^)?
+    (`rms_norm` `(` $rms_norm_eps^ `)`)?
     (`epilogue` $epilogue^)?
     attr-dict (`->` type($results)^)?
   }];
@@ -129,6 +144,12 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 
     /// The yielded value of a region's terminator (null if the region is empty).
     static ::mlir::Value getYieldedValue(::mlir::Region &region);
+
+    /// A copy of this op with new operands (in this op's operand order) and
+    /// result types, taking over this op's regions (left empty).
+    AttentionOp cloneWithOperands(::mlir::RewriterBase &rewriter,
+                                  ::mlir::ValueRange operands,
+                                  ::mlir::TypeRange resultTypes);
   }];
 }
 

@@ -43,15 +43,9 @@ struct AttentionOpInterface
       buffers.push_back(*buffer);
     }
     rewriter.setInsertionPoint(op);
-    auto newOp = AttentionOp::create(
-        rewriter, op->getLoc(), TypeRange{}, buffers[0], buffers[1],
-        buffers[2], ValueRange(buffers).drop_front(3), attn.getCausalAttr(),
-        attn.getScaleAttr(), attn.getNormalizerAttr());
-    for (auto [from, to] :
-         llvm::zip(op->getRegions(), newOp->getRegions()))
-      rewriter.inlineRegionBefore(from, to, to.end());
-    replaceOpWithBufferizedValues(rewriter, op,
-                                  ValueRange(buffers).drop_front(3));
+    attn.cloneWithOperands(rewriter, buffers, TypeRange{});
+    replaceOpWithBufferizedValues(
+        rewriter, op, ValueRange(buffers).take_back(attn.getOutputs().size()));
     return success();
   }
 };

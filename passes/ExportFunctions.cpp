@@ -75,6 +75,17 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
         eq.uniteDims(q, 0, lse, 0);
         eq.uniteDims(q, 2, lse, 2);
       }
+      if (Value q2 = attn.getQuery2()) {
+        for (int64_t d = 0; d < 4; ++d) {
+          eq.uniteDims(q, d, q2, d);
+          eq.uniteDims(k, d, attn.getKey2(), d);
+        }
+      }
+    }
+    if (auto cumsum = dyn_cast<CumsumOp>(op)) {
+      int64_t rank = cast<ShapedType>(cumsum.getInput().getType()).getRank();
+      for (int64_t d = 0; d < rank; ++d)
+        eq.uniteDims(cumsum.getInput(), d, cumsum.getOutput(), d);
     }
     if (auto dps = dyn_cast<DestinationStyleOpInterface>(op)) {
       for (OpResult r : op->getResults())

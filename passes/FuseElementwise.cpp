@@ -184,12 +184,14 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
       resultTypes.push_back(lse.getType());
     auto newOp = AttentionOp::create(
         rewriter, op.getLoc(), resultTypes, op.getQuery(), op.getKey(),
-        op.getValue(), outputs, op.getCausalAttr(), op.getScaleAttr(),
-        op.getNormalizerAttr());
+        op.getValue(), op.getQuery2(), op.getKey2(), outputs,
+        op.getCausalAttr(), op.getScaleAttr(), op.getNormalizerAttr(),
+        op.getRmsNormEpsAttr());
     IRMapping regionMap;
     op.getScore().cloneInto(&newOp.getScore(), regionMap);
     op.getMask().cloneInto(&newOp.getMask(), regionMap);
     op.getSink().cloneInto(&newOp.getSink(), regionMap);
+    op.getCombine().cloneInto(&newOp.getCombine(), regionMap);
 
     // Build the epilogue: the old epilogue (if any), then the consumer.
     Region &epi = newOp.getEpilogue();

@@ -31,6 +31,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -458,6 +459,103 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
 
 }
 
+/// Scalar clone of a region's body with `args` for its block arguments;
+/// returns the yielded value.
+static Value cloneScalarRegion(OpBuilder &b, Region &region, ValueRange args) {
+  IRMapping map;
+  Block &block = region.front();
+  for (auto [arg, val] : llvm::zip(block.getArguments(), args))
+    map.map(arg, val);
+  for (Operation &o : block.without_terminator())
+    b.clone(o, map);
+  return map.lookup(AttentionOp::getYieldedValue(region));
+}
+
+/// Finalizes a query tile whose rows need more than elementwise work: the
+/// maps are normalized into stack tiles, combined elementwise (`combine`),
+/// normalized per row (`rms_norm`), passed through the epilogue and stored.
+static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
+                                 std::array<Value, 3> state1,
+                                 std::array<Value, 3> state2, Value bb, Value h,
+                                 Value q0, Value nq, int64_t tq) {
+  Type f32 = b.getF32Type();
+  int64_t dv = op.getValueHeadDim();
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value cdv = arith::ConstantIndexOp::create(b, loc, dv);
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  auto tileOf = [&](Value buf) {
+    return tileView(b, loc, buf, {zero, zero}, {nq, b.getIndexAttr(dv)},
+                    {ShapedType::kDynamic, dv});
+  };
+  Value lseTile;
+  if (Value lse = op.getLse())
+    lseTile = tileView(b, loc, lse, {bb, h, q0}, {one, one, nq},
+                       {ShapedType::kDynamic});
+  auto tileType = MemRefType::get({tq, dv}, f32);
+  Value o1 = memref::AllocaOp::create(b, loc, tileType);
+  TileFinalizeOp::create(b, loc, state1[0], state1[1], state1[2], tileOf(o1),
+                         lseTile, bb, h, q0, op.getNormalizerAttr());
+  Value o2;
+  if (op.getQuery2()) {
+    o2 = memref::AllocaOp::create(b, loc, tileType);
+    TileFinalizeOp::create(b, loc, state2[0], state2[1], state2[2], tileOf(o2),
+                           Value(), bb, h, q0, op.getNormalizerAttr());
+  }
+  Value out = op.getOutput();
+  Type outElem = cast<MemRefType>(out.getType()).getElementType();
+  std::optional<APFloat> eps = op.getRmsNormEps();
+  scf::ForOp::create(
+      b, loc, c0, nq, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+        Value row = arith::AddIOp::create(b, loc, q0, r);
+        Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+        auto combine = scf::ForOp::create(
+            b, loc, c0, cdv, c1, ValueRange{zeroF},
+            [&](OpBuilder &b, Location loc, Value dd, ValueRange ss) {
+              Value x = memref::LoadOp::create(b, loc, o1, ValueRange{r, dd});
+              if (o2) {
+                Value y = memref::LoadOp::create(b, loc, o2, ValueRange{r, dd});
+                SmallVector<Value> args{x, y, bb, h, row, dd};
+                x = cloneScalarRegion(b, op.getCombine(), args);
+                memref::StoreOp::create(b, loc, x, o1, ValueRange{r, dd});
+              }
+              scf::YieldOp::create(
+                  b, loc,
+                  ValueRange{math::FmaOp::create(b, loc, x, x, ss[0])});
+            });
+        Value inv = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0f));
+        if (eps) {
+          Value mean = arith::DivFOp::create(
+              b, loc, combine.getResult(0),
+              arith::ConstantOp::create(
+                  b, loc, b.getF32FloatAttr(static_cast<float>(dv))));
+          inv = math::RsqrtOp::create(
+              b, loc,
+              arith::AddFOp::create(
+                  b, loc, mean,
+                  arith::ConstantOp::create(
+                      b, loc, b.getF32FloatAttr(eps->convertToFloat()))));
+        }
+        scf::ForOp::create(
+            b, loc, c0, cdv, c1, ValueRange{},
+            [&](OpBuilder &b, Location loc, Value dd, ValueRange) {
+              Value x = arith::MulFOp::create(
+                  b, loc, memref::LoadOp::create(b, loc, o1, ValueRange{r, dd}),
+                  inv);
+              if (!op.getEpilogue().empty()) {
+                SmallVector<Value> args{x, bb, h, row, dd};
+                x = cloneScalarRegion(b, op.getEpilogue(), args);
+              } else if (!outElem.isF32()) {
+                x = arith::TruncFOp::create(b, loc, outElem, x);
+              }
+              memref::StoreOp::create(b, loc, x, out, ValueRange{bb, h, row, dd});
+              scf::YieldOp::create(b, loc);
+            });
+        scf::YieldOp::create(b, loc);
+      });
+}
+
 static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -506,6 +604,17 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   fill(maxes, -std::numeric_limits<float>::infinity());
   fill(sums, 0.0f);
   fill(acc, 0.0f);
+  // The second map's state (Differential attention).
+  Value q2 = op.getQuery2(), k2 = op.getKey2();
+  Value maxes2, sums2, acc2;
+  if (q2) {
+    maxes2 = memref::AllocaOp::create(b, loc, rowType);
+    sums2 = memref::AllocaOp::create(b, loc, rowType);
+    acc2 = memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
+    fill(maxes2, -std::numeric_limits<float>::infinity());
+    fill(sums2, 0.0f);
+    fill(acc2, 0.0f);
+  }
 
   Value q0 = arith::MulIOp::create(b, loc, qt, ctq);
   Value nq = arith::MinSIOp::create(b, loc, ctq,
@@ -532,9 +641,26 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
 
   emitAttendStep(b, loc, op, causalOffset, qTile, kTile, vTile, maxes, sums,
                  acc, bb, h, q0, nq, k0, nk);
+  if (q2) {
+    // Same key range, same value tile (still in cache): the second map.
+    Value q2Tile = tileView(b, loc, q2, {bb, h, q0, zero},
+                            {one, one, nq, b.getIndexAttr(d)},
+                            {ShapedType::kDynamic, d});
+    Value k2Tile = tileView(b, loc, k2, {bb, hk, k0, zero},
+                            {one, one, nk, b.getIndexAttr(d)},
+                            {ShapedType::kDynamic, d});
+    emitAttendStep(b, loc, op, causalOffset, q2Tile, k2Tile, vTile, maxes2,
+                   sums2, acc2, bb, h, q0, nq, k0, nk);
+  }
 
   // Normalize and store the output tile.
   b.setInsertionPointAfter(loop);
+  if (q2 || op.getRmsNormEps()) {
+    emitCombinedFinalize(b, loc, op, {maxes, sums, acc}, {maxes2, sums2, acc2},
+                         bb, h, q0, nq, tq);
+    op.erase();
+    return success();
+  }
   Value oTile = tileView(b, loc, o, {bb, h, q0, zero},
                          {one, one, nq, b.getIndexAttr(dv)},
                          {ShapedType::kDynamic, dv});
@@ -564,6 +690,7 @@ static bool isPackedDecode(AttentionOp op, int64_t tq) {
   ShapedType qt = op.getQueryType();
   if (qt.isDynamicDim(2) || qt.getDimSize(2) != 1 ||
       op.getNormalizer() != Normalizer::softmax || !op.getSink().empty() ||
+      op.getQuery2() || op.getRmsNormEps() ||
       op.getNumQueryHeads() / op.getNumKvHeads() > tq)
     return false;
   auto reads = [](Region &r, unsigned arg) {

@@ -55,6 +55,15 @@ def fox_c(f):
     return np.cumsum(-np.logaddexp(0.0, -f), axis=-1)
 
 
+def differential(x):
+    """(1 - 0.2) * RMSNorm_d(A1 v - lam[h] A2 v), eps 1e-5, causal maps."""
+    o1 = attend(x["q1"], x["k1"], x["v"])[0]
+    o2 = attend(x["q2"], x["k2"], x["v"])[0]
+    d = o1 - x["lam"][None, :, None, None] * o2
+    rms = np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5)
+    return 0.8 * d / rms
+
+
 def alibi_score(H):
     def f(s, b, h, I, J):
         return s - 2.0 ** (-8.0 * (h + 1) / H) * (I - J)
@@ -131,6 +140,13 @@ VARIANTS = {
                          np.concatenate([x["q_lat"], x["q_rope"]], axis=-1),
                          np.concatenate([x["c_kv"], x["k_rope"]], axis=-1)[:, None],
                          x["c_kv"][:, None], scale=1.0 / np.sqrt(192.0))[0], "f32")]),
+    "differential": ([("q1", lambda B, Lq, Lk: (B, 4, Lq, 64), "f32", "normal"),
+                      ("k1", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
+                      ("q2", lambda B, Lq, Lk: (B, 4, Lq, 64), "f32", "normal"),
+                      ("k2", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
+                      ("v", lambda B, Lq, Lk: (B, 4, Lk, 128), "f32", "normal"),
+                      ("lam", lambda B, Lq, Lk: (4,), "f32", "uniform:0.1:0.9")],
+                     lambda a, x: [(differential(x), "f32")]),
     "document_mask": (qkv(4, 64) + [("doc", lambda B, Lq, Lk: (B, Lk), "i32", "documents")],
                       lambda a, x: [(attend(x["q"], x["k"], x["v"],
                                             mask=lambda b, h, I, J: x["doc"][b][I] == x["doc"][b][J])[0], "f32")]),

@@ -631,76 +631,116 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   Type outElem = op.getOutputType().getElementType();
   std::vector<double> s(Lk), p(Lk), acc(Dv);
   std::vector<char> vis(Lk);
+  bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
+  // One row of one map: the normalized output (before combine/epilogue)
+  // into `row`, and the row's log-sum-exp.
+  auto attendRow = [&](const Tensor &qt, const Tensor &kt, int64_t b,
+                       int64_t h, int64_t i, std::vector<double> &row,
+                       double &rowLse) -> LogicalResult {
+    int64_t hk = h / group;
+        const double *qi = &qt.data[((b * H + h) * Lq + i) * D];
+    double m = -std::numeric_limits<double>::infinity();
+    bool any = false;
+    for (int64_t j = 0; j < Lk; ++j) {
+      bool visible = !op.getCausal() || j <= i + (Lk - Lq);
+      if (visible && !op.getMask().empty()) {
+        FailureOr<Val> r = evalRegion(
+            op.getMask(), {fromInt(b), fromInt(h), fromInt(i), fromInt(j)});
+        if (failed(r))
+          return failure();
+        visible = r->i != 0;
+      }
+      vis[j] = visible;
+      if (!visible)
+        continue;
+      const double *kj = &kt.data[((b * Hkv + hk) * Lk + j) * D];
+      double dot = 0;
+      for (int64_t d = 0; d < D; ++d)
+        dot += qi[d] * kj[d];
+      double x = scale * dot;
+      if (!op.getScore().empty()) {
+        FailureOr<Val> r =
+            evalRegion(op.getScore(), {fromFloat(x), fromInt(b), fromInt(h),
+                                       fromInt(i), fromInt(j)});
+        if (failed(r))
+          return failure();
+        x = r->f;
+      }
+      s[j] = x;
+      m = std::max(m, x);
+      any = true;
+    }
+    double l = 0;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
+    // A sink logit joins the softmax denominator (with value 0).
+    if (!op.getSink().empty()) {
+      FailureOr<Val> r =
+          evalRegion(op.getSink(), {fromInt(b), fromInt(h), fromInt(i)});
+      if (failed(r))
+        return failure();
+      double sink = r->f;
+      if (std::isfinite(sink) || sink > 0) {
+        double mNew = any ? std::max(m, sink) : sink;
+        l = std::exp(sink - mNew);
+        m = mNew;
+        any = true;
+      }
+    }
+    if (any && std::isfinite(m)) {
+      for (int64_t j = 0; j < Lk; ++j) {
+        if (!vis[j])
+          continue;
+        // sigmoid(x) = 1 / (1 + exp(-x)), written to avoid overflow.
+        double e = sigmoid ? (s[j] >= 0 ? 1.0 / (1.0 + std::exp(-s[j]))
+                                        : std::exp(s[j]) /
+                                              (1.0 + std::exp(s[j])))
+                           : std::exp(s[j] - m);
+        l += e;
+        const double *vj = &v.data[((b * Hkv + hk) * Lk + j) * Dv];
+        for (int64_t d = 0; d < Dv; ++d)
+          acc[d] += e * vj[d];
+      }
+    }
+    for (int64_t d = 0; d < Dv; ++d)
+      row[d] = sigmoid ? acc[d] : l > 0 ? acc[d] / l : 0.0;
+    rowLse = l > 0 ? m + std::log(l) : -std::numeric_limits<double>::infinity();
+    return success();
+  };
+  const Tensor *q2 = op.getQuery2() ? env.lookup(op.getQuery2()).t.get() : nullptr;
+  const Tensor *k2 = op.getKey2() ? env.lookup(op.getKey2()).t.get() : nullptr;
+  std::optional<double> eps;
+  if (std::optional<APFloat> e = op.getRmsNormEps())
+    eps = e->convertToDouble();
+  std::vector<double> o1(Dv), o2(Dv);
   for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h) {
-      int64_t hk = h / group;
+    for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < Lq; ++i) {
-        const double *qi = &q.data[((b * H + h) * Lq + i) * D];
-        double m = -std::numeric_limits<double>::infinity();
-        bool any = false;
-        for (int64_t j = 0; j < Lk; ++j) {
-          bool visible = !op.getCausal() || j <= i + (Lk - Lq);
-          if (visible && !op.getMask().empty()) {
-            FailureOr<Val> r = evalRegion(
-                op.getMask(), {fromInt(b), fromInt(h), fromInt(i), fromInt(j)});
-            if (failed(r))
-              return failure();
-            visible = r->i != 0;
-          }
-          vis[j] = visible;
-          if (!visible)
-            continue;
-          const double *kj = &k.data[((b * Hkv + hk) * Lk + j) * D];
-          double dot = 0;
-          for (int64_t d = 0; d < D; ++d)
-            dot += qi[d] * kj[d];
-          double x = scale * dot;
-          if (!op.getScore().empty()) {
-            FailureOr<Val> r =
-                evalRegion(op.getScore(), {fromFloat(x), fromInt(b), fromInt(h),
-                                           fromInt(i), fromInt(j)});
-            if (failed(r))
-              return failure();
-            x = r->f;
-          }
-          s[j] = x;
-          m = std::max(m, x);
-          any = true;
-        }
-        double l = 0;
-        std::fill(acc.begin(), acc.end(), 0.0);
-        bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
-        // A sink logit joins the softmax denominator (with value 0).
-        if (!op.getSink().empty()) {
-          FailureOr<Val> r =
-              evalRegion(op.getSink(), {fromInt(b), fromInt(h), fromInt(i)});
-          if (failed(r))
+        double lse1 = 0, lse2 = 0;
+        if (failed(attendRow(q, k, b, h, i, o1, lse1)))
+          return failure();
+        if (q2) {
+          if (failed(attendRow(*q2, *k2, b, h, i, o2, lse2)))
             return failure();
-          double sink = r->f;
-          if (std::isfinite(sink) || sink > 0) {
-            double mNew = any ? std::max(m, sink) : sink;
-            l = std::exp(sink - mNew);
-            m = mNew;
-            any = true;
+          for (int64_t d = 0; d < Dv; ++d) {
+            FailureOr<Val> r = evalRegion(
+                op.getCombine(), {fromFloat(o1[d]), fromFloat(o2[d]), fromInt(b),
+                                  fromInt(h), fromInt(i), fromInt(d)});
+            if (failed(r))
+              return failure();
+            o1[d] = r->f;
           }
         }
-        if (any && std::isfinite(m)) {
-          for (int64_t j = 0; j < Lk; ++j) {
-            if (!vis[j])
-              continue;
-            // sigmoid(x) = 1 / (1 + exp(-x)), written to avoid overflow.
-            double e = sigmoid ? (s[j] >= 0 ? 1.0 / (1.0 + std::exp(-s[j]))
-                                            : std::exp(s[j]) /
-                                                  (1.0 + std::exp(s[j])))
-                               : std::exp(s[j] - m);
-            l += e;
-            const double *vj = &v.data[((b * Hkv + hk) * Lk + j) * Dv];
-            for (int64_t d = 0; d < Dv; ++d)
-              acc[d] += e * vj[d];
-          }
+        if (eps) {
+          double ss = 0;
+          for (int64_t d = 0; d < Dv; ++d)
+            ss += o1[d] * o1[d];
+          double inv = 1.0 / std::sqrt(ss / Dv + *eps);
+          for (int64_t d = 0; d < Dv; ++d)
+            o1[d] *= inv;
         }
         for (int64_t d = 0; d < Dv; ++d) {
-          double x = sigmoid ? acc[d] : l > 0 ? acc[d] / l : 0.0;
+          double x = o1[d];
           if (!op.getEpilogue().empty()) {
             FailureOr<Val> r = evalRegion(
                 op.getEpilogue(),
@@ -712,11 +752,8 @@ LogicalResult Interpreter::attention(AttentionOp op) {
           out->data[((b * H + h) * Lq + i) * Dv + d] = roundTo(outElem, x);
         }
         if (lse)
-          lse->data[(b * H + h) * Lq + i] =
-              l > 0 ? static_cast<float>(m + std::log(l))
-                    : -std::numeric_limits<double>::infinity();
+          lse->data[(b * H + h) * Lq + i] = static_cast<float>(lse1);
       }
-    }
   Val o;
   o.t = out;
   env[op.getResult(0)] = o;
