@@ -448,3 +448,96 @@ func.func @cumsum_results(%x: memref<?xf32>) {
   %r = attn.cumsum dim(0) ins(%x : memref<?xf32>) outs(%x : memref<?xf32>) -> tensor<?xf32>
   return
 }
+
+// -----
+
+func.func @second_without_combine(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{expected a combine region with a second map}}
+  %r = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      second(%q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>) -> tensor<1x4x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @combine_without_second(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{has a combine region but no second map}}
+  %r = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>)
+      combine {
+      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+        attn.yield %a : f32
+      } -> tensor<1x4x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @second_type(%q: tensor<1x4x8x64xf32>, %q2: tensor<1x4x9x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{expected the second query and key to have the types of the first}}
+  %r = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      second(%q2, %q : tensor<1x4x9x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>)
+      combine {
+      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+        attn.yield %a : f32
+      } -> tensor<1x4x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @second_lse(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{has no log-sum-exp output with a second map}}
+  %r:2 = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      second(%q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o, %l : tensor<1x4x8x64xf32>, tensor<1x4x8xf32>)
+      combine {
+      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+        attn.yield %a : f32
+      } -> tensor<1x4x8x64xf32>, tensor<1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @second_sink(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{takes no sink region with a second map}}
+  %r = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      second(%q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>)
+      sink {
+      ^bb0(%b: index, %h: index, %i: index):
+        %c = arith.constant 0.0 : f32
+        attn.yield %c : f32
+      }
+      combine {
+      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+        attn.yield %a : f32
+      } -> tensor<1x4x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @combine_signature(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{expected the combine region to take (f32, f32, index, index, index, index)}}
+  %r = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      second(%q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>)
+      combine {
+      ^bb0(%a: f32, %c: f32):
+        attn.yield %a : f32
+      } -> tensor<1x4x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_eps(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{expected a finite, non-negative rms_norm epsilon, got -1}}
+  %r = attn.attention ins(%q, %q, %q : tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>)
+      outs(%o : tensor<1x4x8x64xf32>) rms_norm(-1.0) -> tensor<1x4x8x64xf32>
+  return
+}

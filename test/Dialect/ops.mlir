@@ -166,3 +166,24 @@ func.func @cumsum(%x: tensor<?x4x?xf32>, %y: tensor<?x4x?xf32>, %a: memref<?xbf1
   attn.cumsum dim(0) ins(%a : memref<?xbf16>) outs(%b : memref<?xf32>)
   return %r : tensor<?x4x?xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @attention_second_map
+// CHECK: attn.attention causal ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x128xf32>) second(%{{.*}}, %{{.*}} : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>) outs
+// CHECK: combine {
+// CHECK: ^bb0(%{{.*}}: f32, %{{.*}}: f32, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index):
+// CHECK: } rms_norm(9.99999974E-6)
+func.func @attention_second_map(%q: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x128xf32>,
+                                %o: tensor<1x4x?x128xf32>) -> tensor<1x4x?x128xf32> {
+  %r = attn.attention causal ins(%q, %q, %v : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x128xf32>)
+      second(%q, %q : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)
+      outs(%o : tensor<1x4x?x128xf32>)
+      combine {
+      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+        %x = arith.subf %a, %c : f32
+        attn.yield %x : f32
+      }
+      rms_norm(1.0e-5) -> tensor<1x4x?x128xf32>
+  return %r : tensor<1x4x?x128xf32>
+}

@@ -228,3 +228,33 @@ func.func @decode_head_dependent(%q: memref<?x8x1x64xf32>, %k: memref<?x2x?x64xf
       }
   return
 }
+
+// -----
+
+// Two maps over the same values: one key-tile loop, each value tile view
+// used by both tile_attend steps; the rows are finalized into stack tiles,
+// combined, RMS-normalized and stored.
+// CHECK-LABEL: func.func @second_map
+// CHECK: scf.for
+// CHECK: %[[V:.+]] = memref.subview %[[VBUF:.+]][{{.*}}] : memref<?x4x?x128xf32> to
+// CHECK: attn.tile_attend ins(%{{.+}}, %{{.+}}, %[[V]] :
+// CHECK: attn.tile_attend ins(%{{.+}}, %{{.+}}, %[[V]] :
+// CHECK: attn.tile_finalize
+// CHECK: attn.tile_finalize
+// CHECK: scf.for
+// CHECK: arith.subf
+// CHECK: math.fma
+// CHECK: math.rsqrt
+// CHECK: memref.store %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}] : memref<?x4x?x128xf32>
+func.func @second_map(%q: memref<?x4x?x64xf32>, %v: memref<?x4x?x128xf32>, %o: memref<?x4x?x128xf32>) {
+  attn.attention causal ins(%q, %q, %v : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x128xf32>)
+      second(%q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x128xf32>)
+      combine {
+      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+        %x = arith.subf %a, %c : f32
+        attn.yield %x : f32
+      }
+      rms_norm(1.0e-5)
+  return
+}
