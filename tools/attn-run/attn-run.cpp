@@ -191,7 +191,9 @@ static double countFlops(func::FuncOp fn,
       double n = std::min(lq, lk);
       pairs = n * (n + 1) / 2 + n * (lk - n);
     }
-    flops += 2.0 * b * h * pairs * (op.getHeadDim() + op.getValueHeadDim());
+    // A second map (differential attention) doubles the work.
+    flops += (op.getQuery2() ? 2.0 : 1.0) * 2.0 * b * h * pairs *
+             (op.getHeadDim() + op.getValueHeadDim());
   });
   return flops;
 }
