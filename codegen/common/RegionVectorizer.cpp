@@ -12,6 +12,7 @@
 #include "codegen/common/RegionVectorizer.h"
 #include "dialect/AttnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -28,15 +29,35 @@ Value mlir::attn::broadcastToVector(OpBuilder &b, Location loc, Value v,
       b, loc, VectorType::get({lanes}, v.getType()), v);
 }
 
-/// Gathers a load with varying indices lane by lane.
+/// Gathers a load with varying indices lane by lane. Varying indices are
+/// clamped into the buffer: the lanes of masked-out elements (rows past the
+/// end of the tile, keys a row does not see) evaluate the region too, and
+/// their indices need not be valid. Their values are discarded by the mask.
 static Value gatherLanes(OpBuilder &b, Location loc, Operation *load,
                          ArrayRef<Value> operands, int64_t lanes) {
+  Value source = operands[0];
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  SmallVector<Value> last(operands.size());
+  for (size_t k = 1; k < operands.size(); ++k) {
+    if (!isa<VectorType>(operands[k].getType()))
+      continue;
+    Value dim = isa<MemRefType>(source.getType())
+                    ? memref::DimOp::create(b, loc, source, k - 1).getResult()
+                    : tensor::DimOp::create(b, loc, source, k - 1).getResult();
+    last[k] = arith::SubIOp::create(b, loc, dim, one);
+  }
   SmallVector<Value> elements;
   for (int64_t l = 0; l < lanes; ++l) {
     SmallVector<Value> scalarOperands;
-    for (Value operand : operands) {
-      if (isa<VectorType>(operand.getType()))
+    for (size_t k = 0; k < operands.size(); ++k) {
+      Value operand = operands[k];
+      if (isa<VectorType>(operand.getType())) {
         operand = vector::ExtractOp::create(b, loc, operand, l);
+        if (last[k])
+          operand = arith::MinSIOp::create(
+              b, loc, arith::MaxSIOp::create(b, loc, operand, zero), last[k]);
+      }
       scalarOperands.push_back(operand);
     }
     OperationState state(loc, load->getName(), scalarOperands,

@@ -107,3 +107,30 @@ func.func @sink(%q: memref<?x4x?x64xf32>, %s: memref<4xf32>, %o: memref<?x4x?x64
       }
   return
 }
+
+// -----
+
+// A load whose index varies across the query lanes is gathered lane by lane
+// with the index clamped into the buffer (masked lanes evaluate the region
+// too; their indices need not be valid).
+// CHECK-LABEL: func.func @gather_clamped
+// CHECK-SAME: %[[BIAS:[a-z0-9]+]]: memref<?xf32>
+// CHECK: %[[D:.+]] = memref.dim %[[BIAS]], %c0
+// CHECK: %[[LAST:.+]] = arith.subi %[[D]], %c1
+// CHECK: %[[E:.+]] = vector.extract %{{.+}}[0] : index from vector<16xindex>
+// CHECK: %[[LO:.+]] = arith.maxsi %[[E]], %c0
+// CHECK: %[[IDX:.+]] = arith.minsi %[[LO]], %[[LAST]]
+// CHECK: memref.load %[[BIAS]][%[[IDX]]] : memref<?xf32>
+func.func @gather_clamped(%q: memref<?x4x?x64xf32>, %bias: memref<?xf32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      score {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %c7 = arith.constant 7 : index
+        %r = arith.subi %i, %c7 : index
+        %x = memref.load %bias[%r] : memref<?xf32>
+        %y = arith.addf %s, %x : f32
+        attn.yield %y : f32
+      }
+  return
+}
