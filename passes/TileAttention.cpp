@@ -265,8 +265,15 @@ private:
     auto r = rhsLoad ? loadRange(cmp.getRhs()) : invariant(cmp.getRhs());
     if (!r)
       return std::nullopt;
-    auto [lMin, lMax] = *l;
-    auto [rMin, rMax] = *r;
+    return classifyRanges(cmp.getPredicate(), l->first, l->second, r->first,
+                          r->second);
+  }
+
+  /// (full, empty) of `lhs pred rhs` over a tile where lhs takes values in
+  /// [lMin, lMax] and rhs in [rMin, rMax]; signed predicates only.
+  std::optional<std::pair<Value, Value>>
+  classifyRanges(arith::CmpIPredicate pred, Value lMin, Value lMax, Value rMin,
+                 Value rMax) {
     using P = arith::CmpIPredicate;
     auto cmpi = [&](P p, Value a, Value c) -> Value {
       return arith::CmpIOp::create(b, loc, p, a, c);
@@ -285,7 +292,7 @@ private:
     auto disjoint = [&]() {
       return either(cmpi(P::slt, lMax, rMin), cmpi(P::slt, rMax, lMin));
     };
-    switch (cmp.getPredicate()) {
+    switch (pred) {
     case P::eq:
       return std::make_pair(allEqual(), disjoint());
     case P::ne:
@@ -311,40 +318,11 @@ private:
     auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());
     if (!l || !r)
       return std::nullopt;
-    LinearForm e = l->plus(r->scaled(-1)); // predicate on e = lhs - rhs vs 0
-    using P = arith::CmpIPredicate;
-    P pred = cmp.getPredicate();
-    if (pred != P::slt && pred != P::sle && pred != P::sgt && pred != P::sge &&
-        pred != P::eq && pred != P::ne)
-      return std::nullopt;
-    Value lo = bound(e, false), hi = bound(e, true), zero = index(0);
-    auto cmpi = [&](P p, Value a, Value c) -> Value {
-      return arith::CmpIOp::create(b, loc, p, a, c);
-    };
-    switch (pred) {
-    case P::slt:
-      return std::make_pair(cmpi(P::slt, hi, zero), cmpi(P::sge, lo, zero));
-    case P::sle:
-      return std::make_pair(cmpi(P::sle, hi, zero), cmpi(P::sgt, lo, zero));
-    case P::sgt:
-      return std::make_pair(cmpi(P::sgt, lo, zero), cmpi(P::sle, hi, zero));
-    case P::sge:
-      return std::make_pair(cmpi(P::sge, lo, zero), cmpi(P::slt, hi, zero));
-    case P::eq: {
-      Value full = arith::AndIOp::create(b, loc, cmpi(P::eq, lo, zero),
-                                         cmpi(P::eq, hi, zero));
-      Value empty = arith::OrIOp::create(b, loc, cmpi(P::sgt, lo, zero),
-                                         cmpi(P::slt, hi, zero));
-      return std::make_pair(full, empty);
-    }
-    default: { // ne
-      Value full = arith::OrIOp::create(b, loc, cmpi(P::sgt, lo, zero),
-                                        cmpi(P::slt, hi, zero));
-      Value empty = arith::AndIOp::create(b, loc, cmpi(P::eq, lo, zero),
-                                          cmpi(P::eq, hi, zero));
-      return std::make_pair(full, empty);
-    }
-    }
+    // The predicate on e = lhs - rhs against 0, e bounded over the tile.
+    LinearForm e = l->plus(r->scaled(-1));
+    Value zero = index(0);
+    return classifyRanges(cmp.getPredicate(), bound(e, false), bound(e, true),
+                          zero, zero);
   }
 
   OpBuilder &b;
