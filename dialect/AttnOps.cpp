@@ -29,15 +29,17 @@ static std::string formatDim(int64_t d) {
   return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
 }
 
-static bool isSupportedFloat(Type t) { return t.isF32() || t.isF16() || t.isBF16(); }
+static bool isSupportedFloat(Type t) {
+  return t.isF32() || t.isF16() || t.isBF16();
+}
 
 /// Emits an error unless `a` and `b` are equal or one is dynamic.
 static LogicalResult checkDimsMatch(Operation *op, int64_t a, int64_t b,
                                     StringRef aName, StringRef bName) {
   if (ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b)
     return success();
-  return op->emitOpError() << "expected " << aName << " (" << a
-                           << ") to match " << bName << " (" << b << ")";
+  return op->emitOpError() << "expected " << aName << " (" << a << ") to match "
+                           << bName << " (" << b << ")";
 }
 
 /// Verifies that `region` is empty or holds one block with the given argument
@@ -48,21 +50,21 @@ static LogicalResult verifyScalarRegion(Operation *op, Region &region,
   if (region.empty())
     return success();
   if (!region.hasOneBlock())
-    return op->emitOpError() << "expected the " << name
-                             << " region to have one block";
+    return op->emitOpError()
+           << "expected the " << name << " region to have one block";
   Block &block = region.front();
   if (block.getArgumentTypes() != argTypes) {
     std::string types;
     llvm::raw_string_ostream os(types);
     llvm::interleaveComma(argTypes, os);
-    return op->emitOpError() << "expected the " << name << " region to take ("
-                             << types << ")";
+    return op->emitOpError()
+           << "expected the " << name << " region to take (" << types << ")";
   }
   auto yield = dyn_cast<YieldOp>(block.getTerminator());
   if (!yield || yield.getValues().size() != 1 ||
       yield.getValues()[0].getType() != yieldType)
-    return op->emitOpError() << "expected the " << name
-                             << " region to yield one " << yieldType;
+    return op->emitOpError()
+           << "expected the " << name << " region to yield one " << yieldType;
   return success();
 }
 
@@ -143,12 +145,12 @@ LogicalResult AttentionOp::verify() {
   int64_t hq = q->getDimSize(1), hkv = k->getDimSize(1);
   if (hkv <= 0 || hq % hkv != 0)
     return emitOpError() << "expected the number of query heads (" << hq
-                         << ") to be a multiple of the key/value heads ("
-                         << hkv << ")";
+                         << ") to be a multiple of the key/value heads (" << hkv
+                         << ")";
 
   // Dynamic dims must agree where both are static.
-  if (failed(checkDimsMatch(op, k->getDimSize(0), q->getDimSize(0),
-                            "key batch", "query batch")) ||
+  if (failed(checkDimsMatch(op, k->getDimSize(0), q->getDimSize(0), "key batch",
+                            "query batch")) ||
       failed(checkDimsMatch(op, v->getDimSize(0), q->getDimSize(0),
                             "value batch", "query batch")) ||
       failed(checkDimsMatch(op, o->getDimSize(0), q->getDimSize(0),
@@ -221,9 +223,10 @@ LogicalResult AttentionOp::verifyRegions() {
   Type idx = b.getIndexType(), f32 = b.getF32Type();
   if (failed(verifyScalarRegion(*this, getScore(), "score",
                                 {f32, idx, idx, idx, idx}, f32)) ||
-      failed(verifyScalarRegion(*this, getMask(), "mask",
-                                {idx, idx, idx, idx}, b.getI1Type())) ||
-      failed(verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx}, f32)) ||
+      failed(verifyScalarRegion(*this, getMask(), "mask", {idx, idx, idx, idx},
+                                b.getI1Type())) ||
+      failed(
+          verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx}, f32)) ||
       failed(verifyScalarRegion(*this, getCombine(), "combine",
                                 {f32, f32, idx, idx, idx, idx}, f32)))
     return failure();
@@ -270,16 +273,15 @@ void AttentionOp::getEffects(
 /// Checks the shared shape of the online-softmax state: maxes [TQ], sums [TQ],
 /// acc [TQ, Dv] with a static tile height.
 static LogicalResult verifyState(Operation *op, MemRefType maxes,
-                                 MemRefType sums, MemRefType acc,
-                                 int64_t dv) {
+                                 MemRefType sums, MemRefType acc, int64_t dv) {
   if (!maxes.hasStaticShape() || !sums.hasStaticShape() ||
       !acc.hasStaticShape())
     return op->emitOpError("expected the online-softmax state to have a "
                            "static shape");
   int64_t tq = maxes.getDimSize(0);
   if (sums.getDimSize(0) != tq || acc.getDimSize(0) != tq)
-    return op->emitOpError() << "expected the state buffers to have " << tq
-                             << " rows";
+    return op->emitOpError()
+           << "expected the state buffers to have " << tq << " rows";
   if (!ShapedType::isDynamic(dv) && acc.getDimSize(1) < dv)
     return op->emitOpError() << "expected the accumulator to have at least "
                              << dv << " columns, got " << acc.getDimSize(1);
@@ -299,7 +301,8 @@ LogicalResult TileAttendOp::verify() {
   if (failed(verifyState(*this, getMaxes().getType(), getSums().getType(),
                          getAcc().getType(), v.getDimSize(1))))
     return failure();
-  if (!q.isDynamicDim(0) && q.getDimSize(0) > getMaxes().getType().getDimSize(0))
+  if (!q.isDynamicDim(0) &&
+      q.getDimSize(0) > getMaxes().getType().getDimSize(0))
     return emitOpError() << "expected at most "
                          << getMaxes().getType().getDimSize(0)
                          << " query rows, got " << q.getDimSize(0);
@@ -324,11 +327,12 @@ LogicalResult TileFinalizeOp::verify() {
                          getAcc().getType(), o.getDimSize(1))))
     return failure();
   if (Value lse = getLse())
-    if (failed(checkDimsMatch(*this, cast<MemRefType>(lse.getType()).getDimSize(0),
-                              o.getDimSize(0), "log-sum-exp rows",
-                              "output rows")))
+    if (failed(
+            checkDimsMatch(*this, cast<MemRefType>(lse.getType()).getDimSize(0),
+                           o.getDimSize(0), "log-sum-exp rows", "output rows")))
       return failure();
-  if (getNormalizer() == Normalizer::sigmoid && (getLse() || !getSink().empty()))
+  if (getNormalizer() == Normalizer::sigmoid &&
+      (getLse() || !getSink().empty()))
     return emitOpError("takes no log-sum-exp output and no sink region with "
                        "normalizer(sigmoid)");
   return success();
@@ -408,8 +412,8 @@ AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
       second ? operands[3] : Value(), second ? operands[4] : Value(), outs,
       getCausalAttr(), getScaleAttr(), getNormalizerAttr(),
       getRmsNormEpsAttr());
-  for (auto [from, to] : llvm::zip(getOperation()->getRegions(),
-                                   newOp->getRegions()))
+  for (auto [from, to] :
+       llvm::zip(getOperation()->getRegions(), newOp->getRegions()))
     rewriter.inlineRegionBefore(from, to, to.end());
   return newOp;
 }
@@ -444,11 +448,11 @@ LogicalResult CumsumOp::verify() {
     if (!in.isDynamicDim(d) && !out.isDynamicDim(d) &&
         in.getDimSize(d) != out.getDimSize(d))
       return emitOpError() << "expected input dim " << d << " ("
-                           << in.getDimSize(d) << ") to match output dim "
-                           << d << " (" << out.getDimSize(d) << ")";
+                           << in.getDimSize(d) << ") to match output dim " << d
+                           << " (" << out.getDimSize(d) << ")";
   if (getDim() < 0 || getDim() >= in.getRank())
-    return emitOpError() << "expected dim (" << getDim()
-                         << ") to be in [0, " << in.getRank() << ")";
+    return emitOpError() << "expected dim (" << getDim() << ") to be in [0, "
+                         << in.getRank() << ")";
   return success();
 }
 

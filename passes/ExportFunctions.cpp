@@ -49,9 +49,7 @@ public:
     if (a && b)
       unite(key(a, da), key(b, db));
   }
-  static DimKey key(Value v, unsigned d) {
-    return {v.getAsOpaquePointer(), d};
-  }
+  static DimKey key(Value v, unsigned d) { return {v.getAsOpaquePointer(), d}; }
   DimKey leader(DimKey k) {
     classes.insert(k);
     return classes.getLeaderValue(k);
@@ -209,8 +207,8 @@ struct ExportFunctions
     unsigned numInputs = func.getNumArguments();
     for (auto [k, r] : llvm::enumerate(ret.getOperands())) {
       NamedAttribute writable(
-          builder.getStringAttr(bufferization::BufferizationDialect::
-                                    kWritableAttrName),
+          builder.getStringAttr(
+              bufferization::BufferizationDialect::kWritableAttrName),
           builder.getBoolAttr(true));
       if (failed(func.insertArgument(numInputs + k, r.getType(),
                                      builder.getDictionaryAttr(writable),
@@ -225,7 +223,8 @@ struct ExportFunctions
       if (auto dps = r.getDefiningOp<DestinationStyleOpInterface>()) {
         OpOperand *tied = dps.getTiedOpOperand(cast<OpResult>(r));
         auto empty = tied->get().getDefiningOp<tensor::EmptyOp>();
-        if (empty && empty->hasOneUse() && tied->get().getType() == dest.getType()) {
+        if (empty && empty->hasOneUse() &&
+            tied->get().getType() == dest.getType()) {
           tied->set(dest);
           continue;
         }

@@ -1,4 +1,5 @@
-//===- FuseElementwise.cpp - fold elementwise ops into attention -*- C++ -*-===//
+//===- FuseElementwise.cpp - fold elementwise ops into attention -*- C++
+//-*-===//
 //
 // Part of the attn project.
 //
@@ -43,7 +44,9 @@ static bool isIdentityElementwiseGeneric(linalg::GenericOp generic) {
          llvm::all_of(generic.getIndexingMapsArray(),
                       [](AffineMap m) { return m.isIdentity(); }) &&
          llvm::all_of(generic.getIteratorTypesArray(),
-                      [](utils::IteratorType t) { return t == utils::IteratorType::parallel; });
+                      [](utils::IteratorType t) {
+                        return t == utils::IteratorType::parallel;
+                      });
 }
 
 /// A linalg.generic consumer of `out` that can become an epilogue: all loops
@@ -58,8 +61,7 @@ static bool isFusibleConsumerGeneric(linalg::GenericOp generic, Value out) {
     return false;
   for (OpOperand &operand : generic->getOpOperands()) {
     AffineMap map = generic.getMatchingIndexingMap(&operand);
-    bool mustBeIdentity =
-        operand.get() == out || generic.isDpsInit(&operand);
+    bool mustBeIdentity = operand.get() == out || generic.isDpsInit(&operand);
     if (mustBeIdentity ? !map.isIdentity() : !map.isProjectedPermutation())
       return false;
   }
@@ -151,11 +153,12 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
                          auto rt = dyn_cast<RankedTensorType>(t);
                          return rt && rt.getShape() == outType.getShape();
                        });
-    if (generic && (!isFusibleConsumerGeneric(generic, out) ||
-                    generic.getNumResults() != 1 ||
-                    llvm::any_of(generic.getDpsInits(),
-                                 [&](Value v) { return v == out; }) ||
-                    !generic.getRegion().front().getArguments().back().use_empty()))
+    if (generic &&
+        (!isFusibleConsumerGeneric(generic, out) ||
+         generic.getNumResults() != 1 ||
+         llvm::any_of(generic.getDpsInits(),
+                      [&](Value v) { return v == out; }) ||
+         !generic.getRegion().front().getArguments().back().use_empty()))
       return rewriter.notifyMatchFailure(op, "generic consumer is not a map");
     if (!generic && !elementwise)
       return rewriter.notifyMatchFailure(op, "consumer is not elementwise");

@@ -24,8 +24,7 @@ namespace mlir::attn {
 using namespace mlir;
 
 namespace {
-struct LowerCopies
-    : mlir::attn::impl::AttnLowerCopiesPassBase<LowerCopies> {
+struct LowerCopies : mlir::attn::impl::AttnLowerCopiesPassBase<LowerCopies> {
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation().walk([&](memref::CopyOp op) { copies.push_back(op); });

@@ -112,9 +112,7 @@ private:
   Value boolean(bool v) {
     return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v ? 1 : 0);
   }
-  Value index(int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  }
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
   std::optional<LinearForm> analyze(Value v) {
     LinearForm f;
@@ -173,9 +171,10 @@ private:
     auto addTerm = [&](int64_t coeff, Value v) {
       if (coeff == 0)
         return;
-      Value t = coeff == 1 ? v
-                           : arith::MulIOp::create(b, loc, v, index(coeff))
-                                 .getResult();
+      Value t =
+          coeff == 1
+              ? v
+              : arith::MulIOp::create(b, loc, v, index(coeff)).getResult();
       r = arith::AddIOp::create(b, loc, r, t);
     };
     for (auto [v, coeff] : f.terms)
@@ -200,7 +199,8 @@ private:
     int varying = -1; // position of the index that is i or j
     Value lo, hi;
     for (auto [pos, idx] : llvm::enumerate(load.getIndices())) {
-      if (auto arg = dyn_cast<BlockArgument>(idx); arg && arg.getOwner() == &mask) {
+      if (auto arg = dyn_cast<BlockArgument>(idx);
+          arg && arg.getOwner() == &mask) {
         unsigned n = arg.getArgNumber();
         if (n <= 1) {
           indices.push_back(n == 0 ? batch : head);
@@ -229,8 +229,8 @@ private:
     indices[varying] = lo;
     Value first = memref::LoadOp::create(b, loc, load.getMemRef(), indices);
     Value end = arith::AddIOp::create(b, loc, hi, index(1));
-    auto loop = scf::ForOp::create(b, loc, lo, end, index(1),
-                                   ValueRange{first, first});
+    auto loop =
+        scf::ForOp::create(b, loc, lo, end, index(1), ValueRange{first, first});
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
@@ -245,10 +245,11 @@ private:
 
   /// Classifies a comparison of two loaded values from their run-time ranges.
   /// One side may also be a constant or a value defined above the region.
-  std::optional<std::pair<Value, Value>> classifyLoadCompare(arith::CmpIOp cmp) {
+  std::optional<std::pair<Value, Value>>
+  classifyLoadCompare(arith::CmpIOp cmp) {
     auto invariant = [&](Value v) -> std::optional<std::pair<Value, Value>> {
-      if (!isa<IntegerType>(v.getType()) || v.getParentBlock() == &mask &&
-                                                !getConstantIntValue(v))
+      if (!isa<IntegerType>(v.getType()) ||
+          v.getParentBlock() == &mask && !getConstantIntValue(v))
         return std::nullopt;
       if (auto c = getConstantIntValue(v))
         v = arith::ConstantOp::create(b, loc, v.getType(),
@@ -313,7 +314,8 @@ private:
   std::optional<std::pair<Value, Value>> classifyCompare(arith::CmpIOp cmp) {
     if (auto r = classifyLoadCompare(cmp))
       return r;
-    if (!cmp.getLhs().getType().isIndex() && !cmp.getLhs().getType().isInteger(64))
+    if (!cmp.getLhs().getType().isIndex() &&
+        !cmp.getLhs().getType().isInteger(64))
       return std::nullopt;
     auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());
     if (!l || !r)
@@ -352,8 +354,9 @@ static bool buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,
     Block *block = b.createBlock(&into, into.end(), {idx, idx, idx, idx},
                                  SmallVector<Location>(4, loc));
     b.setInsertionPointToEnd(block);
-    YieldOp::create(b, loc, ValueRange{arith::ConstantIntOp::create(
-                                b, loc, b.getI1Type(), 1)});
+    YieldOp::create(
+        b, loc,
+        ValueRange{arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)});
   }
   if (causal) {
     Block &block = into.front();
@@ -364,10 +367,10 @@ static bool buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,
         arith::AddIOp::create(b, loc, block.getArgument(2), causalOffset);
     Value visible = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
                                           block.getArgument(3), limit);
-    Value combined = hasUser ? arith::AndIOp::create(b, loc, yield.getValues()[0],
-                                                     visible)
-                                   .getResult()
-                             : visible;
+    Value combined =
+        hasUser ? arith::AndIOp::create(b, loc, yield.getValues()[0], visible)
+                      .getResult()
+                : visible;
     yield->setOperands(combined);
   }
   return true;
@@ -424,8 +427,7 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
     attend(b, false);
   } else {
     Value notEmpty = arith::XOrIOp::create(
-        b, loc, empty,
-        arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+        b, loc, empty, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
     auto ifNotEmpty = scf::IfOp::create(b, loc, notEmpty, false);
     OpBuilder inner = ifNotEmpty.getThenBodyBuilder();
     auto ifFull = scf::IfOp::create(inner, loc, full, true);
@@ -434,7 +436,6 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
     OpBuilder elseB = ifFull.getElseBodyBuilder();
     attend(elseB, true);
   }
-
 }
 
 /// Scalar clone of a region's body with `args` for its block arguments;
@@ -487,7 +488,8 @@ static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
       b, loc, c0, nq, c1, ValueRange{},
       [&](OpBuilder &b, Location loc, Value r, ValueRange) {
         Value row = arith::AddIOp::create(b, loc, q0, r);
-        Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+        Value zeroF =
+            arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
         auto combine = scf::ForOp::create(
             b, loc, c0, cdv, c1, ValueRange{zeroF},
             [&](OpBuilder &b, Location loc, Value dd, ValueRange ss) {
@@ -499,8 +501,7 @@ static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
                 memref::StoreOp::create(b, loc, x, o1, ValueRange{r, dd});
               }
               scf::YieldOp::create(
-                  b, loc,
-                  ValueRange{math::FmaOp::create(b, loc, x, x, ss[0])});
+                  b, loc, ValueRange{math::FmaOp::create(b, loc, x, x, ss[0])});
             });
         Value inv = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0f));
         if (eps) {
@@ -527,7 +528,8 @@ static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
               } else if (!outElem.isF32()) {
                 x = arith::TruncFOp::create(b, loc, outElem, x);
               }
-              memref::StoreOp::create(b, loc, x, out, ValueRange{bb, h, row, dd});
+              memref::StoreOp::create(b, loc, x, out,
+                                      ValueRange{bb, h, row, dd});
               scf::YieldOp::create(b, loc);
             });
         scf::YieldOp::create(b, loc);
@@ -552,8 +554,8 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   Value lq = memref::DimOp::create(b, loc, q, 2);
   Value lk = memref::DimOp::create(b, loc, k, 2);
   auto ceilDiv = [&](Value x, Value t) -> Value {
-    Value n = arith::AddIOp::create(
-        b, loc, x, arith::SubIOp::create(b, loc, t, c1));
+    Value n =
+        arith::AddIOp::create(b, loc, x, arith::SubIOp::create(b, loc, t, c1));
     return arith::DivUIOp::create(b, loc, n, t);
   };
   Value numQTiles = ceilDiv(lq, ctq);
@@ -599,9 +601,9 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
                                     arith::SubIOp::create(b, loc, lq, q0));
   Value hk = arith::DivUIOp::create(b, loc, h, cst(group));
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-  Value qTile = tileView(b, loc, q, {bb, h, q0, zero},
-                         {one, one, nq, b.getIndexAttr(d)},
-                         {ShapedType::kDynamic, d});
+  Value qTile =
+      tileView(b, loc, q, {bb, h, q0, zero}, {one, one, nq, b.getIndexAttr(d)},
+               {ShapedType::kDynamic, d});
 
   // The key/value loop.
   auto loop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1);
@@ -610,23 +612,23 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   Value k0 = arith::MulIOp::create(b, loc, kt, ctk);
   Value nk = arith::MinSIOp::create(b, loc, ctk,
                                     arith::SubIOp::create(b, loc, lk, k0));
-  Value kTile = tileView(b, loc, k, {bb, hk, k0, zero},
-                         {one, one, nk, b.getIndexAttr(d)},
-                         {ShapedType::kDynamic, d});
-  Value vTile = tileView(b, loc, v, {bb, hk, k0, zero},
-                         {one, one, nk, b.getIndexAttr(dv)},
-                         {ShapedType::kDynamic, dv});
+  Value kTile =
+      tileView(b, loc, k, {bb, hk, k0, zero}, {one, one, nk, b.getIndexAttr(d)},
+               {ShapedType::kDynamic, d});
+  Value vTile =
+      tileView(b, loc, v, {bb, hk, k0, zero},
+               {one, one, nk, b.getIndexAttr(dv)}, {ShapedType::kDynamic, dv});
 
   emitAttendStep(b, loc, op, causalOffset, qTile, kTile, vTile, maxes, sums,
                  acc, bb, h, q0, nq, k0, nk);
   if (q2) {
     // Same key range, same value tile (still in cache): the second map.
-    Value q2Tile = tileView(b, loc, q2, {bb, h, q0, zero},
-                            {one, one, nq, b.getIndexAttr(d)},
-                            {ShapedType::kDynamic, d});
-    Value k2Tile = tileView(b, loc, k2, {bb, hk, k0, zero},
-                            {one, one, nk, b.getIndexAttr(d)},
-                            {ShapedType::kDynamic, d});
+    Value q2Tile =
+        tileView(b, loc, q2, {bb, h, q0, zero},
+                 {one, one, nq, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
+    Value k2Tile =
+        tileView(b, loc, k2, {bb, hk, k0, zero},
+                 {one, one, nk, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
     emitAttendStep(b, loc, op, causalOffset, q2Tile, k2Tile, vTile, maxes2,
                    sums2, acc2, bb, h, q0, nq, k0, nk);
   }
@@ -639,9 +641,9 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
     op.erase();
     return success();
   }
-  Value oTile = tileView(b, loc, o, {bb, h, q0, zero},
-                         {one, one, nq, b.getIndexAttr(dv)},
-                         {ShapedType::kDynamic, dv});
+  Value oTile =
+      tileView(b, loc, o, {bb, h, q0, zero}, {one, one, nq, b.getIndexAttr(dv)},
+               {ShapedType::kDynamic, dv});
   Value lseTile;
   if (lse)
     lseTile = tileView(b, loc, lse, {bb, h, q0}, {one, one, nq},
@@ -706,8 +708,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
   Value batch = memref::DimOp::create(b, loc, q, 0);
   Value lk = memref::DimOp::create(b, loc, k, 2);
   auto ceilDiv = [&](OpBuilder &b, Value x, Value t) -> Value {
-    Value n = arith::AddIOp::create(
-        b, loc, x, arith::SubIOp::create(b, loc, t, c1));
+    Value n =
+        arith::AddIOp::create(b, loc, x, arith::SubIOp::create(b, loc, t, c1));
     return arith::DivUIOp::create(b, loc, n, t);
   };
   Value numSplits = arith::MaxSIOp::create(b, loc, c1, ceilDiv(b, lk, cSplit));
@@ -717,14 +719,13 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
       {ShapedType::kDynamic, hq, ShapedType::kDynamic, dv}, f32);
   auto partLType =
       MemRefType::get({ShapedType::kDynamic, hq, ShapedType::kDynamic}, f32);
-  Value partO = memref::AllocOp::create(b, loc, partOType,
-                                        ValueRange{batch, numSplits});
-  Value partL = memref::AllocOp::create(b, loc, partLType,
-                                        ValueRange{batch, numSplits});
+  Value partO =
+      memref::AllocOp::create(b, loc, partOType, ValueRange{batch, numSplits});
+  Value partL =
+      memref::AllocOp::create(b, loc, partLType, ValueRange{batch, numSplits});
 
   auto splits = scf::ForallOp::create(
-      b, loc,
-      ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hkv), numSplits},
+      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hkv), numSplits},
       ValueRange{}, std::nullopt);
   splits->setAttr("attn.tile_sizes", b.getDenseI64ArrayAttr({tq, tk}));
   {
@@ -736,7 +737,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
     auto rowType = MemRefType::get({tq}, f32);
     Value maxes = memref::AllocaOp::create(b, loc, rowType);
     Value sums = memref::AllocaOp::create(b, loc, rowType);
-    Value acc = memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
+    Value acc =
+        memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
     linalg::FillOp::create(b, loc, ValueRange{fconst(-INFINITY)},
                            ValueRange{maxes});
     linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{sums});
@@ -758,8 +760,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
       Value k0 = arith::AddIOp::create(
           b, loc, kBegin,
           arith::MulIOp::create(b, loc, loop.getInductionVar(), ctk));
-      Value nk = arith::MinSIOp::create(b, loc, ctk,
-                                        arith::SubIOp::create(b, loc, kEnd, k0));
+      Value nk = arith::MinSIOp::create(
+          b, loc, ctk, arith::SubIOp::create(b, loc, kEnd, k0));
       Value kTile = tileView(b, loc, k, {bb, hk, k0, zero},
                              {one, one, nk, b.getIndexAttr(d)},
                              {ShapedType::kDynamic, d});
@@ -770,9 +772,9 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
       emitAttendStep(b, loc, op, /*causalOffset=*/Value(), qTile, kTile, vTile,
                      maxes, sums, acc, bb, h0, c0, cst(group), k0, nk);
     }
-    Value oTile = tileView(b, loc, partO, {bb, h0, sp, zero},
-                           {one, b.getIndexAttr(group), one, b.getIndexAttr(dv)},
-                           {group, dv});
+    Value oTile = tileView(
+        b, loc, partO, {bb, h0, sp, zero},
+        {one, b.getIndexAttr(group), one, b.getIndexAttr(dv)}, {group, dv});
     Value lTile = tileView(b, loc, partL, {bb, h0, sp},
                            {one, b.getIndexAttr(group), one}, {group});
     TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lTile, bb, h0, c0);
@@ -792,12 +794,12 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
         b, loc, c0, numSplits, c1, ValueRange{negInf},
         [&](OpBuilder &b, Location loc, Value s, ValueRange m) {
           Value l = memref::LoadOp::create(b, loc, partL, ValueRange{bb, h, s});
-          scf::YieldOp::create(b, loc,
-                               ValueRange{arith::MaximumFOp::create(b, loc, m[0], l)});
+          scf::YieldOp::create(
+              b, loc, ValueRange{arith::MaximumFOp::create(b, loc, m[0], l)});
         });
     Value mx = maxLoop.getResult(0);
-    Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mx,
-                                       negInf);
+    Value none =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mx, negInf);
     Value mSafe = arith::SelectOp::create(b, loc, none, fconst(0.0), mx);
     auto weight = [&](OpBuilder &b, Value s) -> Value {
       Value l = memref::LoadOp::create(b, loc, partL, ValueRange{bb, h, s});
@@ -808,7 +810,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
         b, loc, c0, numSplits, c1, ValueRange{fconst(0.0)},
         [&](OpBuilder &b, Location loc, Value s, ValueRange w) {
           scf::YieldOp::create(
-              b, loc, ValueRange{arith::AddFOp::create(b, loc, w[0], weight(b, s))});
+              b, loc,
+              ValueRange{arith::AddFOp::create(b, loc, w[0], weight(b, s))});
         });
     Value wsum = sumLoop.getResult(0);
     Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, wsum,
@@ -825,9 +828,9 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
               [&](OpBuilder &b, Location loc, Value s, ValueRange a) {
                 Value x = memref::LoadOp::create(b, loc, partO,
                                                  ValueRange{bb, h, s, dd});
-                scf::YieldOp::create(
-                    b, loc,
-                    ValueRange{math::FmaOp::create(b, loc, weight(b, s), x, a[0])});
+                scf::YieldOp::create(b, loc,
+                                     ValueRange{math::FmaOp::create(
+                                         b, loc, weight(b, s), x, a[0])});
               });
           Value x = arith::MulFOp::create(b, loc, accLoop.getResult(0), inv);
           Value y = x;
@@ -847,8 +850,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
           scf::YieldOp::create(b, loc);
         });
     if (lse) {
-      Value val = arith::AddFOp::create(b, loc, mx,
-                                        math::LogOp::create(b, loc, wsum));
+      Value val =
+          arith::AddFOp::create(b, loc, mx, math::LogOp::create(b, loc, wsum));
       val = arith::SelectOp::create(b, loc, empty, negInf, val);
       memref::StoreOp::create(b, loc, val, lse, ValueRange{bb, h, c0});
     }

@@ -25,8 +25,8 @@ Value mlir::attn::broadcastToVector(OpBuilder &b, Location loc, Value v,
                                     int64_t lanes) {
   if (isa<VectorType>(v.getType()))
     return v;
-  return vector::BroadcastOp::create(
-      b, loc, VectorType::get({lanes}, v.getType()), v);
+  return vector::BroadcastOp::create(b, loc,
+                                     VectorType::get({lanes}, v.getType()), v);
 }
 
 /// Gathers a load with varying indices lane by lane. Varying indices are
@@ -65,14 +65,12 @@ static Value gatherLanes(OpBuilder &b, Location loc, Operation *load,
     elements.push_back(b.create(state)->getResult(0));
   }
   return vector::FromElementsOp::create(
-      b, loc, VectorType::get({lanes}, load->getResult(0).getType()),
-      elements);
+      b, loc, VectorType::get({lanes}, load->getResult(0).getType()), elements);
 }
 
 FailureOr<Value> mlir::attn::vectorizeRegion(OpBuilder &b, Location loc,
                                              Block &block, ArrayRef<Value> args,
-                                             int64_t lanes,
-                                             Operation *diagOp) {
+                                             int64_t lanes, Operation *diagOp) {
   IRMapping map;
   for (auto [arg, value] : llvm::zip(block.getArguments(), args))
     map.map(arg, value);

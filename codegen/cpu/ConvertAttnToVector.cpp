@@ -24,8 +24,8 @@
 #include "mlir/IR/IRMapping.h"
 
 #include <cmath>
-#include <map>
 #include <limits>
+#include <map>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_CONVERTATTNTOVECTORPASS
@@ -44,8 +44,7 @@ constexpr int64_t kKeyChunk = 64;
 
 class KernelEmitter {
 public:
-  KernelEmitter(int64_t lanes)
-      : lanes(lanes), numRegs(lanes >= 16 ? 32 : 16) {}
+  KernelEmitter(int64_t lanes) : lanes(lanes), numRegs(lanes >= 16 ? 32 : 16) {}
 
   LogicalResult lowerAttend(TileAttendOp op);
   LogicalResult lowerFinalize(TileFinalizeOp op);
@@ -84,8 +83,8 @@ private:
     SmallVector<Attribute> iota;
     for (int64_t l = 0; l < lanes; ++l)
       iota.push_back(b.getIndexAttr(l));
-    Value offsets = arith::ConstantOp::create(b, loc, t,
-                                              DenseElementsAttr::get(t, iota));
+    Value offsets =
+        arith::ConstantOp::create(b, loc, t, DenseElementsAttr::get(t, iota));
     Value v = arith::AddIOp::create(
         b, loc, vector::BroadcastOp::create(b, loc, t, base), offsets);
     return arith::MinSIOp::create(b, loc, v,
@@ -101,7 +100,8 @@ private:
       v = vector::LoadOp::create(b, loc, t, mem, indices);
     } else {
       Value mask = vector::ConstantMaskOp::create(
-          b, loc, VectorType::get({lanes}, b.getI1Type()), ArrayRef<int64_t>{count});
+          b, loc, VectorType::get({lanes}, b.getI1Type()),
+          ArrayRef<int64_t>{count});
       Value pass = arith::ConstantOp::create(
           b, loc, t, DenseElementsAttr::get(t, b.getZeroAttr(elem)));
       v = vector::MaskedLoadOp::create(b, loc, t, mem, indices, mask, pass);
@@ -118,7 +118,8 @@ private:
       return;
     }
     Value mask = vector::ConstantMaskOp::create(
-        b, loc, VectorType::get({lanes}, b.getI1Type()), ArrayRef<int64_t>{count});
+        b, loc, VectorType::get({lanes}, b.getI1Type()),
+        ArrayRef<int64_t>{count});
     vector::MaskedStoreOp::create(b, loc, mem, indices, mask, v);
   }
 
@@ -130,12 +131,14 @@ private:
     Value underflow =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, t, lo);
     Value x = maxf(b, loc, t, lo);
-    Value over = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, hi);
+    Value over =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, hi);
     x = arith::SelectOp::create(b, loc, over, hi, x);
     Value n = math::FloorOp::create(
         b, loc, arith::AddFOp::create(b, loc, x, splat(b, loc, 0.5)));
     Value f = arith::SubFOp::create(b, loc, x, n); // f in [-0.5, 0.5]
-    // 2^f = e^(f ln2): Taylor coefficients ln2^k / k!, degree 6 (rel. err ~1e-7).
+    // 2^f = e^(f ln2): Taylor coefficients ln2^k / k!, degree 6 (rel. err
+    // ~1e-7).
     static const double coeffs[] = {1.0,
                                     0.6931471805599453,
                                     0.2402265069591007,
@@ -190,10 +193,10 @@ private:
 /// Packs the query tile transposed into [D, TQ] f32, times `multiplier`,
 /// zero-padded beyond its rows. Emitted once, right after the tile's view is
 /// defined (outside the key/value loop).
-Value KernelEmitter::packQuery(TileAttendOp op, double multiplier,
-                               int64_t tq) {
+Value KernelEmitter::packQuery(TileAttendOp op, double multiplier, int64_t tq) {
   Value q = op.getQuery();
-  auto key = std::make_pair(q.getAsOpaquePointer(), static_cast<float>(multiplier));
+  auto key =
+      std::make_pair(q.getAsOpaquePointer(), static_cast<float>(multiplier));
   if (auto it = packedQueries.find(key); it != packedQueries.end())
     return it->second;
   int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
@@ -218,8 +221,9 @@ Value KernelEmitter::packQuery(TileAttendOp op, double multiplier,
   scf::ForOp::create(b, loc, c0, idx(b, loc, d), c1, ValueRange{},
                      [&](OpBuilder &b, Location loc, Value dd, ValueRange) {
                        for (int64_t c = 0; c < tq; c += lanes)
-                         vector::StoreOp::create(b, loc, zero, packed,
-                                                 ValueRange{dd, idx(b, loc, c)});
+                         vector::StoreOp::create(
+                             b, loc, zero, packed,
+                             ValueRange{dd, idx(b, loc, c)});
                        scf::YieldOp::create(b, loc);
                      });
   Value mult = f32(b, loc, multiplier);
@@ -229,8 +233,8 @@ Value KernelEmitter::packQuery(TileAttendOp op, double multiplier,
         scf::ForOp::create(
             b, loc, c0, idx(b, loc, d), c1, ValueRange{},
             [&](OpBuilder &b, Location loc, Value dd, ValueRange) {
-              Value x = toF32(b, loc,
-                              memref::LoadOp::create(b, loc, q, ValueRange{i, dd}));
+              Value x = toF32(
+                  b, loc, memref::LoadOp::create(b, loc, q, ValueRange{i, dd}));
               x = arith::MulFOp::create(b, loc, x, mult);
               memref::StoreOp::create(b, loc, x, packed, ValueRange{dd, i});
               scf::YieldOp::create(b, loc);
@@ -246,9 +250,9 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   MemRefType maxType = op.getMaxes().getType();
   int64_t tq = maxType.getDimSize(0);
   if (tq % lanes != 0)
-    return op.emitOpError() << "expected the query tile (" << tq
-                            << " rows) to be a multiple of the vector width ("
-                            << lanes << ")";
+    return op.emitOpError()
+           << "expected the query tile (" << tq
+           << " rows) to be a multiple of the vector width (" << lanes << ")";
   int64_t nc = tq / lanes;
   int64_t d = op.getQuery().getType().getDimSize(1);
   int64_t dv = op.getValue().getType().getDimSize(1);
@@ -294,8 +298,8 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   {
     OpBuilder cb = OpBuilder::atBlockBegin(chunkLoop.getBody());
     Value kc0 = chunkLoop.getInductionVar();
-    Value nkc = arith::MinSIOp::create(
-        cb, loc, idx(cb, loc, kKeyChunk), arith::SubIOp::create(cb, loc, nk, kc0));
+    Value nkc = arith::MinSIOp::create(cb, loc, idx(cb, loc, kKeyChunk),
+                                       arith::SubIOp::create(cb, loc, nk, kc0));
 
     // S^T for keys [jStart, jStart + count): returns the updated row maxima.
     auto emitKeys = [&](OpBuilder &b, Location loc, Value jStart, int64_t count,
@@ -314,8 +318,9 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
               Value row = arith::AddIOp::create(
                   b, loc, kc0,
                   arith::AddIOp::create(b, loc, jStart, idx(b, loc, k)));
-              Value kv = toF32(b, loc, memref::LoadOp::create(
-                                           b, loc, kTile, ValueRange{row, dd}));
+              Value kv = toF32(
+                  b, loc,
+                  memref::LoadOp::create(b, loc, kTile, ValueRange{row, dd}));
               Value kb = vector::BroadcastOp::create(b, loc, vecType(b), kv);
               for (int64_t c = 0; c < nc; ++c)
                 out[k * nc + c] =
@@ -326,8 +331,9 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
       SmallVector<Value> maxOut(maxIn.begin(), maxIn.end());
       for (int64_t k = 0; k < count; ++k) {
         Value jLocal = arith::AddIOp::create(b, loc, jStart, idx(b, loc, k));
-        Value j = arith::AddIOp::create(
-            b, loc, op.getKOffset(), arith::AddIOp::create(b, loc, kc0, jLocal));
+        Value j =
+            arith::AddIOp::create(b, loc, op.getKOffset(),
+                                  arith::AddIOp::create(b, loc, kc0, jLocal));
         for (int64_t c = 0; c < nc; ++c) {
           Value s = dLoop.getResult(k * nc + c);
           if (hasScore) {
@@ -390,16 +396,16 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
             for (int64_t c = 0; c < nc; ++c) {
               SmallVector<Value> at{j, idx(b, loc, c * lanes)};
               Value s = vector::LoadOp::create(b, loc, vecType(b), sBuf, at);
-              Value e = exp2(b, loc, arith::NegFOp::create(
-                                         b, loc, math::AbsFOp::create(b, loc, s)));
+              Value e = exp2(b, loc,
+                             arith::NegFOp::create(
+                                 b, loc, math::AbsFOp::create(b, loc, s)));
               Value den = arith::AddFOp::create(b, loc, splat(b, loc, 1.0), e);
-              Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE,
-                                                s, splat(b, loc, 0.0));
-              Value num = arith::SelectOp::create(b, loc, pos,
-                                                  splat(b, loc, 1.0), e);
-              vector::StoreOp::create(b, loc,
-                                      arith::DivFOp::create(b, loc, num, den),
-                                      sBuf, at);
+              Value pos = arith::CmpFOp::create(
+                  b, loc, arith::CmpFPredicate::OGE, s, splat(b, loc, 0.0));
+              Value num =
+                  arith::SelectOp::create(b, loc, pos, splat(b, loc, 1.0), e);
+              vector::StoreOp::create(
+                  b, loc, arith::DivFOp::create(b, loc, num, den), sBuf, at);
             }
             scf::YieldOp::create(b, loc);
           });
@@ -409,11 +415,13 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
     SmallVector<Value> mUse;
     for (int64_t c = 0; c < nc && !sigmoid; ++c) {
       Value at = idx(cb, loc, c * lanes);
-      Value mOld = vector::LoadOp::create(cb, loc, vecType(cb), op.getMaxes(), at);
+      Value mOld =
+          vector::LoadOp::create(cb, loc, vecType(cb), op.getMaxes(), at);
       Value mNew = maxf(cb, loc, mOld, rest.getResult(c));
       Value none = arith::CmpFOp::create(cb, loc, arith::CmpFPredicate::OEQ,
                                          mNew, negInf);
-      Value use = arith::SelectOp::create(cb, loc, none, splat(cb, loc, 0.0), mNew);
+      Value use =
+          arith::SelectOp::create(cb, loc, none, splat(cb, loc, 0.0), mNew);
       Value alpha = exp2(cb, loc, arith::SubFOp::create(cb, loc, mOld, use));
       vector::StoreOp::create(cb, loc, mNew, op.getMaxes(), at);
       vector::StoreOp::create(cb, loc, alpha, alphaBuf, at);
@@ -422,27 +430,30 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
     SmallVector<Value> sumInit(nc, splat(cb, loc, 0.0));
     scf::ForOp expLoop;
     if (!sigmoid) {
-    expLoop = scf::ForOp::create(
-        cb, loc, c0, nkc, c1, sumInit,
-        [&](OpBuilder &b, Location loc, Value j, ValueRange sums) {
-          SmallVector<Value> out;
-          for (int64_t c = 0; c < nc; ++c) {
-            Value s = vector::LoadOp::create(b, loc, vecType(b), sBuf,
-                                             ValueRange{j, idx(b, loc, c * lanes)});
-            Value p = exp2(b, loc, arith::SubFOp::create(b, loc, s, mUse[c]));
-            vector::StoreOp::create(b, loc, p, sBuf,
-                                    ValueRange{j, idx(b, loc, c * lanes)});
-            out.push_back(arith::AddFOp::create(b, loc, sums[c], p));
-          }
-          scf::YieldOp::create(b, loc, out);
-        });
-    for (int64_t c = 0; c < nc; ++c) {
-      Value at = idx(cb, loc, c * lanes);
-      Value l = vector::LoadOp::create(cb, loc, vecType(cb), op.getSums(), at);
-      Value alpha = vector::LoadOp::create(cb, loc, vecType(cb), alphaBuf, at);
-      l = vector::FMAOp::create(cb, loc, l, alpha, expLoop.getResult(c));
-      vector::StoreOp::create(cb, loc, l, op.getSums(), at);
-    }
+      expLoop = scf::ForOp::create(
+          cb, loc, c0, nkc, c1, sumInit,
+          [&](OpBuilder &b, Location loc, Value j, ValueRange sums) {
+            SmallVector<Value> out;
+            for (int64_t c = 0; c < nc; ++c) {
+              Value s =
+                  vector::LoadOp::create(b, loc, vecType(b), sBuf,
+                                         ValueRange{j, idx(b, loc, c * lanes)});
+              Value p = exp2(b, loc, arith::SubFOp::create(b, loc, s, mUse[c]));
+              vector::StoreOp::create(b, loc, p, sBuf,
+                                      ValueRange{j, idx(b, loc, c * lanes)});
+              out.push_back(arith::AddFOp::create(b, loc, sums[c], p));
+            }
+            scf::YieldOp::create(b, loc, out);
+          });
+      for (int64_t c = 0; c < nc; ++c) {
+        Value at = idx(cb, loc, c * lanes);
+        Value l =
+            vector::LoadOp::create(cb, loc, vecType(cb), op.getSums(), at);
+        Value alpha =
+            vector::LoadOp::create(cb, loc, vecType(cb), alphaBuf, at);
+        l = vector::FMAOp::create(cb, loc, l, alpha, expLoop.getResult(c));
+        vector::StoreOp::create(cb, loc, l, op.getSums(), at);
+      }
     }
 
     // acc = alpha * acc + P V, blocked over rr rows and nvb value vectors.
@@ -474,9 +485,9 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
                   Value vrow = arith::AddIOp::create(b, loc, kc0, j);
                   SmallVector<Value> vv;
                   for (int64_t v = vb0; v < vb1; ++v)
-                    vv.push_back(loadVec(b, loc, vTile,
-                                         ValueRange{vrow, idx(b, loc, v * lanes)},
-                                         lanesOf(v)));
+                    vv.push_back(loadVec(
+                        b, loc, vTile, ValueRange{vrow, idx(b, loc, v * lanes)},
+                        lanesOf(v)));
                   SmallVector<Value> out(accs.begin(), accs.end());
                   for (int64_t k = 0; k < rr; ++k) {
                     Value p = vector::BroadcastOp::create(
@@ -484,8 +495,8 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
                         memref::LoadOp::create(b, loc, sBuf,
                                                ValueRange{j, rows[k]}));
                     for (int64_t v = 0; v < nb; ++v)
-                      out[k * nb + v] = vector::FMAOp::create(
-                          b, loc, p, vv[v], out[k * nb + v]);
+                      out[k * nb + v] = vector::FMAOp::create(b, loc, p, vv[v],
+                                                              out[k * nb + v]);
                   }
                   scf::YieldOp::create(b, loc, out);
                 });
@@ -515,8 +526,8 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
   SmallVector<Value> channelLanes;
   if (hasEpilogue)
     for (int64_t v = 0; v < nv; ++v)
-      channelLanes.push_back(laneIndices(b, loc, idx(b, loc, v * lanes),
-                                         idx(b, loc, dv - 1)));
+      channelLanes.push_back(
+          laneIndices(b, loc, idx(b, loc, v * lanes), idx(b, loc, dv - 1)));
   LogicalResult status = success();
   scf::ForOp::create(
       b, loc, c0, nq, c1, ValueRange{},
@@ -551,8 +562,8 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
               b, loc, arith::SubFOp::create(b, loc, m, mSafe));
           Value tail = math::Exp2Op::create(
               b, loc, arith::SubFOp::create(b, loc, s2, mSafe));
-          l = arith::AddFOp::create(b, loc,
-                                    arith::MulFOp::create(b, loc, l, factor), tail);
+          l = arith::AddFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, l, factor), tail);
           m = mNew;
           numer = factor;
         }
@@ -589,8 +600,8 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
                     b, loc, VectorType::get({lanes}, b.getI1Type()),
                     ArrayRef<int64_t>{count});
                 vector::MaskedStoreOp::create(
-                    b, loc, op.getOutput(), ValueRange{i, idx(b, loc, v * lanes)},
-                    mask, x);
+                    b, loc, op.getOutput(),
+                    ValueRange{i, idx(b, loc, v * lanes)}, mask, x);
               }
               continue;
             }
@@ -601,10 +612,11 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
         if (Value lse = op.getLse()) {
           Value log2l = math::Log2Op::create(b, loc, l);
           Value val = arith::MulFOp::create(
-              b, loc, arith::AddFOp::create(b, loc, m, log2l), f32(b, loc, kLn2));
+              b, loc, arith::AddFOp::create(b, loc, m, log2l),
+              f32(b, loc, kLn2));
           val = arith::SelectOp::create(
-              b, loc, empty, f32(b, loc, -std::numeric_limits<double>::infinity()),
-              val);
+              b, loc, empty,
+              f32(b, loc, -std::numeric_limits<double>::infinity()), val);
           memref::StoreOp::create(b, loc, val, lse, i);
         }
         scf::YieldOp::create(b, loc);

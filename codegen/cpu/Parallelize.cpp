@@ -29,10 +29,10 @@ static LogicalResult parallelize(scf::ForallOp forall) {
                               "shared outputs (run after bufferization)");
   OpBuilder b(forall);
   Location loc = forall.getLoc();
-  SmallVector<Value> lbs = getValueOrCreateConstantIndexOp(
-      b, loc, forall.getMixedLowerBound());
-  SmallVector<Value> ubs = getValueOrCreateConstantIndexOp(
-      b, loc, forall.getMixedUpperBound());
+  SmallVector<Value> lbs =
+      getValueOrCreateConstantIndexOp(b, loc, forall.getMixedLowerBound());
+  SmallVector<Value> ubs =
+      getValueOrCreateConstantIndexOp(b, loc, forall.getMixedUpperBound());
   SmallVector<Value> steps =
       getValueOrCreateConstantIndexOp(b, loc, forall.getMixedStep());
   // Trip counts ceil((ub - lb) / step), clamped at 0.
@@ -51,20 +51,20 @@ static LogicalResult parallelize(scf::ForallOp forall) {
     trips.push_back(n);
     total = arith::MulIOp::create(b, loc, total, n);
   }
-  Value count =
-      arith::IndexCastOp::create(b, loc, b.getI64Type(), total);
+  Value count = arith::IndexCastOp::create(b, loc, b.getI64Type(), total);
   auto par = ParallelForOp::create(b, loc, count);
   Block *body = b.createBlock(&par.getBody(), par.getBody().end(),
                               {b.getI64Type()}, {loc});
   b.setInsertionPointToStart(body);
-  Value linear =
-      arith::IndexCastOp::create(b, loc, b.getIndexType(), body->getArgument(0));
+  Value linear = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                            body->getArgument(0));
   // Delinearize, first dimension slowest.
   SmallVector<Value> ivs(trips.size());
   for (int64_t dim = trips.size() - 1; dim >= 0; --dim) {
-    Value idx = dim == 0 ? linear
-                         : arith::RemUIOp::create(b, loc, linear, trips[dim])
-                               .getResult();
+    Value idx =
+        dim == 0
+            ? linear
+            : arith::RemUIOp::create(b, loc, linear, trips[dim]).getResult();
     if (dim != 0)
       linear = arith::DivUIOp::create(b, loc, linear, trips[dim]);
     ivs[dim] = arith::AddIOp::create(

@@ -478,7 +478,8 @@ LogicalResult Interpreter::exec(Operation *op) {
     int64_t dim = c.getDim(), n = in.shape[dim], inner = 1;
     for (size_t d = dim + 1; d < in.shape.size(); ++d)
       inner *= in.shape[d];
-    int64_t outer = n == 0 ? 0 : static_cast<int64_t>(in.data.size()) / (n * inner);
+    int64_t outer =
+        n == 0 ? 0 : static_cast<int64_t>(in.data.size()) / (n * inner);
     Type elem = getElementTypeOrSelf(c.getOutput().getType());
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t r = 0; r < inner; ++r) {
@@ -634,11 +635,11 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
   // One row of one map: the normalized output (before combine/epilogue)
   // into `row`, and the row's log-sum-exp.
-  auto attendRow = [&](const Tensor &qt, const Tensor &kt, int64_t b,
-                       int64_t h, int64_t i, std::vector<double> &row,
+  auto attendRow = [&](const Tensor &qt, const Tensor &kt, int64_t b, int64_t h,
+                       int64_t i, std::vector<double> &row,
                        double &rowLse) -> LogicalResult {
     int64_t hk = h / group;
-        const double *qi = &qt.data[((b * H + h) * Lq + i) * D];
+    const double *qi = &qt.data[((b * H + h) * Lq + i) * D];
     double m = -std::numeric_limits<double>::infinity();
     bool any = false;
     for (int64_t j = 0; j < Lk; ++j) {
@@ -692,10 +693,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
         if (!vis[j])
           continue;
         // sigmoid(x) = 1 / (1 + exp(-x)), written to avoid overflow.
-        double e = sigmoid ? (s[j] >= 0 ? 1.0 / (1.0 + std::exp(-s[j]))
-                                        : std::exp(s[j]) /
-                                              (1.0 + std::exp(s[j])))
-                           : std::exp(s[j] - m);
+        double e = sigmoid
+                       ? (s[j] >= 0 ? 1.0 / (1.0 + std::exp(-s[j]))
+                                    : std::exp(s[j]) / (1.0 + std::exp(s[j])))
+                       : std::exp(s[j] - m);
         l += e;
         const double *vj = &v.data[((b * Hkv + hk) * Lk + j) * Dv];
         for (int64_t d = 0; d < Dv; ++d)
@@ -707,7 +708,8 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     rowLse = l > 0 ? m + std::log(l) : -std::numeric_limits<double>::infinity();
     return success();
   };
-  const Tensor *q2 = op.getQuery2() ? env.lookup(op.getQuery2()).t.get() : nullptr;
+  const Tensor *q2 =
+      op.getQuery2() ? env.lookup(op.getQuery2()).t.get() : nullptr;
   const Tensor *k2 = op.getKey2() ? env.lookup(op.getKey2()).t.get() : nullptr;
   std::optional<double> eps;
   if (std::optional<APFloat> e = op.getRmsNormEps())
@@ -723,9 +725,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
           if (failed(attendRow(*q2, *k2, b, h, i, o2, lse2)))
             return failure();
           for (int64_t d = 0; d < Dv; ++d) {
-            FailureOr<Val> r = evalRegion(
-                op.getCombine(), {fromFloat(o1[d]), fromFloat(o2[d]), fromInt(b),
-                                  fromInt(h), fromInt(i), fromInt(d)});
+            FailureOr<Val> r =
+                evalRegion(op.getCombine(),
+                           {fromFloat(o1[d]), fromFloat(o2[d]), fromInt(b),
+                            fromInt(h), fromInt(i), fromInt(d)});
             if (failed(r))
               return failure();
             o1[d] = r->f;
