@@ -117,3 +117,27 @@ func.func @negative_runtime_scale(%q: tensor<1x2x16x32xf32>, %s: tensor<1x2x16x3
       outs(%q : tensor<1x2x16x32xf32>) -> tensor<1x2x16x32xf32>
   return %r : tensor<1x2x16x32xf32>
 }
+
+// -----
+
+// Fusing into an op with a second map keeps the map, its combine region and
+// rms_norm.
+// CHECK-LABEL: func.func @fuse_into_second_map
+// CHECK: attn.attention causal ins({{.*}}) second({{.*}}) outs(%{{.*}} : tensor<1x4x?x64xbf16>)
+// CHECK: combine {
+// CHECK: arith.subf
+// CHECK: } rms_norm({{.*}}) epilogue {
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+func.func @fuse_into_second_map(%q: tensor<1x4x?x64xf32>, %o: tensor<1x4x?x64xf32>) -> tensor<1x4x?x64xbf16> {
+  %r = attn.attention causal ins(%q, %q, %q : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)
+      second(%q, %q : tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)
+      outs(%o : tensor<1x4x?x64xf32>)
+      combine {
+      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+        %x = arith.subf %a, %c : f32
+        attn.yield %x : f32
+      }
+      rms_norm(1.0e-5) -> tensor<1x4x?x64xf32>
+  %t = arith.truncf %r : tensor<1x4x?x64xf32> to tensor<1x4x?x64xbf16>
+  return %t : tensor<1x4x?x64xbf16>
+}
