@@ -10,6 +10,7 @@
 #include "attn/runtime.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -150,6 +151,26 @@ int main(void) {
   }
   printf("parallel_for ok\n");
   // CHECK: parallel_for ok
+
+  /* Kernel heap memory: aligned, reused for a request of the same size,
+   * fresh for another size, and released on request. */
+  char *m1 = _mlir_memref_to_llvm_alloc(1000);
+  EXPECT(m1 && ((uintptr_t)m1 % 64) == 0);
+  memset(m1, 1, 1000);
+  _mlir_memref_to_llvm_free(m1);
+  char *m2 = _mlir_memref_to_llvm_alloc(1000);
+  EXPECT(m2 == m1);
+  char *m3 = _mlir_memref_to_llvm_aligned_alloc(32, 4096);
+  EXPECT(m3 && m3 != m2 && ((uintptr_t)m3 % 64) == 0);
+  char *m4 = _mlir_memref_to_llvm_aligned_alloc(256, 64);
+  EXPECT(m4 && ((uintptr_t)m4 % 256) == 0);
+  _mlir_memref_to_llvm_free(m4);
+  _mlir_memref_to_llvm_free(m2);
+  _mlir_memref_to_llvm_free(m3);
+  _mlir_memref_to_llvm_free(NULL);
+  attnrt_release_memory();
+  printf("memory ok\n");
+  // CHECK: memory ok
   printf("%d failures\n", failures);
   // CHECK: 0 failures
   return failures != 0;

@@ -323,6 +323,10 @@ static int run() {
     };
     add("attnrt_invoke", &attnrt_invoke);
     add("attnrt_parallel_for", &attnrt_parallel_for);
+    add("_mlir_memref_to_llvm_alloc", &_mlir_memref_to_llvm_alloc);
+    add("_mlir_memref_to_llvm_aligned_alloc",
+        &_mlir_memref_to_llvm_aligned_alloc);
+    add("_mlir_memref_to_llvm_free", &_mlir_memref_to_llvm_free);
     if (llvm::Error err = lib.define(llvm::orc::absoluteSymbols(runtime)))
       return fail(llvm::toString(std::move(err)));
     auto host = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(

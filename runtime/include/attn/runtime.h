@@ -49,6 +49,21 @@ int attnrt_get_num_threads(void);
 typedef void (*attnrt_parallel_body)(void *ctx, int64_t begin, int64_t end);
 void attnrt_parallel_for(int64_t count, attnrt_parallel_body body, void *ctx);
 
+/*--- Memory --------------------------------------------------------------*/
+
+/* Kernels take their heap buffers (split-KV partials, copies, intermediate
+ * tensors) from the runtime, which keeps freed blocks (up to 1 GiB) for the
+ * next call of the same shape instead of mapping fresh pages every call.
+ * This returns the kept blocks to the system. */
+void attnrt_release_memory(void);
+
+/* The allocation functions compiled kernels call (MLIR's generic memref
+ * allocation ABI); 64-byte aligned. */
+#include <stddef.h>
+void *_mlir_memref_to_llvm_alloc(size_t size);
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size);
+void _mlir_memref_to_llvm_free(void *ptr);
+
 /*--- Kernel signatures ---------------------------------------------------*/
 
 /* A compiled function's signature is a string such as

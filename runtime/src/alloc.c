@@ -1,0 +1,100 @@
+/*===- alloc.c - heap memory for compiled kernels ------------------*- C -*-===*
+ *
+ * Part of the attn project.
+ *
+ * Kernels allocate their heap buffers (split-KV partial results, copies such
+ * as a concatenated query, intermediate tensors) through the generic MLIR
+ * allocation functions, which this file defines. Freed blocks are kept in a
+ * small cache and handed out again to a request of the same size, so that a
+ * kernel called repeatedly does not map and touch fresh pages on every call
+ * (about 10 us per page on our machines). attnrt_release_memory() empties it.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "attn/runtime.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CACHE_SLOTS = 16, HEADER = 64 };
+#define CACHE_LIMIT ((size_t)1 << 30) /* bytes kept at most */
+
+/* Stored in the 64 bytes before each block. */
+typedef struct header {
+  size_t size;   /* usable bytes */
+  size_t offset; /* from the start of the underlying allocation */
+} header;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *cache_ptr[CACHE_SLOTS];
+static size_t cache_size[CACHE_SLOTS];
+static size_t cached_bytes;
+
+/* A block aligned to 64 bytes (or `alignment`, a power of two, if larger)
+ * with its size in a header before it. */
+static void *allocate(size_t size, size_t alignment) {
+  size_t offset = alignment > HEADER ? alignment : HEADER;
+  pthread_mutex_lock(&cache_mu);
+  for (int i = 0; i < CACHE_SLOTS; ++i) {
+    if (cache_ptr[i] && cache_size[i] == size &&
+        ((uintptr_t)cache_ptr[i] % offset) == 0) {
+      void *p = cache_ptr[i];
+      cache_ptr[i] = NULL;
+      cached_bytes -= size;
+      pthread_mutex_unlock(&cache_mu);
+      return p;
+    }
+  }
+  pthread_mutex_unlock(&cache_mu);
+  void *raw = NULL;
+  if (posix_memalign(&raw, offset, size + offset) != 0)
+    return NULL;
+  char *p = (char *)raw + offset;
+  header *h = (header *)(p - HEADER);
+  h->size = size;
+  h->offset = offset;
+  return p;
+}
+
+void *_mlir_memref_to_llvm_alloc(size_t size) { return allocate(size, 16); }
+
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
+  return allocate(size, alignment);
+}
+
+void _mlir_memref_to_llvm_free(void *p) {
+  if (!p)
+    return;
+  header *h = (header *)((char *)p - HEADER);
+  size_t size = h->size;
+  void *raw = (char *)p - h->offset;
+  pthread_mutex_lock(&cache_mu);
+  if (cached_bytes + size <= CACHE_LIMIT) {
+    for (int i = 0; i < CACHE_SLOTS; ++i) {
+      if (!cache_ptr[i]) {
+        cache_ptr[i] = p;
+        cache_size[i] = size;
+        cached_bytes += size;
+        pthread_mutex_unlock(&cache_mu);
+        return;
+      }
+    }
+  }
+  pthread_mutex_unlock(&cache_mu);
+  free(raw);
+}
+
+void attnrt_release_memory(void) {
+  pthread_mutex_lock(&cache_mu);
+  for (int i = 0; i < CACHE_SLOTS; ++i) {
+    if (cache_ptr[i]) {
+      header *h = (header *)((char *)cache_ptr[i] - HEADER);
+      free((char *)cache_ptr[i] - h->offset);
+    }
+    cache_ptr[i] = NULL;
+  }
+  cached_bytes = 0;
+  pthread_mutex_unlock(&cache_mu);
+}
