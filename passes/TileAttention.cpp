@@ -544,7 +544,6 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   int64_t hq = op.getNumQueryHeads(), hkv = op.getNumKvHeads();
   int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
   int64_t group = hq / hkv;
-  float scale = op.getScaleValue();
 
   auto cst = [&](int64_t x) -> Value {
     return arith::ConstantIndexOp::create(b, loc, x);
