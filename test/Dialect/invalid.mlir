@@ -541,3 +541,23 @@ func.func @rms_eps(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
       outs(%o : tensor<1x4x8x64xf32>) rms_norm(-1.0) -> tensor<1x4x8x64xf32>
   return
 }
+
+// -----
+
+func.func @cumsum_result_type(%x: tensor<?xf32>) {
+  // expected-error @+1 {{expected the result type to be the output type}}
+  %r = attn.cumsum dim(0) ins(%x : tensor<?xf32>) outs(%x : tensor<?xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Only the generic form can give a second query without a second key.
+func.func @second_query_only(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
+  // expected-error @+1 {{expected both a second query and a second key}}
+  %r = "attn.attention"(%q, %q, %q, %q, %o) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1>}> ({}, {}, {}, {}, {
+  ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+    attn.yield %a : f32
+  }) : (tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>) -> tensor<1x4x8x64xf32>
+  return
+}
