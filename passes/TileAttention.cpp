@@ -392,11 +392,16 @@ static Value tileView(OpBuilder &b, Location loc, Value source,
 /// Emits one key-tile step for a query tile: the tile classification from
 /// the mask (causal included when `causalOffset` is set) and the
 /// attn.tile_attend ops of its full and partial cases.
+/// One attention map of a tile step: its query and key tiles and its
+/// online-softmax state.
+struct AttendMap {
+  Value qTile, kTile, maxes, sums, acc;
+};
+
 static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
-                           Value causalOffset, Value qTile, Value kTile,
-                           Value vTile, Value maxes, Value sums, Value acc,
-                           Value bb, Value h, Value q0, Value nq, Value k0,
-                           Value nk) {
+                           Value causalOffset, ArrayRef<AttendMap> maps,
+                           Value vTile, Value bb, Value h, Value q0, Value nq,
+                           Value k0, Value nk) {
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   // The combined mask, built in a scratch region (detached from the IR).
   Region maskRegion;
@@ -414,14 +419,17 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
   }
 
   FloatAttr scaleAttr = b.getF32FloatAttr(op.getScaleValue());
+  // One classification for all maps: they share the key tile and the mask.
   auto attend = [&](OpBuilder &builder, bool withMask) {
-    auto step = TileAttendOp::create(builder, loc, qTile, kTile, vTile, maxes,
-                                     sums, acc, bb, h, q0, k0, scaleAttr,
-                                     op.getNormalizerAttr());
-    IRMapping m;
-    op.getScore().cloneInto(&step.getScore(), m);
-    if (withMask)
-      maskRegion.cloneInto(&step.getMask(), m);
+    for (const AttendMap &map : maps) {
+      auto step = TileAttendOp::create(
+          builder, loc, map.qTile, map.kTile, vTile, map.maxes, map.sums,
+          map.acc, bb, h, q0, k0, scaleAttr, op.getNormalizerAttr());
+      IRMapping m;
+      op.getScore().cloneInto(&step.getScore(), m);
+      if (withMask)
+        maskRegion.cloneInto(&step.getMask(), m);
+    }
   };
   if (!hasMask) {
     attend(b, false);
@@ -604,6 +612,12 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
       tileView(b, loc, q, {bb, h, q0, zero}, {one, one, nq, b.getIndexAttr(d)},
                {ShapedType::kDynamic, d});
 
+  Value q2Tile;
+  if (q2)
+    q2Tile =
+        tileView(b, loc, q2, {bb, h, q0, zero},
+                 {one, one, nq, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
+
   // The key/value loop.
   auto loop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1);
   b.setInsertionPointToStart(loop.getBody());
@@ -618,19 +632,15 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
       tileView(b, loc, v, {bb, hk, k0, zero},
                {one, one, nk, b.getIndexAttr(dv)}, {ShapedType::kDynamic, dv});
 
-  emitAttendStep(b, loc, op, causalOffset, qTile, kTile, vTile, maxes, sums,
-                 acc, bb, h, q0, nq, k0, nk);
+  SmallVector<AttendMap, 2> maps{{qTile, kTile, maxes, sums, acc}};
   if (q2) {
     // Same key range, same value tile (still in cache): the second map.
-    Value q2Tile =
-        tileView(b, loc, q2, {bb, h, q0, zero},
-                 {one, one, nq, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
     Value k2Tile =
         tileView(b, loc, k2, {bb, hk, k0, zero},
                  {one, one, nk, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
-    emitAttendStep(b, loc, op, causalOffset, q2Tile, k2Tile, vTile, maxes2,
-                   sums2, acc2, bb, h, q0, nq, k0, nk);
+    maps.push_back({q2Tile, k2Tile, maxes2, sums2, acc2});
   }
+  emitAttendStep(b, loc, op, causalOffset, maps, vTile, bb, h, q0, nq, k0, nk);
 
   // Normalize and store the output tile.
   b.setInsertionPointAfter(loop);
@@ -768,8 +778,9 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
                              {one, one, nk, b.getIndexAttr(dv)},
                              {ShapedType::kDynamic, dv});
       // A single query row sees the whole cache: the causal mask is void.
-      emitAttendStep(b, loc, op, /*causalOffset=*/Value(), qTile, kTile, vTile,
-                     maxes, sums, acc, bb, h0, c0, cst(group), k0, nk);
+      emitAttendStep(b, loc, op, /*causalOffset=*/Value(),
+                     {{qTile, kTile, maxes, sums, acc}}, vTile, bb, h0, c0,
+                     cst(group), k0, nk);
     }
     Value oTile = tileView(
         b, loc, partO, {bb, h0, sp, zero},

@@ -237,8 +237,15 @@ func.func @decode_head_dependent(%q: memref<?x8x1x64xf32>, %k: memref<?x2x?x64xf
 // CHECK-LABEL: func.func @second_map
 // CHECK: scf.for
 // CHECK: %[[V:.+]] = memref.subview %[[VBUF:.+]][{{.*}}] : memref<?x4x?x128xf32> to
+// One tile classification serves both maps.
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK-NOT: scf.if
 // CHECK: attn.tile_attend ins(%{{.+}}, %{{.+}}, %[[V]] :
-// CHECK: attn.tile_attend ins(%{{.+}}, %{{.+}}, %[[V]] :
+// CHECK-NEXT: attn.tile_attend ins(%{{.+}}, %{{.+}}, %[[V]] :
+// CHECK-NEXT: } else {
+// CHECK: attn.tile_attend ins(%{{.+}}, %{{.+}}, %[[V]] : {{.*}} mask
+// CHECK: attn.tile_attend ins(%{{.+}}, %{{.+}}, %[[V]] : {{.*}} mask
 // CHECK: attn.tile_finalize
 // CHECK: attn.tile_finalize
 // CHECK: scf.for
