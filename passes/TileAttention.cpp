@@ -811,17 +811,20 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
     Value none =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mx, negInf);
     Value mSafe = arith::SelectOp::create(b, loc, none, fconst(0.0), mx);
-    auto weight = [&](OpBuilder &b, Value s) -> Value {
-      Value l = memref::LoadOp::create(b, loc, partL, ValueRange{bb, h, s});
-      return math::ExpOp::create(b, loc,
-                                 arith::SubFOp::create(b, loc, l, mSafe));
-    };
+    // The split weights, computed once per (batch, head) and kept for the
+    // loop over the value dim.
+    Value weights = memref::AllocaOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, f32),
+        ValueRange{numSplits});
     auto sumLoop = scf::ForOp::create(
         b, loc, c0, numSplits, c1, ValueRange{fconst(0.0)},
         [&](OpBuilder &b, Location loc, Value s, ValueRange w) {
-          scf::YieldOp::create(
-              b, loc,
-              ValueRange{arith::AddFOp::create(b, loc, w[0], weight(b, s))});
+          Value l = memref::LoadOp::create(b, loc, partL, ValueRange{bb, h, s});
+          Value e = math::ExpOp::create(b, loc,
+                                        arith::SubFOp::create(b, loc, l, mSafe));
+          memref::StoreOp::create(b, loc, e, weights, s);
+          scf::YieldOp::create(b, loc,
+                               ValueRange{arith::AddFOp::create(b, loc, w[0], e)});
         });
     Value wsum = sumLoop.getResult(0);
     Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, wsum,
@@ -838,21 +841,15 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
               [&](OpBuilder &b, Location loc, Value s, ValueRange a) {
                 Value x = memref::LoadOp::create(b, loc, partO,
                                                  ValueRange{bb, h, s, dd});
-                scf::YieldOp::create(b, loc,
-                                     ValueRange{math::FmaOp::create(
-                                         b, loc, weight(b, s), x, a[0])});
+                Value w = memref::LoadOp::create(b, loc, weights, s);
+                scf::YieldOp::create(
+                    b, loc, ValueRange{math::FmaOp::create(b, loc, w, x, a[0])});
               });
           Value x = arith::MulFOp::create(b, loc, accLoop.getResult(0), inv);
           Value y = x;
           if (!op.getEpilogue().empty()) {
-            IRMapping map;
-            Block &epi = op.getEpilogue().front();
             SmallVector<Value> args{x, bb, h, c0, dd};
-            for (auto [arg, val] : llvm::zip(epi.getArguments(), args))
-              map.map(arg, val);
-            for (Operation &e : epi.without_terminator())
-              b.clone(e, map);
-            y = map.lookup(AttentionOp::getYieldedValue(op.getEpilogue()));
+            y = cloneScalarRegion(b, op.getEpilogue(), args);
           } else if (!outElem.isF32()) {
             y = arith::TruncFOp::create(b, loc, outElem, x);
           }
