@@ -282,6 +282,21 @@ def compare(name, got, ref, tol):
     return ok
 
 
+def run_attn(attn_run, src, backend, inputs, outputs, threads=None,
+             function="main"):
+    """Runs attn-run on .npy paths; prints its output and returns False if
+    it failed."""
+    cmd = [attn_run, src, "--function=" + function, "--backend=" + backend]
+    cmd += ["--input=@" + f for f in inputs] + ["--output=@" + f for f in outputs]
+    if threads:
+        cmd.append("--threads=%d" % threads)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("%s: attn-run failed (exit %d)\n%s%s" % (backend, r.returncode, r.stdout, r.stderr))
+        return False
+    return True
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--workdir", required=True)
@@ -339,14 +354,8 @@ def main():
     ok = True
     for backend in a.backends.split(","):
         outs = ["o_%s.npy" % backend] + (["lse_%s.npy" % backend] if a.lse else [])
-        cmd = [a.attn_run, src, "--function=" + a.function, "--backend=" + backend]
-        cmd += ["--input=@" + w(n) for n in inputs]
-        cmd += ["--output=@" + w(n) for n in outs]
-        if a.threads:
-            cmd.append("--threads=%d" % a.threads)
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            print("%s: attn-run failed (exit %d)\n%s%s" % (backend, r.returncode, r.stdout, r.stderr))
+        if not run_attn(a.attn_run, src, backend, [w(n) for n in inputs],
+                        [w(n) for n in outs], a.threads, a.function):
             ok = False
             continue
         got = load(w(outs[0]), a.dtype)

@@ -11,13 +11,12 @@ lines and the pass criterion are those of check_attention.py.
 """
 import argparse
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_attention import attend, compare, load, store  # noqa: E402
+from check_attention import attend, compare, load, run_attn, store  # noqa: E402
 
 
 def attend_sink(q, k, v, sinks):
@@ -231,13 +230,7 @@ def main():
     ok = True
     for backend in a.backends.split(","):
         outs = [os.path.join(a.workdir, "out%d_%s.npy" % (n, backend)) for n in range(len(refs))]
-        cmd = [a.attn_run, src, "--backend=" + backend]
-        cmd += ["--input=@" + f for f in files] + ["--output=@" + f for f in outs]
-        if a.threads:
-            cmd.append("--threads=%d" % a.threads)
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            print("%s: attn-run failed (exit %d)\n%s%s" % (backend, r.returncode, r.stdout, r.stderr))
+        if not run_attn(a.attn_run, src, backend, files, outs, a.threads):
             ok = False
             continue
         for n, ((ref, dtype), path) in enumerate(zip(refs, outs)):
