@@ -11,6 +11,7 @@
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include "mlir/IR/OpImplementation.h"
@@ -73,6 +74,17 @@ Value AttentionOp::getYieldedValue(Region &region) {
     return {};
   auto yield = cast<YieldOp>(region.front().getTerminator());
   return yield.getValues()[0];
+}
+
+Value AttentionOp::inlineScalarRegion(OpBuilder &b, Region &region,
+                                      ValueRange args) {
+  IRMapping map;
+  Block &block = region.front();
+  for (auto [arg, val] : llvm::zip(block.getArguments(), args))
+    map.map(arg, val);
+  for (Operation &o : block.without_terminator())
+    b.clone(o, map);
+  return map.lookupOrDefault(getYieldedValue(region));
 }
 
 float AttentionOp::getScaleValue() {

@@ -145,6 +145,12 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     /// The yielded value of a region's terminator (null if the region is empty).
     static ::mlir::Value getYieldedValue(::mlir::Region &region);
 
+    /// Clones a (non-empty) region's body as scalar code at `b`'s insertion
+    /// point with `args` for its block arguments; returns the yielded value.
+    static ::mlir::Value inlineScalarRegion(::mlir::OpBuilder &b,
+                                            ::mlir::Region &region,
+                                            ::mlir::ValueRange args);
+
     /// A copy of this op with new operands (in this op's operand order) and
     /// result types, taking over this op's regions (left empty).
     AttentionOp cloneWithOperands(::mlir::RewriterBase &rewriter,

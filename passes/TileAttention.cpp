@@ -446,18 +446,6 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
   }
 }
 
-/// Scalar clone of a region's body with `args` for its block arguments;
-/// returns the yielded value.
-static Value cloneScalarRegion(OpBuilder &b, Region &region, ValueRange args) {
-  IRMapping map;
-  Block &block = region.front();
-  for (auto [arg, val] : llvm::zip(block.getArguments(), args))
-    map.map(arg, val);
-  for (Operation &o : block.without_terminator())
-    b.clone(o, map);
-  return map.lookup(AttentionOp::getYieldedValue(region));
-}
-
 /// Finalizes a query tile whose rows need more than elementwise work: the
 /// maps are normalized into stack tiles, combined elementwise (`combine`),
 /// normalized per row (`rms_norm`), passed through the epilogue and stored.
@@ -505,7 +493,7 @@ static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
               if (o2) {
                 Value y = memref::LoadOp::create(b, loc, o2, ValueRange{r, dd});
                 SmallVector<Value> args{x, y, bb, h, row, dd};
-                x = cloneScalarRegion(b, op.getCombine(), args);
+                x = AttentionOp::inlineScalarRegion(b, op.getCombine(), args);
                 memref::StoreOp::create(b, loc, x, o1, ValueRange{r, dd});
               }
               scf::YieldOp::create(
@@ -532,7 +520,7 @@ static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
                   inv);
               if (!op.getEpilogue().empty()) {
                 SmallVector<Value> args{x, bb, h, row, dd};
-                x = cloneScalarRegion(b, op.getEpilogue(), args);
+                x = AttentionOp::inlineScalarRegion(b, op.getEpilogue(), args);
               } else if (!outElem.isF32()) {
                 x = arith::TruncFOp::create(b, loc, outElem, x);
               }
@@ -849,7 +837,7 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
           Value y = x;
           if (!op.getEpilogue().empty()) {
             SmallVector<Value> args{x, bb, h, c0, dd};
-            y = cloneScalarRegion(b, op.getEpilogue(), args);
+            y = AttentionOp::inlineScalarRegion(b, op.getEpilogue(), args);
           } else if (!outElem.isF32()) {
             y = arith::TruncFOp::create(b, loc, outElem, x);
           }

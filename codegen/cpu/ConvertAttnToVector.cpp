@@ -545,15 +545,9 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
         if (hasSink) {
           // One more logit in the denominator, with a zero value vector:
           // M = max(m, sink), l' = l 2^(m-M) + 2^(sink-M), o = acc 2^(m-M)/l'.
-          IRMapping map;
-          Block &sink = op.getSink().front();
-          map.map(sink.getArgument(0), op.getBatch());
-          map.map(sink.getArgument(1), op.getHead());
-          map.map(sink.getArgument(2), row);
-          for (Operation &o : sink.without_terminator())
-            b.clone(o, map);
+          SmallVector<Value> args{op.getBatch(), op.getHead(), row};
           Value s2 = arith::MulFOp::create(
-              b, loc, map.lookup(AttentionOp::getYieldedValue(op.getSink())),
+              b, loc, AttentionOp::inlineScalarRegion(b, op.getSink(), args),
               f32(b, loc, kLog2e));
           Value mNew = arith::MaximumFOp::create(b, loc, m, s2);
           Value noneNew = isNegInf(mNew);
