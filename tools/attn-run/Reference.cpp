@@ -88,6 +88,12 @@ int64_t wrapInt(Type t, int64_t v) {
 
 class Interpreter {
 public:
+  /// Count mode: attention ops only count the floating-point work of their
+  /// visible (query, key) pairs, 2 (D + Dv) per pair and map, into `flops`,
+  /// and produce zeros.
+  bool countOnly = false;
+  double flops = 0;
+
   LogicalResult runBlock(Block &block, ArrayRef<Val> args,
                          SmallVectorImpl<Val> &results) {
     for (auto [arg, v] : llvm::zip(block.getArguments(), args))
@@ -654,6 +660,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
       vis[j] = visible;
       if (!visible)
         continue;
+      if (countOnly) {
+        flops += 2.0 * static_cast<double>(D + Dv);
+        continue;
+      }
       const double *kj = &kt.data[((b * Hkv + hk) * Lk + j) * D];
       double dot = 0;
       for (int64_t d = 0; d < D; ++d)
@@ -673,6 +683,11 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     }
     double l = 0;
     std::fill(acc.begin(), acc.end(), 0.0);
+    if (countOnly) {
+      std::fill(row.begin(), row.end(), 0.0);
+      rowLse = 0;
+      return success();
+    }
     bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
     // A sink logit joins the softmax denominator (with value 0).
     if (!op.getSink().empty()) {
@@ -770,11 +785,9 @@ LogicalResult Interpreter::attention(AttentionOp op) {
 
 } // namespace
 
-LogicalResult
-mlir::attn::runReference(func::FuncOp func,
+static LogicalResult run(Interpreter &interp, func::FuncOp func,
                          const std::vector<::attn::HostArray> &inputs,
                          std::vector<::attn::HostArray> &outputs) {
-  Interpreter interp;
   SmallVector<Val> args;
   for (const ::attn::HostArray &a : inputs) {
     auto t = std::make_shared<Tensor>();
@@ -808,4 +821,23 @@ mlir::attn::runReference(func::FuncOp func,
     outputs.push_back(std::move(a));
   }
   return success();
+}
+
+LogicalResult
+mlir::attn::runReference(func::FuncOp func,
+                         const std::vector<::attn::HostArray> &inputs,
+                         std::vector<::attn::HostArray> &outputs) {
+  Interpreter interp;
+  return run(interp, func, inputs, outputs);
+}
+
+FailureOr<double>
+mlir::attn::countAttentionFlops(func::FuncOp func,
+                                const std::vector<::attn::HostArray> &inputs) {
+  Interpreter interp;
+  interp.countOnly = true;
+  std::vector<::attn::HostArray> outputs;
+  if (failed(run(interp, func, inputs, outputs)))
+    return failure();
+  return interp.flops;
 }

@@ -25,6 +25,13 @@ LogicalResult runReference(func::FuncOp func,
                            const std::vector<::attn::HostArray> &inputs,
                            std::vector<::attn::HostArray> &outputs);
 
+/// The floating-point work of the attention ops of `func` on `inputs`:
+/// 2 (D + Dv) per visible (query, key) pair and map, with the masks
+/// evaluated as written (the other ops run normally, attention yields
+/// zeros). What bench/run divides by time.
+FailureOr<double> countAttentionFlops(func::FuncOp func,
+                                      const std::vector<::attn::HostArray> &inputs);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TOOLS_ATTN_RUN_REFERENCE_H

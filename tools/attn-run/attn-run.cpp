@@ -3,14 +3,16 @@
 // Part of the attn project.
 //
 // attn-run in.mlir [--function=main] --input=@q.npy ... --output=@o.npy ...
-//   [--backend=cpu|reference] [--threads=N] [--benchmark=N]
+//   [--backend=cpu|reference] [--threads=N] [--benchmark=N] [--count-flops]
 //
 // --backend=cpu compiles the module with the same pipeline and code
 // generator as attn-compile (for this machine), loads the object in-process
 // and calls it through libattnrt; --backend=reference interprets the module
 // as written, in double precision. --benchmark=N times N calls of the kernel
 // (after one warm-up call, buffers allocated once) and prints, last,
-// `median_ms=<float> gflops=<float>`.
+// `median_ms=<float> gflops=<float>`. --count-flops prints the attention
+// work on these inputs with every mask evaluated (`flops=<N>`; bench/run
+// divides it by the time) and runs nothing else.
 //
 //===----------------------------------------------------------------------===//
 
@@ -74,6 +76,12 @@ static int threads = 0;
 static cl::opt<int> benchmark("benchmark",
                               cl::desc("Time N calls of the kernel"),
                               cl::init(0), cl::cat(toolOptions));
+
+static cl::opt<bool> countOnly(
+    "count-flops",
+    cl::desc("Print the attention work (flops=N: 2(D+Dv) per visible "
+             "query-key pair, masks evaluated) and exit"),
+    cl::init(false), cl::cat(toolOptions));
 
 static int fail(const std::string &message) {
   llvm::errs() << "error: " << message << "\n";
@@ -281,6 +289,13 @@ static int run() {
     std::string bad = checkInput(in[i], fn.getArgumentTypes()[i], i, path);
     if (!bad.empty())
       return fail(bad);
+  }
+  if (countOnly) {
+    FailureOr<double> exact = countAttentionFlops(fn, in);
+    if (failed(exact))
+      return 1;
+    llvm::outs() << fmt::format("flops={:.0f}\n", *exact);
+    return 0;
   }
   double flops = countFlops(fn, in);
 

@@ -1,0 +1,346 @@
+"""attn's CPU benchmark: everything bench/run measures, in one run.
+
+Measured in the same run, with the same thread counts:
+  * the machine: FMA peak (a register-only FMA loop), streaming-read
+    bandwidth, OpenBLAS sgemm 2048^3 with its default kernel and with its
+    AVX-512 kernel forced (OPENBLAS_CORETYPE=Cooperlake);
+  * attn's kernels, compiled ahead of time by attn-compile into an object,
+    linked with libattnrt and a small C driver (bench/src/aot_driver.c), the
+    way users deploy them: median of N calls after two warm-up calls, every
+    buffer allocated and touched before;
+  * a naive three-step attention (OpenBLAS sgemm, softmax, sgemm) on the
+    same MHA shapes.
+
+GFLOP/s count the two matmuls over the visible (query, key) pairs only,
+2 (D + Dv) flops per pair, with every mask evaluated (`attn-run
+--count-flops`): causal attention counts L(L+1)/2 pairs, a sliding window
+only its window. Decode kernels also report the GB/s at which they stream
+the KV cache, against the measured read bandwidth.
+
+Writes the table to stdout and to <out>/results.md, the rows to
+<out>/results.csv and, where gnuplot is installed, <out>/gflops.png
+(GFLOP/s against L for every kernel measured at several lengths).
+"""
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(cmd, env=None):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, env=env)
+    if r.returncode != 0:
+        sys.exit("error: %s failed:\n%s%s" % (" ".join(cmd), r.stdout, r.stderr))
+    return r.stdout
+
+
+def field(text, name):
+    m = re.findall(r"%s=([0-9.eE+-]+|nan|inf)" % name, text)
+    if not m:
+        sys.exit("error: no %s= in:\n%s" % (name, text))
+    return float(m[-1])
+
+
+def to_bf16(x):
+    u = x.astype(np.float32).view(np.uint32)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+NP_TYPES = {"f32": np.float32, "f16": np.float16}
+
+
+def store(path, x, dtype):
+    np.save(path, to_bf16(x) if dtype == "bf16" else x.astype(NP_TYPES[dtype]))
+
+
+def attention_mlir(hq, hkv, d, dtype, causal, lq=None, out_dtype=None):
+    """A plain attention kernel: q [?, hq, lq|?, d], k/v [?, hkv, ?, d]."""
+    out_dtype = out_dtype or dtype
+    ql = "?" if lq is None else str(lq)
+    tq = "tensor<?x%dx%sx%dx%s>" % (hq, ql, d, dtype)
+    tkv = "tensor<?x%dx?x%dx%s>" % (hkv, d, dtype)
+    to = "tensor<?x%dx%sx%dx%s>" % (hq, ql, d, out_dtype)
+    dims = "%b" if lq is not None else "%b, %l"
+    return f"""func.func @main(%q: {tq}, %k: {tkv}, %v: {tkv}) -> {to} {{
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : {tq}
+  %l = tensor.dim %q, %c2 : {tq}
+  %init = tensor.empty({dims}) : {to}
+  %o = attn.attention {"causal " if causal else ""}ins(%q, %k, %v : {tq}, {tkv}, {tkv})
+      outs(%init : {to}) -> {to}
+  return %o : {to}
+}}
+"""
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.bin = os.path.join(args.build, "bin")
+        self.out = args.out
+        self.work = os.path.join(args.out, "work")
+        os.makedirs(self.work, exist_ok=True)
+        self.rows = []
+        self.peak = {}
+        self.bw = {}
+        self.sgemm = {}
+        self.rng = np.random.default_rng(0)
+
+    # --- The machine ------------------------------------------------------
+    def machine(self):
+        for t in self.args.threads:
+            self.peak[t] = field(sh([os.path.join(self.bin, "attn-bench-fma-peak"),
+                                     str(t)]), "gflops")
+            self.bw[t] = field(sh([os.path.join(self.bin, "attn-bench-stream"),
+                                   str(t)]), "gbps")
+            sg = os.path.join(self.bin, "attn-bench-sgemm")
+            if os.path.exists(sg):
+                d = field(sh([sg, "2048", str(t), "5"]), "gflops")
+                env = dict(os.environ, OPENBLAS_CORETYPE="Cooperlake")
+                a = field(sh([sg, "2048", str(t), "5"], env=env), "gflops")
+                self.sgemm[t] = (d, a)
+            else:
+                self.sgemm[t] = (float("nan"), float("nan"))
+
+    # --- Kernels ----------------------------------------------------------
+    def compile(self, name, mlir_text=None, mlir_path=None):
+        """attn-compile -> object + header, then the driver; returns its path."""
+        base = os.path.join(self.work, name)
+        if mlir_path is None:
+            mlir_path = base + ".mlir"
+            with open(mlir_path, "w") as f:
+                f.write(mlir_text)
+        sh([os.path.join(self.bin, "attn-compile"), mlir_path, "--target=native",
+            "-o", base + ".o", "--header", base + ".h", "--name=" + name])
+        header = open(base + ".h").read()
+        fn, params = re.search(r"int (\w+_main)\(([^)]*)\);", header).groups()
+        nargs = len(params.split(","))
+        with open(base + "_shim.h", "w") as f:
+            f.write('#include "%s.h"\n' % name)
+            f.write("#define ATTN_BENCH_SIGNATURE %s_signature\n" % fn)
+            f.write("#define ATTN_BENCH_CALL(a) %s(%s)\n" %
+                    (fn, ", ".join("a[%d]" % i for i in range(nargs))))
+        exe = base + "_bench"
+        cc = os.environ.get("CC", "cc")
+        sh([cc, "-O2", "-I", self.work, "-I", os.path.join(ROOT, "runtime/include"),
+            "-include", base + "_shim.h", os.path.join(ROOT, "bench/src/aot_driver.c"),
+            base + ".o", os.path.join(self.args.build, "runtime/libattnrt.a"),
+            "-lm", "-lpthread", "-o", exe])
+        return mlir_path, exe
+
+    def flops(self, mlir, inputs):
+        return field(sh([os.path.join(self.bin, "attn-run"), mlir, "--count-flops"] +
+                        ["--input=@" + i for i in inputs]), "flops")
+
+    def naive(self, h, l, d, causal, t):
+        exe = os.path.join(self.bin, "attn-bench-naive")
+        if not os.path.exists(exe):
+            return float("nan")
+        return field(sh([exe, "1", str(h), str(l), str(d), str(int(causal)), str(t),
+                         str(self.args.naive_runs)]), "median_ms")
+
+    def measure(self, group, name, exe, mlir, inputs, size, naive=None, bytes_=None):
+        flops = self.flops(mlir, inputs)
+        for t in self.args.threads:
+            out = sh([exe, str(t), str(self.args.runs)] + inputs)
+            ms = field(out, "median_ms")
+            row = dict(group=group, kernel=name, size=size, threads=t, ms=ms,
+                       gflops=flops / (ms * 1e6))
+            row["peak"] = row["gflops"] / self.peak[t]
+            row["sgemm"] = row["gflops"] / max(self.sgemm[t])
+            if naive is not None:
+                row["naive_ms"] = naive(t)
+                row["speedup"] = row["naive_ms"] / ms
+            if bytes_ is not None:
+                row["gbps"] = bytes_ / (ms * 1e6)
+                row["bw"] = row["gbps"] / self.bw[t]
+            self.rows.append(row)
+            self.print_row(row)
+
+    def inputs(self, name, shapes_dtypes):
+        paths = []
+        for n, (shape, dtype) in zip("qkv", shapes_dtypes):
+            p = os.path.join(self.work, "%s_%s.npy" % (name, n))
+            x = self.rng.standard_normal(shape, dtype=np.float32)
+            store(p, x, dtype)
+            paths.append(p)
+        return paths
+
+    def dense(self):
+        """MHA and GQA, f32 and bf16, causal and not, at several lengths."""
+        specs = []
+        for d in (64, 128):
+            for causal in (True, False):
+                specs.append(("mha_%s_d%d" % ("causal" if causal else "noncausal", d),
+                              8, 8, d, causal, "f32"))
+        specs.append(("gqa8:2_causal_d128", 8, 2, 128, True, "f32"))
+        for causal in (True, False):
+            specs.append(("mha_%s_d128_bf16" % ("causal" if causal else "noncausal"),
+                          8, 8, 128, causal, "bf16"))
+        for name, hq, hkv, d, causal, dtype in specs:
+            mlir, exe = self.compile(name.replace(":", "_"),
+                                     attention_mlir(hq, hkv, d, dtype, causal))
+            for l in self.args.seqs:
+                inputs = self.inputs(name.replace(":", "_"),
+                                     [((1, hq, l, d), dtype), ((1, hkv, l, d), dtype),
+                                      ((1, hkv, l, d), dtype)])
+                naive = None
+                if dtype == "f32" and hq == hkv:
+                    naive = lambda t, hq=hq, l=l, d=d, c=causal: self.naive(hq, l, d, c, t)
+                self.measure("dense", name, exe, mlir, inputs, "L=%d" % l, naive)
+
+    def decode(self):
+        """One query per head, 32 heads, D = 128, against long caches."""
+        for dtype in ("f32", "f16", "bf16"):
+            name = "decode_h32_d128_" + dtype
+            mlir, exe = self.compile(name, attention_mlir(32, 32, 128, dtype, False, lq=1,
+                                                          out_dtype="f32"))
+            for s in self.args.decode_keys:
+                inputs = self.inputs(name, [((1, 32, 1, 128), dtype),
+                                            ((1, 32, s, 128), dtype),
+                                            ((1, 32, s, 128), dtype)])
+                kv_bytes = 2 * 32 * s * 128 * (4 if dtype == "f32" else 2)
+                self.measure("decode", name, exe, mlir, inputs, "S=%d" % s,
+                             bytes_=kv_bytes)
+                for p in inputs:
+                    os.remove(p)
+
+    def variants(self):
+        vdir = os.path.join(ROOT, "examples/variants")
+        env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ["PATH"])
+        for f in sorted(os.listdir(vdir)):
+            if not f.endswith(".mlir"):
+                continue
+            name = f[:-5]
+            l = self.args.variant_seq
+            lq = 1 if name.startswith("decode") else l
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "test/lib/check_variant.py"),
+                                "--variant", name, "--workdir",
+                                os.path.join(self.work, "v_" + name), "--lq", str(lq),
+                                "--lk", str(l), "--inputs-only"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            if r.returncode != 0:
+                sys.exit("error: inputs for %s:\n%s" % (name, r.stderr))
+            inputs = r.stdout.split()
+            mlir, exe = self.compile("v_" + name, mlir_path=os.path.join(vdir, f))
+            self.measure("variants", name, exe, mlir, inputs, "L=%d" % l)
+
+    # --- Output -----------------------------------------------------------
+    HEAD = ("| kernel | size | thr | ms | GFLOP/s | % FMA peak | × best sgemm "
+            "| naive ms | speedup | GB/s | % read BW |")
+
+    def print_row(self, r):
+        def f(key, fmt):
+            return fmt % r[key] if key in r else "–"
+        line = "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["kernel"], r["size"], r["threads"], f("ms", "%.3f"), f("gflops", "%.1f"),
+            "%.1f%%" % (100 * r["peak"]),
+            f("sgemm", "%.2f"), f("naive_ms", "%.2f"), f("speedup", "%.1fx"),
+            f("gbps", "%.1f"), "%.0f%%" % (100 * r["bw"]) if "bw" in r else "–")
+        self.lines.append(line)
+        print(line, flush=True)
+
+    def header(self):
+        import datetime
+        cpu = "unknown CPU"
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        self.lines = ["# attn CPU benchmark, %s, %s" % (datetime.date.today(), cpu), "",
+                      "| threads | FMA peak GFLOP/s | read GB/s | sgemm 2048³ default "
+                      "| sgemm AVX-512 forced |", "|---|---|---|---|---|"]
+        for t in self.args.threads:
+            d, a = self.sgemm[t]
+            self.lines.append("| %d | %.1f | %.1f | %.1f | %.1f |" %
+                              (t, self.peak[t], self.bw[t], d, a))
+        self.lines += ["", self.HEAD, "|" + "---|" * 11]
+        print("\n".join(self.lines), flush=True)
+
+    def save(self):
+        with open(os.path.join(self.out, "results.md"), "w") as f:
+            f.write("\n".join(self.lines) + "\n")
+        keys = ["group", "kernel", "size", "threads", "ms", "gflops", "peak", "sgemm",
+                "naive_ms", "speedup", "gbps", "bw"]
+        with open(os.path.join(self.out, "results.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            for r in self.rows:
+                w.writerow(r)
+        self.plot()
+
+    def plot(self):
+        gp = shutil.which("gnuplot")
+        t = max(self.args.threads)
+        series = {}
+        for r in self.rows:
+            if r["group"] == "dense" and r["threads"] == t:
+                series.setdefault(r["kernel"], []).append(
+                    (int(r["size"][2:]), r["gflops"]))
+        if not gp or not series:
+            print("(no plot: %s)" % ("gnuplot is not installed" if not gp else "no data"))
+            return
+        dat = os.path.join(self.out, "gflops.dat")
+        with open(dat, "w") as f:
+            for name, pts in series.items():
+                f.write("# %s\n" % name)
+                for l, g in sorted(pts):
+                    f.write("%d %.2f\n" % (l, g))
+                f.write("\n\n")
+        png = os.path.join(self.out, "gflops.png")
+        script = ["set terminal pngcairo size 1000,640 font ',10'" ,
+                  "set output '%s'" % png,
+                  "set title 'attn CPU kernels, %d thread(s): FMA peak %.0f GFLOP/s, "
+                  "best sgemm %.0f' noenhanced" % (t, self.peak[t], max(self.sgemm[t])),
+                  "set xlabel 'sequence length L'", "set ylabel 'GFLOP/s'",
+                  "set logscale x 2", "set key outside right noenhanced", "set grid",
+                  "set yrange [0:%f]" % (self.peak[t] * 1.1),
+                  "plot " + ", ".join(
+                      ["'%s' index %d with linespoints title '%s'" % (dat, i, n)
+                       for i, n in enumerate(series)] +
+                      ["%f with lines dt 2 lc rgb 'black' title 'FMA peak'" % self.peak[t],
+                       "%f with lines dt 3 lc rgb 'gray' title 'sgemm (AVX-512)'"
+                       % self.sgemm[t][1]])]
+        subprocess.run([gp], input="\n".join(script), text=True, check=True)
+        print("plot: %s" % png)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--out", default=None)
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--naive-runs", type=int, default=3)
+    p.add_argument("--threads", default="1 2")
+    p.add_argument("--seqs", default="512 2048 4096")
+    p.add_argument("--decode-keys", default="4096 32768")
+    p.add_argument("--variant-seq", type=int, default=2048)
+    p.add_argument("--only", default="dense,decode,variants",
+                   help="comma-separated sections: dense, decode, variants")
+    a = p.parse_args()
+    a.threads = sorted({int(t) for t in a.threads.split()})
+    a.seqs = [int(s) for s in a.seqs.split()]
+    a.decode_keys = [int(s) for s in a.decode_keys.split()]
+    a.out = a.out or os.path.join(a.build, "bench")
+    b = Bench(a)
+    b.machine()
+    b.header()
+    for section in a.only.split(","):
+        if section not in ("dense", "decode", "variants"):
+            sys.exit("error: unknown section '%s'" % section)
+        getattr(b, section)()
+    b.save()
+
+
+if __name__ == "__main__":
+    main()
