@@ -731,11 +731,14 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
     b.setInsertionPointToStart(body);
     Value bb = body->getArgument(0), hk = body->getArgument(1),
           sp = body->getArgument(2);
-    auto rowType = MemRefType::get({tq}, f32);
+    // The state holds the G rows of the group, rounded up to 16 (a
+    // multiple of every vector width) rather than a whole query tile.
+    int64_t rows = std::min<int64_t>(tq, llvm::alignTo(group, 16));
+    auto rowType = MemRefType::get({rows}, f32);
     Value maxes = memref::AllocaOp::create(b, loc, rowType);
     Value sums = memref::AllocaOp::create(b, loc, rowType);
     Value acc =
-        memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
+        memref::AllocaOp::create(b, loc, MemRefType::get({rows, dv}, f32));
     linalg::FillOp::create(b, loc, ValueRange{fconst(-INFINITY)},
                            ValueRange{maxes});
     linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{sums});

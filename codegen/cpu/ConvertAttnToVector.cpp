@@ -17,6 +17,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -48,6 +49,11 @@ public:
 
   LogicalResult lowerAttend(TileAttendOp op);
   LogicalResult lowerFinalize(TileFinalizeOp op);
+  void lowerFill(linalg::FillOp op);
+
+  /// Query tiles of at most this many static rows (decode: one row per head
+  /// of a GQA group) take the row-vector form.
+  static constexpr int64_t kMaxRowVectorRows = 8;
 
 private:
   // Small builders.
@@ -123,6 +129,18 @@ private:
     vector::MaskedStoreOp::create(b, loc, mem, indices, mask, v);
   }
 
+  /// Prefetches the `width` elements of row `row` of `mem`, one cache line at
+  /// a time (prefetches never fault: `row` may be past the end).
+  void prefetchRow(OpBuilder &b, Location loc, Value mem, Value row,
+                   int64_t width) {
+    Type elem = cast<MemRefType>(mem.getType()).getElementType();
+    int64_t perLine = 64 * 8 / elem.getIntOrFloatBitWidth();
+    for (int64_t c = 0; c < width; c += perLine)
+      memref::PrefetchOp::create(b, loc, mem, ValueRange{row, idx(b, loc, c)},
+                                 /*isWrite=*/false, /*localityHint=*/3,
+                                 /*isDataCache=*/true);
+  }
+
   /// 2^t for a vector of f32, exact 0 below -126 (masked logits are -inf).
   Value exp2(OpBuilder &b, Location loc, Value t) {
     VectorType vf = vecType(b);
@@ -183,12 +201,62 @@ private:
   }
 
   Value packQuery(TileAttendOp op, double multiplier, int64_t tq);
+  Value packRows(TileAttendOp op, double multiplier, int64_t rows);
+  OpBuilder afterDefinition(Value q, Value scratchBuf);
+  LogicalResult lowerAttendRows(TileAttendOp op, int64_t rows);
 
   int64_t lanes, numRegs;
   std::map<std::tuple<Block *, std::string, const void *>, Value>
       scratchBuffers;
   std::map<std::pair<const void *, float>, Value> packedQueries;
 };
+
+/// A builder right after the definition of the query view `q` (outside the
+/// key/value loop), and after the scratch buffer it packs into.
+OpBuilder KernelEmitter::afterDefinition(Value q, Value scratchBuf) {
+  OpBuilder b(q.getContext());
+  if (Operation *def = q.getDefiningOp())
+    b.setInsertionPointAfter(def);
+  else
+    b.setInsertionPointToStart(cast<BlockArgument>(q).getOwner());
+  // The scratch alloca must dominate the packing code.
+  if (Operation *alloc = scratchBuf.getDefiningOp();
+      alloc->getBlock() == b.getInsertionBlock() &&
+      b.getInsertionPoint() != b.getInsertionBlock()->end() &&
+      (&*b.getInsertionPoint() == alloc ||
+       b.getInsertionPoint()->isBeforeInBlock(alloc)))
+    b.setInsertionPointAfter(alloc);
+  return b;
+}
+
+/// Packs a query tile of `rows` static rows into [rows, D'] f32 (D rounded up
+/// to whole vectors, zero-padded), times `multiplier`.
+Value KernelEmitter::packRows(TileAttendOp op, double multiplier,
+                              int64_t rows) {
+  Value q = op.getQuery();
+  auto key =
+      std::make_pair(q.getAsOpaquePointer(), static_cast<float>(multiplier));
+  if (auto it = packedQueries.find(key); it != packedQueries.end())
+    return it->second;
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  int64_t nd = (d + lanes - 1) / lanes;
+  Location loc = op.getLoc();
+  Value packed =
+      scratch(op, "qrows" + std::to_string(packedQueries.size()),
+              MemRefType::get({rows, nd * lanes}, Builder(op).getF32Type()));
+  OpBuilder b = afterDefinition(q, packed);
+  Value mult = vector::BroadcastOp::create(b, loc, vecType(b),
+                                           f32(b, loc, multiplier));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < nd; ++c) {
+      SmallVector<Value> at{idx(b, loc, r), idx(b, loc, c * lanes)};
+      Value x = loadVec(b, loc, q, at, std::min(lanes, d - c * lanes));
+      vector::StoreOp::create(b, loc, arith::MulFOp::create(b, loc, x, mult),
+                              packed, at);
+    }
+  packedQueries[key] = packed;
+  return packed;
+}
 
 /// Packs the query tile transposed into [D, TQ] f32, times `multiplier`,
 /// zero-padded beyond its rows. Emitted once, right after the tile's view is
@@ -203,18 +271,7 @@ Value KernelEmitter::packQuery(TileAttendOp op, double multiplier, int64_t tq) {
   Location loc = op.getLoc();
   Value packed = scratch(op, "qpack" + std::to_string(packedQueries.size()),
                          MemRefType::get({d, tq}, Builder(op).getF32Type()));
-  OpBuilder b(op->getContext());
-  if (Operation *def = q.getDefiningOp())
-    b.setInsertionPointAfter(def);
-  else
-    b.setInsertionPointToStart(cast<BlockArgument>(q).getOwner());
-  // The scratch alloca must dominate the packing code.
-  if (Operation *alloc = packed.getDefiningOp();
-      alloc->getBlock() == b.getInsertionBlock() &&
-      b.getInsertionPoint() != b.getInsertionBlock()->end() &&
-      b.getInsertionPoint()->isBeforeInBlock(alloc))
-    b.setInsertionPointAfter(alloc);
-
+  OpBuilder b = afterDefinition(q, packed);
   Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
   Value nq = memref::DimOp::create(b, loc, q, 0);
   Value zero = splat(b, loc, 0.0);
@@ -246,6 +303,10 @@ Value KernelEmitter::packQuery(TileAttendOp op, double multiplier, int64_t tq) {
 }
 
 LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
+  int64_t rows = op.getQuery().getType().getDimSize(0);
+  if (!ShapedType::isDynamic(rows) && rows <= kMaxRowVectorRows &&
+      op.getNormalizer() != Normalizer::sigmoid)
+    return lowerAttendRows(op, rows);
   Location loc = op.getLoc();
   MemRefType maxType = op.getMaxes().getType();
   int64_t tq = maxType.getDimSize(0);
@@ -513,6 +574,240 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   return success();
 }
 
+/// The row-vector form, for query tiles of a few static rows (decode, where
+/// the rows are the query heads of one KV head): the head dim runs in the
+/// vector lanes. Each key's logit is a lane-wise dot product with every row
+/// reduced across lanes; the softmax runs with the keys in the lanes; P V
+/// accumulates broadcast probabilities times value rows. Every K and V
+/// element is loaded from memory once per tile, so the kernel streams the
+/// cache instead of issuing one broadcast FMA per element and row.
+LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
+  Location loc = op.getLoc();
+  int64_t d = op.getQuery().getType().getDimSize(1);
+  int64_t dv = op.getValue().getType().getDimSize(1);
+  int64_t nd = (d + lanes - 1) / lanes, fullD = d / lanes;
+  int64_t nv = (dv + lanes - 1) / lanes, lastLanes = dv - (nv - 1) * lanes;
+  bool hasScore = !op.getScore().empty(), hasMask = !op.getMask().empty();
+  double scale = op.getScale().convertToDouble();
+  Type f32Type = Builder(op).getF32Type();
+  // Lane reductions as trees of shuffles, not ordered chains of adds.
+  auto reassoc = arith::FastMathFlags::reassoc;
+
+  // Keys per dot-product block: count x g accumulators in registers.
+  int64_t unroll = std::max<int64_t>(1, std::min<int64_t>(8, 16 / g));
+  // Value vectors per P V block: g x nvb accumulators.
+  int64_t maxNvb = std::max<int64_t>(1, (numRegs - 8) / g);
+  int64_t blocks = (nv + maxNvb - 1) / maxNvb, nvb = (nv + blocks - 1) / blocks;
+
+  Value packed = packRows(op, hasScore ? scale : scale * kLog2e, g);
+  Value sBuf =
+      scratch(op, "rowscores", MemRefType::get({g, kKeyChunk}, f32Type));
+
+  OpBuilder b(op);
+  Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
+  Value kTile = op.getKey(), vTile = op.getValue();
+  Value nk = memref::DimOp::create(b, loc, kTile, 0);
+  Value negInf = splat(b, loc, -std::numeric_limits<double>::infinity());
+  Value negInfS = f32(b, loc, -std::numeric_limits<double>::infinity());
+  LogicalResult status = success();
+
+  auto chunkLoop = scf::ForOp::create(b, loc, c0, nk, idx(b, loc, kKeyChunk));
+  OpBuilder cb = OpBuilder::atBlockBegin(chunkLoop.getBody());
+  Value kc0 = chunkLoop.getInductionVar();
+  Value nkc = arith::MinSIOp::create(cb, loc, idx(cb, loc, kKeyChunk),
+                                     arith::SubIOp::create(cb, loc, nk, kc0));
+
+  // Logits of keys [j0, j0 + count) of the chunk for every row, into sBuf.
+  auto emitDots = [&](OpBuilder &b, Location loc, Value j0, int64_t count) {
+    SmallVector<Value> keyRows;
+    for (int64_t k = 0; k < count; ++k)
+      keyRows.push_back(arith::AddIOp::create(
+          b, loc, kc0, arith::AddIOp::create(b, loc, j0, idx(b, loc, k))));
+    auto step = [&](OpBuilder &b, Location loc, Value col, int64_t width,
+                    ValueRange accs) {
+      SmallVector<Value> qv;
+      for (int64_t r = 0; r < g; ++r)
+        qv.push_back(vector::LoadOp::create(b, loc, vecType(b), packed,
+                                            ValueRange{idx(b, loc, r), col}));
+      SmallVector<Value> out(accs.begin(), accs.end());
+      for (int64_t k = 0; k < count; ++k) {
+        Value kv = loadVec(b, loc, kTile, ValueRange{keyRows[k], col}, width);
+        for (int64_t r = 0; r < g; ++r)
+          out[k * g + r] = vector::FMAOp::create(b, loc, kv, qv[r], out[k * g + r]);
+      }
+      return out;
+    };
+    // Two more streams in flight: this key's value row (read by P V right
+    // after) and the key row a chunk ahead. DRAM bandwidth on our VMs
+    // needs several concurrent streams per core.
+    Value ahead = idx(b, loc, kKeyChunk);
+    for (int64_t k = 0; k < count; ++k) {
+      prefetchRow(b, loc, vTile, keyRows[k], dv);
+      prefetchRow(b, loc, kTile, arith::AddIOp::create(b, loc, keyRows[k], ahead),
+                  d);
+    }
+    SmallVector<Value> init(count * g, splat(b, loc, 0.0));
+    auto dLoop = scf::ForOp::create(
+        b, loc, idx(b, loc, 0), idx(b, loc, fullD * lanes), idx(b, loc, lanes),
+        init, [&](OpBuilder &b, Location loc, Value col, ValueRange accs) {
+          scf::YieldOp::create(b, loc, step(b, loc, col, lanes, accs));
+        });
+    SmallVector<Value> accs(dLoop.getResults());
+    if (nd > fullD) // A partial last vector (masked load, zero lanes).
+      accs = step(b, loc, idx(b, loc, fullD * lanes), d - fullD * lanes, accs);
+    for (int64_t k = 0; k < count; ++k)
+      for (int64_t r = 0; r < g; ++r) {
+        Value s = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                              accs[k * g + r], reassoc);
+        memref::StoreOp::create(
+            b, loc, s, sBuf,
+            ValueRange{idx(b, loc, r),
+                       arith::AddIOp::create(b, loc, j0, idx(b, loc, k))});
+      }
+  };
+  Value full = arith::MulIOp::create(
+      cb, loc, arith::DivUIOp::create(cb, loc, nkc, idx(cb, loc, unroll)),
+      idx(cb, loc, unroll));
+  scf::ForOp::create(cb, loc, c0, full, idx(cb, loc, unroll), ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value j0, ValueRange) {
+                       emitDots(b, loc, j0, unroll);
+                       scf::YieldOp::create(b, loc);
+                     });
+  scf::ForOp::create(cb, loc, full, nkc, c1, ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                       emitDots(b, loc, j, 1);
+                       scf::YieldOp::create(b, loc);
+                     });
+
+  // Softmax per row, keys in the lanes: regions, masks, running max, p, sums.
+  VectorType iv = vecType(cb, cb.getIndexType());
+  SmallVector<Attribute> iotaAttrs;
+  for (int64_t l = 0; l < lanes; ++l)
+    iotaAttrs.push_back(cb.getIndexAttr(l));
+  Value iota =
+      arith::ConstantOp::create(cb, loc, iv, DenseElementsAttr::get(iv, iotaAttrs));
+  Value chunkStart = arith::AddIOp::create(cb, loc, op.getKOffset(), kc0);
+  Value lastKey = arith::SubIOp::create(
+      cb, loc, arith::AddIOp::create(cb, loc, chunkStart, nkc), c1);
+  SmallVector<Value> alphas;
+  for (int64_t r = 0; r < g; ++r) {
+    Value rIdx = idx(cb, loc, r);
+    Value row = arith::AddIOp::create(cb, loc, op.getQOffset(), rIdx);
+    auto maxLoop = scf::ForOp::create(
+        cb, loc, c0, nkc, idx(cb, loc, lanes), ValueRange{negInf},
+        [&](OpBuilder &b, Location loc, Value jv, ValueRange mx) {
+          Value s = vector::LoadOp::create(b, loc, vecType(b), sBuf,
+                                           ValueRange{rIdx, jv});
+          Value local = arith::AddIOp::create(
+              b, loc, vector::BroadcastOp::create(b, loc, iv, jv), iota);
+          Value valid = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::slt, local,
+              vector::BroadcastOp::create(b, loc, iv, nkc));
+          Value j = laneIndices(b, loc, arith::AddIOp::create(b, loc, chunkStart, jv),
+                                lastKey);
+          if (hasScore) {
+            FailureOr<Value> mod = vectorizeRegion(
+                b, loc, op.getScore().front(),
+                {s, op.getBatch(), op.getHead(), row, j}, lanes, op);
+            if (failed(mod)) {
+              status = failure();
+            } else {
+              s = arith::MulFOp::create(b, loc,
+                                        broadcastToVector(b, loc, *mod, lanes),
+                                        splat(b, loc, kLog2e));
+            }
+          }
+          if (hasMask && succeeded(status)) {
+            FailureOr<Value> vis =
+                vectorizeRegion(b, loc, op.getMask().front(),
+                                {op.getBatch(), op.getHead(), row, j}, lanes, op);
+            if (failed(vis))
+              status = failure();
+            else
+              valid = arith::AndIOp::create(
+                  b, loc, valid, broadcastToVector(b, loc, *vis, lanes));
+          }
+          s = arith::SelectOp::create(b, loc, valid, s, negInf);
+          vector::StoreOp::create(b, loc, s, sBuf, ValueRange{rIdx, jv});
+          scf::YieldOp::create(b, loc, maxf(b, loc, mx[0], s));
+        });
+    if (failed(status))
+      return status;
+    Value mOld = memref::LoadOp::create(cb, loc, op.getMaxes(), rIdx);
+    Value mNew = arith::MaximumFOp::create(
+        cb, loc, mOld,
+        vector::ReductionOp::create(cb, loc, vector::CombiningKind::MAXIMUMF,
+                                    maxLoop.getResult(0)));
+    Value none =
+        arith::CmpFOp::create(cb, loc, arith::CmpFPredicate::OEQ, mNew, negInfS);
+    Value use = arith::SelectOp::create(cb, loc, none, f32(cb, loc, 0.0), mNew);
+    Value alpha = math::Exp2Op::create(cb, loc,
+                                       arith::SubFOp::create(cb, loc, mOld, use));
+    memref::StoreOp::create(cb, loc, mNew, op.getMaxes(), rIdx);
+    Value useV = vector::BroadcastOp::create(cb, loc, vecType(cb), use);
+    auto expLoop = scf::ForOp::create(
+        cb, loc, c0, nkc, idx(cb, loc, lanes), ValueRange{splat(cb, loc, 0.0)},
+        [&](OpBuilder &b, Location loc, Value jv, ValueRange sum) {
+          SmallVector<Value> at{rIdx, jv};
+          Value s = vector::LoadOp::create(b, loc, vecType(b), sBuf, at);
+          Value p = exp2(b, loc, arith::SubFOp::create(b, loc, s, useV));
+          vector::StoreOp::create(b, loc, p, sBuf, at);
+          scf::YieldOp::create(b, loc,
+                               ValueRange{arith::AddFOp::create(b, loc, sum[0], p)});
+        });
+    Value l = memref::LoadOp::create(cb, loc, op.getSums(), rIdx);
+    l = math::FmaOp::create(
+        cb, loc, l, alpha,
+        vector::ReductionOp::create(cb, loc, vector::CombiningKind::ADD,
+                                    expLoop.getResult(0), reassoc));
+    memref::StoreOp::create(cb, loc, l, op.getSums(), rIdx);
+    alphas.push_back(vector::BroadcastOp::create(cb, loc, vecType(cb), alpha));
+  }
+
+  // acc = alpha * acc + P V, blocked over nvb value vectors for all rows.
+  Value acc = op.getAcc();
+  auto lanesOf = [&](int64_t v) { return v == nv - 1 ? lastLanes : lanes; };
+  for (int64_t vb0 = 0; vb0 < nv; vb0 += nvb) {
+    int64_t vb1 = std::min(nv, vb0 + nvb), nb = vb1 - vb0;
+    SmallVector<Value> init;
+    for (int64_t r = 0; r < g; ++r)
+      for (int64_t v = vb0; v < vb1; ++v)
+        init.push_back(arith::MulFOp::create(
+            cb, loc,
+            loadVec(cb, loc, acc, ValueRange{idx(cb, loc, r), idx(cb, loc, v * lanes)},
+                    lanesOf(v)),
+            alphas[r]));
+    auto jLoop = scf::ForOp::create(
+        cb, loc, c0, nkc, c1, init,
+        [&](OpBuilder &b, Location loc, Value j, ValueRange accs) {
+          Value vrow = arith::AddIOp::create(b, loc, kc0, j);
+          SmallVector<Value> vv;
+          for (int64_t v = vb0; v < vb1; ++v)
+            vv.push_back(loadVec(b, loc, vTile,
+                                 ValueRange{vrow, idx(b, loc, v * lanes)},
+                                 lanesOf(v)));
+          SmallVector<Value> out(accs.begin(), accs.end());
+          for (int64_t r = 0; r < g; ++r) {
+            Value p = vector::BroadcastOp::create(
+                b, loc, vecType(b),
+                memref::LoadOp::create(b, loc, sBuf,
+                                       ValueRange{idx(b, loc, r), j}));
+            for (int64_t v = 0; v < nb; ++v)
+              out[r * nb + v] =
+                  vector::FMAOp::create(b, loc, p, vv[v], out[r * nb + v]);
+          }
+          scf::YieldOp::create(b, loc, out);
+        });
+    for (int64_t r = 0; r < g; ++r)
+      for (int64_t v = 0; v < nb; ++v)
+        storeVec(cb, loc, jLoop.getResult(r * nb + v), acc,
+                 ValueRange{idx(cb, loc, r), idx(cb, loc, (vb0 + v) * lanes)},
+                 lanesOf(vb0 + v));
+  }
+  op.erase();
+  return success();
+}
+
 LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
   Location loc = op.getLoc();
   int64_t dv = op.getOutput().getType().getDimSize(1);
@@ -621,6 +916,36 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
   return success();
 }
 
+/// Fills of static f32 state buffers (per tile: the row maxima, sums and the
+/// accumulator) as rows of vector stores; the generic lowering to loops
+/// stores them one scalar at a time.
+void KernelEmitter::lowerFill(linalg::FillOp op) {
+  auto type = cast<MemRefType>(op.getOutputs()[0].getType());
+  Location loc = op.getLoc();
+  OpBuilder b(op);
+  int64_t cols = type.getShape().back();
+  Value value = vector::BroadcastOp::create(b, loc, vecType(b),
+                                            op.getInputs()[0]);
+  auto storeRow = [&](OpBuilder &b, Location loc, ValueRange outer) {
+    for (int64_t c = 0; c < cols; c += lanes) {
+      SmallVector<Value> at(outer.begin(), outer.end());
+      at.push_back(idx(b, loc, c));
+      storeVec(b, loc, value, op.getOutputs()[0], at,
+               std::min(lanes, cols - c));
+    }
+  };
+  if (type.getRank() == 1)
+    storeRow(b, loc, {});
+  else
+    scf::ForOp::create(b, loc, idx(b, loc, 0), idx(b, loc, type.getDimSize(0)),
+                       idx(b, loc, 1), ValueRange{},
+                       [&](OpBuilder &b, Location loc, Value i, ValueRange) {
+                         storeRow(b, loc, i);
+                         scf::YieldOp::create(b, loc);
+                       });
+  op.erase();
+}
+
 struct ConvertAttnToVector
     : attn::impl::ConvertAttnToVectorPassBase<ConvertAttnToVector> {
   using Base::Base;
@@ -634,7 +959,14 @@ struct ConvertAttnToVector
     KernelEmitter emitter(static_cast<int64_t>(vectorWidth));
     SmallVector<TileAttendOp> attends;
     SmallVector<TileFinalizeOp> finals;
+    SmallVector<linalg::FillOp> fills;
     getOperation().walk([&](Operation *op) {
+      if (auto f = dyn_cast<linalg::FillOp>(op)) {
+        auto t = dyn_cast<MemRefType>(f.getOutputs()[0].getType());
+        if (t && t.hasStaticShape() && t.getElementType().isF32() &&
+            (t.getRank() == 1 || t.getRank() == 2) && t.getLayout().isIdentity())
+          fills.push_back(f);
+      }
       if (auto a = dyn_cast<TileAttendOp>(op))
         attends.push_back(a);
       if (auto f = dyn_cast<TileFinalizeOp>(op))
@@ -646,6 +978,8 @@ struct ConvertAttnToVector
     for (TileFinalizeOp op : finals)
       if (failed(emitter.lowerFinalize(op)))
         return signalPassFailure();
+    for (linalg::FillOp op : fills)
+      emitter.lowerFill(op);
   }
 };
 } // namespace

@@ -78,11 +78,12 @@ def make_mlir(a):
     """Builds the attn function of the case. Batch and sequence lengths are
     dynamic, heads and head dims static, as the dialect requires."""
     t = MLIR_TYPE[a.dtype]
-    qt = tensor_type([None, a.hq, None, a.d], t)
+    lq = a.lq if a.static_lq else None
+    qt = tensor_type([None, a.hq, lq, a.d], t)
     kt = tensor_type([None, a.hkv, None, a.d], t)
     vt = tensor_type([None, a.hkv, None, a.dv], t)
-    ot = tensor_type([None, a.hq, None, a.dv], t)
-    lt = tensor_type([None, a.hq, None], "f32")
+    ot = tensor_type([None, a.hq, lq, a.dv], t)
+    lt = tensor_type([None, a.hq, lq], "f32")
     params = ["%q: " + qt, "%k: " + kt, "%v: " + vt]
     if a.gate:
         params.append("%gate: " + ot)
@@ -92,11 +93,12 @@ def make_mlir(a):
     body.append("  %c2 = arith.constant 2 : index")
     body.append("  %b = tensor.dim %q, %c0 : " + qt)
     body.append("  %l = tensor.dim %q, %c2 : " + qt)
-    body.append("  %init = tensor.empty(%b, %l) : " + ot)
+    dyn = "%b" if a.static_lq else "%b, %l"
+    body.append("  %init = tensor.empty(" + dyn + ") : " + ot)
     outs = ["%init"]
     outs_types = [ot]
     if a.lse:
-        body.append("  %linit = tensor.empty(%b, %l) : " + lt)
+        body.append("  %linit = tensor.empty(" + dyn + ") : " + lt)
         outs.append("%linit")
         outs_types.append(lt)
     head = "  %r:{} = attn.attention".format(len(outs)) if len(outs) > 1 else "  %r = attn.attention"
@@ -308,6 +310,8 @@ def main():
     p.add_argument("--hkv", type=int, default=None)
     p.add_argument("--lq", type=int, required=True)
     p.add_argument("--lk", type=int, default=None)
+    p.add_argument("--static-lq", action="store_true",
+                   help="a static query length in the IR (Lq = 1 selects split-KV decode)")
     p.add_argument("--d", type=int, default=64)
     p.add_argument("--dv", type=int, default=None)
     p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])

@@ -134,3 +134,62 @@ func.func @gather_clamped(%q: memref<?x4x?x64xf32>, %bias: memref<?xf32>, %o: me
       }
   return
 }
+
+// -----
+
+// A tile of a few static query rows (decode: the 4 query heads of a GQA
+// group) takes the row-vector form: the head dim in the lanes for Q K^T
+// (lane reductions as shuffle trees), value rows and the next chunk's key
+// rows prefetched, the softmax with the keys in the lanes (regions
+// vectorized over keys, keys past the tile masked), and P V with broadcast
+// probabilities. The state is filled with vector stores.
+// CHECK-LABEL: func.func @decode_rows
+// The query rows packed once, pre-scaled, head dim in the lanes.
+// CHECK: arith.extf %{{.+}} : vector<16xf16> to vector<16xf32>
+// CHECK: vector.store %{{.+}} : memref<4x128xf32>, vector<16xf32>
+// CHECK: scf.for
+// CHECK: vector.store %{{.+}} : memref<16x128xf32>, vector<16xf32>
+// CHECK-NOT: linalg.fill
+// Keys in blocks of 4: value rows and key rows a chunk ahead prefetched.
+// CHECK: scf.for {{.+}} step %c64
+// CHECK: scf.for {{.+}} step %c4
+// CHECK: memref.prefetch %arg2[{{.+}}], read, locality<3>, data : memref<?x128xf16>
+// CHECK: memref.prefetch %arg1[{{.+}}], read, locality<3>, data : memref<?x128xf16>
+// 4 keys x 4 rows of accumulators over the head dim.
+// CHECK: %{{.+}}:16 = scf.for {{.+}} -> (vector<16xf32>
+// CHECK: arith.extf %{{.+}} : vector<16xf16> to vector<16xf32>
+// CHECK-COUNT-4: vector.fma
+// CHECK: vector.reduction <add>, %{{.+}} fastmath<reassoc> : vector<16xf32> into f32
+// Softmax over 16 keys at a time: the mask reads the key index only.
+// CHECK: arith.cmpi slt, %{{.+}}, %{{.+}} : vector<16xindex>
+// CHECK: memref.load %arg3
+// CHECK: vector.reduction <maximumf>
+// CHECK: math.exp2 %{{.+}} : f32
+// P V: 4 rows x 4 value vectors per block (two blocks for D = 128).
+// CHECK: %{{.+}}:16 = scf.for {{.+}} -> (vector<16xf32>
+// CHECK: %{{.+}}:16 = scf.for {{.+}} -> (vector<16xf32>
+// CHECK-NOT: attn.tile_attend
+func.func @decode_rows(%q: memref<4x128xf16>, %k: memref<?x128xf16>, %v: memref<?x128xf16>,
+                       %len: memref<?xi32>, %o: memref<4x128xf32>, %i: index) {
+  %m = memref.alloca() : memref<16xf32>
+  %l = memref.alloca() : memref<16xf32>
+  %acc = memref.alloca() : memref<16x128xf32>
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+  linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+  linalg.fill ins(%zero : f32) outs(%acc : memref<16x128xf32>)
+  attn.tile_attend ins(%q, %k, %v : memref<4x128xf16>, memref<?x128xf16>, memref<?x128xf16>)
+      state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x128xf32>)
+      at [%i, %i, %i, %i] scale(0.0883883461)
+      mask {
+      ^bb0(%b: index, %h: index, %qi: index, %kj: index):
+        %n = memref.load %len[%b] : memref<?xi32>
+        %ni = arith.index_cast %n : i32 to index
+        %c = arith.cmpi slt, %kj, %ni : index
+        attn.yield %c : i1
+      }
+  attn.tile_finalize state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x128xf32>)
+      outs(%o : memref<4x128xf32>) at [%i, %i, %i]
+  return
+}
