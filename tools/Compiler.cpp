@@ -88,6 +88,7 @@ mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
     return failure();
   CPUPipelineOptions options;
   options.vectorWidth = target.vectorWidth;
+  options.bf16Dot = target.bf16Dot;
   options.symbolPrefix = prefix.str();
   buildCPUPipeline(pm, options);
   if (failed(pm.run(module)))

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/IRMapping.h"
 
 #include <cmath>
@@ -45,7 +46,8 @@ constexpr int64_t kKeyChunk = 64;
 
 class KernelEmitter {
 public:
-  KernelEmitter(int64_t lanes) : lanes(lanes), numRegs(lanes >= 16 ? 32 : 16) {}
+  KernelEmitter(int64_t lanes, bool bf16Dot)
+      : lanes(lanes), numRegs(lanes >= 16 ? 32 : 16), bf16Dot(bf16Dot) {}
 
   LogicalResult lowerAttend(TileAttendOp op);
   LogicalResult lowerFinalize(TileFinalizeOp op);
@@ -201,11 +203,13 @@ private:
   }
 
   Value packQuery(TileAttendOp op, double multiplier, int64_t tq);
+  Value packQueryPairs(TileAttendOp op, int64_t tq);
   Value packRows(TileAttendOp op, double multiplier, int64_t rows);
   OpBuilder afterDefinition(Value q, Value scratchBuf);
   LogicalResult lowerAttendRows(TileAttendOp op, int64_t rows);
 
   int64_t lanes, numRegs;
+  bool bf16Dot;
   std::map<std::tuple<Block *, std::string, const void *>, Value>
       scratchBuffers;
   std::map<std::pair<const void *, float>, Value> packedQueries;
@@ -254,6 +258,59 @@ Value KernelEmitter::packRows(TileAttendOp op, double multiplier,
       vector::StoreOp::create(b, loc, arith::MulFOp::create(b, loc, x, mult),
                               packed, at);
     }
+  packedQueries[key] = packed;
+  return packed;
+}
+
+/// Packs a bf16 query tile for AVX512-BF16 dot products: [D/2, 2 TQ] bf16
+/// where row c holds, for each query row i, the pair (q[i][2c], q[i][2c+1]):
+/// one row is a vector<32xbf16> per 16 query rows, and a key's broadcast
+/// pair (k[j][2c], k[j][2c+1]) dotted with it adds two terms of 16 logits.
+/// Unscaled (exact); the scale is applied to the f32 logits.
+Value KernelEmitter::packQueryPairs(TileAttendOp op, int64_t tq) {
+  Value q = op.getQuery();
+  auto key = std::make_pair(q.getAsOpaquePointer(), -1.0f);
+  if (auto it = packedQueries.find(key); it != packedQueries.end())
+    return it->second;
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(1);
+  Location loc = op.getLoc();
+  Type bf16 = Builder(op).getBF16Type();
+  Value packed = scratch(op, "qpairs" + std::to_string(packedQueries.size()),
+                         MemRefType::get({d / 2, 2 * tq}, bf16));
+  OpBuilder b = afterDefinition(q, packed);
+  Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1), c2 = idx(b, loc, 2);
+  VectorType pairs = VectorType::get({2 * lanes}, bf16);
+  Value zero = arith::ConstantOp::create(
+      b, loc, pairs, DenseElementsAttr::get(pairs, b.getZeroAttr(bf16)));
+  scf::ForOp::create(b, loc, c0, idx(b, loc, d / 2), c1, ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value c, ValueRange) {
+                       for (int64_t x = 0; x < 2 * tq; x += 2 * lanes)
+                         vector::StoreOp::create(b, loc, zero, packed,
+                                                 ValueRange{c, idx(b, loc, x)});
+                       scf::YieldOp::create(b, loc);
+                     });
+  Value nq = memref::DimOp::create(b, loc, q, 0);
+  scf::ForOp::create(
+      b, loc, c0, nq, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value i, ValueRange) {
+        Value col = arith::MulIOp::create(b, loc, i, c2);
+        scf::ForOp::create(
+            b, loc, c0, idx(b, loc, d / 2), c1, ValueRange{},
+            [&](OpBuilder &b, Location loc, Value c, ValueRange) {
+              Value dd = arith::MulIOp::create(b, loc, c, c2);
+              for (int64_t t = 0; t < 2; ++t) {
+                Value tt = idx(b, loc, t);
+                Value x = memref::LoadOp::create(
+                    b, loc, q,
+                    ValueRange{i, arith::AddIOp::create(b, loc, dd, tt)});
+                memref::StoreOp::create(
+                    b, loc, x, packed,
+                    ValueRange{c, arith::AddIOp::create(b, loc, col, tt)});
+              }
+              scf::YieldOp::create(b, loc);
+            });
+        scf::YieldOp::create(b, loc);
+      });
   packedQueries[key] = packed;
   return packed;
 }
@@ -334,7 +391,12 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
     rr *= 2;
 
   OpBuilder pb(op);
-  Value packed = packQuery(op, hasScore ? scale : scale * kLog2e, tq);
+  double mult = hasScore ? scale : scale * kLog2e;
+  // bf16 Q K^T as AVX512-BF16 dot products over pairs of head-dim elements.
+  bool dot = bf16Dot && lanes == 16 &&
+             op.getQuery().getType().getElementType().isBF16() &&
+             op.getKey().getType().getElementType().isBF16() && d % 2 == 0;
+  Value packed = dot ? packQueryPairs(op, tq) : packQuery(op, mult, tq);
   Type f32Type = pb.getF32Type();
   Value sBuf = scratch(op, "scores", MemRefType::get({kKeyChunk, tq}, f32Type));
   Value alphaBuf = scratch(op, "alpha", MemRefType::get({tq}, f32Type));
@@ -366,7 +428,40 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
     auto emitKeys = [&](OpBuilder &b, Location loc, Value jStart, int64_t count,
                         ValueRange maxIn) -> SmallVector<Value> {
       SmallVector<Value> init(count * nc, splat(b, loc, 0.0));
-      auto dLoop = scf::ForOp::create(
+      VectorType pairs = VectorType::get({2 * lanes}, b.getBF16Type());
+      VectorType words = VectorType::get({lanes}, b.getI32Type());
+      auto dotLoop = [&](OpBuilder &b, Location loc, Value c,
+                         ValueRange accs) {
+        SmallVector<Value> qv;
+        for (int64_t x = 0; x < nc; ++x)
+          qv.push_back(vector::LoadOp::create(
+              b, loc, pairs, packed, ValueRange{c, idx(b, loc, x * 2 * lanes)}));
+        Value dd = arith::MulIOp::create(b, loc, c, idx(b, loc, 2));
+        SmallVector<Value> out(accs.begin(), accs.end());
+        for (int64_t k = 0; k < count; ++k) {
+          Value row = arith::AddIOp::create(
+              b, loc, kc0, arith::AddIOp::create(b, loc, jStart, idx(b, loc, k)));
+          // The key's pair (k[j][2c], k[j][2c+1]) broadcast as one 32-bit word.
+          Value pair = vector::LoadOp::create(
+              b, loc, VectorType::get({2}, b.getBF16Type()), kTile,
+              ValueRange{row, dd});
+          Value word = vector::ExtractOp::create(
+              b, loc,
+              vector::BitCastOp::create(
+                  b, loc, VectorType::get({1}, b.getI32Type()), pair),
+              0);
+          Value kb = vector::BitCastOp::create(
+              b, loc, pairs, vector::BroadcastOp::create(b, loc, words, word));
+          for (int64_t x = 0; x < nc; ++x)
+            out[k * nc + x] = x86vector::DotBF16Op::create(
+                b, loc, out[k * nc + x], qv[x], kb);
+        }
+        scf::YieldOp::create(b, loc, out);
+      };
+      auto dLoop = dot ? scf::ForOp::create(b, loc, idx(b, loc, 0),
+                                            idx(b, loc, d / 2), idx(b, loc, 1),
+                                            init, dotLoop)
+                       : scf::ForOp::create(
           b, loc, idx(b, loc, 0), idx(b, loc, d), idx(b, loc, 1), init,
           [&](OpBuilder &b, Location loc, Value dd, ValueRange accs) {
             SmallVector<Value> qv;
@@ -397,6 +492,8 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
                                   arith::AddIOp::create(b, loc, kc0, jLocal));
         for (int64_t c = 0; c < nc; ++c) {
           Value s = dLoop.getResult(k * nc + c);
+          if (dot)
+            s = arith::MulFOp::create(b, loc, s, splat(b, loc, mult));
           if (hasScore) {
             FailureOr<Value> mod = vectorizeRegion(
                 b, loc, op.getScore().front(),
@@ -517,6 +614,65 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
       }
     }
 
+    // bf16 values: P V as dot products over pairs of keys too. The chunk's
+    // probabilities are rounded to bf16 and interleaved by pairs of keys
+    // ([t][2 row + e] = p[2t+e][row]), the value rows likewise
+    // ([t][2 d + e] = v[2t+e][d]); a missing odd last key counts as p = 0,
+    // v = 0.
+    bool dotPV = dot && dv % lanes == 0 &&
+                 op.getValue().getType().getElementType().isBF16();
+    Value pPairs, vPairs, numPairs;
+    VectorType pairs = VectorType::get({2 * lanes}, cb.getBF16Type());
+    VectorType halfPairs = VectorType::get({lanes}, cb.getBF16Type());
+    if (dotPV) {
+      Type bf16 = cb.getBF16Type();
+      pPairs = scratch(op, "ppairs",
+                       MemRefType::get({kKeyChunk / 2, 2 * tq}, bf16));
+      vPairs = scratch(op, "vpairs",
+                       MemRefType::get({kKeyChunk / 2, 2 * nv * lanes}, bf16));
+      numPairs = arith::DivUIOp::create(
+          cb, loc, arith::AddIOp::create(cb, loc, nkc, c1), idx(cb, loc, 2));
+      Value zeroHalf = arith::ConstantOp::create(
+          cb, loc, halfPairs, DenseElementsAttr::get(halfPairs, cb.getZeroAttr(bf16)));
+      Value zeroF = splat(cb, loc, 0.0);
+      scf::ForOp::create(
+          cb, loc, c0, numPairs, c1, ValueRange{},
+          [&](OpBuilder &b, Location loc, Value t, ValueRange) {
+            Value j0 = arith::MulIOp::create(b, loc, t, idx(b, loc, 2));
+            Value j1 = arith::AddIOp::create(b, loc, j0, c1);
+            Value has1 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                               j1, nkc);
+            Value j1c = arith::SelectOp::create(b, loc, has1, j1, j0);
+            for (int64_t c = 0; c < nc; ++c) {
+              Value col = idx(b, loc, c * lanes);
+              Value p0 = vector::LoadOp::create(b, loc, vecType(b), sBuf,
+                                                ValueRange{j0, col});
+              Value p1 = vector::LoadOp::create(b, loc, vecType(b), sBuf,
+                                                ValueRange{j1c, col});
+              p1 = arith::SelectOp::create(b, loc, has1, p1, zeroF);
+              Value mixed = vector::InterleaveOp::create(
+                  b, loc, arith::TruncFOp::create(b, loc, halfPairs, p0),
+                  arith::TruncFOp::create(b, loc, halfPairs, p1));
+              vector::StoreOp::create(b, loc, mixed, pPairs,
+                                      ValueRange{t, idx(b, loc, 2 * c * lanes)});
+            }
+            Value r0 = arith::AddIOp::create(b, loc, kc0, j0);
+            Value r1 = arith::AddIOp::create(b, loc, kc0, j1c);
+            for (int64_t v = 0; v < nv; ++v) {
+              Value col = idx(b, loc, v * lanes);
+              Value v0 = vector::LoadOp::create(b, loc, halfPairs, vTile,
+                                                ValueRange{r0, col});
+              Value v1 = vector::LoadOp::create(b, loc, halfPairs, vTile,
+                                                ValueRange{r1, col});
+              v1 = arith::SelectOp::create(b, loc, has1, v1, zeroHalf);
+              vector::StoreOp::create(
+                  b, loc, vector::InterleaveOp::create(b, loc, v0, v1), vPairs,
+                  ValueRange{t, idx(b, loc, 2 * v * lanes)});
+            }
+            scf::YieldOp::create(b, loc);
+          });
+    }
+
     // acc = alpha * acc + P V, blocked over rr rows and nvb value vectors.
     Value acc = op.getAcc();
     for (int64_t vb0 = 0; vb0 < nv; vb0 += nvb) {
@@ -540,7 +696,37 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
                 init.push_back(arith::MulFOp::create(b, loc, a, alpha));
               }
             }
-            auto jLoop = scf::ForOp::create(
+            auto pairLoop = [&](OpBuilder &b, Location loc, Value t,
+                                ValueRange accs) {
+              SmallVector<Value> vv;
+              for (int64_t v = vb0; v < vb1; ++v)
+                vv.push_back(vector::LoadOp::create(
+                    b, loc, pairs, vPairs,
+                    ValueRange{t, idx(b, loc, 2 * v * lanes)}));
+              SmallVector<Value> out(accs.begin(), accs.end());
+              VectorType words = VectorType::get({lanes}, b.getI32Type());
+              for (int64_t k = 0; k < rr; ++k) {
+                Value pair = vector::LoadOp::create(
+                    b, loc, VectorType::get({2}, b.getBF16Type()), pPairs,
+                    ValueRange{t, arith::MulIOp::create(b, loc, rows[k],
+                                                        idx(b, loc, 2))});
+                Value word = vector::ExtractOp::create(
+                    b, loc,
+                    vector::BitCastOp::create(
+                        b, loc, VectorType::get({1}, b.getI32Type()), pair),
+                    0);
+                Value pb = vector::BitCastOp::create(
+                    b, loc, pairs, vector::BroadcastOp::create(b, loc, words, word));
+                for (int64_t v = 0; v < nb; ++v)
+                  out[k * nb + v] = x86vector::DotBF16Op::create(
+                      b, loc, out[k * nb + v], vv[v], pb);
+              }
+              scf::YieldOp::create(b, loc, out);
+            };
+            auto jLoop = dotPV ? scf::ForOp::create(b, loc, idx(b, loc, 0),
+                                                    numPairs, idx(b, loc, 1),
+                                                    init, pairLoop)
+                               : scf::ForOp::create(
                 b, loc, idx(b, loc, 0), nkc, idx(b, loc, 1), init,
                 [&](OpBuilder &b, Location loc, Value j, ValueRange accs) {
                   Value vrow = arith::AddIOp::create(b, loc, kc0, j);
@@ -956,7 +1142,7 @@ struct ConvertAttnToVector
           << static_cast<int64_t>(vectorWidth);
       return signalPassFailure();
     }
-    KernelEmitter emitter(static_cast<int64_t>(vectorWidth));
+    KernelEmitter emitter(static_cast<int64_t>(vectorWidth), bf16Dot);
     SmallVector<TileAttendOp> attends;
     SmallVector<TileFinalizeOp> finals;
     SmallVector<linalg::FillOp> fills;

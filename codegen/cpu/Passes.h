@@ -7,6 +7,7 @@
 #ifndef ATTN_CODEGEN_CPU_PASSES_H
 #define ATTN_CODEGEN_CPU_PASSES_H
 
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
 
@@ -33,6 +34,10 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                         llvm::cl::init(0)};
   Option<int64_t> kvTile{*this, "kv-tile", llvm::cl::desc("Keys per tile"),
                          llvm::cl::init(64)};
+  Option<bool> bf16Dot{
+      *this, "bf16-dot",
+      llvm::cl::desc("Use AVX512-BF16 dot products for bf16 Q K^T"),
+      llvm::cl::init(false)};
   Option<std::string> symbolPrefix{
       *this, "symbol-prefix", llvm::cl::desc("Prefix of the public C symbols"),
       llvm::cl::init("attn_")};

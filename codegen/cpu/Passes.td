@@ -35,13 +35,18 @@ def ConvertAttnToVectorPass : Pass<"convert-attn-to-vector", "func::FuncOp"> {
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", "16",
-           "f32 lanes of the target's vectors (4, 8 or 16)">
+           "f32 lanes of the target's vectors (4, 8 or 16)">,
+    Option<"bf16Dot", "bf16-dot", "bool", "false",
+           "With 16 lanes and bf16 queries and keys, compute Q K^T with "
+           "AVX512-BF16 dot products (x86vector.avx512.dot, vdpbf16ps) on "
+           "pairs of head-dim elements instead of widening every key element">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
-                           "::mlir::vector::VectorDialect"];
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::x86vector::X86VectorDialect"];
 }
 
 def AttnCPUParallelizePass : Pass<"attn-cpu-parallelize", "func::FuncOp"> {

@@ -60,7 +60,7 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(
-      createConvertAttnToVectorPass({options.vectorWidth}));
+      createConvertAttnToVectorPass({options.vectorWidth, options.bf16Dot}));
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // Heap buffers only appear for unfused intermediate tensors; free them.
   // (Runs once no attn op with regions is left.)
@@ -74,7 +74,9 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(createConvertVectorToLLVMPass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.x86Vector = options.bf16Dot;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   // Heap buffers come from libattnrt (cached across calls; see
   // attn/runtime.h), not straight from malloc.
   FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;

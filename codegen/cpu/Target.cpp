@@ -46,8 +46,10 @@ llvm::Expected<CPUTarget> mlir::attn::lookupCPUTarget(llvm::StringRef name) {
       return it != host.end() && it->second;
     };
     int64_t width = has("avx512f") ? 16 : (has("avx2") && has("fma")) ? 8 : 4;
-    return CPUTarget{name.str(), llvm::sys::getHostCPUName().str(), features,
+    CPUTarget target{name.str(), llvm::sys::getHostCPUName().str(), features,
                      width};
+    target.bf16Dot = width == 16 && has("avx512bf16");
+    return target;
   }
   return llvm::createStringError("unknown target '" + name +
                                  "' (expected one of: " +

@@ -28,6 +28,7 @@ struct CPUTarget {
   std::string cpu;      ///< LLVM CPU name
   std::string features; ///< LLVM feature string
   int64_t vectorWidth;  ///< f32 lanes per vector register
+  bool bf16Dot = false; ///< AVX512-BF16 dot products (vdpbf16ps)
 };
 
 /// The names accepted by --target.

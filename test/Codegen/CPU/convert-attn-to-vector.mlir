@@ -1,5 +1,6 @@
 // RUN: attn-opt %s -split-input-file -attn-tile-attention -canonicalize -convert-attn-to-vector=vector-width=16 | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-tile-attention="q-tile=32" -canonicalize -convert-attn-to-vector=vector-width=8 | FileCheck %s --check-prefix=AVX2
+// RUN: attn-opt %s -split-input-file -attn-tile-attention -canonicalize -convert-attn-to-vector="vector-width=16 bf16-dot=true" | FileCheck %s --check-prefix=DOT
 
 // CHECK-LABEL: func.func @causal_bf16_kv
 // Scratch buffers are allocated once per parallel iteration.
@@ -191,5 +192,31 @@ func.func @decode_rows(%q: memref<4x128xf16>, %k: memref<?x128xf16>, %v: memref<
       }
   attn.tile_finalize state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x128xf32>)
       outs(%o : memref<4x128xf32>) at [%i, %i, %i]
+  return
+}
+
+// -----
+
+// With bf16-dot (AVX512-BF16 targets) and bf16 queries, keys and values,
+// both products are dot products over pairs: Q packed by head-dim pairs,
+// each key's pair broadcast as one 32-bit word; the logits scaled in f32;
+// P rounded to bf16 and interleaved by pairs of keys, value rows likewise
+// (an odd last key pairs with zeros).
+// DOT-LABEL: func.func @bf16_dot
+// DOT: memref.alloca() {alignment = 64 : i64} : memref<32x128xbf16>
+// DOT: vector.load %{{.+}} : memref<?x64xbf16, {{.+}}>, vector<2xbf16>
+// DOT: vector.bitcast %{{.+}} : vector<2xbf16> to vector<1xi32>
+// DOT: vector.broadcast %{{.+}} : i32 to vector<16xi32>
+// DOT-COUNT-4: x86vector.avx512.dot %{{.+}}, %{{.+}}, %{{.+}} : vector<32xbf16> -> vector<16xf32>
+// DOT: arith.mulf %{{.+}}, %cst{{.*}} : vector<16xf32>
+// DOT: arith.truncf %{{.+}} : vector<16xf32> to vector<16xbf16>
+// DOT: vector.interleave %{{.+}}, %{{.+}} : vector<16xbf16> -> vector<32xbf16>
+// DOT: vector.interleave %{{.+}}, %{{.+}} : vector<16xbf16> -> vector<32xbf16>
+// DOT: scf.for
+// DOT: x86vector.avx512.dot
+// DOT-NOT: attn.tile_attend
+func.func @bf16_dot(%q: memref<?x4x?x64xbf16>, %o: memref<?x4x?x64xbf16>) {
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xbf16>, memref<?x4x?x64xbf16>, memref<?x4x?x64xbf16>)
+      outs(%o : memref<?x4x?x64xbf16>)
   return
 }
