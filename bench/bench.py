@@ -272,6 +272,10 @@ class Bench:
             f.write("\n".join(self.lines) + "\n")
         keys = ["group", "kernel", "size", "threads", "ms", "gflops", "peak", "sgemm",
                 "naive_ms", "speedup", "gbps", "bw"]
+        with open(os.path.join(self.out, "machine.csv"), "w") as f:
+            f.write("threads,peak,bw,sgemm_default,sgemm_avx512\n")
+            for t in self.args.threads:
+                f.write("%d,%f,%f,%f,%f\n" % ((t, self.peak[t], self.bw[t]) + self.sgemm[t]))
         with open(os.path.join(self.out, "results.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys)
             w.writeheader()
@@ -304,12 +308,13 @@ class Bench:
                   "best sgemm %.0f' noenhanced" % (t, self.peak[t], max(self.sgemm[t])),
                   "set xlabel 'sequence length L'", "set ylabel 'GFLOP/s'",
                   "set logscale x 2", "set key outside right noenhanced", "set grid",
-                  "set yrange [0:%f]" % (self.peak[t] * 1.1),
+                  "set yrange [0:%f]" % (1.1 * max([self.peak[t]] + [
+                      g for pts in series.values() for _, g in pts])),
                   "plot " + ", ".join(
                       ["'%s' index %d with linespoints title '%s'" % (dat, i, n)
                        for i, n in enumerate(series)] +
                       ["%f with lines dt 2 lc rgb 'black' title 'FMA peak'" % self.peak[t],
-                       "%f with lines dt 3 lc rgb 'gray' title 'sgemm (AVX-512)'"
+                       "%f with lines dt 4 lc rgb 'dark-gray' title 'OpenBLAS sgemm (AVX-512)'"
                        % self.sgemm[t][1]])]
         subprocess.run([gp], input="\n".join(script), text=True, check=True)
         print("plot: %s" % png)
@@ -327,12 +332,25 @@ def main():
     p.add_argument("--variant-seq", type=int, default=2048)
     p.add_argument("--only", default="dense,decode,variants",
                    help="comma-separated sections: dense, decode, variants")
+    p.add_argument("--replot", action="store_true",
+                   help="redraw <out>/gflops.png from the saved results")
     a = p.parse_args()
     a.threads = sorted({int(t) for t in a.threads.split()})
     a.seqs = [int(s) for s in a.seqs.split()]
     a.decode_keys = [int(s) for s in a.decode_keys.split()]
     a.out = a.out or os.path.join(a.build, "bench")
     b = Bench(a)
+    if a.replot:  # Only redraw the plot from <out>/machine.csv, results.csv.
+        for r in csv.DictReader(open(os.path.join(a.out, "machine.csv"))):
+            t = int(r["threads"])
+            b.peak[t], b.bw[t] = float(r["peak"]), float(r["bw"])
+            b.sgemm[t] = (float(r["sgemm_default"]), float(r["sgemm_avx512"]))
+        a.threads = sorted(b.peak)
+        for r in csv.DictReader(open(os.path.join(a.out, "results.csv"))):
+            r["threads"], r["gflops"] = int(r["threads"]), float(r["gflops"])
+            b.rows.append(r)
+        b.plot()
+        return
     b.machine()
     b.header()
     for section in a.only.split(","):
