@@ -22,12 +22,13 @@
  *
  *===----------------------------------------------------------------------===*/
 
+#include "timing.h"
+
 #include <attn/runtime.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #ifndef ATTN_BENCH_SIGNATURE
 #error "compile with a shim defining ATTN_BENCH_SIGNATURE and ATTN_BENCH_CALL"
@@ -38,17 +39,6 @@ static void die(const char *fmt, const char *arg) {
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n");
   exit(1);
-}
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
 }
 
 static size_t bytes_of(DLDataType t) { return t.bits <= 8 ? 1 : t.bits / 8; }
@@ -146,13 +136,13 @@ int main(int argc, char **argv) {
   }
   double *ms = malloc((size_t)runs * sizeof(double));
   for (int r = -2; r < runs; ++r) { /* two warm-up calls */
-    double t0 = now_ms();
+    double t0 = attn_now_ms();
     if (ATTN_BENCH_CALL(args) != ATTNRT_OK)
       die("%s", attnrt_last_error());
     if (r >= 0)
-      ms[r] = now_ms() - t0;
+      ms[r] = attn_now_ms() - t0;
   }
-  qsort(ms, (size_t)runs, sizeof(double), cmp);
-  printf("median_ms=%.4f min_ms=%.4f\n", ms[runs / 2], ms[0]);
+  double median = attn_median(ms, runs);
+  printf("median_ms=%.4f min_ms=%.4f\n", median, ms[0]);
   return 0;
 }

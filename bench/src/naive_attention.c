@@ -17,25 +17,15 @@
  *
  *===----------------------------------------------------------------------===*/
 
+#include "timing.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void openblas_set_num_threads(int);
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static void softmax_rows(float *s, int64_t L, int causal) {
   for (int64_t i = 0; i < L; ++i) {
@@ -89,7 +79,7 @@ int main(int argc, char **argv) {
   float scale = 1.0f / sqrtf((float)D);
 
   for (int r = -1; r < runs; ++r) { /* r = -1: warm-up */
-    double t0 = now_ms();
+    double t0 = attn_now_ms();
     for (int64_t bh = 0; bh < B * H; ++bh) {
       const float *qb = q + bh * L * D, *kb = k + bh * L * D, *vb = v + bh * L * D;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)L, (int)L, (int)D,
@@ -98,12 +88,11 @@ int main(int argc, char **argv) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)L, (int)D, (int)L,
                   1.f, s, (int)L, vb, (int)D, 0.f, o + bh * L * D, (int)D);
     }
-    double t1 = now_ms();
+    double t1 = attn_now_ms();
     if (r >= 0)
       ms[r] = t1 - t0;
   }
-  qsort(ms, (size_t)runs, sizeof(double), cmp);
-  double median = ms[runs / 2];
+  double median = attn_median(ms, runs);
   /* Visible pairs, as attn-run counts them: L(L+1)/2 when causal. */
   double pairs = causal ? (double)L * (L + 1) / 2 : (double)L * L;
   double flops = 2.0 * B * H * pairs * 2 * D;

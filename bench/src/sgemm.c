@@ -10,25 +10,15 @@
  *
  *===----------------------------------------------------------------------===*/
 
+#include "timing.h"
+
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void openblas_set_num_threads(int);
 char *openblas_get_corename(void);
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
   if (argc != 4) {
@@ -53,15 +43,14 @@ int main(int argc, char **argv) {
     a[i] = b[i] = (float)(i % 7) * 0.125f;
   memset(c, 0, count * sizeof(float));
   for (int r = -1; r < runs; ++r) {
-    double t0 = now_ms();
+    double t0 = attn_now_ms();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a, n,
                 b, n, 0.f, c, n);
-    double t1 = now_ms();
+    double t1 = attn_now_ms();
     if (r >= 0)
       ms[r] = t1 - t0;
   }
-  qsort(ms, (size_t)runs, sizeof(double), cmp);
-  double median = ms[runs / 2];
+  double median = attn_median(ms, runs);
   printf("core=%s threads=%d runs=%d min_ms=%.4f\n", openblas_get_corename(),
          threads, runs, ms[0]);
   printf("median_ms=%.4f gflops=%.2f\n", median,

@@ -131,6 +131,22 @@ private:
     vector::MaskedStoreOp::create(b, loc, mem, indices, mask, v);
   }
 
+  /// The bf16 pair mem[i0][i1], mem[i0][i1 + 1] broadcast to all 2 x lanes
+  /// bf16 lanes as one 32-bit word (the b operand of a vdpbf16ps).
+  Value broadcastPair(OpBuilder &b, Location loc, Value mem, Value i0,
+                      Value i1) {
+    Value pair = vector::LoadOp::create(
+        b, loc, VectorType::get({2}, b.getBF16Type()), mem, ValueRange{i0, i1});
+    Value word = vector::ExtractOp::create(
+        b, loc,
+        vector::BitCastOp::create(b, loc, VectorType::get({1}, b.getI32Type()),
+                                  pair),
+        0);
+    return vector::BitCastOp::create(
+        b, loc, VectorType::get({2 * lanes}, b.getBF16Type()),
+        vector::BroadcastOp::create(b, loc, vecType(b, b.getI32Type()), word));
+  }
+
   /// Prefetches the `width` elements of row `row` of `mem`, one cache line at
   /// a time (prefetches never fault: `row` may be past the end).
   void prefetchRow(OpBuilder &b, Location loc, Value mem, Value row,
@@ -429,7 +445,6 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
                         ValueRange maxIn) -> SmallVector<Value> {
       SmallVector<Value> init(count * nc, splat(b, loc, 0.0));
       VectorType pairs = VectorType::get({2 * lanes}, b.getBF16Type());
-      VectorType words = VectorType::get({lanes}, b.getI32Type());
       auto dotLoop = [&](OpBuilder &b, Location loc, Value c,
                          ValueRange accs) {
         SmallVector<Value> qv;
@@ -441,17 +456,8 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
         for (int64_t k = 0; k < count; ++k) {
           Value row = arith::AddIOp::create(
               b, loc, kc0, arith::AddIOp::create(b, loc, jStart, idx(b, loc, k)));
-          // The key's pair (k[j][2c], k[j][2c+1]) broadcast as one 32-bit word.
-          Value pair = vector::LoadOp::create(
-              b, loc, VectorType::get({2}, b.getBF16Type()), kTile,
-              ValueRange{row, dd});
-          Value word = vector::ExtractOp::create(
-              b, loc,
-              vector::BitCastOp::create(
-                  b, loc, VectorType::get({1}, b.getI32Type()), pair),
-              0);
-          Value kb = vector::BitCastOp::create(
-              b, loc, pairs, vector::BroadcastOp::create(b, loc, words, word));
+          // The key's pair (k[j][2c], k[j][2c+1]).
+          Value kb = broadcastPair(b, loc, kTile, row, dd);
           for (int64_t x = 0; x < nc; ++x)
             out[k * nc + x] = x86vector::DotBF16Op::create(
                 b, loc, out[k * nc + x], qv[x], kb);
@@ -704,19 +710,10 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
                     b, loc, pairs, vPairs,
                     ValueRange{t, idx(b, loc, 2 * v * lanes)}));
               SmallVector<Value> out(accs.begin(), accs.end());
-              VectorType words = VectorType::get({lanes}, b.getI32Type());
               for (int64_t k = 0; k < rr; ++k) {
-                Value pair = vector::LoadOp::create(
-                    b, loc, VectorType::get({2}, b.getBF16Type()), pPairs,
-                    ValueRange{t, arith::MulIOp::create(b, loc, rows[k],
-                                                        idx(b, loc, 2))});
-                Value word = vector::ExtractOp::create(
-                    b, loc,
-                    vector::BitCastOp::create(
-                        b, loc, VectorType::get({1}, b.getI32Type()), pair),
-                    0);
-                Value pb = vector::BitCastOp::create(
-                    b, loc, pairs, vector::BroadcastOp::create(b, loc, words, word));
+                Value pb = broadcastPair(
+                    b, loc, pPairs, t,
+                    arith::MulIOp::create(b, loc, rows[k], idx(b, loc, 2)));
                 for (int64_t v = 0; v < nb; ++v)
                   out[k * nb + v] = x86vector::DotBF16Op::create(
                       b, loc, out[k * nb + v], vv[v], pb);
