@@ -160,6 +160,7 @@ class Bench:
             row["sgemm"] = row["gflops"] / max(self.sgemm[t])
             if naive is not None:
                 row["naive_ms"] = naive(t)
+                row["naive_gflops"] = flops / (row["naive_ms"] * 1e6)
                 row["speedup"] = row["naive_ms"] / ms
             if bytes_ is not None:
                 row["gbps"] = bytes_ / (ms * 1e6)
@@ -237,15 +238,16 @@ class Bench:
 
     # --- Output -----------------------------------------------------------
     HEAD = ("| kernel | size | thr | ms | GFLOP/s | % FMA peak | × best sgemm "
-            "| naive ms | speedup | GB/s | % read BW |")
+            "| naive ms | naive GFLOP/s | speedup | GB/s | % read BW |")
 
     def print_row(self, r):
         def f(key, fmt):
             return fmt % r[key] if key in r else "–"
-        line = "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        line = "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["kernel"], r["size"], r["threads"], f("ms", "%.3f"), f("gflops", "%.1f"),
             "%.1f%%" % (100 * r["peak"]),
-            f("sgemm", "%.2f"), f("naive_ms", "%.2f"), f("speedup", "%.1fx"),
+            f("sgemm", "%.2f"), f("naive_ms", "%.2f"), f("naive_gflops", "%.1f"),
+            f("speedup", "%.1fx"),
             f("gbps", "%.1f"), "%.0f%%" % (100 * r["bw"]) if "bw" in r else "–")
         self.lines.append(line)
         print(line, flush=True)
@@ -264,14 +266,14 @@ class Bench:
             d, a = self.sgemm[t]
             self.lines.append("| %d | %.1f | %.1f | %.1f | %.1f |" %
                               (t, self.peak[t], self.bw[t], d, a))
-        self.lines += ["", self.HEAD, "|" + "---|" * 11]
+        self.lines += ["", self.HEAD, "|" + "---|" * 12]
         print("\n".join(self.lines), flush=True)
 
     def save(self):
         with open(os.path.join(self.out, "results.md"), "w") as f:
             f.write("\n".join(self.lines) + "\n")
         keys = ["group", "kernel", "size", "threads", "ms", "gflops", "peak", "sgemm",
-                "naive_ms", "speedup", "gbps", "bw"]
+                "naive_ms", "naive_gflops", "speedup", "gbps", "bw"]
         with open(os.path.join(self.out, "machine.csv"), "w") as f:
             f.write("threads,peak,bw,sgemm_default,sgemm_avx512\n")
             for t in self.args.threads:

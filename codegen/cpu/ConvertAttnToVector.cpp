@@ -131,6 +131,24 @@ private:
     vector::MaskedStoreOp::create(b, loc, mem, indices, mask, v);
   }
 
+  /// A key chunk loop: an scf.for over the `nk` keys of a tile in steps of
+  /// kKeyChunk, a builder at the start of its body, the chunk's first key
+  /// and its key count min(kKeyChunk, nk - first).
+  struct KeyChunks {
+    OpBuilder body;
+    Value first, count;
+  };
+  KeyChunks keyChunks(OpBuilder &b, Location loc, Value nk) {
+    auto loop = scf::ForOp::create(b, loc, idx(b, loc, 0), nk,
+                                   idx(b, loc, kKeyChunk));
+    OpBuilder cb = OpBuilder::atBlockBegin(loop.getBody());
+    Value first = loop.getInductionVar();
+    Value count = arith::MinSIOp::create(
+        cb, loc, idx(cb, loc, kKeyChunk),
+        arith::SubIOp::create(cb, loc, nk, first));
+    return {cb, first, count};
+  }
+
   /// The bf16 pair mem[i0][i1], mem[i0][i1 + 1] broadcast to all 2 x lanes
   /// bf16 lanes as one 32-bit word (the b operand of a vdpbf16ps).
   Value broadcastPair(OpBuilder &b, Location loc, Value mem, Value i0,
@@ -433,12 +451,8 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   Value negInf = splat(b, loc, -std::numeric_limits<double>::infinity());
   LogicalResult status = success();
 
-  auto chunkLoop = scf::ForOp::create(b, loc, c0, nk, idx(b, loc, kKeyChunk));
   {
-    OpBuilder cb = OpBuilder::atBlockBegin(chunkLoop.getBody());
-    Value kc0 = chunkLoop.getInductionVar();
-    Value nkc = arith::MinSIOp::create(cb, loc, idx(cb, loc, kKeyChunk),
-                                       arith::SubIOp::create(cb, loc, nk, kc0));
+    auto [cb, kc0, nkc] = keyChunks(b, loc, nk);
 
     // S^T for keys [jStart, jStart + count): returns the updated row maxima.
     auto emitKeys = [&](OpBuilder &b, Location loc, Value jStart, int64_t count,
@@ -794,11 +808,7 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
   Value negInfS = f32(b, loc, -std::numeric_limits<double>::infinity());
   LogicalResult status = success();
 
-  auto chunkLoop = scf::ForOp::create(b, loc, c0, nk, idx(b, loc, kKeyChunk));
-  OpBuilder cb = OpBuilder::atBlockBegin(chunkLoop.getBody());
-  Value kc0 = chunkLoop.getInductionVar();
-  Value nkc = arith::MinSIOp::create(cb, loc, idx(cb, loc, kKeyChunk),
-                                     arith::SubIOp::create(cb, loc, nk, kc0));
+  auto [cb, kc0, nkc] = keyChunks(b, loc, nk);
 
   // Logits of keys [j0, j0 + count) of the chunk for every row, into sBuf.
   auto emitDots = [&](OpBuilder &b, Location loc, Value j0, int64_t count) {
