@@ -10,8 +10,11 @@
 
 #include "dialect/AttnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include "mlir/IR/OpImplementation.h"
@@ -216,6 +219,28 @@ LogicalResult AttentionOp::verify() {
     if (!getSink().empty())
       return emitOpError("takes no sink region with a second map");
   }
+  if (Value blocks = getBlocks()) {
+    auto bt = dyn_cast<ShapedType>(blocks.getType());
+    if (!bt || !bt.hasRank() || bt.getRank() != 4 ||
+        !bt.getElementType().isInteger(32))
+      return emitOpError() << "expected the block selection to be a rank-4 "
+                              "i32 [batch, heads, query length, k] buffer, got "
+                           << blocks.getType();
+    if (failed(checkDimsMatch(op, bt.getDimSize(0), q->getDimSize(0),
+                              "block selection batch", "query batch")) ||
+        failed(checkDimsMatch(op, bt.getDimSize(1), q->getDimSize(1),
+                              "block selection heads", "query heads")) ||
+        failed(checkDimsMatch(op, bt.getDimSize(2), q->getDimSize(2),
+                              "block selection length", "query length")))
+      return failure();
+    if (bt.isDynamicDim(3))
+      return emitOpError("expected a static number of selected blocks");
+    if (!getBlockSize() || *getBlockSize() <= 0)
+      return emitOpError("expected a positive block_size with a block "
+                         "selection");
+  } else if (getBlockSize()) {
+    return emitOpError("has a block_size but no block selection");
+  }
   if (std::optional<APFloat> eps = getRmsNormEps())
     if (!std::isfinite(eps->convertToFloat()) || eps->convertToFloat() < 0)
       return emitOpError() << "expected a finite, non-negative rms_norm "
@@ -418,12 +443,15 @@ AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
                                            ValueRange operands,
                                            TypeRange resultTypes) {
   bool second = bool(getQuery2());
-  ValueRange outs = operands.drop_front(second ? 5 : 3);
+  bool blocks = bool(getBlocks());
+  size_t nIns = 3 + (second ? 2 : 0) + (blocks ? 1 : 0);
+  ValueRange outs = operands.drop_front(nIns);
   auto newOp = AttentionOp::create(
       rewriter, getLoc(), resultTypes, operands[0], operands[1], operands[2],
-      second ? operands[3] : Value(), second ? operands[4] : Value(), outs,
-      getCausalAttr(), getScaleAttr(), getNormalizerAttr(),
-      getRmsNormEpsAttr());
+      second ? operands[3] : Value(), second ? operands[4] : Value(),
+      blocks ? operands[nIns - 1] : Value(), outs, getCausalAttr(),
+      getScaleAttr(), getNormalizerAttr(), getRmsNormEpsAttr(),
+      getBlockSizeAttr());
   for (auto [from, to] :
        llvm::zip(getOperation()->getRegions(), newOp->getRegions()))
     rewriter.inlineRegionBefore(from, to, to.end());
@@ -477,6 +505,434 @@ void CumsumOp::getEffects(
                        SideEffects::DefaultResource::get());
   effects.emplace_back(MemoryEffects::Write::get(), &getOutputMutable(),
                        SideEffects::DefaultResource::get());
+}
+
+
+//===----------------------------------------------------------------------===//
+// Shared by the routing ops
+//===----------------------------------------------------------------------===//
+
+/// Reads every non-init memref operand and writes every init.
+static void getDpsEffects(
+    Operation *op,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  auto dps = cast<DestinationStyleOpInterface>(op);
+  for (OpOperand &operand : op->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType()))
+      continue;
+    if (dps.isDpsInit(&operand))
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    else
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
+  for (Region &region : op->getRegions())
+    region.walk([&](MemoryEffectOpInterface nested) {
+      SmallVector<MemoryEffects::EffectInstance> nestedEffects;
+      nested.getEffects(nestedEffects);
+      for (auto &e : nestedEffects)
+        if (e.getValue() && !region.isAncestor(e.getValue().getParentRegion()))
+          effects.push_back(e);
+    });
+}
+
+/// Operands all tensors (with one result per init) or all memrefs (none).
+static LogicalResult verifyDpsForm(Operation *op) {
+  auto dps = cast<DestinationStyleOpInterface>(op);
+  bool anyTensor = false, anyMemref = false;
+  for (Value v : op->getOperands()) {
+    anyTensor |= isa<RankedTensorType>(v.getType());
+    anyMemref |= isa<MemRefType>(v.getType());
+    if (!isa<RankedTensorType, MemRefType>(v.getType()))
+      return op->emitOpError() << "expected ranked tensors or memrefs, got "
+                               << v.getType();
+  }
+  if (anyTensor && anyMemref)
+    return op->emitOpError("expected all operands to be tensors or all to be "
+                           "memrefs");
+  if (anyTensor) {
+    if (TypeRange(op->getResultTypes()) != TypeRange(dps.getDpsInits()))
+      return op->emitOpError(
+          "expected the result types to match the output types");
+  } else if (op->getNumResults() != 0) {
+    return op->emitOpError("expected no results when operating on memrefs");
+  }
+  return success();
+}
+
+static std::string formatShape(ShapedType t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "[";
+  llvm::interleaveComma(t.getShape(), os,
+                        [&](int64_t d) { os << formatDim(d); });
+  os << "]";
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// RouteOp
+//===----------------------------------------------------------------------===//
+
+int64_t RouteOp::getNumExperts() {
+  auto t = cast<ShapedType>(getWeight() ? getWeight().getType()
+                                        : getInput().getType());
+  return t.getDimSize(t.getRank() - 1);
+}
+
+LogicalResult RouteOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyDpsForm(op)))
+    return failure();
+  auto in = cast<ShapedType>(getInput().getType());
+  if (in.getRank() < 2 || !isSupportedFloat(in.getElementType()))
+    return emitOpError() << "expected the input to be [..., tokens, "
+                         << (getWeight() ? "model dim" : "experts")
+                         << "] of f32, f16 or bf16, got " << in;
+  int64_t batchRank = in.getRank() - 2;
+  if (Value w = getWeight()) {
+    auto wt = cast<ShapedType>(w.getType());
+    if (wt.getElementType() != in.getElementType())
+      return emitOpError() << "expected the router weight to have the input's "
+                              "element type "
+                           << in.getElementType() << ", got " << wt;
+    if (wt.getRank() != 2 && wt.getRank() != in.getRank())
+      return emitOpError() << "expected the router weight to be [model dim, "
+                              "experts] or to have the input's leading dims, "
+                              "got "
+                           << formatShape(wt) << " for input "
+                           << formatShape(in);
+    for (int64_t d = 0; d + 2 < wt.getRank(); ++d)
+      if (failed(checkDimsMatch(op, wt.getDimSize(d), in.getDimSize(d),
+                                "router weight dim", "input dim")))
+        return failure();
+    if (failed(checkDimsMatch(op, wt.getDimSize(wt.getRank() - 2),
+                              in.getDimSize(in.getRank() - 1),
+                              "router weight rows", "input model dim")))
+      return failure();
+  }
+  int64_t e = getNumExperts();
+  int64_t k = getK();
+  if (k < 1 || (!ShapedType::isDynamic(e) && k > e))
+    return emitOpError() << "expected k (" << k << ") to be in [1, "
+                         << formatDim(e) << "]";
+  size_t nOut = getOutputs().size();
+  if (nOut != 2 && nOut != 4)
+    return emitOpError() << "expected 2 outputs (weights, indices) or 4 "
+                            "(weights, indices, counts, prob_sums), got "
+                         << nOut;
+  auto checkTokenOutput = [&](Value v, Type elem,
+                              StringRef name) -> LogicalResult {
+    auto t = cast<ShapedType>(v.getType());
+    if (t.getElementType() != elem || t.getRank() != in.getRank())
+      return emitOpError() << "expected the " << name << " output to be [..., "
+                           << "tokens, " << k << "] of " << elem << ", got "
+                           << v.getType();
+    for (int64_t d = 0; d <= batchRank; ++d)
+      if (failed(checkDimsMatch(op, t.getDimSize(d), in.getDimSize(d),
+                                (name + " dim").str(), "input dim")))
+        return failure();
+    if (t.getDimSize(batchRank + 1) != k)
+      return emitOpError() << "expected the " << name << " output to have k ("
+                           << k << ") columns, got "
+                           << formatDim(t.getDimSize(batchRank + 1));
+    return success();
+  };
+  Builder b(getContext());
+  if (failed(checkTokenOutput(getWeights(), b.getF32Type(), "weights")) ||
+      failed(checkTokenOutput(getIndices(), b.getI32Type(), "indices")))
+    return failure();
+  auto checkExpertVector = [&](Value v, Type elem,
+                               StringRef name) -> LogicalResult {
+    auto t = cast<ShapedType>(v.getType());
+    if (t.getRank() != 1 || t.getElementType() != elem)
+      return emitOpError() << "expected the " << name << " to be [experts] of "
+                           << elem << ", got " << v.getType();
+    return checkDimsMatch(op, t.getDimSize(0), e, (name + " length").str(),
+                          "the number of experts");
+  };
+  if (nOut == 4 &&
+      (failed(checkExpertVector(getCounts(), b.getI32Type(), "counts")) ||
+       failed(checkExpertVector(getProbSums(), b.getF32Type(), "prob_sums"))))
+    return failure();
+  if (Value bias = getBias())
+    if (failed(checkExpertVector(bias, b.getF32Type(), "bias")))
+      return failure();
+  if (ShapedType::isDynamic(e) &&
+      (getGroups() || getKeep() || getCounts() || getCapacityFactor()))
+    return emitOpError("expected a static number of experts with groups, "
+                       "keep, capacity or load statistics");
+  if (auto groups = getGroups()) {
+    if (groups->size() != 2)
+      return emitOpError() << "expected groups = [number of groups, groups "
+                              "kept], got "
+                           << groups->size() << " values";
+    int64_t n = (*groups)[0], top = (*groups)[1];
+    if (n < 1 || e % n != 0)
+      return emitOpError() << "expected the number of groups (" << n
+                           << ") to divide the number of experts (" << e << ")";
+    if (top < 1 || top > n)
+      return emitOpError() << "expected the groups kept (" << top
+                           << ") to be in [1, " << n << "]";
+    if (k > top * (e / n))
+      return emitOpError() << "expected k (" << k << ") to be at most the "
+                           << top * (e / n) << " experts of the kept groups";
+  }
+  if (auto keep = getKeep())
+    if (static_cast<int64_t>(keep->size()) != e)
+      return emitOpError() << "expected keep to have one entry per expert ("
+                           << e << "), got " << keep->size();
+  auto positive = [&](std::optional<APFloat> v,
+                      StringRef name) -> LogicalResult {
+    if (v && !(v->convertToFloat() > 0 && std::isfinite(v->convertToFloat())))
+      return emitOpError() << "expected a finite, positive " << name << ", got "
+                           << v->convertToFloat();
+    return success();
+  };
+  if (failed(positive(getTemperature(), "temperature")) ||
+      failed(positive(getRoutedScale(), "routed_scale")) ||
+      failed(positive(getCapacityFactor(), "capacity_factor")))
+    return failure();
+  if (getRenormalize() && (getScoring() == RouteScoring::topk_softmax ||
+                           getScoring() == RouteScoring::none))
+    return emitOpError() << "renormalize has no meaning with scoring("
+                         << stringifyRouteScoring(getScoring()) << ")";
+  return success();
+}
+
+LogicalResult RouteOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType(), f32 = b.getF32Type();
+  return verifyScalarRegion(*this, getScore(), "score", {f32, idx, idx}, f32);
+}
+
+void RouteOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getDpsEffects(getOperation(), effects);
+}
+
+//===----------------------------------------------------------------------===//
+// ExpertsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExpertsOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyDpsForm(op)))
+    return failure();
+  auto x = cast<ShapedType>(getInput().getType());
+  auto w = cast<ShapedType>(getWeights().getType());
+  auto idx = cast<ShapedType>(getIndices().getType());
+  auto w1 = cast<ShapedType>(getW1().getType());
+  auto w3 = cast<ShapedType>(getW3().getType());
+  auto w2 = cast<ShapedType>(getW2().getType());
+  auto y = cast<ShapedType>(getOutput().getType());
+  if (x.getRank() != 2 || !x.getElementType().isF32())
+    return emitOpError() << "expected the input to be [tokens, model dim] f32, "
+                            "got "
+                         << x;
+  if (y != x && (y.getRank() != 2 || !y.getElementType().isF32()))
+    return emitOpError() << "expected the output to be [tokens, model dim] "
+                            "f32, got "
+                         << y;
+  if (w.getRank() != 2 || !w.getElementType().isF32())
+    return emitOpError() << "expected the routing weights to be [tokens, k] "
+                            "f32, got "
+                         << w;
+  if (idx.getRank() != 2 || !idx.getElementType().isInteger(32))
+    return emitOpError() << "expected the routing indices to be [tokens, k] "
+                            "i32, got "
+                         << idx;
+  for (auto [t, name] : {std::pair{w1, "W1"}, {w3, "W3"}, {w2, "W2"}})
+    if (t.getRank() != 3 || !t.hasStaticShape() ||
+        !t.getElementType().isF32())
+      return emitOpError() << "expected " << name
+                           << " to be a static rank-3 f32 buffer, got " << t;
+  if (w1 != w3)
+    return emitOpError() << "expected W1 and W3 to have the same type, got "
+                         << w1 << " and " << w3;
+  int64_t e = w1.getDimSize(0), dm = w1.getDimSize(1), f = w1.getDimSize(2);
+  if (w2.getDimSize(0) != e || w2.getDimSize(1) != f || w2.getDimSize(2) != dm)
+    return emitOpError() << "expected W2 to be [" << e << ", " << f << ", "
+                         << dm << "] (experts, hidden, model), got "
+                         << formatShape(w2);
+  if (failed(checkDimsMatch(op, x.getDimSize(1), dm, "input model dim",
+                            "W1 model dim")) ||
+      failed(checkDimsMatch(op, y.getDimSize(1), dm, "output model dim",
+                            "W1 model dim")) ||
+      failed(checkDimsMatch(op, y.getDimSize(0), x.getDimSize(0),
+                            "output tokens", "input tokens")) ||
+      failed(checkDimsMatch(op, w.getDimSize(0), x.getDimSize(0),
+                            "routing weight tokens", "input tokens")) ||
+      failed(checkDimsMatch(op, idx.getDimSize(0), x.getDimSize(0),
+                            "routing index tokens", "input tokens")) ||
+      failed(checkDimsMatch(op, idx.getDimSize(1), w.getDimSize(1),
+                            "routing index columns", "routing weight columns")))
+    return failure();
+  return success();
+}
+
+void ExpertsOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getDpsEffects(getOperation(), effects);
+}
+
+//===----------------------------------------------------------------------===//
+// GateOp
+//===----------------------------------------------------------------------===//
+
+SmallVector<int64_t> GateOp::getGateDims() {
+  if (auto dims = getDims())
+    return SmallVector<int64_t>(dims->begin(), dims->end());
+  return llvm::to_vector(llvm::seq<int64_t>(
+      0, cast<ShapedType>(getInput().getType()).getRank()));
+}
+
+Value GateOp::emitActivation(OpBuilder &b, Location loc, Activation act,
+                             Value g) {
+  // Scalars or vectors: constants are splats of g's type.
+  Type f32 = b.getF32Type();
+  auto vecType = dyn_cast<VectorType>(g.getType());
+  Type type = vecType ? Type(vecType.clone(f32)) : f32;
+  if (getElementTypeOrSelf(g.getType()) != f32)
+    g = arith::ExtFOp::create(b, loc, type, g);
+  auto cst = [&](float v) -> Value {
+    if (vecType)
+      return arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(cast<ShapedType>(type), v));
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  };
+  auto sigmoid = [&](Value v) -> Value {
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, v));
+    return arith::DivFOp::create(b, loc, cst(1.0f),
+                                 arith::AddFOp::create(b, loc, cst(1.0f), e));
+  };
+  switch (act) {
+  case Activation::sigmoid:
+    return sigmoid(g);
+  case Activation::swish:
+    return arith::MulFOp::create(b, loc, g, sigmoid(g));
+  case Activation::tanh:
+    return math::TanhOp::create(b, loc, g);
+  case Activation::gelu: {
+    // 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))
+    Value g3 = arith::MulFOp::create(b, loc, g, arith::MulFOp::create(b, loc, g, g));
+    Value inner = arith::MulFOp::create(
+        b, loc, cst(0.7978845608f),
+        math::FmaOp::create(b, loc, cst(0.044715f), g3, g));
+    Value t = math::TanhOp::create(b, loc, inner);
+    return arith::MulFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, cst(0.5f), g),
+        arith::AddFOp::create(b, loc, cst(1.0f), t));
+  }
+  case Activation::relu:
+    return arith::MaximumFOp::create(b, loc, g, cst(0.0f));
+  case Activation::identity:
+    return g;
+  }
+  return g;
+}
+
+LogicalResult GateOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyDpsForm(op)))
+    return failure();
+  auto x = cast<ShapedType>(getInput().getType());
+  auto g = cast<ShapedType>(getGate().getType());
+  auto o = cast<ShapedType>(getOutput().getType());
+  if (!isSupportedFloat(x.getElementType()) ||
+      !isSupportedFloat(g.getElementType()) ||
+      !isSupportedFloat(o.getElementType()))
+    return emitOpError("expected f32, f16 or bf16 operands");
+  if (o.getRank() != x.getRank())
+    return emitOpError() << "expected the output rank (" << o.getRank()
+                         << ") to match the input rank (" << x.getRank() << ")";
+  for (int64_t d = 0; d < x.getRank(); ++d)
+    if (failed(checkDimsMatch(op, o.getDimSize(d), x.getDimSize(d),
+                              "output dim " + std::to_string(d),
+                              "input dim " + std::to_string(d))))
+      return failure();
+  SmallVector<int64_t> dims = getGateDims();
+  if (static_cast<int64_t>(dims.size()) != g.getRank())
+    return emitOpError() << "expected the gate rank (" << g.getRank()
+                         << ") to equal the number of gated dims ("
+                         << dims.size() << ")";
+  for (auto [pos, d] : llvm::enumerate(dims)) {
+    if (d < 0 || d >= x.getRank() || (pos > 0 && d <= dims[pos - 1]))
+      return emitOpError() << "expected dims to be increasing input dims in "
+                              "[0, "
+                           << x.getRank() << ")";
+    if (failed(checkDimsMatch(op, g.getDimSize(pos), x.getDimSize(d),
+                              "gate dim " + std::to_string(pos),
+                              "input dim " + std::to_string(d))))
+      return failure();
+  }
+  return success();
+}
+
+void GateOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getDpsEffects(getOperation(), effects);
+}
+
+//===----------------------------------------------------------------------===//
+// PoolOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PoolOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyDpsForm(op)))
+    return failure();
+  auto in = cast<ShapedType>(getInput().getType());
+  auto out = cast<ShapedType>(getOutput().getType());
+  if (in.getRank() < 2 || !isSupportedFloat(in.getElementType()))
+    return emitOpError() << "expected the input to be [..., length, dim] of "
+                            "f32, f16 or bf16, got "
+                         << in;
+  if (out.getRank() != in.getRank() || !out.getElementType().isF32())
+    return emitOpError() << "expected the output to be f32 of rank "
+                         << in.getRank() << ", got " << out;
+  if (getBlock() < 1)
+    return emitOpError() << "expected a positive block, got " << getBlock();
+  if (getKinds().empty())
+    return emitOpError("expected at least one pooling kind");
+  for (Attribute a : getKinds()) {
+    StringRef kind = cast<StringAttr>(a).getValue();
+    if (kind != "max" && kind != "min" && kind != "mean")
+      return emitOpError() << "expected pooling kinds among \"max\", \"min\", "
+                              "\"mean\", got \""
+                           << kind << "\"";
+  }
+  int64_t r = in.getRank();
+  for (int64_t d = 0; d + 2 < r; ++d)
+    if (failed(checkDimsMatch(op, out.getDimSize(d), in.getDimSize(d),
+                              "output dim " + std::to_string(d),
+                              "input dim " + std::to_string(d))))
+      return failure();
+  if (!in.isDynamicDim(r - 2) && !out.isDynamicDim(r - 2) &&
+      out.getDimSize(r - 2) !=
+          (in.getDimSize(r - 2) + getBlock() - 1) / getBlock())
+    return emitOpError() << "expected " << (in.getDimSize(r - 2) + getBlock() - 1) / getBlock()
+                         << " pooled rows (ceil(" << in.getDimSize(r - 2)
+                         << " / " << getBlock() << ")), got "
+                         << out.getDimSize(r - 2);
+  int64_t d = in.getDimSize(r - 1);
+  if (!ShapedType::isDynamic(d) && !out.isDynamicDim(r - 1) &&
+      out.getDimSize(r - 1) != d * static_cast<int64_t>(getKinds().size()))
+    return emitOpError() << "expected the output's last dim to be "
+                         << d * static_cast<int64_t>(getKinds().size())
+                         << " (kinds x dim), got " << out.getDimSize(r - 1);
+  return success();
+}
+
+void PoolOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getDpsEffects(getOperation(), effects);
 }
 
 #include "dialect/AttnEnums.cpp.inc"

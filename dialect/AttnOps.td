@@ -49,6 +49,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     Both maps are computed in the same tiled loop, which reads each value
     tile once.
 
+    `blocks(%sel) block_size(n)` makes the attention block-sparse (MoBA,
+    SeerAttention): `%sel` is an i32 `[batch, heads, Lq, k]` list of key
+    blocks per query row, and key `j` is visible to row `i` only if block
+    `j / n` is in `sel[b, h, i, :]` (entries outside `[0, ceil(Lk / n))`,
+    such as the -1 of an unfilled routing slot, select nothing). Together
+    with `causal` and `mask`. Key tiles selected by no row of a query tile
+    are skipped at run time, tiles selected by all rows run unmasked.
+
     Operands are laid out `[batch, heads, seq, head_dim]` (PyTorch SDPA).
     Batch and sequence lengths may be dynamic; head counts and head dims are
     static. `G = Hq / Hkv` query heads share one key/value head (GQA/MQA).
@@ -92,12 +100,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [
 
   let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value,
                        Optional<AnyShaped>:$query2, Optional<AnyShaped>:$key2,
+                       Optional<AnyShaped>:$blocks,
                        Variadic<AnyShaped>:$outputs,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
                        DefaultValuedAttr<Attn_Normalizer,
                                          "::mlir::attn::Normalizer::softmax">:$normalizer,
-                       OptionalAttr<F32Attr>:$rms_norm_eps);
+                       OptionalAttr<F32Attr>:$rms_norm_eps,
+                       OptionalAttr<I64Attr>:$block_size);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$score, AnyRegion:$mask,
                         AnyRegion:$epilogue, AnyRegion:$sink,
@@ -108,6 +118,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`normalizer` `(` $normalizer^ `)`)?
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
     (`second` `(` $query2^ `,` $key2 `:` type($query2) `,` type($key2) `)`)?
+    (`blocks` `(` $blocks^ `:` type($blocks) `)`)?
+    (`block_size` `(` $block_size^ `)`)?
     `outs` `(` $outputs `:` type($outputs) `)`
     (`score` $score^)?
     (`mask` $mask^)?
@@ -133,6 +145,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::mlir::ShapedType getOutputType() { return ::llvm::cast<::mlir::ShapedType>(getOutput().getType()); }
     /// The optional log-sum-exp output buffer, or null.
     ::mlir::Value getLse() { return getOutputs().size() > 1 ? getOutputs()[1] : ::mlir::Value(); }
+    ::mlir::ShapedType getBlocksType() { return getBlocks() ? ::llvm::cast<::mlir::ShapedType>(getBlocks().getType()) : ::mlir::ShapedType(); }
 
     int64_t getNumQueryHeads() { return getQueryType().getDimSize(1); }
     int64_t getNumKvHeads() { return getKeyType().getDimSize(1); }
@@ -183,6 +196,222 @@ def Attn_CumsumOp : Attn_Op<"cumsum", [
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
     `dim` `(` $dim `)` `ins` `(` $input `:` type($input) `)`
+    `outs` `(` $output `:` type($output) `)` attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+  }];
+}
+
+
+//===----------------------------------------------------------------------===//
+// attn.route
+//===----------------------------------------------------------------------===//
+
+def Attn_RouteOp : Attn_Op<"route", [
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Top-k router: expert weights, indices and load statistics";
+  let description = [{
+    Routes every token (row) to `k` of `E` experts. The input is either the
+    router logits `[..., T, E]`, or `x [..., T, Dm]` and `W [..., Dm, E]`
+    whose product the kernel computes itself (`W` without the leading dims
+    is shared). For each row `t`:
+
+    ```
+    z[e]  = score(l[t, e] / temperature, t, e)          (region optional)
+    p     = softmax(z) | sigmoid(z) | z                 (scoring)
+    c[e]  = (topk_softmax or none ? z : p)[e] + bias[e] (selection key)
+    chosen = the k largest c among kept experts (ties: lower index), within
+             the `top` best of `groups` equal groups if `groups = [n, top]`
+             (a group's score is the sum of its two largest c)
+    w     = p[chosen], or softmax(z[chosen]) for topk_softmax;
+            / sum(w) with renormalize; * routed_scale
+    ```
+
+    Then a chosen expert whose weight is below `skip_threshold` is dropped,
+    and with `capacity_factor` each expert takes at most
+    `ceil(capacity_factor * T * k / E)` (token, expert) pairs, in token order
+    (then slot order); a dropped or unfilled slot has index -1 and weight 0.
+    Experts whose `keep` entry is false are pruned: never chosen, excluded
+    from the softmax. `-inf` keys (e.g. from the score region) are never
+    chosen.
+
+    Outputs (destination-passing): weights `[..., T, k]` f32 and indices
+    `[..., T, k]` i32, optionally the load statistics `counts [E]` i32
+    (pairs kept per expert, after skipping and capacity) and `prob_sums [E]`
+    f32 (`sum_t p[t, e]`), which give the Switch and global-batch auxiliary
+    losses. `T` counts the rows of all leading dims together.
+
+    ```mlir
+    %w, %i = attn.route top(2) scoring(softmax) renormalize
+        ins(%logits : tensor<?x8xf32>)
+        outs(%w0, %i0 : tensor<?x2xf32>, tensor<?x2xi32>) -> tensor<?x2xf32>, tensor<?x2xi32>
+    ```
+
+    The `score(%z: f32, %t: index, %e: index)` region modifies a logit; `%t`
+    is the row's index along the token dim. Block routing uses it to forbid
+    future blocks (`-inf`) and force the diagonal one (`+inf`).
+  }];
+  let arguments = (ins AnyShaped:$input, Optional<AnyShaped>:$weight,
+                       Optional<AnyShaped>:$bias,
+                       Variadic<AnyShaped>:$outputs,
+                       I64Attr:$k,
+                       DefaultValuedAttr<Attn_RouteScoring,
+                                         "::mlir::attn::RouteScoring::softmax">:$scoring,
+                       UnitAttr:$renormalize,
+                       OptionalAttr<F32Attr>:$temperature,
+                       OptionalAttr<DenseI64ArrayAttr>:$groups,
+                       OptionalAttr<F32Attr>:$routed_scale,
+                       OptionalAttr<F32Attr>:$skip_threshold,
+                       OptionalAttr<F32Attr>:$capacity_factor,
+                       OptionalAttr<DenseBoolArrayAttr>:$keep);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region AnyRegion:$score);
+  let assemblyFormat = [{
+    `top` `(` $k `)` (`scoring` `(` $scoring^ `)`)? (`renormalize` $renormalize^)?
+    `ins` `(` $input (`,` $weight^)? `:` type($input) (`,` type($weight)^)? `)`
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    `outs` `(` $outputs `:` type($outputs) `)`
+    (`score` $score^)?
+    attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    ::mlir::Value getWeights() { return getOutputs()[0]; }
+    ::mlir::Value getIndices() { return getOutputs()[1]; }
+    ::mlir::Value getCounts() { return getOutputs().size() > 2 ? getOutputs()[2] : ::mlir::Value(); }
+    ::mlir::Value getProbSums() { return getOutputs().size() > 3 ? getOutputs()[3] : ::mlir::Value(); }
+    /// The number of experts E.
+    int64_t getNumExperts();
+    /// The rank of the token/expert matrix's leading (batch) dims.
+    int64_t getNumBatchDims() { return ::llvm::cast<::mlir::ShapedType>(getInput().getType()).getRank() - 2; }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// attn.experts
+//===----------------------------------------------------------------------===//
+
+def Attn_ExpertsOp : Attn_Op<"experts", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Gated (GLU) expert FFNs over the routed (token, expert) pairs";
+  let description = [{
+    The expert half of a mixture-of-experts layer:
+
+    ```
+    y[t] = sum_{s : e = idx[t, s] in [0, E)} w[t, s] *
+           ((act(x[t] W1[e]) * (x[t] W3[e])) W2[e])
+    ```
+
+    with `x [T, Dm]`, routing weights `w [T, k]` f32 and indices `idx [T, k]`
+    i32 (an `attn.route`'s outputs), `W1`, `W3 [E, Dm, F]`, `W2 [E, F, Dm]`
+    and `act` the activation (`swish`: SwiGLU, `gelu`: GeGLU, `identity`:
+    bilinear, `sigmoid`: GLU, `relu`: ReGLU). Slots with an index outside
+    `[0, E)` (dropped, skipped) contribute nothing and cost nothing: the
+    lowering sorts the pairs by expert and runs grouped matmuls over the
+    selected pairs only.
+
+    ```mlir
+    %y = attn.experts swish
+        ins(%x, %w, %idx, %w1, %w3, %w2 : tensor<?x256xf32>, tensor<?x2xf32>, tensor<?x2xi32>,
+            tensor<8x256x512xf32>, tensor<8x256x512xf32>, tensor<8x512x256xf32>)
+        outs(%init : tensor<?x256xf32>) -> tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$input, AnyShaped:$weights, AnyShaped:$indices,
+                       AnyShaped:$w1, AnyShaped:$w3, AnyShaped:$w2,
+                       AnyShaped:$output, Attn_Activation:$activation);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $activation
+    `ins` `(` $input `,` $weights `,` $indices `,` $w1 `,` $w3 `,` $w2 `:`
+        type($input) `,` type($weights) `,` type($indices) `,` type($w1) `,`
+        type($w3) `,` type($w2) `)`
+    `outs` `(` $output `:` type($output) `)` attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// attn.gate
+//===----------------------------------------------------------------------===//
+
+def Attn_GateOp : Attn_Op<"gate", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Elementwise gate out = x * act(g), g broadcast";
+  let description = [{
+    `out[idx] = x[idx] * act(g[idx[dims]])`: `g` is indexed by the dims of
+    `x` listed in `dims` (default: all of them, an elementwise gate), so a
+    gate per (batch, head, token) of a `[B, H, L, D]` output has
+    `dims = [0, 1, 2]` and one per head `dims = [1]`. Gated attention (G1),
+    the GLA output gate and, with `x` and `g` two projections of the same
+    input, the GLU family. `attn-fuse-elementwise` rewrites the gate into a
+    `linalg.generic` and folds it into the epilogue of the attention that
+    produces `x` (or `g`'s other operand), so it costs no extra pass over
+    memory.
+
+    ```mlir
+    %y = attn.gate sigmoid ins(%o, %g : tensor<?x8x?x64xf32>, tensor<?x8x?xf32>)
+        outs(%init : tensor<?x8x?x64xf32>) dims([0, 1, 2]) -> tensor<?x8x?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$input, AnyShaped:$gate, AnyShaped:$output,
+                       Attn_Activation:$activation,
+                       OptionalAttr<DenseI64ArrayAttr>:$dims);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $activation `ins` `(` $input `,` $gate `:` type($input) `,` type($gate) `)`
+    `outs` `(` $output `:` type($output) `)`
+    (`dims` `(` $dims^ `)`)? attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+    /// The dims of the input that index the gate.
+    ::llvm::SmallVector<int64_t> getGateDims();
+    /// `act(g)` in f32 at `b`'s insertion point.
+    static ::mlir::Value emitActivation(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                        ::mlir::attn::Activation act, ::mlir::Value g);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// attn.pool
+//===----------------------------------------------------------------------===//
+
+def Attn_PoolOp : Attn_Op<"pool", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Block pooling along the sequence dim (max, min, mean)";
+  let description = [{
+    Pools `input [..., L, D]` over blocks of `block` rows:
+    `out[..., n, c * D + d]` is the `kinds[c]` (`max`, `min` or `mean`) of
+    `input[..., n * block + r, d]` over the rows `r` of block `n` (the last
+    block may be short; its mean divides by its own length). The output is
+    `[..., ceil(L / block), len(kinds) * D]` f32: MoBA's mean-pooled keys,
+    SeerAttention's pooled queries and `[max, min, mean]` keys.
+
+    ```mlir
+    %kp = attn.pool block(64) kinds(["max", "min", "mean"])
+        ins(%k : tensor<?x4x?x64xf32>) outs(%init : tensor<?x4x?x192xf32>) -> tensor<?x4x?x192xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$input, AnyShaped:$output, I64Attr:$block,
+                       StrArrayAttr:$kinds);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `block` `(` $block `)` `kinds` `(` $kinds `)`
+    `ins` `(` $input `:` type($input) `)`
     `outs` `(` $output `:` type($output) `)` attr-dict (`->` type($results)^)?
   }];
   let hasVerifier = 1;
@@ -313,7 +542,7 @@ def Attn_ParallelForOp : Attn_Op<"parallel_for", [RecursiveMemoryEffects]> {
 //===----------------------------------------------------------------------===//
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, ReturnLike, Terminator,
-    ParentOneOf<["AttentionOp", "TileAttendOp", "TileFinalizeOp", "ParallelForOp"]>]> {
+    ParentOneOf<["AttentionOp", "TileAttendOp", "TileFinalizeOp", "ParallelForOp", "RouteOp"]>]> {
   let summary = "Yields the value of an attn region";
   let description = [{
     Terminates the regions of `attn` ops: yields the modified score, the mask

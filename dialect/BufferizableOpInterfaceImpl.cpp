@@ -75,6 +75,44 @@ struct CumsumOpInterface
     return success();
   }
 };
+/// Any destination-passing attn op without special needs: the same op on
+/// the operands' buffers, regions moved over, no results.
+template <typename OpTy>
+struct GenericDstInterface
+    : public DstBufferizableOpInterfaceExternalModel<GenericDstInterface<OpTy>,
+                                                     OpTy> {
+  bool bufferizesToMemoryRead(Operation *op, OpOperand &opOperand,
+                              const AnalysisState &state) const {
+    return !cast<DestinationStyleOpInterface>(op).isDpsInit(&opOperand);
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto dps = cast<DestinationStyleOpInterface>(op);
+    SmallVector<Value> buffers, outs;
+    for (OpOperand &operand : op->getOpOperands()) {
+      FailureOr<Value> buffer =
+          getBuffer(rewriter, operand.get(), options, state);
+      if (failed(buffer))
+        return failure();
+      buffers.push_back(*buffer);
+      if (dps.isDpsInit(&operand))
+        outs.push_back(*buffer);
+    }
+    rewriter.setInsertionPoint(op);
+    OperationState newState(op->getLoc(), op->getName());
+    newState.addOperands(buffers);
+    newState.addAttributes(op->getAttrs());
+    for (Region &region : op->getRegions()) {
+      Region *r = newState.addRegion();
+      rewriter.inlineRegionBefore(region, *r, r->end());
+    }
+    rewriter.create(newState);
+    replaceOpWithBufferizedValues(rewriter, op, outs);
+    return success();
+  }
+};
 } // namespace
 
 void mlir::attn::registerBufferizableOpInterfaceExternalModels(
@@ -82,5 +120,9 @@ void mlir::attn::registerBufferizableOpInterfaceExternalModels(
   registry.addExtension(+[](MLIRContext *ctx, AttnDialect *dialect) {
     AttentionOp::attachInterface<AttentionOpInterface>(*ctx);
     CumsumOp::attachInterface<CumsumOpInterface>(*ctx);
+    RouteOp::attachInterface<GenericDstInterface<RouteOp>>(*ctx);
+    ExpertsOp::attachInterface<GenericDstInterface<ExpertsOp>>(*ctx);
+    GateOp::attachInterface<GenericDstInterface<GateOp>>(*ctx);
+    PoolOp::attachInterface<GenericDstInterface<PoolOp>>(*ctx);
   });
 }

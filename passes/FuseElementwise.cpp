@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
@@ -187,9 +188,9 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
       resultTypes.push_back(lse.getType());
     auto newOp = AttentionOp::create(
         rewriter, op.getLoc(), resultTypes, op.getQuery(), op.getKey(),
-        op.getValue(), op.getQuery2(), op.getKey2(), outputs,
+        op.getValue(), op.getQuery2(), op.getKey2(), op.getBlocks(), outputs,
         op.getCausalAttr(), op.getScaleAttr(), op.getNormalizerAttr(),
-        op.getRmsNormEpsAttr());
+        op.getRmsNormEpsAttr(), op.getBlockSizeAttr());
     IRMapping regionMap;
     op.getScore().cloneInto(&newOp.getScore(), regionMap);
     op.getMask().cloneInto(&newOp.getMask(), regionMap);
@@ -260,11 +261,51 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
   }
 };
 
+/// attn.gate on tensors -> the equivalent elementwise linalg.generic
+/// (`x * act(g)`, g through a projected map), which FoldOutputConsumer then
+/// folds into the producing attention's epilogue like any other consumer.
+struct GateToGeneric : OpRewritePattern<GateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GateOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics())
+      return failure();
+    MLIRContext *ctx = op.getContext();
+    auto xType = cast<RankedTensorType>(op.getInput().getType());
+    int64_t rank = xType.getRank();
+    SmallVector<AffineExpr> gExprs;
+    for (int64_t d : op.getGateDims())
+      gExprs.push_back(getAffineDimExpr(d, ctx));
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap gMap = AffineMap::get(rank, 0, gExprs, ctx);
+    Activation act = op.getActivation();
+    Type outElem = cast<ShapedType>(op.getOutput().getType()).getElementType();
+    auto generic = linalg::GenericOp::create(
+        rewriter, op.getLoc(), TypeRange{op.getOutput().getType()},
+        ValueRange{op.getInput(), op.getGate()}, ValueRange{op.getOutput()},
+        ArrayRef<AffineMap>{id, gMap, id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Value x = args[0];
+          if (!x.getType().isF32())
+            x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+          Value y = arith::MulFOp::create(
+              b, loc, x, GateOp::emitActivation(b, loc, act, args[1]));
+          if (outElem != y.getType())
+            y = arith::TruncFOp::create(b, loc, outElem, y);
+          linalg::YieldOp::create(b, loc, y);
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
 struct FuseElementwise
     : attn::impl::AttnFuseElementwisePassBase<FuseElementwise> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FoldQueryScale, FoldOutputConsumer>(&getContext());
+    patterns.add<GateToGeneric, FoldQueryScale, FoldOutputConsumer>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -20,7 +20,11 @@ def AttnFuseElementwisePass : Pass<"attn-fuse-elementwise", "func::FuncOp"> {
       as `arith.truncf`, any `arith`/`math` elementwise op on tensors, or an
       elementwise `linalg.generic` with identity maps) becomes the
       `epilogue` region; other operands of the consumer are read inside the
-      epilogue with `tensor.extract` at the element's coordinates.
+      epilogue with `tensor.extract` at the element's coordinates;
+    * every `attn.gate` on tensors is first rewritten into its elementwise
+      `linalg.generic` (`x * act(g)`, `g` through a projected map), so a gate
+      on an attention output becomes part of its epilogue (gated attention)
+      and any other gate is an ordinary loop nest.
 
     ```mlir
     %qs = arith.mulf %q, %half : tensor<2x4x8x64xf32>
@@ -32,6 +36,8 @@ def AttnFuseElementwisePass : Pass<"attn-fuse-elementwise", "func::FuncOp"> {
     ```
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 
@@ -121,6 +127,94 @@ def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {
         %n = arith.addf %acc, %v : f32
         memref.store %n, %y[%b, %t] : memref<?x?xf32>
         scf.yield %n : f32
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def AttnLowerRoutePass : Pass<"attn-lower-route", "func::FuncOp"> {
+  let summary = "Lower memref attn.route to a loop over token rows";
+  let description = [{
+    Each row's logits (computed from `x` and `W` with an FMA per expert
+    lane if the op takes them), probabilities and selection keys live in
+    three `[E]` stack rows; the top-k is k argmax sweeps with a strict `>`
+    (ties to the lower expert, `-inf` never chosen), group-limited routing
+    ranks the groups by a pairwise count. Weights and indices are kept in
+    registers across the k slots, then skipped, capacity-checked and stored.
+
+    Without capacity or load statistics rows are independent: the loop is
+    an `scf.forall` over chunks of 32 rows (each in a `memref.alloca_scope`
+    holding its stack rows). With them the rows run in token order, the
+    counters in the `counts` output (or a stack row).
+
+    ```mlir
+    attn.route top(2) ins(%l : memref<?x8xf32>) outs(%w, %i : memref<?x2xf32>, memref<?x2xi32>)
+    // becomes
+    scf.forall (%c) in (%chunks) {
+      memref.alloca_scope {
+        %z = memref.alloca() : memref<8xf32>   // and probabilities, keys
+        scf.for %r = %first to %last step %c1 {
+          ...   // softmax into %p; two argmax sweeps over the keys
+          memref.store %w0, %w[%r, %c0] : memref<?x2xf32>
+          memref.store %i0, %i[%r, %c0] : memref<?x2xi32>
+          ...
+        }
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def AttnLowerExpertsPass : Pass<"attn-lower-experts", "func::FuncOp"> {
+  let summary = "Lower memref attn.experts to grouped matmuls over routed pairs";
+  let description = [{
+    Sorts the valid (token, slot) pairs by expert with a counting sort
+    (slots whose index is outside `[0, E)` are never ordered, so dropped and
+    skipped pairs cost nothing), then runs an `scf.forall` over work items
+    of up to 64 pairs of one expert: the item gathers its token rows, computes
+    `H = act(X W1[e]) * (X W3[e])` in 32-column panels with 4 rows x 2 x 2
+    vector accumulators, then `w * (H W2[e])` with 8 rows x 2 accumulators
+    into a per-pair buffer, and a second `scf.forall` adds each token's pairs.
+    Model and hidden dims must be multiples of 32.
+
+    ```mlir
+    attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : ...) outs(%y : memref<?x256xf32>)
+    // becomes: counting sort; scf.forall over items { gather; two panel
+    // matmul loops of vector.fma }; scf.forall over tokens { sum of pairs }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def AttnLowerPoolPass : Pass<"attn-lower-pool", "func::FuncOp"> {
+  let summary = "Lower memref attn.pool to loops";
+  let description = [{
+    An `scf.forall` over the leading dims and the blocks; per channel one
+    loop over the block's rows carries max, min and sum, and the requested
+    kinds are stored side by side (`mean` divides by the block's own length,
+    so a short last block is exact).
+
+    ```mlir
+    attn.pool block(64) kinds(["mean"]) ins(%k : memref<?x4x?x64xf32>) outs(%o : memref<?x4x?x64xf32>)
+    // becomes
+    scf.forall (%b, %h, %n) in (%B, 4, %blocks) {
+      scf.for %d = %c0 to %c64 step %c1 {
+        %s:3 = scf.for %r = %first to %last step %c1 iter_args(...) -> (f32, f32, f32) { ... }
+        %mean = arith.divf %s#2, %count : f32
+        memref.store %mean, %o[%b, %h, %n, %d] : memref<?x4x?x64xf32>
       }
     }
     ```

@@ -52,9 +52,12 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerCopiesPass());
 
-  // Scans to loops; tile into the online-softmax form, then emit the
+  // Scans, pooling, routers and experts to loops; tile into the online-softmax form, then emit the
   // micro-kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());
   pm.addNestedPass<func::FuncOp>(
       createAttnTileAttentionPass({qTile, options.kvTile}));
   pm.addPass(createCanonicalizerPass());

@@ -1,0 +1,12 @@
+// Top-2 of the logits first, then a softmax over the two chosen (the
+// weights sum to 1 by construction). logits [T, 8] -> weights, indices [T, 2].
+func.func @main(%logits: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %logits, %c0 : tensor<?x8xf32>
+  %w0 = tensor.empty(%t) : tensor<?x2xf32>
+  %i0 = tensor.empty(%t) : tensor<?x2xi32>
+  %w, %i = attn.route top(2) scoring(topk_softmax)
+      ins(%logits : tensor<?x8xf32>)
+      outs(%w0, %i0 : tensor<?x2xf32>, tensor<?x2xi32>) -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}

@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""End-to-end numerics check of one example in examples/routing/.
+
+    check_routing.py --example NAME --workdir DIR --tokens T [--seq L] [--batch B]
+
+Generates seeded random inputs for the example's @main, runs it with attn-run
+on the cpu and reference backends and compares every output with a float64
+NumPy implementation of the routing math written here from the papers'
+formulas (docs/routing.md), independent of the compiler. Indices must match
+exactly; weights and activations within a relative tolerance (the
+criterion of check_attention.py). Ends with PASS or FAIL.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_attention import compare, run_attn  # noqa: E402
+
+
+def softmax(z, axis=-1):
+    m = np.max(z, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    e = np.exp(z - m)
+    s = e.sum(axis=axis, keepdims=True)
+    return np.where(s > 0, e / np.where(s > 0, s, 1.0), 0.0)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def topk(keys, k):
+    """Indices of the k largest keys per row, ties to the lower index; -1
+    where fewer than k keys are > -inf."""
+    T, E = keys.shape
+    idx = np.full((T, k), -1, np.int64)
+    for t in range(T):
+        order = sorted(range(E), key=lambda e: (-keys[t, e], e))
+        chosen = [e for e in order if keys[t, e] > -np.inf][:k]
+        idx[t, :len(chosen)] = chosen
+    return idx
+
+
+def gather(x, idx):
+    return np.where(idx >= 0, np.take_along_axis(x, np.maximum(idx, 0), 1), 0.0)
+
+
+# ----------------------------------------------------------------------------
+# Routers
+
+
+def router_softmax_topk(x):
+    p = softmax(x["logits"])
+    idx = topk(p, 2)
+    w = gather(p, idx)
+    return {"w": w / w.sum(1, keepdims=True), "i": idx}
+
+
+def router_topk_softmax(x):
+    z = x["logits"]
+    idx = topk(z, 2)
+    return {"w": softmax(gather(z, idx)), "i": idx}
+
+
+def router_deepseek(x):
+    s = sigmoid(x["logits"])
+    c = s + x["bias"][None, :]
+    T = s.shape[0]
+    groups = c.reshape(T, 8, 8)
+    gscore = np.sort(groups, axis=2)[:, :, -2:].sum(2)
+    keep_groups = topk(gscore, 4)
+    masked = np.full_like(c, -np.inf)
+    for t in range(T):
+        for g in keep_groups[t]:
+            masked[t, g * 8:(g + 1) * 8] = c[t, g * 8:(g + 1) * 8]
+    idx = topk(masked, 6)
+    w = gather(s, idx)
+    return {"w": 2.5 * w / w.sum(1, keepdims=True), "i": idx}
+
+
+def router_capacity(x):
+    p = softmax(x["logits"])
+    T = p.shape[0]
+    cap = int(np.ceil(1.0 * T * 1 / 8))
+    idx = topk(p, 1)
+    w = gather(p, idx)
+    count = np.zeros(8, np.int64)
+    for t in range(T):
+        e = idx[t, 0]
+        if count[e] < cap:
+            count[e] += 1
+        else:
+            idx[t, 0] = -1
+            w[t, 0] = 0.0
+    return {"w": w, "i": idx}
+
+
+def router_stats(x):
+    p = softmax(x["logits"])
+    idx = topk(p, 2)
+    counts = np.bincount(idx.ravel(), minlength=8)
+    return {"w": gather(p, idx), "i": idx, "counts": counts, "probs": p.sum(0)}
+
+
+def silu(x):
+    return x * sigmoid(x)
+
+
+def moe_swiglu(x):
+    X = x["x"]
+    p = softmax(X @ x["wr"])
+    idx = topk(p, 2)
+    w = gather(p, idx)
+    w = w / w.sum(1, keepdims=True)
+    y = np.zeros_like(X)
+    for e in range(8):
+        rows, slots = np.nonzero(idx == e)
+        if rows.size == 0:
+            continue
+        h = silu(X[rows] @ x["w1"][e]) * (X[rows] @ x["w3"][e])
+        y[rows] += w[rows, slots][:, None] * (h @ x["w2"][e])
+    return {"y": y}
+
+
+# ----------------------------------------------------------------------------
+# Block routing inside attention
+
+
+def block_sparse_attention(q, k, v, sel, bs):
+    """Causal attention where row i sees key j only if block j // bs is in
+    sel[b, h, i, :]."""
+    B, H, L, D = q.shape
+    o = np.zeros_like(q)
+    blk = np.arange(L) // bs
+    for b in range(B):
+        for h in range(H):
+            s = (q[b, h] @ k[b, h].T) / np.sqrt(D)
+            vis = np.tril(np.ones((L, L), bool))
+            chosen = np.zeros((L, L), bool)
+            for kk in range(sel.shape[3]):
+                chosen |= blk[None, :] == sel[b, h, :, kk][:, None]
+            s = np.where(vis & chosen, s, -np.inf)
+            o[b, h] = softmax(s) @ v[b, h]
+    return o
+
+
+def block_means(x, bs, kind="mean"):
+    B, H, L, D = x.shape
+    n = (L + bs - 1) // bs
+    out = np.zeros((B, H, n, D))
+    for i in range(n):
+        chunk = x[:, :, i * bs:(i + 1) * bs]
+        out[:, :, i] = {"mean": chunk.mean(2), "max": chunk.max(2), "min": chunk.min(2)}[kind]
+    return out
+
+
+def moba(x, bs=64, top=3):
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, L, D = q.shape
+    kmean = block_means(k, bs)
+    n = kmean.shape[2]
+    sel = np.zeros((B, H, L, top), np.int64)
+    for b in range(B):
+        for h in range(H):
+            s = q[b, h] @ kmean[b, h].T  # [L, n]
+            qb = np.arange(L) // bs
+            s = np.where(np.arange(n)[None, :] > qb[:, None], -np.inf, s)
+            s = np.where(np.arange(n)[None, :] == qb[:, None], np.inf, s)
+            sel[b, h] = topk(s, top)
+    return {"o": block_sparse_attention(q, k, v, sel, bs)}
+
+
+def seer(x, bs=64, top=3):
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, L, D = q.shape
+    qp = block_means(q, bs)
+    kp = np.concatenate([block_means(k, bs, "max"), block_means(k, bs, "min"),
+                         block_means(k, bs, "mean")], axis=3)
+    n = qp.shape[2]
+    sel = np.zeros((B, H, L, top), np.int64)
+    for b in range(B):
+        for h in range(H):
+            s = (qp[b, h] @ x["wq"][h]) @ (kp[b, h] @ x["wk"][h]).T  # [n, n]
+            r = np.arange(n)
+            s = np.where(r[None, :] > r[:, None], -np.inf, s)
+            s = np.where(r[None, :] == r[:, None], np.inf, s)
+            blocksel = topk(s, top)
+            sel[b, h] = blocksel[np.arange(L) // bs]
+    return {"o": block_sparse_attention(q, k, v, sel, bs)}
+
+
+# name: (inputs [(name, shape)], reference, outputs [(name, kind)])
+def examples(a):
+    T, B, L = a.tokens, a.batch, a.seq
+    return {
+        "router_softmax_topk": ([("logits", (T, 8))], router_softmax_topk,
+                                [("w", "f"), ("i", "i")]),
+        "router_topk_softmax": ([("logits", (T, 8))], router_topk_softmax,
+                                [("w", "f"), ("i", "i")]),
+        "router_deepseek": ([("logits", (T, 64)), ("bias", (64,))], router_deepseek,
+                            [("w", "f"), ("i", "i")]),
+        "router_capacity": ([("logits", (T, 8))], router_capacity,
+                            [("w", "f"), ("i", "i")]),
+        "router_stats": ([("logits", (T, 8))], router_stats,
+                         [("w", "f"), ("i", "i"), ("counts", "i"), ("probs", "f")]),
+        "moe_swiglu": ([("x", (T, 256)), ("wr", (256, 8)), ("w1", (8, 256, 512)),
+                        ("w3", (8, 256, 512)), ("w2", (8, 512, 256))], moe_swiglu,
+                       [("y", "f")]),
+        "moba": ([("q", (B, 4, L, 64)), ("k", (B, 4, L, 64)), ("v", (B, 4, L, 64))],
+                 moba, [("o", "f")]),
+        "seer": ([("q", (B, 4, L, 64)), ("k", (B, 4, L, 64)), ("v", (B, 4, L, 64)),
+                  ("wq", (4, 64, 32)), ("wk", (4, 192, 32))], seer, [("o", "f")]),
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--example", required=True)
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--examples", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "routing"))
+    p.add_argument("--attn-run", default="attn-run")
+    p.add_argument("--tokens", type=int, default=100)
+    p.add_argument("--seq", type=int, default=200)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--backends", default="cpu,reference")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skew", type=float, default=0.0,
+                   help="add this to expert 0's logits (unbalanced routing)")
+    a = p.parse_args()
+    table = examples(a)
+    if a.example not in table:
+        raise SystemExit("unknown example %s (have: %s)" % (a.example, ", ".join(sorted(table))))
+    inputs, ref_fn, outputs = table[a.example]
+
+    os.makedirs(a.workdir, exist_ok=True)
+    w = lambda n: os.path.join(a.workdir, n)
+    rng = np.random.default_rng(a.seed)
+    x = {}
+    for name, shape in inputs:
+        scale = 1.0
+        if name in ("wr",):
+            scale = 1.0 / 16
+        elif name in ("w1", "w3"):
+            scale = 1.0 / 16
+        elif name == "w2":
+            scale = 1.0 / np.sqrt(512)
+        elif name == "bias":
+            scale = 0.1
+        v = (scale * rng.standard_normal(shape)).astype(np.float32)
+        if name == "logits" and a.skew:
+            v[:, 0] += a.skew
+        np.save(w(name + ".npy"), v)
+        x[name] = v.astype(np.float64)
+    ref = ref_fn(x)
+
+    src = os.path.join(a.examples, a.example + ".mlir")
+    ok = True
+    for backend in a.backends.split(","):
+        outs = ["%s_%s.npy" % (n, backend) for n, _ in outputs]
+        if not run_attn(a.attn_run, src, backend, [w(n + ".npy") for n, _ in inputs],
+                        [w(n) for n in outs], a.threads):
+            ok = False
+            continue
+        for (name, kind), f in zip(outputs, outs):
+            got = np.load(w(f))
+            want = ref[name]
+            label = "%s %s" % (backend, name)
+            if got.shape != want.shape:
+                print("%s: shape %s, expected %s FAIL" % (label, got.shape, want.shape))
+                ok = False
+            elif kind == "i":
+                bad = np.count_nonzero(got != want)
+                line = "%s mismatches=%d" % (label, bad)
+                if bad:
+                    at = np.argwhere(got != want)[0]
+                    line += " first_at=%s got=%d want=%d" % (
+                        list(at), got[tuple(at)], want[tuple(at)])
+                print(line + (" ok" if bad == 0 else " FAIL"))
+                ok &= bad == 0
+            else:
+                ok &= compare(label, got.astype(np.float64), want, a.tol)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
