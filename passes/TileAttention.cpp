@@ -32,6 +32,7 @@
 #include "mlir/IR/Matchers.h"
 
 #include <array>
+#include <numeric>
 #include <cmath>
 #include <limits>
 
@@ -398,15 +399,30 @@ struct AttendMap {
   Value qTile, kTile, maxes, sums, acc;
 };
 
+/// With a block selection, `blockRows` is the number of the query tile's
+/// rows that selected this key tile's block.
 static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
                            Value causalOffset, ArrayRef<AttendMap> maps,
                            Value vTile, Value bb, Value h, Value q0, Value nq,
-                           Value k0, Value nk) {
+                           Value k0, Value nk, Value blockRows = Value()) {
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   // The combined mask, built in a scratch region (detached from the IR).
   Region maskRegion;
   bool hasMask = buildMaskRegion(b, loc, op, causalOffset, maskRegion);
   Value full, empty;
+  if (blockRows && !hasMask) {
+    // Positions hide nothing: an always-true region for the block test.
+    Type idx = b.getIndexType();
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = b.createBlock(&maskRegion, maskRegion.end(),
+                                 {idx, idx, idx, idx},
+                                 SmallVector<Location>(4, loc));
+    b.setInsertionPointToEnd(block);
+    YieldOp::create(
+        b, loc,
+        ValueRange{arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)});
+    hasMask = true;
+  }
   if (hasMask) {
     Value iMax = arith::SubIOp::create(
         b, loc, arith::AddIOp::create(b, loc, q0, nq), c1);
@@ -416,6 +432,39 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
                               jMax);
     std::tie(full, empty) = classifier.classify(
         cast<YieldOp>(maskRegion.front().getTerminator()).getValues()[0]);
+  }
+  if (blockRows) {
+    // Selected by no row: empty; by every row: as the positions say.
+    Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+    empty = arith::OrIOp::create(
+        b, loc, empty,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, blockRows, c0));
+    full = arith::AndIOp::create(
+        b, loc, full,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, blockRows, nq));
+    // Partial tiles test each row's selection: any_c sel[b, h, i, c] == j / n.
+    Block &mb = maskRegion.front();
+    auto yield = cast<YieldOp>(mb.getTerminator());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(yield);
+    Value sel = op.getBlocks();
+    int64_t kSel = op.getBlocksType().getDimSize(3);
+    Value jb = arith::DivUIOp::create(
+        b, loc, mb.getArgument(3),
+        arith::ConstantIndexOp::create(b, loc, *op.getBlockSize()));
+    Value jb32 = arith::IndexCastOp::create(b, loc, b.getI32Type(), jb);
+    Value any = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+    for (int64_t c = 0; c < kSel; ++c) {
+      Value x = memref::LoadOp::create(
+          b, loc, sel,
+          ValueRange{mb.getArgument(0), mb.getArgument(1), mb.getArgument(2),
+                     arith::ConstantIndexOp::create(b, loc, c)});
+      any = arith::OrIOp::create(
+          b, loc, any,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, jb32));
+    }
+    yield->setOperands(
+        arith::AndIOp::create(b, loc, yield.getValues()[0], any).getResult());
   }
 
   FloatAttr scaleAttr = b.getF32FloatAttr(op.getScaleValue());
@@ -544,6 +593,11 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   auto cst = [&](int64_t x) -> Value {
     return arith::ConstantIndexOp::create(b, loc, x);
   };
+  // Block-sparse: a key tile must not straddle two blocks.
+  Value sel = op.getBlocks();
+  int64_t blockSize = sel ? *op.getBlockSize() : 0;
+  if (sel)
+    tk = std::gcd(tk, blockSize);
   Value c1 = cst(1), ctq = cst(tq), ctk = cst(tk);
   Value batch = memref::DimOp::create(b, loc, q, 0);
   Value lq = memref::DimOp::create(b, loc, q, 2);
@@ -606,6 +660,56 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
         tileView(b, loc, q2, {bb, h, q0, zero},
                  {one, one, nq, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
 
+  // Block selection: how many of the tile's rows chose each key block
+  // (a stack row per query tile, in an alloca scope as its length is
+  // dynamic).
+  Value blockRows;
+  memref::AllocaScopeOp scope;
+  if (sel) {
+    scope = memref::AllocaScopeOp::create(b, loc, TypeRange{});
+    b.setInsertionPointToStart(b.createBlock(&scope.getBodyRegion()));
+    Value numBlocks = ceilDiv(lk, cst(blockSize));
+    Type i32 = b.getI32Type();
+    blockRows = memref::AllocaOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, i32),
+        ValueRange{numBlocks});
+    Value zero32 = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    Value one32 = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
+    scf::ForOp::create(b, loc, cst(0), numBlocks, c1, ValueRange{},
+                       [&](OpBuilder &lb, Location, Value n, ValueRange) {
+                         memref::StoreOp::create(lb, loc, zero32, blockRows,
+                                                 n);
+                         scf::YieldOp::create(lb, loc);
+                       });
+    int64_t kSel = op.getBlocksType().getDimSize(3);
+    Value qEnd = arith::AddIOp::create(b, loc, q0, nq);
+    scf::ForOp::create(
+        b, loc, q0, qEnd, c1, ValueRange{},
+        [&](OpBuilder &lb, Location, Value i, ValueRange) {
+          for (int64_t c = 0; c < kSel; ++c) {
+            Value x = memref::LoadOp::create(
+                lb, loc, sel,
+                ValueRange{bb, h, i, arith::ConstantIndexOp::create(lb, loc, c)});
+            // Entries outside [0, numBlocks) select nothing.
+            Value n = arith::IndexCastOp::create(lb, loc, lb.getIndexType(), x);
+            Value inRange = arith::AndIOp::create(
+                lb, loc,
+                arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::sge, x,
+                                      zero32),
+                arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::ult, n,
+                                      numBlocks));
+            scf::IfOp::create(lb, loc, inRange, [&](OpBuilder &ib, Location) {
+              Value cnt = memref::LoadOp::create(ib, loc, blockRows, n);
+              memref::StoreOp::create(
+                  ib, loc, arith::AddIOp::create(ib, loc, cnt, one32),
+                  blockRows, n);
+              scf::YieldOp::create(ib, loc);
+            });
+          }
+          scf::YieldOp::create(lb, loc);
+        });
+  }
+
   // The key/value loop.
   auto loop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1);
   b.setInsertionPointToStart(loop.getBody());
@@ -628,10 +732,24 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
                  {one, one, nk, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
     maps.push_back({q2Tile, k2Tile, maxes2, sums2, acc2});
   }
-  emitAttendStep(b, loc, op, causalOffset, maps, vTile, bb, h, q0, nq, k0, nk);
+  Value tileRows;
+  if (sel)
+    tileRows = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        memref::LoadOp::create(
+            b, loc, blockRows,
+            ValueRange{arith::DivUIOp::create(b, loc, k0, cst(blockSize))}));
+  emitAttendStep(b, loc, op, causalOffset, maps, vTile, bb, h, q0, nq, k0, nk,
+                 tileRows);
 
   // Normalize and store the output tile.
   b.setInsertionPointAfter(loop);
+  if (scope) {
+    memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
+    // The finalization reads the state, not the selection: keep it in the
+    // scope (before its terminator) so that every value it uses dominates.
+    b.setInsertionPoint(&scope.getBodyRegion().front().back());
+  }
   if (q2 || op.getRmsNormEps()) {
     emitCombinedFinalize(b, loc, op, {maxes, sums, acc}, {maxes2, sums2, acc2},
                          bb, h, q0, nq, tq);
@@ -667,7 +785,7 @@ static bool isPackedDecode(AttentionOp op, int64_t tq) {
   ShapedType qt = op.getQueryType();
   if (qt.isDynamicDim(2) || qt.getDimSize(2) != 1 ||
       op.getNormalizer() != Normalizer::softmax || !op.getSink().empty() ||
-      op.getQuery2() || op.getRmsNormEps() ||
+      op.getQuery2() || op.getRmsNormEps() || op.getBlocks() ||
       op.getNumQueryHeads() / op.getNumKvHeads() > tq)
     return false;
   auto reads = [](Region &r, unsigned arg) {

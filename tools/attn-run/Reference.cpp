@@ -15,6 +15,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -116,7 +117,14 @@ private:
   LogicalResult exec(Operation *op);
   FailureOr<Val> scalar(Operation *op, ArrayRef<Val> operands);
   LogicalResult attention(AttentionOp op);
+  LogicalResult route(RouteOp op);
+  LogicalResult experts(ExpertsOp op);
+  LogicalResult gate(GateOp op);
+  LogicalResult pool(PoolOp op);
   LogicalResult generic(linalg::GenericOp op);
+  /// The loop indices of the innermost linalg.generic being run (for
+  /// linalg.index).
+  SmallVector<int64_t> genericIvs;
   /// Evaluates a single-block region on scalars.
   FailureOr<Val> evalRegion(Region &region, ArrayRef<Val> args) {
     SmallVector<Val> results;
@@ -241,6 +249,13 @@ FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
           return op->emitOpError("division by zero in the reference");
         return I(static_cast<int64_t>(static_cast<uint64_t>(a[0].i) /
                                       static_cast<uint64_t>(a[1].i)));
+      })
+      .Case([&](arith::CeilDivUIOp) -> FailureOr<Val> {
+        if (a[1].i == 0)
+          return op->emitOpError("division by zero in the reference");
+        uint64_t x = static_cast<uint64_t>(a[0].i),
+                 y = static_cast<uint64_t>(a[1].i);
+        return I(static_cast<int64_t>(x / y + (x % y != 0)));
       })
       .Case([&](arith::FloorDivSIOp) -> FailureOr<Val> {
         if (a[1].i == 0)
@@ -461,6 +476,12 @@ LogicalResult Interpreter::exec(Operation *op) {
     env[insert.getResult()] = v;
     return success();
   }
+  if (auto index = dyn_cast<linalg::IndexOp>(op)) {
+    if (index.getDim() >= genericIvs.size())
+      return op->emitOpError("outside a linalg.generic in the reference");
+    env[index.getResult()] = fromInt(genericIvs[index.getDim()]);
+    return success();
+  }
   if (auto fill = dyn_cast<linalg::FillOp>(op)) {
     auto t = std::make_shared<Tensor>(*operands[1].t);
     Type elem = getElementTypeOrSelf(fill.getOutputs()[0].getType());
@@ -475,6 +496,14 @@ LogicalResult Interpreter::exec(Operation *op) {
     return generic(g);
   if (auto a = dyn_cast<AttentionOp>(op))
     return attention(a);
+  if (auto r = dyn_cast<RouteOp>(op))
+    return route(r);
+  if (auto e = dyn_cast<ExpertsOp>(op))
+    return experts(e);
+  if (auto g = dyn_cast<GateOp>(op))
+    return gate(g);
+  if (auto p = dyn_cast<PoolOp>(op))
+    return pool(p);
   if (auto c = dyn_cast<CumsumOp>(op)) {
     // Inclusive prefix sum along dim, in double.
     const Tensor &in = *env.lookup(c.getInput()).t;
@@ -592,9 +621,12 @@ LogicalResult Interpreter::generic(linalg::GenericOp op) {
                          ? fromFloat(x)
                          : fromInt(static_cast<int64_t>(x)));
     }
-    // linalg.index values are not supported: the body sees only elements.
     SmallVector<Val> results;
-    if (failed(runBlock(body, args, results)))
+    SmallVector<int64_t> outerIvs = genericIvs;
+    genericIvs.assign(iv.begin(), iv.end());
+    LogicalResult ran = runBlock(body, args, results);
+    genericIvs = outerIvs;
+    if (failed(ran))
       return failure();
     for (auto [k, r] : llvm::enumerate(results)) {
       AffineMap map = maps[op.getNumDpsInputs() + k];
@@ -638,6 +670,15 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   Type outElem = op.getOutputType().getElementType();
   std::vector<double> s(Lk), p(Lk), acc(Dv);
   std::vector<char> vis(Lk);
+  const Tensor *blocks =
+      op.getBlocks() ? env.lookup(op.getBlocks()).t.get() : nullptr;
+  int64_t blockK = blocks ? blocks->shape[3] : 0;
+  int64_t blockSize = op.getBlockSize() ? *op.getBlockSize() : 1;
+  if (blocks && (blocks->shape[0] != B || blocks->shape[1] != H ||
+                 blocks->shape[2] != Lq))
+    return op.emitOpError("block selection shape ")
+           << ::attn::shapeString(blocks->shape)
+           << " disagrees with the query at run time";
   bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
   // One row of one map: the normalized output (before combine/epilogue)
   // into `row`, and the row's log-sum-exp.
@@ -650,6 +691,13 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     bool any = false;
     for (int64_t j = 0; j < Lk; ++j) {
       bool visible = !op.getCausal() || j <= i + (Lk - Lq);
+      if (visible && blocks) {
+        bool chosen = false;
+        for (int64_t c = 0; c < blockK; ++c)
+          chosen |= blocks->data[((b * H + h) * Lq + i) * blockK + c] ==
+                    static_cast<double>(j / blockSize);
+        visible = chosen;
+      }
       if (visible && !op.getMask().empty()) {
         FailureOr<Val> r = evalRegion(
             op.getMask(), {fromInt(b), fromInt(h), fromInt(i), fromInt(j)});
@@ -780,6 +828,300 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     lv.t = lse;
     env[op.getResult(1)] = lv;
   }
+  return success();
+}
+
+/// act(g) in double (the tanh form of GELU, as the compiled code).
+static double activation(Activation act, double g) {
+  switch (act) {
+  case Activation::sigmoid:
+    return 1.0 / (1.0 + std::exp(-g));
+  case Activation::swish:
+    return g / (1.0 + std::exp(-g));
+  case Activation::tanh:
+    return std::tanh(g);
+  case Activation::gelu:
+    return 0.5 * g *
+           (1.0 + std::tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)));
+  case Activation::relu:
+    return std::max(g, 0.0);
+  case Activation::identity:
+    return g;
+  }
+  return g;
+}
+
+LogicalResult Interpreter::route(RouteOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op.emitOpError("the reference runs routers on tensors only");
+  const Tensor &in = *env.lookup(op.getInput()).t;
+  const Tensor *w = op.getWeight() ? env.lookup(op.getWeight()).t.get()
+                                   : nullptr;
+  const Tensor *bias = op.getBias() ? env.lookup(op.getBias()).t.get()
+                                    : nullptr;
+  int64_t rank = in.shape.size();
+  int64_t cols = in.shape[rank - 1];
+  int64_t E = w ? w->shape.back() : cols;
+  int64_t rowsPerBatch = in.shape[rank - 2];
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    rows *= in.shape[d];
+  int64_t k = op.getK();
+  if (w && w->shape[w->shape.size() - 2] != cols)
+    return op.emitOpError("router weight shape ")
+           << ::attn::shapeString(w->shape) << " disagrees with the input "
+           << ::attn::shapeString(in.shape) << " at run time";
+  std::vector<std::shared_ptr<Tensor>> outs;
+  for (Value o : op.getOutputs())
+    outs.push_back(std::make_shared<Tensor>(*env.lookup(o).t));
+  Tensor &weights = *outs[0], &indices = *outs[1];
+  std::vector<double> counts(E, 0.0), probSums(E, 0.0);
+  double temp = op.getTemperature() ? op.getTemperature()->convertToDouble()
+                                    : 1.0;
+  RouteScoring scoring = op.getScoring();
+  const double inf = std::numeric_limits<double>::infinity();
+  int64_t capacity = -1;
+  if (auto cf = op.getCapacityFactor())
+    capacity = static_cast<int64_t>(
+        std::ceil(cf->convertToDouble() * rows * k / static_cast<double>(E)));
+  std::vector<double> z(E), p(E), c(E);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t t = r % rowsPerBatch, batchRow = r / rowsPerBatch;
+    for (int64_t e = 0; e < E; ++e) {
+      double x;
+      if (w) {
+        // W is shared ([Dm, E]) or has the input's leading dims.
+        int64_t wBase = w->shape.size() == 2 ? 0 : batchRow * cols * E;
+        x = 0;
+        for (int64_t d = 0; d < cols; ++d)
+          x += in.data[r * cols + d] * w->data[wBase + d * E + e];
+      } else {
+        x = in.data[r * cols + e];
+      }
+      x /= temp;
+      if (!op.getScore().empty()) {
+        FailureOr<Val> v =
+            evalRegion(op.getScore(), {fromFloat(x), fromInt(t), fromInt(e)});
+        if (failed(v))
+          return failure();
+        x = v->f;
+      }
+      if (auto keep = op.getKeep(); keep && !(*keep)[e])
+        x = -inf;
+      z[e] = x;
+    }
+    if (scoring == RouteScoring::softmax ||
+        scoring == RouteScoring::topk_softmax) {
+      double m = -inf, sum = 0;
+      for (double x : z)
+        m = std::max(m, x);
+      for (int64_t e = 0; e < E; ++e)
+        sum += p[e] = std::isfinite(m) ? std::exp(z[e] - m) : 0.0;
+      for (double &x : p)
+        x = sum > 0 ? x / sum : 0.0;
+    } else if (scoring == RouteScoring::sigmoid) {
+      for (int64_t e = 0; e < E; ++e)
+        p[e] = z[e] == -inf ? 0.0 : 1.0 / (1.0 + std::exp(-z[e]));
+    } else {
+      p = z;
+    }
+    bool fromProbs =
+        scoring == RouteScoring::softmax || scoring == RouteScoring::sigmoid;
+    for (int64_t e = 0; e < E; ++e)
+      c[e] = z[e] == -inf ? -inf
+                          : (fromProbs ? p[e] : z[e]) +
+                                (bias ? bias->data[e] : 0.0);
+    if (auto groups = op.getGroups()) {
+      int64_t n = (*groups)[0], top = (*groups)[1], size = E / n;
+      std::vector<std::pair<double, int64_t>> scores;
+      for (int64_t g = 0; g < n; ++g) {
+        std::vector<double> members(c.begin() + g * size,
+                                    c.begin() + (g + 1) * size);
+        std::sort(members.rbegin(), members.rend());
+        double score = members[0] + (size > 1 ? members[1] : 0.0);
+        scores.push_back({-score, g});
+      }
+      std::sort(scores.begin(), scores.end());
+      for (int64_t rank2 = top; rank2 < n; ++rank2)
+        for (int64_t e = 0; e < size; ++e)
+          c[scores[rank2].second * size + e] = -inf;
+    }
+    std::vector<int64_t> order;
+    for (int64_t e = 0; e < E; ++e)
+      if (c[e] > -inf)
+        order.push_back(e);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return c[a] > c[b]; });
+    std::vector<int64_t> chosen(k, -1);
+    std::vector<double> wt(k, 0.0);
+    for (int64_t s2 = 0; s2 < k && s2 < static_cast<int64_t>(order.size());
+         ++s2) {
+      chosen[s2] = order[s2];
+      wt[s2] = fromProbs ? p[order[s2]] : z[order[s2]];
+    }
+    if (scoring == RouteScoring::topk_softmax) {
+      double m = -inf, sum = 0;
+      for (int64_t s2 = 0; s2 < k; ++s2)
+        if (chosen[s2] >= 0)
+          m = std::max(m, wt[s2]);
+      for (int64_t s2 = 0; s2 < k; ++s2)
+        sum += wt[s2] = chosen[s2] >= 0 && std::isfinite(m)
+                            ? std::exp(wt[s2] - m)
+                            : 0.0;
+      for (double &x : wt)
+        x = sum > 0 ? x / sum : 0.0;
+    }
+    if (op.getRenormalize()) {
+      double sum = 0;
+      for (double x : wt)
+        sum += x;
+      for (double &x : wt)
+        x = sum > 0 ? x / sum : 0.0;
+    }
+    if (auto scale = op.getRoutedScale())
+      for (double &x : wt)
+        x *= scale->convertToDouble();
+    for (int64_t s2 = 0; s2 < k; ++s2) {
+      int64_t e = chosen[s2];
+      if (e >= 0 && op.getSkipThreshold() &&
+          wt[s2] < op.getSkipThreshold()->convertToDouble())
+        e = -1;
+      if (e >= 0 && capacity >= 0 && counts[e] >= capacity)
+        e = -1;
+      if (e >= 0)
+        counts[e] += 1;
+      weights.data[r * k + s2] = static_cast<float>(e >= 0 ? wt[s2] : 0.0);
+      indices.data[r * k + s2] = static_cast<double>(e);
+    }
+    for (int64_t e = 0; e < E; ++e)
+      probSums[e] += p[e] == -inf ? 0.0 : p[e];
+  }
+  if (outs.size() == 4) {
+    outs[2]->data = counts;
+    for (int64_t e = 0; e < E; ++e)
+      outs[3]->data[e] = static_cast<float>(probSums[e]);
+  }
+  for (auto [i, t] : llvm::enumerate(outs)) {
+    Val v;
+    v.t = t;
+    env[op.getResult(i)] = v;
+  }
+  return success();
+}
+
+LogicalResult Interpreter::experts(ExpertsOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op.emitOpError("the reference runs experts on tensors only");
+  const Tensor &x = *env.lookup(op.getInput()).t;
+  const Tensor &w = *env.lookup(op.getWeights()).t;
+  const Tensor &idx = *env.lookup(op.getIndices()).t;
+  const Tensor &w1 = *env.lookup(op.getW1()).t;
+  const Tensor &w3 = *env.lookup(op.getW3()).t;
+  const Tensor &w2 = *env.lookup(op.getW2()).t;
+  auto y = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
+  int64_t T = x.shape[0], Dm = x.shape[1], K = idx.shape[1];
+  int64_t E = w1.shape[0], F = w1.shape[2];
+  if (w.shape[0] != T || idx.shape[0] != T || w.shape[1] != K ||
+      y->shape[0] != T)
+    return op.emitOpError("token counts disagree at run time");
+  std::vector<double> h(F);
+  std::fill(y->data.begin(), y->data.end(), 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t s2 = 0; s2 < K; ++s2) {
+      double ed = idx.data[t * K + s2];
+      if (ed < 0 || ed >= E)
+        continue;
+      int64_t e = static_cast<int64_t>(ed);
+      for (int64_t f = 0; f < F; ++f) {
+        double a = 0, g = 0;
+        for (int64_t d = 0; d < Dm; ++d) {
+          a += x.data[t * Dm + d] * w1.data[(e * Dm + d) * F + f];
+          g += x.data[t * Dm + d] * w3.data[(e * Dm + d) * F + f];
+        }
+        h[f] = activation(op.getActivation(), a) * g;
+      }
+      for (int64_t d = 0; d < Dm; ++d) {
+        double acc = 0;
+        for (int64_t f = 0; f < F; ++f)
+          acc += h[f] * w2.data[(e * F + f) * Dm + d];
+        y->data[t * Dm + d] += w.data[t * K + s2] * acc;
+      }
+    }
+  for (double &v : y->data)
+    v = static_cast<float>(v);
+  Val v;
+  v.t = y;
+  env[op.getResult(0)] = v;
+  return success();
+}
+
+LogicalResult Interpreter::gate(GateOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op.emitOpError("the reference runs gates on tensors only");
+  const Tensor &x = *env.lookup(op.getInput()).t;
+  const Tensor &g = *env.lookup(op.getGate()).t;
+  auto out = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
+  SmallVector<int64_t> dims = op.getGateDims();
+  for (auto [pos, d] : llvm::enumerate(dims))
+    if (g.shape[pos] != x.shape[d])
+      return op.emitOpError("gate shape ")
+             << ::attn::shapeString(g.shape) << " disagrees with the input "
+             << ::attn::shapeString(x.shape) << " at run time";
+  Type elem = getElementTypeOrSelf(op.getOutput().getType());
+  std::vector<int64_t> iv(x.shape.size(), 0), gi(dims.size());
+  for (size_t n = 0; n < x.data.size(); ++n) {
+    int64_t rest = n;
+    for (int64_t d = x.shape.size() - 1; d >= 0; --d) {
+      iv[d] = rest % x.shape[d];
+      rest /= x.shape[d];
+    }
+    for (auto [pos, d] : llvm::enumerate(dims))
+      gi[pos] = iv[d];
+    out->data[n] = roundTo(
+        elem, x.data[n] * activation(op.getActivation(), g.data[g.linear(gi)]));
+  }
+  Val v;
+  v.t = out;
+  env[op.getResult(0)] = v;
+  return success();
+}
+
+LogicalResult Interpreter::pool(PoolOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op.emitOpError("the reference runs pooling on tensors only");
+  const Tensor &in = *env.lookup(op.getInput()).t;
+  auto out = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
+  int64_t rank = in.shape.size();
+  int64_t L = in.shape[rank - 2], D = in.shape[rank - 1];
+  int64_t bs = op.getBlock(), nb = (L + bs - 1) / bs;
+  int64_t nk = op.getKinds().size();
+  int64_t outer = L * D ? static_cast<int64_t>(in.data.size()) / (L * D) : 0;
+  if (out->shape[rank - 2] != nb || out->shape[rank - 1] != nk * D)
+    return op.emitOpError("output shape ")
+           << ::attn::shapeString(out->shape) << " disagrees with the input "
+           << ::attn::shapeString(in.shape) << " at run time";
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t n = 0; n < nb; ++n)
+      for (int64_t d = 0; d < D; ++d) {
+        double mx = -std::numeric_limits<double>::infinity(),
+               mn = std::numeric_limits<double>::infinity(), sum = 0;
+        int64_t end = std::min(L, (n + 1) * bs);
+        for (int64_t r = n * bs; r < end; ++r) {
+          double x = in.data[(o * L + r) * D + d];
+          mx = std::max(mx, x);
+          mn = std::min(mn, x);
+          sum += x;
+        }
+        for (int64_t c = 0; c < nk; ++c) {
+          StringRef kind = cast<StringAttr>(op.getKinds()[c]).getValue();
+          double v = kind == "max" ? mx : kind == "min" ? mn
+                                                        : sum / (end - n * bs);
+          out->data[(o * nb + n) * nk * D + c * D + d] = static_cast<float>(v);
+        }
+      }
+  Val v;
+  v.t = out;
+  env[op.getResult(0)] = v;
   return success();
 }
 
