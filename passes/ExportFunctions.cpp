@@ -80,6 +80,40 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
         }
       }
     }
+    if (auto attn = dyn_cast<AttentionOp>(op); attn && attn.getBlocks())
+      for (int64_t d = 0; d < 3; ++d)
+        eq.uniteDims(attn.getQuery(), d, attn.getBlocks(), d);
+    if (auto route = dyn_cast<RouteOp>(op)) {
+      Value in = route.getInput();
+      int64_t rank = cast<ShapedType>(in.getType()).getRank();
+      for (Value out : {route.getWeights(), route.getIndices()})
+        for (int64_t d = 0; d + 1 < rank; ++d)
+          eq.uniteDims(in, d, out, d);
+      if (Value w = route.getWeight()) {
+        int64_t wRank = cast<ShapedType>(w.getType()).getRank();
+        for (int64_t d = 0; d + 2 < wRank; ++d)
+          eq.uniteDims(in, d, w, d);
+        eq.uniteDims(in, rank - 1, w, wRank - 2);
+      }
+    }
+    if (auto experts = dyn_cast<ExpertsOp>(op)) {
+      for (Value v : {experts.getWeights(), experts.getIndices(),
+                      experts.getOutput()})
+        eq.uniteDims(experts.getInput(), 0, v, 0);
+      eq.uniteDims(experts.getWeights(), 1, experts.getIndices(), 1);
+    }
+    if (auto gate = dyn_cast<GateOp>(op)) {
+      int64_t rank = cast<ShapedType>(gate.getInput().getType()).getRank();
+      for (int64_t d = 0; d < rank; ++d)
+        eq.uniteDims(gate.getInput(), d, gate.getOutput(), d);
+      for (auto [pos, d] : llvm::enumerate(gate.getGateDims()))
+        eq.uniteDims(gate.getInput(), d, gate.getGate(), pos);
+    }
+    if (auto pool = dyn_cast<PoolOp>(op)) {
+      int64_t rank = cast<ShapedType>(pool.getInput().getType()).getRank();
+      for (int64_t d = 0; d + 2 < rank; ++d)
+        eq.uniteDims(pool.getInput(), d, pool.getOutput(), d);
+    }
     if (auto cumsum = dyn_cast<CumsumOp>(op)) {
       int64_t rank = cast<ShapedType>(cumsum.getInput().getType()).getRank();
       for (int64_t d = 0; d < rank; ++d)

@@ -100,10 +100,8 @@ public:
           b, loc, ArrayRef<OpFoldResult>{chunks}, ValueRange{}, std::nullopt);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(forall.getBody());
-      // Stack rows live for one chunk (E may be dynamic).
-      auto scope = memref::AllocaScopeOp::create(b, loc, TypeRange{});
-      Block *scopeBody = b.createBlock(&scope.getBodyRegion());
-      b.setInsertionPointToStart(scopeBody);
+      // Stack rows live for one chunk (scf.forall iterations are allocation
+      // scopes; E may be dynamic).
       allocScratch(b);
       Value first = mul(forall.getInductionVar(0), idx(kRowsPerChunk));
       Value last = arith::MinUIOp::create(b, loc, rows,
@@ -116,7 +114,6 @@ public:
                            emitRow(r);
                            scf::YieldOp::create(b, loc);
                          });
-      memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
     }
     op.erase();
   }

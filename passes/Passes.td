@@ -147,22 +147,19 @@ def AttnLowerRoutePass : Pass<"attn-lower-route", "func::FuncOp"> {
     registers across the k slots, then skipped, capacity-checked and stored.
 
     Without capacity or load statistics rows are independent: the loop is
-    an `scf.forall` over chunks of 32 rows (each in a `memref.alloca_scope`
-    holding its stack rows). With them the rows run in token order, the
+    an `scf.forall` over chunks of 32 rows, each with its own stack rows. With them the rows run in token order, the
     counters in the `counts` output (or a stack row).
 
     ```mlir
     attn.route top(2) ins(%l : memref<?x8xf32>) outs(%w, %i : memref<?x2xf32>, memref<?x2xi32>)
     // becomes
     scf.forall (%c) in (%chunks) {
-      memref.alloca_scope {
-        %z = memref.alloca() : memref<8xf32>   // and probabilities, keys
-        scf.for %r = %first to %last step %c1 {
-          ...   // softmax into %p; two argmax sweeps over the keys
-          memref.store %w0, %w[%r, %c0] : memref<?x2xf32>
-          memref.store %i0, %i[%r, %c0] : memref<?x2xi32>
-          ...
-        }
+      %z = memref.alloca() : memref<8xf32>   // and probabilities, keys
+      scf.for %r = %first to %last step %c1 {
+        ...   // softmax into %p; two argmax sweeps over the keys
+        memref.store %w0, %w[%r, %c0] : memref<?x2xf32>
+        memref.store %i0, %i[%r, %c0] : memref<?x2xi32>
+        ...
       }
     }
     ```

@@ -660,14 +660,10 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
         tileView(b, loc, q2, {bb, h, q0, zero},
                  {one, one, nq, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
 
-  // Block selection: how many of the tile's rows chose each key block
-  // (a stack row per query tile, in an alloca scope as its length is
-  // dynamic).
+  // Block selection: how many of the tile's rows chose each key block (a
+  // stack row per query tile; scf.forall iterations are allocation scopes).
   Value blockRows;
-  memref::AllocaScopeOp scope;
   if (sel) {
-    scope = memref::AllocaScopeOp::create(b, loc, TypeRange{});
-    b.setInsertionPointToStart(b.createBlock(&scope.getBodyRegion()));
     Value numBlocks = ceilDiv(lk, cst(blockSize));
     Type i32 = b.getI32Type();
     blockRows = memref::AllocaOp::create(
@@ -744,12 +740,7 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
 
   // Normalize and store the output tile.
   b.setInsertionPointAfter(loop);
-  if (scope) {
-    memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
-    // The finalization reads the state, not the selection: keep it in the
-    // scope (before its terminator) so that every value it uses dominates.
-    b.setInsertionPoint(&scope.getBodyRegion().front().back());
-  }
+
   if (q2 || op.getRmsNormEps()) {
     emitCombinedFinalize(b, loc, op, {maxes, sums, acc}, {maxes2, sums2, acc2},
                          bb, h, q0, nq, tq);

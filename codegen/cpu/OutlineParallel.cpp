@@ -10,6 +10,8 @@
 //   llvm.func internal @body(%ctx: !llvm.ptr, %begin: i64, %end: i64) {
 //     load captures; allocas (hoisted)
 //     for (%i = %begin; %i < %end; ++%i) { <original body> }
+//     (with stacksave/stackrestore around each iteration if the body has
+//     allocas of run-time size)
 //   }
 //
 //===----------------------------------------------------------------------===//
@@ -147,6 +149,17 @@ static LogicalResult outline(ParallelForOp par, ModuleOp module,
     a->moveAfter(size);
     a.getArraySizeMutable().assign(size->getResult(0));
     hb.setInsertionPointAfter(a);
+  }
+
+  // Allocas of run-time size stay in the body: release them at the end of
+  // each iteration, or a chunk of iterations would grow the stack.
+  bool dynamicAlloca = false;
+  fn.walk([&](LLVM::AllocaOp a) { dynamicAlloca |= a->getBlock() != entry; });
+  if (dynamicAlloca) {
+    OpBuilder sb(header, header->begin());
+    Value sp = LLVM::StackSaveOp::create(sb, loc, ptr);
+    sb.setInsertionPoint(latch->getTerminator());
+    LLVM::StackRestoreOp::create(sb, loc, sp);
   }
 
   // The call site.

@@ -192,6 +192,20 @@ def seer(x, bs=64, top=3):
     return {"o": block_sparse_attention(q, k, v, sel, bs)}
 
 
+def gated_attention(x):
+    q, k, v = x["q"], x["k"], x["v"]
+    L = q.shape[2]
+    s = np.einsum("bhid,bhjd->bhij", q, k) / np.sqrt(q.shape[3])
+    s = np.where(np.tril(np.ones((L, L), bool)), s, -np.inf)
+    return {"y": (softmax(s) @ v) * sigmoid(x["g"])[..., None]}
+
+
+def geglu(x):
+    g = x["g"]
+    gelu = 0.5 * g * (1 + np.tanh(np.sqrt(2 / np.pi) * (g + 0.044715 * g ** 3)))
+    return {"h": x["a"] * gelu}
+
+
 # name: (inputs [(name, shape)], reference, outputs [(name, kind)])
 def examples(a):
     T, B, L = a.tokens, a.batch, a.seq
@@ -211,6 +225,10 @@ def examples(a):
                        [("y", "f")]),
         "moba": ([("q", (B, 4, L, 64)), ("k", (B, 4, L, 64)), ("v", (B, 4, L, 64))],
                  moba, [("o", "f")]),
+        "gated_attention": ([("q", (B, 4, L, 64)), ("k", (B, 4, L, 64)),
+                             ("v", (B, 4, L, 64)), ("g", (B, 4, L))], gated_attention,
+                            [("y", "f")]),
+        "geglu": ([("a", (T, 512)), ("g", (T, 512))], geglu, [("h", "f")]),
         "seer": ([("q", (B, 4, L, 64)), ("k", (B, 4, L, 64)), ("v", (B, 4, L, 64)),
                   ("wq", (4, 64, 32)), ("wk", (4, 192, 32))], seer, [("o", "f")]),
     }

@@ -35,3 +35,25 @@ llvm.func @body(%buf: !llvm.ptr, %n: i64, %x: f32) {
   }
   llvm.return
 }
+
+// -----
+
+// An alloca of run-time size stays in the loop, which saves the stack
+// pointer in its header and restores it in its latch.
+// CHECK-LABEL: llvm.func @dynamic_scratch
+// CHECK: llvm.func internal @dynamic_scratch_parallel_0
+// CHECK: ^{{.+}}(%{{.+}}: i64):
+// CHECK: llvm.alloca %{{.+}} x f32
+// CHECK: ^{{.+}}(%{{.+}}: i64):
+// CHECK-NEXT: %[[SP:.+]] = llvm.intr.stacksave : !llvm.ptr
+// CHECK: llvm.add
+// CHECK-NEXT: llvm.intr.stackrestore %[[SP]] : !llvm.ptr
+llvm.func @dynamic_scratch(%buf: !llvm.ptr, %n: i64, %x: f32) {
+  attn.parallel_for (%n) {
+  ^bb0(%t: i64):
+    %scratch = llvm.alloca %n x f32 : (i64) -> !llvm.ptr
+    llvm.store %x, %scratch : f32, !llvm.ptr
+    attn.yield
+  }
+  llvm.return
+}
