@@ -29,6 +29,8 @@ config.substitutions.append(("%cc", config.c_compiler +
     (" -fsanitize=address,undefined" if config.sanitize else "")))
 config.substitutions.append(("%check_variant",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_variant.py"))))
+config.substitutions.append(("%check_routing",
+    "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_routing.py"))))
 config.substitutions.append(("%check_attention",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_attention.py"))))
 

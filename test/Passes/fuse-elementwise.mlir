@@ -141,3 +141,44 @@ func.func @fuse_into_second_map(%q: tensor<1x4x?x64xf32>, %o: tensor<1x4x?x64xf3
   %t = arith.truncf %r : tensor<1x4x?x64xf32> to tensor<1x4x?x64xbf16>
   return %t : tensor<1x4x?x64xbf16>
 }
+
+// -----
+
+// attn.gate becomes a linalg.generic (x * sigmoid(g), g through the
+// (b, h, i) projection), which folds into the attention's epilogue.
+// CHECK-LABEL: func @gate_epilogue
+// CHECK-NOT: attn.gate
+// CHECK-NOT: linalg.generic
+// CHECK: attn.attention causal
+// CHECK: epilogue {
+// CHECK: ^bb0(%[[O:.*]]: f32, %[[B:.*]]: index, %[[H:.*]]: index, %[[I:.*]]: index, %[[D:.*]]: index):
+// CHECK: %[[G:.*]] = tensor.extract %arg3[%[[B]], %[[H]], %[[I]]] : tensor<?x4x?xf32>
+// CHECK: arith.negf %[[G]]
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: %[[Y:.*]] = arith.mulf %[[O]], %{{.*}} : f32
+// CHECK: attn.yield %[[Y]] : f32
+func.func @gate_epilogue(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>, %v: tensor<?x4x?x64xf32>,
+                         %g: tensor<?x4x?xf32>, %o0: tensor<?x4x?x64xf32>, %y0: tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32> {
+  %o = attn.attention causal ins(%q, %k, %v : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
+      outs(%o0 : tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32>
+  %y = attn.gate sigmoid ins(%o, %g : tensor<?x4x?x64xf32>, tensor<?x4x?xf32>)
+      outs(%y0 : tensor<?x4x?x64xf32>) dims([0, 1, 2]) -> tensor<?x4x?x64xf32>
+  return %y : tensor<?x4x?x64xf32>
+}
+
+// -----
+
+// A gate on anything else is an ordinary elementwise generic (here SwiGLU's
+// swish(g) * x on two projections).
+// CHECK-LABEL: func @glu_generic
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[X:.*]]: f32, %[[G:.*]]: f32, %{{.*}}: f32):
+// CHECK: arith.negf %[[G]]
+// CHECK: %[[S:.*]] = arith.mulf %[[G]], %{{.*}} : f32
+// CHECK: %[[Y:.*]] = arith.mulf %[[X]], %[[S]] : f32
+// CHECK: linalg.yield %[[Y]] : f32
+func.func @glu_generic(%x: tensor<?x64xf32>, %g: tensor<?x64xf32>, %y0: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %y = attn.gate swish ins(%x, %g : tensor<?x64xf32>, tensor<?x64xf32>) outs(%y0 : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

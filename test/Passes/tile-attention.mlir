@@ -265,3 +265,44 @@ func.func @second_map(%q: memref<?x4x?x64xf32>, %v: memref<?x4x?x128xf32>, %o: m
       rms_norm(1.0e-5)
   return
 }
+
+// -----
+
+// Block selection (MoBA): per query tile a stack row counts the rows that
+// chose each key block (out-of-range entries such as -1 choose nothing);
+// a key tile is empty if no row chose its block, full (unmasked) only if
+// every row did and the causal mask hides nothing, else its mask tests each
+// row's list. Key tiles follow the block size (gcd(16, 24) = 8 here).
+// CHECK-LABEL: func @blocks
+// CHECK: scf.forall
+// CHECK: %[[NB:.*]] = arith.divui %{{.*}}, %c24 : index
+// CHECK: %[[ROWS:.*]] = memref.alloca(%[[NB]]) : memref<?xi32>
+// CHECK: memref.store %c0_i32, %[[ROWS]]
+// CHECK: %[[SEL:.*]] = memref.load %arg3[%{{.*}}, %{{.*}}, %{{.*}}, %c0] : memref<?x4x?x2xi32>
+// CHECK: %[[N:.*]] = arith.index_cast %[[SEL]] : i32 to index
+// CHECK: arith.cmpi ult, %[[N]], %[[NB]]
+// CHECK: arith.cmpi sge, %[[SEL]], %c0_i32
+// CHECK: scf.if
+// CHECK: arith.addi %{{.*}}, %c1_i32
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: %[[K0:.*]] = arith.muli %{{.*}}, %c8 : index
+// CHECK: %[[BLK:.*]] = arith.divui %[[K0]], %c24 : index
+// CHECK: %[[CNT:.*]] = memref.load %[[ROWS]][%[[BLK]]]
+// CHECK: %[[CNTI:.*]] = arith.index_cast %[[CNT]]
+// CHECK: arith.cmpi eq, %[[CNTI]], %c0 : index
+// CHECK: arith.cmpi eq, %[[CNTI]], %{{.*}} : index
+// CHECK: attn.tile_attend
+// CHECK-NOT: mask
+// CHECK: } else {
+// CHECK: attn.tile_attend {{.*}} mask {
+// CHECK: arith.divui %{{.*}}, %c24 : index
+// CHECK: memref.load %arg3[%{{.*}}, %{{.*}}, %{{.*}}, %c0]
+// CHECK: memref.load %arg3[%{{.*}}, %{{.*}}, %{{.*}}, %c1]
+// CHECK: arith.ori
+// CHECK: arith.andi
+func.func @blocks(%q: memref<?x4x?x64xf32>, %k: memref<?x4x?x64xf32>, %v: memref<?x4x?x64xf32>,
+                  %sel: memref<?x4x?x2xi32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      blocks(%sel : memref<?x4x?x2xi32>) block_size(24) outs(%o : memref<?x4x?x64xf32>)
+  return
+}

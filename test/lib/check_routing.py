@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_attention import compare, run_attn  # noqa: E402
+from check_attention import compare, round_bf16, run_attn  # noqa: E402
 
 
 def softmax(z, axis=-1):
@@ -103,6 +103,18 @@ def router_stats(x):
     idx = topk(p, 2)
     counts = np.bincount(idx.ravel(), minlength=8)
     return {"w": gather(p, idx), "i": idx, "counts": counts, "probs": p.sum(0)}
+
+
+def router_edge(x):
+    z = x["logits"] / 0.5
+    keep = np.array([1, 0, 0, 1, 0, 0, 0, 0], bool)
+    z = np.where(keep[None, :], z, -np.inf)
+    p = softmax(z)
+    idx = topk(np.where(keep[None, :], p, -np.inf), 3)
+    w = gather(p, idx)
+    w = w / w.sum(1, keepdims=True)
+    drop = (idx >= 0) & (w < 0.3)
+    return {"w": np.where(drop, 0.0, w), "i": np.where(drop, -1, idx)}
 
 
 def silu(x):
@@ -218,6 +230,8 @@ def examples(a):
                             [("w", "f"), ("i", "i")]),
         "router_capacity": ([("logits", (T, 8))], router_capacity,
                             [("w", "f"), ("i", "i")]),
+        "router_edge": ([("logits", (T, 8), "bf16")], router_edge,
+                        [("w", "f"), ("i", "i")]),
         "router_stats": ([("logits", (T, 8))], router_stats,
                          [("w", "f"), ("i", "i"), ("counts", "i"), ("probs", "f")]),
         "moe_swiglu": ([("x", (T, 256)), ("wr", (256, 8)), ("w1", (8, 256, 512)),
@@ -260,7 +274,9 @@ def main():
     w = lambda n: os.path.join(a.workdir, n)
     rng = np.random.default_rng(a.seed)
     x = {}
-    for name, shape in inputs:
+    for spec in inputs:
+        name, shape = spec[0], spec[1]
+        dtype = spec[2] if len(spec) > 2 else "f32"
         scale = 1.0
         if name in ("wr",):
             scale = 1.0 / 16
@@ -273,7 +289,11 @@ def main():
         v = (scale * rng.standard_normal(shape)).astype(np.float32)
         if name == "logits" and a.skew:
             v[:, 0] += a.skew
-        np.save(w(name + ".npy"), v)
+        if dtype == "bf16":
+            bits, v = round_bf16(v)
+            np.save(w(name + ".npy"), bits)
+        else:
+            np.save(w(name + ".npy"), v)
         x[name] = v.astype(np.float64)
     ref = ref_fn(x)
 
@@ -281,7 +301,7 @@ def main():
     ok = True
     for backend in a.backends.split(","):
         outs = ["%s_%s.npy" % (n, backend) for n, _ in outputs]
-        if not run_attn(a.attn_run, src, backend, [w(n + ".npy") for n, _ in inputs],
+        if not run_attn(a.attn_run, src, backend, [w(spec[0] + ".npy") for spec in inputs],
                         [w(n) for n in outs], a.threads):
             ok = False
             continue
