@@ -149,8 +149,9 @@ class Bench:
         return field(sh([exe, "1", str(h), str(l), str(d), str(int(causal)), str(t),
                          str(self.args.naive_runs)]), "median_ms")
 
-    def measure(self, group, name, exe, mlir, inputs, size, naive=None, bytes_=None):
-        flops = self.flops(mlir, inputs)
+    def measure(self, group, name, exe, mlir, inputs, size, naive=None, bytes_=None,
+                flops=None):
+        flops = flops if flops is not None else self.flops(mlir, inputs)
         for t in self.args.threads:
             out = sh([exe, str(t), str(self.args.runs)] + inputs)
             ms = field(out, "median_ms")
@@ -235,6 +236,53 @@ class Bench:
             inputs = r.stdout.split()
             mlir, exe = self.compile("v_" + name, mlir_path=os.path.join(vdir, f))
             self.measure("variants", name, exe, mlir, inputs, "L=%d" % l)
+
+    def routing(self):
+        """The MoE layer against OpenBLAS MoE loops; MoBA against dense
+        causal attention."""
+        rdir = os.path.join(ROOT, "examples/routing")
+        T, Dm, F, E = 4096, 256, 512, 8
+        moe = os.path.join(self.bin, "attn-bench-moe")
+        mlir, exe = self.compile("moe_swiglu", mlir_path=os.path.join(rdir, "moe_swiglu.mlir"))
+        rng = self.rng
+        inputs = []
+        for n, shape, scale in (("x", (T, Dm), 1.0), ("wr", (Dm, E), 1 / 16),
+                                ("w1", (E, Dm, F), 1 / 16), ("w3", (E, Dm, F), 1 / 16),
+                                ("w2", (E, F, Dm), 1 / 16)):
+            p = os.path.join(self.work, "moe_%s.npy" % n)
+            np.save(p, (scale * rng.standard_normal(shape)).astype(np.float32))
+            inputs.append(p)
+
+        def moe_naive(t, mode):
+            return field(sh([moe, mode, str(T), str(Dm), str(F), str(E), str(t),
+                             str(self.args.naive_runs)]), "median_ms")
+        naive = (lambda t: moe_naive(t, "dense")) if os.path.exists(moe) else None
+        # Useful work: 2 T k (3 Dm F) + the router's 2 T Dm E.
+        flops = 2.0 * T * 2 * 3 * Dm * F + 2.0 * T * Dm * E
+        self.measure("routing", "moe_swiglu (vs dense loop)", exe, mlir, inputs,
+                     "T=%d" % T, naive, flops=flops)
+        if os.path.exists(moe):
+            for t in self.args.threads:
+                ms = moe_naive(t, "loop")
+                row = dict(group="routing", kernel="moe loop, OpenBLAS (gathered)",
+                           size="T=%d" % T, threads=t, ms=ms, gflops=flops / (ms * 1e6))
+                row["peak"] = row["gflops"] / self.peak[t]
+                row["sgemm"] = row["gflops"] / max(self.sgemm[t])
+                self.rows.append(row)
+                self.print_row(row)
+
+        # MoBA (block 64, top-3) and dense causal attention, 4 heads, D = 64.
+        L = self.args.moba_seq
+        dmlir, dexe = self.compile("moba_dense_causal", attention_mlir(4, 4, 64, "f32", True))
+        mmlir, mexe = self.compile("moba", mlir_path=os.path.join(rdir, "moba.mlir"))
+        inputs = self.inputs("moba", [((1, 4, L, 64), "f32")] * 3)
+
+        def dense_ms(t):
+            return field(sh([dexe, str(t), str(self.args.runs)] + inputs), "median_ms")
+        self.measure("routing", "moba top-3/64 (vs dense causal)", mexe, mmlir, inputs,
+                     "L=%d" % L, dense_ms)
+        self.measure("routing", "dense causal (4 heads, D=64)", dexe, dmlir, inputs,
+                     "L=%d" % L)
 
     # --- Output -----------------------------------------------------------
     HEAD = ("| kernel | size | thr | ms | GFLOP/s | % FMA peak | × best sgemm "
@@ -332,8 +380,9 @@ def main():
     p.add_argument("--seqs", default="512 2048 4096")
     p.add_argument("--decode-keys", default="4096 32768")
     p.add_argument("--variant-seq", type=int, default=2048)
-    p.add_argument("--only", default="dense,decode,variants",
-                   help="comma-separated sections: dense, decode, variants")
+    p.add_argument("--moba-seq", type=int, default=8192)
+    p.add_argument("--only", default="dense,decode,variants,routing",
+                   help="comma-separated sections: dense, decode, variants, routing")
     p.add_argument("--replot", action="store_true",
                    help="redraw <out>/gflops.png from the saved results")
     a = p.parse_args()
@@ -356,7 +405,7 @@ def main():
     b.machine()
     b.header()
     for section in a.only.split(","):
-        if section not in ("dense", "decode", "variants"):
+        if section not in ("dense", "decode", "variants", "routing"):
             sys.exit("error: unknown section '%s'" % section)
         getattr(b, section)()
     b.save()
