@@ -199,49 +199,75 @@ private:
     return ivs;
   }
 
-  /// logits[e] = sum_d x[row, d] * W[..., d, e], vectorized over experts.
+  /// logits[e] = sum_d x[row, d] * W[..., d, e]: groups of up to 8 vectors
+  /// of experts accumulate in registers over d, a scalar loop takes the
+  /// experts past the last full vector.
   void emitMatVec(ArrayRef<Value> rowIvs) {
     Value x = op.getInput(), w = op.getWeight();
     auto wType = cast<MemRefType>(w.getType());
     Type wElem = wType.getElementType();
     int64_t wRank = wType.getRank();
     Value dm = dim(x, rank - 1);
-    Value full = mul(arith::DivUIOp::create(b, loc, numExperts, idx(kLanes)),
-                     idx(kLanes));
     auto vecF32 = VectorType::get({kLanes}, f32());
-    zeroFillF32(logits);
-    forRange(idx(0), dm, [&](Value d) {
-      SmallVector<Value> xIvs(rowIvs.begin(), rowIvs.end());
-      xIvs.push_back(d);
-      Value xv = toF32(load(x, xIvs));
-      Value xb = vector::BroadcastOp::create(b, loc, vecF32, xv);
-      SmallVector<Value> wIvs;
+    auto roundDown = [&](Value n, int64_t m) {
+      return mul(arith::DivUIOp::create(b, loc, n, idx(m)), idx(m));
+    };
+    auto xAt = [&](Value d) {
+      SmallVector<Value> ivs(rowIvs.begin(), rowIvs.end());
+      ivs.push_back(d);
+      return toF32(load(x, ivs));
+    };
+    auto wAt = [&](Value d, Value e) {
+      SmallVector<Value> ivs;
       for (int64_t k = 0; k + 2 < wRank; ++k)
-        wIvs.push_back(rowIvs[k]);
-      wIvs.push_back(d);
+        ivs.push_back(rowIvs[k]);
+      ivs.append({d, e});
+      return ivs;
+    };
+    // Vector groups of `group` x 16 experts over [lo, hi).
+    auto vectorGroups = [&](Value lo, Value hi, int64_t group) {
       scf::ForOp::create(
-          b, loc, idx(0), full, idx(kLanes), ValueRange{},
-          [&](OpBuilder &nb, Location, Value e, ValueRange) {
+          b, loc, lo, hi, idx(group * kLanes), ValueRange{},
+          [&](OpBuilder &nb, Location, Value e0, ValueRange) {
             OpBuilder::InsertionGuard g(b);
             b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            SmallVector<Value> at = wIvs;
-            at.push_back(e);
-            Value wv = vector::LoadOp::create(
-                b, loc, VectorType::get({kLanes}, wElem), w, at);
-            if (!wElem.isF32())
-              wv = arith::ExtFOp::create(b, loc, vecF32, wv);
-            Value acc = vector::LoadOp::create(b, loc, vecF32, logits, e);
-            acc = vector::FMAOp::create(b, loc, xb, wv, acc);
-            vector::StoreOp::create(b, loc, acc, logits, e);
+            Value zero = arith::ConstantOp::create(
+                b, loc, DenseElementsAttr::get(vecF32, 0.0f));
+            SmallVector<Value> init(group, zero);
+            auto acc = reduceRange(
+                idx(0), dm, init,
+                [&](Value d, ValueRange a) -> SmallVector<Value> {
+                  Value xb = vector::BroadcastOp::create(b, loc, vecF32, xAt(d));
+                  SmallVector<Value> next;
+                  for (int64_t c = 0; c < group; ++c) {
+                    Value wv = vector::LoadOp::create(
+                        b, loc, VectorType::get({kLanes}, wElem), w,
+                        wAt(d, add(e0, idx(c * kLanes))));
+                    if (!wElem.isF32())
+                      wv = arith::ExtFOp::create(b, loc, vecF32, wv);
+                    next.push_back(vector::FMAOp::create(b, loc, xb, wv, a[c]));
+                  }
+                  return next;
+                });
+            for (int64_t c = 0; c < group; ++c)
+              vector::StoreOp::create(b, loc, acc[c], logits,
+                                      ValueRange{add(e0, idx(c * kLanes))});
             scf::YieldOp::create(b, loc);
           });
-      forRange(full, numExperts, [&](Value e) {
-        SmallVector<Value> at = wIvs;
-        at.push_back(e);
-        Value acc = math::FmaOp::create(b, loc, xv, toF32(load(w, at)),
-                                        load(logits, e));
-        store(acc, logits, e);
-      });
+    };
+    constexpr int64_t kGroup = 8;
+    Value wide = roundDown(numExperts, kGroup * kLanes);
+    Value full = roundDown(numExperts, kLanes);
+    vectorGroups(idx(0), wide, kGroup);
+    vectorGroups(wide, full, 1);
+    forRange(full, numExperts, [&](Value e) {
+      Value acc = reduceRange(idx(0), dm, ValueRange{f32c(0.0f)},
+                              [&](Value d, ValueRange a) -> SmallVector<Value> {
+                                return {math::FmaOp::create(
+                                    b, loc, xAt(d), toF32(load(w, wAt(d, e))),
+                                    a[0])};
+                              })[0];
+      store(acc, logits, e);
     });
   }
 

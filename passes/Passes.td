@@ -95,12 +95,21 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
     its LSE into a scratch buffer, and a second parallel loop merges them by
     log-sum-exp and applies the epilogue.
 
-    The tile sizes are options; `q-tile` must be a multiple of the target's
-    vector width. They are recorded on the generated loop as
-    `attn.tile_sizes`.
+    A block selection (`blocks`, MoBA) counts, per query tile, the rows that
+    chose each key block in a stack row; key tiles (sized to divide the
+    block) no row chose are skipped, tiles every row chose run without a
+    mask if the positions allow, the others test each row's list in the
+    mask. Selections differ from row to row, so such ops use query tiles of
+    `block-q-tile` rows: fewer rows, fewer blocks in their union.
+
+    The tile sizes are options; `q-tile` and `block-q-tile` must be
+    multiples of the target's vector width. They are recorded on the
+    generated loop as `attn.tile_sizes`.
   }];
   let options = [
     Option<"qTile", "q-tile", "int64_t", "64", "Query rows per tile">,
+    Option<"blockQTile", "block-q-tile", "int64_t", "0",
+           "Query rows per tile with a block selection (0: q-tile)">,
     Option<"kvTile", "kv-tile", "int64_t", "64", "Keys per tile">,
     Option<"decodeSplitKeys", "decode-split-keys", "int64_t", "512",
            "Keys per split of the split-KV decode form (0: off)">

@@ -987,7 +987,11 @@ struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
       }
       LogicalResult r = decodeSplitKeys > 0 && isPackedDecode(op, qTile)
                             ? tileDecode(op, qTile, kvTile, decodeSplitKeys)
-                            : tileAttention(op, qTile, kvTile);
+                            : tileAttention(op,
+                                            op.getBlocks() && blockQTile > 0
+                                                ? blockQTile
+                                                : qTile,
+                                            kvTile);
       if (failed(r))
         return signalPassFailure();
     }

@@ -59,7 +59,8 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());
   pm.addNestedPass<func::FuncOp>(
-      createAttnTileAttentionPass({qTile, options.kvTile}));
+      createAttnTileAttentionPass(
+          {qTile, /*blockQTile=*/options.vectorWidth, options.kvTile}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(

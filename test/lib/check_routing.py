@@ -117,6 +117,18 @@ def router_edge(x):
     return {"w": np.where(drop, 0.0, w), "i": np.where(drop, -1, idx)}
 
 
+def router_wide(x):
+    p = softmax(x["x"] @ x["w"])
+    idx = topk(p, 4)
+    return {"w": gather(p, idx), "i": idx}
+
+
+def router_odd(x):
+    z = x["x"] @ x["w"]
+    idx = topk(z, 3)
+    return {"w": softmax(gather(z, idx)), "i": idx}
+
+
 def silu(x):
     return x * sigmoid(x)
 
@@ -232,6 +244,10 @@ def examples(a):
                             [("w", "f"), ("i", "i")]),
         "router_edge": ([("logits", (T, 8), "bf16")], router_edge,
                         [("w", "f"), ("i", "i")]),
+        "router_wide": ([("x", (T, 48)), ("w", (48, 144))], router_wide,
+                        [("w", "f"), ("i", "i")]),
+        "router_odd": ([("x", (T, 24), "bf16"), ("w", (24, 21), "bf16")], router_odd,
+                       [("w", "f"), ("i", "i")]),
         "router_stats": ([("logits", (T, 8))], router_stats,
                          [("w", "f"), ("i", "i"), ("counts", "i"), ("probs", "f")]),
         "moe_swiglu": ([("x", (T, 256)), ("wr", (256, 8)), ("w1", (8, 256, 512)),
