@@ -118,7 +118,8 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {

@@ -28,6 +28,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 
@@ -686,7 +687,8 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
             Value x = memref::LoadOp::create(
                 lb, loc, sel,
                 ValueRange{bb, h, i, arith::ConstantIndexOp::create(lb, loc, c)});
-            // Entries outside [0, numBlocks) select nothing.
+            // Entries outside [0, numBlocks) select nothing; a repeat of an
+            // earlier slot is not counted twice (the count is of rows).
             Value n = arith::IndexCastOp::create(lb, loc, lb.getIndexType(), x);
             Value inRange = arith::AndIOp::create(
                 lb, loc,
@@ -694,6 +696,16 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
                                       zero32),
                 arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::ult, n,
                                       numBlocks));
+            for (int64_t e = 0; e < c; ++e)
+              inRange = arith::AndIOp::create(
+                  lb, loc, inRange,
+                  arith::CmpIOp::create(
+                      lb, loc, arith::CmpIPredicate::ne,
+                      memref::LoadOp::create(
+                          lb, loc, sel,
+                          ValueRange{bb, h, i,
+                                     arith::ConstantIndexOp::create(lb, loc, e)}),
+                      x));
             scf::IfOp::create(lb, loc, inRange, [&](OpBuilder &ib, Location) {
               Value cnt = memref::LoadOp::create(ib, loc, blockRows, n);
               memref::StoreOp::create(
@@ -760,6 +772,402 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
   op.getSink().cloneInto(&fin.getSink(), m);
 
+  op.erase();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Block-sparse attention, key-block major (MoBA, SeerAttention)
+//===----------------------------------------------------------------------===//
+
+/// Whether the key-block-major form applies: a softmax without sink,
+/// second map or row normalization (their rows do not merge by LSE alone).
+static bool isKeyBlockMajor(AttentionOp op) {
+  return op.getBlocks() && op.getNormalizer() == Normalizer::softmax &&
+         op.getSink().empty() && !op.getQuery2() && !op.getRmsNormEps();
+}
+
+/// Copies `src` (a single-block region) into `dst` with block argument
+/// `rowArg` replaced by `pos[rowArg]`: the regions of a gathered query tile
+/// see each row's position in the sequence, not its place in the tile.
+static void remapRowArgument(OpBuilder &b, Location loc, Region &src,
+                             Region &dst, unsigned rowArg, Value pos) {
+  Block &from = src.front();
+  OpBuilder::InsertionGuard guard(b);
+  Block *to = b.createBlock(
+      &dst, dst.end(), from.getArgumentTypes(),
+      SmallVector<Location>(from.getNumArguments(), loc));
+  b.setInsertionPointToStart(to);
+  IRMapping m;
+  for (auto [x, y] : llvm::zip(from.getArguments(), to->getArguments()))
+    m.map(x, y);
+  Value i = memref::LoadOp::create(b, loc, pos, to->getArgument(rowArg));
+  m.map(from.getArgument(rowArg), i);
+  for (Operation &o : from)
+    b.clone(o, m);
+}
+
+/// Each (batch, head) sorts its (row, slot) selections by key block with a
+/// counting sort; each work item then gathers up to `tq` rows that chose one
+/// block, attends them to that block only and writes a normalized partial
+/// output and LSE per (row, slot); a last loop merges each row's partials
+/// by log-sum-exp and applies the epilogue. Work is proportional to the
+/// selected (row, block) pairs, whatever the rows of a tile chose.
+static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(),
+        o = op.getOutput(), lse = op.getLse(), sel = op.getBlocks();
+  int64_t hq = op.getNumQueryHeads(), group = hq / op.getNumKvHeads();
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
+  int64_t slots = op.getBlocksType().getDimSize(3);
+  int64_t bs = *op.getBlockSize();
+  tk = std::gcd(tk, bs);
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), idxT = b.getIndexType();
+  auto cst = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddIOp::create(b, loc, x, y);
+  };
+  auto mul = [&](Value x, Value y) -> Value {
+    return arith::MulIOp::create(b, loc, x, y);
+  };
+  auto forRange = [&](Value lo, Value hi, function_ref<void(Value)> body) {
+    scf::ForOp::create(b, loc, lo, hi, cst(1), ValueRange{},
+                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+                         OpBuilder::InsertionGuard g(b);
+                         b.setInsertionPoint(nb.getInsertionBlock(),
+                                             nb.getInsertionPoint());
+                         body(iv);
+                         scf::YieldOp::create(b, loc);
+                       });
+  };
+  auto ifThen = [&](Value cond, function_ref<void()> body) {
+    scf::IfOp::create(b, loc, cond, [&](OpBuilder &nb, Location) {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      body();
+      scf::YieldOp::create(b, loc);
+    });
+  };
+  // dst[dstAt..., :len] = src[srcAt..., :len], by 16-lane vectors when the
+  // length allows.
+  auto copyRow = [&](Value src, ArrayRef<Value> srcAt, Value dst,
+                     ArrayRef<Value> dstAt, int64_t len) {
+    int64_t lanes = len % 16 == 0 ? 16 : 1;
+    Type elem = cast<MemRefType>(src.getType()).getElementType();
+    scf::ForOp::create(
+        b, loc, cst(0), cst(len), cst(lanes), ValueRange{},
+        [&](OpBuilder &nb, Location, Value x, ValueRange) {
+          SmallVector<Value> from(srcAt.begin(), srcAt.end()),
+              to(dstAt.begin(), dstAt.end());
+          from.push_back(x);
+          to.push_back(x);
+          if (lanes == 1) {
+            memref::StoreOp::create(
+                nb, loc, memref::LoadOp::create(nb, loc, src, from), dst, to);
+          } else {
+            Value vec = vector::LoadOp::create(
+                nb, loc, VectorType::get({lanes}, elem), src, from);
+            vector::StoreOp::create(nb, loc, vec, dst, to);
+          }
+          scf::YieldOp::create(nb, loc);
+        });
+  };
+  Value batch = memref::DimOp::create(b, loc, q, 0);
+  Value lq = memref::DimOp::create(b, loc, q, 2);
+  Value lk = memref::DimOp::create(b, loc, k, 2);
+  Value numBlocks = arith::CeilDivUIOp::create(b, loc, lk, cst(bs));
+  Value causalOffset = arith::SubIOp::create(b, loc, lk, lq);
+  Value heads = cst(hq);
+
+  // Block of (row i, slot s), or -1 when out of range or repeated in an
+  // earlier slot (a block attends once per row).
+  auto blockOf = [&](Value bb, Value h, Value i, int64_t s) -> Value {
+    auto at = [&](int64_t c) -> Value {
+      return memref::LoadOp::create(b, loc, sel,
+                                    ValueRange{bb, h, i, cst(c)});
+    };
+    Value x = at(s);
+    Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    Value n = arith::IndexCastOp::create(b, loc, idxT, x);
+    Value valid = arith::AndIOp::create(
+        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, x, zero),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, n, numBlocks));
+    for (int64_t e = 0; e < s; ++e)
+      valid = arith::AndIOp::create(
+          b, loc, valid,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, at(e), x));
+    return arith::SelectOp::create(b, loc, valid, n, cst(-1));
+  };
+  auto isBlock = [&](Value n) -> Value {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, n, cst(0));
+  };
+
+  // Scratch: per (b, h) block offsets and sorted (row, slot) lists; partial
+  // outputs and LSEs per (b, h, row, slot).
+  Value bh = mul(batch, heads);
+  Value stride = add(numBlocks, cst(1));
+  Value perHead = mul(lq, cst(slots));
+  Value offsets = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, idxT),
+      ValueRange{mul(bh, stride)});
+  Value lists = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, i32),
+      ValueRange{mul(bh, perHead)});
+  Value partO = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, dv}, f32),
+      ValueRange{mul(bh, perHead)});
+  Value partL = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, f32),
+      ValueRange{mul(bh, perHead)});
+
+  // 1. Counting sort per (b, h).
+  {
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq)},
+        ValueRange{}, std::nullopt);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value bb = forall.getInductionVar(0), h = forall.getInductionVar(1);
+    Value base = add(mul(bb, heads), h);
+    Value off0 = mul(base, stride);
+    forRange(cst(0), stride,
+             [&](Value n) { memref::StoreOp::create(b, loc, cst(0), offsets,
+                                                    add(off0, n)); });
+    forRange(cst(0), lq, [&](Value i) {
+      for (int64_t s = 0; s < slots; ++s) {
+        Value n = blockOf(bb, h, i, s);
+        ifThen(isBlock(n), [&] {
+          Value at = add(off0, add(n, cst(1)));
+          Value c = memref::LoadOp::create(b, loc, offsets, at);
+          memref::StoreOp::create(b, loc, add(c, cst(1)), offsets, at);
+        });
+      }
+    });
+    Value cursor = memref::AllocaOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, idxT),
+        ValueRange{numBlocks});
+    forRange(cst(0), numBlocks, [&](Value n) {
+      Value prev = memref::LoadOp::create(b, loc, offsets, add(off0, n));
+      Value at = add(off0, add(n, cst(1)));
+      Value c = memref::LoadOp::create(b, loc, offsets, at);
+      memref::StoreOp::create(b, loc, add(c, prev), offsets, at);
+      memref::StoreOp::create(b, loc, prev, cursor, n);
+    });
+    Value listBase = mul(base, perHead);
+    forRange(cst(0), lq, [&](Value i) {
+      for (int64_t s = 0; s < slots; ++s) {
+        Value n = blockOf(bb, h, i, s);
+        ifThen(isBlock(n), [&] {
+          Value at = memref::LoadOp::create(b, loc, cursor, n);
+          Value e = add(mul(i, cst(slots)), cst(s));
+          memref::StoreOp::create(
+              b, loc, arith::IndexCastOp::create(b, loc, i32, e), lists,
+              add(listBase, at));
+          memref::StoreOp::create(b, loc, add(at, cst(1)), cursor, n);
+        });
+      }
+    });
+  }
+
+  // 2. Items: (b, h, block), each a loop over chunks of tq of its rows.
+  {
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq), numBlocks},
+        ValueRange{}, std::nullopt);
+    forall->setAttr("attn.tile_sizes", b.getDenseI64ArrayAttr({tq, tk}));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value bb = forall.getInductionVar(0), h = forall.getInductionVar(1),
+          n = forall.getInductionVar(2);
+    Value base = add(mul(bb, heads), h);
+    Value off0 = mul(base, stride);
+    Value start = memref::LoadOp::create(b, loc, offsets, add(off0, n));
+    Value end =
+        memref::LoadOp::create(b, loc, offsets, add(off0, add(n, cst(1))));
+    scf::ForOp::create(b, loc, start, end, cst(tq), ValueRange{},
+                       [&](OpBuilder &nb, Location, Value first, ValueRange) {
+      OpBuilder::InsertionGuard g3(b);
+      b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      Value nr = arith::MinUIOp::create(
+          b, loc, cst(tq), arith::SubIOp::create(b, loc, end, first));
+      Type qElem = cast<MemRefType>(q.getType()).getElementType();
+      Value qp = memref::AllocaOp::create(b, loc,
+                                          MemRefType::get({tq, d}, qElem));
+      Value pos = memref::AllocaOp::create(b, loc, MemRefType::get({tq}, idxT));
+      Value part =
+          memref::AllocaOp::create(b, loc, MemRefType::get({tq}, idxT));
+      Value listBase = mul(base, perHead);
+      forRange(cst(0), nr, [&](Value r) {
+        Value e = arith::IndexCastOp::create(
+            b, loc, idxT,
+            memref::LoadOp::create(b, loc, lists, add(listBase, add(first, r))));
+        Value i = arith::DivUIOp::create(b, loc, e, cst(slots));
+        memref::StoreOp::create(b, loc, i, pos, r);
+        memref::StoreOp::create(b, loc, add(listBase, e), part, r);
+        copyRow(q, {bb, h, i}, qp, {r}, d);
+      });
+      // Online-softmax state.
+      auto rowType = MemRefType::get({tq}, f32);
+      Value maxes = memref::AllocaOp::create(b, loc, rowType);
+      Value sums = memref::AllocaOp::create(b, loc, rowType);
+      Value acc =
+          memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
+      auto fill = [&](Value buf, float x) {
+        Value cv = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(x));
+        linalg::FillOp::create(b, loc, ValueRange{cv}, ValueRange{buf});
+      };
+      fill(maxes, -std::numeric_limits<float>::infinity());
+      fill(sums, 0.0f);
+      fill(acc, 0.0f);
+      OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+      Value qTile = tileView(b, loc, qp, {zero, zero}, {nr, b.getIndexAttr(d)},
+                             {ShapedType::kDynamic, d});
+      Value hk = arith::DivUIOp::create(b, loc, h, cst(group));
+      Value blockStart = mul(n, cst(bs));
+      Value blockEnd = arith::MinUIOp::create(b, loc, lk, add(blockStart, cst(bs)));
+      // The regions with rows mapped to their positions.
+      Region maskRegion, score;
+      {
+        Region combined;
+        if (buildMaskRegion(b, loc, op, causalOffset, combined))
+          remapRowArgument(b, loc, combined, maskRegion, 2, pos);
+        if (!op.getScore().empty())
+          remapRowArgument(b, loc, op.getScore(), score, 3, pos);
+      }
+      // Rows are sorted: the first sees the fewest keys. Without a user
+      // mask, a key tile entirely at or below its causal limit is full.
+      Value firstRow = memref::LoadOp::create(b, loc, pos, cst(0));
+      FloatAttr scaleAttr = b.getF32FloatAttr(op.getScaleValue());
+      scf::ForOp::create(
+          b, loc, blockStart, blockEnd, cst(tk), ValueRange{},
+          [&](OpBuilder &nb, Location, Value k0, ValueRange) {
+            OpBuilder::InsertionGuard g2(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            Value nk = arith::MinUIOp::create(
+                b, loc, cst(tk), arith::SubIOp::create(b, loc, blockEnd, k0));
+            Value kTile = tileView(b, loc, k, {bb, hk, k0, zero},
+                                   {one, one, nk, b.getIndexAttr(d)},
+                                   {ShapedType::kDynamic, d});
+            Value vTile = tileView(b, loc, v, {bb, hk, k0, zero},
+                                   {one, one, nk, b.getIndexAttr(dv)},
+                                   {ShapedType::kDynamic, dv});
+            Value gathered = cst(0); // rows are positions via `pos`
+            auto attend = [&](OpBuilder &builder, bool withMask) {
+              auto step = TileAttendOp::create(
+                  builder, loc, qTile, kTile, vTile, maxes, sums, acc, bb, h,
+                  gathered, k0, scaleAttr, op.getNormalizerAttr());
+              IRMapping m;
+              score.cloneInto(&step.getScore(), m);
+              if (withMask)
+                maskRegion.cloneInto(&step.getMask(), m);
+            };
+            if (maskRegion.empty()) {
+              attend(b, false);
+            } else {
+              Value full = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+              if (op.getMask().empty()) {
+                Value last = arith::SubIOp::create(b, loc, add(k0, nk), cst(1));
+                full = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
+                                             last, add(firstRow, causalOffset));
+              }
+              auto ifFull = scf::IfOp::create(b, loc, full, true);
+              OpBuilder thenB = ifFull.getThenBodyBuilder();
+              attend(thenB, false);
+              OpBuilder elseB = ifFull.getElseBodyBuilder();
+              attend(elseB, true);
+            }
+            scf::YieldOp::create(b, loc);
+          });
+      // Normalized partials (no epilogue yet), scattered per (row, slot).
+      Value op0 =
+          memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
+      Value lp = memref::AllocaOp::create(b, loc, rowType);
+      TileFinalizeOp::create(
+          b, loc, maxes, sums, acc,
+          tileView(b, loc, op0, {zero, zero}, {nr, b.getIndexAttr(dv)},
+                   {ShapedType::kDynamic, dv}),
+          tileView(b, loc, lp, {zero}, {nr}, {ShapedType::kDynamic}), bb, h,
+          cst(0), op.getNormalizerAttr());
+      forRange(cst(0), nr, [&](Value r) {
+        Value p = memref::LoadOp::create(b, loc, part, r);
+        memref::StoreOp::create(b, loc,
+                                memref::LoadOp::create(b, loc, lp, r), partL, p);
+        copyRow(op0, {r}, partO, {p}, dv);
+      });
+      scf::YieldOp::create(b, loc);
+    });
+  }
+
+  // 3. Merge each row's partials by log-sum-exp; epilogue; LSE.
+  {
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq), lq},
+        ValueRange{}, std::nullopt);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value bb = forall.getInductionVar(0), h = forall.getInductionVar(1),
+          i = forall.getInductionVar(2);
+    Value rowBase = mul(add(mul(add(mul(bb, heads), h), lq), i), cst(slots));
+    Value ninf = arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+    Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    SmallVector<Value> valid, ls;
+    Value m = ninf;
+    for (int64_t s = 0; s < slots; ++s) {
+      valid.push_back(isBlock(blockOf(bb, h, i, s)));
+      // Only valid slots were written (the others hold stale data, in
+      // bounds): select, never compute with them.
+      Value p = add(rowBase, cst(s));
+      Value l = memref::LoadOp::create(b, loc, partL, p);
+      ls.push_back(arith::SelectOp::create(b, loc, valid.back(), l, ninf));
+      m = arith::MaximumFOp::create(b, loc, m, ls.back());
+    }
+    Value finite =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, m, ninf);
+    Value mSafe = arith::SelectOp::create(b, loc, finite, m, zeroF);
+    SmallVector<Value> ws;
+    Value total = zeroF;
+    for (int64_t s = 0; s < slots; ++s) {
+      ws.push_back(math::ExpOp::create(
+          b, loc, arith::SubFOp::create(b, loc, ls[s], mSafe)));
+      total = arith::AddFOp::create(b, loc, total, ws.back());
+    }
+    Value positive =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, total, zeroF);
+    Value inv = arith::SelectOp::create(
+        b, loc, positive,
+        arith::DivFOp::create(
+            b, loc, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0f)),
+            total),
+        zeroF);
+    Type outElem = cast<MemRefType>(o.getType()).getElementType();
+    forRange(cst(0), cst(dv), [&](Value x) {
+      Value sum = zeroF;
+      for (int64_t s = 0; s < slots; ++s) {
+        Value p = add(rowBase, cst(s));
+        Value val = arith::SelectOp::create(
+            b, loc, valid[s],
+            memref::LoadOp::create(b, loc, partO, ValueRange{p, x}), zeroF);
+        sum = math::FmaOp::create(b, loc, ws[s], val, sum);
+      }
+      Value y = arith::MulFOp::create(b, loc, sum, inv);
+      if (!op.getEpilogue().empty())
+        y = AttentionOp::inlineScalarRegion(b, op.getEpilogue(),
+                                            ValueRange{y, bb, h, i, x});
+      else if (outElem != f32)
+        y = arith::TruncFOp::create(b, loc, outElem, y);
+      memref::StoreOp::create(b, loc, y, o, ValueRange{bb, h, i, x});
+    });
+    if (lse) {
+      Value l = arith::AddFOp::create(b, loc, m,
+                                      math::LogOp::create(b, loc, total));
+      l = arith::SelectOp::create(b, loc, finite, l, ninf);
+      memref::StoreOp::create(b, loc, l, lse, ValueRange{bb, h, i});
+    }
+  }
   op.erase();
   return success();
 }
@@ -984,6 +1392,11 @@ struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
         op.emitOpError("expected memref operands; run one-shot-bufferize "
                        "before attn-tile-attention");
         return signalPassFailure();
+      }
+      if (isKeyBlockMajor(op)) {
+        if (failed(tileBlockSparse(op, qTile, kvTile)))
+          return signalPassFailure();
+        continue;
       }
       LogicalResult r = decodeSplitKeys > 0 && isPackedDecode(op, qTile)
                             ? tileDecode(op, qTile, kvTile, decodeSplitKeys)

@@ -268,12 +268,62 @@ func.func @second_map(%q: memref<?x4x?x64xf32>, %v: memref<?x4x?x128xf32>, %o: m
 
 // -----
 
-// Block selection (MoBA): per query tile a stack row counts the rows that
-// chose each key block (out-of-range entries such as -1 choose nothing);
-// a key tile is empty if no row chose its block, full (unmasked) only if
-// every row did and the causal mask hides nothing, else its mask tests each
-// row's list. Key tiles follow the block size (gcd(16, 24) = 8 here).
+// Block selection (MoBA), key-block major: per (batch, head) a counting
+// sort of the (row, slot) selections by block (out-of-range entries and
+// repeats of an earlier slot choose nothing); per (batch, head, block) the
+// rows that chose it are gathered in chunks of q-tile rows and attended to
+// that block only (key tiles of gcd(16, 24) = 8), their regions seeing each
+// row's position through a load; partial outputs and LSEs per (row, slot)
+// are merged by log-sum-exp.
 // CHECK-LABEL: func @blocks
+// CHECK: %[[NB:.*]] = arith.ceildivui %{{.*}}, %c24 : index
+// CHECK: %[[OFFS:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
+// CHECK: %[[LIST:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
+// CHECK: %[[PARTO:.*]] = memref.alloc(%{{.*}}) : memref<?x64xf32>
+// CHECK: %[[PARTL:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 4)
+// CHECK: memref.load %arg3[%{{.*}}, %{{.*}}, %{{.*}}, %c1]
+// CHECK: memref.load %arg3[%{{.*}}, %{{.*}}, %{{.*}}, %c0]
+// CHECK: arith.cmpi ne
+// CHECK: memref.store %{{.*}}, %[[LIST]]
+// CHECK: scf.forall (%[[B:.*]], %[[H:.*]], %[[N:.*]]) in (%{{.*}}, 4, %[[NB]])
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c32
+// CHECK: %[[QP:.*]] = memref.alloca() : memref<32x64xf32>
+// CHECK: %[[POS:.*]] = memref.alloca() : memref<32xindex>
+// CHECK: vector.load %arg0
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8
+// CHECK: scf.if
+// CHECK: attn.tile_attend
+// CHECK-NOT: mask
+// CHECK: } else {
+// CHECK: attn.tile_attend {{.*}} mask {
+// CHECK: ^bb0(%{{.*}}: index, %{{.*}}: index, %[[R:.*]]: index, %[[J:.*]]: index):
+// CHECK: %[[I:.*]] = memref.load %[[POS]][%[[R]]] : memref<32xindex>
+// CHECK: %[[LIM:.*]] = arith.addi %[[I]], %{{.*}} : index
+// CHECK: arith.cmpi sle, %[[J]], %[[LIM]] : index
+// CHECK: attn.tile_finalize
+// CHECK: memref.store %{{.*}}, %[[PARTL]]
+// CHECK: vector.store %{{.*}}, %[[PARTO]]
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}}, 4, %{{.*}})
+// CHECK: memref.load %[[PARTL]]
+// CHECK: math.exp
+// CHECK: memref.load %[[PARTO]]
+// CHECK: memref.store %{{.*}}, %arg4
+func.func @blocks(%q: memref<?x4x?x64xf32>, %k: memref<?x4x?x64xf32>, %v: memref<?x4x?x64xf32>,
+                  %sel: memref<?x4x?x2xi32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      blocks(%sel : memref<?x4x?x2xi32>) block_size(24) outs(%o : memref<?x4x?x64xf32>)
+  return
+}
+
+// -----
+
+// A block selection whose rows cannot be merged by LSE (sigmoid attention)
+// keeps the query-tile form: per query tile a stack row counts the rows that
+// chose each key block; a key tile is empty if no row chose its block, full
+// only if every row did and the positions hide nothing, else its mask tests
+// each row's list.
+// CHECK-LABEL: func @blocks_sigmoid
 // CHECK: scf.forall
 // CHECK: %[[NB:.*]] = arith.divui %{{.*}}, %c24 : index
 // CHECK: %[[ROWS:.*]] = memref.alloca(%[[NB]]) : memref<?xi32>
@@ -300,9 +350,9 @@ func.func @second_map(%q: memref<?x4x?x64xf32>, %v: memref<?x4x?x128xf32>, %o: m
 // CHECK: memref.load %arg3[%{{.*}}, %{{.*}}, %{{.*}}, %c1]
 // CHECK: arith.ori
 // CHECK: arith.andi
-func.func @blocks(%q: memref<?x4x?x64xf32>, %k: memref<?x4x?x64xf32>, %v: memref<?x4x?x64xf32>,
-                  %sel: memref<?x4x?x2xi32>, %o: memref<?x4x?x64xf32>) {
-  attn.attention causal ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+func.func @blocks_sigmoid(%q: memref<?x4x?x64xf32>, %k: memref<?x4x?x64xf32>, %v: memref<?x4x?x64xf32>,
+                          %sel: memref<?x4x?x2xi32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal normalizer(sigmoid) ins(%q, %k, %v : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
       blocks(%sel : memref<?x4x?x2xi32>) block_size(24) outs(%o : memref<?x4x?x64xf32>)
   return
 }

@@ -181,6 +181,51 @@ def block_means(x, bs, kind="mean"):
     return out
 
 
+def blocks_reference(x, bs, sigmoid_bias=None):
+    """Causal GQA attention over caller-selected blocks: (o, lse) with the
+    row-dependent soft cap of blocks_gqa_lse.mlir, or sigmoid weights."""
+    q, k, v, sel = x["q"], x["k"], x["v"], x["sel"].astype(np.int64)
+    B, H, L, D = q.shape
+    group = H // k.shape[1]
+    nb = (L + bs - 1) // bs
+    o = np.zeros_like(q)
+    lse = np.full((B, H, L), -np.inf)
+    blk = np.arange(L) // bs
+    for b in range(B):
+        for h in range(H):
+            s = (q[b, h] @ k[b, h // group].T) / np.sqrt(D)
+            vis = np.tril(np.ones((L, L), bool))
+            chosen = np.zeros((L, L), bool)
+            for c in range(sel.shape[3]):
+                n = sel[b, h, :, c]
+                ok = (n >= 0) & (n < nb)
+                chosen |= (blk[None, :] == n[:, None]) & ok[:, None]
+            vis &= chosen
+            if sigmoid_bias is not None:
+                w = np.where(vis, sigmoid(s + sigmoid_bias), 0.0)
+                o[b, h] = w @ v[b, h // group]
+                continue
+            cap = 1.0 + 0.01 * np.arange(L)[:, None]
+            s = np.tanh(s / cap) * cap
+            s = np.where(vis, s, -np.inf)
+            m = s.max(1, keepdims=True)
+            ms = np.where(np.isfinite(m), m, 0.0)
+            e = np.exp(s - ms)
+            tot = e.sum(1, keepdims=True)
+            o[b, h] = 2.0 * np.where(tot > 0, (e / np.where(tot > 0, tot, 1)) @ v[b, h // group], 0.0)
+            lse[b, h] = np.where(tot[:, 0] > 0, ms[:, 0] + np.log(np.where(tot[:, 0] > 0, tot[:, 0], 1)), -np.inf)
+    return o, lse
+
+
+def blocks_gqa_lse(x):
+    o, lse = blocks_reference(x, 32)
+    return {"o": o, "lse": lse}
+
+
+def blocks_sigmoid(x):
+    return {"o": blocks_reference(x, 32, sigmoid_bias=-4.0)[0]}
+
+
 def moba(x, bs=64, top=3):
     q, k, v = x["q"], x["k"], x["v"]
     B, H, L, D = q.shape
@@ -255,6 +300,11 @@ def examples(a):
                        [("y", "f")]),
         "moba": ([("q", (B, 4, L, 64)), ("k", (B, 4, L, 64)), ("v", (B, 4, L, 64))],
                  moba, [("o", "f")]),
+        "blocks_gqa_lse": ([("q", (B, 4, L, 64)), ("k", (B, 2, L, 64)), ("v", (B, 2, L, 64)),
+                            ("sel", (B, 4, L, 3), "blocks")], blocks_gqa_lse,
+                           [("o", "f"), ("lse", "f")]),
+        "blocks_sigmoid": ([("q", (B, 4, L, 64)), ("k", (B, 2, L, 64)), ("v", (B, 2, L, 64)),
+                            ("sel", (B, 4, L, 3), "blocks")], blocks_sigmoid, [("o", "f")]),
         "gated_attention": ([("q", (B, 4, L, 64)), ("k", (B, 4, L, 64)),
                              ("v", (B, 4, L, 64)), ("g", (B, 4, L))], gated_attention,
                             [("y", "f")]),
@@ -305,7 +355,12 @@ def main():
         v = (scale * rng.standard_normal(shape)).astype(np.float32)
         if name == "logits" and a.skew:
             v[:, 0] += a.skew
-        if dtype == "bf16":
+        if dtype == "blocks":
+            # Block ids in [-1, nb]: -1 and nb select nothing; repeats occur.
+            nb = (shape[2] + 31) // 32
+            v = rng.integers(-1, nb + 1, size=shape).astype(np.int32)
+            np.save(w(name + ".npy"), v)
+        elif dtype == "bf16":
             bits, v = round_bf16(v)
             np.save(w(name + ".npy"), bits)
         else:
