@@ -279,28 +279,15 @@ LogicalResult AttentionOp::verifyRegions() {
                             outType.getElementType());
 }
 
+static void getDpsEffects(
+    Operation *op,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects);
+
 void AttentionOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  for (OpOperand &operand : getOperation()->getOpOperands()) {
-    if (!isa<MemRefType>(operand.get().getType()))
-      continue;
-    if (isDpsInit(&operand))
-      effects.emplace_back(MemoryEffects::Write::get(), &operand,
-                           SideEffects::DefaultResource::get());
-    else
-      effects.emplace_back(MemoryEffects::Read::get(), &operand,
-                           SideEffects::DefaultResource::get());
-  }
-  // Regions may read buffers defined above (bias tables, document ids).
-  for (Region &region : getOperation()->getRegions())
-    region.walk([&](MemoryEffectOpInterface nested) {
-      SmallVector<MemoryEffects::EffectInstance> nestedEffects;
-      nested.getEffects(nestedEffects);
-      for (auto &e : nestedEffects)
-        if (e.getValue() && !region.isAncestor(e.getValue().getParentRegion()))
-          effects.push_back(e);
-    });
+  getDpsEffects(getOperation(), effects);
 }
 
 //===----------------------------------------------------------------------===//
@@ -512,7 +499,8 @@ void CumsumOp::getEffects(
 // Shared by the routing ops
 //===----------------------------------------------------------------------===//
 
-/// Reads every non-init memref operand and writes every init.
+/// Reads every non-init memref operand and writes every init; regions may
+/// read buffers defined above (bias tables, document ids).
 static void getDpsEffects(
     Operation *op,
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>

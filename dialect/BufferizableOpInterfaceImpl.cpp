@@ -50,31 +50,6 @@ struct AttentionOpInterface
   }
 };
 
-struct CumsumOpInterface
-    : public DstBufferizableOpInterfaceExternalModel<CumsumOpInterface,
-                                                     CumsumOp> {
-  bool bufferizesToMemoryRead(Operation *op, OpOperand &opOperand,
-                              const AnalysisState &state) const {
-    return !cast<CumsumOp>(op).isDpsInit(&opOperand);
-  }
-
-  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
-                          const BufferizationOptions &options,
-                          BufferizationState &state) const {
-    auto cumsum = cast<CumsumOp>(op);
-    FailureOr<Value> in =
-        getBuffer(rewriter, cumsum.getInput(), options, state);
-    FailureOr<Value> out =
-        getBuffer(rewriter, cumsum.getOutput(), options, state);
-    if (failed(in) || failed(out))
-      return failure();
-    rewriter.setInsertionPoint(op);
-    CumsumOp::create(rewriter, op->getLoc(), TypeRange{}, *in, *out,
-                     cumsum.getDimAttr());
-    replaceOpWithBufferizedValues(rewriter, op, *out);
-    return success();
-  }
-};
 /// Any destination-passing attn op without special needs: the same op on
 /// the operands' buffers, regions moved over, no results.
 template <typename OpTy>
@@ -119,7 +94,7 @@ void mlir::attn::registerBufferizableOpInterfaceExternalModels(
     DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, AttnDialect *dialect) {
     AttentionOp::attachInterface<AttentionOpInterface>(*ctx);
-    CumsumOp::attachInterface<CumsumOpInterface>(*ctx);
+    CumsumOp::attachInterface<GenericDstInterface<CumsumOp>>(*ctx);
     RouteOp::attachInterface<GenericDstInterface<RouteOp>>(*ctx);
     ExpertsOp::attachInterface<GenericDstInterface<ExpertsOp>>(*ctx);
     GateOp::attachInterface<GenericDstInterface<GateOp>>(*ctx);

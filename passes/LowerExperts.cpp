@@ -22,6 +22,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/AttnOps.h"
+#include "passes/LoopBuilders.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -144,22 +145,10 @@ private:
 
   void forRange(Value lo, Value hi, function_ref<void(Value)> body,
                 int64_t step = 1) {
-    scf::ForOp::create(b, loc, lo, hi, idx(step), ValueRange{},
-                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
-                         OpBuilder::InsertionGuard g(b);
-                         b.setInsertionPoint(nb.getInsertionBlock(),
-                                             nb.getInsertionPoint());
-                         body(iv);
-                         scf::YieldOp::create(b, loc);
-                       });
+    buildFor(b, loc, lo, hi, step, body);
   }
   void ifThen(Value cond, function_ref<void()> body) {
-    scf::IfOp::create(b, loc, cond, [&](OpBuilder &nb, Location) {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-      body();
-      scf::YieldOp::create(b, loc);
-    });
+    buildIf(b, loc, cond, body);
   }
 
   /// (valid, expert) of pair p = t * k + s: valid when 0 <= idx < E.

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/AttnOps.h"
+#include "passes/LoopBuilders.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -85,14 +86,7 @@ public:
 
     if (sequential) {
       allocScratch(b);
-      scf::ForOp::create(b, loc, idx(0), rows, idx(1), ValueRange{},
-                         [&](OpBuilder &nb, Location, Value r, ValueRange) {
-                           OpBuilder::InsertionGuard g(b);
-                           b.setInsertionPoint(nb.getInsertionBlock(),
-                                               nb.getInsertionPoint());
-                           emitRow(r);
-                           scf::YieldOp::create(b, loc);
-                         });
+      forRange(idx(0), rows, [&](Value r) { emitRow(r); });
     } else {
       Value chunks = arith::CeilDivUIOp::create(b, loc, rows,
                                                 idx(kRowsPerChunk));
@@ -106,14 +100,7 @@ public:
       Value first = mul(forall.getInductionVar(0), idx(kRowsPerChunk));
       Value last = arith::MinUIOp::create(b, loc, rows,
                                           add(first, idx(kRowsPerChunk)));
-      scf::ForOp::create(b, loc, first, last, idx(1), ValueRange{},
-                         [&](OpBuilder &nb, Location, Value r, ValueRange) {
-                           OpBuilder::InsertionGuard g2(b);
-                           b.setInsertionPoint(nb.getInsertionBlock(),
-                                               nb.getInsertionPoint());
-                           emitRow(r);
-                           scf::YieldOp::create(b, loc);
-                         });
+      forRange(first, last, [&](Value r) { emitRow(r); });
     }
     op.erase();
   }
@@ -142,30 +129,13 @@ private:
     memref::StoreOp::create(b, loc, v, m, ivs);
   }
 
-  /// for e in [0, n): body(e); plain scalar loops.
   void forRange(Value lo, Value hi, function_ref<void(Value)> body) {
-    scf::ForOp::create(b, loc, lo, hi, idx(1), ValueRange{},
-                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
-                         OpBuilder::InsertionGuard g(b);
-                         b.setInsertionPoint(nb.getInsertionBlock(),
-                                             nb.getInsertionPoint());
-                         body(iv);
-                         scf::YieldOp::create(b, loc);
-                       });
+    buildFor(b, loc, lo, hi, 1, body);
   }
-
-  /// A loop carrying values: returns the results.
   ValueRange reduceRange(Value lo, Value hi, ValueRange init,
                          function_ref<SmallVector<Value>(Value, ValueRange)>
                              body) {
-    auto loop = scf::ForOp::create(
-        b, loc, lo, hi, idx(1), init,
-        [&](OpBuilder &nb, Location, Value iv, ValueRange acc) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          scf::YieldOp::create(b, loc, body(iv, acc));
-        });
-    return loop.getResults();
+    return buildReduce(b, loc, lo, hi, init, body);
   }
 
   void zeroFill(Value m, Type elem) {
@@ -226,11 +196,7 @@ private:
     };
     // Vector groups of `group` x 16 experts over [lo, hi).
     auto vectorGroups = [&](Value lo, Value hi, int64_t group) {
-      scf::ForOp::create(
-          b, loc, lo, hi, idx(group * kLanes), ValueRange{},
-          [&](OpBuilder &nb, Location, Value e0, ValueRange) {
-            OpBuilder::InsertionGuard g(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      buildFor(b, loc, lo, hi, group * kLanes, [&](Value e0) {
             Value zero = arith::ConstantOp::create(
                 b, loc, DenseElementsAttr::get(vecF32, 0.0f));
             SmallVector<Value> init(group, zero);
@@ -252,7 +218,6 @@ private:
             for (int64_t c = 0; c < group; ++c)
               vector::StoreOp::create(b, loc, acc[c], logits,
                                       ValueRange{add(e0, idx(c * kLanes))});
-            scf::YieldOp::create(b, loc);
           });
     };
     constexpr int64_t kGroup = 8;
@@ -405,12 +370,9 @@ private:
       (void)best;
       Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, bi,
                                           i32c(0));
-      scf::IfOp::create(b, loc, valid, [&](OpBuilder &nb, Location) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      buildIf(b, loc, valid, [&] {
         store(negInf(), keys,
               Value(arith::IndexCastOp::create(b, loc, b.getIndexType(), bi)));
-        scf::YieldOp::create(b, loc);
       });
       Value w = loadAt(keyFromProbs ? probs : logits, bi, f32c(0.0f));
       chosen.push_back(bi);
@@ -543,13 +505,10 @@ private:
           })[0];
       Value dropped = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
                                             rank, idx(top));
-      scf::IfOp::create(b, loc, dropped, [&](OpBuilder &nb, Location) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      buildIf(b, loc, dropped, [&] {
         Value lo = mul(g, idx(size));
         forRange(lo, add(lo, idx(size)),
                  [&](Value ex) { store(negInf(), keys, ex); });
-        scf::YieldOp::create(b, loc);
       });
     });
   }

@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/AttnOps.h"
+#include "passes/LoopBuilders.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -834,22 +835,10 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
     return arith::MulIOp::create(b, loc, x, y);
   };
   auto forRange = [&](Value lo, Value hi, function_ref<void(Value)> body) {
-    scf::ForOp::create(b, loc, lo, hi, cst(1), ValueRange{},
-                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
-                         OpBuilder::InsertionGuard g(b);
-                         b.setInsertionPoint(nb.getInsertionBlock(),
-                                             nb.getInsertionPoint());
-                         body(iv);
-                         scf::YieldOp::create(b, loc);
-                       });
+    buildFor(b, loc, lo, hi, 1, body);
   };
   auto ifThen = [&](Value cond, function_ref<void()> body) {
-    scf::IfOp::create(b, loc, cond, [&](OpBuilder &nb, Location) {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-      body();
-      scf::YieldOp::create(b, loc);
-    });
+    buildIf(b, loc, cond, body);
   };
   // dst[dstAt..., :len] = src[srcAt..., :len], by 16-lane vectors when the
   // length allows.
