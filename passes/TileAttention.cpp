@@ -583,6 +583,24 @@ static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
       });
 }
 
+/// A query tile's online-softmax state on the stack, initialized: running
+/// maxima (-inf), sums (0) and the [tq, dv] accumulator (0).
+static std::array<Value, 3> allocState(OpBuilder &b, Location loc, int64_t tq,
+                                       int64_t dv) {
+  Type f32 = b.getF32Type();
+  auto rowType = MemRefType::get({tq}, f32);
+  std::array<Value, 3> state = {
+      memref::AllocaOp::create(b, loc, rowType),
+      memref::AllocaOp::create(b, loc, rowType),
+      memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32))};
+  float init[3] = {-std::numeric_limits<float>::infinity(), 0.0f, 0.0f};
+  for (auto [buf, x] : llvm::zip(state, init)) {
+    Value c = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(x));
+    linalg::FillOp::create(b, loc, ValueRange{c}, ValueRange{buf});
+  }
+  return state;
+}
+
 static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -623,28 +641,16 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
         qt = body->getArgument(2);
 
   // Online-softmax state of this query tile.
-  Type f32 = b.getF32Type();
-  auto rowType = MemRefType::get({tq}, f32);
-  Value maxes = memref::AllocaOp::create(b, loc, rowType);
-  Value sums = memref::AllocaOp::create(b, loc, rowType);
-  Value acc = memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
-  auto fill = [&](Value buf, float x) {
-    Value c = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(x));
-    linalg::FillOp::create(b, loc, ValueRange{c}, ValueRange{buf});
-  };
-  fill(maxes, -std::numeric_limits<float>::infinity());
-  fill(sums, 0.0f);
-  fill(acc, 0.0f);
+  std::array<Value, 3> state = allocState(b, loc, tq, dv);
+  Value maxes = state[0], sums = state[1], acc = state[2];
   // The second map's state (Differential attention).
   Value q2 = op.getQuery2(), k2 = op.getKey2();
   Value maxes2, sums2, acc2;
   if (q2) {
-    maxes2 = memref::AllocaOp::create(b, loc, rowType);
-    sums2 = memref::AllocaOp::create(b, loc, rowType);
-    acc2 = memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
-    fill(maxes2, -std::numeric_limits<float>::infinity());
-    fill(sums2, 0.0f);
-    fill(acc2, 0.0f);
+    std::array<Value, 3> state2 = allocState(b, loc, tq, dv);
+    maxes2 = state2[0];
+    sums2 = state2[1];
+    acc2 = state2[2];
   }
 
   Value q0 = arith::MulIOp::create(b, loc, qt, ctq);
@@ -998,19 +1004,9 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
         memref::StoreOp::create(b, loc, add(listBase, e), part, r);
         copyRow(q, {bb, h, i}, qp, {r}, d);
       });
-      // Online-softmax state.
+      std::array<Value, 3> state = allocState(b, loc, tq, dv);
+      Value maxes = state[0], sums = state[1], acc = state[2];
       auto rowType = MemRefType::get({tq}, f32);
-      Value maxes = memref::AllocaOp::create(b, loc, rowType);
-      Value sums = memref::AllocaOp::create(b, loc, rowType);
-      Value acc =
-          memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32));
-      auto fill = [&](Value buf, float x) {
-        Value cv = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(x));
-        linalg::FillOp::create(b, loc, ValueRange{cv}, ValueRange{buf});
-      };
-      fill(maxes, -std::numeric_limits<float>::infinity());
-      fill(sums, 0.0f);
-      fill(acc, 0.0f);
       OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
       Value qTile = tileView(b, loc, qp, {zero, zero}, {nr, b.getIndexAttr(d)},
                              {ShapedType::kDynamic, d});
