@@ -250,8 +250,53 @@ private:
   /// The argmax of keys over [lo, hi) with strict `>`: (value, index as i32,
   /// -1 when every key is -inf or NaN).
   std::pair<Value, Value> argmax(Value lo, Value hi) {
+    // 16 lanes at a time: per lane the first maximum (strict >), then the
+    // lowest index among the lanes holding the overall maximum.
+    Value full = mul(arith::DivUIOp::create(b, loc, hi, idx(kLanes)),
+                     idx(kLanes));
+    auto vecF32 = VectorType::get({kLanes}, f32());
+    auto vecI32 = VectorType::get({kLanes}, b.getI32Type());
+    SmallVector<int32_t> laneIds = llvm::to_vector(llvm::seq<int32_t>(0, kLanes));
+    Value lanes = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(vecI32, ArrayRef<int32_t>(laneIds)));
+    Value init = vector::BroadcastOp::create(b, loc, vecF32, negInf());
+    Value initIdx = vector::BroadcastOp::create(b, loc, vecI32, i32c(-1));
+    auto loop = scf::ForOp::create(
+        b, loc, lo, full, idx(kLanes), ValueRange{init, initIdx},
+        [&](OpBuilder &nb, Location, Value e, ValueRange acc) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value c = vector::LoadOp::create(b, loc, vecF32, keys, e);
+          Value better = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::OGT, c, acc[0]);
+          Value ei = arith::AddIOp::create(
+              b, loc, lanes,
+              vector::BroadcastOp::create(
+                  b, loc, vecI32,
+                  arith::IndexCastOp::create(b, loc, b.getI32Type(), e)));
+          scf::YieldOp::create(
+              b, loc,
+              ValueRange{arith::SelectOp::create(b, loc, better, c, acc[0]),
+                         arith::SelectOp::create(b, loc, better, ei, acc[1])});
+        });
+    Value best = vector::ReductionOp::create(
+        b, loc, vector::CombiningKind::MAXIMUMF, loop.getResult(0));
+    Value atBest = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OEQ, loop.getResult(0),
+        vector::BroadcastOp::create(b, loc, vecF32, best));
+    Value candidates = arith::SelectOp::create(
+        b, loc, atBest, loop.getResult(1),
+        vector::BroadcastOp::create(
+            b, loc, vecI32, i32c(std::numeric_limits<int32_t>::max())));
+    Value first = vector::ReductionOp::create(
+        b, loc, vector::CombiningKind::MINSI, candidates);
+    Value found = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, best,
+                                        negInf());
+    first = arith::SelectOp::create(b, loc, found, first, i32c(-1));
+    best = arith::SelectOp::create(b, loc, found, best, negInf());
+    // The experts past the last full vector.
     ValueRange r = reduceRange(
-        lo, hi, ValueRange{negInf(), i32c(-1)},
+        full, hi, ValueRange{best, first},
         [&](Value e, ValueRange acc) -> SmallVector<Value> {
           Value c = load(keys, e);
           Value better = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,

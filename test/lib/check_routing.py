@@ -331,6 +331,8 @@ def main():
     p.add_argument("--threads", type=int)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ties", action="store_true",
+                   help="exact ties in the first rows of logits / x (lower expert wins)")
     p.add_argument("--skew", type=float, default=0.0,
                    help="add this to expert 0's logits (unbalanced routing)")
     a = p.parse_args()
@@ -358,6 +360,10 @@ def main():
         v = (scale * rng.standard_normal(shape)).astype(np.float32)
         if name == "logits" and a.skew:
             v[:, 0] += a.skew
+        if a.ties and name in ("logits", "x") and v.shape[0] >= 2:
+            v[0] = 0.0
+            if name == "logits":
+                v[1] = (np.arange(v.shape[1]) % 3 == 2).astype(np.float32)
         if dtype == "blocks":
             # Block ids in [-1, nb]: -1 and nb select nothing; repeats occur.
             nb = (shape[2] + 31) // 32
