@@ -149,11 +149,12 @@ def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {
 def AttnLowerRoutePass : Pass<"attn-lower-route", "func::FuncOp"> {
   let summary = "Lower memref attn.route to a loop over token rows";
   let description = [{
-    Each row's logits (computed from `x` and `W` with an FMA per expert
-    lane if the op takes them), probabilities and selection keys live in
-    three `[E]` stack rows; the top-k is k argmax sweeps with a strict `>`,
-    16 experts per vector (ties to the lower expert, `-inf` never chosen), group-limited routing
-    ranks the groups by a pairwise count. Weights and indices are kept in
+    Each row's logits (computed from `x` and `W`, 8 vectors of experts
+    accumulating in registers, if the op takes them), probabilities and
+    selection keys live in three `[E]` stack rows; the top-k is k argmax
+    sweeps with a strict `>`, 16 experts per vector (ties to the lower
+    expert, `-inf` never chosen); group-limited routing ranks the groups by a
+    pairwise count. Weights and indices are kept in
     registers across the k slots, then skipped, capacity-checked and stored.
 
     Without capacity or load statistics rows are independent: the loop is
