@@ -69,7 +69,8 @@ double roundTo(Type t, double v) {
       return static_cast<double>(static_cast<int64_t>(v));
     int64_t x = static_cast<int64_t>(v);
     unsigned w = it.getWidth();
-    x = (x << (64 - w)) >> (64 - w);
+    // Sign-extend the low w bits (shift left unsigned: no UB for x < 0).
+    x = static_cast<int64_t>(static_cast<uint64_t>(x) << (64 - w)) >> (64 - w);
     return static_cast<double>(x);
   }
   return v;
@@ -84,7 +85,8 @@ int64_t wrapInt(Type t, int64_t v) {
   unsigned w = it.getWidth();
   if (w == 1)
     return v & 1;
-  return (v << (64 - w)) >> (64 - w);
+  return static_cast<int64_t>(static_cast<uint64_t>(v) << (64 - w)) >>
+         (64 - w);
 }
 
 class Interpreter {
