@@ -21,37 +21,8 @@ using namespace mlir::attn;
 using namespace mlir::bufferization;
 
 namespace {
-struct AttentionOpInterface
-    : public DstBufferizableOpInterfaceExternalModel<AttentionOpInterface,
-                                                     AttentionOp> {
-  /// The outputs are written, never read: their initial contents are dead.
-  bool bufferizesToMemoryRead(Operation *op, OpOperand &opOperand,
-                              const AnalysisState &state) const {
-    return !cast<AttentionOp>(op).isDpsInit(&opOperand);
-  }
-
-  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
-                          const BufferizationOptions &options,
-                          BufferizationState &state) const {
-    auto attn = cast<AttentionOp>(op);
-    SmallVector<Value> buffers;
-    for (OpOperand &operand : op->getOpOperands()) {
-      FailureOr<Value> buffer =
-          getBuffer(rewriter, operand.get(), options, state);
-      if (failed(buffer))
-        return failure();
-      buffers.push_back(*buffer);
-    }
-    rewriter.setInsertionPoint(op);
-    attn.cloneWithOperands(rewriter, buffers, TypeRange{});
-    replaceOpWithBufferizedValues(
-        rewriter, op, ValueRange(buffers).take_back(attn.getOutputs().size()));
-    return success();
-  }
-};
-
-/// Any destination-passing attn op without special needs: the same op on
-/// the operands' buffers, regions moved over, no results.
+/// Every destination-passing attn op: the same op on the operands' buffers
+/// (outputs are written, never read), regions moved over, no results.
 template <typename OpTy>
 struct GenericDstInterface
     : public DstBufferizableOpInterfaceExternalModel<GenericDstInterface<OpTy>,
@@ -93,7 +64,7 @@ struct GenericDstInterface
 void mlir::attn::registerBufferizableOpInterfaceExternalModels(
     DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, AttnDialect *dialect) {
-    AttentionOp::attachInterface<AttentionOpInterface>(*ctx);
+    AttentionOp::attachInterface<GenericDstInterface<AttentionOp>>(*ctx);
     CumsumOp::attachInterface<GenericDstInterface<CumsumOp>>(*ctx);
     RouteOp::attachInterface<GenericDstInterface<RouteOp>>(*ctx);
     ExpertsOp::attachInterface<GenericDstInterface<ExpertsOp>>(*ctx);

@@ -392,6 +392,17 @@ static Value tileView(OpBuilder &b, Location loc, Value source,
                                    offsets, sizes, strides);
 }
 
+/// The [n, cols] view of rows [r0, r0 + n) of `src[b, h]` (a [B, H, L, cols]
+/// operand): a query, key, value or output tile.
+static Value rowTile(OpBuilder &b, Location loc, Value src, Value bb, Value h,
+                     Value r0, Value n) {
+  int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
+  OpFoldResult one = b.getIndexAttr(1);
+  return tileView(b, loc, src, {bb, h, r0, b.getIndexAttr(0)},
+                  {one, one, n, b.getIndexAttr(cols)},
+                  {ShapedType::kDynamic, cols});
+}
+
 /// Emits one key-tile step for a query tile: the tile classification from
 /// the mask (causal included when `causalOffset` is set) and the
 /// attn.tile_attend ops of its full and partial cases.
@@ -659,14 +670,12 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   Value hk = arith::DivUIOp::create(b, loc, h, cst(group));
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   Value qTile =
-      tileView(b, loc, q, {bb, h, q0, zero}, {one, one, nq, b.getIndexAttr(d)},
-               {ShapedType::kDynamic, d});
+      rowTile(b, loc, q, bb, h, q0, nq);
 
   Value q2Tile;
   if (q2)
     q2Tile =
-        tileView(b, loc, q2, {bb, h, q0, zero},
-                 {one, one, nq, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
+        rowTile(b, loc, q2, bb, h, q0, nq);
 
   // Block selection: how many of the tile's rows chose each key block (a
   // stack row per query tile; scf.forall iterations are allocation scopes).
@@ -733,18 +742,15 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   Value nk = arith::MinSIOp::create(b, loc, ctk,
                                     arith::SubIOp::create(b, loc, lk, k0));
   Value kTile =
-      tileView(b, loc, k, {bb, hk, k0, zero}, {one, one, nk, b.getIndexAttr(d)},
-               {ShapedType::kDynamic, d});
+      rowTile(b, loc, k, bb, hk, k0, nk);
   Value vTile =
-      tileView(b, loc, v, {bb, hk, k0, zero},
-               {one, one, nk, b.getIndexAttr(dv)}, {ShapedType::kDynamic, dv});
+      rowTile(b, loc, v, bb, hk, k0, nk);
 
   SmallVector<AttendMap, 2> maps{{qTile, kTile, maxes, sums, acc}};
   if (q2) {
     // Same key range, same value tile (still in cache): the second map.
     Value k2Tile =
-        tileView(b, loc, k2, {bb, hk, k0, zero},
-                 {one, one, nk, b.getIndexAttr(d)}, {ShapedType::kDynamic, d});
+        rowTile(b, loc, k2, bb, hk, k0, nk);
     maps.push_back({q2Tile, k2Tile, maxes2, sums2, acc2});
   }
   Value tileRows;
@@ -767,8 +773,7 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
     return success();
   }
   Value oTile =
-      tileView(b, loc, o, {bb, h, q0, zero}, {one, one, nq, b.getIndexAttr(dv)},
-               {ShapedType::kDynamic, dv});
+      rowTile(b, loc, o, bb, h, q0, nq);
   Value lseTile;
   if (lse)
     lseTile = tileView(b, loc, lse, {bb, h, q0}, {one, one, nq},
@@ -1033,12 +1038,8 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
             b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
             Value nk = arith::MinUIOp::create(
                 b, loc, cst(tk), arith::SubIOp::create(b, loc, blockEnd, k0));
-            Value kTile = tileView(b, loc, k, {bb, hk, k0, zero},
-                                   {one, one, nk, b.getIndexAttr(d)},
-                                   {ShapedType::kDynamic, d});
-            Value vTile = tileView(b, loc, v, {bb, hk, k0, zero},
-                                   {one, one, nk, b.getIndexAttr(dv)},
-                                   {ShapedType::kDynamic, dv});
+            Value kTile = rowTile(b, loc, k, bb, hk, k0, nk);
+            Value vTile = rowTile(b, loc, v, bb, hk, k0, nk);
             Value gathered = cst(0); // rows are positions via `pos`
             auto attend = [&](OpBuilder &builder, bool withMask) {
               auto step = TileAttendOp::create(
@@ -1264,12 +1265,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
           arith::MulIOp::create(b, loc, loop.getInductionVar(), ctk));
       Value nk = arith::MinSIOp::create(
           b, loc, ctk, arith::SubIOp::create(b, loc, kEnd, k0));
-      Value kTile = tileView(b, loc, k, {bb, hk, k0, zero},
-                             {one, one, nk, b.getIndexAttr(d)},
-                             {ShapedType::kDynamic, d});
-      Value vTile = tileView(b, loc, v, {bb, hk, k0, zero},
-                             {one, one, nk, b.getIndexAttr(dv)},
-                             {ShapedType::kDynamic, dv});
+      Value kTile = rowTile(b, loc, k, bb, hk, k0, nk);
+      Value vTile = rowTile(b, loc, v, bb, hk, k0, nk);
       // A single query row sees the whole cache: the causal mask is void.
       emitAttendStep(b, loc, op, /*causalOffset=*/Value(),
                      {{qTile, kTile, maxes, sums, acc}}, vTile, bb, h0, c0,

@@ -263,7 +263,7 @@ func.func @case31(%x: tensor<?x64xf32>, %g: tensor<?x64xf32>, %y: tensor<?x32xf3
 // -----
 
 func.func @case32(%k: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
-  // expected-error @+1 {{got "sum"}}
+  // expected-error @+1 {{expected pooling kinds among "max", "min", "mean", got "sum"}}
   attn.pool block(64) kinds(["sum"]) ins(%k : memref<?x4x?x64xf32>) outs(%o : memref<?x4x?x64xf32>)
   return
 }
@@ -337,5 +337,61 @@ func.func @case40(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>, %v: tensor
 func.func @case41(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>, %v: tensor<?x4x?x64xf32>, %o: tensor<?x4x?x64xf32>) {
   // expected-error @+1 {{has a block_size but no block selection}}
   %r = attn.attention ins(%q, %k, %v : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>) block_size(64) outs(%o : tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @case42(%l: tensor<*xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>) {
+  // expected-error @+1 {{expected ranked tensors or memrefs, got 'tensor<*xf32>'}}
+  %r:2 = attn.route top(2) ins(%l : tensor<*xf32>) outs(%w, %i : tensor<?x2xf32>, tensor<?x2xi32>) -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @case43(%x: tensor<?x64xf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %w1: tensor<4x64x128xf32>, %w3: tensor<4x64x128xf32>, %w2: tensor<4x128x64xf32>, %y: tensor<?x64xf32>) {
+  // expected-error @+1 {{expected the input to be [tokens, model dim] f32, got 'tensor<?x64xf16>'}}
+  %r = attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : tensor<?x64xf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x64x128xf32>, tensor<4x64x128xf32>, tensor<4x128x64xf32>) outs(%y : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @case44(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %w1: tensor<4x64x128xf32>, %w3: tensor<4x64x128xf32>, %w2: tensor<4x128x64xf32>, %y: tensor<?x64xbf16>) {
+  // expected-error @+1 {{expected the output to be [tokens, model dim] f32, got 'tensor<?x64xbf16>'}}
+  %r = attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x64x128xf32>, tensor<4x64x128xf32>, tensor<4x128x64xf32>) outs(%y : tensor<?x64xbf16>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @case45(%x: tensor<?x64xf32>, %w: tensor<?x2xf16>, %i: tensor<?x2xi32>, %w1: tensor<4x64x128xf32>, %w3: tensor<4x64x128xf32>, %w2: tensor<4x128x64xf32>, %y: tensor<?x64xf32>) {
+  // expected-error @+1 {{expected the routing weights to be [tokens, k] f32, got 'tensor<?x2xf16>'}}
+  %r = attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : tensor<?x64xf32>, tensor<?x2xf16>, tensor<?x2xi32>, tensor<4x64x128xf32>, tensor<4x64x128xf32>, tensor<4x128x64xf32>) outs(%y : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @case46(%x: tensor<?x64xf32>, %g: tensor<?x64xf32>, %y: tensor<64xf32>) {
+  // expected-error @+1 {{expected the output rank (1) to match the input rank (2)}}
+  %r = attn.gate swish ins(%x, %g : tensor<?x64xf32>, tensor<?x64xf32>) outs(%y : tensor<64xf32>) -> tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @case47(%k: memref<64xf32>, %o: memref<1x64xf32>) {
+  // expected-error @+1 {{expected the input to be [..., length, dim] of f32, f16 or bf16, got 'memref<64xf32>'}}
+  attn.pool block(64) kinds(["mean"]) ins(%k : memref<64xf32>) outs(%o : memref<1x64xf32>)
+  return
+}
+
+// -----
+
+func.func @case48(%k: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
+  // expected-error @+1 {{expected at least one pooling kind}}
+  attn.pool block(64) kinds([]) ins(%k : memref<?x4x?x64xf32>) outs(%o : memref<?x4x?x64xf32>)
   return
 }

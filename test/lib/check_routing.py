@@ -360,6 +360,8 @@ def main():
         v = (scale * rng.standard_normal(shape)).astype(np.float32)
         if name == "logits" and a.skew:
             v[:, 0] += a.skew
+        if a.ties and name == "bias":
+            v[:] = 0.0  # else the bias breaks the ties of row 0
         if a.ties and name in ("logits", "x") and v.shape[0] >= 2:
             v[0] = 0.0
             if name == "logits":
