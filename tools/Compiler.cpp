@@ -7,6 +7,7 @@
 #include "tools/Compiler.h"
 
 #include "codegen/cpu/Passes.h"
+#include "codegen/gpu/Passes.h"
 #include "passes/Passes.h"
 #include "tools/Registration.h"
 
@@ -79,20 +80,9 @@ SourceModule::SourceModule(llvm::StringRef path)
   module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
 }
 
-LogicalResult
-mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
-                        llvm::StringRef prefix,
-                        std::vector<ExportedFunction> &functions) {
-  PassManager pm(module.getContext());
-  if (failed(applyPassManagerCLOptions(pm)))
-    return failure();
-  CPUPipelineOptions options;
-  options.vectorWidth = target.vectorWidth;
-  options.bf16Dot = target.bf16Dot;
-  options.symbolPrefix = prefix.str();
-  buildCPUPipeline(pm, options);
-  if (failed(pm.run(module)))
-    return failure();
+/// The functions the pipeline exported, from their `attn.abi` attributes.
+static LogicalResult collectExported(ModuleOp module, llvm::StringRef prefix,
+                                     std::vector<ExportedFunction> &functions) {
   for (auto fn : module.getOps<LLVM::LLVMFuncOp>()) {
     auto abi = fn->getAttrOfType<StringAttr>(kAbiAttrName);
     if (!abi || fn.getSymName().starts_with("_mlir_ciface_"))
@@ -109,6 +99,40 @@ mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
     return failure();
   }
   return success();
+}
+
+LogicalResult
+mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
+                        llvm::StringRef prefix,
+                        std::vector<ExportedFunction> &functions) {
+  PassManager pm(module.getContext());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  CPUPipelineOptions options;
+  options.vectorWidth = target.vectorWidth;
+  options.bf16Dot = target.bf16Dot;
+  options.symbolPrefix = prefix.str();
+  buildCPUPipeline(pm, options);
+  if (failed(pm.run(module)))
+    return failure();
+  return collectExported(module, prefix, functions);
+}
+
+LogicalResult
+mlir::attn::lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
+                          llvm::StringRef prefix,
+                          std::vector<ExportedFunction> &functions) {
+  PassManager pm(module.getContext());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  NVPTXPipelineOptions options;
+  options.chip = target.chip;
+  options.features = target.features;
+  options.symbolPrefix = prefix.str();
+  buildNVPTXPipeline(pm, options);
+  if (failed(pm.run(module)))
+    return failure();
+  return collectExported(module, prefix, functions);
 }
 
 std::string mlir::attn::sanitizeIdentifier(llvm::StringRef name) {

@@ -8,6 +8,7 @@
 #define ATTN_TOOLS_COMPILER_H
 
 #include "codegen/cpu/Target.h"
+#include "codegen/gpu/Target.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -67,6 +68,12 @@ private:
 LogicalResult lowerForCPU(ModuleOp module, const CPUTarget &target,
                           llvm::StringRef prefix,
                           std::vector<ExportedFunction> &functions);
+
+/// Runs attn-nvptx-pipeline on `module` (in place) for `target`: host code
+/// in the LLVM dialect with the kernels' PTX embedded. Fills `functions`.
+LogicalResult lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
+                            llvm::StringRef prefix,
+                            std::vector<ExportedFunction> &functions);
 
 /// Turns an arbitrary string into a C identifier.
 std::string sanitizeIdentifier(llvm::StringRef name);

@@ -7,6 +7,8 @@
 #include "tools/Registration.h"
 
 #include "codegen/cpu/Passes.h"
+#include "codegen/gpu/Passes.h"
+#include "codegen/gpu/Target.h"
 #include "dialect/AttnDialect.h"
 #include "passes/Passes.h"
 
@@ -19,6 +21,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -34,6 +37,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllExtensions.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
@@ -54,16 +58,23 @@ void mlir::attn::registerAttnDialects(DialectRegistry &registry) {
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerNVPTXDialects(registry);
+  // The ConvertToLLVM interfaces convert-gpu-to-nvvm collects its patterns
+  // from (cf, arith, math, memref, vector, ... inside kernels).
+  registerAllExtensions(registry);
 }
 
 void mlir::attn::registerAttnPassesAndPipelines() {
   registerAttnPasses();
   registerAttnCPUPasses();
   registerCPUPipeline();
+  registerAttnGPUPasses();
+  registerNVPTXPipeline();
   // Upstream passes the pipelines use, so lit tests can run them one by one.
   registerTransformsPasses();
   registerConversionPasses();
   bufferization::registerBufferizationPasses();
   memref::registerMemRefPasses();
   registerLinalgPasses();
+  registerGPUPasses();
 }

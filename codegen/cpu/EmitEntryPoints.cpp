@@ -30,8 +30,7 @@ using namespace mlir::attn;
 
 namespace {
 
-static LLVM::LLVMFuncOp declareInvoke(ModuleOp module) {
-  constexpr StringLiteral name = "attnrt_invoke";
+static LLVM::LLVMFuncOp declareInvoke(ModuleOp module, StringRef name) {
   if (auto fn = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
     return fn;
   MLIRContext *ctx = module.getContext();
@@ -126,7 +125,7 @@ struct EmitEntryPoints
           LLVM::AddressOfOp::create(eb, loc, ptr, kernel.getSymName());
       Value n = LLVM::ConstantOp::create(eb, loc, i32,
                                          eb.getI32IntegerAttr(numArgs));
-      auto call = LLVM::CallOp::create(eb, loc, declareInvoke(module),
+      auto call = LLVM::CallOp::create(eb, loc, declareInvoke(module, invokeFunction),
                                        ValueRange{sigAddr, array, n, kernelAddr});
       LLVM::ReturnOp::create(eb, loc, call.getResult());
     }

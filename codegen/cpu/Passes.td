@@ -102,7 +102,10 @@ def AttnCPUEmitEntryPointsPass
   }];
   let options = [
     Option<"symbolPrefix", "symbol-prefix", "std::string", "\"attn_\"",
-           "Prefix of the public C symbols">
+           "Prefix of the public C symbols">,
+    Option<"invokeFunction", "invoke", "std::string", "\"attnrt_invoke\"",
+           "The libattnrt function the entry points call (attnrt_invoke for "
+           "CPU tensors, attnrt_cuda_invoke for CUDA device tensors)">
   ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

@@ -1,0 +1,104 @@
+//===- ExpandMath.cpp - math ops to PTX approximations ----------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/gpu/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNGPUEXPANDMATHPASS
+#include "codegen/gpu/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+Value callIntrinsic(PatternRewriter &rewriter, Location loc, StringRef name,
+                    Value x) {
+  return LLVM::CallIntrinsicOp::create(rewriter, loc, x.getType(),
+                                       rewriter.getStringAttr(name),
+                                       ValueRange{x})
+      .getResult(0);
+}
+
+Value scaled(PatternRewriter &rewriter, Location loc, Value x, double s) {
+  Value c = arith::ConstantOp::create(rewriter, loc, x.getType(),
+                                      rewriter.getF32FloatAttr(s));
+  return arith::MulFOp::create(rewriter, loc, x, c);
+}
+
+/// One f32 math op to an NVVM intrinsic, with the input and output scaled
+/// by constants (exp(x) = ex2(x log2 e), log(x) = lg2(x) ln 2).
+template <typename Op>
+struct ToIntrinsic : OpRewritePattern<Op> {
+  ToIntrinsic(MLIRContext *ctx, StringRef name, double inScale,
+              double outScale)
+      : OpRewritePattern<Op>(ctx, /*benefit=*/2), name(name.str()),
+        inScale(inScale), outScale(outScale) {}
+  LogicalResult matchAndRewrite(Op op,
+                                PatternRewriter &rewriter) const override {
+    Value x = op->getOperand(0);
+    if (!x.getType().isF32())
+      return rewriter.notifyMatchFailure(op, "not f32");
+    Location loc = op.getLoc();
+    if (inScale != 1.0)
+      x = scaled(rewriter, loc, x, inScale);
+    Value y = callIntrinsic(rewriter, loc, name, x);
+    if (outScale != 1.0)
+      y = scaled(rewriter, loc, y, outScale);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+  std::string name;
+  double inScale, outScale;
+};
+
+/// fma(a, b, c) as a multiply and an add (contracted again by the backend):
+/// math.fma would become a libdevice call.
+struct ExpandFma : OpRewritePattern<math::FmaOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::FmaOp op,
+                                PatternRewriter &rewriter) const override {
+    Value m = arith::MulFOp::create(rewriter, op.getLoc(), op.getA(), op.getB());
+    rewriter.replaceOpWithNewOp<arith::AddFOp>(op, m, op.getC());
+    return success();
+  }
+};
+
+struct ExpandMath : attn::impl::AttnGPUExpandMathPassBase<ExpandMath> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    patterns.add<ToIntrinsic<math::Exp2Op>>(ctx, "llvm.nvvm.ex2.approx.ftz.f",
+                                            1.0, 1.0);
+    patterns.add<ToIntrinsic<math::ExpOp>>(ctx, "llvm.nvvm.ex2.approx.ftz.f",
+                                           M_LOG2E, 1.0);
+    patterns.add<ToIntrinsic<math::Log2Op>>(ctx, "llvm.nvvm.lg2.approx.ftz.f",
+                                            1.0, 1.0);
+    patterns.add<ToIntrinsic<math::LogOp>>(ctx, "llvm.nvvm.lg2.approx.ftz.f",
+                                           1.0, M_LN2);
+    patterns.add<ToIntrinsic<math::SqrtOp>>(ctx, "llvm.nvvm.sqrt.rn.f", 1.0,
+                                            1.0);
+    patterns.add<ToIntrinsic<math::RsqrtOp>>(
+        ctx, "llvm.nvvm.rsqrt.approx.ftz.f", 1.0, 1.0);
+    patterns.add<ExpandFma>(ctx);
+    populateMathPolynomialApproximationPatterns(
+        patterns, MathPolynomialApproximationOptions{});
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

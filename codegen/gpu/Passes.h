@@ -1,0 +1,59 @@
+//===- Passes.h - attn NVPTX backend passes and pipeline --------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CODEGEN_GPU_PASSES_H
+#define ATTN_CODEGEN_GPU_PASSES_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class OpPassManager;
+namespace func {
+class FuncOp;
+} // namespace func
+namespace attn {
+
+#define GEN_PASS_DECL
+#include "codegen/gpu/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "codegen/gpu/Passes.h.inc"
+
+/// Options of attn-nvptx-pipeline.
+struct NVPTXPipelineOptions
+    : public PassPipelineOptions<NVPTXPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("sm_80, sm_90 or sm_90a"),
+                           llvm::cl::init("sm_80")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("PTX ISA feature (+ptx80)"),
+                               llvm::cl::init("+ptx80")};
+  Option<std::string> symbolPrefix{
+      *this, "symbol-prefix", llvm::cl::desc("Prefix of the public C symbols"),
+      llvm::cl::init("attn_")};
+  Option<bool> serialize{
+      *this, "serialize",
+      llvm::cl::desc("Compile the kernels to PTX and the host code to the "
+                     "LLVM dialect (false: stop after the GPU dialect)"),
+      llvm::cl::init(true)};
+};
+
+/// The whole NVPTX lowering, from attn on tensors to an LLVM-dialect host
+/// module with C entry points and the kernels' PTX embedded (gpu.binary).
+void buildNVPTXPipeline(OpPassManager &pm, const NVPTXPipelineOptions &options);
+
+/// Registers `attn-nvptx-pipeline`.
+void registerNVPTXPipeline();
+
+} // namespace attn
+} // namespace mlir
+
+#endif // ATTN_CODEGEN_GPU_PASSES_H

@@ -1,0 +1,95 @@
+//===- Passes.td - attn NVPTX backend passes ----------------*- tablegen -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CODEGEN_GPU_PASSES_TD
+#define ATTN_CODEGEN_GPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnGPUTileAttentionPass
+    : Pass<"attn-gpu-tile-attention", "func::FuncOp"> {
+  let summary = "Lower memref attn.attention to a FlashAttention-2 gpu.launch";
+  let description = [{
+    Replaces every `attn.attention` on memrefs with a `gpu.launch` of one
+    CTA per (64-row query tile, query head, batch) and 128 threads (4 warps
+    of 16 query rows). The kernel body:
+    * stages the query tile, then each 64-key K and V tile, in shared
+      memory with asynchronous copies (`nvgpu.device_async_copy`, i.e.
+      `cp.async`, zero-filled past the sequence end; f32 operands are
+      loaded, rounded to f16 and stored instead), rows padded by 16 bytes so
+      that `ldmatrix` is free of bank conflicts; V is copied while Q K^T of
+      the tile runs;
+    * computes `S = Q K^T` and `O += P V` on tensor cores: `ldmatrix`
+      (`.trans` for V) into the m16n8k16 fragment layout and `nvvm.mma.sync`
+      with f16/bf16 multiplicands and f32 accumulators (bf16 inputs use bf16,
+      f16 and f32 inputs f16);
+    * keeps the online-softmax state (row maxima, row sums, the output
+      accumulators) in registers; the four threads of a row combine their
+      maxima with `gpu.shuffle xor`;
+    * inlines the `score` region on every logit, and classifies each key
+      tile with the same mask analysis as the CPU tiling: tiles the mask
+      hides from the whole query tile are skipped, tiles it shows entirely
+      run without evaluating the mask, the others evaluate `mask` per
+      element (with the causal bound and the sequence end);
+    * finalizes with the `sink` logit, the row sums (or none for
+      `normalizer(sigmoid)`), the `epilogue` region and the optional LSE.
+    The grid is computed from the run-time shapes. Head dims must be
+    multiples of 16 up to 256; `second`, `rms_norm` and `blocks` are not
+    supported on this target yet (a clear error).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def AttnGPUExpandMathPass : Pass<"attn-gpu-expand-math"> {
+  let summary = "Lower math ops in GPU kernels to PTX approximations";
+  let description = [{
+    Rewrites `math` ops on f32 inside GPU kernels so that no libdevice
+    function is needed (kernels are compiled without the CUDA toolkit):
+    `exp2`/`exp` become `ex2.approx.ftz.f32`, `log2`/`log` become
+    `lg2.approx.ftz.f32`, `sqrt` becomes `sqrt.rn.f32`, `rsqrt` becomes
+    `rsqrt.approx.ftz.f32`, and the others (`tanh`, `erf`, `log1p`, ...)
+    MLIR's polynomial approximations, built from arithmetic and the above.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect"];
+}
+
+def AttnGPUMergeModulesPass : Pass<"attn-gpu-merge-modules", "ModuleOp"> {
+  let summary = "Put every outlined kernel into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` creates one `gpu.module` per launch. This pass
+    moves every kernel into a single `gpu.module @attn_kernels` and updates
+    the `gpu.launch_func` ops, so that a program becomes one PTX module
+    (one `--emit=ptx` file, one module load at run time).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def AttnGPUExternDynamicSharedPass
+    : Pass<"attn-gpu-extern-dynamic-shared", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Declare dynamic shared memory as the PTX .extern array";
+  let description = [{
+    `convert-gpu-to-nvvm` lowers `gpu.dynamic_shared_memory` to an internal
+    zero-sized global in address space 3, which the NVPTX backend demotes to
+    a one-byte static `.shared` variable: the kernel would then address the
+    dynamic window through a static variable. This pass makes those globals
+    external, which the backend prints as
+    `.extern .shared .align 16 .b8 name[];`, the PTX form of dynamic shared
+    memory (CUDA's `extern __shared__`).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // ATTN_CODEGEN_GPU_PASSES_TD

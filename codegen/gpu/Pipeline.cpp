@@ -1,0 +1,91 @@
+//===- Pipeline.cpp - attn-nvptx-pipeline -----------------------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// The whole NVPTX lowering as one readable list of passes. attn-compile and
+// attn-run build exactly this pipeline; lit tests run it by name.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/cpu/Passes.h"
+#include "codegen/gpu/Passes.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+/// Appends an upstream pipeline given as text (pass names and options are
+/// those of mlir-opt).
+static void addText(OpPassManager &pm, StringRef text) {
+  if (failed(parsePassPipeline(text, pm, llvm::errs())))
+    llvm::report_fatal_error(llvm::Twine("bad pipeline: ") + text);
+}
+
+void mlir::attn::buildNVPTXPipeline(OpPassManager &pm,
+                                    const NVPTXPipelineOptions &options) {
+  // Tensor level and bufferization exactly as for the CPU.
+  pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createAttnExportFunctionsPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  bufferize.unknownTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+
+  // Kernels: attention to FlashAttention-2 launches, then outlined into one
+  // gpu.module.
+  pm.addNestedPass<func::FuncOp>(createAttnGPUTileAttentionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  addText(pm, "gpu-kernel-outlining");
+  pm.addPass(createAttnGPUMergeModulesPass());
+  if (!options.serialize)
+    return;
+
+  // Device code to NVVM (the order of upstream's gpu-lower-to-nvvm-pipeline:
+  // host functions reach the LLVM dialect before the kernels do).
+  addText(pm, "gpu.module(attn-gpu-expand-math)");
+  addText(pm, "convert-nvgpu-to-nvvm");
+  addText(pm, llvm::formatv("convert-vector-to-scf,convert-scf-to-cf,"
+                            "convert-nvvm-to-llvm,convert-func-to-llvm,"
+                            "expand-strided-metadata,"
+                            "nvvm-attach-target{{chip={0} features={1} O=3},"
+                            "lower-affine,convert-arith-to-llvm,"
+                            "convert-index-to-llvm,canonicalize,cse",
+                            options.chip, options.features)
+                  .str());
+  addText(pm, "gpu.module(convert-gpu-to-nvvm,canonicalize,cse,"
+              "reconcile-unrealized-casts,attn-gpu-extern-dynamic-shared)");
+
+  // Host code: kernel launches to the mgpu* ABI that libattnrt implements.
+  addText(pm, "finalize-memref-to-llvm,convert-math-to-llvm,"
+              "convert-cf-to-llvm,gpu-to-llvm,canonicalize,cse,"
+              "reconcile-unrealized-casts");
+  // PTX in-process (the NVPTX backend; no CUDA toolkit), embedded.
+  addText(pm, "gpu-module-to-binary{format=isa}");
+  AttnCPUEmitEntryPointsPassOptions entry;
+  entry.symbolPrefix = options.symbolPrefix;
+  entry.invokeFunction = "attnrt_cuda_invoke";
+  pm.addPass(createAttnCPUEmitEntryPointsPass(entry));
+  pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::attn::registerNVPTXPipeline() {
+  PassPipelineRegistration<NVPTXPipelineOptions>(
+      "attn-nvptx-pipeline",
+      "Lower attn programs to NVPTX kernels with host launch code and C "
+      "entry points",
+      buildNVPTXPipeline);
+}

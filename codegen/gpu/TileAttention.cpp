@@ -1,0 +1,593 @@
+//===- TileAttention.cpp - FlashAttention-2 GPU kernels ---------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// Rewrites memref attn.attention into
+//
+//   gpu.launch blocks(%qt, %h, %b) in (ceil(Lq / 64), Hq, B)
+//              threads(%tid) in (128)        // 4 warps x 16 query rows
+//     Qs <- Q tile (cp.async); qfrag = ldmatrix(Qs)          // in registers
+//     scf.for %kt = 0 to ceil(Lk / 64) iter_args(m, l, acc) {
+//       (full, empty) = classify(tile)                     // uniform
+//       if (!empty) {
+//         Ks, Vs <- K, V tiles (cp.async, two groups)
+//         S = mma(qfrag, ldmatrix(Ks))                     // m16n8k16
+//         S = score(scale * S); if (!full) S = mask ? S : -inf
+//         online softmax on S (quad shuffles), P packed to 16 bits
+//         acc = alpha * acc + mma(P, ldmatrix.trans(Vs))
+//       }
+//     }
+//     O = epilogue(acc / l); LSE = m + log(l)
+//
+// Fragment layouts are those of mma.sync.m16n8k16: lane = 4 g + c holds
+// rows g and g + 8 and columns 2c, 2c + 1 of each 16x8 accumulator tile,
+// which is also, packed in pairs, the A-operand layout of P for P V.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/gpu/Passes.h"
+#include "dialect/AttnOps.h"
+#include "passes/MaskAnalysis.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNGPUTILEATTENTIONPASS
+#include "codegen/gpu/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr int64_t kRows = 64;    // query rows per CTA
+constexpr int64_t kKeys = 64;    // keys per tile
+constexpr int64_t kThreads = 128; // 4 warps of 16 rows
+constexpr int64_t kPad = 8;      // 16 bytes of padding per shared row
+
+/// Clones the single block of `region` at the insertion point with its
+/// arguments bound to `args`; returns the values it yields.
+SmallVector<Value> inlineRegion(OpBuilder &b, Region &region,
+                                ValueRange args) {
+  Block &block = region.front();
+  IRMapping map;
+  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
+    map.map(arg, value);
+  for (Operation &op : block.without_terminator())
+    b.clone(op, map);
+  SmallVector<Value> results;
+  for (Value v : block.getTerminator()->getOperands())
+    results.push_back(map.lookupOrDefault(v));
+  return results;
+}
+
+/// Builds one attention kernel at the builder's insertion point.
+class KernelEmitter {
+public:
+  KernelEmitter(OpBuilder &b, Location loc, AttentionOp op)
+      : b(b), loc(loc), op(op), f32(b.getF32Type()) {}
+
+  LogicalResult emit();
+
+private:
+  // Small arithmetic helpers (index unless noted).
+  Value cst(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value fcst(double v) {
+    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, int64_t y) {
+    return arith::DivUIOp::create(b, loc, x, cst(y));
+  }
+  Value rem(Value x, int64_t y) {
+    return arith::RemUIOp::create(b, loc, x, cst(y));
+  }
+  Value minu(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  }
+  Value ule(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fmax(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value exp2(Value x) { return math::Exp2Op::create(b, loc, x); }
+  Value isNegInf(Value x) {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
+                                 fcst(-INFINITY));
+  }
+  /// exp(x - m) for a row maximum m that may be -inf (then exp(x)).
+  Value expShifted(Value x, Value m) {
+    Value safe = select(isNegInf(m), fcst(0.0), m);
+    return exp2(fmul(fsub(x, safe), fcst(M_LOG2E)));
+  }
+  Value shuffleXor(Value x, int32_t offset) {
+    return gpu::ShuffleOp::create(b, loc, x, offset, 32,
+                                  gpu::ShuffleMode::XOR)
+        .getShuffleResult();
+  }
+
+  /// Copies rows [r0, r0 + 64) of src[b, head] (rows >= nValid as zeros)
+  /// into the shared tile `dst`. Returns the cp.async group token, or null
+  /// for f32 sources (synchronous load, round to f16, store).
+  Value stage(Value src, Value head, Value r0, Value nValid, int64_t dim,
+              Value dst);
+  /// ldmatrix of `tiles` 8x8 matrices at (row, col) of a shared tile; the
+  /// fragments as vector<2xT>.
+  SmallVector<Value> ldmatrix(Value tile, Value row, Value col, int tiles,
+                              bool transpose);
+  /// acc += A B with mma.sync.m16n8k16 (A: 4 fragments, B: 2, acc: 4 f32).
+  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                         ArrayRef<Value> acc);
+  /// Packs two f32 into a vector<2xT> fragment.
+  Value pack(Value lo, Value hi);
+  /// Converts an f32 to the output element type.
+  Value toOutput(Value x, Type type);
+
+  OpBuilder &b;
+  Location loc;
+  AttentionOp op;
+  Type f32, mmaType;
+  Value tid, lane, bb, h;
+};
+
+Value KernelEmitter::stage(Value src, Value head, Value r0, Value nValid,
+                           int64_t dim, Value dst) {
+  int64_t chunksPerRow = dim / 8;
+  int64_t perThread = kRows * chunksPerRow / kThreads;
+  auto srcType = cast<MemRefType>(src.getType());
+  bool async = srcType.getElementType() == mmaType;
+  SmallVector<Value> tokens;
+  auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  for (int64_t it = 0; it < perThread; ++it) {
+    Value chunk = add(tid, cst(it * kThreads));
+    Value r = div(chunk, chunksPerRow);
+    Value col = mul(rem(chunk, chunksPerRow), cst(8));
+    Value row = add(r0, r);
+    Value valid = ult(row, nValid);
+    Value safeRow = select(valid, row, cst(0));
+    if (async) {
+      Value n = select(valid, cst(8), cst(0));
+      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, tokenType, dst, ValueRange{r, col}, src,
+          ValueRange{bb, head, safeRow, col}, b.getIndexAttr(8), n,
+          b.getUnitAttr()));
+      continue;
+    }
+    auto vecType = VectorType::get({8}, srcType.getElementType());
+    Value x = vector::LoadOp::create(b, loc, vecType, src,
+                                     ValueRange{bb, head, safeRow, col});
+    Value zero = arith::ConstantOp::create(
+        b, loc, vecType,
+        DenseElementsAttr::get(vecType, b.getFloatAttr(vecType.getElementType(), 0.0)));
+    x = select(valid, x, zero);
+    Value y = arith::TruncFOp::create(b, loc, VectorType::get({8}, mmaType), x);
+    vector::StoreOp::create(b, loc, y, dst, ValueRange{r, col});
+  }
+  if (!async)
+    return Value();
+  return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, tokens);
+}
+
+SmallVector<Value> KernelEmitter::ldmatrix(Value tile, Value row, Value col,
+                                           int tiles, bool transpose) {
+  auto type = VectorType::get({tiles, 2}, mmaType);
+  Value m = nvgpu::LdMatrixOp::create(b, loc, type, tile, ValueRange{row, col},
+                                      b.getBoolAttr(transpose),
+                                      b.getI32IntegerAttr(tiles));
+  SmallVector<Value> frags;
+  for (int i = 0; i < tiles; ++i)
+    frags.push_back(vector::ExtractOp::create(b, loc, m, i));
+  return frags;
+}
+
+SmallVector<Value> KernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                                      ArrayRef<Value> acc) {
+  bool bf16 = mmaType.isBF16();
+  auto operand = [&](Value frag) -> Value {
+    if (!bf16)
+      return frag;
+    // bf16 fragments travel as i32 registers.
+    Value w = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), frag);
+    return vector::ExtractOp::create(b, loc, w, 0);
+  };
+  SmallVector<Value> aOps, bOps;
+  for (Value v : a)
+    aOps.push_back(operand(v));
+  for (Value v : bFrag)
+    bOps.push_back(operand(v));
+  auto resultType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(4, f32));
+  NVVM::MMATypes t = bf16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  Value d = NVVM::MmaOp::create(
+      b, loc, resultType, aOps, bOps, acc, ArrayRef<int64_t>{16, 8, 16},
+      std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{t, t},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value> out;
+  for (int64_t i = 0; i < 4; ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+  return out;
+}
+
+Value KernelEmitter::pack(Value lo, Value hi) {
+  Value v = vector::FromElementsOp::create(
+      b, loc, VectorType::get({2}, f32), ValueRange{lo, hi});
+  return arith::TruncFOp::create(b, loc, VectorType::get({2}, mmaType), v);
+}
+
+Value KernelEmitter::toOutput(Value x, Type type) {
+  if (type == f32)
+    return x;
+  if (type.getIntOrFloatBitWidth() < 32)
+    return arith::TruncFOp::create(b, loc, type, x);
+  return arith::ExtFOp::create(b, loc, type, x);
+}
+
+LogicalResult KernelEmitter::emit() {
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+  auto qType = cast<MemRefType>(q.getType());
+  auto kType = cast<MemRefType>(k.getType());
+  auto vType = cast<MemRefType>(v.getType());
+  Type elem = qType.getElementType();
+  if (kType.getElementType() != elem || vType.getElementType() != elem ||
+      !(elem.isF32() || elem.isF16() || elem.isBF16()))
+    return op.emitOpError("on the nvptx target needs query, key and value of "
+                          "one element type (f32, f16 or bf16)");
+  int64_t hq = qType.getDimSize(1), hkv = kType.getDimSize(1);
+  int64_t d = qType.getDimSize(3), dv = vType.getDimSize(3);
+  for (int64_t dim : {d, dv})
+    if (dim % 16 != 0 || dim > 256)
+      return op.emitOpError("on the nvptx target needs head dims that are "
+                            "multiples of 16 up to 256, got ")
+             << dim;
+  if (op.getQuery2() || op.getRmsNormEps() || op.getBlocks())
+    return op.emitOpError("with `second`, `rms_norm` or `blocks` is not "
+                          "supported on the nvptx target yet");
+  mmaType = elem.isBF16() ? Type(b.getBF16Type()) : Type(b.getF16Type());
+  bool softmax = op.getNormalizer() == Normalizer::softmax;
+  int64_t group = hq / hkv;
+  Value out = op.getOutputs()[0];
+  Value lse = op.getOutputs().size() > 1 ? op.getOutputs()[1] : Value();
+  Type outElem = cast<MemRefType>(out.getType()).getElementType();
+
+  // Grid from the run-time shapes.
+  Value batch = memref::DimOp::create(b, loc, q, 0);
+  Value lq = memref::DimOp::create(b, loc, q, 2);
+  Value lk = memref::DimOp::create(b, loc, k, 2);
+  Value numQTiles = arith::CeilDivUIOp::create(b, loc, lq, cst(kRows));
+  int64_t qBytes = kRows * (d + kPad) * 2, vBytes = kRows * (dv + kPad) * 2;
+  Value smemBytes = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
+                                                 2 * qBytes + vBytes);
+  Value c1 = cst(1);
+  auto launch = gpu::LaunchOp::create(b, loc, numQTiles, cst(hq), batch,
+                                      cst(kThreads), c1, c1, smemBytes);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&launch.getBody().front());
+
+  Value qt = launch.getBlockIds().x;
+  h = launch.getBlockIds().y;
+  bb = launch.getBlockIds().z;
+  tid = launch.getThreadIds().x;
+  lane = rem(tid, 32);
+  Value warp = div(tid, 32);
+  Value g = div(lane, 4), cq = rem(lane, 4);
+  Value hk = div(h, group);
+  Value q0 = mul(qt, cst(kRows));
+
+  // Shared memory: Q, K and V tiles, rows padded by 16 bytes.
+  auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
+                                       gpu::AddressSpace::Workgroup);
+  Value smem = gpu::DynamicSharedMemoryOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(), ws));
+  auto view = [&](int64_t offset, int64_t dim) -> Value {
+    return memref::ViewOp::create(
+        b, loc, MemRefType::get({kRows, dim + kPad}, mmaType, MemRefLayoutAttrInterface(), ws), smem,
+        cst(offset), ValueRange{});
+  };
+  Value qs = view(0, d), ks = view(qBytes, d), vs = view(2 * qBytes, dv);
+
+  auto waitGroups = [&](Value token, int32_t pending) {
+    if (token)
+      nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
+                                       b.getI32IntegerAttr(pending));
+  };
+
+  // The query tile, then this warp's 16 rows as A fragments in registers.
+  Value qToken = stage(q, h, q0, lq, d, qs);
+  waitGroups(qToken, 0);
+  gpu::BarrierOp::create(b, loc);
+  Value warpRow = mul(warp, cst(16));
+  SmallVector<SmallVector<Value>> qFrag;
+  for (int64_t kk = 0; kk < d / 16; ++kk)
+    qFrag.push_back(ldmatrix(qs, add(warpRow, rem(lane, 16)),
+                             add(cst(kk * 16), mul(div(lane, 16), cst(8))), 4,
+                             false));
+
+  // This thread's two rows (g and g + 8 of the warp's 16), clamped for the
+  // regions (rows past the end are computed but never stored).
+  Value lqLast = sub(lq, c1);
+  SmallVector<Value, 2> row, rowC;
+  for (int64_t r = 0; r < 2; ++r) {
+    row.push_back(add(add(q0, warpRow), add(g, cst(8 * r))));
+    rowC.push_back(minu(row[r], lqLast));
+  }
+
+  // Mask: user mask && causal (bottom-right aligned).
+  Value causalOffset = op.getCausal() ? sub(lk, lq) : Value();
+  Region maskRegion;
+  bool hasMask = buildMaskRegion(b, loc, op, causalOffset, maskRegion);
+
+  // Loop state: m[2], l[2], acc[dv / 8][4].
+  int64_t nAcc = dv / 8;
+  SmallVector<Value> init;
+  for (int64_t r = 0; r < 2; ++r)
+    init.push_back(fcst(-INFINITY));
+  for (int64_t r = 0; r < 2; ++r)
+    init.push_back(fcst(0.0));
+  for (int64_t i = 0; i < nAcc * 4; ++i)
+    init.push_back(fcst(0.0));
+  Value numKTiles = arith::CeilDivUIOp::create(b, loc, lk, cst(kKeys));
+  auto loop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1, init);
+  {
+    OpBuilder::InsertionGuard loopGuard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    ValueRange state = loop.getRegionIterArgs();
+    Value k0 = mul(loop.getInductionVar(), cst(kKeys));
+    Value full, empty;
+    if (hasMask) {
+      Value iMax = sub(minu(add(q0, cst(kRows)), lq), c1);
+      Value jMax = sub(minu(add(k0, cst(kKeys)), lk), c1);
+      MaskClassifier classifier(b, loc, maskRegion.front(), bb, h, q0, iMax,
+                                k0, jMax);
+      std::tie(full, empty) = classifier.classify(
+          cast<YieldOp>(maskRegion.front().getTerminator()).getValues()[0]);
+    } else {
+      full = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+      empty = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+    }
+    // A tile past the key end is never full: its last columns are padding.
+    full = arith::AndIOp::create(b, loc, full,
+                                 ule(add(k0, cst(kKeys)), lk));
+    Value notEmpty = arith::XOrIOp::create(
+        b, loc, empty, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+    auto ifStep = scf::IfOp::create(b, loc, state.getTypes(), notEmpty,
+                                    /*withElseRegion=*/true);
+    {
+      OpBuilder eb = OpBuilder::atBlockEnd(ifStep.elseBlock());
+      scf::YieldOp::create(eb, loc, state);
+    }
+    b.setInsertionPointToStart(ifStep.thenBlock());
+
+    Value kToken = stage(k, hk, k0, lk, d, ks);
+    Value vToken = stage(v, hk, k0, lk, dv, vs);
+    waitGroups(kToken, vToken ? 1 : 0);
+    gpu::BarrierOp::create(b, loc);
+
+    // S = Q K^T: 8 accumulator tiles of 16 x 8 per warp.
+    SmallVector<SmallVector<Value>> s(kKeys / 8,
+                                      SmallVector<Value>(4, fcst(0.0)));
+    for (int64_t kk = 0; kk < d / 16; ++kk)
+      for (int64_t j = 0; j < kKeys / 8; ++j) {
+        SmallVector<Value> kFrag = ldmatrix(
+            ks, add(cst(j * 8), rem(lane, 8)),
+            add(cst(kk * 16), mul(rem(div(lane, 8), 2), cst(8))), 2, false);
+        s[j] = mma(qFrag[kk], kFrag, s[j]);
+      }
+
+    // Scale and score region on every logit; element e of tile j is row
+    // (e / 2), column 8 j + 2 c + (e % 2).
+    Value lkLast = sub(lk, c1);
+    SmallVector<Value> cols, colsC, x;
+    Value scale = fcst(op.getScaleValue());
+    for (int64_t j = 0; j < kKeys / 8; ++j)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value col = add(add(k0, cst(j * 8 + e % 2)), mul(cq, cst(2)));
+        cols.push_back(col);
+        colsC.push_back(minu(col, lkLast));
+        Value val = fmul(s[j][e], scale);
+        if (!op.getScore().empty())
+          val = inlineRegion(b, op.getScore(),
+                             {val, bb, h, rowC[e / 2], colsC.back()})[0];
+        x.push_back(val);
+      }
+    // Partial tiles: the mask and the key end per element.
+    auto ifFull = scf::IfOp::create(b, loc, TypeRange(ValueRange(x)), full,
+                                    /*withElseRegion=*/true);
+    {
+      OpBuilder tb = OpBuilder::atBlockEnd(ifFull.thenBlock());
+      scf::YieldOp::create(tb, loc, x);
+    }
+    {
+      OpBuilder::InsertionGuard maskGuard(b);
+      b.setInsertionPointToStart(ifFull.elseBlock());
+      SmallVector<Value> masked;
+      for (size_t n = 0; n < x.size(); ++n) {
+        Value vis = ult(cols[n], lk);
+        if (hasMask)
+          vis = arith::AndIOp::create(
+              b, loc, vis,
+              inlineRegion(b, maskRegion,
+                           {bb, h, rowC[(n % 4) / 2], colsC[n]})[0]);
+        masked.push_back(select(vis, x[n], fcst(-INFINITY)));
+      }
+      scf::YieldOp::create(b, loc, masked);
+    }
+    x.assign(ifFull.getResults().begin(), ifFull.getResults().end());
+
+    // Online softmax (or sigmoid weights) per row.
+    SmallVector<Value> next(state.begin(), state.end());
+    SmallVector<Value> p(x.size());
+    for (int64_t r = 0; r < 2; ++r) {
+      if (!softmax) {
+        for (size_t n = 0; n < x.size(); ++n)
+          if ((n % 4) / 2 == static_cast<size_t>(r)) {
+            Value e = exp2(fmul(x[n], fcst(-M_LOG2E)));
+            p[n] = arith::DivFOp::create(b, loc, fcst(1.0),
+                                         fadd(fcst(1.0), e));
+          }
+        continue;
+      }
+      Value mx = fcst(-INFINITY);
+      for (size_t n = 0; n < x.size(); ++n)
+        if ((n % 4) / 2 == static_cast<size_t>(r))
+          mx = fmax(mx, x[n]);
+      mx = fmax(mx, shuffleXor(mx, 1));
+      mx = fmax(mx, shuffleXor(mx, 2));
+      Value mOld = state[r];
+      Value mNew = fmax(mOld, mx);
+      Value alpha = expShifted(mOld, mNew);
+      Value sum = fcst(0.0);
+      for (size_t n = 0; n < x.size(); ++n)
+        if ((n % 4) / 2 == static_cast<size_t>(r)) {
+          p[n] = expShifted(x[n], mNew);
+          sum = fadd(sum, p[n]);
+        }
+      next[r] = mNew;
+      next[2 + r] = fadd(fmul(state[2 + r], alpha), sum);
+      for (int64_t i = 0; i < nAcc; ++i)
+        for (int64_t e = 2 * r; e < 2 * r + 2; ++e)
+          next[4 + i * 4 + e] = fmul(state[4 + i * 4 + e], alpha);
+    }
+
+    // P as A fragments: keys [16 kk, 16 kk + 16) are tiles 2 kk and 2 kk + 1.
+    SmallVector<SmallVector<Value>> pFrag;
+    for (int64_t kk = 0; kk < kKeys / 16; ++kk) {
+      int64_t t0 = 2 * kk * 4, t1 = (2 * kk + 1) * 4;
+      pFrag.push_back({pack(p[t0], p[t0 + 1]), pack(p[t0 + 2], p[t0 + 3]),
+                       pack(p[t1], p[t1 + 1]), pack(p[t1 + 2], p[t1 + 3])});
+    }
+    waitGroups(vToken, 0);
+    gpu::BarrierOp::create(b, loc);
+    for (int64_t i = 0; i < nAcc; ++i) {
+      SmallVector<Value> acc(next.begin() + 4 + i * 4,
+                             next.begin() + 8 + i * 4);
+      for (int64_t kk = 0; kk < kKeys / 16; ++kk) {
+        SmallVector<Value> vFrag =
+            ldmatrix(vs, add(cst(kk * 16), rem(lane, 16)), cst(i * 8), 2, true);
+        acc = mma(pFrag[kk], vFrag, acc);
+      }
+      std::copy(acc.begin(), acc.end(), next.begin() + 4 + i * 4);
+    }
+    // The next tile overwrites Ks and Vs.
+    gpu::BarrierOp::create(b, loc);
+    scf::YieldOp::create(b, loc, next);
+    b.setInsertionPointAfter(ifStep);
+    scf::YieldOp::create(b, loc, ifStep.getResults());
+  }
+
+  // Finalize: row sums across the quad, sink, 1 / l, epilogue, store.
+  SmallVector<Value> st(loop.getResults().begin(), loop.getResults().end());
+  for (int64_t r = 0; r < 2; ++r) {
+    Value m = st[r], l = st[2 + r];
+    SmallVector<Value> acc(st.begin() + 4, st.end());
+    if (softmax) {
+      l = fadd(l, shuffleXor(l, 1));
+      l = fadd(l, shuffleXor(l, 2));
+    }
+    Value alpha;
+    if (!op.getSink().empty()) {
+      Value sink = inlineRegion(b, op.getSink(), {bb, h, rowC[r]})[0];
+      Value mf = fmax(m, sink);
+      alpha = expShifted(m, mf);
+      l = fadd(fmul(l, alpha), expShifted(sink, mf));
+      m = mf;
+    }
+    Value inv = fcst(1.0);
+    if (softmax) {
+      Value positive =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, fcst(0.0));
+      Value recip = arith::DivFOp::create(b, loc, fcst(1.0), l);
+      inv = select(positive, recip, fcst(0.0));
+      if (alpha)
+        inv = fmul(inv, alpha);
+    }
+    auto ifRow = scf::IfOp::create(b, loc, ult(row[r], lq), false);
+    OpBuilder::InsertionGuard storeGuard(b);
+    b.setInsertionPointToStart(ifRow.thenBlock());
+    for (int64_t i = 0; i < nAcc; ++i)
+      for (int64_t e = 2 * r; e < 2 * r + 2; ++e) {
+        Value dIdx = add(cst(i * 8 + e % 2), mul(cq, cst(2)));
+        Value o = fmul(acc[i * 4 + e], inv);
+        Value y = !op.getEpilogue().empty()
+                      ? inlineRegion(b, op.getEpilogue(),
+                                     {o, bb, h, row[r], dIdx})[0]
+                      : toOutput(o, outElem);
+        memref::StoreOp::create(b, loc, y, out, ValueRange{bb, h, row[r], dIdx});
+      }
+    if (lse) {
+      Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, cq,
+                                          cst(0));
+      auto ifFirst = scf::IfOp::create(b, loc, first, false);
+      b.setInsertionPointToStart(ifFirst.thenBlock());
+      Value positive =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, fcst(0.0));
+      Value log = fmul(math::Log2Op::create(b, loc, l), fcst(M_LN2));
+      Value value = select(positive, arith::AddFOp::create(b, loc, m, log),
+                           fcst(-INFINITY));
+      memref::StoreOp::create(b, loc, value, lse, ValueRange{bb, h, row[r]});
+    }
+  }
+  return success();
+}
+
+struct GPUTileAttention
+    : attn::impl::AttnGPUTileAttentionPassBase<GPUTileAttention> {
+  void runOnOperation() override {
+    SmallVector<AttentionOp> ops;
+    bool failed = false;
+    getOperation().walk([&](Operation *o) {
+      if (auto attention = dyn_cast<AttentionOp>(o)) {
+        ops.push_back(attention);
+        return;
+      }
+      if (isa<AttnDialect>(o->getDialect()) && !isa<YieldOp>(o) &&
+          !o->getParentOfType<AttentionOp>()) {
+        o->emitOpError("is not supported on the nvptx target yet (attn "
+                       "lowers attn.attention to GPU kernels so far)");
+        failed = true;
+      }
+    });
+    if (failed)
+      return signalPassFailure();
+    for (AttentionOp op : ops) {
+      if (op->getNumResults() != 0) {
+        op.emitOpError("must be bufferized before attn-gpu-tile-attention");
+        return signalPassFailure();
+      }
+      OpBuilder b(op);
+      KernelEmitter emitter(b, op.getLoc(), op);
+      if (emitter.emit().failed())
+        return signalPassFailure();
+      op.erase();
+    }
+  }
+};
+
+} // namespace

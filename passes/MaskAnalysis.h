@@ -1,0 +1,317 @@
+//===- MaskAnalysis.h - tile classification of mask regions -----*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// Shared by the CPU tiling (attn-tile-attention) and the GPU kernels
+// (attn-gpu-tile-attention): both skip key tiles that a mask hides from a
+// whole query tile and evaluate no mask in tiles it shows entirely.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_PASSES_MASKANALYSIS_H
+#define ATTN_PASSES_MASKANALYSIS_H
+
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Builders.h"
+
+#include <optional>
+
+namespace mlir::attn {
+
+/// c + ci * i + cj * j + sum(coeff * value), where the values are defined
+/// outside the mask region (or are its batch/head arguments).
+struct LinearForm {
+  int64_t ci = 0, cj = 0, c = 0;
+  SmallVector<std::pair<Value, int64_t>> terms;
+
+  LinearForm scaled(int64_t s) const {
+    LinearForm r = *this;
+    r.ci *= s;
+    r.cj *= s;
+    r.c *= s;
+    for (auto &t : r.terms)
+      t.second *= s;
+    return r;
+  }
+  LinearForm plus(const LinearForm &o) const {
+    LinearForm r = *this;
+    r.ci += o.ci;
+    r.cj += o.cj;
+    r.c += o.c;
+    r.terms.append(o.terms.begin(), o.terms.end());
+    return r;
+  }
+};
+
+/// Tile-classification emitter for one mask region and one tile.
+class MaskClassifier {
+public:
+  MaskClassifier(OpBuilder &b, Location loc, Block &mask, Value batch,
+                 Value head, Value iMin, Value iMax, Value jMin, Value jMax)
+      : b(b), loc(loc), mask(mask), batch(batch), head(head), iMin(iMin),
+        iMax(iMax), jMin(jMin), jMax(jMax) {}
+
+  /// Returns (full, empty) as i1 values.
+  std::pair<Value, Value> classify(Value pred) {
+    if (auto c = getConstantIntValue(pred))
+      return {boolean(*c != 0), boolean(*c == 0)};
+    Operation *def = pred.getDefiningOp();
+    if (def && def->getBlock() == &mask) {
+      if (auto andOp = dyn_cast<arith::AndIOp>(def)) {
+        auto [fa, ea] = classify(andOp.getLhs());
+        auto [fb, eb] = classify(andOp.getRhs());
+        return {arith::AndIOp::create(b, loc, fa, fb),
+                arith::OrIOp::create(b, loc, ea, eb)};
+      }
+      if (auto orOp = dyn_cast<arith::OrIOp>(def)) {
+        auto [fa, ea] = classify(orOp.getLhs());
+        auto [fb, eb] = classify(orOp.getRhs());
+        return {arith::OrIOp::create(b, loc, fa, fb),
+                arith::AndIOp::create(b, loc, ea, eb)};
+      }
+      if (auto cmp = dyn_cast<arith::CmpIOp>(def))
+        if (auto r = classifyCompare(cmp))
+          return *r;
+    }
+    // Opaque: the tile is partial.
+    return {boolean(false), boolean(false)};
+  }
+
+private:
+  Value boolean(bool v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v ? 1 : 0);
+  }
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+  std::optional<LinearForm> analyze(Value v) {
+    LinearForm f;
+    if (auto c = getConstantIntValue(v)) {
+      f.c = *c;
+      return f;
+    }
+    if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.getOwner() == &mask) {
+      switch (arg.getArgNumber()) {
+      case 0:
+        f.terms.push_back({batch, 1});
+        return f;
+      case 1:
+        f.terms.push_back({head, 1});
+        return f;
+      case 2:
+        f.ci = 1;
+        return f;
+      default:
+        f.cj = 1;
+        return f;
+      }
+    }
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getBlock() != &mask) {
+      // Defined above the region: a run-time invariant of the whole op.
+      if (!v.getType().isIndex())
+        return std::nullopt;
+      f.terms.push_back({v, 1});
+      return f;
+    }
+    if (auto add = dyn_cast<arith::AddIOp>(def)) {
+      auto l = analyze(add.getLhs()), r = analyze(add.getRhs());
+      if (l && r)
+        return l->plus(*r);
+    }
+    if (auto sub = dyn_cast<arith::SubIOp>(def)) {
+      auto l = analyze(sub.getLhs()), r = analyze(sub.getRhs());
+      if (l && r)
+        return l->plus(r->scaled(-1));
+    }
+    if (auto mul = dyn_cast<arith::MulIOp>(def)) {
+      if (auto c = getConstantIntValue(mul.getRhs()))
+        if (auto l = analyze(mul.getLhs()))
+          return l->scaled(*c);
+      if (auto c = getConstantIntValue(mul.getLhs()))
+        if (auto r = analyze(mul.getRhs()))
+          return r->scaled(*c);
+    }
+    return std::nullopt;
+  }
+
+  /// Emits the minimum (or maximum) of `f` over the tile.
+  Value bound(const LinearForm &f, bool max) {
+    Value r = index(f.c);
+    auto addTerm = [&](int64_t coeff, Value v) {
+      if (coeff == 0)
+        return;
+      Value t =
+          coeff == 1
+              ? v
+              : arith::MulIOp::create(b, loc, v, index(coeff)).getResult();
+      r = arith::AddIOp::create(b, loc, r, t);
+    };
+    for (auto [v, coeff] : f.terms)
+      addTerm(coeff, v);
+    addTerm(f.ci, (f.ci > 0) == max ? iMax : iMin);
+    addTerm(f.cj, (f.cj > 0) == max ? jMax : jMin);
+    return r;
+  }
+
+  /// The run-time range [min, max] (signed) of a `memref.load` in the mask
+  /// region over the tile, for loads whose indices are the batch or head
+  /// argument, values defined above, and at most one of i and j: a small
+  /// loop over that index's range in the tile. This is what lets data-
+  /// dependent masks (document ids, segment ids) skip tiles.
+  std::optional<std::pair<Value, Value>> loadRange(Value v) {
+    auto load = v.getDefiningOp<memref::LoadOp>();
+    if (!load || load->getBlock() != &mask ||
+        load.getMemRef().getParentBlock() == &mask ||
+        !isa<IntegerType>(v.getType()))
+      return std::nullopt;
+    SmallVector<Value> indices;
+    int varying = -1; // position of the index that is i or j
+    Value lo, hi;
+    for (auto [pos, idx] : llvm::enumerate(load.getIndices())) {
+      if (auto arg = dyn_cast<BlockArgument>(idx);
+          arg && arg.getOwner() == &mask) {
+        unsigned n = arg.getArgNumber();
+        if (n <= 1) {
+          indices.push_back(n == 0 ? batch : head);
+          continue;
+        }
+        if (varying >= 0)
+          return std::nullopt;
+        varying = pos;
+        lo = n == 2 ? iMin : jMin;
+        hi = n == 2 ? iMax : jMax;
+        indices.push_back(Value());
+        continue;
+      }
+      if (idx.getParentBlock() == &mask && !getConstantIntValue(idx))
+        return std::nullopt;
+      if (auto c = getConstantIntValue(idx))
+        indices.push_back(index(*c));
+      else
+        indices.push_back(idx);
+    }
+    if (varying < 0) {
+      Value x = memref::LoadOp::create(b, loc, load.getMemRef(), indices);
+      return std::make_pair(x, x);
+    }
+    // Seed with the first element, then fold min/max over the range.
+    indices[varying] = lo;
+    Value first = memref::LoadOp::create(b, loc, load.getMemRef(), indices);
+    Value end = arith::AddIOp::create(b, loc, hi, index(1));
+    auto loop =
+        scf::ForOp::create(b, loc, lo, end, index(1), ValueRange{first, first});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      indices[varying] = loop.getInductionVar();
+      Value x = memref::LoadOp::create(b, loc, load.getMemRef(), indices);
+      Value mn = arith::MinSIOp::create(b, loc, loop.getRegionIterArg(0), x);
+      Value mx = arith::MaxSIOp::create(b, loc, loop.getRegionIterArg(1), x);
+      scf::YieldOp::create(b, loc, ValueRange{mn, mx});
+    }
+    return std::make_pair(loop.getResult(0), loop.getResult(1));
+  }
+
+  /// Classifies a comparison of two loaded values from their run-time ranges.
+  /// One side may also be a constant or a value defined above the region.
+  std::optional<std::pair<Value, Value>>
+  classifyLoadCompare(arith::CmpIOp cmp) {
+    auto invariant = [&](Value v) -> std::optional<std::pair<Value, Value>> {
+      if (!isa<IntegerType>(v.getType()) ||
+          v.getParentBlock() == &mask && !getConstantIntValue(v))
+        return std::nullopt;
+      if (auto c = getConstantIntValue(v))
+        v = arith::ConstantOp::create(b, loc, v.getType(),
+                                      b.getIntegerAttr(v.getType(), *c));
+      return std::make_pair(v, v);
+    };
+    bool lhsLoad = cmp.getLhs().getDefiningOp<memref::LoadOp>() != nullptr;
+    bool rhsLoad = cmp.getRhs().getDefiningOp<memref::LoadOp>() != nullptr;
+    if (!lhsLoad && !rhsLoad)
+      return std::nullopt;
+    auto l = lhsLoad ? loadRange(cmp.getLhs()) : invariant(cmp.getLhs());
+    if (!l)
+      return std::nullopt;
+    auto r = rhsLoad ? loadRange(cmp.getRhs()) : invariant(cmp.getRhs());
+    if (!r)
+      return std::nullopt;
+    return classifyRanges(cmp.getPredicate(), l->first, l->second, r->first,
+                          r->second);
+  }
+
+  /// (full, empty) of `lhs pred rhs` over a tile where lhs takes values in
+  /// [lMin, lMax] and rhs in [rMin, rMax]; signed predicates only.
+  std::optional<std::pair<Value, Value>>
+  classifyRanges(arith::CmpIPredicate pred, Value lMin, Value lMax, Value rMin,
+                 Value rMax) {
+    using P = arith::CmpIPredicate;
+    auto cmpi = [&](P p, Value a, Value c) -> Value {
+      return arith::CmpIOp::create(b, loc, p, a, c);
+    };
+    auto both = [&](Value a, Value c) -> Value {
+      return arith::AndIOp::create(b, loc, a, c);
+    };
+    auto either = [&](Value a, Value c) -> Value {
+      return arith::OrIOp::create(b, loc, a, c);
+    };
+    // Every pair equal: both ranges are the same single value.
+    auto allEqual = [&]() {
+      return both(both(cmpi(P::eq, lMin, lMax), cmpi(P::eq, rMin, rMax)),
+                  cmpi(P::eq, lMin, rMin));
+    };
+    auto disjoint = [&]() {
+      return either(cmpi(P::slt, lMax, rMin), cmpi(P::slt, rMax, lMin));
+    };
+    switch (pred) {
+    case P::eq:
+      return std::make_pair(allEqual(), disjoint());
+    case P::ne:
+      return std::make_pair(disjoint(), allEqual());
+    case P::slt:
+      return std::make_pair(cmpi(P::slt, lMax, rMin), cmpi(P::sge, lMin, rMax));
+    case P::sle:
+      return std::make_pair(cmpi(P::sle, lMax, rMin), cmpi(P::sgt, lMin, rMax));
+    case P::sgt:
+      return std::make_pair(cmpi(P::sgt, lMin, rMax), cmpi(P::sle, lMax, rMin));
+    case P::sge:
+      return std::make_pair(cmpi(P::sge, lMin, rMax), cmpi(P::slt, lMax, rMin));
+    default:
+      return std::nullopt; // unsigned: treat as opaque
+    }
+  }
+
+  std::optional<std::pair<Value, Value>> classifyCompare(arith::CmpIOp cmp) {
+    if (auto r = classifyLoadCompare(cmp))
+      return r;
+    if (!cmp.getLhs().getType().isIndex() &&
+        !cmp.getLhs().getType().isInteger(64))
+      return std::nullopt;
+    auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());
+    if (!l || !r)
+      return std::nullopt;
+    // The predicate on e = lhs - rhs against 0, e bounded over the tile.
+    LinearForm e = l->plus(r->scaled(-1));
+    Value zero = index(0);
+    return classifyRanges(cmp.getPredicate(), bound(e, false), bound(e, true),
+                          zero, zero);
+  }
+
+  OpBuilder &b;
+  Location loc;
+  Block &mask;
+  Value batch, head, iMin, iMax, jMin, jMax;
+};
+
+/// Builds the combined mask region (user mask && causal) with arguments
+/// (b, h, i, j) into `into`. Returns false if there is no mask at all.
+bool buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,
+                     Value causalOffset, Region &into);
+
+} // namespace mlir::attn
+
+#endif // ATTN_PASSES_MASKANALYSIS_H
