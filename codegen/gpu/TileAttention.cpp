@@ -587,6 +587,26 @@ struct GPUTileAttention
         return signalPassFailure();
       op.erase();
     }
+    // Whatever else touches a buffer would run on the host, on device
+    // memory: refuse it rather than crash at run time.
+    getOperation().walk<WalkOrder::PreOrder>([&](Operation *o) {
+      if (isa<gpu::LaunchOp>(o))
+        return WalkResult::skip();
+      if (isa<memref::DimOp, memref::CastOp, func::ReturnOp,
+              memref::AssumeAlignmentOp>(o))
+        return WalkResult::advance();
+      auto isBuffer = [](Type t) { return isa<BaseMemRefType>(t); };
+      if (llvm::any_of(o->getOperandTypes(), isBuffer) ||
+          llvm::any_of(o->getResultTypes(), isBuffer)) {
+        o->emitOpError("is not supported on the nvptx target yet (only "
+                       "attn.attention and what fuses into it runs on the "
+                       "GPU)");
+        failed = true;
+      }
+      return WalkResult::advance();
+    });
+    if (failed)
+      signalPassFailure();
   }
 };
 

@@ -37,22 +37,11 @@ int attnrt_set_error(int status, const char *fmt, ...) {
   return status;
 }
 
-/* An MLIR memref descriptor of rank r is laid out as
- * { void *allocated; void *aligned; int64_t offset; int64_t sizes[r];
- *   int64_t strides[r]; } which is 3 + 2r eight-byte words. */
-enum { DESC_WORDS = 3 + 2 * ATTNRT_MAX_RANK };
+#include "internal.h"
 
-int attnrt_invoke(const char *signature, DLTensor *const *args,
-                  int32_t num_args, attnrt_kernel_fn kernel) {
-  last_error[0] = '\0';
-  int status = attnrt_validate(signature, args, num_args);
-  if (status != ATTNRT_OK)
-    return status;
-  if (!kernel)
-    return attnrt_set_error(ATTNRT_INTERNAL, "null kernel");
-
-  int64_t words[ATTNRT_MAX_ARGS][DESC_WORDS];
-  void *descs[ATTNRT_MAX_ARGS];
+void attnrt_build_descriptors(DLTensor *const *args, int32_t num_args,
+                              int64_t (*words)[ATTNRT_DESC_WORDS],
+                              void **descs) {
   for (int32_t a = 0; a < num_args; ++a) {
     const DLTensor *t = args[a];
     char *data = (char *)t->data + t->byte_offset;
@@ -69,6 +58,21 @@ int attnrt_invoke(const char *signature, DLTensor *const *args,
     }
     descs[a] = w;
   }
+}
+
+int attnrt_invoke(const char *signature, DLTensor *const *args,
+                  int32_t num_args, attnrt_kernel_fn kernel) {
+  last_error[0] = '\0';
+  int status = attnrt_validate(signature, args, num_args);
+  if (status != ATTNRT_OK)
+    return status;
+  if (!kernel)
+    return attnrt_set_error(ATTNRT_INTERNAL, "null kernel");
+  int64_t words[ATTNRT_MAX_ARGS][ATTNRT_DESC_WORDS];
+  void *descs[ATTNRT_MAX_ARGS];
+  attnrt_build_descriptors(args, num_args, words, descs);
   kernel(descs);
   return ATTNRT_OK;
 }
+
+void attnrt_clear_error(void) { last_error[0] = '\0'; }

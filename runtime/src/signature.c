@@ -125,6 +125,11 @@ typedef struct symbol_binding {
 enum { MAX_SYMBOLS = ATTNRT_MAX_ARGS * ATTNRT_MAX_RANK };
 
 int attnrt_validate(const char *sig, DLTensor *const *args, int32_t num_args) {
+  return attnrt_validate_device(sig, args, num_args, kDLCPU);
+}
+
+int attnrt_validate_device(const char *sig, DLTensor *const *args,
+                           int32_t num_args, int device_type) {
   attnrt_arg_info infos[ATTNRT_MAX_ARGS];
   int32_t n = 0;
   int status = attnrt_signature_parse(sig, infos, ATTNRT_MAX_ARGS, &n);
@@ -152,10 +157,16 @@ int attnrt_validate(const char *sig, DLTensor *const *args, int32_t num_args) {
     if (!t)
       return attnrt_set_error(ATTNRT_INVALID_ARGUMENT, "%s: null DLTensor",
                               name);
-    if (t->device.device_type != kDLCPU)
+    if (t->device.device_type != (DLDeviceType)device_type)
       return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
-                              "%s: expected a CPU tensor, got device type %d",
-                              name, (int)t->device.device_type);
+                              "%s: expected a %s tensor, got device type %d",
+                              name, device_type == kDLCUDA ? "CUDA" : "CPU",
+                              (int)t->device.device_type);
+    if (t->device.device_id != args[0]->device.device_id)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                              "%s: on device %d, the first tensor on device %d",
+                              name, (int)t->device.device_id,
+                              (int)args[0]->device.device_id);
     if (t->dtype.code != info->dtype.code || t->dtype.bits != info->dtype.bits ||
         t->dtype.lanes != 1)
       return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,

@@ -35,6 +35,7 @@
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -48,6 +49,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -67,9 +69,16 @@ static cl::list<std::string> inputs("input",
 static cl::list<std::string> outputs("output",
                                      cl::desc("Output .npy file, as @path"),
                                      cl::cat(toolOptions));
-static cl::opt<std::string> backend("backend",
-                                    cl::desc("cpu (default) or reference"),
-                                    cl::init("cpu"), cl::cat(toolOptions));
+static cl::opt<std::string> backend(
+    "backend",
+    cl::desc("cpu (default), cuda (NVIDIA GPU, see --chip) or reference"),
+    cl::init("cpu"), cl::cat(toolOptions));
+static cl::opt<std::string>
+    chipName("chip", cl::desc("GPU architecture for --backend=cuda"),
+             cl::init("sm_80"), cl::cat(toolOptions));
+static cl::opt<int> deviceIndex("device",
+                                cl::desc("CUDA device for --backend=cuda"),
+                                cl::init(0), cl::cat(toolOptions));
 /// --threads=N is parsed by hand: libLLVM already registers an option of
 /// that name.
 static int threads = 0;
@@ -254,9 +263,17 @@ static DLTensor toDLTensor(::attn::HostArray &a) {
 }
 
 static int run() {
-  if (backend != "cpu" && backend != "reference")
+  if (backend != "cpu" && backend != "reference" && backend != "cuda")
     return fail("unknown backend '" + backend +
-                "' (expected cpu or reference)");
+                "' (expected cpu, cuda or reference)");
+  bool cuda = backend == "cuda";
+  std::optional<NVPTXTarget> gpu;
+  if (cuda) {
+    llvm::Expected<NVPTXTarget> chip = lookupNVPTXTarget(chipName);
+    if (!chip)
+      return fail(llvm::toString(chip.takeError()));
+    gpu = *chip;
+  }
   if (threads < 0)
     return fail("--threads must be >= 0");
   if (benchmark < 0)
@@ -306,24 +323,38 @@ static int run() {
     if (failed(runReference(fn, in, out)))
       return 1;
   } else {
-    // Compile for this machine exactly as attn-compile --target=native does.
-    llvm::Expected<CPUTarget> target = lookupCPUTarget("native");
+    int device = deviceIndex;
+    if (cuda) {
+      // Fail early and clearly without a driver or device.
+      int count = 0;
+      if (attnrt_cuda_device_count(&count) != ATTNRT_OK)
+        return fail(std::string("--backend=cuda: ") + attnrt_last_error());
+      if (device < 0 || device >= count)
+        return fail(fmt::format("--device={}: this machine has {} CUDA "
+                                "device(s)",
+                                device, count));
+    }
+    // Compile exactly as attn-compile --target=native (or nvptx) does.
+    llvm::Expected<CPUTarget> target =
+        lookupCPUTarget(cuda ? "x86-64" : "native");
     if (!target)
       return fail(llvm::toString(target.takeError()));
     OwningOpRef<ModuleOp> lowered = module.clone();
     std::vector<ExportedFunction> functions;
-    if (failed(lowerForCPU(*lowered, *target, "attnrun_", functions)))
+    if (failed(cuda ? lowerForNVPTX(*lowered, *gpu, "attnrun_", functions)
+                    : lowerForCPU(*lowered, *target, "attnrun_", functions)))
       return 1;
     auto tm = createTargetMachine(*target);
     if (!tm)
       return fail(llvm::toString(tm.takeError()));
-    llvm::LLVMContext llvmCtx;
-    auto llvmModule = translateAndOptimize(*lowered, llvmCtx, **tm, *target);
+    auto llvmCtx = std::make_unique<llvm::LLVMContext>();
+    auto llvmModule = translateAndOptimize(*lowered, *llvmCtx, **tm, *target);
     if (!llvmModule)
       return fail(llvm::toString(llvmModule.takeError()));
     llvm::SmallVector<char> object;
-    if (llvm::Error err = emitObject(**llvmModule, **tm, object))
-      return fail(llvm::toString(std::move(err)));
+    if (!cuda)
+      if (llvm::Error err = emitObject(**llvmModule, **tm, object))
+        return fail(llvm::toString(std::move(err)));
 
     llvm::InitializeNativeTargetAsmParser();
     auto jit = llvm::orc::LLJITBuilder().create();
@@ -337,6 +368,17 @@ static int run() {
           llvm::JITSymbolFlags::Exported};
     };
     add("attnrt_invoke", &attnrt_invoke);
+    add("attnrt_cuda_invoke", &attnrt_cuda_invoke);
+    add("mgpuModuleLoad", &mgpuModuleLoad);
+    add("mgpuModuleLoadJIT", &mgpuModuleLoadJIT);
+    add("mgpuModuleUnload", &mgpuModuleUnload);
+    add("mgpuModuleGetFunction", &mgpuModuleGetFunction);
+    add("mgpuLaunchKernel", &mgpuLaunchKernel);
+    add("mgpuStreamCreate", &mgpuStreamCreate);
+    add("mgpuStreamDestroy", &mgpuStreamDestroy);
+    add("mgpuStreamSynchronize", &mgpuStreamSynchronize);
+    add("mgpuMemAlloc", &mgpuMemAlloc);
+    add("mgpuMemFree", &mgpuMemFree);
     add("attnrt_parallel_for", &attnrt_parallel_for);
     add("_mlir_memref_to_llvm_alloc", &_mlir_memref_to_llvm_alloc);
     add("_mlir_memref_to_llvm_aligned_alloc",
@@ -349,10 +391,21 @@ static int run() {
     if (!host)
       return fail(llvm::toString(host.takeError()));
     lib.addGenerator(std::move(*host));
-    if (llvm::Error err =
-            (*jit)->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
-                llvm::StringRef(object.data(), object.size()), "attn-run.o")))
+    if (cuda) {
+      // As IR, so that initialize() runs the constructor that registers the
+      // embedded PTX.
+      llvm::orc::ThreadSafeModule tsm(std::move(*llvmModule),
+                                      std::move(llvmCtx));
+      if (llvm::Error err = (*jit)->addIRModule(std::move(tsm)))
+        return fail(llvm::toString(std::move(err)));
+      if (llvm::Error err = (*jit)->initialize(lib))
+        return fail(llvm::toString(std::move(err)));
+    } else if (llvm::Error err =
+                   (*jit)->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
+                       llvm::StringRef(object.data(), object.size()),
+                       "attn-run.o"))) {
       return fail(llvm::toString(std::move(err)));
+    }
     const ExportedFunction *exported = nullptr;
     for (const ExportedFunction &f : functions)
       if (f.name == functionName)
@@ -393,12 +446,39 @@ static int run() {
       tensors.push_back(toDLTensor(a));
     for (auto &a : out)
       tensors.push_back(toDLTensor(a));
+    // On the GPU: device copies of every tensor, freed at exit.
+    std::vector<void *> deviceBuffers;
+    auto freeDevice = llvm::make_scope_exit([&] {
+      for (void *p : deviceBuffers)
+        attnrt_cuda_free(device, p);
+    });
+    if (cuda)
+      for (size_t k = 0; k < tensors.size(); ++k) {
+        DLTensor &t = tensors[k];
+        size_t bytes = k < in.size() ? in[k].bytes
+                                     : out[k - in.size()].bytes;
+        void *p = nullptr;
+        if (attnrt_cuda_malloc(device, bytes, &p) != ATTNRT_OK)
+          return fail(attnrt_last_error());
+        deviceBuffers.push_back(p);
+        if (k < in.size() &&
+            attnrt_cuda_copy_to_device(device, p, t.data, bytes) != ATTNRT_OK)
+          return fail(attnrt_last_error());
+        t.data = p;
+        t.device = DLDevice{kDLCUDA, device};
+      }
     args.clear();
     for (auto &t : tensors)
       args.push_back(&t);
     void *fnPtr = entry->toPtr<void *>();
     if (callEntry(fnPtr, args.data(), args.size()) != ATTNRT_OK)
       return fail(attnrt_last_error());
+    if (cuda)
+      for (size_t k = 0; k < out.size(); ++k)
+        if (attnrt_cuda_copy_to_host(device, out[k].data,
+                                     deviceBuffers[in.size() + k],
+                                     out[k].bytes) != ATTNRT_OK)
+          return fail(attnrt_last_error());
     if (benchmark > 0) {
       std::vector<double> ms;
       for (int r = 0; r < benchmark; ++r) {

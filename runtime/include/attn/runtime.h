@@ -96,9 +96,13 @@ int attnrt_infer_shape(const char *signature, DLTensor *const *args,
                        int32_t *ndim, DLDataType *dtype);
 
 /* Validates args against the signature (count, device, dtype, rank, static
- * dims, symbols, strides, alignment, output overlap). */
+ * dims, symbols, strides, alignment, output overlap). attnrt_validate
+ * expects CPU tensors; attnrt_validate_device tensors of `device_type`
+ * (kDLCPU or kDLCUDA), all on one device. */
 int attnrt_validate(const char *signature, DLTensor *const *args,
                     int32_t num_args);
+int attnrt_validate_device(const char *signature, DLTensor *const *args,
+                           int32_t num_args, int device_type);
 
 /*--- Kernel invocation (called by generated entry points) -----------------*/
 
@@ -109,6 +113,49 @@ typedef void (*attnrt_kernel_fn)(void **descriptors);
 /* Validates args, builds the memref descriptors and runs the kernel. */
 int attnrt_invoke(const char *signature, DLTensor *const *args,
                   int32_t num_args, attnrt_kernel_fn kernel);
+
+/*--- NVIDIA GPUs ---------------------------------------------------------*/
+
+/* Programs compiled with --target=nvptx take CUDA device tensors (kDLCUDA).
+ * The CUDA driver is loaded with dlopen("libcuda.so.1") on first use
+ * ($ATTN_CUDA_DRIVER names another library); without a driver or a device
+ * every call below returns ATTNRT_UNSUPPORTED with the reason. */
+
+/* Number of CUDA devices (0 and a status if there is no driver). */
+int attnrt_cuda_device_count(int *count);
+/* The stream (a CUstream, NULL = the default stream) this thread's kernels
+ * are launched on. */
+void attnrt_cuda_set_stream(void *stream);
+/* Device memory and copies, for callers without the CUDA toolkit. */
+int attnrt_cuda_malloc(int device, size_t bytes, void **ptr);
+int attnrt_cuda_free(int device, void *ptr);
+int attnrt_cuda_copy_to_device(int device, void *dst, const void *src,
+                               size_t bytes);
+int attnrt_cuda_copy_to_host(int device, void *dst, const void *src,
+                             size_t bytes);
+/* Waits for this thread's stream on `device`. */
+int attnrt_cuda_synchronize(int device);
+/* Validates CUDA tensors, builds the descriptors, runs the host code that
+ * launches the kernels, and waits for them (called by generated entry
+ * points). */
+int attnrt_cuda_invoke(const char *signature, DLTensor *const *args,
+                       int32_t num_args, attnrt_kernel_fn kernel);
+
+/* The ABI of MLIR's gpu-to-llvm lowering, which compiled host code calls
+ * (modules are registered by constructors and loaded on first launch). */
+void *mgpuModuleLoad(void *data, size_t size);
+void *mgpuModuleLoadJIT(void *data, int opt_level);
+void mgpuModuleUnload(void *module);
+void *mgpuModuleGetFunction(void *module, const char *name);
+void *mgpuStreamCreate(void);
+void mgpuStreamDestroy(void *stream);
+void mgpuStreamSynchronize(void *stream);
+void mgpuLaunchKernel(void *function, intptr_t gx, intptr_t gy, intptr_t gz,
+                      intptr_t bx, intptr_t by, intptr_t bz, int32_t smem,
+                      void *stream, void **params, void **extra,
+                      size_t num_params);
+void *mgpuMemAlloc(uint64_t bytes, void *stream, int host_shared);
+void mgpuMemFree(void *ptr, void *stream);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,25 @@
+/*===- internal.h - libattnrt internals shared between its files --*- C -*-===*
+ *
+ * Part of the attn project.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef ATTN_RUNTIME_INTERNAL_H
+#define ATTN_RUNTIME_INTERNAL_H
+
+#include "attn/runtime.h"
+
+/* An MLIR memref descriptor of rank r is laid out as
+ * { void *allocated; void *aligned; int64_t offset; int64_t sizes[r];
+ *   int64_t strides[r]; } which is 3 + 2r eight-byte words. */
+#define ATTNRT_DESC_WORDS (3 + 2 * ATTNRT_MAX_RANK)
+
+/* Fills one descriptor per (validated) tensor. */
+void attnrt_build_descriptors(DLTensor *const *args, int32_t num_args,
+                              int64_t (*words)[ATTNRT_DESC_WORDS],
+                              void **descs);
+
+/* Empties this thread's error message. */
+void attnrt_clear_error(void);
+
+#endif /* ATTN_RUNTIME_INTERNAL_H */
