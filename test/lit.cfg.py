@@ -44,3 +44,22 @@ except OSError:
 
 if shutil.which("ptxas", path="/usr/local/cuda/bin"):
     config.available_features.add("ptxas")
+
+# The stand-in driver of test/Runtime/fake-cuda.c, for the host side of the
+# CUDA backend on machines without a GPU.
+config.substitutions.append(("%fake_cuda",
+    os.path.join(config.attn_obj_root, "lib", "libattn-fake-cuda.so")))
+
+# Tests that run kernels on an NVIDIA GPU need a driver and a device.
+def _has_cuda_device():
+    import ctypes
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    count = ctypes.c_int(0)
+    return cuda.cuInit(0) == 0 and cuda.cuDeviceGetCount(ctypes.byref(count)) == 0 \
+        and count.value > 0
+
+if _has_cuda_device():
+    config.available_features.add("cuda-device")

@@ -77,6 +77,45 @@ struct ExpandFma : OpRewritePattern<math::FmaOp> {
   }
 };
 
+/// absf and copysign on f32 as sign-bit operations.
+struct ExpandSignOps : OpRewritePattern<math::AbsFOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::AbsFOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return failure();
+    Location loc = op.getLoc();
+    Type i32 = rewriter.getI32Type();
+    Value bits = arith::BitcastOp::create(rewriter, loc, i32, op.getOperand());
+    Value mask = arith::ConstantIntOp::create(rewriter, loc, i32, 0x7fffffff);
+    Value abs = arith::AndIOp::create(rewriter, loc, bits, mask);
+    rewriter.replaceOpWithNewOp<arith::BitcastOp>(op, op.getType(), abs);
+    return success();
+  }
+};
+
+struct ExpandCopySign : OpRewritePattern<math::CopySignOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::CopySignOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return failure();
+    Location loc = op.getLoc();
+    Type i32 = rewriter.getI32Type();
+    Value a = arith::BitcastOp::create(rewriter, loc, i32, op.getLhs());
+    Value b = arith::BitcastOp::create(rewriter, loc, i32, op.getRhs());
+    Value magnitude = arith::AndIOp::create(
+        rewriter, loc, a,
+        arith::ConstantIntOp::create(rewriter, loc, i32, 0x7fffffff));
+    Value sign = arith::AndIOp::create(
+        rewriter, loc, b,
+        arith::ConstantIntOp::create(rewriter, loc, i32, 0x80000000LL));
+    Value bits = arith::OrIOp::create(rewriter, loc, magnitude, sign);
+    rewriter.replaceOpWithNewOp<arith::BitcastOp>(op, op.getType(), bits);
+    return success();
+  }
+};
+
 struct ExpandMath : attn::impl::AttnGPUExpandMathPassBase<ExpandMath> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
@@ -93,7 +132,15 @@ struct ExpandMath : attn::impl::AttnGPUExpandMathPassBase<ExpandMath> {
                                             1.0);
     patterns.add<ToIntrinsic<math::RsqrtOp>>(
         ctx, "llvm.nvvm.rsqrt.approx.ftz.f", 1.0, 1.0);
-    patterns.add<ExpandFma>(ctx);
+    patterns.add<ToIntrinsic<math::FloorOp>>(ctx, "llvm.nvvm.floor.f", 1.0,
+                                             1.0);
+    patterns.add<ToIntrinsic<math::CeilOp>>(ctx, "llvm.nvvm.ceil.f", 1.0, 1.0);
+    patterns.add<ToIntrinsic<math::TruncOp>>(ctx, "llvm.nvvm.trunc.f", 1.0,
+                                             1.0);
+    // cvt.rni: to nearest, ties to even.
+    patterns.add<ToIntrinsic<math::RoundEvenOp>>(ctx, "llvm.nvvm.round.f", 1.0,
+                                                 1.0);
+    patterns.add<ExpandFma, ExpandSignOps, ExpandCopySign>(ctx);
     populateMathPolynomialApproximationPatterns(
         patterns, MathPolynomialApproximationOptions{});
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

@@ -58,8 +58,11 @@ def AttnGPUExpandMathPass : Pass<"attn-gpu-expand-math"> {
     function is needed (kernels are compiled without the CUDA toolkit):
     `exp2`/`exp` become `ex2.approx.ftz.f32`, `log2`/`log` become
     `lg2.approx.ftz.f32`, `sqrt` becomes `sqrt.rn.f32`, `rsqrt` becomes
-    `rsqrt.approx.ftz.f32`, and the others (`tanh`, `erf`, `log1p`, ...)
-    MLIR's polynomial approximations, built from arithmetic and the above.
+    `rsqrt.approx.ftz.f32`, `floor`/`ceil`/`trunc`/`roundeven` the `cvt`
+    roundings, `absf`/`copysign`/`fma` integer and float arithmetic, and the
+    others (`tanh`, `erf`, `log1p`, ...) MLIR's polynomial approximations,
+    built from arithmetic and the above (applied to a fixpoint, so the
+    approximations' own helpers are lowered too).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",

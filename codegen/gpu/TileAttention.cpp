@@ -40,6 +40,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include <cmath>
 #include <limits>
@@ -557,6 +559,65 @@ LogicalResult KernelEmitter::emit() {
   return success();
 }
 
+/// Host-side scalars the kernel reads (a run-time prefix length read from a
+/// tensor, say) are computed from device buffers: recompute them inside the
+/// kernel instead, cloning the loads and the pure ops that lead to them.
+void sinkScalarReads(gpu::LaunchOp launch) {
+  Region &body = launch.getBody();
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(body, captured);
+  OpBuilder b = OpBuilder::atBlockBegin(&body.front());
+  IRMapping map;
+  std::function<bool(Value)> sinkable = [&](Value v) -> bool {
+    if (map.contains(v) || isa<BlockArgument>(v) ||
+        isa<BaseMemRefType>(v.getType()))
+      return true;
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getNumRegions() != 0 ||
+        !(isa<memref::LoadOp>(def) || isPure(def)))
+      return false;
+    return llvm::all_of(def->getOperands(), sinkable);
+  };
+  std::function<void(Operation *)> cloneChain = [&](Operation *def) {
+    for (Value operand : def->getOperands())
+      if (Operation *inner = operand.getDefiningOp();
+          inner && !map.contains(operand) && !isa<BaseMemRefType>(operand.getType()))
+        cloneChain(inner);
+    if (!map.contains(def->getResult(0)))
+      b.clone(*def, map);
+  };
+  // Scalars whose computation reads a buffer move in; the others stay
+  // kernel arguments.
+  std::function<bool(Value)> readsBuffer = [&](Value v) -> bool {
+    Operation *def = v.getDefiningOp();
+    return def && (isa<memref::LoadOp>(def) ||
+                   llvm::any_of(def->getOperands(), readsBuffer));
+  };
+  SmallVector<Operation *> hostDefs;
+  for (Value v : captured) {
+    Operation *def = v.getDefiningOp();
+    if (!def || !sinkable(v) || !readsBuffer(v))
+      continue;
+    cloneChain(def);
+    replaceAllUsesInRegionWith(v, map.lookup(v), body);
+    hostDefs.push_back(def);
+  }
+  // The host copies are dead now (loads and pure ops without uses).
+  if (hostDefs.empty())
+    return;
+  Block *host = launch->getBlock();
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(*host)))
+      if (op.use_empty() && op.getNumRegions() == 0 &&
+          !op.hasTrait<OpTrait::IsTerminator>() &&
+          (isa<memref::LoadOp>(op) || isPure(&op))) {
+        op.erase();
+        changed = true;
+      }
+  }
+}
+
 struct GPUTileAttention
     : attn::impl::AttnGPUTileAttentionPassBase<GPUTileAttention> {
   void runOnOperation() override {
@@ -585,7 +646,9 @@ struct GPUTileAttention
       KernelEmitter emitter(b, op.getLoc(), op);
       if (emitter.emit().failed())
         return signalPassFailure();
+      auto launch = cast<gpu::LaunchOp>(op->getPrevNode());
       op.erase();
+      sinkScalarReads(launch);
     }
     // Whatever else touches a buffer would run on the host, on device
     // memory: refuse it rather than crash at run time.
