@@ -101,38 +101,42 @@ static LogicalResult collectExported(ModuleOp module, llvm::StringRef prefix,
   return success();
 }
 
-LogicalResult
-mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
-                        llvm::StringRef prefix,
-                        std::vector<ExportedFunction> &functions) {
+/// Runs the pipeline `build` adds on `module`, then collects the exports.
+static LogicalResult
+lowerWith(ModuleOp module, llvm::StringRef prefix,
+          std::vector<ExportedFunction> &functions,
+          llvm::function_ref<void(OpPassManager &)> build) {
   PassManager pm(module.getContext());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
-  CPUPipelineOptions options;
-  options.vectorWidth = target.vectorWidth;
-  options.bf16Dot = target.bf16Dot;
-  options.symbolPrefix = prefix.str();
-  buildCPUPipeline(pm, options);
+  build(pm);
   if (failed(pm.run(module)))
     return failure();
   return collectExported(module, prefix, functions);
 }
 
 LogicalResult
+mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
+                        llvm::StringRef prefix,
+                        std::vector<ExportedFunction> &functions) {
+  CPUPipelineOptions options;
+  options.vectorWidth = target.vectorWidth;
+  options.bf16Dot = target.bf16Dot;
+  options.symbolPrefix = prefix.str();
+  return lowerWith(module, prefix, functions,
+                   [&](OpPassManager &pm) { buildCPUPipeline(pm, options); });
+}
+
+LogicalResult
 mlir::attn::lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
                           llvm::StringRef prefix,
                           std::vector<ExportedFunction> &functions) {
-  PassManager pm(module.getContext());
-  if (failed(applyPassManagerCLOptions(pm)))
-    return failure();
   NVPTXPipelineOptions options;
   options.chip = target.chip;
   options.features = target.features;
   options.symbolPrefix = prefix.str();
-  buildNVPTXPipeline(pm, options);
-  if (failed(pm.run(module)))
-    return failure();
-  return collectExported(module, prefix, functions);
+  return lowerWith(module, prefix, functions,
+                   [&](OpPassManager &pm) { buildNVPTXPipeline(pm, options); });
 }
 
 std::string mlir::attn::sanitizeIdentifier(llvm::StringRef name) {

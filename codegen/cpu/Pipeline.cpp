@@ -32,10 +32,7 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-void mlir::attn::buildCPUPipeline(OpPassManager &pm,
-                                  const CPUPipelineOptions &options) {
-  int64_t qTile = options.qTile ? options.qTile : 4 * options.vectorWidth;
-
+void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm) {
   // Tensor level: fuse, then give public functions the C ABI.
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
   pm.addPass(createCanonicalizerPass());
@@ -50,6 +47,13 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+}
+
+void mlir::attn::buildCPUPipeline(OpPassManager &pm,
+                                  const CPUPipelineOptions &options) {
+  int64_t qTile = options.qTile ? options.qTile : 4 * options.vectorWidth;
+
+  buildBufferizedFrontEnd(pm);
   pm.addNestedPass<func::FuncOp>(createAttnLowerCopiesPass());
 
   // Scans, pooling, routers and experts to loops; tile into the online-softmax form, then emit the

@@ -11,7 +11,6 @@
 #include "codegen/gpu/Passes.h"
 #include "passes/Passes.h"
 
-#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -32,17 +31,7 @@ static void addText(OpPassManager &pm, StringRef text) {
 void mlir::attn::buildNVPTXPipeline(OpPassManager &pm,
                                     const NVPTXPipelineOptions &options) {
   // Tensor level and bufferization exactly as for the CPU.
-  pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createAttnExportFunctionsPass());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  bufferize.unknownTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+  buildBufferizedFrontEnd(pm);
 
   // Kernels: attention to FlashAttention-2 launches, then outlined into one
   // gpu.module.

@@ -266,9 +266,16 @@ int attnrt_cuda_invoke(const char *signature, DLTensor *const *args,
 /* A module handle: the embedded image, loaded into each device's context on
  * first use (the global constructors that register images run before main
  * and never touch the driver). */
+enum { FUNCTION_CACHE = 8 };
 typedef struct attnrt_gpu_module {
   const void *image;
   CUmodule loaded[MAX_DEVICES];
+  /* Kernels already looked up, by the address of their (constant) name. */
+  struct {
+    const char *name;
+    int device;
+    CUfunction function;
+  } cache[FUNCTION_CACHE];
 } attnrt_gpu_module;
 
 void *mgpuModuleLoad(void *data, size_t size) {
@@ -301,17 +308,29 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   }
   int device = current_device;
   pthread_mutex_lock(&mu);
+  CUfunction f = NULL;
+  for (int i = 0; i < FUNCTION_CACHE && !f; ++i)
+    if (m->cache[i].name == name && m->cache[i].device == device)
+      f = m->cache[i].function;
   CUresult r = CUDA_SUCCESS;
-  if (!m->loaded[device])
+  if (!f && !m->loaded[device])
     r = drv.cuModuleLoadData(&m->loaded[device], m->image);
-  CUmodule loaded = m->loaded[device];
-  pthread_mutex_unlock(&mu);
   if (r != CUDA_SUCCESS) {
+    pthread_mutex_unlock(&mu);
     cu_fail(r, "loading the kernels' PTX");
     return NULL;
   }
-  CUfunction f = NULL;
-  r = drv.cuModuleGetFunction(&f, loaded, name);
+  if (!f) {
+    r = drv.cuModuleGetFunction(&f, m->loaded[device], name);
+    for (int i = 0; r == CUDA_SUCCESS && i < FUNCTION_CACHE; ++i)
+      if (!m->cache[i].name) {
+        m->cache[i].name = name;
+        m->cache[i].device = device;
+        m->cache[i].function = f;
+        break;
+      }
+  }
+  pthread_mutex_unlock(&mu);
   if (r != CUDA_SUCCESS) {
     cu_fail(r, name);
     return NULL;

@@ -50,3 +50,13 @@ func.func @host_loop(%x: memref<?xf32>) {
   memref.store %f, %x[%c0] : memref<?xf32>
   return
 }
+
+// -----
+
+func.func @tensors(%q: tensor<1x2x8x16xf16>, %o: tensor<1x2x8x16xf16>) -> tensor<1x2x8x16xf16> {
+  // expected-error @+1 {{'attn.attention' op must be bufferized before attn-gpu-tile-attention}}
+  %r = attn.attention
+      ins(%q, %q, %q : tensor<1x2x8x16xf16>, tensor<1x2x8x16xf16>, tensor<1x2x8x16xf16>)
+      outs(%o : tensor<1x2x8x16xf16>) -> tensor<1x2x8x16xf16>
+  return %r : tensor<1x2x8x16xf16>
+}
