@@ -35,7 +35,18 @@ CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
   snprintf(needle, sizeof(needle), ".entry %s(", name);
   if (!strstr((const char *)m, needle))
     return 500; /* CUDA_ERROR_NOT_FOUND */
-  *f = strdup(name); /* leaked on purpose: a handful per process */
+  /* A function handle is its name, kept in a small static table. */
+  static char names[16][128];
+  static int used;
+  for (int i = 0; i < used; ++i)
+    if (!strcmp(names[i], name)) {
+      *f = names[i];
+      return 0;
+    }
+  if (used == 16)
+    return 2;
+  snprintf(names[used], sizeof(names[used]), "%s", name);
+  *f = names[used++];
   return 0;
 }
 CUresult cuFuncSetAttribute(void *f, int attr, int value) {

@@ -391,6 +391,11 @@ static int run() {
     if (!host)
       return fail(llvm::toString(host.takeError()));
     lib.addGenerator(std::move(*host));
+    // Runs the destructors too (they release the registered kernel images).
+    auto deinitialize = llvm::make_scope_exit([&] {
+      if (cuda)
+        llvm::consumeError((*jit)->deinitialize(lib));
+    });
     if (cuda) {
       // As IR, so that initialize() runs the constructor that registers the
       // embedded PTX.
