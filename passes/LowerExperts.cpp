@@ -106,13 +106,24 @@ public:
     Value y2 = memref::AllocOp::create(
         b, loc, MemRefType::get({ShapedType::kDynamic, dm}, f32),
         ValueRange{pairs});
+    // The loop runs over a bound of the item count that does not depend on
+    // the routing (sum over e of ceil(n_e / R) <= ceil(pairs / R) + E), so
+    // that its size is known without reading the counts back (on a GPU, the
+    // grid); items past the real count do nothing.
     Value items = load(blockStart, idx(numExperts));
+    Value maxItems =
+        add(arith::CeilDivUIOp::create(b, loc, pairs, idx(kItemRows)),
+            idx(numExperts));
     {
       auto forall = scf::ForallOp::create(
-          b, loc, ArrayRef<OpFoldResult>{items}, ValueRange{}, std::nullopt);
+          b, loc, ArrayRef<OpFoldResult>{maxItems}, ValueRange{},
+          std::nullopt);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(forall.getBody());
-      emitItem(forall.getInductionVar(0), start, blockStart, order, y2);
+      Value item = forall.getInductionVar(0);
+      Value live = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         item, items);
+      ifThen(live, [&] { emitItem(item, start, blockStart, order, y2); });
     }
 
     // 3. Weighted combine per token (the weights were applied in step 2).

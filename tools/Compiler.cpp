@@ -139,6 +139,16 @@ mlir::attn::lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
                    [&](OpPassManager &pm) { buildNVPTXPipeline(pm, options); });
 }
 
+LogicalResult
+mlir::attn::lowerForSIMTEmulation(ModuleOp module, llvm::StringRef prefix,
+                                  std::vector<ExportedFunction> &functions) {
+  SIMTEmulationPipelineOptions options;
+  options.symbolPrefix = prefix.str();
+  return lowerWith(module, prefix, functions, [&](OpPassManager &pm) {
+    buildSIMTEmulationPipeline(pm, options);
+  });
+}
+
 std::string mlir::attn::sanitizeIdentifier(llvm::StringRef name) {
   std::string s;
   for (char c : name)

@@ -75,6 +75,11 @@ LogicalResult lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
                             llvm::StringRef prefix,
                             std::vector<ExportedFunction> &functions);
 
+/// Runs attn-simt-emulation-pipeline on `module` (in place): the NVPTX
+/// pipeline's SIMT kernels compiled for the host, with the CPU entry points.
+LogicalResult lowerForSIMTEmulation(ModuleOp module, llvm::StringRef prefix,
+                                    std::vector<ExportedFunction> &functions);
+
 /// Turns an arbitrary string into a C identifier.
 std::string sanitizeIdentifier(llvm::StringRef name);
 

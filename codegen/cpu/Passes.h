@@ -52,6 +52,11 @@ void buildBufferizedFrontEnd(OpPassManager &pm);
 /// entry points. attn-compile, attn-run and the lit tests run exactly this.
 void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
 
+/// The CPU pipeline from parallel loops over buffers (no attn op left) to
+/// the LLVM dialect: scf.forall to the runtime's thread pool, math
+/// approximations, LLVM lowering and the C entry points.
+void buildCPUBackEnd(OpPassManager &pm, const CPUPipelineOptions &options);
+
 /// Registers `attn-cpu-pipeline`.
 void registerCPUPipeline();
 

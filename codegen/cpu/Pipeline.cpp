@@ -73,6 +73,11 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   // Heap buffers only appear for unfused intermediate tensors; free them.
   // (Runs once no attn op with regions is left.)
   bufferization::buildBufferDeallocationPipeline(pm);
+  buildCPUBackEnd(pm, options);
+}
+
+void mlir::attn::buildCPUBackEnd(OpPassManager &pm,
+                                 const CPUPipelineOptions &options) {
   pm.addNestedPass<func::FuncOp>(createAttnCPUParallelizePass());
   pm.addNestedPass<func::FuncOp>(createAttnCPUExpandMathPass());
   pm.addPass(createCanonicalizerPass());

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Approximation.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <cmath>
@@ -116,6 +117,41 @@ struct ExpandCopySign : OpRewritePattern<math::CopySignOp> {
   }
 };
 
+/// A math op on a 1-D vector, one scalar op per lane: the intrinsics and
+/// bit tricks above are scalar, and vector math ops would otherwise reach
+/// convert-gpu-to-nvvm, which calls libdevice for them.
+struct UnrollVectorMath : RewritePattern {
+  UnrollVectorMath(MLIRContext *ctx)
+      : RewritePattern(MatchAnyOpTypeTag(), /*benefit=*/3, ctx) {}
+  LogicalResult matchAndRewrite(Operation *op,
+                                PatternRewriter &rewriter) const override {
+    if (!isa<math::MathDialect>(op->getDialect()) || op->getNumResults() != 1 ||
+        op->getNumRegions() != 0)
+      return failure();
+    auto type = dyn_cast<VectorType>(op->getResult(0).getType());
+    if (!type || type.getRank() != 1 || type.isScalable())
+      return failure();
+    for (Type t : op->getOperandTypes())
+      if (t != type && !(isa<VectorType>(t) &&
+                         cast<VectorType>(t).getShape() == type.getShape()))
+        return failure();
+    Location loc = op->getLoc();
+    SmallVector<Value> lanes;
+    for (int64_t i = 0; i < type.getDimSize(0); ++i) {
+      SmallVector<Value> operands;
+      for (Value v : op->getOperands())
+        operands.push_back(vector::ExtractOp::create(rewriter, loc, v, i));
+      OperationState state(loc, op->getName());
+      state.addOperands(operands);
+      state.addTypes(type.getElementType());
+      state.addAttributes(op->getAttrs());
+      lanes.push_back(rewriter.create(state)->getResult(0));
+    }
+    rewriter.replaceOpWithNewOp<vector::FromElementsOp>(op, type, lanes);
+    return success();
+  }
+};
+
 struct ExpandMath : attn::impl::AttnGPUExpandMathPassBase<ExpandMath> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
@@ -140,7 +176,8 @@ struct ExpandMath : attn::impl::AttnGPUExpandMathPassBase<ExpandMath> {
     // cvt.rni: to nearest, ties to even.
     patterns.add<ToIntrinsic<math::RoundEvenOp>>(ctx, "llvm.nvvm.round.f", 1.0,
                                                  1.0);
-    patterns.add<ExpandFma, ExpandSignOps, ExpandCopySign>(ctx);
+    patterns.add<ExpandFma, ExpandSignOps, ExpandCopySign, UnrollVectorMath>(
+        ctx);
     populateMathPolynomialApproximationPatterns(
         patterns, MathPolynomialApproximationOptions{});
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

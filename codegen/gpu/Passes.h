@@ -50,7 +50,25 @@ struct NVPTXPipelineOptions
 /// module with C entry points and the kernels' PTX embedded (gpu.binary).
 void buildNVPTXPipeline(OpPassManager &pm, const NVPTXPipelineOptions &options);
 
-/// Registers `attn-nvptx-pipeline`.
+/// Options of attn-simt-emulation-pipeline.
+struct SIMTEmulationPipelineOptions
+    : public PassPipelineOptions<SIMTEmulationPipelineOptions> {
+  Option<std::string> symbolPrefix{
+      *this, "symbol-prefix", llvm::cl::desc("Prefix of the public C symbols"),
+      llvm::cl::init("attn_")};
+};
+
+/// The NVPTX pipeline's middle: bufferized attn to gpu.launch ops (the
+/// tensor-core attention kernel when `tensorCores`, SIMT kernels from the
+/// target-independent loop lowerings for the rest).
+void buildSIMTLowerings(OpPassManager &pm, bool tensorCores);
+
+/// buildSIMTLowerings without tensor cores, launches emulated by loops, then
+/// the CPU back end: the SIMT kernels' numerics on a host.
+void buildSIMTEmulationPipeline(OpPassManager &pm,
+                                const SIMTEmulationPipelineOptions &options);
+
+/// Registers `attn-nvptx-pipeline` and `attn-simt-emulation-pipeline`.
 void registerNVPTXPipeline();
 
 } // namespace attn

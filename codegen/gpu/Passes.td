@@ -62,11 +62,14 @@ def AttnGPUExpandMathPass : Pass<"attn-gpu-expand-math"> {
     roundings, `absf`/`copysign`/`fma` integer and float arithmetic, and the
     others (`tanh`, `erf`, `log1p`, ...) MLIR's polynomial approximations,
     built from arithmetic and the above (applied to a fixpoint, so the
-    approximations' own helpers are lowered too).
+    approximations' own helpers are lowered too). Math ops on 1-D vectors
+    (the SIMT kernels' 4-wide tiles) are unrolled to one scalar op per lane
+    first.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",
-                           "::mlir::math::MathDialect"];
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def AttnGPUMergeModulesPass : Pass<"attn-gpu-merge-modules", "ModuleOp"> {
@@ -93,6 +96,60 @@ def AttnGPUExternDynamicSharedPass
     memory (CUDA's `extern __shared__`).
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def AttnGPUMapLoopsPass : Pass<"attn-gpu-map-loops", "func::FuncOp"> {
+  let summary = "Run the target-independent loop lowerings on GPU threads";
+  let description = [{
+    Everything except tensor-core attention reaches the GPU through the
+    same lowerings as the CPU (`attn-lower-route`, `attn-lower-experts`,
+    `attn-lower-pool`, `attn-lower-cumsum`, `attn-tile-attention` with
+    `convert-attn-to-vector`, `convert-linalg-to-parallel-loops`): their
+    parallel loops become SIMT kernels here, and the host keeps only shape
+    arithmetic, allocation and launches.
+    * Each outermost `scf.forall` or `scf.parallel` becomes a `gpu.launch`
+      with one thread per iteration of the collapsed iteration space
+      (`block-size` threads per block, the grid computed from the run-time
+      trip counts, the last block guarded); nested parallel loops run
+      sequentially in their thread.
+    * Host operations that read or write buffer contents outside such loops
+      (a sequential scan, a capacity counter) are gathered, in order, into
+      single-thread launches.
+    * Scalars that a kernel needs and the host read from a buffer are
+      recomputed inside the kernel (the loads and the pure operations
+      leading to them are cloned in).
+    * `memref.alloc`/`memref.dealloc` of the host become `gpu.alloc` and
+      `gpu.dealloc`: intermediate buffers live in device memory.
+    A value read from device memory that the host itself needs (a loop
+    bound around a launch, say) is refused with its location.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "128",
+           "Threads per block of the generated launches">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def AttnGPUEmulateLaunchesPass
+    : Pass<"attn-gpu-emulate-launches", "func::FuncOp"> {
+  let summary = "Run SIMT launches as CPU loops (testing without a GPU)";
+  let description = [{
+    Rewrites the launches that `attn-gpu-map-loops` produces into an
+    `scf.forall` over the blocks whose body loops over the threads, and the
+    device allocations into `memref.alloc`/`memref.dealloc` (the `gpu.wait`
+    ops disappear). With the CPU pipeline's tail, this compiles the NVPTX
+    pipeline's SIMT kernels (everything but the tensor-core attention) for
+    the host: `attn-run --backend=simt-emulation` checks their numerics on
+    machines without a GPU. Launches that use anything but the x block and
+    thread ids and block size (shuffles, barriers, shared memory, NVVM
+    intrinsics) are refused.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 #endif // ATTN_CODEGEN_GPU_PASSES_TD

@@ -12,6 +12,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -21,6 +22,10 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+/// f32 lanes of the SIMT path's vectors (each thread owns a query tile of
+/// this many rows).
+static constexpr int64_t kSimtVectorWidth = 4;
+
 /// Appends an upstream pipeline given as text (pass names and options are
 /// those of mlir-opt).
 static void addText(OpPassManager &pm, StringRef text) {
@@ -28,16 +33,42 @@ static void addText(OpPassManager &pm, StringRef text) {
     llvm::report_fatal_error(llvm::Twine("bad pipeline: ") + text);
 }
 
+void mlir::attn::buildSIMTLowerings(OpPassManager &pm, bool tensorCores) {
+  pm.addNestedPass<func::FuncOp>(createAttnLowerCopiesPass());
+
+  // Attention that fits the tensor-core kernel becomes FlashAttention-2
+  // launches.
+  if (tensorCores)
+    pm.addNestedPass<func::FuncOp>(createAttnGPUTileAttentionPass());
+
+  // Everything else takes the CPU's target-independent lowerings to
+  // parallel loops (scans, pooling, routers, experts, the remaining
+  // attention tiled with one thread per query tile and 4-wide vectors,
+  // unfused elementwise ops), whose loops become SIMT kernels.
+  pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());
+  pm.addNestedPass<func::FuncOp>(createAttnTileAttentionPass(
+      {/*qTile=*/kSimtVectorWidth, /*blockQTile=*/kSimtVectorWidth,
+       /*kvTile=*/16, /*decodeSplitKeys=*/64}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(
+      createConvertAttnToVectorPass({kSimtVectorWidth, /*bf16Dot=*/false}));
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createAttnGPUMapLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
 void mlir::attn::buildNVPTXPipeline(OpPassManager &pm,
                                     const NVPTXPipelineOptions &options) {
   // Tensor level and bufferization exactly as for the CPU.
   buildBufferizedFrontEnd(pm);
+  buildSIMTLowerings(pm, /*tensorCores=*/true);
 
-  // Kernels: attention to FlashAttention-2 launches, then outlined into one
-  // gpu.module.
-  pm.addNestedPass<func::FuncOp>(createAttnGPUTileAttentionPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  // One gpu.module for all kernels.
   addText(pm, "gpu-kernel-outlining");
   pm.addPass(createAttnGPUMergeModulesPass());
   if (!options.serialize)
@@ -71,7 +102,22 @@ void mlir::attn::buildNVPTXPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
+void mlir::attn::buildSIMTEmulationPipeline(
+    OpPassManager &pm, const SIMTEmulationPipelineOptions &options) {
+  buildBufferizedFrontEnd(pm);
+  buildSIMTLowerings(pm, /*tensorCores=*/false);
+  pm.addNestedPass<func::FuncOp>(createAttnGPUEmulateLaunchesPass());
+  CPUPipelineOptions cpu;
+  cpu.symbolPrefix = options.symbolPrefix;
+  buildCPUBackEnd(pm, cpu);
+}
+
 void mlir::attn::registerNVPTXPipeline() {
+  PassPipelineRegistration<SIMTEmulationPipelineOptions>(
+      "attn-simt-emulation-pipeline",
+      "The NVPTX pipeline's SIMT kernels (all but tensor-core attention) "
+      "compiled for the host, launches run as loops (testing without a GPU)",
+      buildSIMTEmulationPipeline);
   PassPipelineRegistration<NVPTXPipelineOptions>(
       "attn-nvptx-pipeline",
       "Lower attn programs to NVPTX kernels with host launch code and C "

@@ -390,8 +390,15 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, int host_shared) {
   return (void *)(uintptr_t)p;
 }
 
+/* Intermediate buffers are freed after the kernels of the stream that use
+ * them have finished (cuMemFree does not order itself after work queued on
+ * a non-default stream). */
 void mgpuMemFree(void *ptr, void *stream) {
   (void)stream;
-  if (ptr)
-    drv.cuMemFree((CUdeviceptr)(uintptr_t)ptr);
+  if (!ptr)
+    return;
+  CUresult r = drv.cuStreamSynchronize(current_stream);
+  if (r != CUDA_SUCCESS)
+    cu_fail(r, "cuStreamSynchronize");
+  drv.cuMemFree((CUdeviceptr)(uintptr_t)ptr);
 }

@@ -71,7 +71,9 @@ static cl::list<std::string> outputs("output",
                                      cl::cat(toolOptions));
 static cl::opt<std::string> backend(
     "backend",
-    cl::desc("cpu (default), cuda (NVIDIA GPU, see --chip) or reference"),
+    cl::desc("cpu (default), cuda (NVIDIA GPU, see --chip), simt-emulation "
+             "(the cuda backend's SIMT kernels run on the host, for testing "
+             "without a GPU) or reference"),
     cl::init("cpu"), cl::cat(toolOptions));
 static cl::opt<std::string>
     chipName("chip", cl::desc("GPU architecture for --backend=cuda"),
@@ -263,10 +265,12 @@ static DLTensor toDLTensor(::attn::HostArray &a) {
 }
 
 static int run() {
-  if (backend != "cpu" && backend != "reference" && backend != "cuda")
+  if (backend != "cpu" && backend != "reference" && backend != "cuda" &&
+      backend != "simt-emulation")
     return fail("unknown backend '" + backend +
-                "' (expected cpu, cuda or reference)");
+                "' (expected cpu, cuda, simt-emulation or reference)");
   bool cuda = backend == "cuda";
+  bool emulation = backend == "simt-emulation";
   std::optional<NVPTXTarget> gpu;
   if (cuda) {
     llvm::Expected<NVPTXTarget> chip = lookupNVPTXTarget(chipName);
@@ -342,7 +346,9 @@ static int run() {
     OwningOpRef<ModuleOp> lowered = module.clone();
     std::vector<ExportedFunction> functions;
     if (failed(cuda ? lowerForNVPTX(*lowered, *gpu, "attnrun_", functions)
-                    : lowerForCPU(*lowered, *target, "attnrun_", functions)))
+               : emulation
+                   ? lowerForSIMTEmulation(*lowered, "attnrun_", functions)
+                   : lowerForCPU(*lowered, *target, "attnrun_", functions)))
       return 1;
     auto tm = createTargetMachine(*target);
     if (!tm)

@@ -95,3 +95,34 @@ func.func @sigmoid(%q: memref<1x2x?x16xf16>, %k: memref<1x2x?x16xf16>,
       outs(%o : memref<1x2x?x16xf16>)
   return
 }
+
+// -----
+
+// What the tensor-core kernel does not take stays for the SIMT path
+// (attn-tile-attention, attn-gpu-map-loops): head dims that are not
+// multiples of 16, mixed element types, `rms_norm`, other attn ops.
+// CHECK-LABEL: func.func @left_for_simt
+// CHECK-NOT: gpu.launch
+// CHECK: attn.attention
+// CHECK: attn.attention
+// CHECK: attn.attention
+// CHECK: attn.cumsum
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @left_for_simt(%q: memref<1x2x?x72xf16>, %o: memref<1x2x?x72xf16>,
+                         %qf: memref<1x2x?x64xf32>, %kb: memref<1x2x?x64xbf16>,
+                         %of: memref<1x2x?x64xf32>, %h: memref<1x2x?x64xf16>,
+                         %x: memref<?x8xf32>, %y: memref<?x8xf32>) {
+  attn.attention
+      ins(%q, %q, %q : memref<1x2x?x72xf16>, memref<1x2x?x72xf16>, memref<1x2x?x72xf16>)
+      outs(%o : memref<1x2x?x72xf16>)
+  attn.attention
+      ins(%qf, %kb, %kb : memref<1x2x?x64xf32>, memref<1x2x?x64xbf16>, memref<1x2x?x64xbf16>)
+      outs(%of : memref<1x2x?x64xf32>)
+  attn.attention
+      ins(%h, %h, %h : memref<1x2x?x64xf16>, memref<1x2x?x64xf16>, memref<1x2x?x64xf16>)
+      outs(%h : memref<1x2x?x64xf16>)
+      rms_norm(1.0e-5)
+  attn.cumsum dim(0) ins(%x : memref<?x8xf32>) outs(%y : memref<?x8xf32>)
+  return
+}
