@@ -64,12 +64,21 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
           (char *)f, gx, gy, gz, bx, by, bz, smem, params ? "yes" : "none");
   return 0;
 }
+/* With FAKE_CUDA_TRACE_MEMORY set, allocations and frees are logged too. */
+static int trace_memory(void) { return getenv("FAKE_CUDA_TRACE_MEMORY") != 0; }
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
   void *m = calloc(1, n);
   *p = (CUdeviceptr)(size_t)m;
+  if (trace_memory())
+    fprintf(stderr, "fake-cuda: alloc %zu bytes\n", n);
   return m ? 0 : 2;
 }
-CUresult cuMemFree_v2(CUdeviceptr p) { free((void *)(size_t)p); return 0; }
+CUresult cuMemFree_v2(CUdeviceptr p) {
+  if (trace_memory())
+    fprintf(stderr, "fake-cuda: free\n");
+  free((void *)(size_t)p);
+  return 0;
+}
 CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) {
   memcpy((void *)(size_t)d, s, n);
   return 0;
