@@ -3,11 +3,14 @@
 // Part of the attn project.
 //
 // attn-run in.mlir [--function=main] --input=@q.npy ... --output=@o.npy ...
-//   [--backend=cpu|reference] [--threads=N] [--benchmark=N] [--count-flops]
+//   [--backend=cpu|cuda|simt-emulation|reference] [--threads=N]
+//   [--benchmark=N] [--count-flops]
 //
 // --backend=cpu compiles the module with the same pipeline and code
 // generator as attn-compile (for this machine), loads the object in-process
-// and calls it through libattnrt; --backend=reference interprets the module
+// and calls it through libattnrt; --backend=cuda does the same for the
+// NVPTX target on a CUDA device; --backend=simt-emulation runs the NVPTX
+// pipeline's SIMT kernels on the host; --backend=reference interprets the module
 // as written, in double precision. --benchmark=N times N calls of the kernel
 // (after one warm-up call, buffers allocated once) and prints, last,
 // `median_ms=<float> gflops=<float>`. --count-flops prints the attention
