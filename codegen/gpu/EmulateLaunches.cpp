@@ -105,14 +105,17 @@ struct EmulateLaunches
       }
     }
     // Waits last (their tokens feed the allocations' dependencies).
-    for (Operation *op : llvm::reverse(ops))
-      if (!isa<gpu::WaitOp>(op))
+    SmallVector<Operation *> waits;
+    for (Operation *op : llvm::reverse(ops)) {
+      if (isa<gpu::WaitOp>(op))
+        waits.push_back(op);
+      else
         op->erase();
-    for (Operation *op : llvm::reverse(ops))
-      if (isa<gpu::WaitOp>(op)) {
-        op->dropAllUses();
-        op->erase();
-      }
+    }
+    for (Operation *op : waits) {
+      op->dropAllUses();
+      op->erase();
+    }
   }
 };
 
