@@ -22,6 +22,7 @@
 #include "tools/Compiler.h"
 #include "tools/Registration.h"
 #include "tools/attn-run/Npy.h"
+#include "tools/attn-run/HalideRun.h"
 #include "tools/attn-run/Reference.h"
 
 #include "attn/runtime.h"
@@ -269,9 +270,9 @@ static DLTensor toDLTensor(::attn::HostArray &a) {
 
 static int run() {
   if (backend != "cpu" && backend != "reference" && backend != "cuda" &&
-      backend != "simt-emulation")
+      backend != "simt-emulation" && backend != "halide")
     return fail("unknown backend '" + backend +
-                "' (expected cpu, cuda, simt-emulation or reference)");
+                "' (expected cpu, cuda, halide, simt-emulation or reference)");
   bool cuda = backend == "cuda";
   bool emulation = backend == "simt-emulation";
   std::optional<NVPTXTarget> gpu;
@@ -329,6 +330,13 @@ static int run() {
       return fail("--benchmark needs --backend=cpu");
     if (failed(runReference(fn, in, out)))
       return 1;
+  } else if (backend == "halide") {
+    double medianMs = 0;
+    if (failed(runHalide(fn, in, out, benchmark, medianMs)))
+      return 1;
+    if (benchmark > 0)
+      llvm::outs() << fmt::format("median_ms={:.4f} gflops={:.2f}\n",
+                                  medianMs, flops / (medianMs * 1e6));
   } else {
     int device = deviceIndex;
     if (cuda) {
