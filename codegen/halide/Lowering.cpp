@@ -343,23 +343,41 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   struct Map {
     H::Func row, lse;
   };
+  // With an LSE output the row statistics are computed once per row at the
+  // root (the LSE is a result of its own), from their own evaluations of the
+  // scores; otherwise everything is computed per query tile.
+  bool rootStats = static_cast<bool>(op.getLse());
   auto attend = [&](const TensorVal &qt, const TensorVal &kt,
                     StringRef name) -> FailureOr<Map> {
-    H::RDom rd(0, D, "rd");
-    H::Func dot(name.str() + "_dot");
-    dot(j, i, h, b) = H::sum(at(qt, {b, h, i, rd}) * at(kt, {b, h / group, j, rd}));
-    H::Expr x = scale * dot(j, i, h, b);
-    if (!op.getScore().empty()) {
-      FailureOr<H::Expr> s = region(op.getScore(), {x, b, h, i, j});
-      if (failed(s))
-        return failure();
-      x = *s;
-    }
-    H::Func s(name.str() + "_s");
-    s(j, i, h, b) = H::select(visible, x, negInf());
+    std::string base = name.str();
+    auto scores = [&](StringRef suffix, H::Func &dot) -> FailureOr<H::Func> {
+      H::RDom rd(0, D, "rd");
+      dot = H::Func(base + "_dot" + suffix.str());
+      dot(j, i, h, b) =
+          H::sum(at(qt, {b, h, i, rd}) * at(kt, {b, h / group, j, rd}));
+      H::Expr x = scale * dot(j, i, h, b);
+      if (!op.getScore().empty()) {
+        FailureOr<H::Expr> s = region(op.getScore(), {x, b, h, i, j});
+        if (failed(s))
+          return failure();
+        x = *s;
+      }
+      H::Func s(base + "_s" + suffix.str());
+      s(j, i, h, b) = H::select(visible, x, negInf());
+      return s;
+    };
+    H::Func dotTile, dotStats;
+    FailureOr<H::Func> sTile = scores("", dotTile);
+    if (failed(sTile))
+      return failure();
+    FailureOr<H::Func> sStats = sTile;
+    if (rootStats)
+      sStats = scores("_stats", dotStats);
+    if (failed(sStats))
+      return failure();
     H::RDom rj(0, Lk, "rj");
-    H::Func m0(name.str() + "_max"), m(name.str() + "_m");
-    m0(i, h, b) = H::maximum(s(rj, i, h, b));
+    H::Func m0(base + "_max"), m(base + "_m");
+    m0(i, h, b) = H::maximum((*sStats)(rj, i, h, b));
     H::Expr sinkTerm = 0.0f;
     if (!op.getSink().empty()) {
       FailureOr<H::Expr> sink = region(op.getSink(), {b, h, i});
@@ -372,18 +390,18 @@ LogicalResult Lowerer::attention(AttentionOp op) {
     } else {
       m(i, h, b) = m0(i, h, b);
     }
-    H::Expr sv = s(j, i, h, b);
-    H::Func p(name.str() + "_p");
-    if (sigmoid)
-      p(j, i, h, b) = H::select(sv > negInf(), 1.0f / (1.0f + H::exp(-sv)), 0.0f);
-    else
-      p(j, i, h, b) = H::select(sv > negInf() && m(i, h, b) > negInf(),
-                                H::exp(sv - m(i, h, b)), 0.0f);
-    H::Func l(name.str() + "_l"), acc(name.str() + "_acc");
-    l(i, h, b) = H::sum(p(rj, i, h, b)) + sinkTerm;
+    auto prob = [&](H::Func &s, H::Expr key) {
+      H::Expr sv = s(key, i, h, b);
+      if (sigmoid)
+        return H::select(sv > negInf(), 1.0f / (1.0f + H::exp(-sv)), 0.0f);
+      return H::select(sv > negInf() && m(i, h, b) > negInf(),
+                       H::exp(sv - m(i, h, b)), 0.0f);
+    };
+    H::Func l(base + "_l"), acc(base + "_acc");
+    l(i, h, b) = H::sum(prob(*sStats, rj)) + sinkTerm;
     acc(d, i, h, b) = 0.0f;
-    acc(d, i, h, b) += p(rj, i, h, b) * at(*v, {b, h / group, rj, d});
-    Map map{H::Func(name.str() + "_row"), H::Func(name.str() + "_lse")};
+    acc(d, i, h, b) += prob(*sTile, rj) * at(*v, {b, h / group, rj, d});
+    Map map{H::Func(base + "_row"), H::Func(base + "_lse")};
     map.row(d, i, h, b) =
         sigmoid ? acc(d, i, h, b)
                 : H::select(l(i, h, b) > 0.0f, acc(d, i, h, b) / l(i, h, b),
@@ -400,12 +418,22 @@ LogicalResult Lowerer::attention(AttentionOp op) {
         .parallel(b)
         .parallel(h)
         .vectorize(d, 8, H::TailStrategy::GuardWithIf);
-    dot.compute_at(map.row, io).vectorize(j, 8, H::TailStrategy::GuardWithIf);
-    m0.compute_at(map.row, io);
-    m.compute_at(map.row, io);
-    l.compute_at(map.row, io);
+    dotTile.compute_at(map.row, io).vectorize(j, 8,
+                                              H::TailStrategy::GuardWithIf);
     acc.compute_at(map.row, io);
-    acc.update().reorder(d, rj, i).vectorize(d, 8, H::TailStrategy::GuardWithIf);
+    acc.update().reorder(d, rj, i).vectorize(d, 8,
+                                             H::TailStrategy::GuardWithIf);
+    if (rootStats) {
+      m0.compute_root().parallel(b).parallel(h);
+      m.compute_root().parallel(b).parallel(h);
+      l.compute_root().parallel(b).parallel(h);
+      // dotStats stays inline: evaluated where the maximum and the sum need
+      // it (the scores are computed three times for such programs).
+    } else {
+      m0.compute_at(map.row, io);
+      m.compute_at(map.row, io);
+      l.compute_at(map.row, io);
+    }
     return map;
   };
   FailureOr<Map> first = attend(*q, *k, "attn");
