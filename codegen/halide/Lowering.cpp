@@ -82,12 +82,18 @@ private:
   LogicalResult lowerOp(Operation *op);
   FailureOr<H::Expr> scalarOp(Operation *op, ArrayRef<H::Expr> a);
   FailureOr<H::Expr> region(Region &r, ArrayRef<H::Expr> args);
+  LogicalResult bodyOp(Operation &op);
   FailureOr<H::Expr> lookup(Value v, Operation *user);
   LogicalResult attention(AttentionOp op);
   LogicalResult generic(linalg::GenericOp op);
   LogicalResult gate(GateOp op);
   LogicalResult cumsum(CumsumOp op);
   LogicalResult pool(PoolOp op);
+  LogicalResult insertSlice(tensor::InsertSliceOp op);
+  LogicalResult route(RouteOp op);
+  LogicalResult experts(ExpertsOp op);
+  LogicalResult expandShape(tensor::ExpandShapeOp op);
+  FailureOr<H::Expr> foldResult(OpFoldResult r, Operation *user);
   FailureOr<TensorVal> tensor(Value v, Operation *user);
   /// Shape of a tensor type, dynamic dims from `dynamic` (in order).
   std::vector<H::Expr> shapeOf(ShapedType type, ValueRange dynamic,
@@ -267,6 +273,37 @@ FailureOr<H::Expr> Lowerer::scalarOp(Operation *op, ArrayRef<H::Expr> a) {
       .Default([&](Operation *) -> R { return unsupported(); });
 }
 
+/// One op of a region or linalg body: tensor.extract (a call of the
+/// tensor's Func) or a scalar op; the result goes to `local`.
+LogicalResult Lowerer::bodyOp(Operation &op) {
+  if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+    FailureOr<TensorVal> t = tensor(extract.getTensor(), &op);
+    if (failed(t))
+      return failure();
+    std::vector<H::Expr> idx;
+    for (Value i : extract.getIndices()) {
+      FailureOr<H::Expr> e = lookup(i, &op);
+      if (failed(e))
+        return failure();
+      idx.push_back(H::cast<int>(*e));
+    }
+    local[extract.getResult()] = at(*t, idx);
+    return success();
+  }
+  SmallVector<H::Expr> operands;
+  for (Value v : op.getOperands()) {
+    FailureOr<H::Expr> e = lookup(v, &op);
+    if (failed(e))
+      return failure();
+    operands.push_back(*e);
+  }
+  FailureOr<H::Expr> e = scalarOp(&op, operands);
+  if (failed(e))
+    return failure();
+  local[op.getResult(0)] = *e;
+  return success();
+}
+
 FailureOr<H::Expr> Lowerer::region(Region &r, ArrayRef<H::Expr> args) {
   Block &block = r.front();
   for (auto [arg, e] : llvm::zip(block.getArguments(), args))
@@ -274,31 +311,8 @@ FailureOr<H::Expr> Lowerer::region(Region &r, ArrayRef<H::Expr> args) {
   for (Operation &op : block) {
     if (auto yield = dyn_cast<YieldOp>(op))
       return lookup(yield.getOperand(0), &op);
-    if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
-      FailureOr<TensorVal> t = tensor(extract.getTensor(), &op);
-      if (failed(t))
-        return failure();
-      std::vector<H::Expr> idx;
-      for (Value i : extract.getIndices()) {
-        FailureOr<H::Expr> e = lookup(i, &op);
-        if (failed(e))
-          return failure();
-        idx.push_back(H::cast<int>(*e));
-      }
-      local[extract.getResult()] = at(*t, idx);
-      continue;
-    }
-    SmallVector<H::Expr> operands;
-    for (Value v : op.getOperands()) {
-      FailureOr<H::Expr> e = lookup(v, &op);
-      if (failed(e))
-        return failure();
-      operands.push_back(*e);
-    }
-    FailureOr<H::Expr> e = scalarOp(&op, operands);
-    if (failed(e))
+    if (failed(bodyOp(op)))
       return failure();
-    local[op.getResult(0)] = *e;
   }
   return r.getParentOp()->emitOpError("region without a terminator");
 }
@@ -489,13 +503,46 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   return success();
 }
 
-/// An elementwise linalg.generic (an unfused gate or GLU): every loop
-/// parallel, indexing maps of dimensions and constants.
+/// A linalg.generic with indexing maps of dimensions and constants: parallel
+/// loops are pure Vars; reduction loops an RDom over which the body updates
+/// the output in place (the combiner is the body itself, with the output's
+/// element as the accumulator, as in linalg).
 LogicalResult Lowerer::generic(linalg::GenericOp op) {
-  if (op.getNumReductionLoops() != 0)
-    return op.emitOpError("with reductions is not supported by the halide "
-                          "backend");
-  std::vector<H::Var> loops = makeVars(op.getNumLoops());
+  unsigned numLoops = op.getNumLoops();
+  bool reduces = op.getNumReductionLoops() != 0;
+  if (reduces && op.getNumDpsInits() != 1)
+    return op.emitOpError("with reductions and several outputs is not "
+                          "supported by the halide backend");
+  std::vector<H::Var> vars = makeVars(numLoops);
+  std::vector<H::Expr> loops = toExprs(vars);
+  if (reduces) {
+    // Extents of the reduction loops from the operands that index by them.
+    H::Region ranges;
+    std::vector<unsigned> dims;
+    for (auto [n, type] : llvm::enumerate(op.getIteratorTypesArray())) {
+      if (type != utils::IteratorType::reduction)
+        continue;
+      std::optional<H::Expr> extent;
+      for (OpOperand &operand : op->getOpOperands()) {
+        auto found = tensors.find(operand.get());
+        if (found == tensors.end())
+          continue;
+        AffineMap map = op.getMatchingIndexingMap(&operand);
+        for (auto [pos, e] : llvm::enumerate(map.getResults()))
+          if (auto dim = dyn_cast<AffineDimExpr>(e);
+              dim && dim.getPosition() == n && !extent)
+            extent = found->second.shape[pos];
+      }
+      if (!extent)
+        return op.emitOpError("has a reduction loop whose extent the halide "
+                              "backend cannot find");
+      ranges.push_back(H::Range(0, *extent));
+      dims.push_back(static_cast<unsigned>(n));
+    }
+    H::RDom rdom(ranges, "red");
+    for (auto [k, dim] : llvm::enumerate(dims))
+      loops[dim] = rdom[static_cast<int>(k)];
+  }
   auto indexExprs = [&](AffineMap map, std::vector<H::Expr> &idx) {
     for (AffineExpr e : map.getResults()) {
       if (auto dim = dyn_cast<AffineDimExpr>(e))
@@ -507,11 +554,38 @@ LogicalResult Lowerer::generic(linalg::GenericOp op) {
     }
     return true;
   };
+  // The output Funcs, initialized from the outs operands.
+  std::vector<TensorVal> outs;
+  std::vector<std::vector<H::Expr>> outIdx;
+  for (auto [n, init] : llvm::enumerate(op.getDpsInits())) {
+    AffineMap map = op.getMatchingIndexingMap(op.getDpsInitOperand(n));
+    if (!map.isProjectedPermutation())
+      return op.emitOpError("has an output map the halide backend cannot "
+                            "express");
+    FailureOr<TensorVal> dest = tensor(init, op);
+    if (failed(dest))
+      return failure();
+    std::vector<H::Var> outVars;
+    for (AffineExpr e : map.getResults())
+      outVars.push_back(vars[cast<AffineDimExpr>(e).getPosition()]);
+    TensorVal out{H::Func("generic"), dest->shape};
+    if (reduces)
+      define(out.f, outVars, at(*dest, toExprs(outVars)));
+    outs.push_back(out);
+    outIdx.push_back(toExprs(outVars));
+  }
   Block &body = *op.getBody();
   for (OpOperand &operand : op->getOpOperands()) {
     BlockArgument arg = body.getArgument(operand.getOperandNumber());
     if (arg.use_empty())
       continue;
+    if (op.isDpsInit(&operand)) {
+      unsigned n = operand.getOperandNumber() - op.getNumDpsInputs();
+      if (reduces) {
+        local[arg] = at(outs[n], outIdx[n]);
+        continue;
+      }
+    }
     std::vector<H::Expr> idx;
     if (!indexExprs(op.getMatchingIndexingMap(&operand), idx))
       return op.emitOpError("has an indexing map the halide backend cannot "
@@ -539,40 +613,20 @@ LogicalResult Lowerer::generic(linalg::GenericOp op) {
       }
       break;
     }
-    if (isa<linalg::IndexOp>(inner)) {
-      local[inner.getResult(0)] =
-          loops[cast<linalg::IndexOp>(inner).getDim()];
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      local[index.getResult()] = loops[index.getDim()];
       continue;
     }
-    SmallVector<H::Expr> operands;
-    for (Value v : inner.getOperands()) {
-      FailureOr<H::Expr> e = lookup(v, &inner);
-      if (failed(e))
-        return failure();
-      operands.push_back(*e);
-    }
-    FailureOr<H::Expr> e = scalarOp(&inner, operands);
-    if (failed(e))
+    if (failed(bodyOp(inner)))
       return failure();
-    local[inner.getResult(0)] = *e;
   }
   for (auto [n, init] : llvm::enumerate(op.getDpsInits())) {
-    AffineMap map = op.getMatchingIndexingMap(op.getDpsInitOperand(n));
-    if (!map.isPermutation())
-      return op.emitOpError("has an output map the halide backend cannot "
-                            "express");
-    FailureOr<TensorVal> dest = tensor(init, op);
-    if (failed(dest))
-      return failure();
-    std::vector<H::Var> outVars;
-    for (AffineExpr e : map.getResults())
-      outVars.push_back(loops[cast<AffineDimExpr>(e).getPosition()]);
-    TensorVal out{H::Func("generic"), dest->shape};
-    define(out.f, outVars,
-           H::cast(computeType(getElementTypeOrSelf(init.getType())),
-                   results[n]));
-    out.f.compute_root();
-    tensors[op.getResult(n)] = out;
+    H::Expr value = H::cast(
+        computeType(getElementTypeOrSelf(init.getType())), results[n]);
+    std::vector<H::Expr> idx(outIdx[n].rbegin(), outIdx[n].rend());
+    outs[n].f(idx) = value;
+    outs[n].f.compute_root();
+    tensors[op.getResult(n)] = outs[n];
   }
   return success();
 }
@@ -649,7 +703,7 @@ LogicalResult Lowerer::pool(PoolOp op) {
   H::Expr len = H::min(L - n * bs, bs);
   H::RDom r(0, bs, "r");
   std::vector<H::Expr> idx = toExprs(vars);
-  idx[rank - 2] = n * bs + H::min(r, len - 1);
+  idx[rank - 2] = H::clamp(n * bs + r, 0, H::max(L - 1, 0));
   idx[rank - 1] = dd;
   H::Expr xv = at(*x, idx);
   H::Expr inBlock = r < len;
@@ -670,6 +724,386 @@ LogicalResult Lowerer::pool(PoolOp op) {
   define(out.f, vars, value);
   out.f.compute_root();
   tensors[op.getResult(0)] = out;
+  return success();
+}
+
+FailureOr<H::Expr> Lowerer::foldResult(OpFoldResult r, Operation *user) {
+  if (auto attr = dyn_cast<Attribute>(r))
+    return H::Expr(static_cast<int>(cast<IntegerAttr>(attr).getInt()));
+  FailureOr<H::Expr> e = lookup(cast<Value>(r), user);
+  if (failed(e))
+    return failure();
+  return H::cast<int>(*e);
+}
+
+/// A unit-stride insertion of a tensor of the same rank (MLA's
+/// concatenated query and key heads): the source inside the slice, the
+/// destination elsewhere.
+LogicalResult Lowerer::insertSlice(tensor::InsertSliceOp op) {
+  FailureOr<TensorVal> src = tensor(op.getSource(), op),
+                       dest = tensor(op.getDest(), op);
+  if (failed(src) || failed(dest))
+    return failure();
+  if (op.getSourceType().getRank() != op.getResultType().getRank() ||
+      !llvm::all_of(op.getStaticStrides(), [](int64_t s) { return s == 1; }))
+    return op.emitOpError("with strides or a rank change is not supported "
+                          "by the halide backend");
+  std::vector<H::Var> vars = makeVars(dest->shape.size());
+  H::Expr inside = H::cast<bool>(1);
+  std::vector<H::Expr> srcIdx;
+  for (auto [n, offset] : llvm::enumerate(op.getMixedOffsets())) {
+    FailureOr<H::Expr> off = foldResult(offset, op);
+    if (failed(off))
+      return failure();
+    H::Expr rel = vars[n] - *off;
+    inside = inside && rel >= 0 && rel < src->shape[n];
+    srcIdx.push_back(H::clamp(rel, 0, H::max(src->shape[n] - 1, 0)));
+  }
+  TensorVal out{H::Func("insert_slice"), dest->shape};
+  define(out.f, vars,
+         H::select(inside, at(*src, srcIdx), at(*dest, toExprs(vars))));
+  tensors[op.getResult()] = out;
+  return success();
+}
+
+LogicalResult Lowerer::expandShape(tensor::ExpandShapeOp op) {
+  FailureOr<TensorVal> src = tensor(op.getSrc(), op);
+  if (failed(src))
+    return failure();
+  std::vector<H::Expr> shape;
+  for (OpFoldResult r : op.getMixedOutputShape()) {
+    FailureOr<H::Expr> e = foldResult(r, op);
+    if (failed(e))
+      return failure();
+    shape.push_back(*e);
+  }
+  std::vector<H::Var> vars = makeVars(shape.size());
+  std::vector<H::Expr> srcIdx;
+  for (ReassociationIndices group : op.getReassociationIndices()) {
+    H::Expr linear = 0;
+    for (int64_t dim : group)
+      linear = linear * shape[dim] + vars[dim];
+    srcIdx.push_back(linear);
+  }
+  TensorVal out{H::Func("expand_shape"), shape};
+  define(out.f, vars, at(*src, srcIdx));
+  tensors[op.getResult()] = out;
+  return success();
+}
+
+/// The router as Funcs of (expert, row): logits, probabilities, selection
+/// keys; top-k as k argmax reductions over the experts, each excluding the
+/// experts already chosen (Halide's argmax keeps the first maximum: ties go
+/// to the lower expert); group-limited routing by ranking the groups' top-2
+/// sums; capacity as a scan over the rows (the count of an expert before a
+/// row decides its slots in that row).
+LogicalResult Lowerer::route(RouteOp op) {
+  FailureOr<TensorVal> in = tensor(op.getInput(), op);
+  if (failed(in))
+    return failure();
+  std::optional<TensorVal> weight, bias;
+  if (Value w = op.getWeight()) {
+    FailureOr<TensorVal> t = tensor(w, op);
+    if (failed(t))
+      return failure();
+    weight = *t;
+  }
+  if (Value b = op.getBias()) {
+    FailureOr<TensorVal> t = tensor(b, op);
+    if (failed(t))
+      return failure();
+    bias = *t;
+  }
+  size_t rank = in->shape.size();
+  H::Expr cols = in->shape[rank - 1];
+  H::Expr E = weight ? weight->shape.back() : cols;
+  H::Expr perBatch = rank >= 2 ? in->shape[rank - 2] : H::Expr(1);
+  H::Expr rows = 1;
+  for (size_t n = 0; n + 1 < rank; ++n)
+    rows = rows * in->shape[n];
+  int k = static_cast<int>(op.getK());
+  H::Var e("e"), r("r"), s("s");
+  // The leading indices of row r.
+  auto lead = [&](H::Expr row) {
+    std::vector<H::Expr> idx(rank - 1);
+    for (int64_t n = static_cast<int64_t>(rank) - 2; n >= 0; --n) {
+      idx[n] = row % in->shape[n];
+      row = row / in->shape[n];
+    }
+    return idx;
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+
+  // Logits.
+  H::Expr x;
+  if (weight) {
+    H::RDom rd(0, cols, "rd");
+    std::vector<H::Expr> xi = lead(r);
+    xi.push_back(rd);
+    // W is shared ([Dm, E]) or per batch, with the input's leading dims
+    // except the rows.
+    std::vector<H::Expr> wi;
+    if (weight->shape.size() > 2) {
+      std::vector<H::Expr> li = lead(r);
+      wi.assign(li.begin(), li.begin() + (weight->shape.size() - 2));
+    }
+    wi.push_back(rd);
+    wi.push_back(e);
+    x = H::sum(at(*in, xi) * at(*weight, wi));
+  } else {
+    std::vector<H::Expr> xi = lead(r);
+    xi.push_back(e);
+    x = at(*in, xi);
+  }
+  if (auto t = op.getTemperature())
+    x = x / static_cast<float>(t->convertToDouble());
+  if (!op.getScore().empty()) {
+    FailureOr<H::Expr> sc = region(op.getScore(), {x, r % perBatch, e});
+    if (failed(sc))
+      return failure();
+    x = *sc;
+  }
+  if (auto keep = op.getKeep())
+    for (auto [n, kept] : llvm::enumerate(*keep))
+      if (!kept)
+        x = H::select(e == static_cast<int>(n), -inf, x);
+  H::Func z("route_z");
+  z(e, r) = x;
+  z.compute_root().parallel(r);
+
+  // Probabilities and selection keys.
+  RouteScoring scoring = op.getScoring();
+  bool fromProbs =
+      scoring == RouteScoring::softmax || scoring == RouteScoring::sigmoid;
+  H::RDom re(0, E, "re");
+  H::Func p("route_p");
+  if (scoring == RouteScoring::softmax || scoring == RouteScoring::topk_softmax) {
+    H::Func m("route_m"), sum("route_sum");
+    m(r) = H::maximum(z(re, r));
+    H::Expr ex = H::select(m(r) > -inf && m(r) < inf, H::exp(z(e, r) - m(r)), 0.0f);
+    H::Func ez("route_exp");
+    ez(e, r) = ex;
+    sum(r) = H::sum(ez(re, r));
+    p(e, r) = H::select(sum(r) > 0.0f, ez(e, r) / sum(r), 0.0f);
+    m.compute_root();
+    sum.compute_root();
+  } else if (scoring == RouteScoring::sigmoid) {
+    p(e, r) = H::select(z(e, r) == -inf, 0.0f, 1.0f / (1.0f + H::exp(-z(e, r))));
+  } else {
+    p(e, r) = z(e, r);
+  }
+  p.compute_root().parallel(r);
+  H::Func c("route_key");
+  c(e, r) = H::select(z(e, r) == -inf, -inf,
+                      (fromProbs ? p(e, r) : z(e, r)) +
+                          (bias ? at(*bias, {e}) : H::Expr(0.0f)));
+  c.compute_root().parallel(r);
+  if (auto groups = op.getGroups()) {
+    int n = static_cast<int>((*groups)[0]), top = static_cast<int>((*groups)[1]);
+    H::Expr size = E / n;
+    H::Var g("g");
+    H::RDom rm(0, size, "rm");
+    H::Tuple best = H::argmax(c(g * size + rm, r));
+    H::Func first("group_best");
+    first(g, r) = {best[0], best[1]};
+    first.compute_root();
+    H::Expr second = H::maximum(
+        H::select(rm == first(g, r)[0], -inf, c(g * size + rm, r)));
+    H::Func score("group_score");
+    score(g, r) = first(g, r)[1] + H::select(size > 1, second, 0.0f);
+    score.compute_root();
+    H::RDom rg(0, n, "rg");
+    H::Func rankOf("group_rank");
+    rankOf(g, r) = H::sum(H::select(
+        score(rg, r) > score(g, r) || (score(rg, r) == score(g, r) && rg < g),
+        1, 0));
+    rankOf.compute_root();
+    H::Func limited("route_key_limited");
+    limited(e, r) = H::select(rankOf(e / size, r) >= top, -inf, c(e, r));
+    limited.compute_root();
+    c = limited;
+  }
+
+  // Top-k: k exclusive argmax sweeps.
+  std::vector<H::Func> chosen, wt;
+  for (int n = 0; n < k; ++n) {
+    H::Expr excluded = H::cast<bool>(0);
+    for (H::Func &prev : chosen)
+      excluded = excluded || re == prev(r);
+    H::Tuple best = H::argmax(H::select(excluded, -inf, c(re, r)));
+    H::Func pick("route_pick" + std::to_string(n));
+    pick(r) = H::select(best[1] > -inf, H::cast<int>(best[0]), -1);
+    pick.compute_root().parallel(r);
+    chosen.push_back(pick);
+  }
+  std::vector<H::Expr> w;
+  for (H::Func &pick : chosen) {
+    H::Expr safe = H::clamp(pick(r), 0, E - 1);
+    w.push_back(H::select(pick(r) >= 0, fromProbs ? p(safe, r) : z(safe, r),
+                          0.0f));
+  }
+  if (scoring == RouteScoring::topk_softmax) {
+    H::Expr m = -inf;
+    for (int n = 0; n < k; ++n)
+      m = H::select(chosen[n](r) >= 0, H::max(m, w[n]), m);
+    H::Expr sum = 0.0f;
+    for (int n = 0; n < k; ++n) {
+      w[n] = H::select(chosen[n](r) >= 0 && m > -inf && m < inf,
+                       H::exp(w[n] - m), 0.0f);
+      sum = sum + w[n];
+    }
+    for (H::Expr &x : w)
+      x = H::select(sum > 0.0f, x / sum, 0.0f);
+  }
+  if (op.getRenormalize()) {
+    H::Expr sum = 0.0f;
+    for (H::Expr &x : w)
+      sum = sum + x;
+    for (H::Expr &x : w)
+      x = H::select(sum > 0.0f, x / sum, 0.0f);
+  }
+  if (auto scale = op.getRoutedScale())
+    for (H::Expr &x : w)
+      x = x * static_cast<float>(scale->convertToDouble());
+  std::vector<H::Func> weights, pre;
+  for (int n = 0; n < k; ++n) {
+    H::Func wf("route_w" + std::to_string(n)), pf("route_pre" + std::to_string(n));
+    wf(r) = w[n];
+    H::Expr idx = chosen[n](r);
+    if (auto thr = op.getSkipThreshold())
+      idx = H::select(idx >= 0 && wf(r) < static_cast<float>(thr->convertToDouble()),
+                      -1, idx);
+    pf(r) = idx;
+    wf.compute_root();
+    pf.compute_root();
+    weights.push_back(wf);
+    pre.push_back(pf);
+  }
+
+  // Capacity: the count of each expert before each row, by a scan.
+  std::vector<H::Expr> finalIdx;
+  H::Func before("route_count_before");
+  if (auto cf = op.getCapacityFactor()) {
+    H::Expr cap = H::cast<int>(H::ceil(
+        H::Expr(cf->convertToDouble()) * H::cast<double>(rows) *
+        H::Expr(static_cast<double>(k)) / H::cast<double>(E)));
+    before(e, r) = 0;
+    H::RDom ru(1, rows, "ru");
+    H::Expr add = 0;
+    for (H::Func &pf : pre)
+      add = add + H::select(pf(ru - 1) == e && before(e, ru - 1) < cap, 1, 0);
+    before(e, ru) = before(e, ru - 1) + add;
+    before.compute_root();
+    for (H::Func &pf : pre) {
+      H::Expr idx = pf(r);
+      finalIdx.push_back(H::select(
+          idx >= 0 && before(H::clamp(idx, 0, E - 1), r) < cap, idx, -1));
+    }
+  } else {
+    for (H::Func &pf : pre)
+      finalIdx.push_back(pf(r));
+  }
+  std::vector<H::Func> finals;
+  for (auto [n, idx] : llvm::enumerate(finalIdx)) {
+    H::Func f("route_final" + std::to_string(n));
+    f(r) = idx;
+    f.compute_root();
+    finals.push_back(f);
+  }
+
+  // Results: [..., k] weights and indices, then [E] counts and sums.
+  std::vector<H::Var> vars = makeVars(rank);
+  H::Expr row = 0;
+  for (size_t n = 0; n + 1 < rank; ++n)
+    row = row * in->shape[n] + vars[n];
+  H::Expr slot = vars[rank - 1];
+  H::Expr wv = 0.0f, iv = -1;
+  for (int n = k - 1; n >= 0; --n) {
+    wv = H::select(slot == n, H::select(finals[n](row) >= 0, weights[n](row), 0.0f), wv);
+    iv = H::select(slot == n, finals[n](row), iv);
+  }
+  std::vector<H::Expr> outShape(in->shape.begin(), in->shape.end() - 1);
+  outShape.push_back(k);
+  TensorVal wOut{H::Func("route_weights"), outShape},
+      iOut{H::Func("route_indices"), outShape};
+  define(wOut.f, vars, wv);
+  define(iOut.f, vars, iv);
+  tensors[op.getResult(0)] = wOut;
+  tensors[op.getResult(1)] = iOut;
+  if (op.getCounts()) {
+    H::RDom rr(0, rows, "rr");
+    H::Expr hits = 0;
+    for (H::Func &f : finals)
+      hits = hits + H::select(f(rr) == e, 1, 0);
+    TensorVal counts{H::Func("route_counts"), {E}};
+    counts.f(e) = H::sum(hits);
+    TensorVal sums{H::Func("route_prob_sums"), {E}};
+    sums.f(e) = H::sum(H::select(p(e, rr) == -inf, 0.0f, p(e, rr)));
+    tensors[op.getResult(2)] = counts;
+    if (op.getProbSums())
+      tensors[op.getResult(3)] = sums;
+  }
+  return success();
+}
+
+/// The MoE layer token by token: each routed (token, slot) pair gathers its
+/// expert's weights by index (a data-dependent Func call), so no grouping by
+/// expert is needed; the work is that of the grouped form.
+LogicalResult Lowerer::experts(ExpertsOp op) {
+  FailureOr<TensorVal> x = tensor(op.getInput(), op),
+                       w = tensor(op.getWeights(), op),
+                       idx = tensor(op.getIndices(), op),
+                       w1 = tensor(op.getW1(), op), w3 = tensor(op.getW3(), op),
+                       w2 = tensor(op.getW2(), op);
+  if (failed(x) || failed(w) || failed(idx) || failed(w1) || failed(w3) ||
+      failed(w2))
+    return failure();
+  H::Expr Dm = x->shape[1], K = idx->shape[1], E = w1->shape[0],
+          F = w1->shape[2];
+  H::Var t("t"), sl("slot"), f("f"), d("d");
+  H::Expr ei = at(*idx, {t, sl});
+  H::Expr e = H::clamp(ei, 0, E - 1);
+  H::RDom rd(0, Dm, "rd");
+  H::Func a("experts_up"), g("experts_gate"), hidden("experts_hidden");
+  a(f, sl, t) = H::sum(at(*x, {t, rd}) * at(*w1, {e, rd, f}));
+  g(f, sl, t) = H::sum(at(*x, {t, rd}) * at(*w3, {e, rd, f}));
+  H::Expr av = a(f, sl, t), act;
+  switch (op.getActivation()) {
+  case Activation::sigmoid:
+    act = 1.0f / (1.0f + H::exp(-av));
+    break;
+  case Activation::swish:
+    act = av / (1.0f + H::exp(-av));
+    break;
+  case Activation::tanh:
+    act = H::tanh(av);
+    break;
+  case Activation::gelu:
+    act = 0.5f * av *
+          (1.0f + H::tanh(0.7978845608f * (av + 0.044715f * av * av * av)));
+    break;
+  case Activation::relu:
+    act = H::max(av, 0.0f);
+    break;
+  case Activation::identity:
+    act = av;
+    break;
+  }
+  hidden(f, sl, t) = act * g(f, sl, t);
+  H::RDom rf(0, F, "rf");
+  H::Func down("experts_down");
+  down(d, sl, t) = H::sum(hidden(rf, sl, t) * at(*w2, {e, rf, d}));
+  H::RDom rs(0, K, "rs");
+  TensorVal y{H::Func("experts"), {x->shape[0], Dm}};
+  H::Expr routed = at(*idx, {t, rs});
+  y.f(d, t) = H::sum(H::select(routed >= 0 && routed < E,
+                               at(*w, {t, rs}) * down(d, rs, t), 0.0f));
+  // Schedule: one task per token; its hidden activations per slot, the
+  // model dim vectorized.
+  y.f.compute_root().parallel(t).vectorize(d, 8, H::TailStrategy::GuardWithIf);
+  hidden.compute_at(y.f, t).vectorize(f, 8, H::TailStrategy::GuardWithIf);
+  down.compute_at(y.f, t).vectorize(d, 8, H::TailStrategy::GuardWithIf);
+  tensors[op.getResult(0)] = y;
   return success();
 }
 
@@ -729,6 +1163,10 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
     tensors[fill.getResult(0)] = t;
     return success();
   }
+  if (auto insert = dyn_cast<tensor::InsertSliceOp>(op))
+    return insertSlice(insert);
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
+    return expandShape(expand);
   if (auto a = dyn_cast<AttentionOp>(op))
     return attention(a);
   if (auto g = dyn_cast<linalg::GenericOp>(op))
@@ -739,16 +1177,10 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
     return cumsum(c);
   if (auto p = dyn_cast<PoolOp>(op))
     return pool(p);
-  if (isa<RouteOp>(op))
-    return op->emitOpError(
-        "is not supported by the halide backend: top-k selection is a "
-        "data-dependent sort, which a Halide Func (a pure function of its "
-        "coordinates with bounded reductions) cannot express without "
-        "running k argmax reductions over the experts");
-  if (isa<ExpertsOp>(op))
-    return op->emitOpError(
-        "is not supported by the halide backend: grouping tokens by expert "
-        "(a counting sort with data-dependent extents) has no Halide form");
+  if (auto r = dyn_cast<RouteOp>(op))
+    return route(r);
+  if (auto e = dyn_cast<ExpertsOp>(op))
+    return experts(e);
   if (op->getNumResults() == 1 && op->getNumRegions() == 0 &&
       !isa<ShapedType>(op->getResult(0).getType()) &&
       llvm::none_of(op->getOperandTypes(),
@@ -836,5 +1268,10 @@ H::Type mlir::attn::halide::storageType(Type elem) {
 
 FailureOr<halide::LoweredFunction>
 mlir::attn::halide::lowerToHalide(func::FuncOp func) {
-  return Lowerer(func).run();
+  // Halide reports errors in definitions by exceptions.
+  try {
+    return Lowerer(func).run();
+  } catch (const H::Error &e) {
+    return func.emitOpError("halide backend: ") << e.what();
+  }
 }
