@@ -8,6 +8,7 @@
 
 #include "codegen/cpu/Passes.h"
 #include "codegen/gpu/Passes.h"
+#include "codegen/halide/AOT.h"
 #include "passes/Passes.h"
 #include "tools/Registration.h"
 
@@ -15,7 +16,11 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Linker/Linker.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -147,6 +152,113 @@ mlir::attn::lowerForSIMTEmulation(ModuleOp module, llvm::StringRef prefix,
   return lowerWith(module, prefix, functions, [&](OpPassManager &pm) {
     buildSIMTEmulationPipeline(pm, options);
   });
+}
+
+LogicalResult
+mlir::attn::lowerForHalide(ModuleOp module, llvm::StringRef prefix,
+                           std::vector<ExportedFunction> &functions,
+                           std::vector<std::string> &bitcode) {
+  // Halide takes the fused tensor program; the signatures come from the
+  // same attn-export-functions as on the MLIR path.
+  OwningOpRef<ModuleOp> fused = module.clone();
+  {
+    PassManager pm(module.getContext());
+    pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
+    pm.addPass(createCanonicalizerPass());
+    if (failed(pm.run(*fused)))
+      return failure();
+    pm.addPass(createAttnExportFunctionsPass());
+    if (failed(pm.run(module)))
+      return failure();
+  }
+  struct Entry {
+    std::string name, signature, halideName;
+  };
+  std::vector<Entry> entries;
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    auto abi = fn->getAttrOfType<StringAttr>(kAbiAttrName);
+    if (!abi)
+      continue;
+    Entry e{fn.getSymName().str(), abi.getValue().str(),
+            "__attn_halide_" + sanitizeIdentifier(fn.getSymName())};
+    auto source = fused->lookupSymbol<func::FuncOp>(fn.getSymName());
+    if (!source)
+      return fn.emitOpError("has no fused form for the halide backend");
+    FailureOr<std::string> code =
+        halide::compileToBitcode(source, e.halideName);
+    if (failed(code))
+      return failure();
+    bitcode.push_back(std::move(*code));
+    entries.push_back(std::move(e));
+  }
+  if (entries.empty())
+    return module.emitError("the module has no public function to export");
+
+  // The entry points, in the LLVM dialect:
+  //   int <prefix>f(DLTensor *a0, ...) {
+  //     DLTensor *args[] = {a0, ...};
+  //     return attnrt_halide_invoke(signature, args, n, <halide>_argv);
+  //   }
+  module.getBody()->clear();
+  MLIRContext *ctx = module.getContext();
+  Location loc = module.getLoc();
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  Type i32 = b.getI32Type();
+  auto invoke = LLVM::LLVMFuncOp::create(
+      b, loc, "attnrt_halide_invoke",
+      LLVM::LLVMFunctionType::get(i32, {ptr, ptr, i32, ptr}));
+  for (const Entry &e : entries) {
+    ExportedFunction f;
+    f.name = e.name;
+    f.symbol = (prefix + e.name).str();
+    f.signature = e.signature;
+    f.args = parseSignature(e.signature);
+    int32_t n = static_cast<int32_t>(f.args.size());
+    b.setInsertionPointToEnd(module.getBody());
+    std::string text = e.signature + '\0';
+    auto sigType = LLVM::LLVMArrayType::get(b.getI8Type(), text.size());
+    auto sig = LLVM::GlobalOp::create(
+        b, loc, sigType, /*isConstant=*/true, LLVM::Linkage::External,
+        f.symbol + "_signature", b.getStringAttr(text));
+    auto argv = LLVM::LLVMFuncOp::create(
+        b, loc, e.halideName + "_argv", LLVM::LLVMFunctionType::get(i32, {ptr}));
+    auto entry = LLVM::LLVMFuncOp::create(
+        b, loc, f.symbol,
+        LLVM::LLVMFunctionType::get(i32, SmallVector<Type>(n, ptr)));
+    Block *body = entry.addEntryBlock(b);
+    b.setInsertionPointToStart(body);
+    Value count = LLVM::ConstantOp::create(b, loc, i32, n);
+    Value array = LLVM::AllocaOp::create(b, loc, ptr, ptr, count);
+    for (int32_t k = 0; k < n; ++k) {
+      Value slot = LLVM::GEPOp::create(b, loc, ptr, ptr, array,
+                                       ArrayRef<LLVM::GEPArg>{k});
+      LLVM::StoreOp::create(b, loc, body->getArgument(k), slot);
+    }
+    Value sigPtr = LLVM::AddressOfOp::create(b, loc, sig);
+    Value fnPtr = LLVM::AddressOfOp::create(b, loc, argv);
+    Value r = LLVM::CallOp::create(b, loc, invoke,
+                                   ValueRange{sigPtr, array, count, fnPtr})
+                  .getResult();
+    LLVM::ReturnOp::create(b, loc, r);
+    functions.push_back(std::move(f));
+  }
+  return success();
+}
+
+llvm::Error mlir::attn::linkBitcode(llvm::Module &module,
+                                    const std::vector<std::string> &bitcode) {
+  for (const std::string &code : bitcode) {
+    auto parsed = llvm::parseBitcodeFile(
+        llvm::MemoryBufferRef(code, "halide.bc"), module.getContext());
+    if (!parsed)
+      return parsed.takeError();
+    (*parsed)->setDataLayout(module.getDataLayout());
+    (*parsed)->setTargetTriple(module.getTargetTriple());
+    if (llvm::Linker::linkModules(module, std::move(*parsed)))
+      return llvm::createStringError("cannot link the Halide code");
+  }
+  return llvm::Error::success();
 }
 
 std::string mlir::attn::sanitizeIdentifier(llvm::StringRef name) {

@@ -16,10 +16,15 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <string>
 #include <vector>
+
+namespace llvm {
+class Module;
+} // namespace llvm
 
 namespace mlir::attn {
 
@@ -74,6 +79,20 @@ LogicalResult lowerForCPU(ModuleOp module, const CPUTarget &target,
 LogicalResult lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
                             llvm::StringRef prefix,
                             std::vector<ExportedFunction> &functions);
+
+/// The Halide backend ahead of time: compiles each public function of
+/// `module` with Halide (LLVM 14 bitcode, one string per function, in
+/// `bitcode`) and replaces `module` by an LLVM-dialect module holding the
+/// DLPack entry points, which call attnrt_halide_invoke with the function's
+/// signature. Fills `functions`. Link the bitcode into the translated
+/// module with linkBitcode.
+LogicalResult lowerForHalide(ModuleOp module, llvm::StringRef prefix,
+                             std::vector<ExportedFunction> &functions,
+                             std::vector<std::string> &bitcode);
+
+/// Links bitcode (of any older LLVM) into `module`.
+llvm::Error linkBitcode(llvm::Module &module,
+                        const std::vector<std::string> &bitcode);
 
 /// Runs attn-simt-emulation-pipeline on `module` (in place): the NVPTX
 /// pipeline's SIMT kernels compiled for the host, with the CPU entry points.

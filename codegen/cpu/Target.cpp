@@ -60,6 +60,8 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 mlir::attn::createTargetMachine(const CPUTarget &target) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
+  // Inline assembly in linked code (Halide's runtime) needs the parser.
+  llvm::InitializeNativeTargetAsmParser();
   llvm::Triple triple(kTriple);
   std::string error;
   const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, error);

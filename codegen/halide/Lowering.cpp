@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/halide/Lowering.h"
+#include "codegen/halide/AOT.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -19,6 +20,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
 #include <limits>
@@ -1274,4 +1277,40 @@ mlir::attn::halide::lowerToHalide(func::FuncOp func) {
   } catch (const H::Error &e) {
     return func.emitOpError("halide backend: ") << e.what();
   }
+}
+
+H::Target mlir::attn::halide::hostTarget() {
+  // Halide 14 takes a CPU with AVX512-BF16 (Zen 4/5) for a Sapphire Rapids,
+  // whose feature set includes AVX512-FP16 instructions those CPUs lack
+  // (SIGILL on bf16 conversions): stop at Cannon Lake's.
+  return H::get_host_target().without_feature(H::Target::AVX512_SapphireRapids);
+}
+
+std::string mlir::attn::halide::hostTargetString() {
+  return hostTarget().to_string();
+}
+
+FailureOr<std::string> mlir::attn::halide::compileToBitcode(func::FuncOp func,
+                                                            StringRef name) {
+  FailureOr<LoweredFunction> lowered = lowerToHalide(func);
+  if (failed(lowered))
+    return failure();
+  llvm::SmallString<128> path;
+  if (llvm::sys::fs::createTemporaryFile("attn-halide", "bc", path))
+    return func.emitOpError("halide backend: cannot create a temporary file");
+  try {
+    std::vector<H::Argument> args(lowered->inputs.begin(),
+                                  lowered->inputs.end());
+    H::Pipeline(lowered->outputs)
+        .compile_to_bitcode(path.str().str(), args, name.str(), hostTarget());
+  } catch (const H::Error &e) {
+    llvm::sys::fs::remove(path);
+    return func.emitOpError("halide backend: ") << e.what();
+  }
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  llvm::sys::fs::remove(path);
+  if (!buffer)
+    return func.emitOpError("halide backend: cannot read the bitcode Halide "
+                            "wrote");
+  return (*buffer)->getBuffer().str();
 }

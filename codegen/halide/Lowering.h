@@ -38,6 +38,9 @@ struct LoweredFunction {
 /// The Halide type a tensor of `elem` is stored as.
 Halide::Type storageType(Type elem);
 
+/// The Halide target of this machine (JIT and ahead of time).
+Halide::Target hostTarget();
+
 /// Builds the pipeline of `func`. A construct the backend cannot express is
 /// an error at its location (and a failure).
 FailureOr<LoweredFunction> lowerToHalide(func::FuncOp func);

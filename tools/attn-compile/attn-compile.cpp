@@ -3,7 +3,7 @@
 // Part of the attn project.
 //
 // attn-compile in.mlir -o out.o --header out.h [--target=native]
-//   [--emit=obj|lib|llvm|mlir] [--name=PREFIX]
+//   [--emit=obj|lib|llvm|mlir] [--name=PREFIX] [--backend=mlir|halide]
 // attn-compile in.mlir -o out.o --header out.h --target=nvptx --chip=sm_90
 //   [--emit=obj|lib|ptx|llvm|mlir]
 //
@@ -61,6 +61,11 @@ static cl::opt<std::string>
                cl::desc("x86-64, x86-64-avx2, x86-64-avx512, native (CPU) "
                         "or nvptx (NVIDIA GPUs, see --chip)"),
                cl::init("native"), cl::cat(toolOptions));
+static cl::opt<std::string> backendName(
+    "backend",
+    cl::desc("Code generator: mlir (default: the MLIR pipelines) or halide "
+             "(a Halide 14 pipeline per function, for this machine)"),
+    cl::init("mlir"), cl::cat(toolOptions));
 static cl::opt<std::string>
     chipName("chip",
              cl::desc("GPU architecture for --target=nvptx: sm_80, sm_86, "
@@ -141,6 +146,17 @@ static LogicalResult writeFile(llvm::StringRef path, llvm::StringRef data) {
 
 static int run() {
   bool nvptx = targetName == "nvptx";
+  bool halideBackend = backendName == "halide";
+  if (backendName != "mlir" && !halideBackend) {
+    llvm::errs() << "error: unknown --backend '" << backendName
+                 << "' (expected mlir or halide)\n";
+    return 1;
+  }
+  if (halideBackend && targetName != "native") {
+    llvm::errs() << "error: --backend=halide compiles for this machine only "
+                    "(--target=native)\n";
+    return 1;
+  }
   // Host code of GPU programs is plain x86-64.
   llvm::Expected<CPUTarget> target =
       lookupCPUTarget(nvptx ? "x86-64" : targetName.getValue());
@@ -179,8 +195,11 @@ static int run() {
   if (!module)
     return 1;
   std::vector<ExportedFunction> functions;
-  if (failed(gpu ? lowerForNVPTX(module, *gpu, prefix, functions)
-                 : lowerForCPU(module, *target, prefix, functions)))
+  std::vector<std::string> halideBitcode;
+  if (failed(halideBackend
+                 ? lowerForHalide(module, prefix, functions, halideBitcode)
+             : gpu ? lowerForNVPTX(module, *gpu, prefix, functions)
+                   : lowerForCPU(module, *target, prefix, functions)))
     return 1;
 
   if (!headerFile.empty()) {
@@ -217,6 +236,10 @@ static int run() {
   auto llvmModule = translateAndOptimize(module, llvmCtx, **tm, *target);
   if (!llvmModule) {
     llvm::errs() << "error: " << llvm::toString(llvmModule.takeError()) << "\n";
+    return 1;
+  }
+  if (llvm::Error err = linkBitcode(**llvmModule, halideBitcode)) {
+    llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
   if (emitKind == "llvm") {

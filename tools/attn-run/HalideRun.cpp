@@ -77,11 +77,8 @@ LogicalResult mlir::attn::runHalide(func::FuncOp func,
       buffers.push_back(view(outputs.back(), halide::storageType(elem)));
     }
     Halide::Pipeline pipeline(lowered->outputs);
-    // Halide 14 takes a CPU with AVX512-BF16 (Zen 4/5) for a Sapphire
-    // Rapids, whose feature set includes AVX512-FP16 instructions those
-    // CPUs lack (SIGILL on bf16 conversions): stop at Cannon Lake's.
-    Halide::Target target = Halide::get_jit_target_from_environment().without_feature(
-        Halide::Target::AVX512_SapphireRapids);
+    Halide::Target target =
+        halide::hostTarget().with_feature(Halide::Target::JIT);
     pipeline.compile_jit(target);
     Halide::Realization realization(buffers);
     pipeline.realize(realization, target);

@@ -114,6 +114,17 @@ typedef void (*attnrt_kernel_fn)(void **descriptors);
 int attnrt_invoke(const char *signature, DLTensor *const *args,
                   int32_t num_args, attnrt_kernel_fn kernel);
 
+/*--- Programs compiled with --backend=halide -------------------------------*/
+
+/* Halide's `<name>_argv` form: an array of pointers to halide_buffer_t, the
+ * inputs then the results. */
+typedef int (*attnrt_halide_fn)(void **args);
+
+/* Validates args like attnrt_invoke, describes them as Halide buffers and
+ * runs the Halide function (called by generated entry points). */
+int attnrt_halide_invoke(const char *signature, DLTensor *const *args,
+                         int32_t num_args, attnrt_halide_fn fn);
+
 /*--- NVIDIA GPUs ---------------------------------------------------------*/
 
 /* Programs compiled with --target=nvptx take CUDA device tensors (kDLCUDA).

@@ -1,0 +1,90 @@
+/*===- halide.c - entry points of Halide-compiled programs --------*- C -*-===*
+ *
+ * Part of the attn project.
+ *
+ * attn-compile --backend=halide links Halide's code for each function with
+ * an entry point of the usual DLPack signature that calls
+ * attnrt_halide_invoke: the tensors are validated exactly as for the MLIR
+ * path, then described as Halide buffers (dimension 0 innermost) and passed
+ * to the function's `<name>_argv` form.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "internal.h"
+
+#include <stdint.h>
+
+/* The layout of Halide's halide_buffer_t and its parts (HalideRuntime.h,
+ * a stable C ABI), declared here so that libattnrt needs no Halide header. */
+typedef struct {
+  uint8_t code; /* 0 int, 1 uint, 2 float, 4 bfloat: DLPack's codes */
+  uint8_t bits;
+  uint16_t lanes;
+} halide_type_abi;
+
+typedef struct {
+  int32_t min, extent, stride;
+  uint32_t flags;
+} halide_dimension_abi;
+
+typedef struct {
+  uint64_t device;
+  const void *device_interface;
+  uint8_t *host;
+  uint64_t flags;
+  halide_type_abi type;
+  int32_t dimensions;
+  halide_dimension_abi *dim;
+  void *padding;
+} halide_buffer_abi;
+
+int attnrt_halide_invoke(const char *signature, DLTensor *const *args,
+                         int32_t num_args, attnrt_halide_fn fn) {
+  attnrt_clear_error();
+  int status = attnrt_validate(signature, args, num_args);
+  if (status != ATTNRT_OK)
+    return status;
+  if (!fn)
+    return attnrt_set_error(ATTNRT_INTERNAL, "null Halide function");
+  halide_buffer_abi buffers[ATTNRT_MAX_ARGS];
+  halide_dimension_abi dims[ATTNRT_MAX_ARGS][ATTNRT_MAX_RANK];
+  void *argv[ATTNRT_MAX_ARGS];
+  for (int32_t a = 0; a < num_args; ++a) {
+    const DLTensor *t = args[a];
+    int32_t rank = t->ndim;
+    int64_t stride = 1;
+    /* Halide's dimension 0 is the innermost (last) DLPack dimension. */
+    for (int32_t d = rank - 1; d >= 0; --d) {
+      int64_t extent = t->shape[d];
+      int64_t s = t->strides ? t->strides[d] : stride;
+      if (extent > INT32_MAX || s > INT32_MAX || s < INT32_MIN)
+        return attnrt_set_error(ATTNRT_UNSUPPORTED,
+                                "argument %d: dimension %d of extent %lld "
+                                "exceeds Halide's 32-bit extents and strides",
+                                (int)a, (int)d, (long long)extent);
+      halide_dimension_abi *dim = &dims[a][rank - 1 - d];
+      dim->min = 0;
+      dim->extent = (int32_t)extent;
+      dim->stride = (int32_t)s;
+      dim->flags = 0;
+      stride *= extent;
+    }
+    halide_buffer_abi *b = &buffers[a];
+    b->device = 0;
+    b->device_interface = NULL;
+    b->host = (uint8_t *)t->data + t->byte_offset;
+    b->flags = 0;
+    b->type.code = t->dtype.code;
+    b->type.bits = t->dtype.bits;
+    b->type.lanes = 1;
+    b->dimensions = rank;
+    b->dim = dims[a];
+    b->padding = NULL;
+    argv[a] = b;
+  }
+  int result = fn(argv);
+  if (result != 0)
+    return attnrt_set_error(ATTNRT_INTERNAL,
+                            "the Halide pipeline failed with code %d", result);
+  return ATTNRT_OK;
+}
