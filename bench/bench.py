@@ -113,14 +113,18 @@ class Bench:
                 self.sgemm[t] = (float("nan"), float("nan"))
 
     # --- Kernels ----------------------------------------------------------
-    def compile(self, name, mlir_text=None, mlir_path=None):
+    def compile(self, name, mlir_text=None, mlir_path=None, backend="mlir"):
         """attn-compile -> object + header, then the driver; returns its path."""
         base = os.path.join(self.work, name)
         if mlir_path is None:
             mlir_path = base + ".mlir"
             with open(mlir_path, "w") as f:
                 f.write(mlir_text)
+        if backend != "mlir":
+            name += "_" + backend
+            base += "_" + backend
         sh([os.path.join(self.bin, "attn-compile"), mlir_path, "--target=native",
+            "--backend=" + backend,
             "-o", base + ".o", "--header", base + ".h", "--name=" + name])
         header = open(base + ".h").read()
         fn, params = re.search(r"int (\w+_main)\(([^)]*)\);", header).groups()
@@ -135,8 +139,17 @@ class Bench:
         sh([cc, "-O2", "-I", self.work, "-I", os.path.join(ROOT, "runtime/include"),
             "-include", base + "_shim.h", os.path.join(ROOT, "bench/src/aot_driver.c"),
             base + ".o", os.path.join(self.args.build, "runtime/libattnrt.a"),
-            "-lm", "-lpthread", "-o", exe])
+            "-lm", "-lpthread", "-ldl", "-o", exe])
         return mlir_path, exe
+
+    def halide(self, name, mlir_path):
+        """The same program through the Halide backend (None if it fails)."""
+        if not self.args.halide:
+            return None
+        try:
+            return self.compile(name, mlir_path=mlir_path, backend="halide")[1]
+        except SystemExit:
+            return None
 
     def flops(self, mlir, inputs):
         return field(sh([os.path.join(self.bin, "attn-run"), mlir, "--count-flops"] +
@@ -150,7 +163,7 @@ class Bench:
                          str(self.args.naive_runs)]), "median_ms")
 
     def measure(self, group, name, exe, mlir, inputs, size, naive=None, bytes_=None,
-                flops=None):
+                flops=None, halide=None):
         flops = flops if flops is not None else self.flops(mlir, inputs)
         for t in self.args.threads:
             out = sh([exe, str(t), str(self.args.runs)] + inputs)
@@ -163,6 +176,13 @@ class Bench:
                 row["naive_ms"] = naive(t)
                 row["naive_gflops"] = flops / (row["naive_ms"] * 1e6)
                 row["speedup"] = row["naive_ms"] / ms
+            if halide is not None:
+                # Halide's runtime has its own thread pool.
+                env = dict(os.environ, HL_NUM_THREADS=str(t))
+                hms = field(sh([halide, str(t), str(self.args.runs)] + inputs, env=env),
+                            "median_ms")
+                row["halide_ms"] = hms
+                row["halide_gflops"] = flops / (hms * 1e6)
             if bytes_ is not None:
                 row["gbps"] = bytes_ / (ms * 1e6)
                 row["bw"] = row["gbps"] / self.bw[t]
@@ -192,6 +212,7 @@ class Bench:
         for name, hq, hkv, d, causal, dtype in specs:
             mlir, exe = self.compile(name.replace(":", "_"),
                                      attention_mlir(hq, hkv, d, dtype, causal))
+            hal = self.halide(name.replace(":", "_"), mlir)
             for l in self.args.seqs:
                 inputs = self.inputs(name.replace(":", "_"),
                                      [((1, hq, l, d), dtype), ((1, hkv, l, d), dtype),
@@ -199,7 +220,8 @@ class Bench:
                 naive = None
                 if dtype == "f32" and hq == hkv:
                     naive = lambda t, hq=hq, l=l, d=d, c=causal: self.naive(hq, l, d, c, t)
-                self.measure("dense", name, exe, mlir, inputs, "L=%d" % l, naive)
+                self.measure("dense", name, exe, mlir, inputs, "L=%d" % l, naive,
+                             halide=hal)
 
     def decode(self):
         """One query per head, 32 heads, D = 128, against long caches."""
@@ -235,7 +257,8 @@ class Bench:
                 sys.exit("error: inputs for %s:\n%s" % (name, r.stderr))
             inputs = r.stdout.split()
             mlir, exe = self.compile("v_" + name, mlir_path=os.path.join(vdir, f))
-            self.measure("variants", name, exe, mlir, inputs, "L=%d" % l)
+            hal = self.halide("v_" + name, mlir)
+            self.measure("variants", name, exe, mlir, inputs, "L=%d" % l, halide=hal)
 
     def routing(self):
         """The MoE layer against OpenBLAS MoE loops; MoBA against dense
@@ -286,16 +309,17 @@ class Bench:
 
     # --- Output -----------------------------------------------------------
     HEAD = ("| kernel | size | thr | ms | GFLOP/s | % FMA peak | × best sgemm "
-            "| naive ms | naive GFLOP/s | speedup | GB/s | % read BW |")
+            "| naive ms | naive GFLOP/s | speedup | Halide ms | Halide GFLOP/s "
+            "| GB/s | % read BW |")
 
     def print_row(self, r):
         def f(key, fmt):
             return fmt % r[key] if key in r else "–"
-        line = "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        line = "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["kernel"], r["size"], r["threads"], f("ms", "%.3f"), f("gflops", "%.1f"),
             "%.1f%%" % (100 * r["peak"]),
             f("sgemm", "%.2f"), f("naive_ms", "%.2f"), f("naive_gflops", "%.1f"),
-            f("speedup", "%.1fx"),
+            f("speedup", "%.1fx"), f("halide_ms", "%.3f"), f("halide_gflops", "%.1f"),
             f("gbps", "%.1f"), "%.0f%%" % (100 * r["bw"]) if "bw" in r else "–")
         self.lines.append(line)
         print(line, flush=True)
@@ -314,14 +338,15 @@ class Bench:
             d, a = self.sgemm[t]
             self.lines.append("| %d | %.1f | %.1f | %.1f | %.1f |" %
                               (t, self.peak[t], self.bw[t], d, a))
-        self.lines += ["", self.HEAD, "|" + "---|" * 12]
+        self.lines += ["", self.HEAD, "|" + "---|" * 14]
         print("\n".join(self.lines), flush=True)
 
     def save(self):
         with open(os.path.join(self.out, "results.md"), "w") as f:
             f.write("\n".join(self.lines) + "\n")
         keys = ["group", "kernel", "size", "threads", "ms", "gflops", "peak", "sgemm",
-                "naive_ms", "naive_gflops", "speedup", "gbps", "bw"]
+                "naive_ms", "naive_gflops", "speedup", "halide_ms", "halide_gflops",
+                "gbps", "bw"]
         with open(os.path.join(self.out, "machine.csv"), "w") as f:
             f.write("threads,peak,bw,sgemm_default,sgemm_avx512\n")
             for t in self.args.threads:
@@ -381,6 +406,8 @@ def main():
     p.add_argument("--decode-keys", default="4096 32768")
     p.add_argument("--variant-seq", type=int, default=2048)
     p.add_argument("--moba-seq", type=int, default=8192)
+    p.add_argument("--no-halide", dest="halide", action="store_false",
+                   help="skip the Halide backend's column")
     p.add_argument("--only", default="dense,decode,variants,routing",
                    help="comma-separated sections: dense, decode, variants, routing")
     p.add_argument("--replot", action="store_true",
