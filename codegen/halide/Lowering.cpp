@@ -76,6 +76,26 @@ void define(H::Func &f, const std::vector<H::Var> &vars, H::Expr value) {
 
 H::Expr negInf() { return H::Expr(-std::numeric_limits<float>::infinity()); }
 
+/// act(g) as the MLIR path computes it (the tanh form of GELU).
+H::Expr activation(Activation act, H::Expr g) {
+  switch (act) {
+  case Activation::sigmoid:
+    return 1.0f / (1.0f + H::exp(-g));
+  case Activation::swish:
+    return g / (1.0f + H::exp(-g));
+  case Activation::tanh:
+    return H::tanh(g);
+  case Activation::gelu:
+    return 0.5f * g *
+           (1.0f + H::tanh(0.7978845608f * (g + 0.044715f * g * g * g)));
+  case Activation::relu:
+    return H::max(g, 0.0f);
+  case Activation::identity:
+    return g;
+  }
+  return g;
+}
+
 class Lowerer {
 public:
   explicit Lowerer(func::FuncOp func) : func(func) {}
@@ -655,28 +675,8 @@ LogicalResult Lowerer::gate(GateOp op) {
   std::vector<H::Expr> gi;
   for (int64_t dim : op.getGateDims())
     gi.push_back(vars[dim]);
-  H::Expr gv = at(*g, gi), act;
-  switch (op.getActivation()) {
-  case Activation::sigmoid:
-    act = 1.0f / (1.0f + H::exp(-gv));
-    break;
-  case Activation::swish:
-    act = gv / (1.0f + H::exp(-gv));
-    break;
-  case Activation::tanh:
-    act = H::tanh(gv);
-    break;
-  case Activation::gelu:
-    act = 0.5f * gv *
-          (1.0f + H::tanh(0.7978845608f * (gv + 0.044715f * gv * gv * gv)));
-    break;
-  case Activation::relu:
-    act = H::max(gv, 0.0f);
-    break;
-  case Activation::identity:
-    act = gv;
-    break;
-  }
+  H::Expr gv = at(*g, gi);
+  H::Expr act = activation(op.getActivation(), gv);
   TensorVal out{H::Func("gate"), x->shape};
   define(out.f, vars, at(*x, toExprs(vars)) * act);
   tensors[op.getResult(0)] = out;
@@ -1082,28 +1082,7 @@ LogicalResult Lowerer::experts(ExpertsOp op) {
   H::Func a("experts_up"), g("experts_gate"), hidden("experts_hidden");
   a(f, sl, t) = H::sum(at(*x, {t, rd}) * at(*w1, {e, rd, f}));
   g(f, sl, t) = H::sum(at(*x, {t, rd}) * at(*w3, {e, rd, f}));
-  H::Expr av = a(f, sl, t), act;
-  switch (op.getActivation()) {
-  case Activation::sigmoid:
-    act = 1.0f / (1.0f + H::exp(-av));
-    break;
-  case Activation::swish:
-    act = av / (1.0f + H::exp(-av));
-    break;
-  case Activation::tanh:
-    act = H::tanh(av);
-    break;
-  case Activation::gelu:
-    act = 0.5f * av *
-          (1.0f + H::tanh(0.7978845608f * (av + 0.044715f * av * av * av)));
-    break;
-  case Activation::relu:
-    act = H::max(av, 0.0f);
-    break;
-  case Activation::identity:
-    act = av;
-    break;
-  }
+  H::Expr act = activation(op.getActivation(), a(f, sl, t));
   hidden(f, sl, t) = act * g(f, sl, t);
   H::RDom rf(0, F, "rf");
   H::Func down("experts_down");

@@ -12,6 +12,7 @@
 #include "tools/attn-run/HalideRun.h"
 
 #include "codegen/halide/Lowering.h"
+#include "tools/attn-run/DType.h"
 #include "passes/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -22,24 +23,6 @@
 
 using namespace mlir;
 using namespace mlir::attn;
-
-static std::string dtypeName(Type t) {
-  if (t.isF32())
-    return "f32";
-  if (t.isF16())
-    return "f16";
-  if (t.isBF16())
-    return "bf16";
-  if (t.isF64())
-    return "f64";
-  if (t.isInteger(1))
-    return "i1";
-  if (t.isInteger(8))
-    return "i8";
-  if (t.isInteger(32))
-    return "i32";
-  return "i64";
-}
 
 static Halide::Buffer<> view(const ::attn::HostArray &a, Halide::Type type) {
   std::vector<int> sizes(a.shape.rbegin(), a.shape.rend());
@@ -73,7 +56,7 @@ LogicalResult mlir::attn::runHalide(func::FuncOp func,
       for (const Halide::Expr &e : shape)
         dims.push_back(Halide::evaluate<int>(e));
       Type elem = cast<ShapedType>(type).getElementType();
-      outputs.push_back(::attn::HostArray::allocate(dtypeName(elem), dims));
+      outputs.push_back(::attn::HostArray::allocate(dtypeOf(elem), dims));
       buffers.push_back(view(outputs.back(), halide::storageType(elem)));
     }
     Halide::Pipeline pipeline(lowered->outputs);

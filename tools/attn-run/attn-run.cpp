@@ -22,6 +22,7 @@
 #include "tools/Compiler.h"
 #include "tools/Registration.h"
 #include "tools/attn-run/Npy.h"
+#include "tools/attn-run/DType.h"
 #include "tools/attn-run/HalideRun.h"
 #include "tools/attn-run/Reference.h"
 
@@ -101,26 +102,6 @@ static cl::opt<bool> countOnly(
 static int fail(const std::string &message) {
   llvm::errs() << "error: " << message << "\n";
   return 1;
-}
-
-static std::string dtypeOf(Type t) {
-  if (t.isF32())
-    return "f32";
-  if (t.isF16())
-    return "f16";
-  if (t.isBF16())
-    return "bf16";
-  if (t.isF64())
-    return "f64";
-  if (t.isInteger(1))
-    return "i1";
-  if (t.isInteger(8))
-    return "i8";
-  if (t.isInteger(32))
-    return "i32";
-  if (t.isInteger(64))
-    return "i64";
-  return "?";
 }
 
 static std::string stripAt(const std::string &arg) {
@@ -409,7 +390,7 @@ static int run() {
       return fail(llvm::toString(host.takeError()));
     lib.addGenerator(std::move(*host));
     // Runs the destructors too (they release the registered kernel images).
-    auto deinitialize = llvm::make_scope_exit([&] {
+    llvm::scope_exit deinitialize([&] {
       if (cuda)
         llvm::consumeError((*jit)->deinitialize(lib));
     });
@@ -470,7 +451,7 @@ static int run() {
       tensors.push_back(toDLTensor(a));
     // On the GPU: device copies of every tensor, freed at exit.
     std::vector<void *> deviceBuffers;
-    auto freeDevice = llvm::make_scope_exit([&] {
+    llvm::scope_exit freeDevice([&] {
       for (void *p : deviceBuffers)
         attnrt_cuda_free(device, p);
     });
