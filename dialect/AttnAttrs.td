@@ -59,4 +59,20 @@ def Attn_RouteScoring : I32EnumAttr<"RouteScoring",
   }];
 }
 
+def Attn_DecayKind : I32EnumAttr<"DecayKind",
+    "how the state of a linear-attention scan decays", [
+      I32EnumAttrCase<"none", 0>,
+      I32EnumAttrCase<"head", 1>,
+      I32EnumAttrCase<"channel", 2>
+    ]> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    * `none`: `S_t = S_{t-1} + phi(k_t)^T v_t` (kernelized linear attention);
+    * `head`: `S_t = lambda_h S_{t-1} + ...` with one decay per head
+      (Lightning / TransNormer), `decays` of shape `[H]`;
+    * `channel`: `S_t = diag(alpha_t) S_{t-1} + ...` with a data-dependent
+      decay per key channel (GLA), `decays = log(alpha)` of the keys' shape.
+  }];
+}
+
 #endif // ATTN_DIALECT_ATTNATTRS_TD

@@ -570,6 +570,115 @@ int64_t RouteOp::getNumExperts() {
   return t.getDimSize(t.getRank() - 1);
 }
 
+//===----------------------------------------------------------------------===//
+// attn.scan
+//===----------------------------------------------------------------------===//
+
+void ScanOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getDpsEffects(getOperation(), effects);
+}
+
+LogicalResult ScanOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyDpsForm(op)))
+    return failure();
+  auto q = cast<ShapedType>(getQuery().getType());
+  auto k = cast<ShapedType>(getKey().getType());
+  auto v = cast<ShapedType>(getValue().getType());
+  for (auto [name, t] : {std::pair<StringRef, ShapedType>{"query", q},
+                         {"key", k}, {"value", v}})
+    if (!t.hasRank() || t.getRank() != 4 ||
+        !isSupportedFloat(t.getElementType()))
+      return emitOpError() << "expected the " << name
+                           << " to be [B, H, L, D] of f32, f16 or bf16, got "
+                           << t;
+  auto compatible = [](int64_t a, int64_t b) {
+    return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+  };
+  for (int64_t d = 0; d < 4; ++d)
+    if (!compatible(q.getDimSize(d), k.getDimSize(d)))
+      return emitOpError() << "expected the query and key shapes to match, got "
+                           << q << " and " << k;
+  for (int64_t d = 0; d < 3; ++d)
+    if (!compatible(q.getDimSize(d), v.getDimSize(d)))
+      return emitOpError() << "expected the value to share batch, heads and "
+                              "length with the query, got "
+                           << v;
+  SmallVector<int64_t> stateShape{q.getDimSize(0), q.getDimSize(1),
+                                  k.getDimSize(3), v.getDimSize(3)};
+  auto checkState = [&](Value s, StringRef what) -> LogicalResult {
+    auto t = cast<ShapedType>(s.getType());
+    if (!t.hasRank() || t.getRank() != 4 || !t.getElementType().isF32())
+      return emitOpError() << "expected the " << what
+                           << " to be [B, H, Dk, Dv] of f32, got " << t;
+    for (int64_t d = 0; d < 4; ++d)
+      if (!compatible(t.getDimSize(d), stateShape[d]))
+        return emitOpError() << "expected the " << what
+                             << " to be [B, H, Dk, Dv] = "
+                             << formatShape(RankedTensorType::get(
+                                    stateShape, t.getElementType()))
+                             << ", got " << t;
+    return success();
+  };
+  if (getOutputs().empty() || getOutputs().size() > 2)
+    return emitOpError("expected the output and optionally the final state "
+                       "as outputs");
+  auto o = cast<ShapedType>(getOutput().getType());
+  if (!o.hasRank() || o.getRank() != 4 || !isa<FloatType>(o.getElementType()))
+    return emitOpError() << "expected the output to be [B, H, L, Dv], got "
+                         << o;
+  for (int64_t d = 0; d < 4; ++d)
+    if (!compatible(o.getDimSize(d), v.getDimSize(d)))
+      return emitOpError() << "expected the output shape to be the value's, "
+                              "got "
+                           << o;
+  if (Value s = getState(); s && failed(checkState(s, "state")))
+    return failure();
+  if (Value s = getFinalState(); s && failed(checkState(s, "final state")))
+    return failure();
+  switch (getDecay()) {
+  case DecayKind::none:
+    if (getDecays())
+      return emitOpError("with decay(none) takes no decays");
+    break;
+  case DecayKind::head: {
+    auto t = getDecays() ? cast<ShapedType>(getDecays().getType()) : nullptr;
+    if (!t || !t.hasRank() || t.getRank() != 1 ||
+        !compatible(t.getDimSize(0), q.getDimSize(1)) ||
+        !isSupportedFloat(t.getElementType()))
+      return emitOpError("with decay(head) expects decays [H], one per head");
+    break;
+  }
+  case DecayKind::channel: {
+    auto t = getDecays() ? cast<ShapedType>(getDecays().getType()) : nullptr;
+    bool ok = t && t.hasRank() && t.getRank() == 4 &&
+              isSupportedFloat(t.getElementType());
+    for (int64_t d = 0; ok && d < 4; ++d)
+      ok = compatible(t.getDimSize(d), k.getDimSize(d));
+    if (!ok)
+      return emitOpError("with decay(channel) expects log-decays shaped like "
+                         "the keys");
+    break;
+  }
+  }
+  Region &phi = getFeatureMap();
+  if (!phi.empty()) {
+    Block &block = phi.front();
+    if (block.getNumArguments() != 2 ||
+        !isa<FloatType>(block.getArgument(0).getType()) ||
+        !block.getArgument(1).getType().isIndex())
+      return emitOpError("expected the feature_map region to take (element: "
+                         "float, head-dim index: index)");
+    auto yield = dyn_cast<YieldOp>(block.getTerminator());
+    if (!yield || yield.getValues().size() != 1 ||
+        !isa<FloatType>(yield.getValues()[0].getType()))
+      return emitOpError("expected the feature_map region to yield one float");
+  }
+  return success();
+}
+
 LogicalResult RouteOp::verify() {
   Operation *op = getOperation();
   if (failed(verifyDpsForm(op)))

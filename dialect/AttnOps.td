@@ -206,6 +206,69 @@ def Attn_CumsumOp : Attn_Op<"cumsum", [
 
 
 //===----------------------------------------------------------------------===//
+// attn.scan
+//===----------------------------------------------------------------------===//
+
+def Attn_ScanOp : Attn_Op<"scan", [
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Linear attention as a causal scan over a matrix state";
+  let description = [{
+    Linear and gated-linear attention (variant catalogue §2.4, axis A9). Per
+    batch and head, with `phi` the `feature_map` region (identity when
+    absent) applied to every element of the queries and keys:
+
+    ```
+    S_t = D_t S_{t-1} + phi(k_t)^T v_t        (S [Dk, Dv], S_{-1} = state or 0)
+    o_t = phi(q_t) S_t                        (normalize: / (phi(q_t) . z_t))
+    z_t = D_t z_{t-1} + phi(k_t)
+    ```
+
+    where `D_t` is the identity (`decay(none)`), `lambda_h` (`decay(head)`,
+    `decays` of shape `[H]`) or `diag(exp(decays[b, h, t, :]))`
+    (`decay(channel)`, log-decays `<= 0` shaped like the keys). q, k
+    `[B, H, L, Dk]` and v `[B, H, L, Dv]` share batch, heads and length.
+    The outputs are `o [B, H, L, Dv]` and optionally the final state
+    `[B, H, Dk, Dv]` (decode takes the state in and returns it). The
+    `feature_map` region takes the element and its head-dim index and yields
+    the mapped value (e.g. `elu(x) + 1`).
+
+    ```mlir
+    %o, %s = attn.scan decay(channel)
+        ins(%q, %k, %v : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
+        decays(%log_alpha : tensor<?x4x?x64xf32>)
+        state(%s0 : tensor<?x4x64x64xf32>)
+        outs(%o0, %s1 : tensor<?x4x?x64xf32>, tensor<?x4x64x64xf32>)
+        -> tensor<?x4x?x64xf32>, tensor<?x4x64x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value,
+                       Optional<AnyShaped>:$decays,
+                       Optional<AnyShaped>:$state,
+                       Variadic<AnyShaped>:$outputs,
+                       Attn_DecayKind:$decay, UnitAttr:$normalize);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region AnyRegion:$feature_map);
+  let assemblyFormat = [{
+    `decay` `(` $decay `)` (`normalize` $normalize^)?
+    `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
+    (`decays` `(` $decays^ `:` type($decays) `)`)?
+    (`state` `(` $state^ `:` type($state) `)`)?
+    `outs` `(` $outputs `:` type($outputs) `)`
+    (`feature_map` $feature_map^)? attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    ::mlir::Value getOutput() { return getOutputs()[0]; }
+    ::mlir::Value getFinalState() {
+      return getOutputs().size() > 1 ? getOutputs()[1] : ::mlir::Value();
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // attn.route
 //===----------------------------------------------------------------------===//
 
@@ -542,7 +605,7 @@ def Attn_ParallelForOp : Attn_Op<"parallel_for", [RecursiveMemoryEffects]> {
 //===----------------------------------------------------------------------===//
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, ReturnLike, Terminator,
-    ParentOneOf<["AttentionOp", "TileAttendOp", "TileFinalizeOp", "ParallelForOp", "RouteOp"]>]> {
+    ParentOneOf<["AttentionOp", "TileAttendOp", "TileFinalizeOp", "ParallelForOp", "RouteOp", "ScanOp"]>]> {
   let summary = "Yields the value of an attn region";
   let description = [{
     Terminates the regions of `attn` ops: yields the modified score, the mask

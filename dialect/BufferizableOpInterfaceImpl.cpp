@@ -70,5 +70,6 @@ void mlir::attn::registerBufferizableOpInterfaceExternalModels(
     ExpertsOp::attachInterface<GenericDstInterface<ExpertsOp>>(*ctx);
     GateOp::attachInterface<GenericDstInterface<GateOp>>(*ctx);
     PoolOp::attachInterface<GenericDstInterface<PoolOp>>(*ctx);
+    ScanOp::attachInterface<GenericDstInterface<ScanOp>>(*ctx);
   });
 }

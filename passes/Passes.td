@@ -122,6 +122,26 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnLowerScanPass : Pass<"attn-lower-scan", "func::FuncOp"> {
+  let summary = "Lower memref attn.scan to its recurrent form";
+  let description = [{
+    Rewrites each `attn.scan` on memrefs into a parallel `scf.forall` over
+    (batch, head) whose body keeps the state `S [Dk, Dv]` (and the
+    normalizer `z [Dk]`) in f32 scratch and walks the sequence: per step,
+    `S = D_t S + phi(k_t)^T v_t`, then `o_t = phi(q_t) S` (divided by
+    `phi(q_t) . z` with `normalize`), the feature-map region inlined on
+    every query and key element, `D_t` the identity, the head's decay, or
+    `exp` of the step's log-decays. The final state is copied out when it is
+    an output. This is the recurrent form: O(L Dk Dv) per head, exact for
+    decode; the chunkwise form for long prefills is the next step (see
+    docs/linear-attention.md). Head dims must be static.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {
   let summary = "Lower memref attn.cumsum to loops";
   let description = [{

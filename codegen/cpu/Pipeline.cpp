@@ -59,6 +59,7 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   // Scans, pooling, routers and experts to loops; tile into the online-softmax form, then emit the
   // micro-kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerScanPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());

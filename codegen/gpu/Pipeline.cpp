@@ -46,6 +46,7 @@ void mlir::attn::buildSIMTLowerings(OpPassManager &pm, bool tensorCores) {
   // attention tiled with one thread per query tile and 4-wide vectors,
   // unfused elementwise ops), whose loops become SIMT kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerScanPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());

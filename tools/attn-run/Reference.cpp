@@ -123,6 +123,7 @@ private:
   LogicalResult experts(ExpertsOp op);
   LogicalResult gate(GateOp op);
   LogicalResult pool(PoolOp op);
+  LogicalResult scan(ScanOp op);
   LogicalResult generic(linalg::GenericOp op);
   /// The loop indices of the innermost linalg.generic being run (for
   /// linalg.index).
@@ -506,6 +507,8 @@ LogicalResult Interpreter::exec(Operation *op) {
     return gate(g);
   if (auto p = dyn_cast<PoolOp>(op))
     return pool(p);
+  if (auto sc = dyn_cast<ScanOp>(op))
+    return scan(sc);
   if (auto c = dyn_cast<CumsumOp>(op)) {
     // Inclusive prefix sum along dim, in double.
     const Tensor &in = *env.lookup(c.getInput()).t;
@@ -1085,6 +1088,90 @@ LogicalResult Interpreter::gate(GateOp op) {
   Val v;
   v.t = out;
   env[op.getResult(0)] = v;
+  return success();
+}
+
+/// The recurrence as written, in double: S_t = D_t S_{t-1} + phi(k_t)^T v_t,
+/// o_t = phi(q_t) S_t (/ phi(q_t) . z_t).
+LogicalResult Interpreter::scan(ScanOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op.emitOpError("the reference runs scans on tensors only");
+  const Tensor &q = *env.lookup(op.getQuery()).t;
+  const Tensor &k = *env.lookup(op.getKey()).t;
+  const Tensor &v = *env.lookup(op.getValue()).t;
+  const Tensor *decays =
+      op.getDecays() ? env.lookup(op.getDecays()).t.get() : nullptr;
+  const Tensor *init = op.getState() ? env.lookup(op.getState()).t.get() : nullptr;
+  auto out = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
+  std::shared_ptr<Tensor> final;
+  if (Value f = op.getFinalState())
+    final = std::make_shared<Tensor>(*env.lookup(f).t);
+  int64_t B = q.shape[0], H = q.shape[1], L = q.shape[2], Dk = q.shape[3];
+  int64_t Dv = v.shape[3];
+  if (k.shape != q.shape || v.shape[0] != B || v.shape[1] != H ||
+      v.shape[2] != L || out->shape != v.shape)
+    return op.emitOpError("operand shapes disagree at run time: query ")
+           << ::attn::shapeString(q.shape) << ", key "
+           << ::attn::shapeString(k.shape) << ", value "
+           << ::attn::shapeString(v.shape);
+  Type outElem = cast<ShapedType>(op.getOutput().getType()).getElementType();
+  auto phi = [&](double x, int64_t d) -> FailureOr<double> {
+    if (op.getFeatureMap().empty())
+      return x;
+    FailureOr<Val> r = evalRegion(op.getFeatureMap(), {fromFloat(x), fromInt(d)});
+    if (failed(r))
+      return failure();
+    return r->f;
+  };
+  std::vector<double> S(Dk * Dv), z(Dk), pq(Dk), pk(Dk);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t i = 0; i < Dk * Dv; ++i)
+        S[i] = init ? init->data[(b * H + h) * Dk * Dv + i] : 0.0;
+      std::fill(z.begin(), z.end(), 0.0);
+      for (int64_t t = 0; t < L; ++t) {
+        int64_t row = ((b * H + h) * L + t);
+        for (int64_t i = 0; i < Dk; ++i) {
+          FailureOr<double> a = phi(q.data[row * Dk + i], i),
+                            c = phi(k.data[row * Dk + i], i);
+          if (failed(a) || failed(c))
+            return failure();
+          pq[i] = *a;
+          pk[i] = *c;
+        }
+        for (int64_t i = 0; i < Dk; ++i) {
+          double d = op.getDecay() == DecayKind::head ? decays->data[h]
+                     : op.getDecay() == DecayKind::channel
+                         ? std::exp(decays->data[row * Dk + i])
+                         : 1.0;
+          z[i] = d * z[i] + pk[i];
+          for (int64_t j = 0; j < Dv; ++j)
+            S[i * Dv + j] = d * S[i * Dv + j] + pk[i] * v.data[row * Dv + j];
+        }
+        double den = 0;
+        for (int64_t i = 0; i < Dk; ++i)
+          den += pq[i] * z[i];
+        for (int64_t j = 0; j < Dv; ++j) {
+          double o = 0;
+          for (int64_t i = 0; i < Dk; ++i)
+            o += pq[i] * S[i * Dv + j];
+          if (op.getNormalize())
+            o /= den;
+          out->data[row * Dv + j] = roundTo(outElem, o);
+        }
+      }
+      if (final)
+        for (int64_t i = 0; i < Dk * Dv; ++i)
+          final->data[(b * H + h) * Dk * Dv + i] = static_cast<float>(S[i]);
+    }
+  Val o;
+  o.t = out;
+  env[op.getResult(0)] = o;
+  if (final) {
+    Val f;
+    f.t = final;
+    env[op.getResult(1)] = f;
+  }
   return success();
 }
 

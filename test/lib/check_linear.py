@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Checks an example of examples/linear/ against a float64 NumPy recurrence.
+
+Generates seeded inputs for the example's @main, runs it with attn-run on each
+requested backend and compares every output with the recurrence computed step
+by step in float64 (independently of attn's lowering and of the reference
+interpreter). Prints one line per output and backend, then PASS or FAIL.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_attention import compare, load, run_attn, store  # noqa: E402
+
+
+def elu1(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0))) + 1.0
+
+
+def recurrence(q, k, v, decay=None, kind="none", normalize=False, state=None,
+               phi=lambda x: x):
+    """o_t = phi(q_t) S_t (/ phi(q_t) . z_t), S_t = D_t S_{t-1} + phi(k_t)^T v_t."""
+    B, H, L, Dk = q.shape
+    Dv = v.shape[3]
+    pq, pk = phi(q), phi(k)
+    S = np.zeros((B, H, Dk, Dv)) if state is None else state.astype(np.float64).copy()
+    z = np.zeros((B, H, Dk))
+    o = np.zeros((B, H, L, Dv))
+    for t in range(L):
+        if kind == "head":
+            d = np.broadcast_to(decay[None, :, None], (B, H, Dk))
+        elif kind == "channel":
+            d = np.exp(decay[:, :, t, :])
+        else:
+            d = np.ones((B, H, Dk))
+        S = d[..., None] * S + pk[:, :, t, :, None] * v[:, :, t, None, :]
+        z = d * z + pk[:, :, t, :]
+        o[:, :, t] = np.einsum("bhi,bhij->bhj", pq[:, :, t], S)
+        if normalize:
+            o[:, :, t] /= np.einsum("bhi,bhi->bh", pq[:, :, t], z)[..., None]
+    return o, S
+
+
+def inputs(name, rng, B, L):
+    qkv = lambda: rng.standard_normal((B, 4, L, 64)) * 0.25
+    if name == "gla":
+        la = np.log(rng.uniform(0.9, 1.0, (B, 4, L, 64)))
+        return [("q", qkv()), ("k", qkv()), ("v", qkv()), ("log_alpha", la)]
+    if name == "gla_decode":
+        la = np.log(rng.uniform(0.9, 1.0, (B, 4, 1, 64)))
+        return [("q", rng.standard_normal((B, 4, 1, 64))), ("k", rng.standard_normal((B, 4, 1, 64))),
+                ("v", rng.standard_normal((B, 4, 1, 64))), ("log_alpha", la),
+                ("state", rng.standard_normal((B, 4, 64, 64)))]
+    if name == "lightning":
+        return [("q", qkv()), ("k", qkv()), ("v", qkv()),
+                ("lambda", np.array([0.99, 0.95, 0.9, 0.8]))]
+    if name == "linear_elu":
+        return [("q", qkv()), ("k", qkv()), ("v", qkv())]
+    raise ValueError(name)
+
+
+def references(name, x):
+    if name == "gla":
+        return [recurrence(x["q"], x["k"], x["v"], x["log_alpha"], "channel")[0]]
+    if name == "gla_decode":
+        o, S = recurrence(x["q"], x["k"], x["v"], x["log_alpha"], "channel", state=x["state"])
+        return [o, S]
+    if name == "lightning":
+        return [recurrence(x["q"], x["k"], x["v"], x["lambda"], "head")[0]]
+    if name == "linear_elu":
+        return [recurrence(x["q"], x["k"], x["v"], normalize=True, phi=elu1)[0]]
+    raise ValueError(name)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--example", required=True,
+                   choices=["gla", "gla_decode", "lightning", "linear_elu"])
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--examples", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "linear"))
+    p.add_argument("--attn-run", default="attn-run")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seq", type=int, default=100)
+    p.add_argument("--backends", default="cpu,reference")
+    p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    os.makedirs(a.workdir, exist_ok=True)
+    rng = np.random.default_rng(a.seed)
+    x, files = {}, []
+    for name, value in inputs(a.example, rng, a.batch, a.seq):
+        path = os.path.join(a.workdir, name + ".npy")
+        x[name] = store(path, value, "f32")
+        files.append(path)
+    refs = references(a.example, x)
+    ok = True
+    for backend in a.backends.split(","):
+        outs = [os.path.join(a.workdir, "out%d_%s.npy" % (n, backend)) for n in range(len(refs))]
+        if not run_attn(a.attn_run, os.path.join(a.examples, a.example + ".mlir"), backend,
+                        files, outs):
+            ok = False
+            continue
+        for n, (ref, path) in enumerate(zip(refs, outs)):
+            got = load(path, "f32")
+            name = "%s out%d" % (backend, n)
+            if got.shape != ref.shape:
+                print("%s: shape %s, expected %s FAIL" % (name, got.shape, ref.shape))
+                ok = False
+                continue
+            if not np.all(np.isfinite(got)):
+                print("%s: not finite FAIL" % name)
+                ok = False
+                continue
+            ok &= compare(name, got, ref, a.tol)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
