@@ -28,3 +28,17 @@ func.func @shuffle(%x: memref<?xf32>) {
   }
   return
 }
+
+// -----
+
+func.func @shared_memory(%x: memref<?xf32>) {
+  %c1 = arith.constant 1 : index
+  %s = arith.constant 128 : i32
+  // expected-error @+1 {{'gpu.launch' op with shared memory or async dependencies cannot be emulated}}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1)
+             dynamic_shared_memory_size %s {
+    gpu.terminator
+  }
+  return
+}

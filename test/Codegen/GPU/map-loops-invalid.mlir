@@ -50,3 +50,14 @@ func.func @escapes(%c: i1) -> memref<4xf32> {
   }
   return %m : memref<4xf32>
 }
+
+// -----
+
+func.func @shared_outputs(%t: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'scf.forall' op with shared outputs is not supported on the nvptx target (run after bufferization)}}
+  %r = scf.forall (%i) in (4) shared_outs(%o = %t) -> tensor<4xf32> {
+    scf.forall.in_parallel {
+    }
+  }
+  return %r : tensor<4xf32>
+}
