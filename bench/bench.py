@@ -9,7 +9,10 @@ Measured in the same run, with the same thread counts:
     way users deploy them: median of N calls after two warm-up calls, every
     buffer allocated and touched before;
   * a naive three-step attention (OpenBLAS sgemm, softmax, sgemm) on the
-    same MHA shapes.
+    same MHA shapes;
+  * linear attention (examples/linear, attn.scan in chunks) next to causal
+    softmax attention of the same shape at L = 2048..16384 (section
+    `linear`; counted as described in Bench.linear).
 
 GFLOP/s count the two matmuls over the visible (query, key) pairs only,
 2 (D + Dv) flops per pair, with every mask evaluated (`attn-run
@@ -19,7 +22,8 @@ the KV cache, against the measured read bandwidth.
 
 Writes the table to stdout and to <out>/results.md, the rows to
 <out>/results.csv and, where gnuplot is installed, <out>/gflops.png
-(GFLOP/s against L for every kernel measured at several lengths).
+(GFLOP/s against L for every kernel measured at several lengths) and
+<out>/linear.png (ms against L, log-log, for the linear section).
 """
 
 import argparse
@@ -113,7 +117,7 @@ class Bench:
                 self.sgemm[t] = (float("nan"), float("nan"))
 
     # --- Kernels ----------------------------------------------------------
-    def compile(self, name, mlir_text=None, mlir_path=None, backend="mlir"):
+    def compile(self, name, mlir_text=None, mlir_path=None, backend="mlir", extra=()):
         """attn-compile -> object + header, then the driver; returns its path."""
         base = os.path.join(self.work, name)
         if mlir_path is None:
@@ -124,7 +128,7 @@ class Bench:
             name += "_" + backend
             base += "_" + backend
         sh([os.path.join(self.bin, "attn-compile"), mlir_path, "--target=native",
-            "--backend=" + backend,
+            "--backend=" + backend] + list(extra) + [
             "-o", base + ".o", "--header", base + ".h", "--name=" + name])
         header = open(base + ".h").read()
         fn, params = re.search(r"int (\w+_main)\(([^)]*)\);", header).groups()
@@ -312,6 +316,48 @@ class Bench:
             "| naive ms | naive GFLOP/s | speedup | Halide ms | Halide GFLOP/s "
             "| GB/s | % read BW |")
 
+    def linear(self):
+        """Linear attention (attn.scan, chunkwise) against causal softmax attention.
+
+        B = 1, H = 4, Dk = Dv = 64 at every length of --linear-seqs. The scan
+        kernels count the chunkwise algorithm's work, per (batch, head) and
+        step: 2 Dk Dv for the inter-chunk query, 2 Dk Dv for the state
+        update and (C + 1)(Dk + Dv) for the causal intra-chunk matmuls (C
+        the chunk size); the recurrent form (gla_recurrent, --scan-chunk=0)
+        is counted the same way with C = 1. Softmax attention counts its
+        visible pairs (attn-run --count-flops).
+        """
+        h, d, chunk = 4, 64, self.args.scan_chunk
+        lin = os.path.join(ROOT, "examples/linear")
+        kernels = [("gla", "gla.mlir", chunk), ("lightning", "lightning.mlir", chunk),
+                   ("linear_elu", "linear_elu.mlir", chunk),
+                   ("gla_recurrent", "gla.mlir", 0)]
+        built = {}
+        for name, f, c in kernels:
+            built[name] = self.compile("lin_" + name, mlir_path=os.path.join(lin, f),
+                                       extra=["--scan-chunk=%d" % c])[1], c
+        soft_mlir, soft_exe = self.compile("lin_softmax_causal",
+                                           attention_mlir(h, h, d, "f32", True))
+        for l in self.args.linear_seqs:
+            shape = (1, h, l, d)
+            paths = {}
+            for n in ("q", "k", "v"):
+                paths[n] = os.path.join(self.work, "lin_%s.npy" % n)
+                np.save(paths[n], (0.25 * self.rng.standard_normal(shape)).astype(np.float32))
+            paths["la"] = os.path.join(self.work, "lin_la.npy")
+            np.save(paths["la"], np.log(self.rng.uniform(0.9, 1.0, shape)).astype(np.float32))
+            paths["lam"] = os.path.join(self.work, "lin_lam.npy")
+            np.save(paths["lam"], np.array([0.99, 0.95, 0.9, 0.8], np.float32))
+            qkv = [paths["q"], paths["k"], paths["v"]]
+            self.measure("linear", "softmax_causal", soft_exe, soft_mlir, qkv,
+                         "L=%d" % l)
+            for name, f, _ in kernels:
+                exe, c = built[name]
+                extra = {"gla.mlir": [paths["la"]], "lightning.mlir": [paths["lam"]]}
+                flops = h * l * (4 * d * d + (max(c, 1) + 1) * 2 * d)
+                self.measure("linear", name, exe, None, qkv + extra.get(f, []),
+                             "L=%d" % l, flops=flops)
+
     def print_row(self, r):
         def f(key, fmt):
             return fmt % r[key] if key in r else "–"
@@ -358,7 +404,40 @@ class Bench:
                 w.writerow(r)
         self.plot()
 
+    def plot_linear(self):
+        """build/bench/linear.png: milliseconds against L, log-log, for the
+        linear section (slope 1: linear, slope 2: quadratic)."""
+        gp = shutil.which("gnuplot")
+        t = max(self.args.threads)
+        series = {}
+        for r in self.rows:
+            if r["group"] == "linear" and int(r["threads"]) == t:
+                series.setdefault(r["kernel"], []).append(
+                    (int(r["size"][2:]), float(r["ms"])))
+        if not gp or not series:
+            return
+        dat = os.path.join(self.out, "linear.dat")
+        with open(dat, "w") as f:
+            for name, pts in series.items():
+                f.write("# %s\n" % name)
+                for l, ms in sorted(pts):
+                    f.write("%d %.4f\n" % (l, ms))
+                f.write("\n\n")
+        png = os.path.join(self.out, "linear.png")
+        script = ["set terminal pngcairo size 1000,640 font ',10'",
+                  "set output '%s'" % png,
+                  "set title 'linear attention (attn.scan) vs causal softmax attention, "
+                  "B=1 H=4 D=64, %d thread(s)' noenhanced" % t,
+                  "set xlabel 'sequence length L'", "set ylabel 'ms per call'",
+                  "set logscale xy 2", "set key top left noenhanced", "set grid",
+                  "plot " + ", ".join(
+                      "'%s' index %d with linespoints title '%s'" % (dat, i, n)
+                      for i, n in enumerate(series))]
+        subprocess.run([gp], input="\n".join(script), text=True, check=True)
+        print("plot: %s" % png)
+
     def plot(self):
+        self.plot_linear()
         gp = shutil.which("gnuplot")
         t = max(self.args.threads)
         series = {}
@@ -406,16 +485,21 @@ def main():
     p.add_argument("--decode-keys", default="4096 32768")
     p.add_argument("--variant-seq", type=int, default=2048)
     p.add_argument("--moba-seq", type=int, default=8192)
+    p.add_argument("--linear-seqs", default="2048 4096 8192 16384")
+    p.add_argument("--scan-chunk", type=int, default=32,
+                   help="attn.scan chunk size for the linear section")
     p.add_argument("--no-halide", dest="halide", action="store_false",
                    help="skip the Halide backend's column")
-    p.add_argument("--only", default="dense,decode,variants,routing",
-                   help="comma-separated sections: dense, decode, variants, routing")
+    p.add_argument("--only", default="dense,decode,variants,routing,linear",
+                   help="comma-separated sections: dense, decode, variants, routing, "
+                   "linear")
     p.add_argument("--replot", action="store_true",
                    help="redraw <out>/gflops.png from the saved results")
     a = p.parse_args()
     a.threads = sorted({int(t) for t in a.threads.split()})
     a.seqs = [int(s) for s in a.seqs.split()]
     a.decode_keys = [int(s) for s in a.decode_keys.split()]
+    a.linear_seqs = [int(s) for s in a.linear_seqs.split()]
     a.out = a.out or os.path.join(a.build, "bench")
     b = Bench(a)
     if a.replot:  # Only redraw the plot from <out>/machine.csv, results.csv.
@@ -426,13 +510,14 @@ def main():
         a.threads = sorted(b.peak)
         for r in csv.DictReader(open(os.path.join(a.out, "results.csv"))):
             r["threads"], r["gflops"] = int(r["threads"]), float(r["gflops"])
+            r["ms"] = float(r["ms"])
             b.rows.append(r)
         b.plot()
         return
     b.machine()
     b.header()
     for section in a.only.split(","):
-        if section not in ("dense", "decode", "variants", "routing"):
+        if section not in ("dense", "decode", "variants", "routing", "linear"):
             sys.exit("error: unknown section '%s'" % section)
         getattr(b, section)()
     b.save()

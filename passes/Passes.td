@@ -123,23 +123,59 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
 }
 
 def AttnLowerScanPass : Pass<"attn-lower-scan", "func::FuncOp"> {
-  let summary = "Lower memref attn.scan to its recurrent form";
+  let summary = "Lower memref attn.scan to its chunkwise or recurrent form";
   let description = [{
     Rewrites each `attn.scan` on memrefs into a parallel `scf.forall` over
-    (batch, head) whose body keeps the state `S [Dk, Dv]` (and the
-    normalizer `z [Dk]`) in f32 scratch and walks the sequence: per step,
-    `S = D_t S + phi(k_t)^T v_t`, then `o_t = phi(q_t) S` (divided by
-    `phi(q_t) . z` with `normalize`), the feature-map region inlined on
-    every query and key element, `D_t` the identity, the head's decay, or
-    `exp` of the step's log-decays. The final state is copied out when it is
-    an output. This is the recurrent form: O(L Dk Dv) per head, exact for
-    decode; the chunkwise form for long prefills is the next step (see
-    docs/linear-attention.md). Head dims must be static.
+    (batch, head) that keeps the state `S [Dk, Dv]` (and the normalizer
+    `z [Dk]`) in f32 scratch. Head dims must be static.
+
+    **Chunkwise form** (`chunk-size` > 0, the default 32; prefill): the
+    sequence is walked in chunks of `C` steps. Inside a chunk the
+    recurrence is unrolled into masked matmuls on f32 scratch holding
+    `phi(q)`, `phi(k)` (also transposed), `v` and `G`, the cumulative log
+    decay from the chunk start:
+
+    ```
+    A[t,s] = sum_i phi(q_t)_i phi(k_s)_i exp(G_t,i - G_s,i)   (s <= t)
+    o_t    = (phi(q_t) * exp(G_t)) S + sum_s A[t,s] v_s
+    S      = exp(G_last) * S + sum_s (phi(k_s) * exp(G_last - G_s))^T v_s
+    ```
+
+    Every exponent is <= 0 for log decays <= 0, so nothing overflows however
+    long the sequence. For `decay(channel)`, `A` is built per sub-block of
+    16 rows (FLA's secondary chunking): keys before the sub-block go through
+    one matmul with the reference point at the sub-block's first row, keys
+    inside it take the exponent per element. For `decay(head)`,
+    `G_t = (t + 1) log(lambda)` and `A` is `phi(Q) phi(K)^T` scaled by
+    `lambda^(t - s)`. The matmuls keep up to 4 output rows of vectors (a row
+    of `C` keys or `Dv` channels) in registers and broadcast the other
+    operand; the feature-map region is vectorized over a row of channels.
+    `normalize` divides by the same sums with `v = 1`.
+
+    For `decay(channel)` a run-time check first looks at the chunk's total
+    log decay: when every channel stays within e^-40..e^40 (GLA-like gates
+    always do), one reference point at the chunk start suffices,
+    `A = (phi(Q) e^G)(phi(K) e^-G)^T`, one matmul with no factor outside
+    that range.
+
+    **Recurrent form** (`chunk-size=0`, and always for one static step, i.e.
+    decode, for operands whose rows are not contiguous, and for feature maps
+    with ops that have no vector form): per step
+    `S = D_t S + phi(k_t)^T v_t`, then `o_t = phi(q_t) S`, on scalars. The
+    GPU SIMT path uses it (one thread per (batch, head), no chunk scratch).
+
+    The final state is copied out when it is an output.
   }];
+  let options = [
+    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"32",
+           "Steps per chunk: 0 for the recurrent form, at most 16, or a "
+           "multiple of 16 (the decay(channel) sub-block)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {

@@ -123,9 +123,11 @@ lowerWith(ModuleOp module, llvm::StringRef prefix,
 LogicalResult
 mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
                         llvm::StringRef prefix,
-                        std::vector<ExportedFunction> &functions) {
+                        std::vector<ExportedFunction> &functions,
+                        int64_t scanChunk) {
   CPUPipelineOptions options;
   options.vectorWidth = target.vectorWidth;
+  options.scanChunk = scanChunk;
   options.bf16Dot = target.bf16Dot;
   options.symbolPrefix = prefix.str();
   return lowerWith(module, prefix, functions,

@@ -69,10 +69,12 @@ private:
 };
 
 /// Runs attn-cpu-pipeline on `module` (in place) for `target`, with public
-/// symbols named `<prefix><function>`. Fills `functions`.
+/// symbols named `<prefix><function>`. Fills `functions`. `scanChunk` is
+/// attn.scan's chunk size (0: the recurrent form).
 LogicalResult lowerForCPU(ModuleOp module, const CPUTarget &target,
                           llvm::StringRef prefix,
-                          std::vector<ExportedFunction> &functions);
+                          std::vector<ExportedFunction> &functions,
+                          int64_t scanChunk = 32);
 
 /// Runs attn-nvptx-pipeline on `module` (in place) for `target`: host code
 /// in the LLVM dialect with the kernels' PTX embedded. Fills `functions`.

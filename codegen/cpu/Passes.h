@@ -34,6 +34,10 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                         llvm::cl::init(0)};
   Option<int64_t> kvTile{*this, "kv-tile", llvm::cl::desc("Keys per tile"),
                          llvm::cl::init(64)};
+  Option<int64_t> scanChunk{
+      *this, "scan-chunk",
+      llvm::cl::desc("Steps per chunk of attn.scan (0: recurrent form)"),
+      llvm::cl::init(32)};
   Option<bool> bf16Dot{
       *this, "bf16-dot",
       llvm::cl::desc("Use AVX512-BF16 dot products for bf16 Q K^T"),

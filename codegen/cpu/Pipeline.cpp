@@ -59,7 +59,8 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   // Scans, pooling, routers and experts to loops; tile into the online-softmax form, then emit the
   // micro-kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
-  pm.addNestedPass<func::FuncOp>(createAttnLowerScanPass());
+  pm.addNestedPass<func::FuncOp>(
+      createAttnLowerScanPass({options.scanChunk}));
   pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());
@@ -90,6 +91,9 @@ void mlir::attn::buildCPUBackEnd(OpPassManager &pm,
   pm.addPass(createSCFToControlFlowPass());
   ConvertVectorToLLVMPassOptions vectorToLLVM;
   vectorToLLVM.x86Vector = options.bf16Dot;
+  // attn.scan's chunks transpose keys in 16x16 register tiles.
+  vectorToLLVM.vectorTransposeLowering =
+      vector::VectorTransposeLowering::Shuffle16x16;
   pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   // Heap buffers come from libattnrt (cached across calls; see
   // attn/runtime.h), not straight from malloc.

@@ -46,7 +46,9 @@ void mlir::attn::buildSIMTLowerings(OpPassManager &pm, bool tensorCores) {
   // attention tiled with one thread per query tile and 4-wide vectors,
   // unfused elementwise ops), whose loops become SIMT kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
-  pm.addNestedPass<func::FuncOp>(createAttnLowerScanPass());
+  // Scans in their recurrent form: one thread per (batch, head) keeps its
+  // state without the chunkwise form's scratch.
+  pm.addNestedPass<func::FuncOp>(createAttnLowerScanPass({/*chunkSize=*/0}));
   pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --attn-lower-scan --split-input-file | FileCheck %s
+// RUN: attn-opt %s --attn-lower-scan=chunk-size=0 --split-input-file | FileCheck %s
 
 // The recurrent form: a parallel loop over (batch, head), the state and the
 // normalizer in f32 scratch, a sequential loop over the steps that decays and

@@ -285,10 +285,10 @@ def compare(name, got, ref, tol):
 
 
 def run_attn(attn_run, src, backend, inputs, outputs, threads=None,
-             function="main"):
+             function="main", extra=()):
     """Runs attn-run on .npy paths; prints its output and returns False if
     it failed."""
-    cmd = [attn_run, src, "--function=" + function, "--backend=" + backend]
+    cmd = [attn_run, src, "--function=" + function, "--backend=" + backend] + list(extra)
     cmd += ["--input=@" + f for f in inputs] + ["--output=@" + f for f in outputs]
     if threads:
         cmd.append("--threads=%d" % threads)

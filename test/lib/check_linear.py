@@ -45,10 +45,13 @@ def recurrence(q, k, v, decay=None, kind="none", normalize=False, state=None,
     return o, S
 
 
-def inputs(name, rng, B, L):
+def inputs(name, rng, B, L, strong=False):
     qkv = lambda: rng.standard_normal((B, 4, L, 64)) * 0.25
     if name == "gla":
-        la = np.log(rng.uniform(0.9, 1.0, (B, 4, L, 64)))
+        # Strong decays (alpha down to 1e-3 per step) leave the chunkwise
+        # form's single-reference range and take its sub-block path.
+        lo = 1e-3 if strong else 0.9
+        la = np.log(rng.uniform(lo, 1.0, (B, 4, L, 64)))
         return [("q", qkv()), ("k", qkv()), ("v", qkv()), ("log_alpha", la)]
     if name == "gla_decode":
         la = np.log(rng.uniform(0.9, 1.0, (B, 4, 1, 64)))
@@ -57,7 +60,8 @@ def inputs(name, rng, B, L):
                 ("state", rng.standard_normal((B, 4, 64, 64)))]
     if name == "lightning":
         return [("q", qkv()), ("k", qkv()), ("v", qkv()),
-                ("lambda", np.array([0.99, 0.95, 0.9, 0.8]))]
+                # lambda = 0 keeps only the current step (log lambda = -inf).
+                ("lambda", np.array([0.99, 0.9, 0.5, 0.0]))]
     if name == "linear_elu":
         return [("q", qkv()), ("k", qkv()), ("v", qkv())]
     raise ValueError(name)
@@ -88,25 +92,33 @@ def main():
     p.add_argument("--seq", type=int, default=100)
     p.add_argument("--backends", default="cpu,reference")
     p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--mlir", help="run this file instead of the example (same signature)")
+    p.add_argument("--dtype", default="f32", choices=["f32", "bf16"],
+                   help="type of q, k, v (and o) in --mlir")
+    p.add_argument("--scan-chunk", type=int, default=None,
+                   help="attn-run --scan-chunk (default: attn-run's)")
+    p.add_argument("--strong-decay", action="store_true",
+                   help="gla: per-step decays down to 1e-3")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     rng = np.random.default_rng(a.seed)
     x, files = {}, []
-    for name, value in inputs(a.example, rng, a.batch, a.seq):
+    for name, value in inputs(a.example, rng, a.batch, a.seq, a.strong_decay):
         path = os.path.join(a.workdir, name + ".npy")
-        x[name] = store(path, value, "f32")
+        x[name] = store(path, value, a.dtype if name in ("q", "k", "v") else "f32")
         files.append(path)
     refs = references(a.example, x)
     ok = True
     for backend in a.backends.split(","):
         outs = [os.path.join(a.workdir, "out%d_%s.npy" % (n, backend)) for n in range(len(refs))]
-        if not run_attn(a.attn_run, os.path.join(a.examples, a.example + ".mlir"), backend,
-                        files, outs):
+        src = a.mlir or os.path.join(a.examples, a.example + ".mlir")
+        extra = [] if a.scan_chunk is None else ["--scan-chunk=%d" % a.scan_chunk]
+        if not run_attn(a.attn_run, src, backend, files, outs, extra=extra):
             ok = False
             continue
         for n, (ref, path) in enumerate(zip(refs, outs)):
-            got = load(path, "f32")
+            got = load(path, a.dtype if n == 0 else "f32")
             name = "%s out%d" % (backend, n)
             if got.shape != ref.shape:
                 print("%s: shape %s, expected %s FAIL" % (name, got.shape, ref.shape))

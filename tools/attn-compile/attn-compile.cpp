@@ -84,6 +84,12 @@ static cl::opt<std::string>
                         "for -o -)"),
                cl::value_desc("name"), cl::cat(toolOptions));
 
+static cl::opt<int64_t> scanChunk(
+    "scan-chunk",
+    cl::desc("Steps per chunk of attn.scan on the CPU: 0 for the recurrent "
+             "form, at most 16, or a multiple of 16 (default 32)"),
+    cl::init(32), cl::cat(toolOptions));
+
 static std::string cType(const AbiArg &arg) {
   return arg.isOutput ? "DLTensor *" : "const DLTensor *";
 }
@@ -199,7 +205,7 @@ static int run() {
   if (failed(halideBackend
                  ? lowerForHalide(module, prefix, functions, halideBitcode)
              : gpu ? lowerForNVPTX(module, *gpu, prefix, functions)
-                   : lowerForCPU(module, *target, prefix, functions)))
+                   : lowerForCPU(module, *target, prefix, functions, scanChunk)))
     return 1;
 
   if (!headerFile.empty()) {

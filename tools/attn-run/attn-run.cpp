@@ -93,6 +93,12 @@ static cl::opt<int> benchmark("benchmark",
                               cl::desc("Time N calls of the kernel"),
                               cl::init(0), cl::cat(toolOptions));
 
+static cl::opt<int64_t> scanChunk(
+    "scan-chunk",
+    cl::desc("Steps per chunk of attn.scan on the CPU: 0 for the recurrent "
+             "form, at most 16, or a multiple of 16 (default 32)"),
+    cl::init(32), cl::cat(toolOptions));
+
 static cl::opt<bool> countOnly(
     "count-flops",
     cl::desc("Print the attention work (flops=N: 2(D+Dv) per visible "
@@ -340,7 +346,8 @@ static int run() {
     if (failed(cuda ? lowerForNVPTX(*lowered, *gpu, "attnrun_", functions)
                : emulation
                    ? lowerForSIMTEmulation(*lowered, "attnrun_", functions)
-                   : lowerForCPU(*lowered, *target, "attnrun_", functions)))
+                   : lowerForCPU(*lowered, *target, "attnrun_", functions,
+                                 scanChunk)))
       return 1;
     auto tm = createTargetMachine(*target);
     if (!tm)
