@@ -125,9 +125,13 @@ LogicalResult AttentionOp::verify() {
     return failure();
 
   size_t numOutputs = getOutputs().size();
-  if (numOutputs < 1 || numOutputs > 2)
-    return emitOpError() << "expected 1 or 2 outputs (output and optional "
-                            "log-sum-exp), got "
+  size_t maxOutputs = getColumnScores() ? 3 : 2;
+  if (numOutputs < (getColumnScores() ? 2u : 1u) || numOutputs > maxOutputs)
+    return emitOpError() << (getColumnScores()
+                                 ? "expected 2 or 3 outputs (output, optional "
+                                   "log-sum-exp, column scores), got "
+                                 : "expected 1 or 2 outputs (output and "
+                                   "optional log-sum-exp), got ")
                          << numOutputs;
   FailureOr<ShapedType> o = checkOperand(getOutput(), "output", 4, true);
   if (failed(o))
@@ -190,6 +194,38 @@ LogicalResult AttentionOp::verify() {
         failed(checkDimsMatch(op, lseType.getDimSize(2), q->getDimSize(2),
                               "log-sum-exp length", "query length")))
       return failure();
+  }
+
+  if (Value scores = getScoresOutput()) {
+    auto st = dyn_cast<ShapedType>(scores.getType());
+    if (!st || !st.hasRank() || st.getRank() != 3 ||
+        !st.getElementType().isF32())
+      return emitOpError() << "expected the column scores output to be a "
+                              "rank-3 f32 [batch, kv heads, key length] "
+                              "buffer, got "
+                           << scores.getType();
+    if (failed(checkDimsMatch(op, st.getDimSize(0), q->getDimSize(0),
+                              "column scores batch", "query batch")) ||
+        failed(checkDimsMatch(op, st.getDimSize(1), k->getDimSize(1),
+                              "column scores heads", "key heads")) ||
+        failed(checkDimsMatch(op, st.getDimSize(2), k->getDimSize(2),
+                              "column scores length", "key length")))
+      return failure();
+    if (getNormalizer() != Normalizer::softmax)
+      return emitOpError("computes column scores with the softmax normalizer "
+                         "only");
+    if (getQuery2())
+      return emitOpError("computes no column scores with a second map");
+    if (getBlocks())
+      return emitOpError("computes no column scores with a block selection");
+  } else if (getScoreDecay() || getValueNorm()) {
+    return emitOpError("has score_decay or value_norm without column_scores");
+  }
+  if (std::optional<APFloat> a = getScoreDecay()) {
+    float alpha = a->convertToFloat();
+    if (!(alpha > 0.0f && alpha <= 1.0f))
+      return emitOpError() << "expected a score_decay in (0, 1], got "
+                           << alpha;
   }
 
   if (isTensor) {
@@ -438,7 +474,8 @@ AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
       second ? operands[3] : Value(), second ? operands[4] : Value(),
       blocks ? operands[nIns - 1] : Value(), outs, getCausalAttr(),
       getScaleAttr(), getNormalizerAttr(), getRmsNormEpsAttr(),
-      getBlockSizeAttr());
+      getBlockSizeAttr(), getColumnScoresAttr(), getScoreDecayAttr(),
+      getValueNormAttr());
   for (auto [from, to] :
        llvm::zip(getOperation()->getRegions(), newOp->getRegions()))
     rewriter.inlineRegionBefore(from, to, to.end());

@@ -57,6 +57,21 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     with `causal` and `mask`. Key tiles selected by no row of a query tile
     are skipped at run time, tiles selected by all rows run unmasked.
 
+    `column_scores` adds a last output, the attention each key receives
+    (KV-cache importance scores: H2O, A2SF, VATP), an f32
+    `[batch, kv heads, key length]` buffer:
+
+    ```
+    scores[b,g,j] = sum_{h in group g} sum_i w_i p[b,h,i,j]   (* |V[b,g,j,:]|_1)
+    w_i = score_decay ^ (Lq - 1 - i)     (1 without score_decay)
+    ```
+
+    `score_decay(alpha)` is A2SF's forgetting factor (0 < alpha <= 1),
+    `value_norm` VATP's factor. Probabilities are never materialized:
+    `attn-expand-column-scores` computes them in a second attention pass
+    from the saved log-sum-exp (softmax normalizer only; not with a second
+    map or a block selection).
+
     Operands are laid out `[batch, heads, seq, head_dim]` (PyTorch SDPA).
     Batch and sequence lengths may be dynamic; head counts and head dims are
     static. `G = Hq / Hkv` query heads share one key/value head (GQA/MQA).
@@ -107,7 +122,10 @@ def Attn_AttentionOp : Attn_Op<"attention", [
                        DefaultValuedAttr<Attn_Normalizer,
                                          "::mlir::attn::Normalizer::softmax">:$normalizer,
                        OptionalAttr<F32Attr>:$rms_norm_eps,
-                       OptionalAttr<I64Attr>:$block_size);
+                       OptionalAttr<I64Attr>:$block_size,
+                       UnitAttr:$column_scores,
+                       OptionalAttr<F32Attr>:$score_decay,
+                       UnitAttr:$value_norm);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$score, AnyRegion:$mask,
                         AnyRegion:$epilogue, AnyRegion:$sink,
@@ -121,6 +139,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`blocks` `(` $blocks^ `:` type($blocks) `)`)?
     (`block_size` `(` $block_size^ `)`)?
     `outs` `(` $outputs `:` type($outputs) `)`
+    (`column_scores` $column_scores^)?
+    (`score_decay` `(` $score_decay^ `)`)?
+    (`value_norm` $value_norm^)?
     (`score` $score^)?
     (`mask` $mask^)?
     (`sink` $sink^)?
@@ -144,7 +165,13 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::mlir::Value getOutput() { return getOutputs()[0]; }
     ::mlir::ShapedType getOutputType() { return ::llvm::cast<::mlir::ShapedType>(getOutput().getType()); }
     /// The optional log-sum-exp output buffer, or null.
-    ::mlir::Value getLse() { return getOutputs().size() > 1 ? getOutputs()[1] : ::mlir::Value(); }
+    ::mlir::Value getLse() {
+      return getOutputs().size() > (getColumnScores() ? 2u : 1u) ? getOutputs()[1] : ::mlir::Value();
+    }
+    /// The key-importance scores output (`column_scores`), or null.
+    ::mlir::Value getScoresOutput() {
+      return getColumnScores() && getOutputs().size() > 1 ? getOutputs().back() : ::mlir::Value();
+    }
     ::mlir::ShapedType getBlocksType() { return getBlocks() ? ::llvm::cast<::mlir::ShapedType>(getBlocks().getType()) : ::mlir::ShapedType(); }
 
     int64_t getNumQueryHeads() { return getQueryType().getDimSize(1); }

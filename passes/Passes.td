@@ -9,6 +9,37 @@
 
 include "mlir/Pass/PassBase.td"
 
+def AttnExpandColumnScoresPass
+    : Pass<"attn-expand-column-scores", "func::FuncOp"> {
+  let summary = "Compute attn.attention's column_scores with a second, "
+                "swapped attention";
+  let description = [{
+    Rewrites an `attn.attention ... column_scores` on tensors into:
+
+    1. the same attention with a log-sum-exp output (added when the op has
+       none);
+    2. a swapped attention whose rows are the keys `[B, Hkv, Lk, D]` and
+       whose keys are the queries of the KV head's group stacked
+       `[B, Hkv, G Lq, D]`, with values of ones: its score region is the
+       original score region at the transposed indices minus the row's LSE
+       (plus `(Lq - 1 - i) log(alpha)` with `score_decay(alpha)`), its mask
+       the transposed mask and causal predicate. Its own LSE is then
+       `log(sum_i w_i p[i, j])`;
+    3. `exp` of that LSE (times `|v_j|_1` with `value_norm`) into the
+       scores output.
+
+    Both attentions are ordinary `attn.attention` ops: they are tiled,
+    vectorized and masked (tile skipping included: the swapped causal mask
+    `j <= i + (Lk - Lq)` is linear) by the same code as every other
+    attention. The probabilities are never stored; the second pass costs
+    one more `Q K^T` over the visible pairs. Runs first in every pipeline.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def AttnFuseElementwisePass : Pass<"attn-fuse-elementwise", "func::FuncOp"> {
   let summary = "Fold elementwise producers and consumers into attn.attention";
   let description = [{

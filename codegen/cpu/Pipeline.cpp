@@ -33,7 +33,9 @@ using namespace mlir;
 using namespace mlir::attn;
 
 void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm) {
-  // Tensor level: fuse, then give public functions the C ABI.
+  // Tensor level: side outputs as attention ops, fuse, then give public
+  // functions the C ABI.
+  pm.addNestedPass<func::FuncOp>(createAttnExpandColumnScoresPass());
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnExportFunctionsPass());

@@ -280,7 +280,7 @@ LogicalResult KernelEmitter::emit() {
   bool softmax = op.getNormalizer() == Normalizer::softmax;
   int64_t group = hq / hkv;
   Value out = op.getOutputs()[0];
-  Value lse = op.getOutputs().size() > 1 ? op.getOutputs()[1] : Value();
+  Value lse = op.getLse();
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
 
   // Grid from the run-time shapes.

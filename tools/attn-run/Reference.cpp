@@ -661,6 +661,15 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   std::shared_ptr<Tensor> lse;
   if (Value l = op.getLse())
     lse = std::make_shared<Tensor>(*env.lookup(l).t);
+  // column_scores: sum_i w_i p[i, j] per (batch, kv head, key).
+  std::shared_ptr<Tensor> scores;
+  if (Value sc = op.getScoresOutput()) {
+    scores = std::make_shared<Tensor>(*env.lookup(sc).t);
+    std::fill(scores->data.begin(), scores->data.end(), 0.0);
+  }
+  double scoreDecay = op.getScoreDecay()
+                          ? op.getScoreDecay()->convertToDouble()
+                          : 1.0;
   int64_t B = q.shape[0], H = q.shape[1], Lq = q.shape[2], D = q.shape[3];
   int64_t Hkv = k.shape[1], Lk = k.shape[2], Dv = v.shape[3];
   if (k.shape[0] != B || v.shape[0] != B || v.shape[2] != Lk ||
@@ -670,6 +679,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
            << ::attn::shapeString(k.shape) << ", value "
            << ::attn::shapeString(v.shape) << ", output "
            << ::attn::shapeString(out->shape);
+  if (scores && scores->shape != std::vector<int64_t>{B, Hkv, Lk})
+    return op.emitOpError("column scores shape ")
+           << ::attn::shapeString(scores->shape)
+           << " disagrees with the key at run time";
   int64_t group = H / Hkv;
   double scale = op.getScaleValue();
   Type outElem = op.getOutputType().getElementType();
@@ -774,6 +787,12 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     for (int64_t d = 0; d < Dv; ++d)
       row[d] = sigmoid ? acc[d] : l > 0 ? acc[d] / l : 0.0;
     rowLse = l > 0 ? m + std::log(l) : -std::numeric_limits<double>::infinity();
+    if (scores && &qt == &q && l > 0) {
+      double w = std::pow(scoreDecay, static_cast<double>(Lq - 1 - i));
+      for (int64_t j = 0; j < Lk; ++j)
+        if (vis[j])
+          scores->data[(b * Hkv + hk) * Lk + j] += w * std::exp(s[j] - m) / l;
+    }
     return success();
   };
   const Tensor *q2 =
@@ -832,6 +851,20 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     Val lv;
     lv.t = lse;
     env[op.getResult(1)] = lv;
+  }
+  if (scores) {
+    if (op.getValueNorm())
+      for (int64_t r = 0; r < B * Hkv * Lk; ++r) {
+        double n1 = 0;
+        for (int64_t d = 0; d < Dv; ++d)
+          n1 += std::fabs(v.data[r * Dv + d]);
+        scores->data[r] *= n1;
+      }
+    for (double &x : scores->data)
+      x = static_cast<float>(x);
+    Val sv;
+    sv.t = scores;
+    env[op->getResults().back()] = sv;
   }
   return success();
 }
