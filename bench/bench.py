@@ -358,6 +358,27 @@ class Bench:
                 self.measure("linear", name, exe, None, qkv + extra.get(f, []),
                              "L=%d" % l, flops=flops)
 
+    def kvcache(self):
+        """The cost of KV-cache importance scores (column_scores) over plain
+        causal attention: examples/kvcache at L = --kv-seq, B = 1, H = 4,
+        D = 64. GFLOP/s count the attention's own work (the scores' second
+        pass is overhead, reported as extra time)."""
+        h, d, l = 4, 64, self.args.kv_seq
+        plain_mlir, plain = self.compile("kv_causal", attention_mlir(h, h, d, "f32", True))
+        inputs = self.inputs("kv", [((1, h, l, d), "f32")] * 3)
+        flops = self.flops(plain_mlir, inputs)
+        self.measure("kvcache", "causal", plain, plain_mlir, inputs, "L=%d" % l, flops=flops)
+        base = {r["threads"]: r["ms"] for r in self.rows if r["kernel"] == "causal"
+                and r["group"] == "kvcache"}
+        kdir = os.path.join(ROOT, "examples/kvcache")
+        for name in ("h2o_scores", "a2sf_scores", "vatp_scores"):
+            _, exe = self.compile("kv_" + name, mlir_path=os.path.join(kdir, name + ".mlir"))
+            self.measure("kvcache", name, exe, None, inputs, "L=%d" % l, flops=flops)
+            for r in self.rows[-len(self.args.threads):]:
+                r["extra"] = r["ms"] / base[r["threads"]] - 1
+                print("  %s, %d thread(s): +%.0f%% time over plain causal attention" %
+                      (name, r["threads"], 100 * r["extra"]), flush=True)
+
     def print_row(self, r):
         def f(key, fmt):
             return fmt % r[key] if key in r else "–"
@@ -392,7 +413,7 @@ class Bench:
             f.write("\n".join(self.lines) + "\n")
         keys = ["group", "kernel", "size", "threads", "ms", "gflops", "peak", "sgemm",
                 "naive_ms", "naive_gflops", "speedup", "halide_ms", "halide_gflops",
-                "gbps", "bw"]
+                "gbps", "bw", "extra"]
         with open(os.path.join(self.out, "machine.csv"), "w") as f:
             f.write("threads,peak,bw,sgemm_default,sgemm_avx512\n")
             for t in self.args.threads:
@@ -486,13 +507,15 @@ def main():
     p.add_argument("--variant-seq", type=int, default=2048)
     p.add_argument("--moba-seq", type=int, default=8192)
     p.add_argument("--linear-seqs", default="2048 4096 8192 16384")
+    p.add_argument("--kv-seq", type=int, default=4096,
+                   help="sequence length of the kvcache section")
     p.add_argument("--scan-chunk", type=int, default=32,
                    help="attn.scan chunk size for the linear section")
     p.add_argument("--no-halide", dest="halide", action="store_false",
                    help="skip the Halide backend's column")
-    p.add_argument("--only", default="dense,decode,variants,routing,linear",
+    p.add_argument("--only", default="dense,decode,variants,routing,linear,kvcache",
                    help="comma-separated sections: dense, decode, variants, routing, "
-                   "linear")
+                   "linear, kvcache")
     p.add_argument("--replot", action="store_true",
                    help="redraw <out>/gflops.png from the saved results")
     a = p.parse_args()
@@ -517,7 +540,7 @@ def main():
     b.machine()
     b.header()
     for section in a.only.split(","):
-        if section not in ("dense", "decode", "variants", "routing", "linear"):
+        if section not in ("dense", "decode", "variants", "routing", "linear", "kvcache"):
             sys.exit("error: unknown section '%s'" % section)
         getattr(b, section)()
     b.save()

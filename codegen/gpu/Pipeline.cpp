@@ -89,7 +89,10 @@ void mlir::attn::buildNVPTXPipeline(OpPassManager &pm,
                             "convert-index-to-llvm,canonicalize,cse",
                             options.chip, options.features)
                   .str());
-  addText(pm, "gpu.module(convert-gpu-to-nvvm,canonicalize,cse,"
+  // convert-vector-to-llvm after the NVVM conversion: the latter has no
+  // pattern for vector.constant_mask (SIMT tiles of narrow value dims).
+  addText(pm, "gpu.module(convert-gpu-to-nvvm,convert-vector-to-llvm,"
+              "canonicalize,cse,"
               "reconcile-unrealized-casts,attn-gpu-extern-dynamic-shared)");
 
   // Host code: kernel launches to the mgpu* ABI that libattnrt implements.
