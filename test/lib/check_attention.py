@@ -284,6 +284,18 @@ def compare(name, got, ref, tol):
     return ok
 
 
+def compare_output(name, got, ref, tol, finite=False):
+    """compare() after checking the shape (and, with finite, that every
+    value is finite); prints one line, returns whether it matched."""
+    if got.shape != ref.shape:
+        print("%s: shape %s, expected %s FAIL" % (name, got.shape, ref.shape))
+        return False
+    if finite and not np.all(np.isfinite(got)):
+        print("%s: not finite FAIL" % name)
+        return False
+    return compare(name, got, ref, tol)
+
+
 def run_attn(attn_run, src, backend, inputs, outputs, threads=None,
              function="main", extra=()):
     """Runs attn-run on .npy paths; prints its output and returns False if

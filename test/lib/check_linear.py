@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_attention import compare, load, run_attn, store  # noqa: E402
+from check_attention import compare_output, load, run_attn, store  # noqa: E402
 
 
 def elu1(x):
@@ -119,16 +119,7 @@ def main():
             continue
         for n, (ref, path) in enumerate(zip(refs, outs)):
             got = load(path, a.dtype if n == 0 else "f32")
-            name = "%s out%d" % (backend, n)
-            if got.shape != ref.shape:
-                print("%s: shape %s, expected %s FAIL" % (name, got.shape, ref.shape))
-                ok = False
-                continue
-            if not np.all(np.isfinite(got)):
-                print("%s: not finite FAIL" % name)
-                ok = False
-                continue
-            ok &= compare(name, got, ref, a.tol)
+            ok &= compare_output("%s out%d" % (backend, n), got, ref, a.tol, finite=True)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
