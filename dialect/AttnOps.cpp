@@ -21,6 +21,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -1064,6 +1065,115 @@ LogicalResult PoolOp::verify() {
 }
 
 void PoolOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getDpsEffects(getOperation(), effects);
+}
+
+//===----------------------------------------------------------------------===//
+// EvictOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EvictOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyDpsForm(op)))
+    return failure();
+  // I64Attr reads back unsigned.
+  auto budget = static_cast<int64_t>(getBudget()),
+       sink = static_cast<int64_t>(getSink()),
+       recent = static_cast<int64_t>(getRecent());
+  if (budget < 0 || sink < 0 || recent < 0)
+    return emitOpError() << "expected a non-negative budget, sink and recent, "
+                            "got "
+                         << budget << ", " << sink << ", " << recent;
+  constexpr int64_t kMaxKept = std::numeric_limits<int32_t>::max();
+  if (budget > kMaxKept || sink > kMaxKept || recent > kMaxKept ||
+      getNumKept() > kMaxKept)
+    return emitOpError() << "expected sink + budget + recent to fit the i32 "
+                            "indices, got "
+                         << sink << " + " << budget << " + " << recent;
+  if (getNumKept() < 1)
+    return emitOpError("expected to keep at least one position (sink + "
+                       "budget + recent > 0)");
+  if (getKeyNorm() == static_cast<bool>(getScores()))
+    return emitOpError(getKeyNorm()
+                           ? "takes no scores operand with key_norm (it ranks "
+                             "by the keys' L2 norms)"
+                           : "expected a scores operand or key_norm");
+  auto k = cast<ShapedType>(getKeys().getType());
+  auto v = cast<ShapedType>(getValues().getType());
+  if (k.getRank() < 2 || !isSupportedFloat(k.getElementType()))
+    return emitOpError() << "expected the keys to be [..., positions, dim] of "
+                            "f32, f16 or bf16, got "
+                         << k;
+  if (v.getRank() != k.getRank() || !isSupportedFloat(v.getElementType()))
+    return emitOpError() << "expected the values to be f32, f16 or bf16 of "
+                            "the keys' rank "
+                         << k.getRank() << ", got " << v;
+  int64_t r = k.getRank();
+  for (int64_t d = 0; d + 1 < r; ++d)
+    if (failed(checkDimsMatch(op, v.getDimSize(d), k.getDimSize(d),
+                              "values dim " + std::to_string(d),
+                              "keys dim " + std::to_string(d))))
+      return failure();
+  if (Value scores = getScores()) {
+    auto s = cast<ShapedType>(scores.getType());
+    if (s.getRank() != r - 1 || !isSupportedFloat(s.getElementType()))
+      return emitOpError() << "expected the scores to be [..., positions] of "
+                              "f32, f16 or bf16 with rank "
+                           << r - 1 << ", got " << s;
+    for (int64_t d = 0; d + 1 < r; ++d)
+      if (failed(checkDimsMatch(op, s.getDimSize(d), k.getDimSize(d),
+                                "scores dim " + std::to_string(d),
+                                "keys dim " + std::to_string(d))))
+        return failure();
+  }
+  if (getOutputs().size() != 3)
+    return emitOpError() << "expected 3 outputs (indices, keys, values), got "
+                         << getOutputs().size();
+  auto idx = cast<ShapedType>(getIndicesOutput().getType());
+  auto ko = cast<ShapedType>(getKeysOutput().getType());
+  auto vo = cast<ShapedType>(getValuesOutput().getType());
+  if (idx.getRank() != r - 1 || !idx.getElementType().isInteger(32))
+    return emitOpError() << "expected the indices output to be i32 of rank "
+                         << r - 1 << ", got " << idx;
+  if (ko.getRank() != r || ko.getElementType() != k.getElementType())
+    return emitOpError() << "expected the keys output to have the keys' rank "
+                            "and element type, got "
+                         << ko << " for keys " << k;
+  if (vo.getRank() != r || vo.getElementType() != v.getElementType())
+    return emitOpError() << "expected the values output to have the values' "
+                            "rank and element type, got "
+                         << vo << " for values " << v;
+  for (int64_t d = 0; d + 2 < r; ++d) {
+    std::string kd = "keys dim " + std::to_string(d);
+    if (failed(checkDimsMatch(op, idx.getDimSize(d), k.getDimSize(d),
+                              "indices output dim " + std::to_string(d), kd)) ||
+        failed(checkDimsMatch(op, ko.getDimSize(d), k.getDimSize(d),
+                              "keys output dim " + std::to_string(d), kd)) ||
+        failed(checkDimsMatch(op, vo.getDimSize(d), k.getDimSize(d),
+                              "values output dim " + std::to_string(d), kd)))
+      return failure();
+  }
+  int64_t n = getNumKept();
+  for (auto [name, size] :
+       {std::pair<StringRef, int64_t>{"indices", idx.getDimSize(r - 2)},
+        {"keys", ko.getDimSize(r - 2)},
+        {"values", vo.getDimSize(r - 2)}})
+    if (ShapedType::isDynamic(size) || size != n)
+      return emitOpError() << "expected the " << name << " output to hold "
+                           << n << " positions (static: sink " << sink
+                           << " + budget " << budget << " + recent " << recent
+                           << "), got " << formatDim(size);
+  if (failed(checkDimsMatch(op, ko.getDimSize(r - 1), k.getDimSize(r - 1),
+                            "keys output dim", "keys dim")) ||
+      failed(checkDimsMatch(op, vo.getDimSize(r - 1), v.getDimSize(r - 1),
+                            "values output dim", "values dim")))
+    return failure();
+  return success();
+}
+
+void EvictOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
   getDpsEffects(getOperation(), effects);

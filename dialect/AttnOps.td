@@ -511,6 +511,72 @@ def Attn_PoolOp : Attn_Op<"pool", [
 }
 
 //===----------------------------------------------------------------------===//
+// attn.evict
+//===----------------------------------------------------------------------===//
+
+def Attn_EvictOp : Attn_Op<"evict", [
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "KV-cache eviction: keep sinks, recent tokens and the top-budget";
+  let description = [{
+    Compacts a KV cache per (leading dims, KV head). Of the `S` cached
+    positions it keeps
+
+    - the `sink` first positions (attention sinks, StreamingLLM),
+    - the `recent` last positions (the local window),
+    - and, among the positions in between, the `budget` with the best
+      score (H2O, A2SF, VATP, Scissorhands; the L2-norm policy with
+      `key_norm lowest`); ties go to the lower position.
+
+    "Best" is the highest score, or the lowest with `lowest`. The scores
+    are the `scores [..., S]` operand (e.g. the `column_scores` side output
+    of an `attn.attention`, or any caller tensor), or with `key_norm` the L2
+    norm of each key, `||k_j||_2`, computed by the op. NaN scores rank
+    last.
+
+    Outputs (destination-passing): the kept positions `indices [..., N]`
+    i32 in increasing order, and the compacted `keys [..., N, Dk]` and
+    `values [..., N, Dv]` (the rows at those positions, in the inputs'
+    element types), with `N = sink + budget + recent`. When `S < N` every
+    position is kept and the tail is padded with index -1 and zero rows.
+
+    ```mlir
+    %i, %k1, %v1 = attn.evict budget(64) sink(4) recent(32)
+        scores(%s : tensor<?x4x?xf32>)
+        ins(%k, %v : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
+        outs(%i0, %k0, %v0 : tensor<?x4x100xi32>, tensor<?x4x100x64xf32>, tensor<?x4x100x64xf32>)
+        -> tensor<?x4x100xi32>, tensor<?x4x100x64xf32>, tensor<?x4x100x64xf32>
+    ```
+  }];
+  let arguments = (ins Optional<AnyShaped>:$scores, AnyShaped:$keys,
+                       AnyShaped:$values, Variadic<AnyShaped>:$outputs,
+                       I64Attr:$budget,
+                       DefaultValuedAttr<I64Attr, "0">:$sink,
+                       DefaultValuedAttr<I64Attr, "0">:$recent,
+                       UnitAttr:$key_norm, UnitAttr:$lowest);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `budget` `(` $budget `)` (`sink` `(` $sink^ `)`)? (`recent` `(` $recent^ `)`)?
+    (`key_norm` $key_norm^)? (`lowest` $lowest^)?
+    (`scores` `(` $scores^ `:` type($scores) `)`)?
+    `ins` `(` $keys `,` $values `:` type($keys) `,` type($values) `)`
+    `outs` `(` $outputs `:` type($outputs) `)` attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    ::mlir::Value getIndicesOutput() { return getOutputs()[0]; }
+    ::mlir::Value getKeysOutput() { return getOutputs()[1]; }
+    ::mlir::Value getValuesOutput() { return getOutputs()[2]; }
+    /// The number of kept slots N = sink + budget + recent.
+    int64_t getNumKept() {
+      return static_cast<int64_t>(getSink() + getBudget() + getRecent());
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Tile-level ops (produced by attn-tile-attention)
 //===----------------------------------------------------------------------===//
 

@@ -70,6 +70,7 @@ void mlir::attn::registerBufferizableOpInterfaceExternalModels(
     ExpertsOp::attachInterface<GenericDstInterface<ExpertsOp>>(*ctx);
     GateOp::attachInterface<GenericDstInterface<GateOp>>(*ctx);
     PoolOp::attachInterface<GenericDstInterface<PoolOp>>(*ctx);
+    EvictOp::attachInterface<GenericDstInterface<EvictOp>>(*ctx);
     ScanOp::attachInterface<GenericDstInterface<ScanOp>>(*ctx);
   });
 }

@@ -114,6 +114,25 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
       for (int64_t d = 0; d + 2 < rank; ++d)
         eq.uniteDims(pool.getInput(), d, pool.getOutput(), d);
     }
+    if (auto evict = dyn_cast<EvictOp>(op)) {
+      Value k = evict.getKeys();
+      int64_t rank = cast<ShapedType>(k.getType()).getRank();
+      for (int64_t d = 0; d + 1 < rank; ++d) {
+        eq.uniteDims(k, d, evict.getValues(), d);
+        if (Value s = evict.getScores())
+          eq.uniteDims(k, d, s, d);
+      }
+      for (int64_t d = 0; d + 2 < rank; ++d)
+        for (Value o : evict.getOutputs())
+          eq.uniteDims(k, d, o, d);
+      eq.uniteDims(evict.getKeysOutput(), rank - 2, evict.getIndicesOutput(),
+                   rank - 2);
+      eq.uniteDims(evict.getValuesOutput(), rank - 2,
+                   evict.getIndicesOutput(), rank - 2);
+      eq.uniteDims(k, rank - 1, evict.getKeysOutput(), rank - 1);
+      eq.uniteDims(evict.getValues(), rank - 1, evict.getValuesOutput(),
+                   rank - 1);
+    }
     if (auto cumsum = dyn_cast<CumsumOp>(op)) {
       int64_t rank = cast<ShapedType>(cumsum.getInput().getType()).getRank();
       for (int64_t d = 0; d < rank; ++d)

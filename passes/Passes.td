@@ -319,6 +319,42 @@ def AttnLowerPoolPass : Pass<"attn-lower-pool", "func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def AttnLowerEvictPass : Pass<"attn-lower-evict", "func::FuncOp"> {
+  let summary = "Lower memref attn.evict to a radix select and a gather";
+  let description = [{
+    An `scf.forall` over the leading dims (one iteration per KV head and
+    batch). Each score is mapped to a 32-bit integer whose unsigned order
+    is the preference order (sign-magnitude flip of the IEEE bits, all bits
+    inverted for `lowest`, NaN to 0; `key_norm` ranks `sum_d k[j, d]^2`).
+    Among the middle positions (after the sinks, before the recent window)
+    a radix select finds the budget-th best image in four passes of an
+    8-bit histogram (`memref<256xi32>` on the stack), restricted each time
+    to the candidates sharing the digits found so far; it also yields how
+    many positions equal to that threshold are kept, so ties go to the lower
+    positions without sorting. One ordered pass then keeps every sink,
+    recent position, image above the threshold and the first tied ones,
+    storing the position and copying its key and value rows; the remaining
+    slots get index -1 and zero rows. O(S) per slice, no heap memory.
+
+    ```mlir
+    attn.evict budget(64) sink(4) recent(32) scores(%s : memref<?x4x?xf32>)
+        ins(%k, %v : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+        outs(%i, %k1, %v1 : memref<?x4x100xi32>, memref<?x4x100x64xf32>, memref<?x4x100x64xf32>)
+    // becomes
+    scf.forall (%b, %h) in (%B, 4) {
+      %t:2 = scf.if %over_budget -> (i32, i32) {   // threshold, ties to keep
+        scf.for %pass = %c0 to %c4 step %c1 iter_args(...) { histogram; scan }
+      } else { ... }
+      %n:2 = scf.for %j = %c0 to %S step %c1 iter_args(%slot = %c0, %ties = %c0_i32) { ... }
+      scf.for %slot = %n#0 to %c100 step %c1 { pad }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def AttnLowerCopiesPass : Pass<"attn-lower-copies", "func::FuncOp"> {
   let summary = "Turn memref.copy into linalg.copy";
   let description = [{

@@ -33,6 +33,8 @@ config.substitutions.append(("%check_routing",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_routing.py"))))
 config.substitutions.append(("%check_linear",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_linear.py"))))
+config.substitutions.append(("%check_evict",
+    "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_evict.py"))))
 config.substitutions.append(("%check_kvcache",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_kvcache.py"))))
 config.substitutions.append(("%check_attention",

@@ -64,6 +64,7 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(
       createAttnLowerScanPass({options.scanChunk}));
   pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerEvictPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());
   pm.addNestedPass<func::FuncOp>(

@@ -103,7 +103,7 @@ def AttnGPUMapLoopsPass : Pass<"attn-gpu-map-loops", "func::FuncOp"> {
   let description = [{
     Everything except tensor-core attention reaches the GPU through the
     same lowerings as the CPU (`attn-lower-route`, `attn-lower-experts`,
-    `attn-lower-pool`, `attn-lower-cumsum`, `attn-tile-attention` with
+    `attn-lower-pool`, `attn-lower-evict`, `attn-lower-cumsum`, `attn-tile-attention` with
     `convert-attn-to-vector`, `convert-linalg-to-parallel-loops`): their
     parallel loops become SIMT kernels here, and the host keeps only shape
     arithmetic, allocation and launches.

@@ -50,6 +50,7 @@ void mlir::attn::buildSIMTLowerings(OpPassManager &pm, bool tensorCores) {
   // state without the chunkwise form's scratch.
   pm.addNestedPass<func::FuncOp>(createAttnLowerScanPass({/*chunkSize=*/0}));
   pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerEvictPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerRoutePass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());
   pm.addNestedPass<func::FuncOp>(createAttnTileAttentionPass(

@@ -123,6 +123,7 @@ private:
   LogicalResult experts(ExpertsOp op);
   LogicalResult gate(GateOp op);
   LogicalResult pool(PoolOp op);
+  LogicalResult evict(EvictOp op);
   LogicalResult scan(ScanOp op);
   LogicalResult generic(linalg::GenericOp op);
   /// The loop indices of the innermost linalg.generic being run (for
@@ -507,6 +508,8 @@ LogicalResult Interpreter::exec(Operation *op) {
     return gate(g);
   if (auto p = dyn_cast<PoolOp>(op))
     return pool(p);
+  if (auto e = dyn_cast<EvictOp>(op))
+    return evict(e);
   if (auto sc = dyn_cast<ScanOp>(op))
     return scan(sc);
   if (auto c = dyn_cast<CumsumOp>(op)) {
@@ -1244,6 +1247,85 @@ LogicalResult Interpreter::pool(PoolOp op) {
   Val v;
   v.t = out;
   env[op.getResult(0)] = v;
+  return success();
+}
+
+/// Eviction by sorting: the middle positions ordered best first (stable, so
+/// ties keep position order), the first `budget` kept; no radix select.
+LogicalResult Interpreter::evict(EvictOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op.emitOpError("the reference runs eviction on tensors only");
+  const Tensor &k = *env.lookup(op.getKeys()).t;
+  const Tensor &v = *env.lookup(op.getValues()).t;
+  const Tensor *scores =
+      op.getScores() ? env.lookup(op.getScores()).t.get() : nullptr;
+  std::vector<std::shared_ptr<Tensor>> outs;
+  for (Value o : op.getOutputs())
+    outs.push_back(std::make_shared<Tensor>(*env.lookup(o).t));
+  int64_t rank = k.shape.size();
+  int64_t S = k.shape[rank - 2], Dk = k.shape[rank - 1],
+          Dv = v.shape[rank - 1], N = op.getNumKept();
+  int64_t slices = 1;
+  for (int64_t d = 0; d + 2 < rank; ++d)
+    slices *= k.shape[d];
+  if (v.shape[rank - 2] != S || (scores && scores->shape.back() != S))
+    return op.emitOpError("keys, values and scores disagree on the number of "
+                          "positions at run time");
+  int64_t sink = op.getSink(), recent = op.getRecent();
+  for (int64_t sl = 0; sl < slices; ++sl) {
+    auto score = [&](int64_t j) {
+      double x;
+      if (scores) {
+        x = scores->data[sl * S + j];
+      } else {
+        double sq = 0;
+        for (int64_t d = 0; d < Dk; ++d)
+          sq += k.data[(sl * S + j) * Dk + d] * k.data[(sl * S + j) * Dk + d];
+        x = std::sqrt(sq);
+      }
+      return op.getLowest() ? -x : x;
+    };
+    int64_t sinkEnd = std::min(S, sink);
+    int64_t recentStart = std::max(sinkEnd, S - recent);
+    std::vector<int64_t> middle;
+    for (int64_t j = sinkEnd; j < recentStart; ++j)
+      middle.push_back(j);
+    // NaN ranks after everything, -inf included.
+    std::stable_sort(middle.begin(), middle.end(), [&](int64_t a, int64_t b) {
+      double sa = score(a), sb = score(b);
+      if (std::isnan(sa) || std::isnan(sb))
+        return !std::isnan(sa) && std::isnan(sb);
+      return sa > sb;
+    });
+    std::vector<bool> kept(S, false);
+    for (int64_t j = 0; j < S; ++j)
+      kept[j] = j < sinkEnd || j >= recentStart;
+    for (size_t m = 0; m < middle.size() && static_cast<int64_t>(m) < op.getBudget(); ++m)
+      kept[middle[m]] = true;
+    int64_t slot = 0;
+    for (int64_t j = 0; j < S; ++j) {
+      if (!kept[j])
+        continue;
+      outs[0]->data[sl * N + slot] = j;
+      for (int64_t d = 0; d < Dk; ++d)
+        outs[1]->data[(sl * N + slot) * Dk + d] = k.data[(sl * S + j) * Dk + d];
+      for (int64_t d = 0; d < Dv; ++d)
+        outs[2]->data[(sl * N + slot) * Dv + d] = v.data[(sl * S + j) * Dv + d];
+      ++slot;
+    }
+    for (; slot < N; ++slot) {
+      outs[0]->data[sl * N + slot] = -1;
+      for (int64_t d = 0; d < Dk; ++d)
+        outs[1]->data[(sl * N + slot) * Dk + d] = 0;
+      for (int64_t d = 0; d < Dv; ++d)
+        outs[2]->data[(sl * N + slot) * Dv + d] = 0;
+    }
+  }
+  for (auto [i, o] : llvm::enumerate(outs)) {
+    Val r;
+    r.t = o;
+    env[op.getResult(i)] = r;
+  }
   return success();
 }
 
