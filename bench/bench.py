@@ -362,7 +362,9 @@ class Bench:
         """The cost of KV-cache importance scores (column_scores) over plain
         causal attention: examples/kvcache at L = --kv-seq, B = 1, H = 4,
         D = 64. GFLOP/s count the attention's own work (the scores' second
-        pass is overhead, reported as extra time)."""
+        pass is overhead, reported as extra time). Then eviction
+        (evict, l2_evict) of that cache to 100 positions per head, as time
+        and bandwidth (it does no floating-point work to speak of)."""
         h, d, l = 4, 64, self.args.kv_seq
         plain_mlir, plain = self.compile("kv_causal", attention_mlir(h, h, d, "f32", True))
         inputs = self.inputs("kv", [((1, h, l, d), "f32")] * 3)
@@ -378,6 +380,21 @@ class Bench:
                 r["extra"] = r["ms"] / base[r["threads"]] - 1
                 print("  %s, %d thread(s): +%.0f%% time over plain causal attention" %
                       (name, r["threads"], 100 * r["extra"]), flush=True)
+        # Eviction (attn.evict) on the same cache: its time next to the
+        # attention's, and the bytes it moves (scores or keys read once per
+        # radix pass and once more in the ordered pass, kept rows copied).
+        n = 100
+        ev_inputs = self.inputs("ev", [((1, h, l), "f32"), ((1, h, l, d), "f32"),
+                                       ((1, h, l, d), "f32")])
+        for name, ranked in (("evict", h * l * 4), ("l2_evict", h * l * d * 4)):
+            _, exe = self.compile("kv_" + name, mlir_path=os.path.join(kdir, name + ".mlir"))
+            moved = 5 * ranked + 2 * 2 * h * n * d * 4
+            self.measure("kvcache", name, exe, None,
+                         ev_inputs if name == "evict" else ev_inputs[1:],
+                         "S=%d" % l, flops=1, bytes_=moved)
+            for r in self.rows[-len(self.args.threads):]:
+                print("  %s, %d thread(s): %.1f%% of the causal attention's time" %
+                      (name, r["threads"], 100 * r["ms"] / base[r["threads"]]), flush=True)
 
     def print_row(self, r):
         def f(key, fmt):
