@@ -59,3 +59,28 @@ func.func @memref(%q: memref<1x4x8x16xf32>, %o: memref<1x4x8x16xf32>, %s: memref
       outs(%o, %s : memref<1x4x8x16xf32>, memref<1x4x8xf32>) column_scores
   return
 }
+
+// -----
+
+func.func @second_map(%q: tensor<1x4x8x16xf32>, %o: tensor<1x4x8x16xf32>, %s: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{computes no column scores with a second map}}
+  %r:2 = attn.attention ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      second(%q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      outs(%o, %s : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) column_scores
+      combine {
+      ^bb0(%a: f32, %b: f32, %bb: index, %h: index, %i: index, %d: index):
+        %x = arith.subf %a, %b : f32
+        attn.yield %x : f32
+      } -> tensor<1x4x8x16xf32>, tensor<1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @blocks(%q: tensor<1x4x128x16xf32>, %sel: tensor<1x4x128x2xi32>, %o: tensor<1x4x128x16xf32>, %s: tensor<1x4x128xf32>) {
+  // expected-error @+1 {{computes no column scores with a block selection}}
+  %r:2 = attn.attention ins(%q, %q, %q : tensor<1x4x128x16xf32>, tensor<1x4x128x16xf32>, tensor<1x4x128x16xf32>)
+      blocks(%sel : tensor<1x4x128x2xi32>) block_size(64)
+      outs(%o, %s : tensor<1x4x128x16xf32>, tensor<1x4x128xf32>) column_scores -> tensor<1x4x128x16xf32>, tensor<1x4x128xf32>
+  return
+}

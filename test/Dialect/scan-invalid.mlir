@@ -101,3 +101,11 @@ func.func @phi_yield(%q: tensor<1x4x16x64xf32>, %o: tensor<1x4x16x64xf32>) {
   } -> tensor<1x4x16x64xf32>
   return
 }
+
+// -----
+
+func.func @output_rank(%q: tensor<1x4x16x64xf32>, %o: tensor<4x16x64xf32>) {
+  // expected-error @+1 {{expected the output to be [B, H, L, Dv], got 'tensor<4x16x64xf32>'}}
+  %r = attn.scan decay(none) ins(%q, %q, %q : tensor<1x4x16x64xf32>, tensor<1x4x16x64xf32>, tensor<1x4x16x64xf32>) outs(%o : tensor<4x16x64xf32>) -> tensor<4x16x64xf32>
+  return
+}
