@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNLOWEREVICTPASS
@@ -85,7 +86,30 @@ private:
   /// preference order (larger is kept first); NaN is 0, ranked last.
   Value image(Value j) {
     Value x;
-    if (op.getKeyNorm()) {
+    auto keysType = cast<MemRefType>(op.getKeys().getType());
+    int64_t dk = keysType.getShape().back();
+    if (op.getKeyNorm() && !ShapedType::isDynamic(dk) && dk % 8 == 0 &&
+        keysType.isLastDimUnitStride()) {
+      // ||k_j||^2 over vectors of 16 (or 8) channels: the square root does
+      // not change the order.
+      int64_t w = dk % 16 == 0 ? 16 : 8;
+      auto f32 = b.getF32Type();
+      auto vf = VectorType::get({w}, f32);
+      auto vt = VectorType::get({w}, keysType.getElementType());
+      Value zero = arith::ConstantOp::create(
+          b, loc, vf, DenseElementsAttr::get(vf, b.getF32FloatAttr(0.0f)));
+      Value acc = buildReduce(
+          b, loc, idx(0), idx(dk / w), ValueRange{zero},
+          [&](Value c, ValueRange a) -> SmallVector<Value> {
+            Value col = arith::MulIOp::create(b, loc, c, idx(w));
+            Value e = vector::LoadOp::create(b, loc, vt, op.getKeys(),
+                                             at({j, col}));
+            if (!vt.getElementType().isF32())
+              e = arith::ExtFOp::create(b, loc, vf, e);
+            return {vector::FMAOp::create(b, loc, e, e, a[0])};
+          })[0];
+      x = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc);
+    } else if (op.getKeyNorm()) {
       // ||k_j||^2: the square root does not change the order.
       x = buildReduce(b, loc, idx(0), dimK,
                       ValueRange{arith::ConstantOp::create(

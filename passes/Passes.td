@@ -325,7 +325,8 @@ def AttnLowerEvictPass : Pass<"attn-lower-evict", "func::FuncOp"> {
     An `scf.forall` over the leading dims (one iteration per KV head and
     batch). Each score is mapped to a 32-bit integer whose unsigned order
     is the preference order (sign-magnitude flip of the IEEE bits, all bits
-    inverted for `lowest`, NaN to 0; `key_norm` ranks `sum_d k[j, d]^2`).
+    inverted for `lowest`, NaN to 0; `key_norm` ranks `sum_d k[j, d]^2`,
+    in 16- or 8-wide vectors when the key dim allows).
     Among the middle positions (after the sinks, before the recent window)
     a radix select finds the budget-th best image in four passes of an
     8-bit histogram (`memref<256xi32>` on the stack), restricted each time
@@ -352,7 +353,8 @@ def AttnLowerEvictPass : Pass<"attn-lower-evict", "func::FuncOp"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def AttnLowerCopiesPass : Pass<"attn-lower-copies", "func::FuncOp"> {

@@ -47,18 +47,33 @@ func.func @h2o(%s: memref<?x4x?xf32>, %k: memref<?x4x?x64xbf16>, %v: memref<?x4x
 
 // -----
 
-// key_norm ranks sum_d k^2 (bf16 keys widened); lowest inverts the image.
-// Without leading dims the forall has one iteration (canonicalized away).
+// key_norm ranks sum_d k^2 (bf16 keys widened), in 16-wide vectors when the
+// key dim is a multiple of 16; lowest inverts the image. Without leading
+// dims the forall has one iteration (canonicalized away).
 // CHECK-LABEL: func @l2
 // CHECK-NOT: scf.forall
-// CHECK: scf.for %[[D:.*]] = %c0 to %c16 {{.*}} -> (f32)
-// CHECK: %[[E:.*]] = arith.extf %{{.*}} : bf16 to f32
-// CHECK: %[[SQ:.*]] = arith.mulf %[[E]], %[[E]]
-// CHECK: arith.addf %{{.*}}, %[[SQ]]
+// CHECK: %[[E:.*]] = vector.load %arg0[%{{.*}}, %c0] : memref<?x16xbf16>, vector<16xbf16>
+// CHECK: %[[W:.*]] = arith.extf %[[E]] : vector<16xbf16> to vector<16xf32>
+// CHECK: %[[SQ:.*]] = vector.fma %[[W]], %[[W]], %{{.*}} : vector<16xf32>
+// CHECK: vector.reduction <add>, %[[SQ]] : vector<16xf32> into f32
 // CHECK: arith.select
 // CHECK: arith.xori %{{.*}}, %c-1_i32
 func.func @l2(%k: memref<?x16xbf16>, %i: memref<8xi32>, %ko: memref<8x16xbf16>) {
   attn.evict budget(8) key_norm lowest ins(%k, %k : memref<?x16xbf16>, memref<?x16xbf16>)
       outs(%i, %ko, %ko : memref<8xi32>, memref<8x16xbf16>, memref<8x16xbf16>)
+  return
+}
+
+// -----
+
+// A key dim that is not a multiple of 8: a scalar sum of squares.
+// CHECK-LABEL: func @l2_scalar
+// CHECK-NOT: vector.
+// CHECK: scf.for %{{.*}} = %c0 to %c12 {{.*}} -> (f32)
+// CHECK: %[[SQ:.*]] = arith.mulf %[[E:.*]], %[[E]] : f32
+// CHECK: arith.addf %{{.*}}, %[[SQ]]
+func.func @l2_scalar(%k: memref<2x?x12xf32>, %i: memref<2x8xi32>, %ko: memref<2x8x12xf32>) {
+  attn.evict budget(8) key_norm ins(%k, %k : memref<2x?x12xf32>, memref<2x?x12xf32>)
+      outs(%i, %ko, %ko : memref<2x8xi32>, memref<2x8x12xf32>, memref<2x8x12xf32>)
   return
 }
