@@ -5,10 +5,12 @@
 // Rewrites a memref attn.evict into an scf.forall over the (leading dims,
 // KV head) slices. Per slice the budget-th best score among the middle
 // positions is found by an O(S) radix select on an order-preserving 32-bit
-// image of the scores (four 8-bit histogram passes, no sort, no scratch
-// besides a 256-entry histogram), which also gives how many positions tied
+// image of the scores (four 8-bit histogram passes, no sort, a 256-entry
+// histogram on the stack), which also gives how many positions tied
 // with it to keep. One ordered pass then writes the kept positions and
-// gathers their key and value rows; the tail is padded.
+// gathers their key and value rows; the tail is padded. With key_norm the
+// squared norms of the middle keys are computed once into a heap buffer
+// shaped like a scores operand, which then stands in for the scores.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,6 +46,19 @@ public:
       ubs.push_back(memref::DimOp::create(b, loc, op.getKeys(), d).getResult());
     if (ubs.empty())
       ubs.push_back(b.getIndexAttr(1));
+    ranked = op.getScores();
+    if (op.getKeyNorm()) {
+      // The key norms play the scores' part: computed once per middle
+      // position into a buffer shaped like a scores operand, then read by
+      // every radix pass and the ordered pass.
+      SmallVector<int64_t> shape(keysType.getShape().drop_back());
+      SmallVector<Value> dyn;
+      for (auto [d, size] : llvm::enumerate(shape))
+        if (ShapedType::isDynamic(size))
+          dyn.push_back(memref::DimOp::create(b, loc, op.getKeys(), d));
+      ranked = memref::AllocOp::create(
+          b, loc, MemRefType::get(shape, b.getF32Type()), dyn);
+    }
     auto forall =
         scf::ForallOp::create(b, loc, ubs, ValueRange{}, std::nullopt);
     b.setInsertionPointToStart(forall.getBody());
@@ -59,6 +74,9 @@ private:
   Location loc;
   /// The slice's leading indices.
   SmallVector<Value> lead;
+  /// What positions are ranked by, [..., S]: the scores operand or the
+  /// key-norm buffer.
+  Value ranked;
   Value length, dimK, dimV;
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -82,48 +100,45 @@ private:
     return arith::CmpIOp::create(b, loc, p, x, y);
   }
 
+  /// ||k_j||^2 (the square root does not change the order), over vectors
+  /// of 16 (or 8) channels when the key dim allows.
+  Value keyNormSquared(Value j) {
+    auto keysType = cast<MemRefType>(op.getKeys().getType());
+    int64_t dk = keysType.getShape().back();
+    auto f32 = b.getF32Type();
+    if (ShapedType::isDynamic(dk) || dk % 8 != 0 ||
+        !keysType.isLastDimUnitStride())
+      return buildReduce(
+          b, loc, idx(0), dimK,
+          ValueRange{arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f))},
+          [&](Value d, ValueRange acc) -> SmallVector<Value> {
+            Value e = toF32(
+                memref::LoadOp::create(b, loc, op.getKeys(), at({j, d})));
+            return {arith::AddFOp::create(b, loc, acc[0],
+                                          arith::MulFOp::create(b, loc, e, e))};
+          })[0];
+    int64_t w = dk % 16 == 0 ? 16 : 8;
+    auto vf = VectorType::get({w}, f32);
+    auto vt = VectorType::get({w}, keysType.getElementType());
+    Value zero = arith::ConstantOp::create(
+        b, loc, vf, DenseElementsAttr::get(vf, b.getF32FloatAttr(0.0f)));
+    Value acc = buildReduce(
+        b, loc, idx(0), idx(dk / w), ValueRange{zero},
+        [&](Value c, ValueRange a) -> SmallVector<Value> {
+          Value col = arith::MulIOp::create(b, loc, c, idx(w));
+          Value e =
+              vector::LoadOp::create(b, loc, vt, op.getKeys(), at({j, col}));
+          if (!vt.getElementType().isF32())
+            e = arith::ExtFOp::create(b, loc, vf, e);
+          return {vector::FMAOp::create(b, loc, e, e, a[0])};
+        })[0];
+    return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc);
+  }
+
   /// The rank key of position `j` as an i32 whose unsigned order is the
   /// preference order (larger is kept first); NaN is 0, ranked last.
   Value image(Value j) {
-    Value x;
-    auto keysType = cast<MemRefType>(op.getKeys().getType());
-    int64_t dk = keysType.getShape().back();
-    if (op.getKeyNorm() && !ShapedType::isDynamic(dk) && dk % 8 == 0 &&
-        keysType.isLastDimUnitStride()) {
-      // ||k_j||^2 over vectors of 16 (or 8) channels: the square root does
-      // not change the order.
-      int64_t w = dk % 16 == 0 ? 16 : 8;
-      auto f32 = b.getF32Type();
-      auto vf = VectorType::get({w}, f32);
-      auto vt = VectorType::get({w}, keysType.getElementType());
-      Value zero = arith::ConstantOp::create(
-          b, loc, vf, DenseElementsAttr::get(vf, b.getF32FloatAttr(0.0f)));
-      Value acc = buildReduce(
-          b, loc, idx(0), idx(dk / w), ValueRange{zero},
-          [&](Value c, ValueRange a) -> SmallVector<Value> {
-            Value col = arith::MulIOp::create(b, loc, c, idx(w));
-            Value e = vector::LoadOp::create(b, loc, vt, op.getKeys(),
-                                             at({j, col}));
-            if (!vt.getElementType().isF32())
-              e = arith::ExtFOp::create(b, loc, vf, e);
-            return {vector::FMAOp::create(b, loc, e, e, a[0])};
-          })[0];
-      x = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc);
-    } else if (op.getKeyNorm()) {
-      // ||k_j||^2: the square root does not change the order.
-      x = buildReduce(b, loc, idx(0), dimK,
-                      ValueRange{arith::ConstantOp::create(
-                          b, loc, b.getF32FloatAttr(0.0f))},
-                      [&](Value d, ValueRange acc) -> SmallVector<Value> {
-                        Value e = toF32(memref::LoadOp::create(
-                            b, loc, op.getKeys(), at({j, d})));
-                        return {arith::AddFOp::create(
-                            b, loc, acc[0],
-                            arith::MulFOp::create(b, loc, e, e))};
-                      })[0];
-    } else {
-      x = toF32(memref::LoadOp::create(b, loc, op.getScores(), at({j})));
-    }
+    Value x = toF32(memref::LoadOp::create(b, loc, ranked, at({j})));
     // -0 + 0 = +0: the two zeros tie.
     x = arith::AddFOp::create(b, loc, x,
                               arith::ConstantOp::create(
@@ -153,6 +168,10 @@ private:
         select(cmp(arith::CmpIPredicate::ugt, length, recent),
                arith::SubIOp::create(b, loc, length, recent), idx(0)));
     Value middle = arith::SubIOp::create(b, loc, recentStart, sinkEnd);
+    if (op.getKeyNorm())
+      buildFor(b, loc, sinkEnd, recentStart, 1, [&](Value j) {
+        memref::StoreOp::create(b, loc, keyNormSquared(j), ranked, at({j}));
+      });
     Value budget = idx(op.getBudget());
 
     // The threshold image and how many middle positions equal to it to keep

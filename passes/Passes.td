@@ -325,8 +325,10 @@ def AttnLowerEvictPass : Pass<"attn-lower-evict", "func::FuncOp"> {
     An `scf.forall` over the leading dims (one iteration per KV head and
     batch). Each score is mapped to a 32-bit integer whose unsigned order
     is the preference order (sign-magnitude flip of the IEEE bits, all bits
-    inverted for `lowest`, NaN to 0; `key_norm` ranks `sum_d k[j, d]^2`,
-    in 16- or 8-wide vectors when the key dim allows).
+    inverted for `lowest`, NaN to 0). `key_norm` ranks `sum_d k[j, d]^2`,
+    computed once per middle position (16- or 8-wide vectors when the key
+    dim allows) into a heap buffer shaped like a scores operand, which the
+    passes below then read as the scores.
     Among the middle positions (after the sinks, before the recent window)
     a radix select finds the budget-th best image in four passes of an
     8-bit histogram (`memref<256xi32>` on the stack), restricted each time
@@ -335,7 +337,7 @@ def AttnLowerEvictPass : Pass<"attn-lower-evict", "func::FuncOp"> {
     positions without sorting. One ordered pass then keeps every sink,
     recent position, image above the threshold and the first tied ones,
     storing the position and copying its key and value rows; the remaining
-    slots get index -1 and zero rows. O(S) per slice, no heap memory.
+    slots get index -1 and zero rows. O(S) per slice, no sort.
 
     ```mlir
     attn.evict budget(64) sink(4) recent(32) scores(%s : memref<?x4x?xf32>)

@@ -50,12 +50,17 @@ func.func @h2o(%s: memref<?x4x?xf32>, %k: memref<?x4x?x64xbf16>, %v: memref<?x4x
 // key_norm ranks sum_d k^2 (bf16 keys widened), in 16-wide vectors when the
 // key dim is a multiple of 16; lowest inverts the image. Without leading
 // dims the forall has one iteration (canonicalized away).
+// The norms are computed once, into a buffer the ranking then reads.
 // CHECK-LABEL: func @l2
 // CHECK-NOT: scf.forall
+// CHECK: %[[NORMS:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // CHECK: %[[E:.*]] = vector.load %arg0[%{{.*}}, %c0] : memref<?x16xbf16>, vector<16xbf16>
 // CHECK: %[[W:.*]] = arith.extf %[[E]] : vector<16xbf16> to vector<16xf32>
 // CHECK: %[[SQ:.*]] = vector.fma %[[W]], %[[W]], %{{.*}} : vector<16xf32>
-// CHECK: vector.reduction <add>, %[[SQ]] : vector<16xf32> into f32
+// CHECK: %[[N:.*]] = vector.reduction <add>, %[[SQ]] : vector<16xf32> into f32
+// CHECK: memref.store %[[N]], %[[NORMS]]
+// CHECK-NOT: vector.load
+// CHECK: memref.load %[[NORMS]]
 // CHECK: arith.select
 // CHECK: arith.xori %{{.*}}, %c-1_i32
 func.func @l2(%k: memref<?x16xbf16>, %i: memref<8xi32>, %ko: memref<8x16xbf16>) {
@@ -69,9 +74,11 @@ func.func @l2(%k: memref<?x16xbf16>, %i: memref<8xi32>, %ko: memref<8x16xbf16>) 
 // A key dim that is not a multiple of 8: a scalar sum of squares.
 // CHECK-LABEL: func @l2_scalar
 // CHECK-NOT: vector.
-// CHECK: scf.for %{{.*}} = %c0 to %c12 {{.*}} -> (f32)
+// CHECK: %[[NORMS:.*]] = memref.alloc(%{{.*}}) : memref<2x?xf32>
+// CHECK: %[[N:.*]] = scf.for %{{.*}} = %c0 to %c12 {{.*}} -> (f32)
 // CHECK: %[[SQ:.*]] = arith.mulf %[[E:.*]], %[[E]] : f32
 // CHECK: arith.addf %{{.*}}, %[[SQ]]
+// CHECK: memref.store %[[N]], %[[NORMS]]
 func.func @l2_scalar(%k: memref<2x?x12xf32>, %i: memref<2x8xi32>, %ko: memref<2x8x12xf32>) {
   attn.evict budget(8) key_norm ins(%k, %k : memref<2x?x12xf32>, memref<2x?x12xf32>)
       outs(%i, %ko, %ko : memref<2x8xi32>, memref<2x8x12xf32>, memref<2x8x12xf32>)
