@@ -381,14 +381,15 @@ class Bench:
                 print("  %s, %d thread(s): +%.0f%% time over plain causal attention" %
                       (name, r["threads"], 100 * r["extra"]), flush=True)
         # Eviction (attn.evict) on the same cache: its time next to the
-        # attention's, and the bytes it moves (scores or keys read once per
-        # radix pass and once more in the ordered pass, kept rows copied).
+        # attention's, and the bytes it moves (the f32 scores, or the key
+        # norms computed from one read of the keys, read once per radix pass
+        # and once more in the ordered pass; kept rows copied).
         n = 100
         ev_inputs = self.inputs("ev", [((1, h, l), "f32"), ((1, h, l, d), "f32"),
                                        ((1, h, l, d), "f32")])
-        for name, ranked in (("evict", h * l * 4), ("l2_evict", h * l * d * 4)):
+        for name, norms in (("evict", 0), ("l2_evict", h * l * d * 4)):
             _, exe = self.compile("kv_" + name, mlir_path=os.path.join(kdir, name + ".mlir"))
-            moved = 5 * ranked + 2 * 2 * h * n * d * 4
+            moved = norms + 5 * h * l * 4 + 2 * 2 * h * n * d * 4
             self.measure("kvcache", name, exe, None,
                          ev_inputs if name == "evict" else ev_inputs[1:],
                          "S=%d" % l, flops=1, bytes_=moved)
@@ -442,74 +443,65 @@ class Bench:
                 w.writerow(r)
         self.plot()
 
+    def gnuplot(self, stem, series, fmt, settings, extra_plots=()):
+        """Writes series {name: [(x, y)]} to <out>/<stem>.dat and plots them
+        as lines with points into <out>/<stem>.png; returns False (and
+        draws nothing) without gnuplot or data."""
+        gp = shutil.which("gnuplot")
+        if not gp or not series:
+            return False
+        dat = os.path.join(self.out, stem + ".dat")
+        with open(dat, "w") as f:
+            for name, pts in series.items():
+                f.write("# %s\n" % name)
+                for x, y in sorted(pts):
+                    f.write(("%d " + fmt + "\n") % (x, y))
+                f.write("\n\n")
+        png = os.path.join(self.out, stem + ".png")
+        script = (["set terminal pngcairo size 1000,640 font ',10'", "set output '%s'" % png]
+                  + settings
+                  + ["plot " + ", ".join(
+                      ["'%s' index %d with linespoints title '%s'" % (dat, i, n)
+                       for i, n in enumerate(series)] + list(extra_plots))])
+        subprocess.run([gp], input="\n".join(script), text=True, check=True)
+        print("plot: %s" % png)
+        return True
+
     def plot_linear(self):
         """build/bench/linear.png: milliseconds against L, log-log, for the
         linear section (slope 1: linear, slope 2: quadratic)."""
-        gp = shutil.which("gnuplot")
         t = max(self.args.threads)
         series = {}
         for r in self.rows:
             if r["group"] == "linear" and int(r["threads"]) == t:
                 series.setdefault(r["kernel"], []).append(
                     (int(r["size"][2:]), float(r["ms"])))
-        if not gp or not series:
-            return
-        dat = os.path.join(self.out, "linear.dat")
-        with open(dat, "w") as f:
-            for name, pts in series.items():
-                f.write("# %s\n" % name)
-                for l, ms in sorted(pts):
-                    f.write("%d %.4f\n" % (l, ms))
-                f.write("\n\n")
-        png = os.path.join(self.out, "linear.png")
-        script = ["set terminal pngcairo size 1000,640 font ',10'",
-                  "set output '%s'" % png,
-                  "set title 'linear attention (attn.scan) vs causal softmax attention, "
-                  "B=1 H=4 D=64, %d thread(s)' noenhanced" % t,
-                  "set xlabel 'sequence length L'", "set ylabel 'ms per call'",
-                  "set logscale xy 2", "set key top left noenhanced", "set grid",
-                  "plot " + ", ".join(
-                      "'%s' index %d with linespoints title '%s'" % (dat, i, n)
-                      for i, n in enumerate(series))]
-        subprocess.run([gp], input="\n".join(script), text=True, check=True)
-        print("plot: %s" % png)
+        self.gnuplot("linear", series, "%.4f", [
+            "set title 'linear attention (attn.scan) vs causal softmax attention, "
+            "B=1 H=4 D=64, %d thread(s)' noenhanced" % t,
+            "set xlabel 'sequence length L'", "set ylabel 'ms per call'",
+            "set logscale xy 2", "set key top left noenhanced", "set grid"])
 
     def plot(self):
         self.plot_linear()
-        gp = shutil.which("gnuplot")
         t = max(self.args.threads)
         series = {}
         for r in self.rows:
             if r["group"] == "dense" and r["threads"] == t:
                 series.setdefault(r["kernel"], []).append(
                     (int(r["size"][2:]), r["gflops"]))
-        if not gp or not series:
-            print("(no plot: %s)" % ("gnuplot is not installed" if not gp else "no data"))
-            return
-        dat = os.path.join(self.out, "gflops.dat")
-        with open(dat, "w") as f:
-            for name, pts in series.items():
-                f.write("# %s\n" % name)
-                for l, g in sorted(pts):
-                    f.write("%d %.2f\n" % (l, g))
-                f.write("\n\n")
-        png = os.path.join(self.out, "gflops.png")
-        script = ["set terminal pngcairo size 1000,640 font ',10'" ,
-                  "set output '%s'" % png,
-                  "set title 'attn CPU kernels, %d thread(s): FMA peak %.0f GFLOP/s, "
-                  "best sgemm %.0f' noenhanced" % (t, self.peak[t], max(self.sgemm[t])),
-                  "set xlabel 'sequence length L'", "set ylabel 'GFLOP/s'",
-                  "set logscale x 2", "set key outside right noenhanced", "set grid",
-                  "set yrange [0:%f]" % (1.1 * max([self.peak[t]] + [
-                      g for pts in series.values() for _, g in pts])),
-                  "plot " + ", ".join(
-                      ["'%s' index %d with linespoints title '%s'" % (dat, i, n)
-                       for i, n in enumerate(series)] +
-                      ["%f with lines dt 2 lc rgb 'black' title 'FMA peak'" % self.peak[t],
-                       "%f with lines dt 4 lc rgb 'dark-gray' title 'OpenBLAS sgemm (AVX-512)'"
-                       % self.sgemm[t][1]])]
-        subprocess.run([gp], input="\n".join(script), text=True, check=True)
-        print("plot: %s" % png)
+        ymax = 1.1 * max([self.peak[t]] + [g for pts in series.values() for _, g in pts])
+        if not self.gnuplot("gflops", series, "%.2f", [
+                "set title 'attn CPU kernels, %d thread(s): FMA peak %.0f GFLOP/s, "
+                "best sgemm %.0f' noenhanced" % (t, self.peak[t], max(self.sgemm[t])),
+                "set xlabel 'sequence length L'", "set ylabel 'GFLOP/s'",
+                "set logscale x 2", "set key outside right noenhanced", "set grid",
+                "set yrange [0:%f]" % ymax],
+                ["%f with lines dt 2 lc rgb 'black' title 'FMA peak'" % self.peak[t],
+                 "%f with lines dt 4 lc rgb 'dark-gray' title 'OpenBLAS sgemm (AVX-512)'"
+                 % self.sgemm[t][1]]):
+            print("(no plot: %s)" % ("gnuplot is not installed" if not shutil.which("gnuplot")
+                                     else "no data"))
 
 
 def main():

@@ -150,6 +150,11 @@ Val fromInt(int64_t i) {
   v.i = i;
   return v;
 }
+Val fromTensor(std::shared_ptr<Tensor> t) {
+  Val v;
+  v.t = std::move(t);
+  return v;
+}
 
 FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
   Type rt = op->getNumResults() ? op->getResult(0).getType() : Type();
@@ -363,9 +368,7 @@ LogicalResult Interpreter::exec(Operation *op) {
       else
         for (APInt x : dense.getValues<APInt>())
           t->data.push_back(static_cast<double>(x.getSExtValue()));
-      Val v;
-      v.t = t;
-      env[cst] = v;
+      env[cst] = fromTensor(t);
     } else {
       return op->emitOpError("constant kind is not supported by the reference");
     }
@@ -382,9 +385,7 @@ LogicalResult Interpreter::exec(Operation *op) {
       n *= size;
     }
     t->data.assign(n, 0.0);
-    Val v;
-    v.t = t;
-    env[empty] = v;
+    env[empty] = fromTensor(t);
     return success();
   }
   if (auto dim = dyn_cast<tensor::DimOp>(op)) {
@@ -439,9 +440,7 @@ LogicalResult Interpreter::exec(Operation *op) {
     if (dynamicDim >= 0)
       t->shape[dynamicDim] =
           known ? static_cast<int64_t>(t->data.size()) / known : 0;
-    Val v;
-    v.t = t;
-    env[op->getResult(0)] = v;
+    env[op->getResult(0)] = fromTensor(t);
     return success();
   }
   if (auto insert = dyn_cast<tensor::InsertSliceOp>(op)) {
@@ -475,9 +474,7 @@ LogicalResult Interpreter::exec(Operation *op) {
         idx[d] = 0;
       }
     }
-    Val v;
-    v.t = dst;
-    env[insert.getResult()] = v;
+    env[insert.getResult()] = fromTensor(dst);
     return success();
   }
   if (auto index = dyn_cast<linalg::IndexOp>(op)) {
@@ -491,9 +488,7 @@ LogicalResult Interpreter::exec(Operation *op) {
     Type elem = getElementTypeOrSelf(fill.getOutputs()[0].getType());
     double x = isFloatLike(elem) ? operands[0].f : operands[0].i;
     std::fill(t->data.begin(), t->data.end(), roundTo(elem, x));
-    Val v;
-    v.t = t;
-    env[op->getResult(0)] = v;
+    env[op->getResult(0)] = fromTensor(t);
     return success();
   }
   if (auto g = dyn_cast<linalg::GenericOp>(op))
@@ -533,9 +528,7 @@ LogicalResult Interpreter::exec(Operation *op) {
           out->data[at] = roundTo(elem, sum);
         }
       }
-    Val v;
-    v.t = out;
-    env[c.getResult(0)] = v;
+    env[c.getResult(0)] = fromTensor(out);
     return success();
   }
 
@@ -578,9 +571,7 @@ LogicalResult Interpreter::exec(Operation *op) {
       return failure();
     out->data[e] = roundTo(elem, isFloatLike(elem) ? r->f : r->i);
   }
-  Val v;
-  v.t = out;
-  env[op->getResult(0)] = v;
+  env[op->getResult(0)] = fromTensor(out);
   return success();
 }
 
@@ -647,9 +638,7 @@ LogicalResult Interpreter::generic(linalg::GenericOp op) {
     }
   }
   for (auto [k, t] : llvm::enumerate(outs)) {
-    Val v;
-    v.t = t;
-    env[op.getResult(k)] = v;
+    env[op.getResult(k)] = fromTensor(t);
   }
   return success();
 }
@@ -847,14 +836,9 @@ LogicalResult Interpreter::attention(AttentionOp op) {
         if (lse)
           lse->data[(b * H + h) * Lq + i] = static_cast<float>(lse1);
       }
-  Val o;
-  o.t = out;
-  env[op.getResult(0)] = o;
-  if (lse) {
-    Val lv;
-    lv.t = lse;
-    env[op.getResult(1)] = lv;
-  }
+  env[op.getResult(0)] = fromTensor(out);
+  if (lse)
+    env[op.getResult(1)] = fromTensor(lse);
   if (scores) {
     if (op.getValueNorm())
       for (int64_t r = 0; r < B * Hkv * Lk; ++r) {
@@ -865,9 +849,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
       }
     for (double &x : scores->data)
       x = static_cast<float>(x);
-    Val sv;
-    sv.t = scores;
-    env[op->getResults().back()] = sv;
+    env[op->getResults().back()] = fromTensor(scores);
   }
   return success();
 }
@@ -1043,9 +1025,7 @@ LogicalResult Interpreter::route(RouteOp op) {
       outs[3]->data[e] = static_cast<float>(probSums[e]);
   }
   for (auto [i, t] : llvm::enumerate(outs)) {
-    Val v;
-    v.t = t;
-    env[op.getResult(i)] = v;
+    env[op.getResult(i)] = fromTensor(t);
   }
   return success();
 }
@@ -1090,9 +1070,7 @@ LogicalResult Interpreter::experts(ExpertsOp op) {
     }
   for (double &v : y->data)
     v = static_cast<float>(v);
-  Val v;
-  v.t = y;
-  env[op.getResult(0)] = v;
+  env[op.getResult(0)] = fromTensor(y);
   return success();
 }
 
@@ -1121,9 +1099,7 @@ LogicalResult Interpreter::gate(GateOp op) {
     out->data[n] = roundTo(
         elem, x.data[n] * activation(op.getActivation(), g.data[g.linear(gi)]));
   }
-  Val v;
-  v.t = out;
-  env[op.getResult(0)] = v;
+  env[op.getResult(0)] = fromTensor(out);
   return success();
 }
 
@@ -1200,14 +1176,9 @@ LogicalResult Interpreter::scan(ScanOp op) {
         for (int64_t i = 0; i < Dk * Dv; ++i)
           final->data[(b * H + h) * Dk * Dv + i] = static_cast<float>(S[i]);
     }
-  Val o;
-  o.t = out;
-  env[op.getResult(0)] = o;
-  if (final) {
-    Val f;
-    f.t = final;
-    env[op.getResult(1)] = f;
-  }
+  env[op.getResult(0)] = fromTensor(out);
+  if (final)
+    env[op.getResult(1)] = fromTensor(final);
   return success();
 }
 
@@ -1244,9 +1215,7 @@ LogicalResult Interpreter::pool(PoolOp op) {
           out->data[(o * nb + n) * nk * D + c * D + d] = static_cast<float>(v);
         }
       }
-  Val v;
-  v.t = out;
-  env[op.getResult(0)] = v;
+  env[op.getResult(0)] = fromTensor(out);
   return success();
 }
 
@@ -1322,9 +1291,7 @@ LogicalResult Interpreter::evict(EvictOp op) {
     }
   }
   for (auto [i, o] : llvm::enumerate(outs)) {
-    Val r;
-    r.t = o;
-    env[op.getResult(i)] = r;
+    env[op.getResult(i)] = fromTensor(o);
   }
   return success();
 }
