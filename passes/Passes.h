@@ -15,6 +15,10 @@ class FuncOp;
 } // namespace func
 namespace attn {
 
+/// Steps per chunk of attn.scan's chunkwise form unless a tool or pipeline
+/// option says otherwise (measured best on AVX-512; docs/linear-attention.md).
+inline constexpr int64_t kDefaultScanChunk = 32;
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 

@@ -198,7 +198,8 @@ def AttnLowerScanPass : Pass<"attn-lower-scan", "func::FuncOp"> {
     The final state is copied out when it is an output.
   }];
   let options = [
-    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"32",
+    Option<"chunkSize", "chunk-size", "int64_t",
+           /*default=*/"::mlir::attn::kDefaultScanChunk",
            "Steps per chunk: 0 for the recurrent form, at most 16, or a "
            "multiple of 16 (the decay(channel) sub-block)">
   ];

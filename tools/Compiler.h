@@ -9,6 +9,7 @@
 
 #include "codegen/cpu/Target.h"
 #include "codegen/gpu/Target.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -74,7 +75,7 @@ private:
 LogicalResult lowerForCPU(ModuleOp module, const CPUTarget &target,
                           llvm::StringRef prefix,
                           std::vector<ExportedFunction> &functions,
-                          int64_t scanChunk = 32);
+                          int64_t scanChunk = kDefaultScanChunk);
 
 /// Runs attn-nvptx-pipeline on `module` (in place) for `target`: host code
 /// in the LLVM dialect with the kernels' PTX embedded. Fills `functions`.

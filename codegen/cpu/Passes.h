@@ -7,6 +7,8 @@
 #ifndef ATTN_CODEGEN_CPU_PASSES_H
 #define ATTN_CODEGEN_CPU_PASSES_H
 
+#include "passes/Passes.h"
+
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
@@ -37,7 +39,7 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   Option<int64_t> scanChunk{
       *this, "scan-chunk",
       llvm::cl::desc("Steps per chunk of attn.scan (0: recurrent form)"),
-      llvm::cl::init(32)};
+      llvm::cl::init(kDefaultScanChunk)};
   Option<bool> bf16Dot{
       *this, "bf16-dot",
       llvm::cl::desc("Use AVX512-BF16 dot products for bf16 Q K^T"),

@@ -87,8 +87,8 @@ static cl::opt<std::string>
 static cl::opt<int64_t> scanChunk(
     "scan-chunk",
     cl::desc("Steps per chunk of attn.scan on the CPU: 0 for the recurrent "
-             "form, at most 16, or a multiple of 16 (default 32)"),
-    cl::init(32), cl::cat(toolOptions));
+             "form, at most 16, or a multiple of 16"),
+    cl::init(kDefaultScanChunk), cl::cat(toolOptions));
 
 static std::string cType(const AbiArg &arg) {
   return arg.isOutput ? "DLTensor *" : "const DLTensor *";
