@@ -126,14 +126,18 @@ LogicalResult AttentionOp::verify() {
     return failure();
 
   size_t numOutputs = getOutputs().size();
-  size_t maxOutputs = getColumnScores() ? 3 : 2;
-  if (numOutputs < (getColumnScores() ? 2u : 1u) || numOutputs > maxOutputs)
-    return emitOpError() << (getColumnScores()
-                                 ? "expected 2 or 3 outputs (output, optional "
-                                   "log-sum-exp, column scores), got "
-                                 : "expected 1 or 2 outputs (output and "
-                                   "optional log-sum-exp), got ")
-                         << numOutputs;
+  size_t minOutputs = 1 + getNumSideOutputs();
+  if (numOutputs < minOutputs || numOutputs > minOutputs + 1) {
+    InFlightDiagnostic diag = emitOpError()
+                              << "expected " << minOutputs << " or "
+                              << minOutputs + 1
+                              << " outputs (output, optional log-sum-exp";
+    if (getRowEntropy())
+      diag << ", row entropy";
+    if (getColumnScores())
+      diag << ", column scores";
+    return diag << "), got " << numOutputs;
+  }
   FailureOr<ShapedType> o = checkOperand(getOutput(), "output", 4, true);
   if (failed(o))
     return failure();
@@ -195,6 +199,28 @@ LogicalResult AttentionOp::verify() {
         failed(checkDimsMatch(op, lseType.getDimSize(2), q->getDimSize(2),
                               "log-sum-exp length", "query length")))
       return failure();
+  }
+
+  if (Value entropy = getEntropyOutput()) {
+    auto et = dyn_cast<ShapedType>(entropy.getType());
+    if (!et || !et.hasRank() || et.getRank() != 3 ||
+        !et.getElementType().isF32())
+      return emitOpError() << "expected the row entropy output to be a "
+                              "rank-3 f32 [batch, heads, query length] "
+                              "buffer, got "
+                           << entropy.getType();
+    if (failed(checkDimsMatch(op, et.getDimSize(0), q->getDimSize(0),
+                              "row entropy batch", "query batch")) ||
+        failed(checkDimsMatch(op, et.getDimSize(1), q->getDimSize(1),
+                              "row entropy heads", "query heads")) ||
+        failed(checkDimsMatch(op, et.getDimSize(2), q->getDimSize(2),
+                              "row entropy length", "query length")))
+      return failure();
+    if (getNormalizer() != Normalizer::softmax)
+      return emitOpError("computes a row entropy with the softmax normalizer "
+                         "only");
+    if (getQuery2())
+      return emitOpError("computes no row entropy with a second map");
   }
 
   if (Value scores = getScoresOutput()) {
@@ -475,7 +501,8 @@ AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
       second ? operands[3] : Value(), second ? operands[4] : Value(),
       blocks ? operands[nIns - 1] : Value(), outs, getCausalAttr(),
       getScaleAttr(), getNormalizerAttr(), getRmsNormEpsAttr(),
-      getBlockSizeAttr(), getColumnScoresAttr(), getScoreDecayAttr(),
+      getBlockSizeAttr(), getRowEntropyAttr(), getColumnScoresAttr(),
+      getScoreDecayAttr(),
       getValueNormAttr());
   for (auto [from, to] :
        llvm::zip(getOperation()->getRegions(), newOp->getRegions()))

@@ -66,9 +66,24 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     w_i = score_decay ^ (Lq - 1 - i)     (1 without score_decay)
     ```
 
+    `row_entropy` adds an output before the column scores, the entropy of
+    each row's attention distribution, an f32 `[batch, heads, query length]`
+    buffer (0 for a row with no visible key):
+
+    ```
+    entropy[b,h,i] = -sum_j p[j] log p[j]   (with a sink: - p_sink log p_sink too)
+    ```
+
+    (Entropy-Guided Attention, attention-entropy collapse monitoring).
+    `attn-expand-side-outputs` computes it in a second pass over the keys
+    from the saved log-sum-exp: an attention whose logits are
+    `s - LSE + log(LSE - s)`, so that its own LSE is `log(entropy)`
+    (softmax normalizer only, not with a second map; block selections are
+    fine).
+
     `score_decay(alpha)` is A2SF's forgetting factor (0 < alpha <= 1),
     `value_norm` VATP's factor. Probabilities are never materialized:
-    `attn-expand-column-scores` computes them in a second attention pass
+    `attn-expand-side-outputs` computes them in a second attention pass
     from the saved log-sum-exp (softmax normalizer only; not with a second
     map or a block selection).
 
@@ -123,6 +138,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
                                          "::mlir::attn::Normalizer::softmax">:$normalizer,
                        OptionalAttr<F32Attr>:$rms_norm_eps,
                        OptionalAttr<I64Attr>:$block_size,
+                       UnitAttr:$row_entropy,
                        UnitAttr:$column_scores,
                        OptionalAttr<F32Attr>:$score_decay,
                        UnitAttr:$value_norm);
@@ -139,6 +155,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`blocks` `(` $blocks^ `:` type($blocks) `)`)?
     (`block_size` `(` $block_size^ `)`)?
     `outs` `(` $outputs `:` type($outputs) `)`
+    (`row_entropy` $row_entropy^)?
     (`column_scores` $column_scores^)?
     (`score_decay` `(` $score_decay^ `)`)?
     (`value_norm` $value_norm^)?
@@ -164,9 +181,19 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::mlir::ShapedType getValueType() { return ::llvm::cast<::mlir::ShapedType>(getValue().getType()); }
     ::mlir::Value getOutput() { return getOutputs()[0]; }
     ::mlir::ShapedType getOutputType() { return ::llvm::cast<::mlir::ShapedType>(getOutput().getType()); }
+    /// Outputs after the first: [log-sum-exp], [row entropy], [column scores].
+    unsigned getNumSideOutputs() {
+      return (getRowEntropy() ? 1u : 0u) + (getColumnScores() ? 1u : 0u);
+    }
     /// The optional log-sum-exp output buffer, or null.
     ::mlir::Value getLse() {
-      return getOutputs().size() > (getColumnScores() ? 2u : 1u) ? getOutputs()[1] : ::mlir::Value();
+      return getOutputs().size() > 1 + getNumSideOutputs() ? getOutputs()[1] : ::mlir::Value();
+    }
+    /// The row entropy output (`row_entropy`), or null.
+    ::mlir::Value getEntropyOutput() {
+      unsigned n = getOutputs().size();
+      return getRowEntropy() && n > getNumSideOutputs()
+                 ? getOutputs()[n - getNumSideOutputs()] : ::mlir::Value();
     }
     /// The key-importance scores output (`column_scores`), or null.
     ::mlir::Value getScoresOutput() {

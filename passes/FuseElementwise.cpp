@@ -138,7 +138,7 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!op.hasPureTensorSemantics() || op.getColumnScores())
+    if (!op.hasPureTensorSemantics() || op.getNumSideOutputs())
       return failure();
     Value out = op.getResult(0);
     if (!out.hasOneUse())
@@ -190,7 +190,8 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
         rewriter, op.getLoc(), resultTypes, op.getQuery(), op.getKey(),
         op.getValue(), op.getQuery2(), op.getKey2(), op.getBlocks(), outputs,
         op.getCausalAttr(), op.getScaleAttr(), op.getNormalizerAttr(),
-        op.getRmsNormEpsAttr(), op.getBlockSizeAttr(), /*column_scores=*/nullptr,
+        op.getRmsNormEpsAttr(), op.getBlockSizeAttr(), /*row_entropy=*/nullptr,
+        /*column_scores=*/nullptr,
         /*score_decay=*/nullptr, /*value_norm=*/nullptr);
     IRMapping regionMap;
     op.getScore().cloneInto(&newOp.getScore(), regionMap);

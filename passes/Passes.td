@@ -9,8 +9,8 @@
 
 include "mlir/Pass/PassBase.td"
 
-def AttnExpandColumnScoresPass
-    : Pass<"attn-expand-column-scores", "func::FuncOp"> {
+def AttnExpandSideOutputsPass
+    : Pass<"attn-expand-side-outputs", "func::FuncOp"> {
   let summary = "Compute attn.attention's column_scores with a second, "
                 "swapped attention";
   let description = [{
@@ -32,7 +32,16 @@ def AttnExpandColumnScoresPass
     vectorized and masked (tile skipping included: the swapped causal mask
     `j <= i + (Lk - Lq)` is linear) by the same code as every other
     attention. The probabilities are never stored; the second pass costs
-    one more `Q K^T` over the visible pairs. Runs first in every pipeline.
+    one more `Q K^T` over the visible pairs.
+
+    For `row_entropy`: a second, unswapped attention over the same queries,
+    keys, mask and block selection with values of ones and logits
+    `s' = s - LSE + log(max(LSE - s, 0))` (`-inf` where `s` is `-inf`), so
+    that `sum_j exp(s'_j) = sum_j p_j (-log p_j)`: the entropy is `exp` of
+    its LSE, plus `p_sink (LSE - sink)` with a sink region. A row with no
+    visible key gets 0.
+
+    Runs first in every pipeline.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

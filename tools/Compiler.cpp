@@ -165,7 +165,7 @@ mlir::attn::lowerForHalide(ModuleOp module, llvm::StringRef prefix,
   OwningOpRef<ModuleOp> fused = module.clone();
   {
     PassManager pm(module.getContext());
-    pm.addNestedPass<func::FuncOp>(createAttnExpandColumnScoresPass());
+    pm.addNestedPass<func::FuncOp>(createAttnExpandSideOutputsPass());
     pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
     pm.addPass(createCanonicalizerPass());
     if (failed(pm.run(*fused)))

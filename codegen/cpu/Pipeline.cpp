@@ -35,7 +35,7 @@ using namespace mlir::attn;
 void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm) {
   // Tensor level: side outputs as attention ops, fuse, then give public
   // functions the C ABI.
-  pm.addNestedPass<func::FuncOp>(createAttnExpandColumnScoresPass());
+  pm.addNestedPass<func::FuncOp>(createAttnExpandSideOutputsPass());
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnExportFunctionsPass());

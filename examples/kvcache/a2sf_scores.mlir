@@ -1,7 +1,7 @@
 // A2SF (accumulative attention scoring with a forgetting factor): H2O's
 // column sums with row i weighted by alpha^(L-1-i), alpha = 0.9, so that
 // old keys do not win by having been seen by more rows. The
-// probabilities are never materialized (see attn-expand-column-scores).
+// probabilities are never materialized (see attn-expand-side-outputs).
 // q, k, v [B, 4, L, 64] -> o [B, 4, L, 64], scores [B, 4, L].
 func.func @main(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>,
                 %v: tensor<?x4x?x64xf32>)

@@ -1,7 +1,7 @@
 // H2O (heavy-hitter oracle): causal attention that also returns, for every
 // key, the attention it received summed over all query rows
 // (scores[b,h,j] = sum_i p[b,h,i,j]), the statistic H2O evicts by. The
-// probabilities are never materialized (see attn-expand-column-scores).
+// probabilities are never materialized (see attn-expand-side-outputs).
 // q, k, v [B, 4, L, 64] -> o [B, 4, L, 64], scores [B, 4, L].
 func.func @main(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>,
                 %v: tensor<?x4x?x64xf32>)

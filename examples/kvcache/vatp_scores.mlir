@@ -1,7 +1,7 @@
 // VATP (value-aware token pruning): H2O's accumulated attention times
 // the key's value norm, scores[b,h,j] = sum_i p[b,h,i,j] * |v[b,h,j,:]|_1
 // (tokens with tiny values matter little however much attention they get). The
-// probabilities are never materialized (see attn-expand-column-scores).
+// probabilities are never materialized (see attn-expand-side-outputs).
 // q, k, v [B, 4, L, 64] -> o [B, 4, L, 64], scores [B, 4, L].
 func.func @main(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>,
                 %v: tensor<?x4x?x64xf32>)

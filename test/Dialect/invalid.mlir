@@ -17,7 +17,7 @@ func.func @element_type(%q: tensor<1x4x16x64xi32>, %k: tensor<1x4x16x64xf32>, %v
 // -----
 
 func.func @num_outputs(%q: tensor<1x4x16x64xf32>, %o: tensor<1x4x16x64xf32>) {
-  // expected-error @+1 {{expected 1 or 2 outputs (output and optional log-sum-exp), got 3}}
+  // expected-error @+1 {{expected 1 or 2 outputs (output, optional log-sum-exp), got 3}}
   %r:3 = attn.attention ins(%q, %q, %q : tensor<1x4x16x64xf32>, tensor<1x4x16x64xf32>, tensor<1x4x16x64xf32>) outs(%o, %o, %o : tensor<1x4x16x64xf32>, tensor<1x4x16x64xf32>, tensor<1x4x16x64xf32>) -> tensor<1x4x16x64xf32>, tensor<1x4x16x64xf32>, tensor<1x4x16x64xf32>
   return
 }

@@ -187,3 +187,18 @@ func.func @attention_second_map(%q: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x128xf
       rms_norm(1.0e-5) -> tensor<1x4x?x128xf32>
   return %r : tensor<1x4x?x128xf32>
 }
+
+// -----
+
+// Side outputs round-trip in order: output, LSE, row entropy, column scores.
+// CHECK-LABEL: func.func @attention_side_outputs
+// CHECK: attn.attention causal ins({{.*}}) outs(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x4x?x64xf32>, tensor<1x4x?xf32>, tensor<1x4x?xf32>, tensor<1x2x?xf32>) row_entropy column_scores score_decay(0.899999976) -> tensor<1x4x?x64xf32>, tensor<1x4x?xf32>, tensor<1x4x?xf32>, tensor<1x2x?xf32>
+func.func @attention_side_outputs(%q: tensor<1x4x?x64xf32>, %k: tensor<1x2x?x64xf32>,
+                                  %o: tensor<1x4x?x64xf32>, %l: tensor<1x4x?xf32>, %s: tensor<1x2x?xf32>)
+    -> (tensor<1x4x?x64xf32>, tensor<1x4x?xf32>, tensor<1x4x?xf32>, tensor<1x2x?xf32>) {
+  %r:4 = attn.attention causal ins(%q, %k, %k : tensor<1x4x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>)
+      outs(%o, %l, %l, %s : tensor<1x4x?x64xf32>, tensor<1x4x?xf32>, tensor<1x4x?xf32>, tensor<1x2x?xf32>)
+      row_entropy column_scores score_decay(0.9)
+      -> tensor<1x4x?x64xf32>, tensor<1x4x?xf32>, tensor<1x4x?xf32>, tensor<1x2x?xf32>
+  return %r#0, %r#1, %r#2, %r#3 : tensor<1x4x?x64xf32>, tensor<1x4x?xf32>, tensor<1x4x?xf32>, tensor<1x2x?xf32>
+}

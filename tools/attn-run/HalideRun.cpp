@@ -36,7 +36,7 @@ LogicalResult mlir::attn::runHalide(func::FuncOp func,
   // The same tensor-level fusion as the MLIR path.
   ModuleOp module = func->getParentOfType<ModuleOp>();
   PassManager pm(module.getContext());
-  pm.addNestedPass<func::FuncOp>(createAttnExpandColumnScoresPass());
+  pm.addNestedPass<func::FuncOp>(createAttnExpandSideOutputsPass());
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
   pm.addPass(createCanonicalizerPass());
   if (failed(pm.run(module)))

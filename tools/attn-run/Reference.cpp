@@ -659,6 +659,12 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     scores = std::make_shared<Tensor>(*env.lookup(sc).t);
     std::fill(scores->data.begin(), scores->data.end(), 0.0);
   }
+  // row_entropy: -sum p log p per (batch, head, row), the sink included.
+  std::shared_ptr<Tensor> entropy;
+  if (Value en = op.getEntropyOutput()) {
+    entropy = std::make_shared<Tensor>(*env.lookup(en).t);
+    std::fill(entropy->data.begin(), entropy->data.end(), 0.0);
+  }
   double scoreDecay = op.getScoreDecay()
                           ? op.getScoreDecay()->convertToDouble()
                           : 1.0;
@@ -671,6 +677,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
            << ::attn::shapeString(k.shape) << ", value "
            << ::attn::shapeString(v.shape) << ", output "
            << ::attn::shapeString(out->shape);
+  if (entropy && entropy->shape != std::vector<int64_t>{B, H, Lq})
+    return op.emitOpError("row entropy shape ")
+           << ::attn::shapeString(entropy->shape)
+           << " disagrees with the query at run time";
   if (scores && scores->shape != std::vector<int64_t>{B, Hkv, Lk})
     return op.emitOpError("column scores shape ")
            << ::attn::shapeString(scores->shape)
@@ -748,12 +758,14 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     }
     bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
     // A sink logit joins the softmax denominator (with value 0).
+    std::optional<double> sinkLogit;
     if (!op.getSink().empty()) {
       FailureOr<Val> r =
           evalRegion(op.getSink(), {fromInt(b), fromInt(h), fromInt(i)});
       if (failed(r))
         return failure();
       double sink = r->f;
+      sinkLogit = sink;
       if (std::isfinite(sink) || sink > 0) {
         double mNew = any ? std::max(m, sink) : sink;
         l = std::exp(sink - mNew);
@@ -779,6 +791,21 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     for (int64_t d = 0; d < Dv; ++d)
       row[d] = sigmoid ? acc[d] : l > 0 ? acc[d] / l : 0.0;
     rowLse = l > 0 ? m + std::log(l) : -std::numeric_limits<double>::infinity();
+    if (entropy && &qt == &q && l > 0) {
+      // -sum p log p with log p = s - m - log l; p = 0 terms dropped.
+      double logL = std::log(l), hsum = 0;
+      for (int64_t j = 0; j < Lk; ++j) {
+        double e = vis[j] ? std::exp(s[j] - m) : 0.0;
+        if (e > 0)
+          hsum -= e / l * (s[j] - m - logL);
+      }
+      if (sinkLogit) {
+        double e = std::exp(*sinkLogit - m);
+        if (e > 0)
+          hsum -= e / l * (*sinkLogit - m - logL);
+      }
+      entropy->data[(b * H + h) * Lq + i] = hsum;
+    }
     if (scores && &qt == &q && l > 0) {
       double w = std::pow(scoreDecay, static_cast<double>(Lq - 1 - i));
       for (int64_t j = 0; j < Lk; ++j)
@@ -839,6 +866,11 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   env[op.getResult(0)] = fromTensor(out);
   if (lse)
     env[op.getResult(1)] = fromTensor(lse);
+  if (entropy) {
+    for (double &x : entropy->data)
+      x = static_cast<float>(x);
+    env[op.getResult(lse ? 2 : 1)] = fromTensor(entropy);
+  }
   if (scores) {
     if (op.getValueNorm())
       for (int64_t r = 0; r < B * Hkv * Lk; ++r) {

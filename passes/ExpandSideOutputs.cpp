@@ -1,8 +1,8 @@
-//===- ExpandColumnScores.cpp - column_scores as a second attention -*- C++ -*-===//
+//===- ExpandSideOutputs.cpp - score statistics as second attentions -*- C++ -*-===//
 //
 // Part of the attn project.
 //
-// The attention each key receives, sum_i w_i p[i, j], needs the final
+// column_scores: the attention each key receives, sum_i w_i p[i, j], needs the final
 // normalizer of every row i. The first attention saves it (its LSE output);
 // a second attention with the roles of queries and keys swapped then sums
 // exp(s[i, j] - LSE[i]) over i for every key j through its own online
@@ -10,6 +10,9 @@
 // Both are ordinary attn.attention ops, tiled and vectorized by the same
 // path (the swapped mask is the transposed causal/mask predicate, so its
 // tile classification skips the same tiles). No probability is stored.
+//
+// row_entropy: -sum_j p_j log p_j = sum_j exp(s_j - LSE + log(LSE - s_j)),
+// the exponentiated LSE of an unswapped second attention with those logits.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,9 +28,10 @@
 #include "mlir/IR/PatternMatch.h"
 
 #include <cmath>
+#include <limits>
 
 namespace mlir::attn {
-#define GEN_PASS_DEF_ATTNEXPANDCOLUMNSCORESPASS
+#define GEN_PASS_DEF_ATTNEXPANDSIDEOUTPUTSPASS
 #include "passes/Passes.h.inc"
 } // namespace mlir::attn
 
@@ -44,9 +48,8 @@ public:
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
     auto kType = cast<RankedTensorType>(op.getKey().getType());
     Type f32 = b.getF32Type();
-    int64_t hq = qType.getDimSize(1), hkv = kType.getDimSize(1),
-            d = qType.getDimSize(3);
-    G = hq / hkv;
+    int64_t hq = qType.getDimSize(1);
+    G = hq / kType.getDimSize(1);
     batch = tensor::DimOp::create(b, loc, op.getQuery(), 0);
     lq = tensor::DimOp::create(b, loc, op.getQuery(), 2);
     lk = tensor::DimOp::create(b, loc, op.getKey(), 2);
@@ -60,19 +63,35 @@ public:
     SmallVector<Value> outs{op.getOutput(), lseInit};
     auto main = AttentionOp::create(
         b, loc, TypeRange(ValueRange(outs)), op.getQuery(), op.getKey(),
-        op.getValue(), Value(), Value(), Value(), outs, op.getCausalAttr(),
-        b.getF32FloatAttr(op.getScaleValue()), op.getNormalizerAttr(),
-        op.getRmsNormEpsAttr(), op.getBlockSizeAttr(), nullptr, nullptr,
-        nullptr);
+        op.getValue(), Value(), Value(), op.getBlocks(), outs,
+        op.getCausalAttr(), b.getF32FloatAttr(op.getScaleValue()),
+        op.getNormalizerAttr(), op.getRmsNormEpsAttr(), op.getBlockSizeAttr(),
+        nullptr, nullptr, nullptr, nullptr);
     IRMapping map;
     for (auto [from, to] :
          llvm::zip(op->getRegions(), main->getRegions()))
       from.cloneInto(&to, map);
     mainLse = main.getResult(1);
 
-    // 2. Queries and keys swapped: rows are keys [B, Hkv, Lk, D], "keys"
-    // the G query heads of each KV head stacked [B, Hkv, G Lq, D], values
-    // ones [B, Hkv, G Lq, 1].
+    SmallVector<Value> results{main.getResult(0)};
+    if (op.getLse())
+      results.push_back(main.getResult(1));
+    if (op.getRowEntropy())
+      results.push_back(rowEntropy());
+    if (op.getColumnScores())
+      results.push_back(columnScores());
+    b.replaceOp(op, results);
+  }
+
+private:
+  /// Queries and keys swapped: rows are keys [B, Hkv, Lk, D], "keys" the G
+  /// query heads of each KV head stacked [B, Hkv, G Lq, D], values ones
+  /// [B, Hkv, G Lq, 1]; scores = exp(LSE') (* |v|_1).
+  Value columnScores() {
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    auto kType = cast<RankedTensorType>(op.getKey().getType());
+    Type f32 = b.getF32Type();
+    int64_t hkv = kType.getDimSize(1), d = qType.getDimSize(3);
     Value rows = op.getQuery();
     Value glq = lq;
     if (G > 1) {
@@ -90,13 +109,7 @@ public:
     auto rowsType = cast<RankedTensorType>(rows.getType());
     int64_t sb = qType.getDimSize(0), sk = kType.getDimSize(2),
             sg = rowsType.getDimSize(2);
-    auto onesType = RankedTensorType::get({sb, hkv, sg, 1}, f32);
-    Value ones = linalg::FillOp::create(
-                     b, loc, constF(1.0f),
-                     tensor::EmptyOp::create(
-                         b, loc, onesType,
-                         dynamicDims({sb, sg}, {batch, glq})).getResult())
-                     .getResult(0);
+    Value ones = onesTensor({sb, hkv, sg, 1}, {batch, glq});
     auto oType = RankedTensorType::get({sb, hkv, sk, 1}, f32);
     auto lType = RankedTensorType::get({sb, hkv, sk}, f32);
     SmallVector<Value> sOuts{
@@ -105,18 +118,107 @@ public:
     auto swapped = AttentionOp::create(
         b, loc, TypeRange(ValueRange(sOuts)), op.getKey(), rows, ones, Value(),
         Value(), Value(), sOuts, nullptr, b.getF32FloatAttr(op.getScaleValue()),
-        nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+        nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
     buildScore(swapped);
     buildMask(swapped);
+    return exponentiate(swapped.getResult(1));
+  }
 
-    // 3. scores = exp(LSE') (* |v|_1) into the scores output.
-    Value scores = exponentiate(swapped.getResult(1));
+  /// The same rows and keys with values of ones [B, Hkv, Lk, 1] and logits
+  /// s' = s - LSE + log(LSE - s): p e^{s'} summed over the row is
+  /// sum_j p_j (-log p_j), so the entropy is exp(LSE') (plus the sink's
+  /// share -p_sink log p_sink).
+  Value rowEntropy() {
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    auto kType = cast<RankedTensorType>(op.getKey().getType());
+    Type f32 = b.getF32Type(), idxT = b.getIndexType();
+    int64_t sb = qType.getDimSize(0), hq = qType.getDimSize(1),
+            sq = qType.getDimSize(2), hkv = kType.getDimSize(1),
+            sk = kType.getDimSize(2);
+    Value ones = onesTensor({sb, hkv, sk, 1}, {batch, lk});
+    auto oType = RankedTensorType::get({sb, hq, sq, 1}, f32);
+    auto lType = RankedTensorType::get({sb, hq, sq}, f32);
+    SmallVector<Value> eOuts{
+        tensor::EmptyOp::create(b, loc, oType, dynamicDims({sb, sq}, {batch, lq})),
+        tensor::EmptyOp::create(b, loc, lType, dynamicDims({sb, sq}, {batch, lq}))};
+    auto pass = AttentionOp::create(
+        b, loc, TypeRange(ValueRange(eOuts)), op.getQuery(), op.getKey(), ones,
+        Value(), Value(), op.getBlocks(), eOuts, op.getCausalAttr(),
+        b.getF32FloatAttr(op.getScaleValue()), nullptr, nullptr,
+        op.getBlockSizeAttr(), nullptr, nullptr, nullptr, nullptr);
+    IRMapping map;
+    op.getMask().cloneInto(&pass.getMask(), map);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      Block *block = b.createBlock(&pass.getScore(), {},
+                                   {f32, idxT, idxT, idxT, idxT},
+                                   SmallVector<Location>(5, loc));
+      ValueRange args = block->getArguments();
+      Value s = args[0];
+      if (!op.getScore().empty())
+        s = AttentionOp::inlineScalarRegion(b, op.getScore(), args);
+      Value lse = tensor::ExtractOp::create(b, loc, mainLse,
+                                            ValueRange{args[1], args[2], args[3]});
+      // -log p = LSE - s >= 0 up to rounding (clamped: log 0 = -inf drops
+      // the term); a logit of -inf has p = 0 and contributes nothing.
+      Value negLogP = arith::MaximumFOp::create(
+          b, loc, arith::SubFOp::create(b, loc, lse, s), constF(0.0f));
+      Value shifted = arith::AddFOp::create(
+          b, loc, arith::SubFOp::create(b, loc, s, lse),
+          math::LogOp::create(b, loc, negLogP));
+      Value ninf = constF(-std::numeric_limits<float>::infinity());
+      Value dead = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, s, ninf);
+      YieldOp::create(b, loc,
+                      ValueRange{arith::SelectOp::create(b, loc, dead, ninf, shifted)});
+    }
 
-    SmallVector<Value> results{main.getResult(0)};
-    if (op.getLse())
-      results.push_back(main.getResult(1));
-    results.push_back(scores);
-    b.replaceOp(op, results);
+    Value init = op.getEntropyOutput();
+    auto type = cast<RankedTensorType>(init.getType());
+    AffineMap id3 = AffineMap::getMultiDimIdentityMap(3, b.getContext());
+    SmallVector<Value> ins{pass.getResult(1)};
+    SmallVector<AffineMap> maps{id3, id3};
+    if (!op.getSink().empty()) {
+      ins.push_back(mainLse);
+      maps.push_back(id3);
+    }
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{type}, ins, ValueRange{init}, maps,
+               SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location l, ValueRange args) {
+                 Value h = math::ExpOp::create(nb, l, args[0]);
+                 if (!op.getSink().empty()) {
+                   // + p_sink (LSE - sink), p_sink = exp(sink - LSE); 0 when
+                   // p_sink is 0 or NaN (no keys and no sink).
+                   SmallVector<Value> at;
+                   for (int64_t dim = 0; dim < 3; ++dim)
+                     at.push_back(linalg::IndexOp::create(nb, l, dim));
+                   Value sink =
+                       AttentionOp::inlineScalarRegion(nb, op.getSink(), at);
+                   Value lse = args[1];
+                   Value ps = math::ExpOp::create(
+                       nb, l, arith::SubFOp::create(nb, l, sink, lse));
+                   Value term = arith::MulFOp::create(
+                       nb, l, ps, arith::SubFOp::create(nb, l, lse, sink));
+                   Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.0f));
+                   Value live = arith::CmpFOp::create(
+                       nb, l, arith::CmpFPredicate::OGT, ps, zero);
+                   h = arith::AddFOp::create(
+                       nb, l, h, arith::SelectOp::create(nb, l, live, term, zero));
+                 }
+                 linalg::YieldOp::create(nb, l, ValueRange{h});
+               })
+        .getResult(0);
+  }
+
+  /// A tensor of ones of the given shape (dynamic dims: batch, then length).
+  Value onesTensor(ArrayRef<int64_t> shape, ArrayRef<Value> dyn) {
+    auto type = RankedTensorType::get(shape, b.getF32Type());
+    return linalg::FillOp::create(
+               b, loc, constF(1.0f),
+               tensor::EmptyOp::create(b, loc, type,
+                                       dynamicDims({shape[0], shape[2]}, dyn))
+                   .getResult())
+        .getResult(0);
   }
 
 private:
@@ -254,19 +356,20 @@ private:
   Value batch, lq, lk, mainLse;
 };
 
-struct ExpandColumnScores
-    : attn::impl::AttnExpandColumnScoresPassBase<ExpandColumnScores> {
+struct ExpandSideOutputs
+    : attn::impl::AttnExpandSideOutputsPassBase<ExpandSideOutputs> {
   void runOnOperation() override {
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
-      if (op.getColumnScores())
+      if (op.getNumSideOutputs())
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
     for (AttentionOp op : ops) {
       if (!op.hasPureTensorSemantics()) {
-        op.emitOpError("with column_scores must be expanded on tensors, "
-                       "before bufferization (attn-expand-column-scores)");
+        op.emitOpError("with row_entropy or column_scores must be expanded "
+                       "on tensors, "
+                       "before bufferization (attn-expand-side-outputs)");
         return signalPassFailure();
       }
       rewriter.setInsertionPoint(op);
