@@ -359,7 +359,8 @@ class Bench:
                              "L=%d" % l, flops=flops)
 
     def kvcache(self):
-        """The cost of KV-cache importance scores (column_scores) over plain
+        """The cost of KV-cache importance scores (column_scores) and of the
+        row entropy (row_entropy) over plain
         causal attention: examples/kvcache at L = --kv-seq, B = 1, H = 4,
         D = 64. GFLOP/s count the attention's own work (the scores' second
         pass is overhead, reported as extra time). Then eviction
@@ -373,7 +374,7 @@ class Bench:
         base = {r["threads"]: r["ms"] for r in self.rows if r["kernel"] == "causal"
                 and r["group"] == "kvcache"}
         kdir = os.path.join(ROOT, "examples/kvcache")
-        for name in ("h2o_scores", "a2sf_scores", "vatp_scores"):
+        for name in ("h2o_scores", "a2sf_scores", "vatp_scores", "entropy"):
             _, exe = self.compile("kv_" + name, mlir_path=os.path.join(kdir, name + ".mlir"))
             self.measure("kvcache", name, exe, None, inputs, "L=%d" % l, flops=flops)
             for r in self.rows[-len(self.args.threads):]:

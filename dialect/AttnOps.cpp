@@ -393,6 +393,45 @@ LogicalResult TileAttendOp::verify() {
     return emitOpError() << "expected at most "
                          << getMaxes().getType().getDimSize(0)
                          << " query rows, got " << q.getDimSize(0);
+  if (Value weights = getWeights()) {
+    auto wt = cast<MemRefType>(weights.getType());
+    if (failed(checkDimsMatch(*this, wt.getDimSize(0), k.getDimSize(0),
+                              "weights rows", "key rows")) ||
+        failed(checkDimsMatch(*this, wt.getDimSize(1),
+                              getMaxes().getType().getDimSize(0),
+                              "weights columns", "query tile rows")))
+      return failure();
+    if (getNormalizer() != Normalizer::softmax)
+      return emitOpError("stores weights with the softmax normalizer only");
+  }
+  return success();
+}
+
+LogicalResult TileColumnScoresOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType();
+  return verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx},
+                            b.getF32Type());
+}
+
+LogicalResult TileColumnScoresOp::verify() {
+  auto wt = getWeights().getType();
+  int64_t tq = getMaxes().getType().getDimSize(0);
+  if (failed(checkDimsMatch(*this, getSums().getType().getDimSize(0), tq,
+                            "row sums", "row maxima")) ||
+      failed(checkDimsMatch(*this, getStepMaxes().getType().getDimSize(0),
+                            tq, "step maxima", "row maxima")) ||
+      failed(checkDimsMatch(*this, wt.getDimSize(1), tq, "weights columns",
+                            "row maxima")) ||
+      failed(checkDimsMatch(*this, getPartial().getType().getDimSize(0),
+                            wt.getDimSize(0), "partial sums", "weights rows")))
+    return failure();
+  if (std::optional<APFloat> a = getScoreDecay()) {
+    float alpha = a->convertToFloat();
+    if (!(alpha > 0.0f && alpha <= 1.0f))
+      return emitOpError() << "expected a score_decay in (0, 1], got "
+                           << alpha;
+  }
   return success();
 }
 

@@ -625,6 +625,14 @@ def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
     `normalizer(sigmoid)` the step adds `sigmoid(logit) * v` to `acc` and
     leaves `maxes` alone.
 
+    With `weights(%w)` (a `[nk, TQ]` f32 view, key-major) the step also
+    stores the unnormalized softmax weights it computes,
+    `w[j, i] = exp2(logit[i, j] - maxes[i])` with `maxes` as the step leaves
+    them (0 where masked or while a row has seen no visible key; rows
+    beyond the tile's own are unspecified). Once the rows are final,
+    `attn.tile_column_scores` turns them into probabilities with one factor
+    per row and key tile (no exponential per element).
+
     ```mlir
     attn.tile_attend ins(%qt, %kt, %vt : memref<?x64xf32, strided<[64, 1], offset: ?>>, ...)
         state(%m, %l, %acc : memref<64xf32>, memref<64xf32>, memref<64x64xf32>)
@@ -638,6 +646,8 @@ def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
     Arg<MemRefRankOf<[F32], [1]>, "running maxima", [MemRead, MemWrite]>:$maxes,
     Arg<MemRefRankOf<[F32], [1]>, "running sums", [MemRead, MemWrite]>:$sums,
     Arg<MemRefRankOf<[F32], [2]>, "accumulator", [MemRead, MemWrite]>:$acc,
+    Arg<Optional<MemRefRankOf<[F32], [2]>>,
+        "the tile's softmax weights, key-major", [MemWrite]>:$weights,
     Index:$batch, Index:$head, Index:$q_offset, Index:$k_offset,
     F32Attr:$scale,
     DefaultValuedAttr<Attn_Normalizer, "::mlir::attn::Normalizer::softmax">:$normalizer);
@@ -645,11 +655,63 @@ def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
     `state` `(` $maxes `,` $sums `,` $acc `:` type($maxes) `,` type($sums) `,` type($acc) `)`
+    (`weights` `(` $weights^ `:` type($weights) `)`)?
     `at` `[` $batch `,` $head `,` $q_offset `,` $k_offset `]`
     `scale` `(` $scale `)`
     (`normalizer` `(` $normalizer^ `)`)?
     (`score` $score^)?
     (`mask` $mask^)?
+    attr-dict
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+}
+
+def Attn_TileColumnScoresOp : Attn_Op<"tile_column_scores"> {
+  let summary = "Adds a finished query tile's probabilities to per-key sums";
+  let description = [{
+    The fused form of `column_scores` (H2O, A2SF). `weights` is the
+    `[nk, TQ]` key-major view of the weights that `attn.tile_attend` stored
+    for one key tile, `step_maxes` the row maxima right after that step, and
+    `maxes`, `sums` the final state of the query tile; for each key `j` of
+    the tile:
+
+    ```
+    partial[j] += sum_{i < rows} a_i * weights[j, i] * exp2(step_maxes[i] - maxes[i]) / sums[i]
+    a_i = score_decay ^ (length - 1 - (q_offset + i))    (1 without score_decay)
+    ```
+
+    Rows with `sums[i] = 0` (no visible key) add nothing. `rows` is the
+    number of valid rows of the tile, `length` the query length. A
+    `sink(b, h, i)` region adds its logit to the denominator, as in
+    `attn.tile_finalize`.
+
+    ```mlir
+    attn.tile_column_scores ins(%w, %sm : memref<?x64xf32, strided<[64, 1], offset: ?>>, memref<64xf32, strided<[1], offset: ?>>)
+        state(%m, %l : memref<64xf32>, memref<64xf32>)
+        outs(%part : memref<?xf32, strided<[1], offset: ?>>)
+        rows(%nq) length(%lq) at [%b, %h, %q0] score_decay(9.000000e-01)
+    ```
+  }];
+  let arguments = (ins
+    Arg<MemRefRankOf<[F32], [2]>, "weights", [MemRead]>:$weights,
+    Arg<MemRefRankOf<[F32], [1]>, "row maxima after the step",
+        [MemRead]>:$step_maxes,
+    Arg<MemRefRankOf<[F32], [1]>, "final row maxima", [MemRead]>:$maxes,
+    Arg<MemRefRankOf<[F32], [1]>, "final row sums", [MemRead]>:$sums,
+    Arg<MemRefRankOf<[F32], [1]>, "per-key partial sums",
+        [MemRead, MemWrite]>:$partial,
+    Index:$rows, Index:$length, Index:$batch, Index:$head, Index:$q_offset,
+    OptionalAttr<F32Attr>:$score_decay);
+  let regions = (region AnyRegion:$sink);
+  let assemblyFormat = [{
+    `ins` `(` $weights `,` $step_maxes `:` type($weights) `,` type($step_maxes) `)`
+    `state` `(` $maxes `,` $sums `:` type($maxes) `,` type($sums) `)`
+    `outs` `(` $partial `:` type($partial) `)`
+    `rows` `(` $rows `)` `length` `(` $length `)`
+    `at` `[` $batch `,` $head `,` $q_offset `]`
+    (`score_decay` `(` $score_decay^ `)`)?
+    (`sink` $sink^)?
     attr-dict
   }];
   let hasVerifier = 1;
@@ -725,7 +787,7 @@ def Attn_ParallelForOp : Attn_Op<"parallel_for", [RecursiveMemoryEffects]> {
 //===----------------------------------------------------------------------===//
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, ReturnLike, Terminator,
-    ParentOneOf<["AttentionOp", "TileAttendOp", "TileFinalizeOp", "ParallelForOp", "RouteOp", "ScanOp"]>]> {
+    ParentOneOf<["AttentionOp", "TileAttendOp", "TileFinalizeOp", "TileColumnScoresOp", "ParallelForOp", "RouteOp", "ScanOp"]>]> {
   let summary = "Yields the value of an attn region";
   let description = [{
     Terminates the regions of `attn` ops: yields the modified score, the mask

@@ -42,7 +42,8 @@ namespace {
 
 class Expander {
 public:
-  Expander(IRRewriter &b, AttentionOp op) : b(b), loc(op.getLoc()), op(op) {}
+  Expander(IRRewriter &b, AttentionOp op, bool fuseColumns)
+      : b(b), loc(op.getLoc()), op(op), fuseColumns(fuseColumns) {}
 
   void run() {
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
@@ -60,13 +61,19 @@ public:
       lseInit = tensor::EmptyOp::create(
           b, loc, RankedTensorType::get({qType.getDimSize(0), hq, qType.getDimSize(2)}, f32),
           dynamicDims({qType.getDimSize(0), qType.getDimSize(2)}, {batch, lq}));
+    // With fused column scores the attention keeps them (last output).
+    bool keepColumns = fuseColumns && op.getColumnScores();
     SmallVector<Value> outs{op.getOutput(), lseInit};
+    if (keepColumns)
+      outs.push_back(op.getScoresOutput());
     auto main = AttentionOp::create(
         b, loc, TypeRange(ValueRange(outs)), op.getQuery(), op.getKey(),
         op.getValue(), Value(), Value(), op.getBlocks(), outs,
         op.getCausalAttr(), b.getF32FloatAttr(op.getScaleValue()),
         op.getNormalizerAttr(), op.getRmsNormEpsAttr(), op.getBlockSizeAttr(),
-        nullptr, nullptr, nullptr, nullptr);
+        nullptr, keepColumns ? op.getColumnScoresAttr() : nullptr,
+        keepColumns ? op.getScoreDecayAttr() : nullptr,
+        keepColumns ? op.getValueNormAttr() : nullptr);
     IRMapping map;
     for (auto [from, to] :
          llvm::zip(op->getRegions(), main->getRegions()))
@@ -78,7 +85,9 @@ public:
       results.push_back(main.getResult(1));
     if (op.getRowEntropy())
       results.push_back(rowEntropy());
-    if (op.getColumnScores())
+    if (keepColumns)
+      results.push_back(main.getResult(2));
+    else if (op.getColumnScores())
       results.push_back(columnScores());
     b.replaceOp(op, results);
   }
@@ -352,16 +361,29 @@ private:
   IRRewriter &b;
   Location loc;
   AttentionOp op;
+  bool fuseColumns;
   int64_t G = 1;
   Value batch, lq, lk, mainLse;
 };
 
 struct ExpandSideOutputs
     : attn::impl::AttnExpandSideOutputsPassBase<ExpandSideOutputs> {
+  using Base::Base;
+
+  /// Whether attn-tile-attention computes this op's column scores in its
+  /// own loop: not for a decode step (a static query length of 1, which
+  /// takes the split-KV form; the swapped pass spreads its keys instead).
+  bool fusesColumns(AttentionOp op) {
+    ShapedType q = op.getQueryType();
+    return fuseColumnScores && op.getColumnScores() &&
+           !(!q.isDynamicDim(2) && q.getDimSize(2) == 1);
+  }
+
   void runOnOperation() override {
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
-      if (op.getNumSideOutputs())
+      if (op.getRowEntropy() ||
+          (op.getColumnScores() && !fusesColumns(op)))
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
@@ -373,7 +395,7 @@ struct ExpandSideOutputs
         return signalPassFailure();
       }
       rewriter.setInsertionPoint(op);
-      Expander(rewriter, op).run();
+      Expander(rewriter, op, fusesColumns(op)).run();
     }
   }
 };

@@ -73,6 +73,10 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
         eq.uniteDims(q, 0, lse, 0);
         eq.uniteDims(q, 2, lse, 2);
       }
+      if (Value scores = attn.getScoresOutput()) {
+        eq.uniteDims(q, 0, scores, 0);
+        eq.uniteDims(k, 2, scores, 2);
+      }
       if (Value q2 = attn.getQuery2()) {
         for (int64_t d = 0; d < 4; ++d) {
           eq.uniteDims(q, d, q2, d);

@@ -41,8 +41,19 @@ def AttnExpandSideOutputsPass
     its LSE, plus `p_sink (LSE - sink)` with a sink region. A row with no
     visible key gets 0.
 
+    With `fuse-column-scores` (the CPU pipeline), `column_scores` stays on
+    the attention when its query length is not the static 1 of a decode
+    step: `attn-tile-attention` then sums the probabilities inside the
+    attention's own tiled loop from logits it keeps per query tile (no
+    second `Q K^T`); a `row_entropy` is still expanded (the op keeps its
+    column scores, LSE added).
+
     Runs first in every pipeline.
   }];
+  let options = [
+    Option<"fuseColumnScores", "fuse-column-scores", "bool", "false",
+           "Leave column_scores to attn-tile-attention's fused form (CPU)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",

@@ -84,17 +84,23 @@ static Value rowTile(OpBuilder &b, Location loc, Value src, Value bb, Value h,
 /// online-softmax state.
 struct AttendMap {
   Value qTile, kTile, maxes, sums, acc;
+  Value weights = Value(); // fused column_scores: where the weights go
 };
 
-/// With a block selection, `blockRows` is the number of the query tile's
-/// rows that selected this key tile's block.
-static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
-                           Value causalOffset, ArrayRef<AttendMap> maps,
-                           Value vTile, Value bb, Value h, Value q0, Value nq,
-                           Value k0, Value nk, Value blockRows = Value()) {
+/// The combined mask of a (query tile, key tile) pair, built into
+/// `maskRegion` (detached), and its classification: `full` (every pair
+/// visible) and `empty` (none), null when there is no mask. With a block
+/// selection, `blockRows` is the number of the query tile's rows that
+/// selected this key tile's block.
+struct TileClass {
+  bool hasMask;
+  Value full, empty;
+};
+static TileClass classifyTile(OpBuilder &b, Location loc, AttentionOp op,
+                              Value causalOffset, Region &maskRegion, Value bb,
+                              Value h, Value q0, Value nq, Value k0, Value nk,
+                              Value blockRows) {
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-  // The combined mask, built in a scratch region (detached from the IR).
-  Region maskRegion;
   bool hasMask = buildMaskRegion(b, loc, op, causalOffset, maskRegion);
   Value full, empty;
   if (blockRows && !hasMask) {
@@ -153,14 +159,27 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
     yield->setOperands(
         arith::AndIOp::create(b, loc, yield.getValues()[0], any).getResult());
   }
+  return {hasMask, full, empty};
+}
 
+/// One online-softmax step of every map over a key tile, skipped when the
+/// mask hides the whole tile and without a mask when it hides none.
+static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
+                           Value causalOffset, ArrayRef<AttendMap> maps,
+                           Value vTile, Value bb, Value h, Value q0, Value nq,
+                           Value k0, Value nk, Value blockRows = Value()) {
+  Region maskRegion;
+  auto [hasMask, full, empty] =
+      classifyTile(b, loc, op, causalOffset, maskRegion, bb, h, q0, nq, k0, nk,
+                   blockRows);
   FloatAttr scaleAttr = b.getF32FloatAttr(op.getScaleValue());
   // One classification for all maps: they share the key tile and the mask.
   auto attend = [&](OpBuilder &builder, bool withMask) {
     for (const AttendMap &map : maps) {
       auto step = TileAttendOp::create(
           builder, loc, map.qTile, map.kTile, vTile, map.maxes, map.sums,
-          map.acc, bb, h, q0, k0, scaleAttr, op.getNormalizerAttr());
+          map.acc, map.weights, bb, h, q0, k0, scaleAttr,
+          op.getNormalizerAttr());
       IRMapping m;
       op.getScore().cloneInto(&step.getScore(), m);
       if (withMask)
@@ -268,6 +287,16 @@ static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
       });
 }
 
+/// Running maxima -inf, sums 0, accumulator 0.
+static void resetState(OpBuilder &b, Location loc, ArrayRef<Value> state) {
+  Type f32 = b.getF32Type();
+  float init[3] = {-std::numeric_limits<float>::infinity(), 0.0f, 0.0f};
+  for (auto [buf, x] : llvm::zip(state, init)) {
+    Value c = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(x));
+    linalg::FillOp::create(b, loc, ValueRange{c}, ValueRange{buf});
+  }
+}
+
 /// A query tile's online-softmax state on the stack, initialized: running
 /// maxima (-inf), sums (0) and the [tq, dv] accumulator (0).
 static std::array<Value, 3> allocState(OpBuilder &b, Location loc, int64_t tq,
@@ -278,12 +307,62 @@ static std::array<Value, 3> allocState(OpBuilder &b, Location loc, int64_t tq,
       memref::AllocaOp::create(b, loc, rowType),
       memref::AllocaOp::create(b, loc, rowType),
       memref::AllocaOp::create(b, loc, MemRefType::get({tq, dv}, f32))};
-  float init[3] = {-std::numeric_limits<float>::infinity(), 0.0f, 0.0f};
-  for (auto [buf, x] : llvm::zip(state, init)) {
-    Value c = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(x));
-    linalg::FillOp::create(b, loc, ValueRange{c}, ValueRange{buf});
-  }
+  resetState(b, loc, state);
   return state;
+}
+
+/// Parallel iterations (query-tile chunks) per (batch, head) of fused
+/// column scores: partial sums cost chunks * Lk floats per head.
+constexpr int64_t kColumnChunks = 8;
+
+/// scores[b, g, j] = sum over the group's heads h and the chunks c of
+/// partials[b, h, c, j] (times |v[b, g, j, :]|_1 with value_norm).
+static void emitColumnReduction(OpBuilder &b, Location loc, AttentionOp op,
+                                Value partials, Value chunks) {
+  Value scores = op.getScoresOutput(), v = op.getValue();
+  int64_t hkv = op.getNumKvHeads(), group = op.getNumQueryHeads() / hkv;
+  int64_t dv = op.getValueHeadDim();
+  Type f32 = b.getF32Type();
+  auto cst = [&](OpBuilder &nb, int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(nb, loc, x);
+  };
+  Value batch = memref::DimOp::create(b, loc, scores, 0);
+  Value lk = memref::DimOp::create(b, loc, scores, 2);
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hkv)}, ValueRange{},
+      std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  Value bb = forall.getBody()->getArgument(0),
+        g = forall.getBody()->getArgument(1);
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  Value c0 = cst(b, 0);
+  buildFor(b, loc, c0, lk, 1, [&](Value j) {
+    Value sum = zeroF;
+    for (int64_t x = 0; x < group; ++x) {
+      Value h = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, g, cst(b, group)), cst(b, x));
+      sum = buildReduce(b, loc, c0, chunks, sum,
+                        [&](Value c, ValueRange s) -> SmallVector<Value> {
+                          Value p = memref::LoadOp::create(
+                              b, loc, partials, ValueRange{bb, h, c, j});
+                          return {arith::AddFOp::create(b, loc, s[0], p)};
+                        })[0];
+    }
+    if (op.getValueNorm()) {
+      Value n1 = buildReduce(
+          b, loc, c0, cst(b, dv), zeroF,
+          [&](Value dd, ValueRange s) -> SmallVector<Value> {
+            Value x = memref::LoadOp::create(b, loc, v, ValueRange{bb, g, j, dd});
+            if (x.getType() != f32)
+              x = arith::ExtFOp::create(b, loc, f32, x);
+            return {arith::AddFOp::create(b, loc, s[0],
+                                          math::AbsFOp::create(b, loc, x))};
+          })[0];
+      sum = arith::MulFOp::create(b, loc, sum, n1);
+    }
+    memref::StoreOp::create(b, loc, sum, scores, ValueRange{bb, g, j});
+  });
 }
 
 static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
@@ -316,8 +395,27 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   Value numKTiles = ceilDiv(lk, ctk);
   Value causalOffset = arith::SubIOp::create(b, loc, lk, lq);
 
+  // Fused column_scores: each parallel iteration owns a chunk of the query
+  // tiles (every chunks-th one, which balances causal work) and a row of
+  // per-key partial sums [B, Hq, chunks, Lk] (no atomics; summed after the
+  // loop), plus heap buffers for one query tile's softmax weights [Lk, TQ]
+  // and its row maxima after each key tile [ceil(Lk / TK), TQ].
+  bool columns = bool(op.getScoresOutput());
+  Value chunks, partials;
+  if (columns) {
+    chunks = arith::MinUIOp::create(b, loc, cst(kColumnChunks), numQTiles);
+    partials = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic, hq, ShapedType::kDynamic,
+                         ShapedType::kDynamic},
+                        b.getF32Type()),
+        ValueRange{batch, chunks, lk});
+  }
+
   auto forall = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq), numQTiles},
+      b, loc,
+      ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq),
+                             columns ? chunks : numQTiles},
       ValueRange{}, std::nullopt);
   forall->setAttr("attn.tile_sizes", b.getDenseI64ArrayAttr({tq, tk}));
   Block *body = forall.getBody();
@@ -328,6 +426,28 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   // Online-softmax state of this query tile.
   std::array<Value, 3> state = allocState(b, loc, tq, dv);
   Value maxes = state[0], sums = state[1], acc = state[2];
+  Value weightsBuf, stepMaxBuf, partialRow;
+  if (columns) {
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    auto rowsType = MemRefType::get({ShapedType::kDynamic, tq}, b.getF32Type());
+    weightsBuf = memref::AllocOp::create(b, loc, rowsType, ValueRange{lk});
+    stepMaxBuf =
+        memref::AllocOp::create(b, loc, rowsType, ValueRange{numKTiles});
+    partialRow = tileView(b, loc, partials, {bb, h, qt, zero},
+                          {one, one, one, lk}, {ShapedType::kDynamic});
+    Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    linalg::FillOp::create(b, loc, ValueRange{zeroF}, ValueRange{partialRow});
+    // This chunk's query tiles; the state is reset for each.
+    auto tiles = scf::ForOp::create(b, loc, qt, numQTiles, chunks);
+    b.setInsertionPointToStart(tiles.getBody());
+    qt = tiles.getInductionVar();
+    // Stack tiles of the finalization are freed per query tile.
+    auto scope = memref::AllocaScopeOp::create(b, loc, TypeRange{});
+    Block *scopeBody = b.createBlock(&scope.getBodyRegion());
+    memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
+    b.setInsertionPointToStart(scopeBody);
+    resetState(b, loc, state);
+  }
   // The second map's state (Differential attention).
   Value q2 = op.getQuery2(), k2 = op.getKey2();
   Value maxes2, sums2, acc2;
@@ -421,6 +541,10 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
       rowTile(b, loc, v, bb, hk, k0, nk);
 
   SmallVector<AttendMap, 2> maps{{qTile, kTile, maxes, sums, acc}};
+  if (columns)
+    maps[0].weights = tileView(b, loc, weightsBuf, {k0, zero},
+                               {nk, b.getIndexAttr(tq)},
+                               {ShapedType::kDynamic, tq});
   if (q2) {
     // Same key range, same value tile (still in cache): the second map.
     Value k2Tile =
@@ -436,6 +560,15 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
             ValueRange{arith::DivUIOp::create(b, loc, k0, cst(blockSize))}));
   emitAttendStep(b, loc, op, causalOffset, maps, vTile, bb, h, q0, nq, k0, nk,
                  tileRows);
+  if (columns) {
+    // The maxima the step's weights are relative to (read back only for
+    // tiles the step did not skip).
+    buildFor(b, loc, cst(0), ctq, 1, [&](Value i) {
+      memref::StoreOp::create(b, loc,
+                              memref::LoadOp::create(b, loc, maxes, i),
+                              stepMaxBuf, ValueRange{kt, i});
+    });
+  }
 
   // Normalize and store the output tile.
   b.setInsertionPointAfter(loop);
@@ -443,20 +576,59 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   if (q2 || op.getRmsNormEps()) {
     emitCombinedFinalize(b, loc, op, {maxes, sums, acc}, {maxes2, sums2, acc2},
                          bb, h, q0, nq, tq);
-    op.erase();
-    return success();
+  } else {
+    Value oTile = rowTile(b, loc, o, bb, h, q0, nq);
+    Value lseTile;
+    if (lse)
+      lseTile = tileView(b, loc, lse, {bb, h, q0}, {one, one, nq},
+                         {ShapedType::kDynamic});
+    auto fin = TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lseTile,
+                                      bb, h, q0, op.getNormalizerAttr());
+    IRMapping m;
+    op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
+    op.getSink().cloneInto(&fin.getSink(), m);
   }
-  Value oTile =
-      rowTile(b, loc, o, bb, h, q0, nq);
-  Value lseTile;
-  if (lse)
-    lseTile = tileView(b, loc, lse, {bb, h, q0}, {one, one, nq},
-                       {ShapedType::kDynamic});
-  auto fin = TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lseTile,
-                                    bb, h, q0, op.getNormalizerAttr());
-  IRMapping m;
-  op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
-  op.getSink().cloneInto(&fin.getSink(), m);
+
+  if (columns) {
+    // The rows are final: add their probabilities to the partial sums of
+    // every key tile the attention visited (same classification; the
+    // weights of skipped tiles were never written).
+    auto colLoop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1);
+    OpBuilder cb = OpBuilder::atBlockBegin(colLoop.getBody());
+    Value ck0 = arith::MulIOp::create(cb, loc, colLoop.getInductionVar(), ctk);
+    Value cnk = arith::MinSIOp::create(cb, loc, ctk,
+                                       arith::SubIOp::create(cb, loc, lk, ck0));
+    Region maskRegion;
+    TileClass cls = classifyTile(cb, loc, op, causalOffset, maskRegion, bb, h,
+                                 q0, nq, ck0, cnk, Value());
+    auto emitColumns = [&](OpBuilder &builder) {
+      Value w = tileView(builder, loc, weightsBuf, {ck0, zero},
+                         {cnk, builder.getIndexAttr(tq)},
+                         {ShapedType::kDynamic, tq});
+      Value sm = tileView(builder, loc, stepMaxBuf,
+                          {colLoop.getInductionVar(), zero},
+                          {one, builder.getIndexAttr(tq)}, {tq});
+      Value part = tileView(builder, loc, partialRow, {ck0}, {cnk},
+                            {ShapedType::kDynamic});
+      auto cs = TileColumnScoresOp::create(builder, loc, w, sm, maxes, sums,
+                                           part, nq, lq, bb, h, q0,
+                                           op.getScoreDecayAttr());
+      IRMapping m;
+      op.getSink().cloneInto(&cs.getSink(), m);
+    };
+    if (!cls.hasMask) {
+      emitColumns(cb);
+    } else {
+      Value notEmpty = arith::XOrIOp::create(
+          cb, loc, cls.empty,
+          arith::ConstantIntOp::create(cb, loc, cb.getI1Type(), 1));
+      auto ifNotEmpty = scf::IfOp::create(cb, loc, notEmpty, false);
+      OpBuilder inner = ifNotEmpty.getThenBodyBuilder();
+      emitColumns(inner);
+    }
+    b.setInsertionPointAfter(forall);
+    emitColumnReduction(b, loc, op, partials, chunks);
+  }
 
   op.erase();
   return success();
@@ -717,8 +889,8 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
             Value gathered = cst(0); // rows are positions via `pos`
             auto attend = [&](OpBuilder &builder, bool withMask) {
               auto step = TileAttendOp::create(
-                  builder, loc, qTile, kTile, vTile, maxes, sums, acc, bb, h,
-                  gathered, k0, scaleAttr, op.getNormalizerAttr());
+                  builder, loc, qTile, kTile, vTile, maxes, sums, acc, Value(),
+                  bb, h, gathered, k0, scaleAttr, op.getNormalizerAttr());
               IRMapping m;
               score.cloneInto(&step.getScore(), m);
               if (withMask)
@@ -845,7 +1017,7 @@ static bool isPackedDecode(AttentionOp op, int64_t tq) {
   if (qt.isDynamicDim(2) || qt.getDimSize(2) != 1 ||
       op.getNormalizer() != Normalizer::softmax || !op.getSink().empty() ||
       op.getQuery2() || op.getRmsNormEps() || op.getBlocks() ||
-      op.getNumQueryHeads() / op.getNumKvHeads() > tq)
+      op.getColumnScores() || op.getNumQueryHeads() / op.getNumKvHeads() > tq)
     return false;
   auto reads = [](Region &r, unsigned arg) {
     return !r.empty() && !r.front().getArgument(arg).use_empty();

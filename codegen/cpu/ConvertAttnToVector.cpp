@@ -51,6 +51,7 @@ public:
 
   LogicalResult lowerAttend(TileAttendOp op);
   LogicalResult lowerFinalize(TileFinalizeOp op);
+  LogicalResult lowerColumnScores(TileColumnScoresOp op);
   void lowerFill(linalg::FillOp op);
 
   /// Query tiles of at most this many static rows (decode: one row per head
@@ -396,7 +397,7 @@ Value KernelEmitter::packQuery(TileAttendOp op, double multiplier, int64_t tq) {
 LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   int64_t rows = op.getQuery().getType().getDimSize(0);
   if (!ShapedType::isDynamic(rows) && rows <= kMaxRowVectorRows &&
-      op.getNormalizer() != Normalizer::sigmoid)
+      op.getNormalizer() != Normalizer::sigmoid && !op.getWeights())
     return lowerAttendRows(op, rows);
   Location loc = op.getLoc();
   MemRefType maxType = op.getMaxes().getType();
@@ -590,7 +591,7 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
     }
 
     // Online softmax update, lane-wise over the query rows.
-    SmallVector<Value> mUse;
+    SmallVector<Value> mUse, alphas;
     for (int64_t c = 0; c < nc && !sigmoid; ++c) {
       Value at = idx(cb, loc, c * lanes);
       Value mOld =
@@ -604,6 +605,24 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
       vector::StoreOp::create(cb, loc, mNew, op.getMaxes(), at);
       vector::StoreOp::create(cb, loc, alpha, alphaBuf, at);
       mUse.push_back(use);
+      alphas.push_back(alpha);
+    }
+    Value weights = op.getWeights();
+    if (weights) {
+      // The weights of the step's earlier chunks were relative to the old
+      // maxima: rescale them to the new ones (no rows before the first).
+      scf::ForOp::create(
+          cb, loc, c0, kc0, c1, ValueRange{},
+          [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+            for (int64_t c = 0; c < nc; ++c) {
+              SmallVector<Value> at{j, idx(b, loc, c * lanes)};
+              Value w = vector::LoadOp::create(b, loc, vecType(b), weights, at);
+              vector::StoreOp::create(
+                  b, loc, arith::MulFOp::create(b, loc, w, alphas[c]), weights,
+                  at);
+            }
+            scf::YieldOp::create(b, loc);
+          });
     }
     SmallVector<Value> sumInit(nc, splat(cb, loc, 0.0));
     scf::ForOp expLoop;
@@ -619,6 +638,11 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
               Value p = exp2(b, loc, arith::SubFOp::create(b, loc, s, mUse[c]));
               vector::StoreOp::create(b, loc, p, sBuf,
                                       ValueRange{j, idx(b, loc, c * lanes)});
+              if (weights)
+                vector::StoreOp::create(
+                    b, loc, p, weights,
+                    ValueRange{arith::AddIOp::create(b, loc, kc0, j),
+                               idx(b, loc, c * lanes)});
               out.push_back(arith::AddFOp::create(b, loc, sums[c], p));
             }
             scf::YieldOp::create(b, loc, out);
@@ -1139,6 +1163,113 @@ void KernelEmitter::lowerFill(linalg::FillOp op) {
   op.erase();
 }
 
+/// partial[j] += sum_i w[j, i] f_i with the query rows in the lanes:
+/// f_i = exp2(step_max_i - shift_i), shift_i = m_i + log2 l_i
+/// - age_i log2(alpha) (+inf for rows with no visible key and rows beyond
+/// the tile), so one FMA per weight and one horizontal sum per key.
+LogicalResult KernelEmitter::lowerColumnScores(TileColumnScoresOp op) {
+  Location loc = op.getLoc();
+  int64_t tq = op.getMaxes().getType().getDimSize(0);
+  if (ShapedType::isDynamic(tq) || tq % lanes != 0)
+    return op.emitOpError() << "expected a static query tile that is a "
+                               "multiple of the vector width ("
+                            << lanes << ")";
+  int64_t nc = tq / lanes;
+  OpBuilder b(op);
+  Type f32Type = b.getF32Type();
+  Value shiftBuf = scratch(op, "colshift", MemRefType::get({tq}, f32Type));
+  double log2Alpha = 0.0;
+  if (std::optional<APFloat> a = op.getScoreDecay())
+    log2Alpha = std::log2(a->convertToDouble());
+  Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
+  Value inf = f32(b, loc, std::numeric_limits<double>::infinity());
+  scf::ForOp::create(
+      b, loc, c0, idx(b, loc, tq), c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value i, ValueRange) {
+        Value m = memref::LoadOp::create(b, loc, op.getMaxes(), i);
+        Value l = memref::LoadOp::create(b, loc, op.getSums(), i);
+        if (!op.getSink().empty()) {
+          // As in tile_finalize: M = max(m, sink), l' = l 2^(m-M) + 2^(sink-M).
+          Value row = arith::AddIOp::create(b, loc, op.getQOffset(), i);
+          SmallVector<Value> args{op.getBatch(), op.getHead(), row};
+          Value s2 = arith::MulFOp::create(
+              b, loc, AttentionOp::inlineScalarRegion(b, op.getSink(), args),
+              f32(b, loc, kLog2e));
+          Value mNew = arith::MaximumFOp::create(b, loc, m, s2);
+          Value none = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::OEQ, mNew,
+              f32(b, loc, -std::numeric_limits<double>::infinity()));
+          Value mSafe =
+              arith::SelectOp::create(b, loc, none, f32(b, loc, 0.0), mNew);
+          l = arith::AddFOp::create(
+              b, loc,
+              arith::MulFOp::create(
+                  b, loc, l,
+                  math::Exp2Op::create(
+                      b, loc, arith::SubFOp::create(b, loc, m, mSafe))),
+              math::Exp2Op::create(b, loc,
+                                   arith::SubFOp::create(b, loc, s2, mSafe)));
+          m = mNew;
+        }
+        Value shift =
+            arith::AddFOp::create(b, loc, m, math::Log2Op::create(b, loc, l));
+        if (log2Alpha != 0.0) {
+          // age = length - 1 - (q_offset + i), signed (rows beyond the
+          // tile are dropped below).
+          Value age = arith::SubIOp::create(
+              b, loc, arith::SubIOp::create(b, loc, op.getLength(), c1),
+              arith::AddIOp::create(b, loc, op.getQOffset(), i));
+          Value ageF = arith::SIToFPOp::create(
+              b, loc, f32Type,
+              arith::IndexCastOp::create(b, loc, b.getI64Type(), age));
+          shift = arith::SubFOp::create(
+              b, loc, shift,
+              arith::MulFOp::create(b, loc, ageF, f32(b, loc, log2Alpha)));
+        }
+        Value dead = arith::OrIOp::create(
+            b, loc,
+            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l,
+                                  f32(b, loc, 0.0)),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, i,
+                                  op.getRows()));
+        memref::StoreOp::create(
+            b, loc, arith::SelectOp::create(b, loc, dead, inf, shift),
+            shiftBuf, i);
+        scf::YieldOp::create(b, loc);
+      });
+  SmallVector<Value> factors;
+  for (int64_t c = 0; c < nc; ++c) {
+    Value at = idx(b, loc, c * lanes);
+    Value shift = vector::LoadOp::create(b, loc, vecType(b), shiftBuf, at);
+    Value stepMax =
+        vector::LoadOp::create(b, loc, vecType(b), op.getStepMaxes(), at);
+    factors.push_back(
+        exp2(b, loc, arith::SubFOp::create(b, loc, stepMax, shift)));
+  }
+  Value weights = op.getWeights(), partial = op.getPartial();
+  Value nk = memref::DimOp::create(b, loc, weights, 0);
+  scf::ForOp::create(
+      b, loc, c0, nk, c1, ValueRange{},
+      [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+        Value sum = splat(b, loc, 0.0);
+        for (int64_t c = 0; c < nc; ++c) {
+          Value w = vector::LoadOp::create(b, loc, vecType(b), weights,
+                                           ValueRange{j, idx(b, loc, c * lanes)});
+          sum = vector::FMAOp::create(b, loc, w, factors[c], sum);
+        }
+        // Any association order (a tree, not a lane-by-lane chain).
+        Value r = vector::ReductionOp::create(b, loc,
+                                              vector::CombiningKind::ADD, sum,
+                                              arith::FastMathFlags::reassoc);
+        Value old = memref::LoadOp::create(b, loc, partial, j);
+        memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, r),
+                                partial, j);
+        scf::YieldOp::create(b, loc);
+      });
+  op.erase();
+  return success();
+}
+
 struct ConvertAttnToVector
     : attn::impl::ConvertAttnToVectorPassBase<ConvertAttnToVector> {
   using Base::Base;
@@ -1152,6 +1283,7 @@ struct ConvertAttnToVector
     KernelEmitter emitter(static_cast<int64_t>(vectorWidth), bf16Dot);
     SmallVector<TileAttendOp> attends;
     SmallVector<TileFinalizeOp> finals;
+    SmallVector<TileColumnScoresOp> columns;
     SmallVector<linalg::FillOp> fills;
     getOperation().walk([&](Operation *op) {
       if (auto f = dyn_cast<linalg::FillOp>(op)) {
@@ -1164,12 +1296,17 @@ struct ConvertAttnToVector
         attends.push_back(a);
       if (auto f = dyn_cast<TileFinalizeOp>(op))
         finals.push_back(f);
+      if (auto c = dyn_cast<TileColumnScoresOp>(op))
+        columns.push_back(c);
     });
     for (TileAttendOp op : attends)
       if (failed(emitter.lowerAttend(op)))
         return signalPassFailure();
     for (TileFinalizeOp op : finals)
       if (failed(emitter.lowerFinalize(op)))
+        return signalPassFailure();
+    for (TileColumnScoresOp op : columns)
+      if (failed(emitter.lowerColumnScores(op)))
         return signalPassFailure();
     for (linalg::FillOp op : fills)
       emitter.lowerFill(op);

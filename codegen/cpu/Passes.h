@@ -52,7 +52,7 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 /// The target-independent front of every pipeline: elementwise fusion, the C
 /// ABI of public functions, and one-shot bufferization with outputs written
 /// in place into the caller's buffers.
-void buildBufferizedFrontEnd(OpPassManager &pm);
+void buildBufferizedFrontEnd(OpPassManager &pm, bool fuseColumnScores = false);
 
 /// The whole CPU lowering, from attn on tensors to the LLVM dialect with C
 /// entry points. attn-compile, attn-run and the lit tests run exactly this.

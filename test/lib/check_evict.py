@@ -115,7 +115,8 @@ def main():
         scores = np.sqrt((k * k).sum(-1))
     refs = []
     if a.attention:
-        o, scores = attention_reference(q, k, v, True, 1.0, False, "none")
+        ref = attention_reference(q, k, v, True, 1.0, False, "none")
+        o, scores = ref["o"], ref["scores"]
         refs.append(o)
 
     ok = True
