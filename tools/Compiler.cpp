@@ -124,10 +124,12 @@ LogicalResult
 mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
                         llvm::StringRef prefix,
                         std::vector<ExportedFunction> &functions,
-                        int64_t scanChunk) {
+                        int64_t scanChunk, int64_t kvTile) {
   CPUPipelineOptions options;
   options.vectorWidth = target.vectorWidth;
   options.scanChunk = scanChunk;
+  if (kvTile != 0) // a negative size is the tiling pass's error
+    options.kvTile = kvTile;
   options.bf16Dot = target.bf16Dot;
   options.symbolPrefix = prefix.str();
   return lowerWith(module, prefix, functions,

@@ -71,11 +71,13 @@ private:
 
 /// Runs attn-cpu-pipeline on `module` (in place) for `target`, with public
 /// symbols named `<prefix><function>`. Fills `functions`. `scanChunk` is
-/// attn.scan's chunk size (0: the recurrent form).
+/// attn.scan's chunk size (0: the recurrent form), `kvTile` the keys per
+/// attention tile (0: the pipeline's default).
 LogicalResult lowerForCPU(ModuleOp module, const CPUTarget &target,
                           llvm::StringRef prefix,
                           std::vector<ExportedFunction> &functions,
-                          int64_t scanChunk = kDefaultScanChunk);
+                          int64_t scanChunk = kDefaultScanChunk,
+                          int64_t kvTile = 0);
 
 /// Runs attn-nvptx-pipeline on `module` (in place) for `target`: host code
 /// in the LLVM dialect with the kernels' PTX embedded. Fills `functions`.

@@ -49,9 +49,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::init("attn_")};
 };
 
-/// The target-independent front of every pipeline: elementwise fusion, the C
-/// ABI of public functions, and one-shot bufferization with outputs written
-/// in place into the caller's buffers.
+/// The target-independent front of every pipeline: side outputs expanded into
+/// attention ops (column scores left to attn-tile-attention's fused form with
+/// `fuseColumnScores`, the CPU), elementwise fusion, the C ABI of public
+/// functions, and one-shot bufferization with outputs written in place into
+/// the caller's buffers.
 void buildBufferizedFrontEnd(OpPassManager &pm, bool fuseColumnScores = false);
 
 /// The whole CPU lowering, from attn on tensors to the LLVM dialect with C

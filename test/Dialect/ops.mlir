@@ -202,3 +202,26 @@ func.func @attention_side_outputs(%q: tensor<1x4x?x64xf32>, %k: tensor<1x2x?x64x
       -> tensor<1x4x?x64xf32>, tensor<1x4x?xf32>, tensor<1x4x?xf32>, tensor<1x2x?xf32>
   return %r#0, %r#1, %r#2, %r#3 : tensor<1x4x?x64xf32>, tensor<1x4x?xf32>, tensor<1x4x?xf32>, tensor<1x2x?xf32>
 }
+
+// -----
+
+// Fused column scores: tile_attend's weights and tile_column_scores.
+// CHECK-LABEL: func.func @tile_ops_columns
+// CHECK: attn.tile_attend {{.*}} weights(%{{.*}} : memref<?x16xf32>) at[
+// CHECK: attn.tile_column_scores ins(%{{.*}}, %{{.*}} : memref<?x16xf32>, memref<16xf32>) state(%{{.*}}, %{{.*}} : memref<16xf32>, memref<16xf32>) outs(%{{.*}} : memref<?xf32>) rows(%{{.*}}) length(%{{.*}}) at[%{{.*}}, %{{.*}}, %{{.*}}] score_decay(5.000000e-01) sink {
+func.func @tile_ops_columns(%q: memref<?x64xf32>, %m: memref<16xf32>, %l: memref<16xf32>,
+                            %acc: memref<16x64xf32>, %w: memref<?x16xf32>, %p: memref<?xf32>,
+                            %i: index) {
+  attn.tile_attend ins(%q, %q, %q : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>)
+      state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>)
+      weights(%w : memref<?x16xf32>) at [%i, %i, %i, %i] scale(0.125)
+  attn.tile_column_scores ins(%w, %m : memref<?x16xf32>, memref<16xf32>)
+      state(%m, %l : memref<16xf32>, memref<16xf32>) outs(%p : memref<?xf32>)
+      rows(%i) length(%i) at [%i, %i, %i] score_decay(0.5)
+      sink {
+      ^bb0(%b: index, %h: index, %r: index):
+        %c = arith.constant 1.0 : f32
+        attn.yield %c : f32
+      }
+  return
+}

@@ -83,6 +83,8 @@ def main():
     p.add_argument("--outputs", default="o,scores",
                    help="@main's results, in order (o, lse, entropy, scores)")
     p.add_argument("--backends", default="cpu,reference")
+    p.add_argument("--kv-tile", type=int, default=0,
+                   help="attn-run --kv-tile (keys per CPU attention tile)")
     p.add_argument("--tol", type=float, default=2e-4)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
@@ -102,7 +104,8 @@ def main():
     ok = True
     for backend in a.backends.split(","):
         outs = [os.path.join(a.workdir, "out%d_%s.npy" % (n, backend)) for n in range(len(names))]
-        if not run_attn(a.attn_run, a.mlir, backend, files, outs):
+        extra = ["--kv-tile=%d" % a.kv_tile] if a.kv_tile else []
+        if not run_attn(a.attn_run, a.mlir, backend, files, outs, extra=extra):
             ok = False
             continue
         for name, path in zip(names, outs):

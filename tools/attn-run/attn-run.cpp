@@ -99,6 +99,11 @@ static cl::opt<int64_t> scanChunk(
              "form, at most 16, or a multiple of 16"),
     cl::init(kDefaultScanChunk), cl::cat(toolOptions));
 
+static cl::opt<int64_t> kvTile(
+    "kv-tile",
+    cl::desc("Keys per attention tile on the CPU (0: the default, 64)"),
+    cl::init(0), cl::cat(toolOptions));
+
 static cl::opt<bool> countOnly(
     "count-flops",
     cl::desc("Print the attention work (flops=N: 2(D+Dv) per visible "
@@ -347,7 +352,7 @@ static int run() {
                : emulation
                    ? lowerForSIMTEmulation(*lowered, "attnrun_", functions)
                    : lowerForCPU(*lowered, *target, "attnrun_", functions,
-                                 scanChunk)))
+                                 scanChunk, kvTile)))
       return 1;
     auto tm = createTargetMachine(*target);
     if (!tm)
