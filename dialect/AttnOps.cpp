@@ -185,36 +185,35 @@ LogicalResult AttentionOp::verify() {
                             "output length", "query length")))
     return failure();
 
-  if (Value lse = getLse()) {
-    auto lseType = dyn_cast<ShapedType>(lse.getType());
-    if (!lseType || !lseType.hasRank() || lseType.getRank() != 3 ||
-        !lseType.getElementType().isF32())
-      return emitOpError() << "expected the log-sum-exp output to be a rank-3 "
-                              "f32 [batch, heads, query length] buffer, got "
-                           << lse.getType();
-    if (failed(checkDimsMatch(op, lseType.getDimSize(0), q->getDimSize(0),
-                              "log-sum-exp batch", "query batch")) ||
-        failed(checkDimsMatch(op, lseType.getDimSize(1), q->getDimSize(1),
-                              "log-sum-exp heads", "query heads")) ||
-        failed(checkDimsMatch(op, lseType.getDimSize(2), q->getDimSize(2),
-                              "log-sum-exp length", "query length")))
+  // The rank-3 f32 statistics outputs: [batch, heads, query length] per
+  // query row, [batch, kv heads, key length] per key.
+  auto checkStats = [&](Value out, StringRef name,
+                        bool perKey) -> LogicalResult {
+    auto t = dyn_cast<ShapedType>(out.getType());
+    if (!t || !t.hasRank() || t.getRank() != 3 || !t.getElementType().isF32())
+      return emitOpError() << "expected the " << name
+                           << " output to be a rank-3 f32 "
+                           << (perKey ? "[batch, kv heads, key length]"
+                                      : "[batch, heads, query length]")
+                           << " buffer, got " << out.getType();
+    ShapedType rows = perKey ? *k : *q;
+    std::string n = name.str();
+    return success(
+        succeeded(checkDimsMatch(op, t.getDimSize(0), q->getDimSize(0),
+                                 n + " batch", "query batch")) &&
+        succeeded(checkDimsMatch(op, t.getDimSize(1), rows.getDimSize(1),
+                                 n + " heads",
+                                 perKey ? "key heads" : "query heads")) &&
+        succeeded(checkDimsMatch(op, t.getDimSize(2), rows.getDimSize(2),
+                                 n + " length",
+                                 perKey ? "key length" : "query length")));
+  };
+  if (Value lse = getLse())
+    if (failed(checkStats(lse, "log-sum-exp", false)))
       return failure();
-  }
 
   if (Value entropy = getEntropyOutput()) {
-    auto et = dyn_cast<ShapedType>(entropy.getType());
-    if (!et || !et.hasRank() || et.getRank() != 3 ||
-        !et.getElementType().isF32())
-      return emitOpError() << "expected the row entropy output to be a "
-                              "rank-3 f32 [batch, heads, query length] "
-                              "buffer, got "
-                           << entropy.getType();
-    if (failed(checkDimsMatch(op, et.getDimSize(0), q->getDimSize(0),
-                              "row entropy batch", "query batch")) ||
-        failed(checkDimsMatch(op, et.getDimSize(1), q->getDimSize(1),
-                              "row entropy heads", "query heads")) ||
-        failed(checkDimsMatch(op, et.getDimSize(2), q->getDimSize(2),
-                              "row entropy length", "query length")))
+    if (failed(checkStats(entropy, "row entropy", false)))
       return failure();
     if (getNormalizer() != Normalizer::softmax)
       return emitOpError("computes a row entropy with the softmax normalizer "
@@ -224,19 +223,7 @@ LogicalResult AttentionOp::verify() {
   }
 
   if (Value scores = getScoresOutput()) {
-    auto st = dyn_cast<ShapedType>(scores.getType());
-    if (!st || !st.hasRank() || st.getRank() != 3 ||
-        !st.getElementType().isF32())
-      return emitOpError() << "expected the column scores output to be a "
-                              "rank-3 f32 [batch, kv heads, key length] "
-                              "buffer, got "
-                           << scores.getType();
-    if (failed(checkDimsMatch(op, st.getDimSize(0), q->getDimSize(0),
-                              "column scores batch", "query batch")) ||
-        failed(checkDimsMatch(op, st.getDimSize(1), k->getDimSize(1),
-                              "column scores heads", "key heads")) ||
-        failed(checkDimsMatch(op, st.getDimSize(2), k->getDimSize(2),
-                              "column scores length", "key length")))
+    if (failed(checkStats(scores, "column scores", true)))
       return failure();
     if (getNormalizer() != Normalizer::softmax)
       return emitOpError("computes column scores with the softmax normalizer "

@@ -119,15 +119,8 @@ private:
     int64_t sb = qType.getDimSize(0), sk = kType.getDimSize(2),
             sg = rowsType.getDimSize(2);
     Value ones = onesTensor({sb, hkv, sg, 1}, {batch, glq});
-    auto oType = RankedTensorType::get({sb, hkv, sk, 1}, f32);
-    auto lType = RankedTensorType::get({sb, hkv, sk}, f32);
-    SmallVector<Value> sOuts{
-        tensor::EmptyOp::create(b, loc, oType, dynamicDims({sb, sk}, {batch, lk})),
-        tensor::EmptyOp::create(b, loc, lType, dynamicDims({sb, sk}, {batch, lk}))};
-    auto swapped = AttentionOp::create(
-        b, loc, TypeRange(ValueRange(sOuts)), op.getKey(), rows, ones, Value(),
-        Value(), Value(), sOuts, nullptr, b.getF32FloatAttr(op.getScaleValue()),
-        nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+    AttentionOp swapped = secondAttention(op.getKey(), rows, ones, hkv, sk, lk,
+                                          Value(), nullptr, nullptr);
     buildScore(swapped);
     buildMask(swapped);
     return exponentiate(swapped.getResult(1));
@@ -145,16 +138,10 @@ private:
             sq = qType.getDimSize(2), hkv = kType.getDimSize(1),
             sk = kType.getDimSize(2);
     Value ones = onesTensor({sb, hkv, sk, 1}, {batch, lk});
-    auto oType = RankedTensorType::get({sb, hq, sq, 1}, f32);
-    auto lType = RankedTensorType::get({sb, hq, sq}, f32);
-    SmallVector<Value> eOuts{
-        tensor::EmptyOp::create(b, loc, oType, dynamicDims({sb, sq}, {batch, lq})),
-        tensor::EmptyOp::create(b, loc, lType, dynamicDims({sb, sq}, {batch, lq}))};
-    auto pass = AttentionOp::create(
-        b, loc, TypeRange(ValueRange(eOuts)), op.getQuery(), op.getKey(), ones,
-        Value(), Value(), op.getBlocks(), eOuts, op.getCausalAttr(),
-        b.getF32FloatAttr(op.getScaleValue()), nullptr, nullptr,
-        op.getBlockSizeAttr(), nullptr, nullptr, nullptr, nullptr);
+    AttentionOp pass = secondAttention(op.getQuery(), op.getKey(), ones, hq,
+                                       sq, lq, op.getBlocks(),
+                                       op.getCausalAttr(),
+                                       op.getBlockSizeAttr());
     IRMapping map;
     op.getMask().cloneInto(&pass.getMask(), map);
     {
@@ -181,42 +168,70 @@ private:
                       ValueRange{arith::SelectOp::create(b, loc, dead, ninf, shifted)});
     }
 
-    Value init = op.getEntropyOutput();
-    auto type = cast<RankedTensorType>(init.getType());
+    Value sinkLse = op.getSink().empty() ? Value() : mainLse;
+    return mapExp(
+        op.getEntropyOutput(), pass.getResult(1), sinkLse,
+        [&](OpBuilder &nb, Location l, Value h, Value lse) -> Value {
+          if (!lse)
+            return h;
+          // + p_sink (LSE - sink), p_sink = exp(sink - LSE); 0 when p_sink
+          // is 0 or NaN (no keys and no sink).
+          SmallVector<Value> at;
+          for (int64_t dim = 0; dim < 3; ++dim)
+            at.push_back(linalg::IndexOp::create(nb, l, dim));
+          Value sink = AttentionOp::inlineScalarRegion(nb, op.getSink(), at);
+          Value ps = math::ExpOp::create(
+              nb, l, arith::SubFOp::create(nb, l, sink, lse));
+          Value term = arith::MulFOp::create(
+              nb, l, ps, arith::SubFOp::create(nb, l, lse, sink));
+          Value zero =
+              arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.0f));
+          Value live =
+              arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, ps, zero);
+          return arith::AddFOp::create(
+              nb, l, h, arith::SelectOp::create(nb, l, live, term, zero));
+        });
+  }
+
+  /// An elementwise [B, H, L] map into `init`: body(exp(lse), extra), with
+  /// `extra` (same shape, optional) read as a second input.
+  Value mapExp(Value init, Value lse, Value extra,
+               function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
     AffineMap id3 = AffineMap::getMultiDimIdentityMap(3, b.getContext());
-    SmallVector<Value> ins{pass.getResult(1)};
-    SmallVector<AffineMap> maps{id3, id3};
-    if (!op.getSink().empty()) {
-      ins.push_back(mainLse);
-      maps.push_back(id3);
-    }
+    SmallVector<Value> ins{lse};
+    if (extra)
+      ins.push_back(extra);
+    SmallVector<AffineMap> maps(ins.size() + 1, id3);
     return linalg::GenericOp::create(
-               b, loc, TypeRange{type}, ins, ValueRange{init}, maps,
+               b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
                SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
                [&](OpBuilder &nb, Location l, ValueRange args) {
-                 Value h = math::ExpOp::create(nb, l, args[0]);
-                 if (!op.getSink().empty()) {
-                   // + p_sink (LSE - sink), p_sink = exp(sink - LSE); 0 when
-                   // p_sink is 0 or NaN (no keys and no sink).
-                   SmallVector<Value> at;
-                   for (int64_t dim = 0; dim < 3; ++dim)
-                     at.push_back(linalg::IndexOp::create(nb, l, dim));
-                   Value sink =
-                       AttentionOp::inlineScalarRegion(nb, op.getSink(), at);
-                   Value lse = args[1];
-                   Value ps = math::ExpOp::create(
-                       nb, l, arith::SubFOp::create(nb, l, sink, lse));
-                   Value term = arith::MulFOp::create(
-                       nb, l, ps, arith::SubFOp::create(nb, l, lse, sink));
-                   Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.0f));
-                   Value live = arith::CmpFOp::create(
-                       nb, l, arith::CmpFPredicate::OGT, ps, zero);
-                   h = arith::AddFOp::create(
-                       nb, l, h, arith::SelectOp::create(nb, l, live, term, zero));
-                 }
-                 linalg::YieldOp::create(nb, l, ValueRange{h});
+                 Value e = math::ExpOp::create(nb, l, args[0]);
+                 linalg::YieldOp::create(
+                     nb, l, body(nb, l, e, extra ? args[1] : Value()));
                })
         .getResult(0);
+  }
+
+  /// An attention (the op's scale, no regions yet) of `rows` over `keys`
+  /// with `values` into fresh [B, heads, len, 1] and LSE [B, heads, len]
+  /// outputs; `lenValue` is `len` at run time.
+  AttentionOp secondAttention(Value rows, Value keys, Value values,
+                              int64_t heads, int64_t len, Value lenValue,
+                              Value blocks, UnitAttr causal,
+                              IntegerAttr blockSize) {
+    Type f32 = b.getF32Type();
+    int64_t sb = cast<ShapedType>(rows.getType()).getDimSize(0);
+    SmallVector<Value> dyn = dynamicDims({sb, len}, {batch, lenValue});
+    SmallVector<Value> outs{
+        tensor::EmptyOp::create(
+            b, loc, RankedTensorType::get({sb, heads, len, 1}, f32), dyn),
+        tensor::EmptyOp::create(
+            b, loc, RankedTensorType::get({sb, heads, len}, f32), dyn)};
+    return AttentionOp::create(
+        b, loc, TypeRange(ValueRange(outs)), rows, keys, values, Value(),
+        Value(), blocks, outs, causal, b.getF32FloatAttr(op.getScaleValue()),
+        nullptr, nullptr, blockSize, nullptr, nullptr, nullptr, nullptr);
   }
 
   /// A tensor of ones of the given shape (dynamic dims: batch, then length).
@@ -300,7 +315,6 @@ private:
     Value init = op.getScoresOutput();
     auto type = cast<RankedTensorType>(init.getType());
     MLIRContext *ctx = b.getContext();
-    AffineMap id3 = AffineMap::getMultiDimIdentityMap(3, ctx);
     Value norm;
     if (op.getValueNorm()) {
       // |v|_1 over the value head dim.
@@ -327,23 +341,10 @@ private:
                  })
                  .getResult(0);
     }
-    SmallVector<Value> ins{lse};
-    SmallVector<AffineMap> maps{id3};
-    if (norm) {
-      ins.push_back(norm);
-      maps.push_back(id3);
-    }
-    maps.push_back(id3);
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{type}, ins, ValueRange{init}, maps,
-               SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-               [&](OpBuilder &nb, Location l, ValueRange args) {
-                 Value e = math::ExpOp::create(nb, l, args[0]);
-                 if (norm)
-                   e = arith::MulFOp::create(nb, l, e, args[1]);
-                 linalg::YieldOp::create(nb, l, ValueRange{e});
-               })
-        .getResult(0);
+    return mapExp(init, lse, norm,
+                  [&](OpBuilder &nb, Location l, Value e, Value n) -> Value {
+                    return n ? Value(arith::MulFOp::create(nb, l, e, n)) : e;
+                  });
   }
 
   SmallVector<Value> dynamicDims(ArrayRef<int64_t> sizes, ArrayRef<Value> values) {
