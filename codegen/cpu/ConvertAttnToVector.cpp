@@ -216,6 +216,29 @@ private:
     return arith::SelectOp::create(b, loc, underflow, splat(b, loc, 0.0), r);
   }
 
+  /// One more logit, sink(args), in a row's softmax denominator (base-2
+  /// state m, l): M = max(m, sink), l' = l 2^(m-M) + 2^(sink-M). Updates
+  /// `m` and `l`; returns 2^(m-M), the factor of what was summed before.
+  Value foldSink(OpBuilder &b, Location loc, Region &sink,
+                 SmallVector<Value> args, Value &m, Value &l) {
+    Value s2 =
+        arith::MulFOp::create(b, loc, AttentionOp::inlineScalarRegion(b, sink, args),
+                              f32(b, loc, kLog2e));
+    Value mNew = arith::MaximumFOp::create(b, loc, m, s2);
+    Value none = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OEQ, mNew,
+        f32(b, loc, -std::numeric_limits<double>::infinity()));
+    Value mSafe = arith::SelectOp::create(b, loc, none, f32(b, loc, 0.0), mNew);
+    Value factor =
+        math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, m, mSafe));
+    Value tail =
+        math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, s2, mSafe));
+    l = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, l, factor),
+                              tail);
+    m = mNew;
+    return factor;
+  }
+
   /// A stack buffer at the start of the enclosing parallel body (or function),
   /// shared by all tile ops of that body.
   Value scratch(Operation *op, StringRef slot, MemRefType type) {
@@ -1048,31 +1071,10 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
         Value l = memref::LoadOp::create(b, loc, op.getSums(), i);
         Value m = memref::LoadOp::create(b, loc, op.getMaxes(), i);
         Value zero = f32(b, loc, 0.0), one = f32(b, loc, 1.0);
-        Value negInfS = f32(b, loc, -std::numeric_limits<double>::infinity());
-        auto isNegInf = [&](Value x) {
-          return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
-                                       negInfS);
-        };
         Value numer = one;
-        if (hasSink) {
-          // One more logit in the denominator, with a zero value vector:
-          // M = max(m, sink), l' = l 2^(m-M) + 2^(sink-M), o = acc 2^(m-M)/l'.
-          SmallVector<Value> args{op.getBatch(), op.getHead(), row};
-          Value s2 = arith::MulFOp::create(
-              b, loc, AttentionOp::inlineScalarRegion(b, op.getSink(), args),
-              f32(b, loc, kLog2e));
-          Value mNew = arith::MaximumFOp::create(b, loc, m, s2);
-          Value noneNew = isNegInf(mNew);
-          Value mSafe = arith::SelectOp::create(b, loc, noneNew, zero, mNew);
-          Value factor = math::Exp2Op::create(
-              b, loc, arith::SubFOp::create(b, loc, m, mSafe));
-          Value tail = math::Exp2Op::create(
-              b, loc, arith::SubFOp::create(b, loc, s2, mSafe));
-          l = arith::AddFOp::create(
-              b, loc, arith::MulFOp::create(b, loc, l, factor), tail);
-          m = mNew;
-          numer = factor;
-        }
+        if (hasSink) // o = acc 2^(m-M) / l'
+          numer = foldSink(b, loc, op.getSink(),
+                           {op.getBatch(), op.getHead(), row}, m, l);
         Value empty =
             arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, zero);
         Value inv = sigmoid ? one
@@ -1188,29 +1190,11 @@ LogicalResult KernelEmitter::lowerColumnScores(TileColumnScoresOp op) {
       [&](OpBuilder &b, Location loc, Value i, ValueRange) {
         Value m = memref::LoadOp::create(b, loc, op.getMaxes(), i);
         Value l = memref::LoadOp::create(b, loc, op.getSums(), i);
-        if (!op.getSink().empty()) {
-          // As in tile_finalize: M = max(m, sink), l' = l 2^(m-M) + 2^(sink-M).
-          Value row = arith::AddIOp::create(b, loc, op.getQOffset(), i);
-          SmallVector<Value> args{op.getBatch(), op.getHead(), row};
-          Value s2 = arith::MulFOp::create(
-              b, loc, AttentionOp::inlineScalarRegion(b, op.getSink(), args),
-              f32(b, loc, kLog2e));
-          Value mNew = arith::MaximumFOp::create(b, loc, m, s2);
-          Value none = arith::CmpFOp::create(
-              b, loc, arith::CmpFPredicate::OEQ, mNew,
-              f32(b, loc, -std::numeric_limits<double>::infinity()));
-          Value mSafe =
-              arith::SelectOp::create(b, loc, none, f32(b, loc, 0.0), mNew);
-          l = arith::AddFOp::create(
-              b, loc,
-              arith::MulFOp::create(
-                  b, loc, l,
-                  math::Exp2Op::create(
-                      b, loc, arith::SubFOp::create(b, loc, m, mSafe))),
-              math::Exp2Op::create(b, loc,
-                                   arith::SubFOp::create(b, loc, s2, mSafe)));
-          m = mNew;
-        }
+        if (!op.getSink().empty())
+          foldSink(b, loc, op.getSink(),
+                   {op.getBatch(), op.getHead(),
+                    arith::AddIOp::create(b, loc, op.getQOffset(), i)},
+                   m, l);
         Value shift =
             arith::AddFOp::create(b, loc, m, math::Log2Op::create(b, loc, l));
         if (log2Alpha != 0.0) {
