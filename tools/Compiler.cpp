@@ -159,6 +159,16 @@ mlir::attn::lowerForSIMTEmulation(ModuleOp module, llvm::StringRef prefix,
 }
 
 LogicalResult
+mlir::attn::lowerForGPUEmulation(ModuleOp module, llvm::StringRef prefix,
+                                 std::vector<ExportedFunction> &functions) {
+  GPUEmulationPipelineOptions options;
+  options.symbolPrefix = prefix.str();
+  return lowerWith(module, prefix, functions, [&](OpPassManager &pm) {
+    buildGPUEmulationPipeline(pm, options);
+  });
+}
+
+LogicalResult
 mlir::attn::lowerForHalide(ModuleOp module, llvm::StringRef prefix,
                            std::vector<ExportedFunction> &functions,
                            std::vector<std::string> &bitcode) {

@@ -104,6 +104,12 @@ llvm::Error linkBitcode(llvm::Module &module,
 LogicalResult lowerForSIMTEmulation(ModuleOp module, llvm::StringRef prefix,
                                     std::vector<ExportedFunction> &functions);
 
+/// Runs attn-gpu-emulation-pipeline on `module` (in place): every launch of
+/// the NVPTX pipeline, tensor-core kernels included, compiled for the host
+/// and run by libattnrt's GPU emulator. Fills `functions`.
+LogicalResult lowerForGPUEmulation(ModuleOp module, llvm::StringRef prefix,
+                                   std::vector<ExportedFunction> &functions);
+
 /// Turns an arbitrary string into a C identifier.
 std::string sanitizeIdentifier(llvm::StringRef name);
 

@@ -84,39 +84,43 @@ struct EmulateLaunches
       if (failed(emulate(launch)))
         return signalPassFailure();
 
-    // Device memory is host memory; streams are gone.
-    SmallVector<Operation *> ops;
-    getOperation().walk([&](Operation *op) {
-      if (isa<gpu::AllocOp, gpu::DeallocOp, gpu::WaitOp>(op))
-        ops.push_back(op);
-    });
-    for (Operation *op : ops) {
-      OpBuilder b(op);
-      if (auto alloc = dyn_cast<gpu::AllocOp>(op)) {
-        Value m = memref::AllocOp::create(b, alloc.getLoc(), alloc.getType(),
-                                          alloc.getDynamicSizes());
-        alloc.getMemref().replaceAllUsesWith(m);
-        if (Value token = alloc.getAsyncToken())
-          token.replaceAllUsesWith(alloc.getAsyncDependencies().front());
-      } else if (auto dealloc = dyn_cast<gpu::DeallocOp>(op)) {
-        memref::DeallocOp::create(b, dealloc.getLoc(), dealloc.getMemref());
-        if (Value token = dealloc.getAsyncToken())
-          token.replaceAllUsesWith(dealloc.getAsyncDependencies().front());
-      }
-    }
-    // Waits last (their tokens feed the allocations' dependencies).
-    SmallVector<Operation *> waits;
-    for (Operation *op : llvm::reverse(ops)) {
-      if (isa<gpu::WaitOp>(op))
-        waits.push_back(op);
-      else
-        op->erase();
-    }
-    for (Operation *op : waits) {
-      op->dropAllUses();
-      op->erase();
-    }
+    lowerDeviceMemoryToHost(getOperation());
   }
 };
 
 } // namespace
+
+void mlir::attn::lowerDeviceMemoryToHost(Operation *root) {
+  // Device memory is host memory; streams are gone.
+  SmallVector<Operation *> ops;
+  root->walk([&](Operation *op) {
+    if (isa<gpu::AllocOp, gpu::DeallocOp, gpu::WaitOp>(op))
+      ops.push_back(op);
+  });
+  for (Operation *op : ops) {
+    OpBuilder b(op);
+    if (auto alloc = dyn_cast<gpu::AllocOp>(op)) {
+      Value m = memref::AllocOp::create(b, alloc.getLoc(), alloc.getType(),
+                                        alloc.getDynamicSizes());
+      alloc.getMemref().replaceAllUsesWith(m);
+      if (Value token = alloc.getAsyncToken())
+        token.replaceAllUsesWith(alloc.getAsyncDependencies().front());
+    } else if (auto dealloc = dyn_cast<gpu::DeallocOp>(op)) {
+      memref::DeallocOp::create(b, dealloc.getLoc(), dealloc.getMemref());
+      if (Value token = dealloc.getAsyncToken())
+        token.replaceAllUsesWith(dealloc.getAsyncDependencies().front());
+    }
+  }
+  // Waits last (their tokens feed the allocations' dependencies).
+  SmallVector<Operation *> waits;
+  for (Operation *op : llvm::reverse(ops)) {
+    if (isa<gpu::WaitOp>(op))
+      waits.push_back(op);
+    else
+      op->erase();
+  }
+  for (Operation *op : waits) {
+    op->dropAllUses();
+    op->erase();
+  }
+}

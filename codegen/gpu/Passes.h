@@ -68,7 +68,26 @@ void buildSIMTLowerings(OpPassManager &pm, bool tensorCores);
 void buildSIMTEmulationPipeline(OpPassManager &pm,
                                 const SIMTEmulationPipelineOptions &options);
 
-/// Registers `attn-nvptx-pipeline` and `attn-simt-emulation-pipeline`.
+/// Options of attn-gpu-emulation-pipeline.
+struct GPUEmulationPipelineOptions
+    : public PassPipelineOptions<GPUEmulationPipelineOptions> {
+  Option<std::string> symbolPrefix{
+      *this, "symbol-prefix", llvm::cl::desc("Prefix of the public C symbols"),
+      llvm::cl::init("attn_")};
+};
+
+/// buildSIMTLowerings with tensor cores (exactly the launches the NVPTX
+/// pipeline outlines into kernels), every launch run by libattnrt's GPU
+/// emulator (attn-gpu-emulate-threads), then the CPU back end.
+void buildGPUEmulationPipeline(OpPassManager &pm,
+                               const GPUEmulationPipelineOptions &options);
+
+/// Rewrites gpu.alloc/gpu.dealloc under `root` into memref.alloc/dealloc and
+/// drops the gpu.wait ops (device memory is host memory when emulating).
+void lowerDeviceMemoryToHost(Operation *root);
+
+/// Registers `attn-nvptx-pipeline`, `attn-simt-emulation-pipeline` and
+/// `attn-gpu-emulation-pipeline`.
 void registerNVPTXPipeline();
 
 } // namespace attn

@@ -152,4 +152,39 @@ def AttnGPUEmulateLaunchesPass
                            "::mlir::scf::SCFDialect"];
 }
 
+def AttnGPUEmulateThreadsPass
+    : Pass<"attn-gpu-emulate-threads", "ModuleOp"> {
+  let summary = "Run every GPU launch on the host's GPU emulator";
+  let description = [{
+    Turns each `gpu.launch` that the NVPTX pipeline's GPU-specific passes
+    produced (the tensor-core attention kernel as well as the SIMT kernels)
+    into a private host function `@<func>_kernel<N>(!llvm.ptr)` and a call
+    of libattnrt's `attnemu_launch`, which runs every thread of a block on
+    its own fiber (see runtime/include/attn/gpu_emulation.h). In the kernel:
+    * captured values arrive in a struct on the host's stack (memrefs as
+      their descriptors);
+    * thread, block, grid and block-size ids come from `attnemu_id`;
+    * `gpu.barrier`, `gpu.shuffle`, `nvgpu.device_async_copy` /
+      `device_async_create_group` / `device_async_wait` (cp.async and its
+      groups), `nvgpu.ldmatrix` and `nvvm.mma.sync` (m16n8k16, f16/bf16
+      multiplicands, f32 accumulators) become calls whose semantics the
+      runtime implements from the PTX ISA manual (runtime/src/ptx_warp.c),
+      not from the kernel generator's layout code;
+    * dynamic shared memory and workgroup attributions are views of the
+      emulator's per-block buffer; every load and store of it is reported
+      to the runtime (bounds, and the race check);
+    * every `memref.load`/`store` and `vector.load`/`store` of global memory
+      is bounds-checked against its memref and reports the indices and
+      shape through `attnemu_global_oob` instead of running.
+    Device allocations become host allocations. GPU operations without a
+    host semantics here are refused with their location.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // ATTN_CODEGEN_GPU_PASSES_TD

@@ -119,7 +119,24 @@ void mlir::attn::buildSIMTEmulationPipeline(
   buildCPUBackEnd(pm, cpu);
 }
 
+void mlir::attn::buildGPUEmulationPipeline(
+    OpPassManager &pm, const GPUEmulationPipelineOptions &options) {
+  buildBufferizedFrontEnd(pm);
+  buildSIMTLowerings(pm, /*tensorCores=*/true);
+  pm.addPass(createAttnGPUEmulateThreadsPass());
+  pm.addPass(createCanonicalizerPass());
+  CPUPipelineOptions cpu;
+  cpu.symbolPrefix = options.symbolPrefix;
+  buildCPUBackEnd(pm, cpu);
+}
+
 void mlir::attn::registerNVPTXPipeline() {
+  PassPipelineRegistration<GPUEmulationPipelineOptions>(
+      "attn-gpu-emulation-pipeline",
+      "The NVPTX pipeline's launches, tensor-core kernels included, compiled "
+      "for the host and run by libattnrt's GPU emulator (one fiber per "
+      "thread, PTX warp semantics)",
+      buildGPUEmulationPipeline);
   PassPipelineRegistration<SIMTEmulationPipelineOptions>(
       "attn-simt-emulation-pipeline",
       "The NVPTX pipeline's SIMT kernels (all but tensor-core attention) "

@@ -301,6 +301,8 @@ def run_attn(attn_run, src, backend, inputs, outputs, threads=None,
     """Runs attn-run on .npy paths; prints its output and returns False if
     it failed."""
     cmd = [attn_run, src, "--function=" + function, "--backend=" + backend] + list(extra)
+    if backend == "gpu-emulation":
+        cmd.append("--race-check")  # always on in tests
     cmd += ["--input=@" + f for f in inputs] + ["--output=@" + f for f in outputs]
     if threads:
         cmd.append("--threads=%d" % threads)

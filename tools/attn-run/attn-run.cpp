@@ -3,14 +3,18 @@
 // Part of the attn project.
 //
 // attn-run in.mlir [--function=main] --input=@q.npy ... --output=@o.npy ...
-//   [--backend=cpu|cuda|simt-emulation|reference] [--threads=N]
+//   [--backend=cpu|cuda|gpu-emulation|simt-emulation|reference]
+//   [--threads=N] [--race-check]
 //   [--benchmark=N] [--count-flops]
 //
 // --backend=cpu compiles the module with the same pipeline and code
 // generator as attn-compile (for this machine), loads the object in-process
 // and calls it through libattnrt; --backend=cuda does the same for the
-// NVPTX target on a CUDA device; --backend=simt-emulation runs the NVPTX
-// pipeline's SIMT kernels on the host; --backend=reference interprets the module
+// NVPTX target on a CUDA device; --backend=gpu-emulation runs every launch
+// of the NVPTX pipeline, tensor-core kernels included, on libattnrt's GPU
+// emulator (one fiber per thread; --race-check adds the shared-memory race
+// check); --backend=simt-emulation runs the NVPTX pipeline's SIMT kernels on
+// the host as plain loops; --backend=reference interprets the module
 // as written, in double precision. --benchmark=N times N calls of the kernel
 // (after one warm-up call, buffers allocated once) and prints, last,
 // `median_ms=<float> gflops=<float>`. --count-flops prints the attention
@@ -26,6 +30,7 @@
 #include "tools/attn-run/HalideRun.h"
 #include "tools/attn-run/Reference.h"
 
+#include "attn/gpu_emulation.h"
 #include "attn/runtime.h"
 #include "dialect/AttnOps.h"
 
@@ -76,10 +81,17 @@ static cl::list<std::string> outputs("output",
                                      cl::cat(toolOptions));
 static cl::opt<std::string> backend(
     "backend",
-    cl::desc("cpu (default), cuda (NVIDIA GPU, see --chip), simt-emulation "
-             "(the cuda backend's SIMT kernels run on the host, for testing "
-             "without a GPU) or reference"),
+    cl::desc("cpu (default), cuda (NVIDIA GPU, see --chip), gpu-emulation "
+             "(the cuda backend's kernels, tensor cores included, on the "
+             "host's GPU emulator), simt-emulation (its SIMT kernels as "
+             "host loops) or reference"),
     cl::init("cpu"), cl::cat(toolOptions));
+static cl::opt<bool> raceCheck(
+    "race-check",
+    cl::desc("--backend=gpu-emulation: report two threads of a block that "
+             "touch the same shared-memory byte, one of them writing, "
+             "between two barriers"),
+    cl::init(false), cl::cat(toolOptions));
 static cl::opt<std::string>
     chipName("chip", cl::desc("GPU architecture for --backend=cuda"),
              cl::init("sm_80"), cl::cat(toolOptions));
@@ -262,11 +274,16 @@ static DLTensor toDLTensor(::attn::HostArray &a) {
 
 static int run() {
   if (backend != "cpu" && backend != "reference" && backend != "cuda" &&
-      backend != "simt-emulation" && backend != "halide")
+      backend != "simt-emulation" && backend != "gpu-emulation" &&
+      backend != "halide")
     return fail("unknown backend '" + backend +
-                "' (expected cpu, cuda, halide, simt-emulation or reference)");
+                "' (expected cpu, cuda, gpu-emulation, halide, "
+                "simt-emulation or reference)");
   bool cuda = backend == "cuda";
   bool emulation = backend == "simt-emulation";
+  bool gpuEmulation = backend == "gpu-emulation";
+  if (raceCheck && !gpuEmulation)
+    return fail("--race-check needs --backend=gpu-emulation");
   std::optional<NVPTXTarget> gpu;
   if (cuda) {
     llvm::Expected<NVPTXTarget> chip = lookupNVPTXTarget(chipName);
@@ -351,6 +368,8 @@ static int run() {
     if (failed(cuda ? lowerForNVPTX(*lowered, *gpu, "attnrun_", functions)
                : emulation
                    ? lowerForSIMTEmulation(*lowered, "attnrun_", functions)
+               : gpuEmulation
+                   ? lowerForGPUEmulation(*lowered, "attnrun_", functions)
                    : lowerForCPU(*lowered, *target, "attnrun_", functions,
                                  scanChunk, kvTile)))
       return 1;
@@ -390,6 +409,19 @@ static int run() {
     add("mgpuMemAlloc", &mgpuMemAlloc);
     add("mgpuMemFree", &mgpuMemFree);
     add("attnrt_parallel_for", &attnrt_parallel_for);
+    add("attnemu_launch", &attnemu_launch);
+    add("attnemu_id", &attnemu_id);
+    add("attnemu_shared_base", &attnemu_shared_base);
+    add("attnemu_shared_size", &attnemu_shared_size);
+    add("attnemu_barrier", &attnemu_barrier);
+    add("attnemu_shfl", &attnemu_shfl);
+    add("attnemu_ldmatrix", &attnemu_ldmatrix);
+    add("attnemu_mma_m16n8k16", &attnemu_mma_m16n8k16);
+    add("attnemu_cp_async", &attnemu_cp_async);
+    add("attnemu_cp_async_commit", &attnemu_cp_async_commit);
+    add("attnemu_cp_async_wait", &attnemu_cp_async_wait);
+    add("attnemu_shared_access", &attnemu_shared_access);
+    add("attnemu_global_oob", &attnemu_global_oob);
     add("_mlir_memref_to_llvm_alloc", &_mlir_memref_to_llvm_alloc);
     add("_mlir_memref_to_llvm_aligned_alloc",
         &_mlir_memref_to_llvm_aligned_alloc);
@@ -486,8 +518,11 @@ static int run() {
     for (auto &t : tensors)
       args.push_back(&t);
     void *fnPtr = entry->toPtr<void *>();
+    attnemu_set_race_check(raceCheck);
     if (callEntry(fnPtr, args.data(), args.size()) != ATTNRT_OK)
       return fail(attnrt_last_error());
+    if (const char *error = attnemu_take_error())
+      return fail(std::string("--backend=gpu-emulation: ") + error);
     if (cuda)
       for (size_t k = 0; k < out.size(); ++k)
         if (attnrt_cuda_copy_to_host(device, out[k].data,
