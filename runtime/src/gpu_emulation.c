@@ -414,6 +414,15 @@ static void release_barrier(void) {
       e->threads[i].state = READY;
   e->barrier_arrived = 0;
   ++e->epoch;
+  /* A copy in flight may land at any time until its wait: it writes in
+   * every interval between barriers that it spans. */
+  if (e->race_check)
+    for (int i = 0; i < e->nthreads; ++i) {
+      emu_thread *t = &e->threads[i];
+      for (int k = t->head; k < t->ncopies; ++k)
+        shadow_access((int64_t)((uint8_t *)t->copies[k].dst - e->smem),
+                      t->copies[k].cp, 1, i, 1);
+    }
 }
 
 void attnemu_barrier(void) {
@@ -586,6 +595,11 @@ void attnemu_cp_async(void *dst, const void *src, int64_t cp_bytes,
   }
   emu_copy c = {dst, src, cp_bytes, src_bytes, 0};
   t->copies[t->ncopies++] = c;
+  /* The data lands at the covering wait (reads before it see the old
+   * contents), but for the race check the copy writes from its issue on. */
+  emu_state *e = emu();
+  shadow_access((int64_t)((uint8_t *)dst - e->smem), cp_bytes, 1, e->current,
+                1);
 }
 
 void attnemu_cp_async_commit(void) {
