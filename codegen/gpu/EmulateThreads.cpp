@@ -445,8 +445,19 @@ LogicalResult Emulator::emulate(gpu::LaunchOp launch, StringRef name) {
 
   // The values the body captures travel in a struct (memrefs as their
   // descriptors, indices as i64).
+  llvm::SetVector<Value> used;
+  getUsedValuesDefinedAbove(launch.getBody(), used);
+  // Constants are cloned into the kernel (as gpu-kernel-outlining sinks
+  // them), the rest travels.
+  SmallVector<Operation *> constants;
   llvm::SetVector<Value> captured;
-  getUsedValuesDefinedAbove(launch.getBody(), captured);
+  for (Value v : used) {
+    Operation *def = v.getDefiningOp();
+    if (def && def->hasTrait<OpTrait::ConstantLike>())
+      constants.push_back(def);
+    else
+      captured.insert(v);
+  }
   SmallVector<Type> fields;
   for (Value v : captured) {
     Type t = v.getType();
@@ -482,6 +493,9 @@ LogicalResult Emulator::emulate(gpu::LaunchOp launch, StringRef name) {
       x = arith::IndexCastOp::create(kb, loc, v.getType(), x);
     replaceAllUsesInRegionWith(v, x, launch.getBody());
   }
+  for (Operation *def : constants)
+    replaceAllUsesInRegionWith(def->getResult(0), kb.clone(*def)->getResult(0),
+                               launch.getBody());
   // Ids and sizes from the emulator.
   Block &body = launch.getBody().front();
   gpu::KernelDim3 dims[4] = {launch.getThreadIds(), launch.getBlockIds(),

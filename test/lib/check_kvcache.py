@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_attention import compare_output, load, run_attn, store  # noqa: E402
+from check_attention import compare_output, load, run_attn, store, tensor_core_tol  # noqa: E402
 
 
 def reference(q, k, v, causal, alpha, value_norm, mask, softcap=None, sink=None):
@@ -110,7 +110,8 @@ def main():
             continue
         for name, path in zip(names, outs):
             got = load(path, a.dtype if name == "o" else "f32")
-            ok &= compare_output("%s %s" % (backend, name), got, refs[name], a.tol)
+            ok &= compare_output("%s %s" % (backend, name), got, refs[name],
+                                 tensor_core_tol(backend, a.tol))
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_attention import compare, round_bf16, run_attn  # noqa: E402
+from check_attention import compare, round_bf16, run_attn, tensor_core_tol  # noqa: E402
 
 
 def softmax(z, axis=-1):
@@ -404,7 +404,7 @@ def main():
                 print(line + (" ok" if bad == 0 else " FAIL"))
                 ok &= bad == 0
             else:
-                ok &= compare(label, got.astype(np.float64), want, a.tol)
+                ok &= compare(label, got.astype(np.float64), want, tensor_core_tol(backend, a.tol))
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

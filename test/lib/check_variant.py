@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_attention import attend, compare, load, run_attn, store  # noqa: E402
+from check_attention import attend, backend_tol, compare, load, run_attn, store  # noqa: E402
 
 
 def attend_sink(q, k, v, sinks):
@@ -240,7 +240,7 @@ def main():
                 print("%s: shape %s, expected %s FAIL" % (name, got.shape, ref.shape))
                 ok = False
                 continue
-            ok &= compare(name, got, ref, tol)
+            ok &= compare(name, got, ref, backend_tol(backend, tol, low_precision, a.tol))
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
