@@ -22,6 +22,7 @@ if config.sanitize:
 
 config.substitutions.append(("%python", python))
 config.substitutions.append(("%attn_src", config.attn_src_root))
+config.substitutions.append(("%attn_build", os.path.dirname(config.attn_tools_dir)))
 config.substitutions.append(("%attn_obj", config.attn_obj_root))
 config.substitutions.append(("%attnrt_lib", config.attn_runtime_lib))
 config.substitutions.append(("%runtime_include", os.path.join(config.attn_src_root, "runtime", "include")))

@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""Builds the GPU check bundle (see scripts/gpu-check and docs/gpu-backend.md).
+
+The cases are those of test/Integration/gpu-emulation.test and
+simt-emulation.test: their harness commands run here with the reference
+backend only, through a wrapper of attn-run that records each run's program,
+inputs and outputs. Every case is compiled ahead of time with attn-compile
+--target=nvptx for each chip, and one driver per chip (bench/gpu-check.c,
+a static libattnrt) is linked with its objects. The bundle needs an NVIDIA
+driver and nothing of attn's toolchain.
+
+    gpu_bundle.py --build=build --out=build/gpu-bundle [--only=NAME,...]
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"
+TESTS = ["test/Integration/gpu-emulation.test", "test/Integration/simt-emulation.test"]
+CHIPS = ["sm_90"]  # sm_80 on request (--chips=sm_90,sm_80): both do not fit in 60 MiB
+
+WRAPPER = """#!/bin/sh
+# Records an attn-run command line, then runs it.
+/usr/bin/python3 -c 'import json,sys; open(sys.argv[1],"a").write(json.dumps(sys.argv[2:])+"\\n")' "{log}" "$@"
+exec "{attn_run}" "$@"
+"""
+
+
+def harness_commands(only):
+    """(case name, argv) of every RUN line, backends set to reference."""
+    subs = {"%check_attention": "check_attention.py", "%check_variant": "check_variant.py",
+            "%check_routing": "check_routing.py", "%check_kvcache": "check_kvcache.py",
+            "%check_linear": "check_linear.py", "%check_evict": "check_evict.py"}
+    seen, covered = {}, set()
+    for test in TESTS:
+        for line in open(os.path.join(ROOT, test)):
+            m = re.match(r"; RUN: (%check_\w+) (.*?) \| FileCheck", line)
+            if not m:
+                continue
+            args = shlex.split(m.group(2))
+            workdir = args[args.index("--workdir") + 1]
+            name = ("ge_" if "gpu-emulation" in test else "se_") + workdir.split("/")[-1]
+            # One case per program is enough from the second file (the
+            # MoE weights alone are 13 MiB).
+            key = next((args[i + 1] for i, x in enumerate(args)
+                        if x in ("--variant", "--example", "--mlir")), name)
+            if name.startswith("se_") and key in covered:
+                continue
+            covered.add(key)
+            if only and name not in only:
+                continue
+            args = [a.replace("%S", os.path.join(ROOT, "test", "Integration")) for a in args]
+            i = args.index("--backends")
+            args[i + 1] = "reference"
+            seen[name] = [PY, os.path.join(ROOT, "test", "lib", subs[m.group(1)])] + args
+    return seen
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--out", default=None)
+    p.add_argument("--only", default="", help="comma-separated case names (all by default)")
+    p.add_argument("--chips", default=",".join(CHIPS),
+                   help="sm_90, sm_80, ... or cpu (the driver on host memory, to test the bundle)")
+    a = p.parse_args()
+    out = a.out or os.path.join(a.build, "gpu-bundle")
+    only = [o for o in a.only.split(",") if o]
+    chips = a.chips.split(",")
+    attn_run = os.path.join(a.build, "bin", "attn-run")
+    attn_compile = os.path.join(a.build, "bin", "attn-compile")
+    shutil.rmtree(out, ignore_errors=True)
+    work = os.path.join(out, "work")
+    os.makedirs(work)
+    log = os.path.join(work, "runs.jsonl")
+    wrapper = os.path.join(work, "attn-run")
+    with open(wrapper, "w") as f:
+        f.write(WRAPPER.format(log=log, attn_run=attn_run))
+    os.chmod(wrapper, 0o755)
+
+    cases = []
+    for name, argv in sorted(harness_commands(only).items()):
+        argv = [x.replace("%t", os.path.join(work, "t")) for x in argv]
+        argv[argv.index("--workdir") + 1] = os.path.join(work, name)
+        open(log, "w").close()
+        r = subprocess.run(argv + ["--attn-run", wrapper], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("gpu_bundle: reference run of %s failed:\n%s%s" % (name, r.stdout, r.stderr))
+            return 1
+        runs = [json.loads(l) for l in open(log) if l.strip()]
+        for n, run in enumerate(runs):
+            src = run[0]
+            fn = next((x.split("=", 1)[1] for x in run if x.startswith("--function=")), "main")
+            ins = [x[len("--input=@"):] for x in run if x.startswith("--input=@")]
+            outs = [x[len("--output=@"):] for x in run if x.startswith("--output=@")]
+            case = name if len(runs) == 1 else "%s_%d" % (name, n)
+            d = os.path.join(out, "cases", case)
+            os.makedirs(d)
+            shutil.copy(src, os.path.join(d, "case.mlir"))
+            for k, f in enumerate(ins):
+                shutil.copy(f, os.path.join(d, "in%d.npy" % k))
+            for k, f in enumerate(outs):
+                shutil.copy(f, os.path.join(d, "out%d.npy" % k))
+            low = any(t in open(src).read() for t in ("xf16>", "xbf16>"))
+            cases.append((case, fn, len(ins), 2e-2 if low else 5e-3))
+
+    # One object per case and chip, then one driver per chip.
+    src_dir = os.path.join(work, "src")
+    os.makedirs(src_dir)
+    for chip in chips:
+        objs, decls, table = [], [], []
+        for case, fn, nin, tol in cases:
+            ident = re.sub(r"\W", "_", case)
+            obj = os.path.join(work, "%s_%s.o" % (ident, chip))
+            target = ["--target=x86-64"] if chip == "cpu" else ["--target=nvptx", "--chip=" + chip]
+            cmd = [attn_compile, os.path.join(out, "cases", case, "case.mlir")] + target + [
+                   "--name=c_" + ident, "-o", obj]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                print("gpu_bundle: %s\n%s" % (" ".join(cmd), r.stderr))
+                return 1
+            objs.append(obj)
+            sym = "c_%s_%s" % (ident, fn)
+            decls.append("int %s();\nextern const char %s_signature[];" % (sym, sym))
+            table.append('  {"%s", (entry_fn)%s, %s_signature, %d, %g},' % (case, sym, sym, nin, tol))
+        with open(os.path.join(src_dir, "cases.inc"), "w") as f:
+            f.write("/* Generated by scripts/gpu_bundle.py. */\n" + "\n".join(decls) +
+                    "\nstatic const gpu_case cases[] = {\n" + "\n".join(table) + "\n};\n")
+        exe = os.path.join(out, "attn-gpu-check-" + chip.replace("_", ""))
+        cmd = ["cc", "-O2", "-std=gnu11"] + (["-DATTN_CHECK_CPU"] if chip == "cpu" else []) + [
+               "-I" + os.path.join(ROOT, "runtime", "include"),
+               "-I" + src_dir, os.path.join(ROOT, "bench", "gpu-check.c")] + objs + [
+               os.path.join(a.build, "runtime", "libattnrt.a"), "-lm", "-lpthread", "-ldl",
+               "-o", exe]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print("gpu_bundle: link failed\n%s" % r.stderr)
+            return 1
+
+    # The benchmark's kernels as a shared library for bench/gpu.py.
+    mlir = os.path.join(work, "bench.mlir")
+    subprocess.run([PY, os.path.join(ROOT, "bench", "gpu", "make_kernels.py"), mlir], check=True)
+    obj = os.path.join(work, "bench.o")
+    chip = next((c for c in chips if c != "cpu"), None)
+    if chip:
+        for cmd in ([attn_compile, mlir, "--target=nvptx", "--chip=" + chip, "--name=k", "-o", obj],
+                    ["cc", "-shared", "-o", os.path.join(out, "libattn_gpu_bench.so"), obj,
+                     os.path.join(a.build, "runtime", "libattnrt.a"), "-lm", "-lpthread", "-ldl"]):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                print("gpu_bundle: %s\n%s" % (" ".join(cmd), r.stderr))
+                return 1
+        shutil.copy(os.path.join(ROOT, "bench", "gpu.py"), out)
+
+    with open(os.path.join(out, "run"), "w") as f:
+        f.write("""#!/bin/bash
+# Checks every kernel of this bundle on the GPU against the reference
+# interpreter's outputs; writes results.txt. Needs an NVIDIA driver only.
+cd "$(dirname "$0")"
+cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1)
+case "$cc" in 9.*) drv=./attn-gpu-check-sm90 ;; *) drv=./attn-gpu-check-sm80 ;; esac
+[ -x "$drv" ] || drv=$(ls ./attn-gpu-check-sm* | head -n1)
+# ./run [--no-bench] [--quick]: the checks, then the benchmark against
+# PyTorch (bench/gpu.py); everything goes to results.txt.
+bench=1; quick=
+for a in "$@"; do
+  case "$a" in --no-bench) bench= ;; --quick) quick=--quick ;; esac
+done
+"$drv" --cases=cases 2>&1 | tee results.txt
+status=${PIPESTATUS[0]}
+[ "$status" = 2 ] && exit 2  # no device: nothing to time either
+if [ -n "$bench" ] && [ -f gpu.py ]; then
+  python3 gpu.py $quick --out=bench 2>&1 | tee -a results.txt
+  [ -f bench.md ] && cat bench.md >> results.txt
+fi
+exit "$status"
+""")
+    os.chmod(os.path.join(out, "run"), 0o755)
+    shutil.rmtree(work)
+    size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
+    print("gpu bundle: %d cases, %d chip(s), %.1f MiB in %s" % (len(cases), len(chips), size / 2**20, out))
+    if size > 60 * 2**20:
+        print("gpu_bundle: the bundle exceeds 60 MiB")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
