@@ -457,10 +457,17 @@ struct MapLoops : attn::impl::AttnGPUMapLoopsPassBase<MapLoops> {
               << "escapes here";
           return signalPassFailure();
         }
+      // A buffer the host frees itself keeps its dealloc (converted when
+      // the walk reaches it); the others are freed at the end of the block.
+      bool freed = llvm::any_of(op->getResult(0).getUsers(), [](Operation *u) {
+        return isa<memref::DeallocOp>(u);
+      });
       Value buffer = deviceAlloc(b, op->getLoc(), type, op->getOperands());
       op->getResult(0).replaceAllUsesWith(buffer);
-      b.setInsertionPoint(op->getBlock()->getTerminator());
-      deviceFree(b, op->getLoc(), buffer);
+      if (!freed) {
+        b.setInsertionPoint(op->getBlock()->getTerminator());
+        deviceFree(b, op->getLoc(), buffer);
+      }
       op->erase();
     }
   }

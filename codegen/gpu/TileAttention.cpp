@@ -150,11 +150,30 @@ private:
         .getShuffleResult();
   }
 
-  /// Copies rows [r0, r0 + 64) of src[b, head] (rows >= nValid as zeros)
-  /// into the shared tile `dst`. Returns the cp.async group token, or null
-  /// for f32 sources (synchronous load, round to f16, store).
+  /// Where row r of a staged tile comes from: src[b, head, row] if valid,
+  /// zeros otherwise.
+  struct RowSource {
+    Value head, row, valid;
+  };
+  /// Copies the 64 rows `rowOf` gives into the shared tile `dst`. Returns
+  /// the cp.async group token, or null for f32 sources (synchronous load,
+  /// round to f16, store).
+  Value stage(Value src, llvm::function_ref<RowSource(Value)> rowOf,
+              int64_t dim, Value dst);
+  /// Rows [r0, r0 + 64) of src[b, head], rows >= nValid as zeros.
   Value stage(Value src, Value head, Value r0, Value nValid, int64_t dim,
-              Value dst);
+              Value dst) {
+    return stage(
+        src,
+        [&](Value r) {
+          Value row = add(r0, r);
+          return RowSource{head, row, ult(row, nValid)};
+        },
+        dim, dst);
+  }
+  /// The flash-decoding form: splits of the keys, then a merge launch.
+  void emitMerge(Value oPart, Value lPart, Value numSplits, Value batch,
+                 int64_t lq, int64_t group);
   /// ldmatrix of `tiles` 8x8 matrices at (row, col) of a shared tile; the
   /// fragments as vector<2xT>.
   SmallVector<Value> ldmatrix(Value tile, Value row, Value col, int tiles,
@@ -174,7 +193,8 @@ private:
   Value tid, lane, bb, h;
 };
 
-Value KernelEmitter::stage(Value src, Value head, Value r0, Value nValid,
+Value KernelEmitter::stage(Value src,
+                           llvm::function_ref<RowSource(Value)> rowOf,
                            int64_t dim, Value dst) {
   int64_t chunksPerRow = dim / 8;
   int64_t perThread = kRows * chunksPerRow / kThreads;
@@ -186,8 +206,7 @@ Value KernelEmitter::stage(Value src, Value head, Value r0, Value nValid,
     Value chunk = add(tid, cst(it * kThreads));
     Value r = div(chunk, chunksPerRow);
     Value col = mul(rem(chunk, chunksPerRow), cst(8));
-    Value row = add(r0, r);
-    Value valid = ult(row, nValid);
+    auto [head, row, valid] = rowOf(r);
     Value safeRow = select(valid, row, cst(0));
     if (async) {
       Value n = select(valid, cst(8), cst(0));
@@ -268,6 +287,17 @@ Value KernelEmitter::toOutput(Value x, Type type) {
   return arith::ExtFOp::create(b, loc, type, x);
 }
 
+/// The flash-decoding form applies to a static query length of at most 16
+/// whose GQA group fills at most one CTA's 64 rows.
+static bool takesSplitKeys(AttentionOp op) {
+  auto qType = cast<MemRefType>(op.getQuery().getType());
+  auto kType = cast<MemRefType>(op.getKey().getType());
+  int64_t lq = qType.getDimSize(2);
+  int64_t group = qType.getDimSize(1) / kType.getDimSize(1);
+  return !ShapedType::isDynamic(lq) && lq >= 1 && lq <= 16 &&
+         lq * group <= kRows;
+}
+
 LogicalResult KernelEmitter::emit() {
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
   auto qType = cast<MemRefType>(q.getType());
@@ -282,32 +312,63 @@ LogicalResult KernelEmitter::emit() {
   Value out = op.getOutputs()[0];
   Value lse = op.getLse();
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
+  // Split-KV decode: CTAs over (key split, KV head, batch), the group's
+  // heads x query rows packed into the 64 rows; partials merged by LSE.
+  bool splitKeys = takesSplitKeys(op);
+  int64_t staticLq = qType.getDimSize(2);
 
   // Grid from the run-time shapes.
   Value batch = memref::DimOp::create(b, loc, q, 0);
   Value lq = memref::DimOp::create(b, loc, q, 2);
   Value lk = memref::DimOp::create(b, loc, k, 2);
-  Value numQTiles = arith::CeilDivUIOp::create(b, loc, lq, cst(kRows));
+  Value c1 = cst(1);
+  Value gridX = arith::CeilDivUIOp::create(b, loc, lq, cst(kRows));
+  Value gridY = cst(hq);
+  Value keysPerSplit, numSplits, oPart, lPart;
+  if (splitKeys) {
+    // About two waves of CTAs on a large GPU (132 SMs): as many splits as
+    // that needs, at least one 64-key tile each.
+    Value tiles = arith::CeilDivUIOp::create(b, loc, lk, cst(kKeys));
+    Value ctas = arith::MaxUIOp::create(b, loc, mul(batch, cst(hkv)), c1);
+    Value want = arith::CeilDivUIOp::create(b, loc, cst(264), ctas);
+    Value splits = minu(want, arith::MaxUIOp::create(b, loc, tiles, c1));
+    Value tilesPerSplit = arith::MaxUIOp::create(
+        b, loc, arith::CeilDivUIOp::create(b, loc, tiles, splits), c1);
+    keysPerSplit = mul(tilesPerSplit, cst(kKeys));
+    numSplits = arith::CeilDivUIOp::create(b, loc, lk, keysPerSplit);
+    gridX = numSplits;
+    gridY = cst(hkv);
+    int64_t dyn = ShapedType::kDynamic;
+    oPart = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, hkv, dyn, kRows, dv}, f32),
+        ValueRange{batch, numSplits});
+    lPart = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, hkv, dyn, kRows}, f32),
+        ValueRange{batch, numSplits});
+  }
   int64_t qBytes = kRows * (d + kPad) * 2, vBytes = kRows * (dv + kPad) * 2;
   Value smemBytes = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
                                                  2 * qBytes + vBytes);
-  Value c1 = cst(1);
-  auto launch = gpu::LaunchOp::create(b, loc, numQTiles, cst(hq), batch,
+  auto launch = gpu::LaunchOp::create(b, loc, gridX, gridY, batch,
                                       cst(kThreads), c1, c1, smemBytes);
+  {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToEnd(&launch.getBody().front());
   gpu::TerminatorOp::create(b, loc);
   b.setInsertionPointToStart(&launch.getBody().front());
 
   Value qt = launch.getBlockIds().x;
-  h = launch.getBlockIds().y;
+  h = launch.getBlockIds().y; // the KV head in the split form
   bb = launch.getBlockIds().z;
   tid = launch.getThreadIds().x;
   lane = rem(tid, 32);
   Value warp = div(tid, 32);
   Value g = div(lane, 4), cq = rem(lane, 4);
-  Value hk = div(h, group);
-  Value q0 = mul(qt, cst(kRows));
+  Value hk = splitKeys ? h : div(h, group);
+  Value q0 = splitKeys ? cst(0) : mul(qt, cst(kRows));
+  // Keys [kBegin, kEnd) of this CTA.
+  Value kBegin = splitKeys ? mul(qt, keysPerSplit) : cst(0);
+  Value kEnd = splitKeys ? minu(add(kBegin, keysPerSplit), lk) : lk;
 
   // Shared memory: Q, K and V tiles, rows padded by 16 bytes.
   auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
@@ -328,7 +389,21 @@ LogicalResult KernelEmitter::emit() {
   };
 
   // The query tile, then this warp's 16 rows as A fragments in registers.
-  Value qToken = stage(q, h, q0, lq, d, qs);
+  // In the split form row p of the tile is query row p % Lq of the group's
+  // head p / Lq.
+  Value qToken;
+  if (splitKeys)
+    qToken = stage(
+        q,
+        [&](Value p) {
+          Value head = add(mul(hk, cst(group)),
+                           minu(div(p, staticLq), cst(group - 1)));
+          return RowSource{head, rem(p, staticLq),
+                           ult(p, cst(group * staticLq))};
+        },
+        d, qs);
+  else
+    qToken = stage(q, h, q0, lq, d, qs);
   waitGroups(qToken, 0);
   gpu::BarrierOp::create(b, loc);
   Value warpRow = mul(warp, cst(16));
@@ -338,19 +413,36 @@ LogicalResult KernelEmitter::emit() {
                              add(cst(kk * 16), mul(div(lane, 16), cst(8))), 4,
                              false));
 
-  // This thread's two rows (g and g + 8 of the warp's 16), clamped for the
-  // regions (rows past the end are computed but never stored).
+  // This thread's two rows (g and g + 8 of the warp's 16): query index,
+  // clamped index (for the regions; rows past the end are computed but never
+  // stored), head and whether the row exists.
   Value lqLast = sub(lq, c1);
-  SmallVector<Value, 2> row, rowC;
+  SmallVector<Value, 2> row, rowC, head, rowValid, tileRow;
   for (int64_t r = 0; r < 2; ++r) {
-    row.push_back(add(add(q0, warpRow), add(g, cst(8 * r))));
-    rowC.push_back(minu(row[r], lqLast));
+    Value p = add(warpRow, add(g, cst(8 * r)));
+    tileRow.push_back(p);
+    if (splitKeys) {
+      row.push_back(rem(p, staticLq));
+      rowC.push_back(row.back());
+      head.push_back(add(mul(hk, cst(group)),
+                         minu(div(p, staticLq), cst(group - 1))));
+      rowValid.push_back(ult(p, cst(group * staticLq)));
+    } else {
+      row.push_back(add(q0, p));
+      rowC.push_back(minu(row[r], lqLast));
+      head.push_back(h);
+      rowValid.push_back(ult(row[r], lq));
+    }
   }
 
   // Mask: user mask && causal (bottom-right aligned).
   Value causalOffset = op.getCausal() ? sub(lk, lq) : Value();
   Region maskRegion;
   bool hasMask = buildMaskRegion(b, loc, op, causalOffset, maskRegion);
+  // Packed heads share a tile classification only if the mask ignores the
+  // head.
+  bool classify = hasMask && !(splitKeys && group > 1 &&
+                               !maskRegion.front().getArgument(1).use_empty());
 
   // Loop state: m[2], l[2], acc[dv / 8][4].
   int64_t nAcc = dv / 8;
@@ -361,28 +453,32 @@ LogicalResult KernelEmitter::emit() {
     init.push_back(fcst(0.0));
   for (int64_t i = 0; i < nAcc * 4; ++i)
     init.push_back(fcst(0.0));
-  Value numKTiles = arith::CeilDivUIOp::create(b, loc, lk, cst(kKeys));
-  auto loop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1, init);
+  Value kt0 = div(kBegin, kKeys);
+  Value numKTiles = arith::CeilDivUIOp::create(b, loc, kEnd, cst(kKeys));
+  auto loop = scf::ForOp::create(b, loc, kt0, numKTiles, c1, init);
   {
     OpBuilder::InsertionGuard loopGuard(b);
     b.setInsertionPointToStart(loop.getBody());
     ValueRange state = loop.getRegionIterArgs();
     Value k0 = mul(loop.getInductionVar(), cst(kKeys));
     Value full, empty;
-    if (hasMask) {
-      Value iMax = sub(minu(add(q0, cst(kRows)), lq), c1);
+    if (classify) {
+      Value iMin = splitKeys ? cst(0) : q0;
+      Value iMax = splitKeys ? cst(staticLq - 1)
+                             : sub(minu(add(q0, cst(kRows)), lq), c1);
       Value jMax = sub(minu(add(k0, cst(kKeys)), lk), c1);
-      MaskClassifier classifier(b, loc, maskRegion.front(), bb, h, q0, iMax,
-                                k0, jMax);
+      MaskClassifier classifier(b, loc, maskRegion.front(), bb, head[0], iMin,
+                                iMax, k0, jMax);
       std::tie(full, empty) = classifier.classify(
           cast<YieldOp>(maskRegion.front().getTerminator()).getValues()[0]);
     } else {
-      full = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+      full = arith::ConstantIntOp::create(b, loc, b.getI1Type(), !hasMask);
       empty = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
     }
-    // A tile past the key end is never full: its last columns are padding.
+    // A tile past the key end (or the split's end) is never full: its last
+    // columns are padding.
     full = arith::AndIOp::create(b, loc, full,
-                                 ule(add(k0, cst(kKeys)), lk));
+                                 ule(add(k0, cst(kKeys)), kEnd));
     Value notEmpty = arith::XOrIOp::create(
         b, loc, empty, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
     auto ifStep = scf::IfOp::create(b, loc, state.getTypes(), notEmpty,
@@ -393,8 +489,8 @@ LogicalResult KernelEmitter::emit() {
     }
     b.setInsertionPointToStart(ifStep.thenBlock());
 
-    Value kToken = stage(k, hk, k0, lk, d, ks);
-    Value vToken = stage(v, hk, k0, lk, dv, vs);
+    Value kToken = stage(k, hk, k0, kEnd, d, ks);
+    Value vToken = stage(v, hk, k0, kEnd, dv, vs);
     waitGroups(kToken, vToken ? 1 : 0);
     gpu::BarrierOp::create(b, loc);
 
@@ -422,7 +518,8 @@ LogicalResult KernelEmitter::emit() {
         Value val = fmul(s[j][e], scale);
         if (!op.getScore().empty())
           val = inlineRegion(b, op.getScore(),
-                             {val, bb, h, rowC[e / 2], colsC.back()})[0];
+                             {val, bb, head[e / 2], rowC[e / 2],
+                              colsC.back()})[0];
         x.push_back(val);
       }
     // Partial tiles: the mask and the key end per element.
@@ -437,12 +534,13 @@ LogicalResult KernelEmitter::emit() {
       b.setInsertionPointToStart(ifFull.elseBlock());
       SmallVector<Value> masked;
       for (size_t n = 0; n < x.size(); ++n) {
-        Value vis = ult(cols[n], lk);
+        Value vis = ult(cols[n], kEnd);
         if (hasMask)
           vis = arith::AndIOp::create(
               b, loc, vis,
               inlineRegion(b, maskRegion,
-                           {bb, h, rowC[(n % 4) / 2], colsC[n]})[0]);
+                           {bb, head[(n % 4) / 2], rowC[(n % 4) / 2],
+                            colsC[n]})[0]);
         masked.push_back(select(vis, x[n], fcst(-INFINITY)));
       }
       scf::YieldOp::create(b, loc, masked);
@@ -510,7 +608,9 @@ LogicalResult KernelEmitter::emit() {
     scf::YieldOp::create(b, loc, ifStep.getResults());
   }
 
-  // Finalize: row sums across the quad, sink, 1 / l, epilogue, store.
+  // Finalize: row sums across the quad, then either the output (sink,
+  // 1 / l, epilogue, LSE) or, in the split form, this split's partial
+  // output acc / l and partial LSE m + log l (sigmoid: acc, unscaled).
   SmallVector<Value> st(loop.getResults().begin(), loop.getResults().end());
   for (int64_t r = 0; r < 2; ++r) {
     Value m = st[r], l = st[2 + r];
@@ -520,8 +620,8 @@ LogicalResult KernelEmitter::emit() {
       l = fadd(l, shuffleXor(l, 2));
     }
     Value alpha;
-    if (!op.getSink().empty()) {
-      Value sink = inlineRegion(b, op.getSink(), {bb, h, rowC[r]})[0];
+    if (!splitKeys && !op.getSink().empty()) {
+      Value sink = inlineRegion(b, op.getSink(), {bb, head[r], rowC[r]})[0];
       Value mf = fmax(m, sink);
       alpha = expShifted(m, mf);
       l = fadd(fmul(l, alpha), expShifted(sink, mf));
@@ -536,20 +636,25 @@ LogicalResult KernelEmitter::emit() {
       if (alpha)
         inv = fmul(inv, alpha);
     }
-    auto ifRow = scf::IfOp::create(b, loc, ult(row[r], lq), false);
+    auto ifRow = scf::IfOp::create(b, loc, rowValid[r], false);
     OpBuilder::InsertionGuard storeGuard(b);
     b.setInsertionPointToStart(ifRow.thenBlock());
     for (int64_t i = 0; i < nAcc; ++i)
       for (int64_t e = 2 * r; e < 2 * r + 2; ++e) {
         Value dIdx = add(cst(i * 8 + e % 2), mul(cq, cst(2)));
         Value o = fmul(acc[i * 4 + e], inv);
+        if (splitKeys) {
+          memref::StoreOp::create(b, loc, o, oPart,
+                                  ValueRange{bb, hk, qt, tileRow[r], dIdx});
+          continue;
+        }
         Value y = !op.getEpilogue().empty()
                       ? inlineRegion(b, op.getEpilogue(),
                                      {o, bb, h, row[r], dIdx})[0]
                       : toOutput(o, outElem);
         memref::StoreOp::create(b, loc, y, out, ValueRange{bb, h, row[r], dIdx});
       }
-    if (lse) {
+    if (lse || splitKeys) {
       Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, cq,
                                           cst(0));
       auto ifFirst = scf::IfOp::create(b, loc, first, false);
@@ -559,10 +664,113 @@ LogicalResult KernelEmitter::emit() {
       Value log = fmul(math::Log2Op::create(b, loc, l), fcst(M_LN2));
       Value value = select(positive, arith::AddFOp::create(b, loc, m, log),
                            fcst(-INFINITY));
-      memref::StoreOp::create(b, loc, value, lse, ValueRange{bb, h, row[r]});
+      if (splitKeys)
+        memref::StoreOp::create(b, loc, value, lPart,
+                                ValueRange{bb, hk, qt, tileRow[r]});
+      else
+        memref::StoreOp::create(b, loc, value, lse, ValueRange{bb, h, row[r]});
     }
   }
+  }
+  if (splitKeys) {
+    emitMerge(oPart, lPart, numSplits, batch, staticLq, group);
+    memref::DeallocOp::create(b, loc, oPart);
+    memref::DeallocOp::create(b, loc, lPart);
+  }
   return success();
+}
+
+void KernelEmitter::emitMerge(Value oPart, Value lPart, Value numSplits,
+                              Value batch, int64_t lq, int64_t group) {
+  // One thread per output element (b, h, i, d): the splits' partial
+  // outputs weighted by exp(lse_s - M) over their sum (plus the sink's
+  // share); for sigmoid the plain sum. The d == 0 thread writes the LSE.
+  auto oType = cast<MemRefType>(op.getOutputs()[0].getType());
+  Value out = op.getOutputs()[0];
+  Value lse = op.getLse();
+  int64_t hq = oType.getDimSize(1), dv = oType.getDimSize(3);
+  bool softmax = op.getNormalizer() == Normalizer::softmax;
+  Value total = mul(batch, cst(hq * lq * dv));
+  Value blocks = arith::CeilDivUIOp::create(b, loc, total, cst(kThreads));
+  Value c1 = cst(1);
+  auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, cst(kThreads),
+                                      c1, c1);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value idx = add(mul(launch.getBlockIds().x, cst(kThreads)),
+                  launch.getThreadIds().x);
+  auto ifIn = scf::IfOp::create(b, loc, ult(idx, total), false);
+  b.setInsertionPointToStart(ifIn.thenBlock());
+  Value dIdx = rem(idx, dv);
+  Value i = rem(div(idx, dv), lq);
+  Value head = rem(div(idx, dv * lq), hq);
+  Value bIdx = div(idx, dv * lq * hq);
+  Value hk = div(head, group);
+  Value p = add(mul(rem(head, group), cst(lq)), i); // row of the tile
+  Value mx = fcst(-INFINITY);
+  if (softmax) {
+    auto maxLoop = scf::ForOp::create(b, loc, cst(0), numSplits, c1,
+                                      ValueRange{mx});
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(maxLoop.getBody());
+      Value ls = memref::LoadOp::create(
+          b, loc, lPart, ValueRange{bIdx, hk, maxLoop.getInductionVar(), p});
+      scf::YieldOp::create(b, loc, fmax(maxLoop.getRegionIterArgs()[0], ls));
+    }
+    mx = maxLoop.getResult(0);
+  }
+  Value sink;
+  if (softmax && !op.getSink().empty()) {
+    sink = inlineRegion(b, op.getSink(), {bIdx, head, i})[0];
+    mx = fmax(mx, sink);
+  }
+  auto sumLoop = scf::ForOp::create(b, loc, cst(0), numSplits, c1,
+                                    ValueRange{fcst(0.0), fcst(0.0)});
+  {
+    OpBuilder::InsertionGuard g2(b);
+    b.setInsertionPointToStart(sumLoop.getBody());
+    Value sIdx = sumLoop.getInductionVar();
+    Value o = memref::LoadOp::create(b, loc, oPart,
+                                     ValueRange{bIdx, hk, sIdx, p, dIdx});
+    Value w = fcst(1.0);
+    if (softmax)
+      w = expShifted(memref::LoadOp::create(b, loc, lPart,
+                                            ValueRange{bIdx, hk, sIdx, p}),
+                     mx);
+    ValueRange acc = sumLoop.getRegionIterArgs();
+    scf::YieldOp::create(b, loc,
+                         ValueRange{fadd(acc[0], fmul(w, o)), fadd(acc[1], w)});
+  }
+  Value num = sumLoop.getResult(0), den = sumLoop.getResult(1);
+  if (sink)
+    den = fadd(den, expShifted(sink, mx));
+  Value o = num;
+  if (softmax) {
+    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                           den, fcst(0.0));
+    o = select(positive, arith::DivFOp::create(b, loc, num, den), fcst(0.0));
+  }
+  Value y = !op.getEpilogue().empty()
+                ? inlineRegion(b, op.getEpilogue(), {o, bIdx, head, i, dIdx})[0]
+                : toOutput(o, oType.getElementType());
+  memref::StoreOp::create(b, loc, y, out, ValueRange{bIdx, head, i, dIdx});
+  if (lse) {
+    auto ifFirst = scf::IfOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dIdx, cst(0)),
+        false);
+    b.setInsertionPointToStart(ifFirst.thenBlock());
+    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                           den, fcst(0.0));
+    Value safeM = select(isNegInf(mx), fcst(0.0), mx);
+    Value log = fmul(math::Log2Op::create(b, loc, den), fcst(M_LN2));
+    memref::StoreOp::create(
+        b, loc, select(positive, fadd(safeM, log), fcst(-INFINITY)), lse,
+        ValueRange{bIdx, head, i});
+  }
 }
 
 struct GPUTileAttention

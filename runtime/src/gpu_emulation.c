@@ -37,6 +37,7 @@ void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
                                     size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save,
                                      const void **bottom_old, size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 
 /*===------------------------------------------------------------------===*
@@ -117,7 +118,7 @@ enum { READY, AT_BARRIER, AT_WARP, DONE };
 enum { OP_SHFL = 1, OP_LDMATRIX, OP_MMA };
 static const char *const kOpNames[] = {"", "shfl.sync", "ldmatrix", "mma.sync"};
 
-enum { kMaxThreads = 1024, kStackBytes = 256 * 1024 };
+enum { kMaxThreads = 1024, kStackBytes = 1024 * 1024 };
 
 typedef struct {
   void *dst;
@@ -167,7 +168,7 @@ typedef struct {
   emu_shadow *shadow;
   int64_t shadow_cap;
   uint32_t epoch;
-  int race_check, aborting, has_error;
+  int race_check, aborting, has_error, dirty_stacks;
   char error[1024];
   int64_t stat_blocks, stat_threads, stat_switches;
 } emu_state;
@@ -256,6 +257,7 @@ static void emu_fail(int from_thread, const char *fmt, ...) {
     e->has_error = 1;
   }
   e->aborting = 1;
+  e->dirty_stacks = 1;
   if (from_thread)
     for (;;)
       to_scheduler(1); /* never resumed */
@@ -696,6 +698,13 @@ void attnemu_launch(attnemu_kernel_fn kernel, void *env, const char *name,
   }
   e->smem_size = shared_bytes;
   e->aborting = 0;
+#ifdef ATTNEMU_ASAN
+  if (e->dirty_stacks)
+    for (int i = 0; i < kMaxThreads; ++i)
+      if (e->threads[i].stack)
+        __asan_unpoison_memory_region(e->threads[i].stack, kStackBytes);
+#endif
+  e->dirty_stacks = 0;
   for (int64_t z = 0; z < gz && !e->aborting; ++z)
     for (int64_t y = 0; y < gy && !e->aborting; ++y)
       for (int64_t x = 0; x < gx && !e->aborting; ++x) {
@@ -720,6 +729,13 @@ void attnemu_launch(attnemu_kernel_fn kernel, void *env, const char *name,
           t->id[2] = i / (bx * by);
           t->ncopies = t->head = 0;
           t->committed = t->completed = 0;
+#ifdef ATTNEMU_ASAN
+          /* An ended fiber never returns: the redzones of its last frames
+           * (near the top) stay poisoned on this stack; after an error,
+           * those of a whole call chain. */
+          __asan_unpoison_memory_region(
+              (char *)t->stack + kStackBytes - 64 * 1024, 64 * 1024);
+#endif
           ctx_init(&t->ctx, t->stack, kStackBytes, fiber_main);
         }
         ++e->stat_blocks;

@@ -98,6 +98,40 @@ func.func @sigmoid(%q: memref<1x2x?x16xf16>, %k: memref<1x2x?x16xf16>,
 
 // -----
 
+// Split-KV decode (a static query length of at most 16 whose GQA group fits
+// in 64 rows): the grid runs over (key splits, KV heads, batch) with the
+// splits from the run-time key length and batch; partial outputs and LSEs
+// go to scratch buffers; a second launch merges them by LSE (max, then the
+// weighted sum) and writes the output and the LSE.
+// CHECK-LABEL: func.func @split_decode
+// CHECK:         arith.constant 264 : index
+// CHECK:         %[[OP:.*]] = memref.alloc(%{{.*}}, %[[SPLITS:.*]]) : memref<?x2x?x64x64xf32>
+// CHECK:         %[[LP:.*]] = memref.alloc(%{{.*}}, %[[SPLITS]]) : memref<?x2x?x64xf32>
+// CHECK:         gpu.launch blocks(%[[S:.*]], %[[HK:.*]], %[[B:.*]]) in (%{{.*}} = %[[SPLITS]], %{{.*}} = %c2{{.*}}
+// CHECK:           nvvm.mma.sync
+// CHECK:           memref.store %{{.*}}, %[[OP]][%[[B]], %[[HK]], %[[S]], %{{.*}}, %{{.*}}] : memref<?x2x?x64x64xf32>
+// CHECK:           memref.store %{{.*}}, %[[LP]][%[[B]], %[[HK]], %[[S]], %{{.*}}] : memref<?x2x?x64xf32>
+// CHECK:         gpu.launch
+// CHECK:           scf.for
+// CHECK:             memref.load %[[LP]]
+// CHECK:             arith.maximumf
+// CHECK:           scf.for
+// CHECK:             memref.load %[[OP]]
+// CHECK:           memref.store %{{.*}}, %{{.*}} : memref<?x8x1x64xf16>
+// CHECK:           memref.store %{{.*}}, %{{.*}} : memref<?x8x1xf32>
+// CHECK:         memref.dealloc %[[OP]]
+// CHECK:         memref.dealloc %[[LP]]
+func.func @split_decode(%q: memref<?x8x1x64xf16>, %k: memref<?x2x?x64xf16>,
+                        %v: memref<?x2x?x64xf16>, %o: memref<?x8x1x64xf16>,
+                        %lse: memref<?x8x1xf32>) {
+  attn.attention causal
+      ins(%q, %k, %v : memref<?x8x1x64xf16>, memref<?x2x?x64xf16>, memref<?x2x?x64xf16>)
+      outs(%o, %lse : memref<?x8x1x64xf16>, memref<?x8x1xf32>)
+  return
+}
+
+// -----
+
 // What the tensor-core kernel does not take stays for the SIMT path
 // (attn-tile-attention, attn-gpu-map-loops): head dims that are not
 // multiples of 16, mixed element types, `rms_norm`, other attn ops.
