@@ -94,6 +94,8 @@ private:
   }
   /// The address of memref[indices] as an !llvm.ptr.
   Value address(OpBuilder &b, Location loc, Value memref, ValueRange indices);
+  /// The emulator's shared memory of this block as a memref<?xi8>.
+  Value sharedBuffer(OpBuilder &b, Location loc);
   /// A buffer of `n` `type` words at the kernel's entry, and its address.
   std::pair<Value, Value> scratch(OpBuilder &b, Location loc, Type type,
                                   int64_t n);
@@ -127,6 +129,26 @@ Value Emulator::address(OpBuilder &b, Location loc, Value memref,
   Value addr = arith::AddIOp::create(b, loc, base, offset);
   return LLVM::IntToPtrOp::create(b, loc, ptr, toI64(b, loc, addr));
 }
+
+Value Emulator::sharedBuffer(OpBuilder &b, Location loc) {
+  // In the workgroup space until rewriteKernel has recorded which accesses
+  // are shared; it then strips the space from every type.
+  auto type = MemRefType::get(
+      {ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(),
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
+  Value base = call(b, loc, "attnemu_shared_base", {ptr}, {})[0];
+  Value size = call(b, loc, "attnemu_shared_size", {i64}, {})[0];
+  Value d = LLVM::PoisonOp::create(b, loc, descriptorType(ctx, type));
+  d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{0});
+  d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{1});
+  d = LLVM::InsertValueOp::create(b, loc, d, cI64(b, loc, 0),
+                                  ArrayRef<int64_t>{2});
+  d = LLVM::InsertValueOp::create(b, loc, d, size, ArrayRef<int64_t>{3, 0});
+  d = LLVM::InsertValueOp::create(b, loc, d, cI64(b, loc, 1),
+                                  ArrayRef<int64_t>{4, 0});
+  return UnrealizedConversionCastOp::create(b, loc, type, d).getResult(0);
+}
+
 
 std::pair<Value, Value> Emulator::scratch(OpBuilder &b, Location loc,
                                           Type type, int64_t n) {
@@ -173,6 +195,12 @@ void Emulator::checkGlobal(OpBuilder &b, Location loc, Value memref,
     }
     ok = arith::AndIOp::create(b, loc, ok, in);
   }
+  // A copy of no source element (a cp.async zero fill) reads nothing.
+  if (lanesOverride)
+    ok = arith::OrIOp::create(
+        b, loc, ok,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lanesOverride,
+                              arith::ConstantIndexOp::create(b, loc, 0)));
   Value bad = arith::XOrIOp::create(
       b, loc, ok, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
   auto ifBad = scf::IfOp::create(b, loc, bad, /*withElseRegion=*/false);
@@ -214,21 +242,7 @@ LogicalResult Emulator::rewriteKernel(func::FuncOp kernel) {
   kernel.walk([&](gpu::DynamicSharedMemoryOp op) { dynShared.push_back(op); });
   for (gpu::DynamicSharedMemoryOp op : dynShared) {
     OpBuilder b(op);
-    Location loc = op.getLoc();
-    auto type = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
-    Value base = call(b, loc, "attnemu_shared_base", {ptr}, {})[0];
-    Value size = call(b, loc, "attnemu_shared_size", {i64}, {})[0];
-    Type descType = descriptorType(ctx, type);
-    Value d = LLVM::PoisonOp::create(b, loc, descType);
-    d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{0});
-    d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{1});
-    d = LLVM::InsertValueOp::create(b, loc, d, cI64(b, loc, 0),
-                                    ArrayRef<int64_t>{2});
-    d = LLVM::InsertValueOp::create(b, loc, d, size, ArrayRef<int64_t>{3, 0});
-    d = LLVM::InsertValueOp::create(b, loc, d, cI64(b, loc, 1),
-                                    ArrayRef<int64_t>{4, 0});
-    Value m = UnrealizedConversionCastOp::create(b, loc, type, d).getResult(0);
-    op.replaceAllUsesWith(m);
+    op.replaceAllUsesWith(sharedBuffer(b, op.getLoc()));
     op.erase();
   }
   kernel.walk([&](Operation *op) {
@@ -516,25 +530,10 @@ LogicalResult Emulator::emulate(gpu::LaunchOp launch, StringRef name) {
   Value dynBytes = launch.getDynamicSharedMemorySize();
   int64_t staticBytes = 0;
   if (!launch.getWorkgroupAttributions().empty()) {
-    auto i8Type = MemRefType::get({ShapedType::kDynamic}, kb.getI8Type());
-    Value base = call(kb, loc, "attnemu_shared_base", {ptr}, {})[0];
-    Value size = call(kb, loc, "attnemu_shared_size", {i64}, {})[0];
-    Value d = LLVM::PoisonOp::create(kb, loc, descriptorType(ctx, i8Type));
-    d = LLVM::InsertValueOp::create(kb, loc, d, base, ArrayRef<int64_t>{0});
-    d = LLVM::InsertValueOp::create(kb, loc, d, base, ArrayRef<int64_t>{1});
-    d = LLVM::InsertValueOp::create(kb, loc, d, cI64(kb, loc, 0),
-                                    ArrayRef<int64_t>{2});
-    d = LLVM::InsertValueOp::create(kb, loc, d, size, ArrayRef<int64_t>{3, 0});
-    d = LLVM::InsertValueOp::create(kb, loc, d, cI64(kb, loc, 1),
-                                    ArrayRef<int64_t>{4, 0});
-    Value smem =
-        UnrealizedConversionCastOp::create(kb, loc, i8Type, d).getResult(0);
-    // The dynamic window comes first; attributions follow, 16-aligned.
-    Value dynEnd = dynBytes ? Value(arith::IndexCastOp::create(
-                                  kb, loc, kb.getIndexType(),
-                                  call(kb, loc, "attnemu_shared_size", {i64},
-                                       {})[0]))
-                            : Value(arith::ConstantIndexOp::create(kb, loc, 0));
+    Value smem = sharedBuffer(kb, loc);
+    // The dynamic window (rounded up to 16 bytes) comes first, the
+    // attributions after it: they start staticBytes before the end.
+    Value end = memref::DimOp::create(kb, loc, smem, 0);
     SmallVector<int64_t> offsets;
     for (BlockArgument arg : launch.getWorkgroupAttributions()) {
       auto type = cast<MemRefType>(arg.getType());
@@ -548,14 +547,13 @@ LogicalResult Emulator::emulate(gpu::LaunchOp launch, StringRef name) {
     for (auto [arg, off] :
          llvm::zip(launch.getWorkgroupAttributions(), offsets)) {
       auto type = cast<MemRefType>(arg.getType());
-      // attnemu_shared_size includes the attributions: count back.
       Value at = arith::AddIOp::create(
           kb, loc,
-          arith::SubIOp::create(kb, loc, dynEnd,
+          arith::SubIOp::create(kb, loc, end,
                                 arith::ConstantIndexOp::create(kb, loc,
                                                                staticBytes)),
           arith::ConstantIndexOp::create(kb, loc, off));
-      Value view = memref::ViewOp::create(kb, loc, stripShared(type), smem, at,
+      Value view = memref::ViewOp::create(kb, loc, type, smem, at,
                                           ValueRange{});
       BlockArgument(arg).replaceAllUsesWith(view);
     }
@@ -569,7 +567,8 @@ LogicalResult Emulator::emulate(gpu::LaunchOp launch, StringRef name) {
   }
   // The body moves over; gpu.terminator becomes the return.
   Operation *terminator = body.getTerminator();
-  OpBuilder(terminator).create<func::ReturnOp>(loc);
+  OpBuilder rb(terminator);
+  func::ReturnOp::create(rb, loc);
   terminator->erase();
   kernelEntry->getOperations().splice(kernelEntry->end(),
                                       body.getOperations());
@@ -609,9 +608,14 @@ LogicalResult Emulator::emulate(gpu::LaunchOp launch, StringRef name) {
   Value fn = func::ConstantOp::create(b, loc, kernel.getFunctionType(),
                                       kernel.getSymName());
   Value shared = cI64(b, loc, staticBytes);
-  if (dynBytes)
-    shared = arith::AddIOp::create(
-        b, loc, shared, arith::ExtUIOp::create(b, loc, i64, dynBytes));
+  if (dynBytes) {
+    Value dyn = arith::ExtUIOp::create(b, loc, i64, dynBytes);
+    if (staticBytes) // keep the attributions 16-byte aligned
+      dyn = arith::AndIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, dyn, cI64(b, loc, 15)),
+          cI64(b, loc, ~int64_t(15)));
+    shared = arith::AddIOp::create(b, loc, shared, dyn);
+  }
   call(b, loc, "attnemu_launch", {},
        {fn, envPtr, namePtr, toI64(b, loc, launch.getGridSizeX()),
         toI64(b, loc, launch.getGridSizeY()),

@@ -50,7 +50,7 @@ typedef struct {
 } emu_ctx;
 
 void attnemu_swap(emu_ctx *save, emu_ctx *load);
-__asm__(".text\n"
+__asm__(".pushsection .text\n"
         ".globl attnemu_swap\n"
         ".type attnemu_swap,@function\n"
         "attnemu_swap:\n"
@@ -75,7 +75,8 @@ __asm__(".text\n"
         "  popq %rbx\n"
         "  popq %rbp\n"
         "  ret\n"
-        ".size attnemu_swap, .-attnemu_swap\n");
+        ".size attnemu_swap, .-attnemu_swap\n"
+        ".popsection\n");
 
 static void ctx_init(emu_ctx *ctx, void *stack, size_t size,
                      void (*entry)(void)) {
@@ -444,14 +445,15 @@ static void warp_execute(int w, int from_thread) {
   int me = e->current;
   int first = 32 * w, n = e->nthreads - first < 32 ? e->nthreads - first : 32;
   emu_thread *lanes = &e->threads[first];
-  int op = 0, live[32] = {0};
+  int op = 0, live[32] = {0}, ref = -1;
   for (int l = 0; l < n; ++l)
     if (lanes[l].state == AT_WARP) {
       live[l] = 1;
-      if (!op)
+      if (ref < 0) {
+        ref = l; /* the first lane that takes part gives the operands */
         op = lanes[l].op;
-      else if (lanes[l].op != op || lanes[l].p0 != lanes[0].p0 ||
-               lanes[l].p1 != lanes[0].p1)
+      } else if (lanes[l].op != op || lanes[l].p0 != lanes[ref].p0 ||
+                 lanes[l].p1 != lanes[ref].p1)
         emu_fail(from_thread,
                  "divergent warp collective: lanes of warp %d are at "
                  "different instructions (%s and %s)",
@@ -470,12 +472,12 @@ static void warp_execute(int w, int from_thread) {
     int valid[32];
     for (int l = 0; l < n; ++l)
       in[l] = lanes[l].in[0];
-    int mode = lanes[0].p0 & 3, width = lanes[0].p1;
+    int mode = lanes[ref].p0 & 3, width = lanes[ref].p1;
     /* gpu.shuffle as MLIR's GPU-to-NVVM conversion emits it: member mask
      * the first `width` lanes, c = 32 - width for up, width - 1 otherwise
      * (no segments). */
     uint32_t c = mode == 1 ? (uint32_t)(32 - width) : (uint32_t)(width - 1);
-    uint32_t offset = lanes[0].in[1];
+    uint32_t offset = lanes[ref].in[1];
     for (int l = 0; l < n; ++l) {
       if (live[l] && lanes[l].in[1] != offset)
         emu_fail(from_thread, "shfl.sync with different offsets in warp %d",
@@ -562,6 +564,9 @@ void attnemu_ldmatrix(const void *row, int32_t num, int32_t trans,
   t->p0 = num;
   t->p1 = trans != 0;
   t->addr = row;
+  if ((uintptr_t)row % 16 && emu()->current % 32 < 8 * num)
+    emu_fail(1, "ldmatrix row address not 16-byte aligned (shared offset %lld)",
+             (long long)((const uint8_t *)row - emu()->smem));
   warp_arrive(OP_LDMATRIX);
   memcpy(out, t->out, (size_t)num * 4);
 }
@@ -587,6 +592,11 @@ void attnemu_cp_async(void *dst, const void *src, int64_t cp_bytes,
     emu_fail(1, "cp.async of %lld source bytes into %lld", (long long)src_bytes,
              (long long)cp_bytes);
   shared_offset(dst, cp_bytes, "cp.async destination");
+  if ((uintptr_t)dst % (uintptr_t)cp_bytes || (uintptr_t)src % (uintptr_t)cp_bytes)
+    emu_fail(1, "misaligned cp.async of %lld bytes (destination offset %lld, "
+                "source address %p)",
+             (long long)cp_bytes,
+             (long long)((uint8_t *)dst - emu()->smem), src);
   if (t->ncopies == t->capcopies) {
     int cap = t->capcopies ? 2 * t->capcopies : 16;
     emu_copy *c = realloc(t->copies, (size_t)cap * sizeof(emu_copy));
@@ -681,9 +691,9 @@ void attnemu_launch(attnemu_kernel_fn kernel, void *env, const char *name,
   int64_t g[3] = {gx, gy, gz}, bl[3] = {bx, by, bz};
   memcpy(e->grid, g, sizeof(g));
   memcpy(e->block, bl, sizeof(bl));
-  int64_t n = bx * by * bz;
   if (gx < 0 || gy < 0 || gz < 0 || bx < 1 || by < 1 || bz < 1 ||
-      n > kMaxThreads || shared_bytes < 0) {
+      bx > kMaxThreads || by > kMaxThreads || bz > kMaxThreads ||
+      bx * by * bz > kMaxThreads || shared_bytes < 0) {
     emu_fail(0,
              "invalid launch: grid (%lld, %lld, %lld), block (%lld, %lld, "
              "%lld), %lld bytes of shared memory",
@@ -691,6 +701,7 @@ void attnemu_launch(attnemu_kernel_fn kernel, void *env, const char *name,
              (long long)by, (long long)bz, (long long)shared_bytes);
     return;
   }
+  int64_t n = bx * by * bz;
   e->nthreads = (int)n;
   if (!ensure_buffers(e, shared_bytes)) {
     emu_fail(0, "out of memory for %lld threads", (long long)n);

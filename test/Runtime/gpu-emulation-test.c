@@ -88,9 +88,29 @@ static void k_shfl(void *env) {
   }
 }
 
+/* Lane 0 exits; the others shuffle (xor 1): lane 1's source has exited. */
+static int exit_out[32], exit_valid[32];
+static void k_shfl_exit(void *env) {
+  (void)env;
+  int t = (int)attnemu_id(0);
+  if (t == 0)
+    return;
+  int64_t r = attnemu_shfl(3, 100 + t, 1, 32);
+  exit_out[t] = (int)(int32_t)r;
+  exit_valid[t] = (int)(r >> 32);
+}
+
+/* A cp.async whose shared destination is not aligned to its size. */
+static unsigned char cp_src[32];
+static void k_misaligned(void *env) {
+  (void)env;
+  unsigned char *s = attnemu_shared_base();
+  attnemu_cp_async(s + 4, cp_src, 16, 16);
+}
+
 /* cp.async: 16-byte chunks, the second with 6 source bytes (zero fill);
  * thread 0 reads its destination before the wait (still 0xff) and after. */
-static unsigned char cp_src[32], cp_before[32], cp_after[32];
+static unsigned char cp_before[32], cp_after[32];
 static void k_cp_async(void *env) {
   (void)env;
   unsigned char *s = attnemu_shared_base();
@@ -201,6 +221,17 @@ int main(void) {
   printf("shfl values: %s\n", shflOk ? "ok" : "WRONG");
   // CHECK: shfl: ok
   // CHECK: shfl values: ok
+
+  attnemu_launch(k_shfl_exit, NULL, "shfl_exit", 1, 1, 1, 32, 1, 1, 0);
+  report("shfl with an exited lane");
+  printf("exited source: %d valid %d; live source: %d valid %d\n", exit_out[1],
+         exit_valid[1], exit_out[2], exit_valid[2]);
+  // CHECK: shfl with an exited lane: ok
+  // CHECK: exited source: 101 valid 0; live source: 103 valid 1
+
+  attnemu_launch(k_misaligned, NULL, "misaligned", 1, 1, 1, 1, 1, 1, 64);
+  report("misaligned cp.async");
+  // CHECK: misaligned cp.async: kernel misaligned, block (0, 0, 0), thread (0, 0, 0): misaligned cp.async of 16 bytes (destination offset 4
 
   for (int i = 0; i < 32; ++i)
     cp_src[i] = (unsigned char)(i + 1);

@@ -103,3 +103,53 @@ func.func @tensor_core(%q: memref<?x64xf16>, %o: memref<?xf32>) {
   }
   return
 }
+
+// -----
+
+// Static shared memory: workgroup attributions are views of the block's
+// buffer, placed at its end (after the dynamic window, rounded up to 16
+// bytes), 16-byte aligned each; the launch counts their bytes.
+// CHECK-LABEL: func.func @attributions
+// CHECK: %[[DYN:.*]] = arith.extui %{{.*}} : i32 to i64
+// CHECK: %[[UP:.*]] = arith.addi %[[DYN]], %c15_i64
+// CHECK: %[[AL:.*]] = arith.andi %[[UP]], %c-16_i64
+// CHECK: %[[TOTAL:.*]] = arith.addi %c528_i64, %[[AL]] : i64
+// CHECK: call @attnemu_launch({{.*}}, %[[TOTAL]])
+// CHECK-LABEL: func.func private @attributions_kernel0
+// CHECK: %[[SMEM:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<?xi8>
+// CHECK: %[[END:.*]] = memref.dim %[[SMEM]], %c0
+// CHECK: %[[A:.*]] = arith.subi %[[END]], %c528{{.*}}
+// CHECK: %[[A0:.*]] = arith.addi %[[A]], %c0{{.*}}
+// CHECK: %[[W:.*]] = memref.view %{{.*}}[%[[A0]]][] : memref<?xi8> to memref<128xf32>
+// CHECK: %[[B:.*]] = arith.subi %[[END]], %c528{{.*}}
+// CHECK: %[[B0:.*]] = arith.addi %[[B]], %c512
+// CHECK: %[[W2:.*]] = memref.view %{{.*}}[%[[B0]]][] : memref<?xi8> to memref<3xf32>
+// CHECK: %[[P:.*]] = memref.alloca() : memref<4xf32>
+// Accesses of attributions are shared accesses (bounds, race check); the
+// private one is the fiber's own.
+// CHECK: call @attnemu_shared_access(%{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}})
+// CHECK: memref.load %[[W]]
+// CHECK: call @attnemu_shared_access(%{{.*}}, %c4_i64{{.*}}, %c1_i32{{.*}})
+// CHECK: memref.store %{{.*}}, %[[W2]]
+// CHECK-NOT: attnemu_global_oob
+// CHECK: memref.store %{{.*}}, %[[P]]
+// CHECK: attnemu_global_oob
+// CHECK: memref.store
+func.func @attributions(%x: memref<?xf32>) {
+  %c1 = arith.constant 1 : index
+  %c0 = arith.constant 0 : index
+  %bytes = arith.constant 100 : i32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1)
+             dynamic_shared_memory_size %bytes
+             workgroup(%w: memref<128xf32, #gpu.address_space<workgroup>>,
+                       %w2: memref<3xf32, #gpu.address_space<workgroup>>)
+             private(%p: memref<4xf32, #gpu.address_space<private>>) {
+    %a = memref.load %w[%tx] : memref<128xf32, #gpu.address_space<workgroup>>
+    memref.store %a, %w2[%c0] : memref<3xf32, #gpu.address_space<workgroup>>
+    memref.store %a, %p[%c0] : memref<4xf32, #gpu.address_space<private>>
+    memref.store %a, %x[%tx] : memref<?xf32>
+    gpu.terminator
+  }
+  return
+}
