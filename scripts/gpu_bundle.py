@@ -69,12 +69,20 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("--only", default="", help="comma-separated case names (all by default)")
     p.add_argument("--cc", default="cc", help="the C compiler command (with flags)")
+    p.add_argument("--gpu-binary", choices=["auto", "ptx", "cubin"], default="auto",
+                   help="cubins need the CUDA toolkit's ptxas here (auto: cubin if "
+                        "$CUDA_HOME/bin/ptxas exists, PTX for the driver's JIT otherwise)")
     p.add_argument("--chips", default=",".join(CHIPS),
                    help="sm_90, sm_80, ... or cpu (the driver on host memory, to test the bundle)")
     a = p.parse_args()
     out = a.out or os.path.join(a.build, "gpu-bundle")
     only = [o for o in a.only.split(",") if o]
     chips = a.chips.split(",")
+    cuda = os.environ.get("CUDA_HOME") or "/usr/local/cuda"
+    binary = a.gpu_binary
+    if binary == "auto":
+        binary = "cubin" if os.access(os.path.join(cuda, "bin", "ptxas"), os.X_OK) else "ptx"
+    gpu_flags = ["--gpu-binary=" + binary] + (["--cuda-path=" + cuda] if binary == "cubin" else [])
     attn_run = os.path.join(a.build, "bin", "attn-run")
     attn_compile = os.path.join(a.build, "bin", "attn-compile")
     shutil.rmtree(out, ignore_errors=True)
@@ -120,7 +128,8 @@ def main():
         for case, fn, nin, tol in cases:
             ident = re.sub(r"\W", "_", case)
             obj = os.path.join(work, "%s_%s.o" % (ident, chip))
-            target = ["--target=x86-64"] if chip == "cpu" else ["--target=nvptx", "--chip=" + chip]
+            target = (["--target=x86-64"] if chip == "cpu" else
+                      ["--target=nvptx", "--chip=" + chip] + gpu_flags)
             cmd = [attn_compile, os.path.join(out, "cases", case, "case.mlir")] + target + [
                    "--name=c_" + ident, "-o", obj]
             r = subprocess.run(cmd, capture_output=True, text=True)
@@ -151,7 +160,8 @@ def main():
     obj = os.path.join(work, "bench.o")
     chip = next((c for c in chips if c != "cpu"), None)
     if chip:
-        for cmd in ([attn_compile, mlir, "--target=nvptx", "--chip=" + chip, "--name=k", "-o", obj],
+        for cmd in ([attn_compile, mlir, "--target=nvptx", "--chip=" + chip, "--name=k", "-o", obj]
+                    + gpu_flags,
                     shlex.split(a.cc) + ["-shared", "-o", os.path.join(out, "libattn_gpu_bench.so"), obj,
                      os.path.join(a.build, "runtime", "libattnrt.a"), "-lm", "-lpthread", "-ldl"]):
             r = subprocess.run(cmd, capture_output=True, text=True)
@@ -174,7 +184,8 @@ bench=1; quick=
 for a in "$@"; do
   case "$a" in --no-bench) bench= ;; --quick) quick=--quick ;; esac
 done
-"$drv" --cases=cases 2>&1 | tee results.txt
+tee results.txt < manifest.txt
+"$drv" --cases=cases 2>&1 | tee -a results.txt
 status=${PIPESTATUS[0]}
 [ "$status" = 2 ] && exit 2  # no device: nothing to time either
 if [ -n "$bench" ] && [ -f gpu.py ]; then
@@ -184,6 +195,12 @@ fi
 exit "$status"
 """)
     os.chmod(os.path.join(out, "run"), 0o755)
+    commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(out, "manifest.txt"), "w") as f:
+        f.write("attn %s\nchips: %s\nkernels: %s\ncases: %d\n" % (
+            commit or "?", ", ".join(c for c in chips if c != "cpu"),
+            "cubin (ptxas)" if binary == "cubin" else "PTX (driver JIT)", len(cases)))
     shutil.rmtree(work)
     size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print("gpu bundle: %d cases, %d chip(s), %.1f MiB in %s" % (len(cases), len(chips), size / 2**20, out))

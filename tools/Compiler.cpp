@@ -139,8 +139,10 @@ mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
 LogicalResult
 mlir::attn::lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
                           llvm::StringRef prefix,
-                          std::vector<ExportedFunction> &functions) {
+                          std::vector<ExportedFunction> &functions,
+                          llvm::StringRef cubinToolkit) {
   NVPTXPipelineOptions options;
+  options.cubinToolkit = cubinToolkit.str();
   options.chip = target.chip;
   options.features = target.features;
   options.symbolPrefix = prefix.str();

@@ -80,10 +80,12 @@ LogicalResult lowerForCPU(ModuleOp module, const CPUTarget &target,
                           int64_t kvTile = 0);
 
 /// Runs attn-nvptx-pipeline on `module` (in place) for `target`: host code
-/// in the LLVM dialect with the kernels' PTX embedded. Fills `functions`.
+/// in the LLVM dialect with the kernels' PTX embedded (cubins assembled by
+/// the ptxas of `cubinToolkit` when it is given). Fills `functions`.
 LogicalResult lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
                             llvm::StringRef prefix,
-                            std::vector<ExportedFunction> &functions);
+                            std::vector<ExportedFunction> &functions,
+                            llvm::StringRef cubinToolkit = "");
 
 /// The Halide backend ahead of time: compiles each public function of
 /// `module` with Halide (LLVM 14 bitcode, one string per function, in

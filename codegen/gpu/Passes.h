@@ -39,6 +39,11 @@ struct NVPTXPipelineOptions
   Option<std::string> symbolPrefix{
       *this, "symbol-prefix", llvm::cl::desc("Prefix of the public C symbols"),
       llvm::cl::init("attn_")};
+  Option<std::string> cubinToolkit{
+      *this, "cubin-toolkit",
+      llvm::cl::desc("Embed cubins assembled by this CUDA toolkit's ptxas "
+                     "instead of PTX (empty: PTX, JIT-compiled by the driver)"),
+      llvm::cl::init("")};
   Option<bool> serialize{
       *this, "serialize",
       llvm::cl::desc("Compile the kernels to PTX and the host code to the "

@@ -100,8 +100,14 @@ void mlir::attn::buildNVPTXPipeline(OpPassManager &pm,
   addText(pm, "finalize-memref-to-llvm,convert-math-to-llvm,"
               "convert-cf-to-llvm,gpu-to-llvm,canonicalize,cse,"
               "reconcile-unrealized-casts");
-  // PTX in-process (the NVPTX backend; no CUDA toolkit), embedded.
-  addText(pm, "gpu-module-to-binary{format=isa}");
+  // PTX in-process (the NVPTX backend; no CUDA toolkit), embedded; or, on
+  // request, cubins from the toolkit's ptxas (no JIT at load time).
+  if (options.cubinToolkit.empty())
+    addText(pm, "gpu-module-to-binary{format=isa}");
+  else
+    addText(pm, llvm::formatv("gpu-module-to-binary{{format=bin toolkit={0}}",
+                              options.cubinToolkit.getValue())
+                    .str());
   AttnCPUEmitEntryPointsPassOptions entry;
   entry.symbolPrefix = options.symbolPrefix;
   entry.invokeFunction = "attnrt_cuda_invoke";

@@ -39,6 +39,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include <optional>
 
 using namespace mlir;
@@ -71,6 +73,17 @@ static cl::opt<std::string>
              cl::desc("GPU architecture for --target=nvptx: sm_80, sm_86, "
                       "sm_89, sm_90 or sm_90a"),
              cl::init("sm_80"), cl::cat(toolOptions));
+static cl::opt<std::string> gpuBinary(
+    "gpu-binary",
+    cl::desc("--target=nvptx: embed ptx (default; the driver JIT-compiles it "
+             "on first use) or cubin (assembled now by the CUDA toolkit's "
+             "ptxas, see --cuda-path)"),
+    cl::init("ptx"), cl::cat(toolOptions));
+static cl::opt<std::string> cudaPath(
+    "cuda-path",
+    cl::desc("CUDA toolkit for --gpu-binary=cubin (default: $CUDA_HOME, else "
+             "/usr/local/cuda)"),
+    cl::init(""), cl::cat(toolOptions));
 static cl::opt<std::string>
     emitKind("emit",
              cl::desc("obj (default), lib (static archive), llvm "
@@ -180,6 +193,28 @@ static int run() {
     llvm::errs() << "error: --emit=ptx needs --target=nvptx\n";
     return 1;
   }
+  std::string toolkit;
+  if (gpuBinary != "ptx" && gpuBinary != "cubin") {
+    llvm::errs() << "error: unknown --gpu-binary '" << gpuBinary
+                 << "' (expected ptx or cubin)\n";
+    return 1;
+  }
+  if (gpuBinary == "cubin") {
+    const char *home = std::getenv("CUDA_HOME");
+    toolkit = !cudaPath.empty() ? cudaPath.getValue()
+              : home && *home   ? std::string(home)
+                                : std::string("/usr/local/cuda");
+    if (!nvptx || emitKind == "ptx") {
+      llvm::errs() << "error: --gpu-binary=cubin needs --target=nvptx and an "
+                      "object, library, LLVM or MLIR output\n";
+      return 1;
+    }
+    if (!llvm::sys::fs::can_execute(toolkit + "/bin/ptxas")) {
+      llvm::errs() << "error: --gpu-binary=cubin: no ptxas in " << toolkit
+                   << "/bin (set --cuda-path or CUDA_HOME)\n";
+      return 1;
+    }
+  }
   std::optional<NVPTXTarget> gpu;
   if (nvptx) {
     llvm::Expected<NVPTXTarget> chip = lookupNVPTXTarget(chipName);
@@ -204,7 +239,7 @@ static int run() {
   std::vector<std::string> halideBitcode;
   if (failed(halideBackend
                  ? lowerForHalide(module, prefix, functions, halideBitcode)
-             : gpu ? lowerForNVPTX(module, *gpu, prefix, functions)
+             : gpu ? lowerForNVPTX(module, *gpu, prefix, functions, toolkit)
                    : lowerForCPU(module, *target, prefix, functions, scanChunk)))
     return 1;
 
