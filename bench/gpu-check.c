@@ -203,6 +203,8 @@ static int run_case(const gpu_case *c, const char *dir, int device) {
     return 0;
   }
   array host[16], expect[16];
+  memset(host, 0, sizeof(host));
+  memset(expect, 0, sizeof(expect));
   DLTensor t[16];
   DLTensor *args[16];
   void *dev[16] = {0};
@@ -215,7 +217,8 @@ static int run_case(const gpu_case *c, const char *dir, int device) {
              in ? "in" : "out", in ? k : k - c->num_inputs);
     if (!read_npy(path, in ? &host[k] : &expect[k])) {
       printf("FAIL %s: cannot read %s\n", c->name, path);
-      return 0;
+      ok = 0;
+      break;
     }
     if (!in) { /* the output buffer has the expected shape */
       host[k] = expect[k];
@@ -278,9 +281,13 @@ static int run_case(const gpu_case *c, const char *dir, int device) {
   }
   if (ok)
     printf("PASS %s (max scaled error %.3g, tol %g)\n", c->name, worst, c->tol);
-  for (int k = 0; k < num; ++k)
+  for (int k = 0; k < num; ++k) {
     if (dev[k])
       attnrt_cuda_free(device, dev[k]);
+    free(host[k].data);
+    if (k >= c->num_inputs)
+      free(expect[k].data);
+  }
   return ok;
 }
 
