@@ -723,7 +723,8 @@ void attnemu_launch(attnemu_kernel_fn kernel, void *env, const char *name,
         e->bid[1] = y;
         e->bid[2] = z;
         /* Shared memory starts as NaN in every float format. */
-        memset(e->smem, 0xff, (size_t)shared_bytes);
+        if (shared_bytes > 0)
+          memset(e->smem, 0xff, (size_t)shared_bytes);
         ++e->epoch;
         e->live = e->nthreads;
         e->barrier_arrived = 0;
