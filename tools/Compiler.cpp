@@ -197,7 +197,9 @@ mlir::attn::lowerForHalide(ModuleOp module, llvm::StringRef prefix,
     if (!abi)
       continue;
     Entry e{fn.getSymName().str(), abi.getValue().str(),
-            "__attn_halide_" + sanitizeIdentifier(fn.getSymName())};
+            // Named after the C symbol (--name), so that objects of the same
+            // function under different names link into one program.
+            "__attn_halide_" + prefix.str() + sanitizeIdentifier(fn.getSymName())};
     auto source = fused->lookupSymbol<func::FuncOp>(fn.getSymName());
     if (!source)
       return fn.emitOpError("has no fused form for the halide backend");
