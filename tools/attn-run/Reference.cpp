@@ -337,6 +337,7 @@ FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
       .Case([&](math::ErfOp) { return F(std::erf(a[0].f)); })
       .Case([&](math::SinOp) { return F(std::sin(a[0].f)); })
       .Case([&](math::CosOp) { return F(std::cos(a[0].f)); })
+      .Case([&](math::TanOp) { return F(std::tan(a[0].f)); })
       .Case([&](math::FloorOp) { return F(std::floor(a[0].f)); })
       .Case([&](math::CeilOp) { return F(std::ceil(a[0].f)); })
       .Case([&](math::FmaOp) { return F(a[0].f * a[1].f + a[2].f); })
