@@ -320,7 +320,6 @@ static void shadow_access(int64_t off, int64_t bytes, int is_write, int tid,
       kind = "read";
     }
     if (kind) {
-      emu_thread *t = &e->threads[tid];
       if (other >= 0)
         emu_fail(from_thread,
                  "shared-memory race: thread %d %s byte offset %lld after "
@@ -332,7 +331,6 @@ static void shadow_access(int64_t off, int64_t bytes, int is_write, int tid,
                  "shared-memory race: thread %d writes byte offset %lld after "
                  "several threads read it, with no barrier between",
                  tid, (long long)k);
-      (void)t;
       return;
     }
     if (is_write)

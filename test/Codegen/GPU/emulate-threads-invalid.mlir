@@ -61,3 +61,58 @@ func.func @async(%x: memref<?xf32>) {
   }
   return
 }
+
+// -----
+
+func.func @two_blocks(%x: memref<?xf32>) {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{'gpu.launch' op with more than one block cannot be emulated}}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    cf.br ^bb1
+  ^bb1:
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+func.func @captures_tensor(%x: memref<?xf32>, %t: tensor<4xf32>) {
+  %c1 = arith.constant 1 : index
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{'gpu.launch' op captures a value of type 'tensor<4xf32>' that cannot be passed to an emulated kernel}}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %a = tensor.extract %t[%c0] : tensor<4xf32>
+    memref.store %a, %x[%tx] : memref<?xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+func.func @dynamic_attribution(%x: memref<?xf32>) {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{'gpu.launch' op with a dynamic or strided shared attribution cannot be emulated}}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1)
+             workgroup(%w: memref<4xf32, strided<[2]>, #gpu.address_space<workgroup>>) {
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+func.func @clusters() {
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{'gpu.launch' op with clusters cannot be emulated}}
+  gpu.launch clusters(%cx, %cy, %cz) in (%nx = %c1, %ny = %c1, %nz = %c1)
+             blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    gpu.terminator
+  }
+  return
+}
