@@ -1008,22 +1008,37 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
 // Decode: GQA-packed, split-KV (flash-decoding)
 //===----------------------------------------------------------------------===//
 
-/// Whether the decode form applies: a static single query row, softmax
-/// without a sink, at most `tq` query heads per KV head, and score/mask
-/// regions that read neither the query head nor the query row (the packed
-/// tile holds the G query heads of one KV head in its rows).
+/// Whether the decode form applies to `op` once its query length is 1:
+/// softmax without a sink, at most `tq` query heads per KV head, and, when
+/// several query heads share a KV head, score/mask regions that read
+/// neither the query head nor the query row (the packed tile holds the G
+/// query heads of one KV head in its rows; with G = 1 its single row is
+/// row 0 of that head, so the regions see their true indices).
 static bool isPackedDecode(AttentionOp op, int64_t tq) {
-  ShapedType qt = op.getQueryType();
-  if (qt.isDynamicDim(2) || qt.getDimSize(2) != 1 ||
-      op.getNormalizer() != Normalizer::softmax || !op.getSink().empty() ||
+  if (op.getNormalizer() != Normalizer::softmax || !op.getSink().empty() ||
       op.getQuery2() || op.getRmsNormEps() || op.getBlocks() ||
       op.getColumnScores() || op.getNumQueryHeads() / op.getNumKvHeads() > tq)
     return false;
+  if (op.getNumQueryHeads() == op.getNumKvHeads())
+    return true;
   auto reads = [](Region &r, unsigned arg) {
     return !r.empty() && !r.front().getArgument(arg).use_empty();
   };
   return !reads(op.getScore(), 2) && !reads(op.getScore(), 3) &&
          !reads(op.getMask(), 1) && !reads(op.getMask(), 2);
+}
+
+/// `v` (a query, output or LSE buffer) with its query-length dim 2 cast to
+/// the static size 1.
+static Value castToOneRow(OpBuilder &b, Location loc, Value v) {
+  auto type = cast<MemRefType>(v.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape[2] = 1;
+  return memref::CastOp::create(b, loc,
+                                MemRefType::get(shape, type.getElementType(),
+                                                type.getLayout(),
+                                                type.getMemorySpace()),
+                                v);
 }
 
 /// One query row per head against a long cache. The G query heads sharing a
@@ -1203,6 +1218,37 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
   return success();
 }
 
+/// A query length known only at run time: one kernel serves decode and
+/// prefill. `scf.if (Lq == 1)` takes the decode form on the query, output
+/// and LSE cast to one row; the other branch the tiled prefill form.
+static LogicalResult dispatchOnQueryLength(
+    AttentionOp op, llvm::function_ref<LogicalResult(AttentionOp)> prefill,
+    llvm::function_ref<LogicalResult(AttentionOp)> decode) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value lq = memref::DimOp::create(b, loc, op.getQuery(), 2);
+  Value one = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lq,
+                                    arith::ConstantIndexOp::create(b, loc, 1));
+  auto branch = scf::IfOp::create(b, loc, one, /*withElseRegion=*/true);
+  branch->setAttr("attn.dispatch", b.getStringAttr("decode_if_one_query_row"));
+  b.setInsertionPointToStart(branch.thenBlock());
+  // The operands, not every use of their buffers (a key may be the query's
+  // buffer).
+  Value query = castToOneRow(b, loc, op.getQuery());
+  SmallVector<Value> outs;
+  for (Value out : op.getOutputs())
+    outs.push_back(castToOneRow(b, loc, out));
+  auto decodeOp = cast<AttentionOp>(b.clone(*op));
+  decodeOp.getQueryMutable().assign(query);
+  decodeOp.getOutputsMutable().assign(outs);
+  b.setInsertionPointToStart(branch.elseBlock());
+  auto prefillOp = cast<AttentionOp>(b.clone(*op));
+  op.erase();
+  if (failed(decode(decodeOp)))
+    return failure();
+  return prefill(prefillOp);
+}
+
 struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
   using Base::Base;
   void runOnOperation() override {
@@ -1226,13 +1272,22 @@ struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
           return signalPassFailure();
         continue;
       }
-      LogicalResult r = decodeSplitKeys > 0 && isPackedDecode(op, qTile)
-                            ? tileDecode(op, qTile, kvTile, decodeSplitKeys)
-                            : tileAttention(op,
-                                            op.getBlocks() && blockQTile > 0
-                                                ? blockQTile
-                                                : qTile,
-                                            kvTile);
+      auto prefill = [&](AttentionOp op) {
+        return tileAttention(
+            op, op.getBlocks() && blockQTile > 0 ? blockQTile : qTile, kvTile);
+      };
+      auto decode = [&](AttentionOp op) {
+        return tileDecode(op, qTile, kvTile, decodeSplitKeys);
+      };
+      ShapedType qt = op.getQueryType();
+      LogicalResult r = success();
+      if (decodeSplitKeys <= 0 || !isPackedDecode(op, qTile) ||
+          (!qt.isDynamicDim(2) && qt.getDimSize(2) != 1))
+        r = prefill(op);
+      else if (!qt.isDynamicDim(2))
+        r = decode(op);
+      else
+        r = dispatchOnQueryLength(op, prefill, decode);
       if (failed(r))
         return signalPassFailure();
     }

@@ -120,16 +120,109 @@ lowerWith(ModuleOp module, llvm::StringRef prefix,
   return collectExported(module, prefix, functions);
 }
 
+static constexpr llvm::StringLiteral kTuningAttr = "attn.cpu_tuning";
+
+void CPUTuning::override(const CPUTuning &other) {
+  for (auto [mine, theirs] :
+       {std::pair{&qTile, &other.qTile}, {&kvTile, &other.kvTile},
+        {&decodeSplitKeys, &other.decodeSplitKeys},
+        {&scanChunk, &other.scanChunk}})
+    if (*theirs)
+      *mine = *theirs;
+}
+
+/// The entry of `tuning` named `key` (with '_' or '-'), or null.
+static std::optional<int64_t> *tuningEntry(CPUTuning &tuning,
+                                           llvm::StringRef key) {
+  std::string k = key.str();
+  std::replace(k.begin(), k.end(), '-', '_');
+  if (k == "q_tile")
+    return &tuning.qTile;
+  if (k == "kv_tile")
+    return &tuning.kvTile;
+  if (k == "decode_split_keys")
+    return &tuning.decodeSplitKeys;
+  if (k == "scan_chunk")
+    return &tuning.scanChunk;
+  return nullptr;
+}
+
+static constexpr llvm::StringLiteral kTuningKeys =
+    "q_tile, kv_tile, decode_split_keys, scan_chunk";
+
+llvm::Expected<CPUTuning> CPUTuning::parse(llvm::StringRef text) {
+  CPUTuning tuning;
+  llvm::SmallVector<llvm::StringRef> items;
+  text.split(items, ',', -1, false);
+  for (llvm::StringRef item : items) {
+    auto [key, value] = item.trim().split('=');
+    std::optional<int64_t> *entry = tuningEntry(tuning, key.trim());
+    if (!entry)
+      return llvm::createStringError(
+          "unknown tuning entry '%s' (expected %s)", key.str().c_str(),
+          kTuningKeys.data());
+    int64_t v;
+    if (value.trim().getAsInteger(10, v))
+      return llvm::createStringError("tuning entry '%s' needs an integer, got '%s'",
+                                     key.str().c_str(), value.str().c_str());
+    *entry = v;
+  }
+  return tuning;
+}
+
+FailureOr<CPUTuning> CPUTuning::fromModule(ModuleOp module) {
+  CPUTuning tuning;
+  Attribute attr = module->getAttr(kTuningAttr);
+  if (!attr)
+    return tuning;
+  auto dict = dyn_cast<DictionaryAttr>(attr);
+  if (!dict)
+    return module.emitError() << kTuningAttr << " must be a dictionary, got "
+                              << attr;
+  for (NamedAttribute entry : dict) {
+    std::optional<int64_t> *slot = tuningEntry(tuning, entry.getName());
+    auto value = dyn_cast<IntegerAttr>(entry.getValue());
+    if (!slot || !value || !value.getType().isSignlessInteger())
+      return module.emitError()
+             << kTuningAttr << ": expected integer entries among "
+             << kTuningKeys << ", got " << entry.getName().getValue() << " = "
+             << entry.getValue();
+    *slot = value.getInt();
+  }
+  return tuning;
+}
+
+DictionaryAttr CPUTuning::toAttr(MLIRContext *ctx) const {
+  Builder b(ctx);
+  SmallVector<NamedAttribute> entries;
+  for (auto [name, v] :
+       {std::pair{"q_tile", qTile}, {"kv_tile", kvTile},
+        {"decode_split_keys", decodeSplitKeys}, {"scan_chunk", scanChunk}})
+    if (v)
+      entries.push_back(b.getNamedAttr(name, b.getI64IntegerAttr(*v)));
+  return b.getDictionaryAttr(entries);
+}
+
 LogicalResult
 mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
                         llvm::StringRef prefix,
                         std::vector<ExportedFunction> &functions,
-                        int64_t scanChunk, int64_t kvTile) {
+                        const CPUTuning &overrides) {
+  FailureOr<CPUTuning> tuning = CPUTuning::fromModule(module);
+  if (failed(tuning))
+    return failure();
+  tuning->override(overrides);
   CPUPipelineOptions options;
   options.vectorWidth = target.vectorWidth;
-  options.scanChunk = scanChunk;
-  if (kvTile != 0) // a negative size is the tiling pass's error
-    options.kvTile = kvTile;
+  // Sizes out of range are the passes' errors, with their ranges.
+  if (tuning->qTile)
+    options.qTile = *tuning->qTile;
+  if (tuning->kvTile)
+    options.kvTile = *tuning->kvTile;
+  if (tuning->decodeSplitKeys)
+    options.decodeSplitKeys = *tuning->decodeSplitKeys;
+  if (tuning->scanChunk)
+    options.scanChunk = *tuning->scanChunk;
   options.bf16Dot = target.bf16Dot;
   options.symbolPrefix = prefix.str();
   return lowerWith(module, prefix, functions,

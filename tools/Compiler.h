@@ -20,6 +20,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,15 +70,32 @@ private:
   OwningOpRef<ModuleOp> module;
 };
 
+/// The CPU pipeline's tile sizes. A module records the ones chosen for it
+/// (by attn-tune, or by hand) as the attribute
+///   attn.cpu_tuning = {q_tile = 64, kv_tile = 64, decode_split_keys = 512,
+///                      scan_chunk = 32}
+/// (every entry optional); a tool's --tune flag overrides entries of it.
+/// Unset entries take the pipeline's defaults.
+struct CPUTuning {
+  std::optional<int64_t> qTile, kvTile, decodeSplitKeys, scanChunk;
+  /// Entries of `other` that are set replace those of this.
+  void override(const CPUTuning &other);
+  /// `q_tile=64,kv_tile=32` (also with '-' for '_'), as --tune takes it.
+  static llvm::Expected<CPUTuning> parse(llvm::StringRef text);
+  /// The module's attn.cpu_tuning (none: all unset); emits an error at the
+  /// module on a malformed attribute.
+  static FailureOr<CPUTuning> fromModule(ModuleOp module);
+  /// The attribute that records these entries.
+  DictionaryAttr toAttr(MLIRContext *ctx) const;
+};
+
 /// Runs attn-cpu-pipeline on `module` (in place) for `target`, with public
-/// symbols named `<prefix><function>`. Fills `functions`. `scanChunk` is
-/// attn.scan's chunk size (0: the recurrent form), `kvTile` the keys per
-/// attention tile (0: the pipeline's default).
+/// symbols named `<prefix><function>`. Fills `functions`. The tile sizes are
+/// the module's attn.cpu_tuning with `overrides` on top, defaults elsewhere.
 LogicalResult lowerForCPU(ModuleOp module, const CPUTarget &target,
                           llvm::StringRef prefix,
                           std::vector<ExportedFunction> &functions,
-                          int64_t scanChunk = kDefaultScanChunk,
-                          int64_t kvTile = 0);
+                          const CPUTuning &overrides = {});
 
 /// Runs attn-nvptx-pipeline on `module` (in place) for `target`: host code
 /// in the LLVM dialect with the kernels' PTX embedded (cubins assembled by

@@ -36,6 +36,10 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                         llvm::cl::init(0)};
   Option<int64_t> kvTile{*this, "kv-tile", llvm::cl::desc("Keys per tile"),
                          llvm::cl::init(64)};
+  Option<int64_t> decodeSplitKeys{
+      *this, "decode-split-keys",
+      llvm::cl::desc("Keys per split of the split-KV decode form (0: off)"),
+      llvm::cl::init(512)};
   Option<int64_t> scanChunk{
       *this, "scan-chunk",
       llvm::cl::desc("Steps per chunk of attn.scan (0: recurrent form)"),

@@ -72,7 +72,8 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createAttnLowerExpertsPass());
   pm.addNestedPass<func::FuncOp>(
       createAttnTileAttentionPass(
-          {qTile, /*blockQTile=*/options.vectorWidth, options.kvTile}));
+          {qTile, /*blockQTile=*/options.vectorWidth, options.kvTile,
+           options.decodeSplitKeys}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(

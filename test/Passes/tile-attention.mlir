@@ -1,4 +1,4 @@
-// RUN: attn-opt %s -split-input-file -attn-tile-attention="q-tile=32 kv-tile=16" -canonicalize | FileCheck %s
+// RUN: attn-opt %s -split-input-file -attn-tile-attention="q-tile=32 kv-tile=16 decode-split-keys=0" -canonicalize | FileCheck %s
 
 // Causal: a parallel loop over (batch, head, query tile); per key tile the
 // classification is two comparisons; empty tiles are skipped, full tiles run
@@ -180,51 +180,6 @@ func.func @sink_and_sigmoid(%q: memref<?x4x?x64xf32>, %s: memref<4xf32>, %o: mem
       ^bb0(%b: index, %h: index, %i: index):
         %x = memref.load %s[%h] : memref<4xf32>
         attn.yield %x : f32
-      }
-  return
-}
-
-// -----
-
-// Decode (static query length 1, GQA 8:2): the 4 query heads of a KV head
-// form one query tile, the keys are split into chunks of decode-split-keys
-// processed in parallel into partial outputs and LSEs, and a second parallel
-// loop merges them by log-sum-exp. The causal mask is void for one row.
-// CHECK-LABEL: func.func @decode
-// CHECK: %[[PO:.+]] = memref.alloc(%{{.+}}, %[[S:.+]]) : memref<?x8x?x64xf32>
-// CHECK: %[[PL:.+]] = memref.alloc(%{{.+}}, %[[S]]) : memref<?x8x?xf32>
-// CHECK: scf.forall (%[[B:.+]], %[[HK:.+]], %[[SP:.+]]) in (%{{.+}}, 2, %[[S]])
-// CHECK: memref.subview %{{.+}}[%[[B]], %{{.+}}, 0, 0] [1, 4, 1, 64] [1, 1, 1, 1] : memref<?x8x1x64xf32> to memref<4x64xf32, strided<[64, 1], offset: ?>>
-// CHECK: scf.for
-// CHECK-NOT: mask
-// CHECK: attn.tile_attend
-// CHECK: attn.tile_finalize {{.*}} outs(%{{.+}}, %{{.+}} : memref<4x64xf32, strided<[?, 1], offset: ?>>, memref<4xf32, strided<[?], offset: ?>>)
-// CHECK: scf.forall (%{{.+}}, %{{.+}}) in (%{{.+}}, 8)
-// CHECK: arith.maximumf
-// CHECK: math.exp
-// CHECK: math.log
-func.func @decode(%q: memref<?x8x1x64xf32>, %k: memref<?x2x?x64xf32>, %o: memref<?x8x1x64xf32>, %l: memref<?x8x1xf32>) {
-  attn.attention causal ins(%q, %k, %k : memref<?x8x1x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>)
-      outs(%o, %l : memref<?x8x1x64xf32>, memref<?x8x1xf32>)
-  return
-}
-
-// -----
-
-// A score region that reads the query head keeps the per-head form.
-// CHECK-LABEL: func.func @decode_head_dependent
-// CHECK-NOT: memref.alloc
-// CHECK: scf.forall (%{{.+}}, %{{.+}}) in (%{{.+}}, 8)
-// CHECK: attn.tile_attend {{.*}} score
-func.func @decode_head_dependent(%q: memref<?x8x1x64xf32>, %k: memref<?x2x?x64xf32>, %o: memref<?x8x1x64xf32>) {
-  attn.attention ins(%q, %k, %k : memref<?x8x1x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>)
-      outs(%o : memref<?x8x1x64xf32>)
-      score {
-      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
-        %hi = arith.index_cast %h : index to i32
-        %hf = arith.sitofp %hi : i32 to f32
-        %r = arith.addf %s, %hf : f32
-        attn.yield %r : f32
       }
   return
 }

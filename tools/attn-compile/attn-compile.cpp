@@ -97,11 +97,27 @@ static cl::opt<std::string>
                         "for -o -)"),
                cl::value_desc("name"), cl::cat(toolOptions));
 
+static cl::opt<std::string> tune(
+    "tune",
+    cl::desc("CPU tile sizes over the module's attn.cpu_tuning: "
+             "q_tile=N,kv_tile=N,decode_split_keys=N,scan_chunk=N (any of them)"),
+    cl::value_desc("entries"), cl::cat(toolOptions));
+
 static cl::opt<int64_t> scanChunk(
     "scan-chunk",
     cl::desc("Steps per chunk of attn.scan on the CPU: 0 for the recurrent "
              "form, at most 16, or a multiple of 16"),
     cl::init(kDefaultScanChunk), cl::cat(toolOptions));
+
+/// --tune with --scan-chunk folded in.
+static llvm::Expected<CPUTuning> tuningOverrides() {
+  llvm::Expected<CPUTuning> t = CPUTuning::parse(tune);
+  if (!t)
+    return t.takeError();
+  if (scanChunk.getNumOccurrences())
+    t->scanChunk = scanChunk;
+  return t;
+}
 
 static std::string cType(const AbiArg &arg) {
   return arg.isOutput ? "DLTensor *" : "const DLTensor *";
@@ -231,6 +247,13 @@ static int run() {
                              : llvm::sys::path::stem(outputFile).str()) +
       "_";
 
+  llvm::Expected<CPUTuning> overrides = tuningOverrides();
+  if (!overrides) {
+    llvm::errs() << "error: --tune: " << llvm::toString(overrides.takeError())
+                 << "\n";
+    return 1;
+  }
+
   SourceModule source(inputFile);
   ModuleOp module = source.get();
   if (!module)
@@ -240,7 +263,7 @@ static int run() {
   if (failed(halideBackend
                  ? lowerForHalide(module, prefix, functions, halideBitcode)
              : gpu ? lowerForNVPTX(module, *gpu, prefix, functions, toolkit)
-                   : lowerForCPU(module, *target, prefix, functions, scanChunk)))
+                   : lowerForCPU(module, *target, prefix, functions, *overrides)))
     return 1;
 
   if (!headerFile.empty()) {

@@ -105,6 +105,12 @@ static cl::opt<int> benchmark("benchmark",
                               cl::desc("Time N calls of the kernel"),
                               cl::init(0), cl::cat(toolOptions));
 
+static cl::opt<std::string> tune(
+    "tune",
+    cl::desc("CPU tile sizes over the module's attn.cpu_tuning: "
+             "q_tile=N,kv_tile=N,decode_split_keys=N,scan_chunk=N (any of them)"),
+    cl::value_desc("entries"), cl::cat(toolOptions));
+
 static cl::opt<int64_t> scanChunk(
     "scan-chunk",
     cl::desc("Steps per chunk of attn.scan on the CPU: 0 for the recurrent "
@@ -115,6 +121,18 @@ static cl::opt<int64_t> kvTile(
     "kv-tile",
     cl::desc("Keys per attention tile on the CPU (0: the default, 64)"),
     cl::init(0), cl::cat(toolOptions));
+
+/// --tune with --scan-chunk and --kv-tile folded in.
+static llvm::Expected<CPUTuning> tuningOverrides() {
+  llvm::Expected<CPUTuning> t = CPUTuning::parse(tune);
+  if (!t)
+    return t.takeError();
+  if (scanChunk.getNumOccurrences())
+    t->scanChunk = scanChunk;
+  if (kvTile != 0)
+    t->kvTile = kvTile;
+  return t;
+}
 
 static cl::opt<bool> countOnly(
     "count-flops",
@@ -358,6 +376,9 @@ static int run() {
                                 "device(s)",
                                 device, count));
     }
+    llvm::Expected<CPUTuning> overrides = tuningOverrides();
+    if (!overrides)
+      return fail("--tune: " + llvm::toString(overrides.takeError()));
     // Compile exactly as attn-compile --target=native (or nvptx) does.
     llvm::Expected<CPUTarget> target =
         lookupCPUTarget(cuda ? "x86-64" : "native");
@@ -371,7 +392,7 @@ static int run() {
                : gpuEmulation
                    ? lowerForGPUEmulation(*lowered, "attnrun_", functions)
                    : lowerForCPU(*lowered, *target, "attnrun_", functions,
-                                 scanChunk, kvTile)))
+                                 *overrides)))
       return 1;
     auto tm = createTargetMachine(*target);
     if (!tm)

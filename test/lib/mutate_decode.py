@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""Mutation check of the CPU decode forms (issue 21): applies each mutation
+to its source file, rebuilds, runs test/Integration/decode.test and
+test/Passes/tile-attention-decode.mlir, and reports whether they catch it;
+restores the file. Not part of scripts/test (it rebuilds).
+
+    /usr/bin/python3 test/lib/mutate_decode.py [BUILD_DIR]
+"""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
+TILE = os.path.join(ROOT, "passes", "TileAttention.cpp")
+MUTS = [
+    ("dispatch: decode form for Lq <= 2, not Lq == 1", TILE,
+     "arith::CmpIPredicate::eq, lq,\n                                    arith::ConstantIndexOp::create(b, loc, 1));",
+     "arith::CmpIPredicate::ule, lq,\n                                    arith::ConstantIndexOp::create(b, loc, 2));"),
+    ("dispatch: the key cast with the query", TILE,
+     "  decodeOp.getQueryMutable().assign(query);",
+     "  decodeOp.getQueryMutable().assign(query);\n  decodeOp.getKeyMutable().assign(castToOneRow(b, loc, op.getKey()));"),
+    ("decode form for GQA regions that read the query row", TILE,
+     "  if (op.getNumQueryHeads() == op.getNumKvHeads())\n    return true;",
+     "  return true;"),
+]
+TESTS = [os.path.join(BUILD, "test", "Integration", "decode.test"),
+         os.path.join(BUILD, "test", "Passes", "tile-attention-decode.mlir")]
+LIT = ["/usr/bin/python3", "/usr/lib/llvm-22/bin/lit", "-q"]
+caught = 0
+for name, path, old, new in MUTS:
+    orig = open(path).read()
+    assert old in orig, name
+    try:
+        open(path, "w").write(orig.replace(old, new))
+        r = subprocess.run(["ninja", "-C", BUILD, "attn-run", "attn-opt"],
+                           capture_output=True, text=True)
+        if r.returncode:
+            print("%-55s BUILD FAILED\n%s" % (name, r.stdout[-800:]))
+            continue
+        r = subprocess.run(LIT + TESTS, capture_output=True, text=True)
+        failed = [l.split("::")[-1].strip() for l in r.stdout.splitlines()
+                  if l.startswith("FAIL")]
+        caught += bool(failed)
+        print("%-55s %s" % (name, "caught by " + ", ".join(failed) if failed
+                            else "NOT CAUGHT"))
+    finally:
+        open(path, "w").write(orig)
+subprocess.run(["ninja", "-C", BUILD, "attn-run", "attn-opt"], capture_output=True)
+print("%d of %d mutations caught" % (caught, len(MUTS)))
+sys.exit(0 if caught == len(MUTS) else 1)
