@@ -24,7 +24,9 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/bit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -43,6 +45,10 @@ constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
 /// Keys processed per softmax update inside one tile_attend.
 constexpr int64_t kKeyChunk = 64;
+/// Head dims of at most this many vectors take the key-major dot products
+/// of the row-vector form (the query's vectors stay in registers when the
+/// rows times this fit).
+constexpr int64_t kKeyMajorVectors = 8;
 
 class KernelEmitter {
 public:
@@ -176,6 +182,38 @@ private:
       memref::PrefetchOp::create(b, loc, mem, ValueRange{row, idx(b, loc, c)},
                                  /*isWrite=*/false, /*localityHint=*/3,
                                  /*isDataCache=*/true);
+  }
+
+  /// The lane sums of `vs` (at most `lanes` vectors) as the first
+  /// vs.size() lanes of one vector, by a transposing tree: each level adds
+  /// the low and high halves of two vectors' lane groups, so n sums take
+  /// about 3n shuffles and adds instead of n log2(lanes) horizontal steps
+  /// (the lanes past vs.size() hold zero).
+  Value transposedSums(OpBuilder &b, Location loc, ArrayRef<Value> vs) {
+    SmallVector<Value> level(vs.begin(), vs.end());
+    Value zero = splat(b, loc, 0.0);
+    // Lane groups of width w hold one vector's partial sums each; a level
+    // pairs vectors (a missing partner is zero), halves w and doubles the
+    // groups per vector, x's groups before y's.
+    for (int64_t w = lanes; w > 1; w /= 2) {
+      if (level.size() % 2)
+        level.push_back(zero);
+      SmallVector<int64_t> lo, hi;
+      for (int64_t src = 0; src < 2; ++src)
+        for (int64_t g = 0; g < lanes / w; ++g)
+          for (int64_t l = 0; l < w / 2; ++l) {
+            lo.push_back(src * lanes + g * w + l);
+            hi.push_back(src * lanes + g * w + w / 2 + l);
+          }
+      SmallVector<Value> next;
+      for (size_t i = 0; i < level.size(); i += 2)
+        next.push_back(arith::AddFOp::create(
+            b, loc,
+            vector::ShuffleOp::create(b, loc, level[i], level[i + 1], lo),
+            vector::ShuffleOp::create(b, loc, level[i], level[i + 1], hi)));
+      level = std::move(next);
+    }
+    return level.front();
   }
 
   /// 2^t for a vector of f32, exact 0 below -126 (masked logits are -inf).
@@ -837,15 +875,20 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
   // Lane reductions as trees of shuffles, not ordered chains of adds.
   auto reassoc = arith::FastMathFlags::reassoc;
 
-  // Keys per dot-product block: count x g accumulators in registers.
-  int64_t unroll = std::max<int64_t>(1, std::min<int64_t>(8, 16 / g));
+  // Keys per dot-product block: count x g accumulators in registers (a
+  // power of two, at most a vector of keys: their logits are summed across
+  // lanes by one transposing tree per row).
+  int64_t unroll = static_cast<int64_t>(llvm::bit_floor(static_cast<uint64_t>(
+      std::clamp<int64_t>((numRegs - 4) / g, 1, lanes))));
   // Value vectors per P V block: g x nvb accumulators.
   int64_t maxNvb = std::max<int64_t>(1, (numRegs - 8) / g);
   int64_t blocks = (nv + maxNvb - 1) / maxNvb, nvb = (nv + blocks - 1) / blocks;
 
   Value packed = packRows(op, hasScore ? scale : scale * kLog2e, g);
-  Value sBuf =
-      scratch(op, "rowscores", MemRefType::get({g, kKeyChunk}, f32Type));
+  // A vector of slack per row: a block's logits are stored as a whole
+  // vector, lanes past the block included (the next block overwrites them).
+  Value sBuf = scratch(op, "rowscores",
+                       MemRefType::get({g, kKeyChunk + lanes}, f32Type));
 
   OpBuilder b(op);
   Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
@@ -857,6 +900,26 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
 
   auto [cb, kc0, nkc] = keyChunks(b, loc, nk);
 
+  // The logits of keys [j0, j0 + count) for every row, from their dot
+  // product accumulators (key-major), into sBuf.
+  auto storeSums = [&](OpBuilder &b, Location loc, Value j0, int64_t count,
+                       ArrayRef<Value> accs) {
+    if (count > 1) {
+      for (int64_t r = 0; r < g; ++r) {
+        SmallVector<Value> row;
+        for (int64_t k = 0; k < count; ++k)
+          row.push_back(accs[k * g + r]);
+        vector::StoreOp::create(b, loc, transposedSums(b, loc, row), sBuf,
+                                ValueRange{idx(b, loc, r), j0});
+      }
+      return;
+    }
+    for (int64_t r = 0; r < g; ++r) {
+      Value s = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                            accs[r], reassoc);
+      memref::StoreOp::create(b, loc, s, sBuf, ValueRange{idx(b, loc, r), j0});
+    }
+  };
   // Logits of keys [j0, j0 + count) of the chunk for every row, into sBuf.
   auto emitDots = [&](OpBuilder &b, Location loc, Value j0, int64_t count) {
     SmallVector<Value> keyRows;
@@ -886,6 +949,35 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
       prefetchRow(b, loc, kTile, arith::AddIOp::create(b, loc, keyRows[k], ahead),
                   d);
     }
+    if (nd <= kKeyMajorVectors) {
+      // Key-major: each key row is read front to back as whole vectors (the
+      // cache streams it), against query vectors kept in registers when
+      // they fit and read from the packed (L1-resident) tile otherwise.
+      bool keep = nd * g <= kKeyMajorVectors;
+      auto qVec = [&](OpBuilder &b, int64_t r, int64_t c) -> Value {
+        return vector::LoadOp::create(
+            b, loc, vecType(b), packed,
+            ValueRange{idx(b, loc, r), idx(b, loc, c * lanes)});
+      };
+      SmallVector<Value> kept;
+      if (keep)
+        for (int64_t r = 0; r < g; ++r)
+          for (int64_t c = 0; c < nd; ++c)
+            kept.push_back(qVec(b, r, c));
+      SmallVector<Value> accs(count * g, splat(b, loc, 0.0));
+      for (int64_t k = 0; k < count; ++k)
+        for (int64_t c = 0; c < nd; ++c) {
+          Value kv =
+              loadVec(b, loc, kTile, ValueRange{keyRows[k], idx(b, loc, c * lanes)},
+                      std::min(lanes, d - c * lanes));
+          for (int64_t r = 0; r < g; ++r)
+            accs[k * g + r] = vector::FMAOp::create(
+                b, loc, kv, keep ? kept[r * nd + c] : qVec(b, r, c),
+                accs[k * g + r]);
+        }
+      storeSums(b, loc, j0, count, accs);
+      return;
+    }
     SmallVector<Value> init(count * g, splat(b, loc, 0.0));
     auto dLoop = scf::ForOp::create(
         b, loc, idx(b, loc, 0), idx(b, loc, fullD * lanes), idx(b, loc, lanes),
@@ -895,15 +987,7 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
     SmallVector<Value> accs(dLoop.getResults());
     if (nd > fullD) // A partial last vector (masked load, zero lanes).
       accs = step(b, loc, idx(b, loc, fullD * lanes), d - fullD * lanes, accs);
-    for (int64_t k = 0; k < count; ++k)
-      for (int64_t r = 0; r < g; ++r) {
-        Value s = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                              accs[k * g + r], reassoc);
-        memref::StoreOp::create(
-            b, loc, s, sBuf,
-            ValueRange{idx(b, loc, r),
-                       arith::AddIOp::create(b, loc, j0, idx(b, loc, k))});
-      }
+    storeSums(b, loc, j0, count, accs);
   };
   Value full = arith::MulIOp::create(
       cb, loc, arith::DivUIOp::create(cb, loc, nkc, idx(cb, loc, unroll)),

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Mutation check of the CPU decode forms (issue 21): applies each mutation
-to its source file, rebuilds, runs test/Integration/decode.test and
+"""Mutation check of the CPU decode forms (issue 21): the run-time dispatch
+and the row-vector micro-kernel's key-major dot products and transposed
+lane sums. Applies each mutation to its source file, rebuilds, runs test/Integration/decode.test and
 test/Passes/tile-attention-decode.mlir, and reports whether they catch it;
 restores the file. Not part of scripts/test (it rebuilds).
 
@@ -13,6 +14,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
 TILE = os.path.join(ROOT, "passes", "TileAttention.cpp")
+VEC = os.path.join(ROOT, "codegen", "cpu", "ConvertAttnToVector.cpp")
 MUTS = [
     ("dispatch: decode form for Lq <= 2, not Lq == 1", TILE,
      "arith::CmpIPredicate::eq, lq,\n                                    arith::ConstantIndexOp::create(b, loc, 1));",
@@ -23,6 +25,15 @@ MUTS = [
     ("decode form for GQA regions that read the query row", TILE,
      "  if (op.getNumQueryHeads() == op.getNumKvHeads())\n    return true;",
      "  return true;"),
+    ("transposed lane sums: y's keys before x's", VEC,
+     "            lo.push_back(src * lanes + g * w + l);\n            hi.push_back(src * lanes + g * w + w / 2 + l);",
+     "            lo.push_back((1 - src) * lanes + g * w + l);\n            hi.push_back((1 - src) * lanes + g * w + w / 2 + l);"),
+    ("key-major dots: a kept query vector of the next column", VEC,
+     "b, loc, kv, keep ? kept[r * nd + c] : qVec(b, r, c),",
+     "b, loc, kv, keep ? kept[r * nd + (c + 1) % nd] : qVec(b, r, c),"),
+    ("key-major dots: a loaded query vector of the next row", VEC,
+     "b, loc, kv, keep ? kept[r * nd + c] : qVec(b, r, c),",
+     "b, loc, kv, keep ? kept[r * nd + c] : qVec(b, (r + 1) % g, c),"),
 ]
 TESTS = [os.path.join(BUILD, "test", "Integration", "decode.test"),
          os.path.join(BUILD, "test", "Passes", "tile-attention-decode.mlir")]

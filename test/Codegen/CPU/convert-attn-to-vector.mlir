@@ -140,7 +140,7 @@ func.func @gather_clamped(%q: memref<?x4x?x64xf32>, %bias: memref<?xf32>, %o: me
 
 // A tile of a few static query rows (decode: the 4 query heads of a GQA
 // group) takes the row-vector form: the head dim in the lanes for Q K^T
-// (lane reductions as shuffle trees), value rows and the next chunk's key
+// (lane sums as transposing shuffle trees), value rows and the next chunk's key
 // rows prefetched, the softmax with the keys in the lanes (regions
 // vectorized over keys, keys past the tile masked), and P V with broadcast
 // probabilities. The state is filled with vector stores.
@@ -156,10 +156,17 @@ func.func @gather_clamped(%q: memref<?x4x?x64xf32>, %bias: memref<?xf32>, %o: me
 // CHECK: scf.for {{.+}} step %c4
 // CHECK: memref.prefetch %arg2[{{.+}}], read, locality<3>, data : memref<?x128xf16>
 // CHECK: memref.prefetch %arg1[{{.+}}], read, locality<3>, data : memref<?x128xf16>
-// 4 keys x 4 rows of accumulators over the head dim.
-// CHECK: %{{.+}}:16 = scf.for {{.+}} -> (vector<16xf32>
+// Key-major dot products (D = 128 is 8 vectors): each key row read front to
+// back, each of its vectors against the 4 rows' query vectors.
+// CHECK-NOT: scf.for
 // CHECK: arith.extf %{{.+}} : vector<16xf16> to vector<16xf32>
 // CHECK-COUNT-4: vector.fma
+// The 4 keys' logits of a row summed across lanes by one transposing tree
+// (pairs of half-group shuffles) and stored as one vector (rows padded by a
+// vector); the last keys one at a time, by lane reductions.
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.store %{{.+}} : memref<4x80xf32>, vector<16xf32>
 // CHECK: vector.reduction <add>, %{{.+}} fastmath<reassoc> : vector<16xf32> into f32
 // Softmax over 16 keys at a time: the mask reads the key index only.
 // CHECK: arith.cmpi slt, %{{.+}}, %{{.+}} : vector<16xindex>
