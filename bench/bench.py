@@ -228,16 +228,22 @@ class Bench:
                              halide=hal)
 
     def decode(self):
-        """One query per head, 32 heads, D = 128, against long caches."""
-        for dtype in ("f32", "f16", "bf16"):
-            name = "decode_h32_d128_" + dtype
-            mlir, exe = self.compile(name, attention_mlir(32, 32, 128, dtype, False, lq=1,
-                                                          out_dtype="f32"))
+        """One query per head, D = 128, against long caches: MHA (32 heads) in
+        f32/f16/bf16, GQA 32:8 in f16/bf16, and an f16 MHA kernel compiled
+        with a dynamic query length (one kernel for prefill and decode) called
+        with Lq = 1."""
+        specs = [("decode_h32_d128_" + dt, 32, dt, 1) for dt in ("f32", "f16", "bf16")]
+        specs += [("decode_gqa32:8_d128_" + dt, 8, dt, 1) for dt in ("f16", "bf16")]
+        specs.append(("decode_h32_d128_f16_dynlq", 32, "f16", None))
+        for name, hkv, dtype, lq in specs:
+            fname = name.replace(":", "_")
+            mlir, exe = self.compile(fname, attention_mlir(32, hkv, 128, dtype, False, lq=lq,
+                                                           out_dtype="f32"))
             for s in self.args.decode_keys:
-                inputs = self.inputs(name, [((1, 32, 1, 128), dtype),
-                                            ((1, 32, s, 128), dtype),
-                                            ((1, 32, s, 128), dtype)])
-                kv_bytes = 2 * 32 * s * 128 * (4 if dtype == "f32" else 2)
+                inputs = self.inputs(fname, [((1, 32, 1, 128), dtype),
+                                             ((1, hkv, s, 128), dtype),
+                                             ((1, hkv, s, 128), dtype)])
+                kv_bytes = 2 * hkv * s * 128 * (4 if dtype == "f32" else 2)
                 self.measure("decode", name, exe, mlir, inputs, "S=%d" % s,
                              bytes_=kv_bytes)
                 for p in inputs:
