@@ -884,7 +884,16 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
   int64_t maxNvb = std::max<int64_t>(1, (numRegs - 8) / g);
   int64_t blocks = (nv + maxNvb - 1) / maxNvb, nvb = (nv + blocks - 1) / blocks;
 
-  Value packed = packRows(op, hasScore ? scale : scale * kLog2e, g);
+  double mult = hasScore ? scale : scale * kLog2e;
+  // bf16 query and keys (AVX512-BF16): Q K^T as vdpbf16ps over pairs of
+  // head-dim elements, read straight from the query and key rows (exact
+  // products, f32 sums); the scale is applied to the summed logits.
+  int64_t pairLanes = 2 * lanes;
+  bool dot = bf16Dot && lanes == 16 &&
+             op.getQuery().getType().getElementType().isBF16() &&
+             op.getKey().getType().getElementType().isBF16() &&
+             d % pairLanes == 0 && d / pairLanes <= kKeyMajorVectors;
+  Value packed = dot ? Value() : packRows(op, mult, g);
   // A vector of slack per row: a block's logits are stored as a whole
   // vector, lanes past the block included (the next block overwrites them).
   Value sBuf = scratch(op, "rowscores",
@@ -909,7 +918,10 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
         SmallVector<Value> row;
         for (int64_t k = 0; k < count; ++k)
           row.push_back(accs[k * g + r]);
-        vector::StoreOp::create(b, loc, transposedSums(b, loc, row), sBuf,
+        Value sums = transposedSums(b, loc, row);
+        if (dot)
+          sums = arith::MulFOp::create(b, loc, sums, splat(b, loc, mult));
+        vector::StoreOp::create(b, loc, sums, sBuf,
                                 ValueRange{idx(b, loc, r), j0});
       }
       return;
@@ -917,6 +929,8 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
     for (int64_t r = 0; r < g; ++r) {
       Value s = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
                                             accs[r], reassoc);
+      if (dot)
+        s = arith::MulFOp::create(b, loc, s, f32(b, loc, mult));
       memref::StoreOp::create(b, loc, s, sBuf, ValueRange{idx(b, loc, r), j0});
     }
   };
@@ -948,6 +962,35 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
       prefetchRow(b, loc, vTile, keyRows[k], dv);
       prefetchRow(b, loc, kTile, arith::AddIOp::create(b, loc, keyRows[k], ahead),
                   d);
+    }
+    if (dot) {
+      // Key-major over pairs: each key row is 32 bf16 per vector.
+      int64_t np = d / pairLanes;
+      VectorType pairs = VectorType::get({pairLanes}, b.getBF16Type());
+      bool keep = np * g <= kKeyMajorVectors;
+      auto qPair = [&](OpBuilder &b, int64_t r, int64_t c) -> Value {
+        return vector::LoadOp::create(
+            b, loc, pairs, op.getQuery(),
+            ValueRange{idx(b, loc, r), idx(b, loc, c * pairLanes)});
+      };
+      SmallVector<Value> kept;
+      if (keep)
+        for (int64_t r = 0; r < g; ++r)
+          for (int64_t c = 0; c < np; ++c)
+            kept.push_back(qPair(b, r, c));
+      SmallVector<Value> accs(count * g, splat(b, loc, 0.0));
+      for (int64_t k = 0; k < count; ++k)
+        for (int64_t c = 0; c < np; ++c) {
+          Value kv = vector::LoadOp::create(
+              b, loc, pairs, kTile,
+              ValueRange{keyRows[k], idx(b, loc, c * pairLanes)});
+          for (int64_t r = 0; r < g; ++r)
+            accs[k * g + r] = x86vector::DotBF16Op::create(
+                b, loc, accs[k * g + r], keep ? kept[r * np + c] : qPair(b, r, c),
+                kv);
+        }
+      storeSums(b, loc, j0, count, accs);
+      return;
     }
     if (nd <= kKeyMajorVectors) {
       // Key-major: each key row is read front to back as whole vectors (the
@@ -1089,8 +1132,24 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
   }
 
   // acc = alpha * acc + P V, blocked over nvb value vectors for all rows.
+  // A bf16 V is widened a pair of vectors at a time: one 32-lane load, the
+  // even elements by a shift and the odd ones by a mask (bf16 is the top
+  // half of an f32), so the block's accumulators hold the even and the odd
+  // elements of each 32-element group, interleaved again when stored.
   Value acc = op.getAcc();
   auto lanesOf = [&](int64_t v) { return v == nv - 1 ? lastLanes : lanes; };
+  bool split = lanes == 16 && op.getValue().getType().getElementType().isBF16() &&
+               dv % (2 * lanes) == 0 && nvb % 2 == 0;
+  SmallVector<int64_t> evens, odds, lowHalf, highHalf;
+  for (int64_t l = 0; l < lanes; ++l) {
+    evens.push_back(2 * l);
+    odds.push_back(2 * l + 1);
+  }
+  // Interleaving back: elements 0..15 of the group are e0 o0 e1 o1 ... e7 o7.
+  for (int64_t l = 0; l < lanes / 2; ++l) {
+    lowHalf.append({l, l + lanes});
+    highHalf.append({l + lanes / 2, l + lanes / 2 + lanes});
+  }
   for (int64_t vb0 = 0; vb0 < nv; vb0 += nvb) {
     int64_t vb1 = std::min(nv, vb0 + nvb), nb = vb1 - vb0;
     SmallVector<Value> init;
@@ -1101,15 +1160,41 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
             loadVec(cb, loc, acc, ValueRange{idx(cb, loc, r), idx(cb, loc, v * lanes)},
                     lanesOf(v)),
             alphas[r]));
+    if (split)
+      for (int64_t i = 0; i < g * nb; i += 2) {
+        Value a = init[i], c = init[i + 1];
+        init[i] = vector::ShuffleOp::create(cb, loc, a, c, evens);
+        init[i + 1] = vector::ShuffleOp::create(cb, loc, a, c, odds);
+      }
     auto jLoop = scf::ForOp::create(
         cb, loc, c0, nkc, c1, init,
         [&](OpBuilder &b, Location loc, Value j, ValueRange accs) {
           Value vrow = arith::AddIOp::create(b, loc, kc0, j);
           SmallVector<Value> vv;
-          for (int64_t v = vb0; v < vb1; ++v)
-            vv.push_back(loadVec(b, loc, vTile,
-                                 ValueRange{vrow, idx(b, loc, v * lanes)},
-                                 lanesOf(v)));
+          if (split) {
+            VectorType words = VectorType::get({lanes}, b.getI32Type());
+            Value sixteen = arith::ConstantOp::create(
+                b, loc, words, DenseElementsAttr::get(words, b.getI32IntegerAttr(16)));
+            Value top = arith::ConstantOp::create(
+                b, loc, words,
+                DenseElementsAttr::get(words, b.getI32IntegerAttr(-65536)));
+            for (int64_t v = vb0; v < vb1; v += 2) {
+              Value x = vector::BitCastOp::create(
+                  b, loc, words,
+                  vector::LoadOp::create(
+                      b, loc, VectorType::get({2 * lanes}, b.getBF16Type()), vTile,
+                      ValueRange{vrow, idx(b, loc, v * lanes)}));
+              vv.push_back(vector::BitCastOp::create(
+                  b, loc, vecType(b), arith::ShLIOp::create(b, loc, x, sixteen)));
+              vv.push_back(vector::BitCastOp::create(
+                  b, loc, vecType(b), arith::AndIOp::create(b, loc, x, top)));
+            }
+          } else {
+            for (int64_t v = vb0; v < vb1; ++v)
+              vv.push_back(loadVec(b, loc, vTile,
+                                   ValueRange{vrow, idx(b, loc, v * lanes)},
+                                   lanesOf(v)));
+          }
           SmallVector<Value> out(accs.begin(), accs.end());
           for (int64_t r = 0; r < g; ++r) {
             Value p = vector::BroadcastOp::create(
@@ -1122,9 +1207,16 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
           }
           scf::YieldOp::create(b, loc, out);
         });
+    SmallVector<Value> results(jLoop.getResults());
+    if (split)
+      for (int64_t i = 0; i < g * nb; i += 2) {
+        Value e = results[i], o = results[i + 1];
+        results[i] = vector::ShuffleOp::create(cb, loc, e, o, lowHalf);
+        results[i + 1] = vector::ShuffleOp::create(cb, loc, e, o, highHalf);
+      }
     for (int64_t r = 0; r < g; ++r)
       for (int64_t v = 0; v < nb; ++v)
-        storeVec(cb, loc, jLoop.getResult(r * nb + v), acc,
+        storeVec(cb, loc, results[r * nb + v], acc,
                  ValueRange{idx(cb, loc, r), idx(cb, loc, (vb0 + v) * lanes)},
                  lanesOf(vb0 + v));
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Mutation check of the CPU decode forms (issue 21): the run-time dispatch
 and the row-vector micro-kernel's key-major dot products and transposed
-lane sums. Applies each mutation to its source file, rebuilds, runs test/Integration/decode.test and
+lane sums, the bf16 dot products and value widening. Applies each mutation to its source file, rebuilds, runs test/Integration/decode.test and
 test/Passes/tile-attention-decode.mlir, and reports whether they catch it;
 restores the file. Not part of scripts/test (it rebuilds).
 
@@ -34,6 +34,15 @@ MUTS = [
     ("key-major dots: a loaded query vector of the next row", VEC,
      "b, loc, kv, keep ? kept[r * nd + c] : qVec(b, r, c),",
      "b, loc, kv, keep ? kept[r * nd + c] : qVec(b, (r + 1) % g, c),"),
+    ("bf16 logits: the scale not applied", VEC,
+     "          sums = arith::MulFOp::create(b, loc, sums, splat(b, loc, mult));",
+     "          sums = sums;"),
+    ("bf16 values: odd elements by the shift too", VEC,
+     "b, loc, vecType(b), arith::AndIOp::create(b, loc, x, top)));",
+     "b, loc, vecType(b), arith::ShLIOp::create(b, loc, x, sixteen)));"),
+    ("bf16 values: the halves interleaved back swapped", VEC,
+     "        results[i] = vector::ShuffleOp::create(cb, loc, e, o, lowHalf);\n        results[i + 1] = vector::ShuffleOp::create(cb, loc, e, o, highHalf);",
+     "        results[i] = vector::ShuffleOp::create(cb, loc, e, o, highHalf);\n        results[i + 1] = vector::ShuffleOp::create(cb, loc, e, o, lowHalf);"),
 ]
 TESTS = [os.path.join(BUILD, "test", "Integration", "decode.test"),
          os.path.join(BUILD, "test", "Passes", "tile-attention-decode.mlir")]

@@ -204,6 +204,54 @@ func.func @decode_rows(%q: memref<4x128xf16>, %k: memref<?x128xf16>, %v: memref<
 
 // -----
 
+// A bf16 decode tile (MHA: one row). With bf16-dot the logits are
+// vdpbf16ps over pairs, each key row read as 32-lane bf16 vectors against
+// the query row's, read straight from the query view (no packing), and the
+// summed logits scaled in f32. P V widens a bf16 value pair-vector by a
+// shift (even elements) and a mask (odd elements) in both modes, with the
+// accumulators split into even and odd elements while in registers.
+// CHECK-LABEL: func.func @decode_rows_bf16
+// CHECK: arith.extf %{{.+}} : vector<16xbf16> to vector<16xf32>
+// CHECK: vector.fma
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31] : vector<16xf32>, vector<16xf32>
+// CHECK: scf.for
+// CHECK: %[[W:.+]] = vector.bitcast %{{.+}} : vector<32xbf16> to vector<16xi32>
+// CHECK: %[[E:.+]] = arith.shli %[[W]], %{{.+}} : vector<16xi32>
+// CHECK: vector.bitcast %[[E]] : vector<16xi32> to vector<16xf32>
+// CHECK: %[[O:.+]] = arith.andi %[[W]], %{{.+}} : vector<16xi32>
+// CHECK: vector.bitcast %[[O]] : vector<16xi32> to vector<16xf32>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31] : vector<16xf32>, vector<16xf32>
+// DOT-LABEL: func.func @decode_rows_bf16
+// DOT-NOT: memref.alloca() {{.*}} : memref<1x128xf32>
+// DOT: vector.load %arg0[%{{.+}}, %{{.+}}] : memref<1x128xbf16>, vector<32xbf16>
+// DOT: vector.load %arg1[%{{.+}}, %{{.+}}] : memref<?x128xbf16>, vector<32xbf16>
+// DOT: x86vector.avx512.dot %{{.+}}, %{{.+}}, %{{.+}} : vector<32xbf16> -> vector<16xf32>
+// DOT: %[[S:.+]] = vector.shuffle
+// DOT: arith.mulf %{{.+}}, %cst{{.*}} : vector<16xf32>
+// DOT: vector.store %{{.+}} : memref<1x80xf32>, vector<16xf32>
+// DOT: arith.shli
+func.func @decode_rows_bf16(%q: memref<1x128xbf16>, %k: memref<?x128xbf16>, %v: memref<?x128xbf16>,
+                            %o: memref<1x128xf32>, %i: index) {
+  %m = memref.alloca() : memref<16xf32>
+  %l = memref.alloca() : memref<16xf32>
+  %acc = memref.alloca() : memref<16x128xf32>
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%ninf : f32) outs(%m : memref<16xf32>)
+  linalg.fill ins(%zero : f32) outs(%l : memref<16xf32>)
+  linalg.fill ins(%zero : f32) outs(%acc : memref<16x128xf32>)
+  attn.tile_attend ins(%q, %k, %v : memref<1x128xbf16>, memref<?x128xbf16>, memref<?x128xbf16>)
+      state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x128xf32>)
+      at [%i, %i, %i, %i] scale(0.0883883461)
+  attn.tile_finalize state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x128xf32>)
+      outs(%o : memref<1x128xf32>) at [%i, %i, %i]
+  return
+}
+
+// -----
+
 // With bf16-dot (AVX512-BF16 targets) and bf16 queries, keys and values,
 // both products are dot products over pairs: Q packed by head-dim pairs,
 // each key's pair broadcast as one 32-bit word; the logits scaled in f32;
