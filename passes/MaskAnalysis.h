@@ -18,6 +18,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
 
 #include <optional>
 
@@ -80,6 +81,137 @@ public:
     }
     // Opaque: the tile is partial.
     return {boolean(false), boolean(false)};
+  }
+
+  /// A conservative key range [lo, hi) of the tile's visible keys: lo is the
+  /// largest of the minima of `los` over the tile's rows (no lower bound
+  /// when empty), hi the smallest of the maxima of `his` (no upper bound
+  /// when empty). The forms are in i (and values defined above), not j.
+  struct KeyInterval {
+    SmallVector<LinearForm> los, his;
+  };
+  /// At most this many intervals describe a mask's keys; more become one
+  /// unbounded interval.
+  static constexpr unsigned kMaxKeyIntervals = 2;
+
+  /// The keys a mask can show to the tile's rows, as a union of intervals
+  /// (empty: none; one unbounded interval: every key). Derived from the same
+  /// linear comparisons as classify(): `j <= i + c` bounds j above,
+  /// `i < j + w` below; `andi` intersects, `ori` unites. The key loop visits
+  /// these intervals only, so a band's query tile starts at its first key.
+  SmallVector<KeyInterval> keyIntervals(Value pred) {
+    SmallVector<KeyInterval> every(1);
+    if (auto c = getConstantIntValue(pred))
+      return *c != 0 ? every : SmallVector<KeyInterval>{};
+    Operation *def = pred.getDefiningOp();
+    if (!def || def->getBlock() != &mask)
+      return every;
+    if (auto andOp = dyn_cast<arith::AndIOp>(def)) {
+      SmallVector<KeyInterval> l = keyIntervals(andOp.getLhs());
+      SmallVector<KeyInterval> r = keyIntervals(andOp.getRhs());
+      if (l.size() * r.size() > kMaxKeyIntervals)
+        return l.size() <= r.size() ? l : r; // a superset of the intersection
+      SmallVector<KeyInterval> out;
+      for (const KeyInterval &x : l)
+        for (const KeyInterval &y : r) {
+          KeyInterval z = x;
+          z.los.append(y.los);
+          z.his.append(y.his);
+          out.push_back(std::move(z));
+        }
+      return out;
+    }
+    if (auto orOp = dyn_cast<arith::OrIOp>(def)) {
+      SmallVector<KeyInterval> l = keyIntervals(orOp.getLhs());
+      SmallVector<KeyInterval> r = keyIntervals(orOp.getRhs());
+      if (l.size() + r.size() > kMaxKeyIntervals)
+        return every;
+      l.append(r);
+      return l;
+    }
+    auto cmp = dyn_cast<arith::CmpIOp>(def);
+    if (!cmp || !cmp.getLhs().getType().isIndex())
+      return every;
+    auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());
+    if (!l || !r)
+      return every;
+    // e = lhs - rhs = cj * j + f; the predicate compares e with 0.
+    LinearForm f = l->plus(r->scaled(-1));
+    int64_t cj = f.cj;
+    f.cj = 0;
+    if (cj != 1 && cj != -1)
+      return every;
+    using P = arith::CmpIPredicate;
+    P p = cmp.getPredicate();
+    if (cj == -1) {
+      // f - j pred 0  <=>  j - f swapped(pred) 0.
+      f = f.scaled(-1);
+      switch (p) {
+      case P::slt: p = P::sgt; break;
+      case P::sle: p = P::sge; break;
+      case P::sgt: p = P::slt; break;
+      case P::sge: p = P::sle; break;
+      default: break; // eq, ne: symmetric; unsigned: every key below
+      }
+    }
+    // Now j + f pred 0, i.e. j pred -f.
+    LinearForm g = f.scaled(-1), g1 = g;
+    g1.c += 1;
+    KeyInterval k;
+    switch (p) {
+    case P::slt: k.his.push_back(g); break;        // j < g
+    case P::sle: k.his.push_back(g1); break;       // j <= g
+    case P::sgt: k.los.push_back(g1); break;       // j > g
+    case P::sge: k.los.push_back(g); break;        // j >= g
+    case P::eq:
+      k.los.push_back(g);
+      k.his.push_back(g1);
+      break;
+    default: break; // ne, unsigned: every key
+    }
+    return {k};
+  }
+
+  /// Emits an interval's [lo, hi) clamped to [0, numKeys), hi >= lo.
+  std::pair<Value, Value> emitKeyInterval(const KeyInterval &k,
+                                          Value numKeys) {
+    Value lo = index(0), hi = numKeys;
+    for (const LinearForm &f : k.los)
+      lo = arith::MaxSIOp::create(b, loc, lo, bound(f, false));
+    for (const LinearForm &f : k.his)
+      hi = arith::MinSIOp::create(b, loc, hi, bound(f, true));
+    lo = arith::MinSIOp::create(b, loc, lo, numKeys);
+    hi = arith::MaxSIOp::create(b, loc, hi, lo);
+    return {lo, hi};
+  }
+
+  /// The number of keys a single row sees through `intervals` when that
+  /// does not depend on the row or on run-time values other than `ignored`
+  /// (taken as 0: the causal offset Lk - Lq of a prefill), if known.
+  static std::optional<int64_t>
+  staticWidth(ArrayRef<KeyInterval> intervals, Value ignored) {
+    int64_t total = 0;
+    for (const KeyInterval &k : intervals) {
+      std::optional<int64_t> best;
+      for (const LinearForm &lo : k.los)
+        for (const LinearForm &hi : k.his) {
+          LinearForm w = hi.plus(lo.scaled(-1));
+          if (w.ci != 0)
+            continue;
+          llvm::SmallDenseMap<Value, int64_t> coeffs;
+          for (auto [v, c] : w.terms)
+            coeffs[v] += c;
+          bool constant = llvm::all_of(coeffs, [&](auto &t) {
+            return t.second == 0 || t.first == ignored;
+          });
+          if (constant && (!best || w.c < *best))
+            best = w.c;
+        }
+      if (!best)
+        return std::nullopt;
+      total += std::max<int64_t>(*best, 0);
+    }
+    return total;
   }
 
 private:

@@ -138,6 +138,16 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
     tile's corners; anything else is conservatively partial. The result is a
     few integer operations per tile at run time.
 
+    From the same comparisons the pass derives the keys a query tile can see
+    as at most two intervals (`j <= i + c` bounds j above, `i < j + w`
+    below, `andi` intersects, `ori` unites); the key loop visits only their
+    tiles, each interval from its first key, the two ordered and made
+    disjoint at run time. When a row sees a fixed number W of keys (a
+    window; sinks plus a window), the query and key tiles shrink to the
+    largest power of two <= W/2 (at least 32): fewer hidden pairs per tile.
+    A fused `column_scores` and a block selection keep the aligned loop over
+    every key tile.
+
     Decode (a static query length of 1, regions that read neither the query
     head nor the row, no sink) takes the flash-decoding form instead: the G
     query heads of each KV head are packed as the rows of one query tile,

@@ -314,6 +314,9 @@ static std::array<Value, 3> allocState(OpBuilder &b, Location loc, int64_t tq,
 /// Parallel iterations (query-tile chunks) per (batch, head) of fused
 /// column scores: partial sums cost chunks * Lk floats per head.
 constexpr int64_t kColumnChunks = 8;
+/// The smallest query/key tile a narrow band chooses (two AVX-512 vectors of
+/// rows; smaller tiles measured slower on a 64-key window).
+constexpr int64_t kMinBandTile = 32;
 
 /// scores[b, g, j] = sum over the group's heads h and the chunks c of
 /// partials[b, h, c, j] (times |v[b, g, j, :]|_1 with value_norm).
@@ -382,7 +385,7 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   int64_t blockSize = sel ? *op.getBlockSize() : 0;
   if (sel)
     tk = std::gcd(tk, blockSize);
-  Value c1 = cst(1), ctq = cst(tq), ctk = cst(tk);
+  Value c1 = cst(1);
   Value batch = memref::DimOp::create(b, loc, q, 0);
   Value lq = memref::DimOp::create(b, loc, q, 2);
   Value lk = memref::DimOp::create(b, loc, k, 2);
@@ -391,16 +394,43 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
         arith::AddIOp::create(b, loc, x, arith::SubIOp::create(b, loc, t, c1));
     return arith::DivUIOp::create(b, loc, n, t);
   };
+  Value causalOffset = arith::SubIOp::create(b, loc, lk, lq);
+  bool columns = bool(op.getScoresOutput());
+
+  // The keys of a query tile as intervals derived from the mask (a band:
+  // one interval starting at the window's first key; causal: [0, diagonal];
+  // sinks + window: two). The key loop visits only those, from their first
+  // key. A fused column_scores indexes its buffers by aligned key tile and
+  // a block selection aligns tiles with blocks: both keep the full loop.
+  bool keyRanges = !columns && !sel;
+  if (keyRanges) {
+    Region maskRegion;
+    if (buildMaskRegion(b, loc, op, causalOffset, maskRegion)) {
+      // A narrow band: query and key tiles of about half its width (at
+      // least 32 rows), so that a tile computes few hidden pairs (for a
+      // window of 64 keys, 32-row tiles compute 95 keys per row where 64-row
+      // tiles compute 127). Widths assume Lq = Lk; only speed depends on it.
+      MaskClassifier classifier(b, loc, maskRegion.front(), Value(), Value(),
+                                Value(), Value(), Value(), Value());
+      auto yield = cast<YieldOp>(maskRegion.front().getTerminator());
+      if (std::optional<int64_t> width = MaskClassifier::staticWidth(
+              classifier.keyIntervals(yield.getValues()[0]), causalOffset)) {
+        int64_t band = std::max<int64_t>(
+            kMinBandTile, int64_t(llvm::bit_floor(uint64_t(*width / 2))));
+        tq = std::min(tq, band);
+        tk = std::min(tk, band);
+      }
+    }
+  }
+  Value ctq = cst(tq), ctk = cst(tk);
   Value numQTiles = ceilDiv(lq, ctq);
   Value numKTiles = ceilDiv(lk, ctk);
-  Value causalOffset = arith::SubIOp::create(b, loc, lk, lq);
 
   // Fused column_scores: each parallel iteration owns a chunk of the query
   // tiles (every chunks-th one, which balances causal work) and a row of
   // per-key partial sums [B, Hq, chunks, Lk] (no atomics; summed after the
   // loop), plus heap buffers for one query tile's softmax weights [Lk, TQ]
   // and its row maxima after each key tile [ceil(Lk / TK), TQ].
-  bool columns = bool(op.getScoresOutput());
   Value chunks, partials;
   if (columns) {
     chunks = arith::MinUIOp::create(b, loc, cst(kColumnChunks), numQTiles);
@@ -528,13 +558,70 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
         });
   }
 
-  // The key/value loop.
-  auto loop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1);
+  // The key/value loop: over every key tile, or over the tiles of the
+  // mask's key intervals (each from its first key; a second interval starts
+  // where the first ends so that no key is visited twice).
+  Value loopEnd = numKTiles, lo1, hi1, lo2, hi2, n1;
+  if (keyRanges) {
+    Region maskRegion;
+    if (buildMaskRegion(b, loc, op, causalOffset, maskRegion)) {
+      Value qLast = arith::SubIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, q0, nq), c1);
+      MaskClassifier classifier(b, loc, maskRegion.front(), bb, h, q0, qLast,
+                                Value(), Value());
+      auto yield = cast<YieldOp>(maskRegion.front().getTerminator());
+      SmallVector<MaskClassifier::KeyInterval> intervals =
+          classifier.keyIntervals(yield.getValues()[0]);
+      auto tiles = [&](Value lo, Value hi) {
+        return ceilDiv(arith::SubIOp::create(b, loc, hi, lo), ctk);
+      };
+      if (intervals.empty()) {
+        loopEnd = cst(0);
+      } else {
+        std::tie(lo1, hi1) = classifier.emitKeyInterval(intervals[0], lk);
+        loopEnd = n1 = tiles(lo1, hi1);
+      }
+      if (intervals.size() == 2) {
+        std::tie(lo2, hi2) = classifier.emitKeyInterval(intervals[1], lk);
+        // The interval that starts first goes first.
+        Value swap =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lo2, lo1);
+        auto pick = [&](Value x, Value y) -> Value {
+          return arith::SelectOp::create(b, loc, swap, x, y);
+        };
+        Value a = pick(lo2, lo1), bEnd = pick(hi2, hi1);
+        Value c = pick(lo1, lo2), d = pick(hi1, hi2);
+        lo1 = a;
+        hi1 = bEnd;
+        lo2 = arith::MaxSIOp::create(b, loc, c, hi1);
+        hi2 = arith::MaxSIOp::create(b, loc, d, lo2);
+        n1 = tiles(lo1, hi1);
+        loopEnd = arith::AddIOp::create(b, loc, n1, tiles(lo2, hi2));
+      }
+    }
+  }
+  auto loop = scf::ForOp::create(b, loc, cst(0), loopEnd, c1);
   b.setInsertionPointToStart(loop.getBody());
   Value kt = loop.getInductionVar();
-  Value k0 = arith::MulIOp::create(b, loc, kt, ctk);
+  Value k0, kEnd = lk;
+  if (!lo1) {
+    k0 = arith::MulIOp::create(b, loc, kt, ctk);
+  } else if (!lo2) {
+    k0 = arith::AddIOp::create(b, loc, lo1,
+                               arith::MulIOp::create(b, loc, kt, ctk));
+    kEnd = hi1;
+  } else {
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kt, n1);
+    Value t = arith::SelectOp::create(
+        b, loc, first, kt, arith::SubIOp::create(b, loc, kt, n1));
+    k0 = arith::AddIOp::create(
+        b, loc, arith::SelectOp::create(b, loc, first, lo1, lo2),
+        arith::MulIOp::create(b, loc, t, ctk));
+    kEnd = arith::SelectOp::create(b, loc, first, hi1, hi2);
+  }
   Value nk = arith::MinSIOp::create(b, loc, ctk,
-                                    arith::SubIOp::create(b, loc, lk, k0));
+                                    arith::SubIOp::create(b, loc, kEnd, k0));
   Value kTile =
       rowTile(b, loc, k, bb, hk, k0, nk);
   Value vTile =

@@ -51,9 +51,19 @@ func.func @dense_lse(%q: memref<?x4x?x128xbf16>, %k: memref<?x4x?x128xbf16>,
 // -----
 
 // A sliding window written in the mask region (i - 64 < j <= i) is
-// classified at compile time too: both bounds of the band are checked.
+// classified at compile time too: both bounds of the band are checked. Its
+// keys are one interval per query tile, [max(q0 - 63, 0), min(q0 + nq, Lk)):
+// the key loop starts at the window's first key, not at key 0.
 // CHECK-LABEL: func.func @sliding_window
-// CHECK: scf.for
+// CHECK: scf.forall
+// CHECK: %[[Q0:.+]] = arith.muli %{{.+}}, %c32 : index
+// CHECK: %[[LO0:.+]] = arith.addi %[[Q0]], %c-63 : index
+// CHECK: %[[LO1:.+]] = arith.maxsi %[[LO0]], %c0 : index
+// CHECK: %[[LO:.+]] = arith.minsi %[[LO1]], %{{.+}} : index
+// CHECK: scf.for %[[KT:.+]] = %c0 to %{{.+}} step %c1 {
+// CHECK: %[[OFF:.+]] = arith.muli %[[KT]], %c16 : index
+// CHECK: %[[K0:.+]] = arith.addi %[[LO]], %[[OFF]] : index
+// CHECK: memref.subview %{{.+}}[%{{.+}}, %{{.+}}, %[[K0]], 0]
 // CHECK-COUNT-4: arith.cmpi
 // CHECK: scf.if
 // CHECK: scf.if
@@ -72,6 +82,37 @@ func.func @sliding_window(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
         %before = arith.cmpi sle, %j, %i : index
         %in = arith.andi %after, %before : i1
         attn.yield %in : i1
+      }
+  return
+}
+
+// -----
+
+// Sinks or a window: two key intervals, [0, 4) and the window's; the one
+// that starts first is visited first and the second starts where the first
+// ends (no key twice). One loop: its index picks the interval.
+// CHECK-LABEL: func.func @sinks_and_window
+// CHECK: scf.forall
+// CHECK: %[[SWAP:.+]] = arith.cmpi slt, %{{.+}}, %{{.+}} : index
+// CHECK: %[[LO1:.+]] = arith.select %[[SWAP]]
+// CHECK: %[[HI1:.+]] = arith.select %[[SWAP]]
+// CHECK: %[[LO2:.+]] = arith.maxsi %{{.+}}, %[[HI1]] : index
+// CHECK: scf.for %[[KT:.+]] = %c0 to %{{.+}} step %c1 {
+// CHECK: %[[FIRST:.+]] = arith.cmpi ult, %[[KT]], %{{.+}} : index
+// CHECK: %[[BASE:.+]] = arith.select %[[FIRST]], %[[LO1]], %[[LO2]] : index
+// CHECK: attn.tile_attend
+func.func @sinks_and_window(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %c4 = arith.constant 4 : index
+        %w = arith.constant 64 : index
+        %sink = arith.cmpi slt, %j, %c4 : index
+        %jw = arith.addi %j, %w : index
+        %win = arith.cmpi slt, %i, %jw : index
+        %vis = arith.ori %sink, %win : i1
+        attn.yield %vis : i1
       }
   return
 }

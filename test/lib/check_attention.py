@@ -140,6 +140,34 @@ def make_mlir(a):
                      "        %jw = arith.addi %j, %w : index",
                      "        %in_win = arith.cmpi slt, %i, %jw : index",
                      "        %vis = arith.ori %is_sink, %in_win : i1"]
+        elif kind == "band":
+            # A two-sided band i - LO <= j <= i + HI (sge and sle on j).
+            lo, hi = arg.split(":")
+            body += ["        %lo = arith.constant " + str(int(lo)) + " : index",
+                     "        %hi = arith.constant " + str(int(hi)) + " : index",
+                     "        %ilo = arith.subi %i, %lo : index",
+                     "        %ihi = arith.addi %i, %hi : index",
+                     "        %above = arith.cmpi sge, %j, %ilo : index",
+                     "        %below = arith.cmpi sle, %j, %ihi : index",
+                     "        %vis = arith.andi %above, %below : i1"]
+        elif kind == "or2":
+            # Two key intervals, the later one written first: j > i + A or
+            # j < B (they overlap when A < B).
+            x, y = arg.split(":")
+            body += ["        %a = arith.constant " + str(int(x)) + " : index",
+                     "        %bnd = arith.constant " + str(int(y)) + " : index",
+                     "        %ia = arith.addi %i, %a : index",
+                     "        %late = arith.cmpi sgt, %j, %ia : index",
+                     "        %early = arith.cmpi slt, %j, %bnd : index",
+                     "        %vis = arith.ori %late, %early : i1"]
+        elif kind == "diag":
+            # One key per row, i == j + K (an equality), and key 0.
+            body += ["        %kk = arith.constant " + str(int(arg)) + " : index",
+                     "        %z = arith.constant 0 : index",
+                     "        %jk = arith.addi %j, %kk : index",
+                     "        %on = arith.cmpi eq, %i, %jk : index",
+                     "        %first = arith.cmpi eq, %j, %z : index",
+                     "        %vis = arith.ori %on, %first : i1"]
         elif kind == "none":
             body += ["        %vis = arith.constant false"]
         else:
@@ -247,6 +275,15 @@ def reference(a, q, k, v, gate):
         elif kind == "sinkwindow":
             sinks, win = map(int, arg.split(":"))
             mask = lambda b, h, I, J: (J < sinks) | (I < J + win)
+        elif kind == "band":
+            lo, hi = map(int, arg.split(":"))
+            mask = lambda b, h, I, J: (J >= I - lo) & (J <= I + hi)
+        elif kind == "or2":
+            x, y = map(int, arg.split(":"))
+            mask = lambda b, h, I, J: (J > I + x) | (J < y)
+        elif kind == "diag":
+            kk = int(arg)
+            mask = lambda b, h, I, J: (I == J + kk) | (J == 0)
         elif kind == "none":
             mask = lambda b, h, I, J: np.zeros(I.shape, dtype=bool)
     o, lse = attend(q, k, v, a.causal, score, mask, a.scale)
@@ -347,7 +384,7 @@ def main():
     p.add_argument("--causal", action="store_true")
     p.add_argument("--scale", type=float)
     p.add_argument("--softcap", type=float)
-    p.add_argument("--mask", help="hide-row:I | window:W | sinkwindow:S:W | none")
+    p.add_argument("--mask", help="hide-row:I | window:W | sinkwindow:S:W | band:LO:HI | or2:A:B | diag:K | none")
     p.add_argument("--gate", action="store_true", help="sigmoid output gate (epilogue)")
     p.add_argument("--fuse-gate", action="store_true",
                    help="write the gate as a linalg.generic after the op")

@@ -8,8 +8,9 @@ restores the file. Not part of scripts/test (it rebuilds).
     /usr/bin/python3 test/lib/mutate_decode.py [BUILD_DIR]
 """
 import os
-import subprocess
 import sys
+
+import mutations
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
@@ -46,26 +47,4 @@ MUTS = [
 ]
 TESTS = [os.path.join(BUILD, "test", "Integration", "decode.test"),
          os.path.join(BUILD, "test", "Passes", "tile-attention-decode.mlir")]
-LIT = ["/usr/bin/python3", "/usr/lib/llvm-22/bin/lit", "-q"]
-caught = 0
-for name, path, old, new in MUTS:
-    orig = open(path).read()
-    assert old in orig, name
-    try:
-        open(path, "w").write(orig.replace(old, new))
-        r = subprocess.run(["ninja", "-C", BUILD, "attn-run", "attn-opt"],
-                           capture_output=True, text=True)
-        if r.returncode:
-            print("%-55s BUILD FAILED\n%s" % (name, r.stdout[-800:]))
-            continue
-        r = subprocess.run(LIT + TESTS, capture_output=True, text=True)
-        failed = [l.split("::")[-1].strip() for l in r.stdout.splitlines()
-                  if l.startswith("FAIL")]
-        caught += bool(failed)
-        print("%-55s %s" % (name, "caught by " + ", ".join(failed) if failed
-                            else "NOT CAUGHT"))
-    finally:
-        open(path, "w").write(orig)
-subprocess.run(["ninja", "-C", BUILD, "attn-run", "attn-opt"], capture_output=True)
-print("%d of %d mutations caught" % (caught, len(MUTS)))
-sys.exit(0 if caught == len(MUTS) else 1)
+mutations.run(BUILD, MUTS, TESTS)

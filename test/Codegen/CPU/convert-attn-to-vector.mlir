@@ -275,3 +275,34 @@ func.func @bf16_dot(%q: memref<?x4x?x64xbf16>, %o: memref<?x4x?x64xbf16>) {
       outs(%o : memref<?x4x?x64xbf16>)
   return
 }
+
+// -----
+
+// The query tile is packed transposed ([D, TQ], pre-scaled): a whole tile by
+// blocks of 16 rows x 16 head-dim elements, loaded by rows, scaled and
+// transposed in registers (4 stages of 16 shuffles; 3 of 8 on AVX2) and
+// stored by rows of the pack; a partial tile element by element.
+// CHECK-LABEL: func.func @pack_transposed
+// CHECK: %[[QT:.+]] = memref.subview %arg0
+// CHECK: %[[WHOLE:.+]] = arith.cmpi eq, %{{.+}}, %{{.+}} : index
+// CHECK: scf.if %[[WHOLE]] {
+// CHECK: scf.for
+// CHECK-COUNT-16: vector.load %[[QT]]
+// CHECK-COUNT-64: vector.shuffle
+// CHECK: vector.store %{{.+}}, %[[QP:[a-z_0-9]+]][
+// CHECK-COUNT-15: vector.store %{{.+}}, %[[QP]][
+// CHECK: } else {
+// CHECK: memref.load %[[QT]]
+// CHECK: memref.store %{{.+}}, %[[QP]]
+// AVX2-LABEL: func.func @pack_transposed
+// AVX2: scf.if
+// AVX2-COUNT-8: vector.load
+// AVX2-COUNT-24: vector.shuffle
+// AVX2-COUNT-8: vector.store
+// AVX2: } else {
+func.func @pack_transposed(%q: memref<1x2x100x64xf32>, %k: memref<1x2x?x64xf32>,
+                           %v: memref<1x2x?x64xf32>, %o: memref<1x2x100x64xf32>) {
+  attn.attention ins(%q, %k, %v : memref<1x2x100x64xf32>, memref<1x2x?x64xf32>, memref<1x2x?x64xf32>)
+      outs(%o : memref<1x2x100x64xf32>)
+  return
+}
