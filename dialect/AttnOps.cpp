@@ -391,6 +391,14 @@ LogicalResult TileAttendOp::verify() {
     if (getNormalizer() != Normalizer::softmax)
       return emitOpError("stores weights with the softmax normalizer only");
   }
+  if (Value u = getLogitSums()) {
+    if (failed(checkDimsMatch(*this, cast<MemRefType>(u.getType()).getDimSize(0),
+                              getMaxes().getType().getDimSize(0),
+                              "entropy sums rows", "query tile rows")))
+      return failure();
+    if (getNormalizer() != Normalizer::softmax)
+      return emitOpError("keeps entropy sums with the softmax normalizer only");
+  }
   return success();
 }
 
@@ -445,9 +453,21 @@ LogicalResult TileFinalizeOp::verify() {
                            o.getDimSize(0), "log-sum-exp rows", "output rows")))
       return failure();
   if (getNormalizer() == Normalizer::sigmoid &&
-      (getLse() || !getSink().empty()))
-    return emitOpError("takes no log-sum-exp output and no sink region with "
-                       "normalizer(sigmoid)");
+      (getLse() || !getSink().empty() || getEntropy()))
+    return emitOpError("takes no log-sum-exp or entropy output and no sink "
+                       "region with normalizer(sigmoid)");
+  if (Value u = getLogitSums()) {
+    if (!getEntropy())
+      return emitOpError("expected an entropy output with entropy sums");
+    if (failed(checkDimsMatch(
+            *this, cast<MemRefType>(u.getType()).getDimSize(0),
+            getMaxes().getType().getDimSize(0), "entropy sums rows",
+            "query tile rows")) ||
+        failed(checkDimsMatch(
+            *this, cast<MemRefType>(getEntropy().getType()).getDimSize(0),
+            o.getDimSize(0), "entropy rows", "output rows")))
+      return failure();
+  }
   return success();
 }
 

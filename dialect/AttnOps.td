@@ -607,7 +607,7 @@ def Attn_EvictOp : Attn_Op<"evict", [
 // Tile-level ops (produced by attn-tile-attention)
 //===----------------------------------------------------------------------===//
 
-def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
+def Attn_TileAttendOp : Attn_Op<"tile_attend", [AttrSizedOperandSegments]> {
   let summary = "One online-softmax step of a query tile over one key/value tile";
   let description = [{
     The FlashAttention-2 inner step. `query` is a `[nq, D]` tile, `key` a
@@ -633,6 +633,13 @@ def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
     `attn.tile_column_scores` turns them into probabilities with one factor
     per row and key tile (no exponential per element).
 
+    With `entropy(%u)` (`[TQ]` f32) the step also keeps, per row, the
+    running sum `u = sum_j w_j (logit_j - maxes)` of the weights times the
+    logits relative to the running maximum (base-2 units, masked keys add
+    nothing), rescaled like `sums` when the maximum grows:
+    `u' = 2^(m - m') (u + sums (m - m'))`. `attn.tile_finalize` turns it into
+    the row entropy `ln 2 (log2(sums) - u / sums)` in the same pass.
+
     ```mlir
     attn.tile_attend ins(%qt, %kt, %vt : memref<?x64xf32, strided<[64, 1], offset: ?>>, ...)
         state(%m, %l, %acc : memref<64xf32>, memref<64xf32>, memref<64x64xf32>)
@@ -648,6 +655,9 @@ def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
     Arg<MemRefRankOf<[F32], [2]>, "accumulator", [MemRead, MemWrite]>:$acc,
     Arg<Optional<MemRefRankOf<[F32], [2]>>,
         "the tile's softmax weights, key-major", [MemWrite]>:$weights,
+    Arg<Optional<MemRefRankOf<[F32], [1]>>,
+        "running sums of weights times relative logits (row entropy)",
+        [MemRead, MemWrite]>:$logit_sums,
     Index:$batch, Index:$head, Index:$q_offset, Index:$k_offset,
     F32Attr:$scale,
     DefaultValuedAttr<Attn_Normalizer, "::mlir::attn::Normalizer::softmax">:$normalizer);
@@ -656,6 +666,7 @@ def Attn_TileAttendOp : Attn_Op<"tile_attend"> {
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
     `state` `(` $maxes `,` $sums `,` $acc `:` type($maxes) `,` type($sums) `,` type($acc) `)`
     (`weights` `(` $weights^ `:` type($weights) `)`)?
+    (`entropy` `(` $logit_sums^ `:` type($logit_sums) `)`)?
     `at` `[` $batch `,` $head `,` $q_offset `,` $k_offset `]`
     `scale` `(` $scale `)`
     (`normalizer` `(` $normalizer^ `)`)?
@@ -718,7 +729,7 @@ def Attn_TileColumnScoresOp : Attn_Op<"tile_column_scores"> {
   let hasRegionVerifier = 1;
 }
 
-def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
+def Attn_TileFinalizeOp : Attn_Op<"tile_finalize", [AttrSizedOperandSegments]> {
   let summary = "Normalizes a query tile's accumulator and writes the output tile";
   let description = [{
     Writes `output[i, d] = epilogue(acc[i, d] / sums[i], b, h, q_offset + i, d)`
@@ -727,6 +738,12 @@ def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
     `lse[i] = ln(2) * (maxes[i] + log2(sums[i]))` (-inf for empty rows).
     A `sink(b, h, i)` region adds `exp(sink)` to the denominator (and to the
     LSE). With `normalizer(sigmoid)` the accumulator is written as is.
+
+    With `entropy(%u -> %h)` (`u` the `[TQ]` running sums of
+    `attn.tile_attend ... entropy(%u)`, `h` an `[nq]` f32 view) it also
+    writes each row's attention entropy
+    `h[i] = -sum_j p_j ln p_j = ln 2 (log2(sums[i]) - u[i] / sums[i])`, the
+    sink counted as one more logit, 0 for a row with no visible key.
 
     ```mlir
     attn.tile_finalize state(%m, %l, %acc : memref<64xf32>, memref<64xf32>, memref<64x64xf32>)
@@ -739,12 +756,16 @@ def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
     Arg<MemRefRankOf<[F32], [2]>, "accumulator", [MemRead]>:$acc,
     Arg<MemRefRankOf<[F32, F16, BF16], [2]>, "output tile", [MemWrite]>:$output,
     Arg<Optional<MemRefRankOf<[F32], [1]>>, "log-sum-exp tile", [MemWrite]>:$lse,
+    Arg<Optional<MemRefRankOf<[F32], [1]>>,
+        "running sums of weights times relative logits", [MemRead]>:$logit_sums,
+    Arg<Optional<MemRefRankOf<[F32], [1]>>, "row entropy tile", [MemWrite]>:$entropy,
     Index:$batch, Index:$head, Index:$q_offset,
     DefaultValuedAttr<Attn_Normalizer, "::mlir::attn::Normalizer::softmax">:$normalizer);
   let regions = (region AnyRegion:$epilogue, AnyRegion:$sink);
   let assemblyFormat = [{
     `state` `(` $maxes `,` $sums `,` $acc `:` type($maxes) `,` type($sums) `,` type($acc) `)`
     `outs` `(` $output (`,` $lse^)? `:` type($output) (`,` type($lse)^)? `)`
+    (`entropy` `(` $logit_sums^ `->` $entropy `:` type($logit_sums) `->` type($entropy) `)`)?
     `at` `[` $batch `,` $head `,` $q_offset `]`
     (`normalizer` `(` $normalizer^ `)`)?
     (`sink` $sink^)?

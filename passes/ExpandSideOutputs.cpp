@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
@@ -42,8 +43,9 @@ namespace {
 
 class Expander {
 public:
-  Expander(IRRewriter &b, AttentionOp op, bool fuseColumns)
-      : b(b), loc(op.getLoc()), op(op), fuseColumns(fuseColumns) {}
+  Expander(IRRewriter &b, AttentionOp op, bool fuseColumns, bool fuseEntropy)
+      : b(b), loc(op.getLoc()), op(op), fuseColumns(fuseColumns),
+        fuseEntropy(fuseEntropy) {}
 
   void run() {
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
@@ -63,7 +65,10 @@ public:
           dynamicDims({qType.getDimSize(0), qType.getDimSize(2)}, {batch, lq}));
     // With fused column scores the attention keeps them (last output).
     bool keepColumns = fuseColumns && op.getColumnScores();
+    bool keepEntropy = fuseEntropy && op.getRowEntropy();
     SmallVector<Value> outs{op.getOutput(), lseInit};
+    if (keepEntropy)
+      outs.push_back(op.getEntropyOutput());
     if (keepColumns)
       outs.push_back(op.getScoresOutput());
     auto main = AttentionOp::create(
@@ -71,7 +76,8 @@ public:
         op.getValue(), Value(), Value(), op.getBlocks(), outs,
         op.getCausalAttr(), b.getF32FloatAttr(op.getScaleValue()),
         op.getNormalizerAttr(), op.getRmsNormEpsAttr(), op.getBlockSizeAttr(),
-        nullptr, keepColumns ? op.getColumnScoresAttr() : nullptr,
+        keepEntropy ? op.getRowEntropyAttr() : nullptr,
+        keepColumns ? op.getColumnScoresAttr() : nullptr,
         keepColumns ? op.getScoreDecayAttr() : nullptr,
         keepColumns ? op.getValueNormAttr() : nullptr);
     IRMapping map;
@@ -83,10 +89,12 @@ public:
     SmallVector<Value> results{main.getResult(0)};
     if (op.getLse())
       results.push_back(main.getResult(1));
-    if (op.getRowEntropy())
+    if (keepEntropy)
+      results.push_back(main.getResult(2));
+    else if (op.getRowEntropy())
       results.push_back(rowEntropy());
     if (keepColumns)
-      results.push_back(main.getResult(2));
+      results.push_back(main.getResult(keepEntropy ? 3 : 2));
     else if (op.getColumnScores())
       results.push_back(columnScores());
     b.replaceOp(op, results);
@@ -362,7 +370,7 @@ private:
   IRRewriter &b;
   Location loc;
   AttentionOp op;
-  bool fuseColumns;
+  bool fuseColumns, fuseEntropy;
   int64_t G = 1;
   Value batch, lq, lk, mainLse;
 };
@@ -378,6 +386,76 @@ struct ExpandSideOutputs
     ShapedType q = op.getQueryType();
     return fuseColumnScores && op.getColumnScores() &&
            !(!q.isDynamicDim(2) && q.getDimSize(2) == 1);
+  }
+
+  /// Whether attn-tile-attention computes this op's row entropy in the
+  /// attention's own pass: a softmax over one map (no second map, RMS norm
+  /// or block selection) in the prefill form (not a static query length of
+  /// 1; a dynamic one is dispatched at run time, see expand()).
+  bool fusesEntropy(AttentionOp op) {
+    ShapedType q = op.getQueryType();
+    return fuseRowEntropy && op.getRowEntropy() &&
+           op.getNormalizer() == Normalizer::softmax && !op.getQuery2() &&
+           !op.getRmsNormEps() && !op.getBlocks() &&
+           !(!q.isDynamicDim(2) && q.getDimSize(2) == 1);
+  }
+
+  /// `v` with its dim 2 (the query length) cast to `size`.
+  static Value castQueryDim(OpBuilder &b, Location loc, Value v,
+                            int64_t size) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape(t.getShape());
+    shape[2] = size;
+    auto to = t.clone(shape);
+    return to == t ? v : tensor::CastOp::create(b, loc, to, v).getResult();
+  }
+
+  /// Expands `op`. A fused row entropy with a dynamic query length is
+  /// dispatched at run time: `scf.if (Lq == 1)` takes the expanded form on
+  /// operands cast to one query row (the decode step: its attentions take
+  /// the split-KV form), the else branch the fused one.
+  void expand(IRRewriter &b, AttentionOp op) {
+    bool fuseEntropy = fusesEntropy(op);
+    if (!fuseEntropy || !op.getQueryType().isDynamicDim(2)) {
+      Expander(b, op, fusesColumns(op), fuseEntropy).run();
+      return;
+    }
+    Location loc = op.getLoc();
+    Value lq = tensor::DimOp::create(b, loc, op.getQuery(), 2);
+    Value one = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq, lq,
+        arith::ConstantIndexOp::create(b, loc, 1));
+    auto branch = scf::IfOp::create(b, loc, op->getResultTypes(), one,
+                                    /*withElseRegion=*/true);
+    branch->setAttr("attn.dispatch",
+                    b.getStringAttr("expand_row_entropy_if_one_query_row"));
+    // Lq = 1: the side outputs expanded on one-row views.
+    b.setInsertionPointToStart(branch.thenBlock());
+    Value query = castQueryDim(b, loc, op.getQuery(), 1);
+    SmallVector<Value> outs;
+    for (Value out : op.getOutputs())
+      outs.push_back(out == op.getScoresOutput() ? out
+                                                 : castQueryDim(b, loc, out, 1));
+    auto decode = cast<AttentionOp>(b.clone(*op));
+    decode.getQueryMutable().assign(query);
+    decode.getOutputsMutable().assign(outs);
+    for (auto [r, out] : llvm::zip(decode->getResults(), outs))
+      r.setType(out.getType());
+    SmallVector<Value> back;
+    for (auto [r, t] : llvm::zip(decode->getResults(), op->getResultTypes()))
+      back.push_back(r.getType() == t
+                         ? Value(r)
+                         : tensor::CastOp::create(b, loc, t, r).getResult());
+    scf::YieldOp::create(b, loc, back);
+    b.setInsertionPoint(decode);
+    Expander(b, decode, fusesColumns(decode), fusesEntropy(decode)).run();
+    // Otherwise the fused form.
+    b.setInsertionPointToStart(branch.elseBlock());
+    auto prefill = cast<AttentionOp>(b.clone(*op));
+    scf::YieldOp::create(b, loc, prefill->getResults());
+    b.setInsertionPoint(prefill);
+    Expander(b, prefill, fusesColumns(prefill), true).run();
+    b.replaceOp(op, branch.getResults());
   }
 
   void runOnOperation() override {
@@ -396,7 +474,7 @@ struct ExpandSideOutputs
         return signalPassFailure();
       }
       rewriter.setInsertionPoint(op);
-      Expander(rewriter, op, fusesColumns(op)).run();
+      expand(rewriter, op);
     }
   }
 };

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/EquivalenceClasses.h"
@@ -178,6 +179,14 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
     }
     if (auto cast = dyn_cast<tensor::CastOp>(op))
       eq.uniteValues(cast.getSource(), cast.getResult());
+    if (auto branch = dyn_cast<scf::IfOp>(op))
+      for (Region *region : {&branch.getThenRegion(), &branch.getElseRegion()})
+        if (!region->empty())
+          for (auto [r, y] : llvm::zip(
+                   branch.getResults(),
+                   region->front().getTerminator()->getOperands()))
+            if (isa<RankedTensorType>(r.getType()))
+              eq.uniteValues(r, y);
     if (auto mat = dyn_cast<bufferization::MaterializeInDestinationOp>(op)) {
       eq.uniteValues(mat.getSource(), mat.getDest());
       if (mat.getResult())

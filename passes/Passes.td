@@ -45,18 +45,30 @@ def AttnExpandSideOutputsPass
     the attention when its query length is not the static 1 of a decode
     step: `attn-tile-attention` then sums the probabilities inside the
     attention's own tiled loop from logits it keeps per query tile (no
-    second `Q K^T`); a `row_entropy` is still expanded (the op keeps its
-    column scores, LSE added).
+    second `Q K^T`).
+
+    With `fuse-row-entropy` (the CPU pipeline), `row_entropy` of a softmax
+    over one map without block selection stays on the attention too:
+    `attn.tile_attend ... entropy(%u)` keeps per row the running sum of
+    weights times logits relative to the running maximum and
+    `attn.tile_finalize` writes `ln 2 (log2 l - u / l)` (one FMA per logit,
+    no second pass). A static query length of 1 is expanded as above (the
+    decode step's attentions take the split-KV form); a dynamic one is
+    dispatched at run time, `scf.if (Lq == 1)` {expanded on one-row casts}
+    else {fused} (`attn.dispatch = "expand_row_entropy_if_one_query_row"`).
 
     Runs first in every pipeline.
   }];
   let options = [
     Option<"fuseColumnScores", "fuse-column-scores", "bool", "false",
-           "Leave column_scores to attn-tile-attention's fused form (CPU)">
+           "Leave column_scores to attn-tile-attention's fused form (CPU)">,
+    Option<"fuseRowEntropy", "fuse-row-entropy", "bool", "false",
+           "Leave row_entropy to attn-tile-attention's fused form (CPU)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

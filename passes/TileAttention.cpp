@@ -85,6 +85,7 @@ static Value rowTile(OpBuilder &b, Location loc, Value src, Value bb, Value h,
 struct AttendMap {
   Value qTile, kTile, maxes, sums, acc;
   Value weights = Value(); // fused column_scores: where the weights go
+  Value logitSums = Value(); // fused row_entropy: sum of w (logit - max)
 };
 
 /// The combined mask of a (query tile, key tile) pair, built into
@@ -178,7 +179,7 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
     for (const AttendMap &map : maps) {
       auto step = TileAttendOp::create(
           builder, loc, map.qTile, map.kTile, vTile, map.maxes, map.sums,
-          map.acc, map.weights, bb, h, q0, k0, scaleAttr,
+          map.acc, map.weights, map.logitSums, bb, h, q0, k0, scaleAttr,
           op.getNormalizerAttr());
       IRMapping m;
       op.getScore().cloneInto(&step.getScore(), m);
@@ -225,12 +226,14 @@ static void emitCombinedFinalize(OpBuilder &b, Location loc, AttentionOp op,
   auto tileType = MemRefType::get({tq, dv}, f32);
   Value o1 = memref::AllocaOp::create(b, loc, tileType);
   TileFinalizeOp::create(b, loc, state1[0], state1[1], state1[2], tileOf(o1),
-                         lseTile, bb, h, q0, op.getNormalizerAttr());
+                         lseTile, Value(), Value(), bb, h, q0,
+                         op.getNormalizerAttr());
   Value o2;
   if (op.getQuery2()) {
     o2 = memref::AllocaOp::create(b, loc, tileType);
     TileFinalizeOp::create(b, loc, state2[0], state2[1], state2[2], tileOf(o2),
-                           Value(), bb, h, q0, op.getNormalizerAttr());
+                           Value(), Value(), Value(), bb, h, q0,
+                           op.getNormalizerAttr());
   }
   Value out = op.getOutput();
   Type outElem = cast<MemRefType>(out.getType()).getElementType();
@@ -369,6 +372,11 @@ static void emitColumnReduction(OpBuilder &b, Location loc, AttentionOp op,
 }
 
 static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
+  if (op.getRowEntropy() && (op.getQuery2() || op.getRmsNormEps() ||
+                             op.getNormalizer() != Normalizer::softmax))
+    return op.emitOpError(
+        "with row_entropy and a second map, rms_norm or a sigmoid normalizer "
+        "must be expanded first (attn-expand-side-outputs)");
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue(),
@@ -456,6 +464,16 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
   // Online-softmax state of this query tile.
   std::array<Value, 3> state = allocState(b, loc, tq, dv);
   Value maxes = state[0], sums = state[1], acc = state[2];
+  // Fused row entropy: the running sums of weights times relative logits.
+  Value logitSums;
+  if (op.getEntropyOutput()) {
+    logitSums = memref::AllocaOp::create(
+        b, loc, MemRefType::get({tq}, b.getF32Type()));
+    linalg::FillOp::create(
+        b, loc,
+        ValueRange{arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f))},
+        ValueRange{logitSums});
+  }
   Value weightsBuf, stepMaxBuf, partialRow;
   if (columns) {
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
@@ -477,6 +495,12 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
     memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
     b.setInsertionPointToStart(scopeBody);
     resetState(b, loc, state);
+    if (logitSums)
+      linalg::FillOp::create(
+          b, loc,
+          ValueRange{
+              arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f))},
+          ValueRange{logitSums});
   }
   // The second map's state (Differential attention).
   Value q2 = op.getQuery2(), k2 = op.getKey2();
@@ -628,6 +652,7 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
       rowTile(b, loc, v, bb, hk, k0, nk);
 
   SmallVector<AttendMap, 2> maps{{qTile, kTile, maxes, sums, acc}};
+  maps[0].logitSums = logitSums;
   if (columns)
     maps[0].weights = tileView(b, loc, weightsBuf, {k0, zero},
                                {nk, b.getIndexAttr(tq)},
@@ -669,8 +694,14 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
     if (lse)
       lseTile = tileView(b, loc, lse, {bb, h, q0}, {one, one, nq},
                          {ShapedType::kDynamic});
-    auto fin = TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lseTile,
-                                      bb, h, q0, op.getNormalizerAttr());
+    Value entropyTile;
+    if (Value ent = op.getEntropyOutput())
+      entropyTile = tileView(b, loc, ent, {bb, h, q0}, {one, one, nq},
+                             {ShapedType::kDynamic});
+    auto fin = TileFinalizeOp::create(
+        b, loc, maxes, sums, acc, oTile, lseTile,
+        entropyTile ? logitSums : Value(), entropyTile, bb, h, q0,
+        op.getNormalizerAttr());
     IRMapping m;
     op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
     op.getSink().cloneInto(&fin.getSink(), m);
@@ -728,7 +759,8 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
 /// Whether the key-block-major form applies: a softmax without sink,
 /// second map or row normalization (their rows do not merge by LSE alone).
 static bool isKeyBlockMajor(AttentionOp op) {
-  return op.getBlocks() && op.getNormalizer() == Normalizer::softmax &&
+  return op.getBlocks() && !op.getRowEntropy() &&
+         op.getNormalizer() == Normalizer::softmax &&
          op.getSink().empty() && !op.getQuery2() && !op.getRmsNormEps();
 }
 
@@ -977,7 +1009,8 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
             auto attend = [&](OpBuilder &builder, bool withMask) {
               auto step = TileAttendOp::create(
                   builder, loc, qTile, kTile, vTile, maxes, sums, acc, Value(),
-                  bb, h, gathered, k0, scaleAttr, op.getNormalizerAttr());
+                  Value(), bb, h, gathered, k0, scaleAttr,
+                  op.getNormalizerAttr());
               IRMapping m;
               score.cloneInto(&step.getScore(), m);
               if (withMask)
@@ -1008,8 +1041,8 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
           b, loc, maxes, sums, acc,
           tileView(b, loc, op0, {zero, zero}, {nr, b.getIndexAttr(dv)},
                    {ShapedType::kDynamic, dv}),
-          tileView(b, loc, lp, {zero}, {nr}, {ShapedType::kDynamic}), bb, h,
-          cst(0), op.getNormalizerAttr());
+          tileView(b, loc, lp, {zero}, {nr}, {ShapedType::kDynamic}), Value(),
+          Value(), bb, h, cst(0), op.getNormalizerAttr());
       forRange(cst(0), nr, [&](Value r) {
         Value p = memref::LoadOp::create(b, loc, part, r);
         memref::StoreOp::create(b, loc,
@@ -1104,7 +1137,8 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
 static bool isPackedDecode(AttentionOp op, int64_t tq) {
   if (op.getNormalizer() != Normalizer::softmax || !op.getSink().empty() ||
       op.getQuery2() || op.getRmsNormEps() || op.getBlocks() ||
-      op.getColumnScores() || op.getNumQueryHeads() / op.getNumKvHeads() > tq)
+      op.getColumnScores() || op.getRowEntropy() ||
+      op.getNumQueryHeads() / op.getNumKvHeads() > tq)
     return false;
   if (op.getNumQueryHeads() == op.getNumKvHeads())
     return true;
@@ -1225,7 +1259,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
         {one, b.getIndexAttr(group), one, b.getIndexAttr(dv)}, {group, dv});
     Value lTile = tileView(b, loc, partL, {bb, h0, sp},
                            {one, b.getIndexAttr(group), one}, {group});
-    TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lTile, bb, h0, c0);
+    TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lTile, Value(),
+                           Value(), bb, h0, c0);
   }
 
   // Merge: O = sum_s w_s O_s / sum_s w_s with w_s = exp(LSE_s - max LSE).

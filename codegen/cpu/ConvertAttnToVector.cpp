@@ -523,7 +523,8 @@ Value KernelEmitter::packQuery(TileAttendOp op, double multiplier, int64_t tq) {
 LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   int64_t rows = op.getQuery().getType().getDimSize(0);
   if (!ShapedType::isDynamic(rows) && rows <= kMaxRowVectorRows &&
-      op.getNormalizer() != Normalizer::sigmoid && !op.getWeights())
+      op.getNormalizer() != Normalizer::sigmoid && !op.getWeights() &&
+      !op.getLogitSums())
     return lowerAttendRows(op, rows);
   Location loc = op.getLoc();
   MemRefType maxType = op.getMaxes().getType();
@@ -717,7 +718,7 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
     }
 
     // Online softmax update, lane-wise over the query rows.
-    SmallVector<Value> mUse, alphas;
+    SmallVector<Value> mUse, alphas, mOlds;
     for (int64_t c = 0; c < nc && !sigmoid; ++c) {
       Value at = idx(cb, loc, c * lanes);
       Value mOld =
@@ -732,6 +733,7 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
       vector::StoreOp::create(cb, loc, alpha, alphaBuf, at);
       mUse.push_back(use);
       alphas.push_back(alpha);
+      mOlds.push_back(mOld);
     }
     Value weights = op.getWeights();
     if (weights) {
@@ -750,18 +752,28 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
             scf::YieldOp::create(b, loc);
           });
     }
-    SmallVector<Value> sumInit(nc, splat(cb, loc, 0.0));
+    // Fused row entropy: u += p (s - m) per logit (a masked logit, -inf,
+    // has p = 0; its relative logit is clamped so that 0 * x stays 0).
+    Value logitSums = op.getLogitSums();
+    int64_t nAcc = logitSums ? 2 * nc : nc;
+    SmallVector<Value> sumInit(nAcc, splat(cb, loc, 0.0));
+    Value lowest = splat(cb, loc, -std::numeric_limits<float>::max());
     scf::ForOp expLoop;
     if (!sigmoid) {
       expLoop = scf::ForOp::create(
           cb, loc, c0, nkc, c1, sumInit,
           [&](OpBuilder &b, Location loc, Value j, ValueRange sums) {
-            SmallVector<Value> out;
+            SmallVector<Value> out, uOut;
             for (int64_t c = 0; c < nc; ++c) {
               Value s =
                   vector::LoadOp::create(b, loc, vecType(b), sBuf,
                                          ValueRange{j, idx(b, loc, c * lanes)});
-              Value p = exp2(b, loc, arith::SubFOp::create(b, loc, s, mUse[c]));
+              Value x = arith::SubFOp::create(b, loc, s, mUse[c]);
+              Value p = exp2(b, loc, x);
+              if (logitSums)
+                uOut.push_back(vector::FMAOp::create(
+                    b, loc, p, arith::MaximumFOp::create(b, loc, x, lowest),
+                    sums[nc + c]));
               vector::StoreOp::create(b, loc, p, sBuf,
                                       ValueRange{j, idx(b, loc, c * lanes)});
               if (weights)
@@ -771,6 +783,7 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
                                idx(b, loc, c * lanes)});
               out.push_back(arith::AddFOp::create(b, loc, sums[c], p));
             }
+            out.append(uOut);
             scf::YieldOp::create(b, loc, out);
           });
       for (int64_t c = 0; c < nc; ++c) {
@@ -779,6 +792,19 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
             vector::LoadOp::create(cb, loc, vecType(cb), op.getSums(), at);
         Value alpha =
             vector::LoadOp::create(cb, loc, vecType(cb), alphaBuf, at);
+        if (logitSums) {
+          // u' = alpha (u + l (m_old - m_new)) + sum p (s - m_new); the
+          // shift is clamped for a row's first visible keys (l = 0).
+          Value u =
+              vector::LoadOp::create(cb, loc, vecType(cb), logitSums, at);
+          Value shift = arith::MaximumFOp::create(
+              cb, loc, arith::SubFOp::create(cb, loc, mOlds[c], mUse[c]),
+              lowest);
+          u = vector::FMAOp::create(cb, loc, l, shift, u);
+          u = vector::FMAOp::create(cb, loc, u, alpha,
+                                    expLoop.getResult(nc + c));
+          vector::StoreOp::create(cb, loc, u, logitSums, at);
+        }
         l = vector::FMAOp::create(cb, loc, l, alpha, expLoop.getResult(c));
         vector::StoreOp::create(cb, loc, l, op.getSums(), at);
       }
@@ -1313,6 +1339,7 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
         Value m = memref::LoadOp::create(b, loc, op.getMaxes(), i);
         Value zero = f32(b, loc, 0.0), one = f32(b, loc, 1.0);
         Value numer = one;
+        Value mPrev = m, lPrev = l;
         if (hasSink) // o = acc 2^(m-M) / l'
           numer = foldSink(b, loc, op.getSink(),
                            {op.getBatch(), op.getHead(), row}, m, l);
@@ -1367,6 +1394,39 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
               b, loc, empty,
               f32(b, loc, -std::numeric_limits<double>::infinity()), val);
           memref::StoreOp::create(b, loc, val, lse, i);
+        }
+        if (Value ent = op.getEntropy()) {
+          // H = ln 2 (log2 l - u / l), u relative to the final maximum; a
+          // sink is one more logit: u' = a (u + l_prev (m_prev - M)) +
+          // e_sink (sink - M), e_sink = l - a l_prev.
+          Value u = memref::LoadOp::create(b, loc, op.getLogitSums(), i);
+          if (hasSink) {
+            Value lowest = f32(b, loc, -std::numeric_limits<float>::max());
+            Value shift = arith::MaximumFOp::create(
+                b, loc, arith::SubFOp::create(b, loc, mPrev, m), lowest);
+            u = arith::MulFOp::create(
+                b, loc, numer,
+                math::FmaOp::create(b, loc, lPrev, shift, u));
+            Value s2 = arith::MulFOp::create(
+                b, loc,
+                AttentionOp::inlineScalarRegion(
+                    b, op.getSink(), {op.getBatch(), op.getHead(), row}),
+                f32(b, loc, kLog2e));
+            Value eSink = arith::SubFOp::create(
+                b, loc, l, arith::MulFOp::create(b, loc, numer, lPrev));
+            u = math::FmaOp::create(
+                b, loc, eSink,
+                arith::MaximumFOp::create(
+                    b, loc, arith::SubFOp::create(b, loc, s2, m), lowest),
+                u);
+          }
+          Value h = arith::MulFOp::create(
+              b, loc,
+              arith::SubFOp::create(b, loc, math::Log2Op::create(b, loc, l),
+                                    arith::DivFOp::create(b, loc, u, l)),
+              f32(b, loc, kLn2));
+          h = arith::SelectOp::create(b, loc, empty, zero, h);
+          memref::StoreOp::create(b, loc, h, ent, i);
         }
         scf::YieldOp::create(b, loc);
       });

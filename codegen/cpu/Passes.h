@@ -54,11 +54,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 };
 
 /// The target-independent front of every pipeline: side outputs expanded into
-/// attention ops (column scores left to attn-tile-attention's fused form with
-/// `fuseColumnScores`, the CPU), elementwise fusion, the C ABI of public
-/// functions, and one-shot bufferization with outputs written in place into
-/// the caller's buffers.
-void buildBufferizedFrontEnd(OpPassManager &pm, bool fuseColumnScores = false);
+/// attention ops (column scores and row entropy left to attn-tile-attention's
+/// fused forms with `fuseSideOutputs`, the CPU), elementwise fusion, the C ABI
+/// of public functions, and one-shot bufferization with outputs written in
+/// place into the caller's buffers.
+void buildBufferizedFrontEnd(OpPassManager &pm, bool fuseSideOutputs = false);
 
 /// The whole CPU lowering, from attn on tensors to the LLVM dialect with C
 /// entry points. attn-compile, attn-run and the lit tests run exactly this.

@@ -33,12 +33,12 @@ using namespace mlir;
 using namespace mlir::attn;
 
 void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
-                                         bool fuseColumnScores) {
+                                         bool fuseSideOutputs) {
   // Tensor level: side outputs as attention ops (column scores left to the
   // tiled loop where the backend fuses them), fuse, then give public
   // functions the C ABI.
   pm.addNestedPass<func::FuncOp>(
-      createAttnExpandSideOutputsPass({fuseColumnScores}));
+      createAttnExpandSideOutputsPass({fuseSideOutputs, fuseSideOutputs}));
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnExportFunctionsPass());
@@ -58,7 +58,7 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
                                   const CPUPipelineOptions &options) {
   int64_t qTile = options.qTile ? options.qTile : 4 * options.vectorWidth;
 
-  buildBufferizedFrontEnd(pm, /*fuseColumnScores=*/true);
+  buildBufferizedFrontEnd(pm, /*fuseSideOutputs=*/true);
   pm.addNestedPass<func::FuncOp>(createAttnLowerCopiesPass());
 
   // Scans, pooling, routers and experts to loops; tile into the online-softmax form, then emit the

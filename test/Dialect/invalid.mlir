@@ -396,7 +396,7 @@ func.func @sink_type(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
 // -----
 
 func.func @finalize_sigmoid_lse(%m: memref<16xf32>, %acc: memref<16x64xf32>, %o: memref<8x64xf32>, %l: memref<8xf32>, %i: index) {
-  // expected-error @+1 {{takes no log-sum-exp output and no sink region with normalizer(sigmoid)}}
+  // expected-error @+1 {{takes no log-sum-exp or entropy output and no sink region with normalizer(sigmoid)}}
   attn.tile_finalize state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) outs(%o, %l : memref<8x64xf32>, memref<8xf32>) at [%i, %i, %i] normalizer(sigmoid)
   return
 }

@@ -225,3 +225,21 @@ func.func @tile_ops_columns(%q: memref<?x64xf32>, %m: memref<16xf32>, %l: memref
       }
   return
 }
+
+// -----
+
+// Fused row entropy: tile_attend's running sums and tile_finalize's output.
+// CHECK-LABEL: func.func @tile_ops_entropy
+// CHECK: attn.tile_attend {{.*}} entropy(%{{.*}} : memref<16xf32>) at[
+// CHECK: attn.tile_finalize {{.*}} outs(%{{.*}} : memref<?x64xf32>) entropy(%{{.*}} -> %{{.*}} : memref<16xf32> -> memref<?xf32>) at[
+func.func @tile_ops_entropy(%q: memref<?x64xf32>, %m: memref<16xf32>, %l: memref<16xf32>,
+                            %acc: memref<16x64xf32>, %u: memref<16xf32>, %h: memref<?xf32>,
+                            %i: index) {
+  attn.tile_attend ins(%q, %q, %q : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>)
+      state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>)
+      entropy(%u : memref<16xf32>) at [%i, %i, %i, %i] scale(0.125)
+  attn.tile_finalize state(%m, %l, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>)
+      outs(%q : memref<?x64xf32>) entropy(%u -> %h : memref<16xf32> -> memref<?xf32>)
+      at [%i, %i, %i]
+  return
+}

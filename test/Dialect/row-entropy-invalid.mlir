@@ -76,3 +76,44 @@ func.func @second(%q: tensor<1x4x8x16xf32>, %o: tensor<1x4x8x16xf32>, %e: tensor
       } -> tensor<1x4x8x16xf32>, tensor<1x4x8xf32>
   return
 }
+
+// -----
+
+// The fused form's tile ops (attn-tile-attention on the CPU).
+func.func @tile_entropy_rows(%q: memref<?x64xf32>, %m: memref<16xf32>, %acc: memref<16x64xf32>, %u: memref<8xf32>, %i: index) {
+  // expected-error @+1 {{expected entropy sums rows (8) to match query tile rows (16)}}
+  attn.tile_attend ins(%q, %q, %q : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>) state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) entropy(%u : memref<8xf32>) at [%i, %i, %i, %i] scale(1.0)
+  return
+}
+
+// -----
+
+func.func @tile_entropy_sigmoid(%q: memref<?x64xf32>, %m: memref<16xf32>, %acc: memref<16x64xf32>, %u: memref<16xf32>, %i: index) {
+  // expected-error @+1 {{keeps entropy sums with the softmax normalizer only}}
+  attn.tile_attend ins(%q, %q, %q : memref<?x64xf32>, memref<?x64xf32>, memref<?x64xf32>) state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) entropy(%u : memref<16xf32>) at [%i, %i, %i, %i] scale(1.0) normalizer(sigmoid)
+  return
+}
+
+// -----
+
+func.func @finalize_entropy_rows(%m: memref<16xf32>, %acc: memref<16x64xf32>, %o: memref<8x64xf32>, %u: memref<16xf32>, %h: memref<4xf32>, %i: index) {
+  // expected-error @+1 {{expected entropy rows (4) to match output rows (8)}}
+  attn.tile_finalize state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) outs(%o : memref<8x64xf32>) entropy(%u -> %h : memref<16xf32> -> memref<4xf32>) at [%i, %i, %i]
+  return
+}
+
+// -----
+
+func.func @finalize_entropy_sums(%m: memref<16xf32>, %acc: memref<16x64xf32>, %o: memref<8x64xf32>, %u: memref<8xf32>, %h: memref<8xf32>, %i: index) {
+  // expected-error @+1 {{expected entropy sums rows (8) to match query tile rows (16)}}
+  attn.tile_finalize state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) outs(%o : memref<8x64xf32>) entropy(%u -> %h : memref<8xf32> -> memref<8xf32>) at [%i, %i, %i]
+  return
+}
+
+// -----
+
+func.func @finalize_entropy_sigmoid(%m: memref<16xf32>, %acc: memref<16x64xf32>, %o: memref<8x64xf32>, %u: memref<16xf32>, %h: memref<8xf32>, %i: index) {
+  // expected-error @+1 {{takes no log-sum-exp or entropy output and no sink region with normalizer(sigmoid)}}
+  attn.tile_finalize state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) outs(%o : memref<8x64xf32>) entropy(%u -> %h : memref<16xf32> -> memref<8xf32>) at [%i, %i, %i] normalizer(sigmoid)
+  return
+}

@@ -352,3 +352,23 @@ func.func @blocks_sigmoid(%q: memref<?x4x?x64xf32>, %k: memref<?x4x?x64xf32>, %v
       blocks(%sel : memref<?x4x?x2xi32>) block_size(24) outs(%o : memref<?x4x?x64xf32>)
   return
 }
+
+// -----
+
+// Fused row entropy: a [TQ] buffer of running sums per query tile, zeroed,
+// updated by every tile_attend and turned into the entropy tile by
+// tile_finalize. Not the decode form (even for one query row).
+// CHECK-LABEL: func.func @row_entropy
+// CHECK: scf.forall
+// CHECK: linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : memref<32x64xf32>)
+// CHECK: %[[U:.+]] = memref.alloca() : memref<32xf32>
+// CHECK: linalg.fill ins(%{{.+}} : f32) outs(%[[U]] : memref<32xf32>)
+// CHECK: attn.tile_attend {{.*}} entropy(%[[U]] : memref<32xf32>) at
+// CHECK: %[[E:.+]] = memref.subview %arg3[
+// CHECK: attn.tile_finalize {{.*}} entropy(%[[U]] -> %[[E]] : memref<32xf32> -> memref<?xf32, strided<[1], offset: ?>>)
+// CHECK-NOT: attn.dispatch
+func.func @row_entropy(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>, %l: memref<?x4x?xf32>, %e: memref<?x4x?xf32>) {
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o, %l, %e : memref<?x4x?x64xf32>, memref<?x4x?xf32>, memref<?x4x?xf32>) row_entropy
+  return
+}
