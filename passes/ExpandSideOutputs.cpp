@@ -400,6 +400,12 @@ struct ExpandSideOutputs
            !(!q.isDynamicDim(2) && q.getDimSize(2) == 1);
   }
 
+  /// Whether a side output of `op` is computed by a second attention, or a
+  /// fused row entropy needs the LSE output the expander adds.
+  bool needsExpansion(AttentionOp op) {
+    return op.getRowEntropy() || (op.getColumnScores() && !fusesColumns(op));
+  }
+
   /// `v` with its dim 2 (the query length) cast to `size`.
   static Value castQueryDim(OpBuilder &b, Location loc, Value v,
                             int64_t size) {
@@ -410,14 +416,16 @@ struct ExpandSideOutputs
     return to == t ? v : tensor::CastOp::create(b, loc, to, v).getResult();
   }
 
-  /// Expands `op`. A fused row entropy with a dynamic query length is
+  /// Expands `op`. Fused side outputs with a dynamic query length are
   /// dispatched at run time: `scf.if (Lq == 1)` takes the expanded form on
-  /// operands cast to one query row (the decode step: its attentions take
-  /// the split-KV form), the else branch the fused one.
+  /// operands cast to one query row (the decode step: its attention takes
+  /// the split-KV form, the column scores' swapped pass runs over the keys
+  /// in parallel), the else branch the fused one.
   void expand(IRRewriter &b, AttentionOp op) {
-    bool fuseEntropy = fusesEntropy(op);
-    if (!fuseEntropy || !op.getQueryType().isDynamicDim(2)) {
-      Expander(b, op, fusesColumns(op), fuseEntropy).run();
+    if (!(fusesEntropy(op) || fusesColumns(op)) ||
+        !op.getQueryType().isDynamicDim(2)) {
+      if (needsExpansion(op))
+        Expander(b, op, fusesColumns(op), fusesEntropy(op)).run();
       return;
     }
     Location loc = op.getLoc();
@@ -428,7 +436,7 @@ struct ExpandSideOutputs
     auto branch = scf::IfOp::create(b, loc, op->getResultTypes(), one,
                                     /*withElseRegion=*/true);
     branch->setAttr("attn.dispatch",
-                    b.getStringAttr("expand_row_entropy_if_one_query_row"));
+                    b.getStringAttr("expand_side_outputs_if_one_query_row"));
     // Lq = 1: the side outputs expanded on one-row views.
     b.setInsertionPointToStart(branch.thenBlock());
     Value query = castQueryDim(b, loc, op.getQuery(), 1);
@@ -454,15 +462,16 @@ struct ExpandSideOutputs
     auto prefill = cast<AttentionOp>(b.clone(*op));
     scf::YieldOp::create(b, loc, prefill->getResults());
     b.setInsertionPoint(prefill);
-    Expander(b, prefill, fusesColumns(prefill), true).run();
+    if (needsExpansion(prefill))
+      Expander(b, prefill, fusesColumns(prefill), fusesEntropy(prefill)).run();
     b.replaceOp(op, branch.getResults());
   }
 
   void runOnOperation() override {
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
-      if (op.getRowEntropy() ||
-          (op.getColumnScores() && !fusesColumns(op)))
+      if (needsExpansion(op) ||
+          (fusesColumns(op) && op.getQueryType().isDynamicDim(2)))
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());

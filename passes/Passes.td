@@ -52,10 +52,14 @@ def AttnExpandSideOutputsPass
     `attn.tile_attend ... entropy(%u)` keeps per row the running sum of
     weights times logits relative to the running maximum and
     `attn.tile_finalize` writes `ln 2 (log2 l - u / l)` (one FMA per logit,
-    no second pass). A static query length of 1 is expanded as above (the
-    decode step's attentions take the split-KV form); a dynamic one is
-    dispatched at run time, `scf.if (Lq == 1)` {expanded on one-row casts}
-    else {fused} (`attn.dispatch = "expand_row_entropy_if_one_query_row"`).
+    no second pass).
+
+    Either fused form applies to query lengths other than the static 1 of
+    a decode step, which is expanded as above (the decode step's attention
+    takes the split-KV form, the swapped pass runs over the keys in
+    parallel). A dynamic query length is dispatched at run time:
+    `scf.if (Lq == 1)` {expanded on one-row casts} else {fused}
+    (`attn.dispatch = "expand_side_outputs_if_one_query_row"`).
 
     Runs first in every pipeline.
   }];

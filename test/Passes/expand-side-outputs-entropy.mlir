@@ -51,7 +51,7 @@ func.func @decode(%q: tensor<?x4x1x64xf32>, %k: tensor<?x4x?x64xf32>, %v: tensor
 // CHECK: %[[F:.*]]:4 = attn.attention causal {{.*}}ins(%arg0, {{.*}} row_entropy column_scores
 // CHECK-NOT: attn.attention
 // CHECK: scf.yield %[[F]]#0, %[[F]]#2, %[[F]]#3
-// CHECK: } {attn.dispatch = "expand_row_entropy_if_one_query_row"}
+// CHECK: } {attn.dispatch = "expand_side_outputs_if_one_query_row"}
 // CHECK: return %[[R]]#0, %[[R]]#1, %[[R]]#2
 func.func @dynamic(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>, %v: tensor<?x4x?x64xf32>,
                    %o0: tensor<?x4x?x64xf32>, %e0: tensor<?x4x?xf32>, %s0: tensor<?x4x?xf32>)
