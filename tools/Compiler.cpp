@@ -150,6 +150,19 @@ static std::optional<int64_t> *tuningEntry(CPUTuning &tuning,
 static constexpr llvm::StringLiteral kTuningKeys =
     "q_tile, kv_tile, decode_split_keys, scan_chunk";
 
+llvm::Expected<CPUTuning> CPUTuning::parse(llvm::StringRef text,
+                                           std::optional<int64_t> scanChunk,
+                                           std::optional<int64_t> kvTile) {
+  llvm::Expected<CPUTuning> t = parse(text);
+  if (!t)
+    return t.takeError();
+  if (scanChunk)
+    t->scanChunk = scanChunk;
+  if (kvTile)
+    t->kvTile = kvTile;
+  return t;
+}
+
 llvm::Expected<CPUTuning> CPUTuning::parse(llvm::StringRef text) {
   CPUTuning tuning;
   llvm::SmallVector<llvm::StringRef> items;

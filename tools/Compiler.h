@@ -82,6 +82,11 @@ struct CPUTuning {
   void override(const CPUTuning &other);
   /// `q_tile=64,kv_tile=32` (also with '-' for '_'), as --tune takes it.
   static llvm::Expected<CPUTuning> parse(llvm::StringRef text);
+  /// parse(text) with the tools' single-entry flags (--scan-chunk,
+  /// --kv-tile) on top where they were given.
+  static llvm::Expected<CPUTuning>
+  parse(llvm::StringRef text, std::optional<int64_t> scanChunk,
+        std::optional<int64_t> kvTile);
   /// The module's attn.cpu_tuning (none: all unset); emits an error at the
   /// module on a malformed attribute.
   static FailureOr<CPUTuning> fromModule(ModuleOp module);

@@ -1054,62 +1054,67 @@ LogicalResult KernelEmitter::lowerAttendRows(TileAttendOp op, int64_t g) {
       prefetchRow(b, loc, kTile, arith::AddIOp::create(b, loc, keyRows[k], ahead),
                   d);
     }
-    if (dot) {
-      // Key-major over pairs: each key row is 32 bf16 per vector.
-      int64_t np = d / pairLanes;
-      VectorType pairs = VectorType::get({pairLanes}, b.getBF16Type());
-      bool keep = np * g <= kKeyMajorVectors;
-      auto qPair = [&](OpBuilder &b, int64_t r, int64_t c) -> Value {
-        return vector::LoadOp::create(
-            b, loc, pairs, op.getQuery(),
-            ValueRange{idx(b, loc, r), idx(b, loc, c * pairLanes)});
-      };
+    // Key-major: each key row is read front to back as whole vectors of
+    // `chunks` (the cache streams it), against query vectors kept in
+    // registers when they fit and loaded (from the L1-resident tile)
+    // otherwise; `dotStep(acc, q, k)` adds one vector's products.
+    auto keyMajor = [&](int64_t chunks,
+                        function_ref<Value(int64_t, int64_t)> loadQ,
+                        function_ref<Value(int64_t, int64_t)> loadK,
+                        function_ref<Value(Value, Value, Value)> dotStep) {
+      bool keep = chunks * g <= kKeyMajorVectors;
       SmallVector<Value> kept;
       if (keep)
         for (int64_t r = 0; r < g; ++r)
-          for (int64_t c = 0; c < np; ++c)
-            kept.push_back(qPair(b, r, c));
+          for (int64_t c = 0; c < chunks; ++c)
+            kept.push_back(loadQ(r, c));
       SmallVector<Value> accs(count * g, splat(b, loc, 0.0));
       for (int64_t k = 0; k < count; ++k)
-        for (int64_t c = 0; c < np; ++c) {
-          Value kv = vector::LoadOp::create(
-              b, loc, pairs, kTile,
-              ValueRange{keyRows[k], idx(b, loc, c * pairLanes)});
+        for (int64_t c = 0; c < chunks; ++c) {
+          Value kv = loadK(k, c);
           for (int64_t r = 0; r < g; ++r)
-            accs[k * g + r] = x86vector::DotBF16Op::create(
-                b, loc, accs[k * g + r], keep ? kept[r * np + c] : qPair(b, r, c),
+            accs[k * g + r] = dotStep(
+                accs[k * g + r], keep ? kept[r * chunks + c] : loadQ(r, c),
                 kv);
         }
       storeSums(b, loc, j0, count, accs);
+    };
+    if (dot) {
+      // Pairs: each key row is 32 bf16 per vector, the query read as is.
+      VectorType pairs = VectorType::get({pairLanes}, b.getBF16Type());
+      keyMajor(
+          d / pairLanes,
+          [&](int64_t r, int64_t c) -> Value {
+            return vector::LoadOp::create(
+                b, loc, pairs, op.getQuery(),
+                ValueRange{idx(b, loc, r), idx(b, loc, c * pairLanes)});
+          },
+          [&](int64_t k, int64_t c) -> Value {
+            return vector::LoadOp::create(
+                b, loc, pairs, kTile,
+                ValueRange{keyRows[k], idx(b, loc, c * pairLanes)});
+          },
+          [&](Value acc, Value q, Value kv) -> Value {
+            return x86vector::DotBF16Op::create(b, loc, acc, q, kv);
+          });
       return;
     }
     if (nd <= kKeyMajorVectors) {
-      // Key-major: each key row is read front to back as whole vectors (the
-      // cache streams it), against query vectors kept in registers when
-      // they fit and read from the packed (L1-resident) tile otherwise.
-      bool keep = nd * g <= kKeyMajorVectors;
-      auto qVec = [&](OpBuilder &b, int64_t r, int64_t c) -> Value {
-        return vector::LoadOp::create(
-            b, loc, vecType(b), packed,
-            ValueRange{idx(b, loc, r), idx(b, loc, c * lanes)});
-      };
-      SmallVector<Value> kept;
-      if (keep)
-        for (int64_t r = 0; r < g; ++r)
-          for (int64_t c = 0; c < nd; ++c)
-            kept.push_back(qVec(b, r, c));
-      SmallVector<Value> accs(count * g, splat(b, loc, 0.0));
-      for (int64_t k = 0; k < count; ++k)
-        for (int64_t c = 0; c < nd; ++c) {
-          Value kv =
-              loadVec(b, loc, kTile, ValueRange{keyRows[k], idx(b, loc, c * lanes)},
-                      std::min(lanes, d - c * lanes));
-          for (int64_t r = 0; r < g; ++r)
-            accs[k * g + r] = vector::FMAOp::create(
-                b, loc, kv, keep ? kept[r * nd + c] : qVec(b, r, c),
-                accs[k * g + r]);
-        }
-      storeSums(b, loc, j0, count, accs);
+      keyMajor(
+          nd,
+          [&](int64_t r, int64_t c) -> Value {
+            return vector::LoadOp::create(
+                b, loc, vecType(b), packed,
+                ValueRange{idx(b, loc, r), idx(b, loc, c * lanes)});
+          },
+          [&](int64_t k, int64_t c) -> Value {
+            return loadVec(b, loc, kTile,
+                           ValueRange{keyRows[k], idx(b, loc, c * lanes)},
+                           std::min(lanes, d - c * lanes));
+          },
+          [&](Value acc, Value q, Value kv) -> Value {
+            return vector::FMAOp::create(b, loc, kv, q, acc);
+          });
       return;
     }
     SmallVector<Value> init(count * g, splat(b, loc, 0.0));

@@ -10,12 +10,10 @@ Not part of scripts/test (it rebuilds).
     /usr/bin/python3 test/lib/mutate_bands.py [BUILD_DIR]
 """
 import os
-import sys
 
 import mutations
+from mutations import BUILD, ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
 MASK = os.path.join(ROOT, "passes", "MaskAnalysis.h")
 TILE = os.path.join(ROOT, "passes", "TileAttention.cpp")
 VEC = os.path.join(ROOT, "codegen", "cpu", "ConvertAttnToVector.cpp")
@@ -51,4 +49,4 @@ MUTS = [
 TESTS = [os.path.join(BUILD, "test", "Integration", "bands.test"),
          os.path.join(BUILD, "test", "Passes", "tile-attention.mlir"),
          os.path.join(BUILD, "test", "Codegen", "CPU", "convert-attn-to-vector.mlir")]
-mutations.run(BUILD, MUTS, TESTS)
+mutations.run(MUTS, TESTS)

@@ -8,12 +8,10 @@ restores the file. Not part of scripts/test (it rebuilds).
     /usr/bin/python3 test/lib/mutate_decode.py [BUILD_DIR]
 """
 import os
-import sys
 
 import mutations
+from mutations import BUILD, ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
 TILE = os.path.join(ROOT, "passes", "TileAttention.cpp")
 VEC = os.path.join(ROOT, "codegen", "cpu", "ConvertAttnToVector.cpp")
 MUTS = [
@@ -30,11 +28,11 @@ MUTS = [
      "            lo.push_back(src * lanes + g * w + l);\n            hi.push_back(src * lanes + g * w + w / 2 + l);",
      "            lo.push_back((1 - src) * lanes + g * w + l);\n            hi.push_back((1 - src) * lanes + g * w + w / 2 + l);"),
     ("key-major dots: a kept query vector of the next column", VEC,
-     "b, loc, kv, keep ? kept[r * nd + c] : qVec(b, r, c),",
-     "b, loc, kv, keep ? kept[r * nd + (c + 1) % nd] : qVec(b, r, c),"),
+     "accs[k * g + r], keep ? kept[r * chunks + c] : loadQ(r, c),",
+     "accs[k * g + r], keep ? kept[r * chunks + (c + 1) % chunks] : loadQ(r, c),"),
     ("key-major dots: a loaded query vector of the next row", VEC,
-     "b, loc, kv, keep ? kept[r * nd + c] : qVec(b, r, c),",
-     "b, loc, kv, keep ? kept[r * nd + c] : qVec(b, (r + 1) % g, c),"),
+     "accs[k * g + r], keep ? kept[r * chunks + c] : loadQ(r, c),",
+     "accs[k * g + r], keep ? kept[r * chunks + c] : loadQ((r + 1) % g, c),"),
     ("bf16 logits: the scale not applied", VEC,
      "          sums = arith::MulFOp::create(b, loc, sums, splat(b, loc, mult));",
      "          sums = sums;"),
@@ -47,4 +45,4 @@ MUTS = [
 ]
 TESTS = [os.path.join(BUILD, "test", "Integration", "decode.test"),
          os.path.join(BUILD, "test", "Passes", "tile-attention-decode.mlir")]
-mutations.run(BUILD, MUTS, TESTS)
+mutations.run(MUTS, TESTS)

@@ -9,12 +9,10 @@ it. Not part of scripts/test (it rebuilds).
     /usr/bin/python3 test/lib/mutate_entropy.py [BUILD_DIR]
 """
 import os
-import sys
 
 import mutations
+from mutations import BUILD, ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
 VEC = os.path.join(ROOT, "codegen", "cpu", "ConvertAttnToVector.cpp")
 EXP = os.path.join(ROOT, "passes", "ExpandSideOutputs.cpp")
 MUTS = [
@@ -32,4 +30,4 @@ MUTS = [
      "      results.push_back(main.getResult(2));"),
 ]
 TESTS = [os.path.join(BUILD, "test", "Integration", "kvcache.test")]
-mutations.run(BUILD, MUTS, TESTS)
+mutations.run(MUTS, TESTS)

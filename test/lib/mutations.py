@@ -2,14 +2,18 @@
 mutation (name, source file, old text, new text) to its file, rebuilds the
 tools, runs the given lit tests and reports which of them catch it; the file
 is restored after each. Exits non-zero unless every mutation is caught."""
+import os
 import subprocess
 import sys
 
+# The checkout, and the build directory (the script's first argument).
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
 LIT = ["/usr/bin/python3", "/usr/lib/llvm-22/bin/lit", "-q"]
 TOOLS = ["attn-run", "attn-opt"]
 
 
-def run(build, mutations, tests):
+def run(mutations, tests, build=BUILD):
     caught = 0
     for name, path, old, new in mutations:
         orig = open(path).read()

@@ -111,12 +111,11 @@ static cl::opt<int64_t> scanChunk(
 
 /// --tune with --scan-chunk folded in.
 static llvm::Expected<CPUTuning> tuningOverrides() {
-  llvm::Expected<CPUTuning> t = CPUTuning::parse(tune);
-  if (!t)
-    return t.takeError();
-  if (scanChunk.getNumOccurrences())
-    t->scanChunk = scanChunk;
-  return t;
+  return CPUTuning::parse(
+      tune,
+      scanChunk.getNumOccurrences() ? std::optional<int64_t>(scanChunk)
+                                    : std::nullopt,
+      std::nullopt);
 }
 
 static std::string cType(const AbiArg &arg) {

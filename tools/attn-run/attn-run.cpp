@@ -124,14 +124,11 @@ static cl::opt<int64_t> kvTile(
 
 /// --tune with --scan-chunk and --kv-tile folded in.
 static llvm::Expected<CPUTuning> tuningOverrides() {
-  llvm::Expected<CPUTuning> t = CPUTuning::parse(tune);
-  if (!t)
-    return t.takeError();
-  if (scanChunk.getNumOccurrences())
-    t->scanChunk = scanChunk;
-  if (kvTile != 0)
-    t->kvTile = kvTile;
-  return t;
+  return CPUTuning::parse(
+      tune,
+      scanChunk.getNumOccurrences() ? std::optional<int64_t>(scanChunk)
+                                    : std::nullopt,
+      kvTile != 0 ? std::optional<int64_t>(kvTile) : std::nullopt);
 }
 
 static cl::opt<bool> countOnly(
