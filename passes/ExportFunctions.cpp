@@ -226,6 +226,44 @@ struct ExportFunctions
     }
   }
 
+  /// `v` through tensor.cast ops.
+  static Value stripCasts(Value v) {
+    while (auto cast = v.getDefiningOp<tensor::CastOp>())
+      v = cast.getSource();
+    return v;
+  }
+
+  /// The tensor.empty ops that the branches of the scf.if defining `r`
+  /// build their results in (the tied init of a destination-style op,
+  /// through tensor.cast on either side), one per branch, each used only
+  /// there and cast-compatible with `type`; none if a branch has no such.
+  static SmallVector<tensor::EmptyOp> dispatchedInits(Value r, Type type) {
+    auto branch = r.getDefiningOp<scf::IfOp>();
+    if (!branch || branch.getElseRegion().empty())
+      return {};
+    unsigned n = cast<OpResult>(r).getResultNumber();
+    SmallVector<tensor::EmptyOp> inits;
+    for (Region *region : {&branch.getThenRegion(), &branch.getElseRegion()}) {
+      Value y = stripCasts(region->front().getTerminator()->getOperand(n));
+      auto dps = y.getDefiningOp<DestinationStyleOpInterface>();
+      if (!dps)
+        return {};
+      OpOperand *tied = dps.getTiedOpOperand(cast<OpResult>(y));
+      Value init = tied->get();
+      if (auto cast = init.getDefiningOp<tensor::CastOp>()) {
+        if (!cast->hasOneUse())
+          return {};
+        init = cast.getSource();
+      }
+      auto empty = init.getDefiningOp<tensor::EmptyOp>();
+      if (!empty || !empty->hasOneUse() ||
+          !tensor::CastOp::areCastCompatible(type, empty.getType()))
+        return {};
+      inits.push_back(empty);
+    }
+    return inits;
+  }
+
   LogicalResult exportFunction(func::FuncOp func) {
     FunctionType type = func.getFunctionType();
     for (auto [i, t] : llvm::enumerate(
@@ -294,6 +332,23 @@ struct ExportFunctions
           tied->set(dest);
           continue;
         }
+      }
+      // So does a run-time dispatch (scf.if) whose branches each build the
+      // result in a tensor.empty of their own (through tensor.cast).
+      if (SmallVector<tensor::EmptyOp> inits =
+              dispatchedInits(r, dest.getType());
+          !inits.empty()) {
+        for (tensor::EmptyOp empty : inits) {
+          OpBuilder eb(empty);
+          Value to = dest;
+          if (empty.getType() != dest.getType())
+            to = tensor::CastOp::create(eb, empty.getLoc(), empty.getType(),
+                                        dest);
+          empty.getResult().replaceAllUsesWith(to);
+          empty.erase();
+        }
+        // The materialization below then copies a buffer onto itself (a
+        // copy that folds away) and marks the result as the argument.
       }
       auto mat = bufferization::MaterializeInDestinationOp::create(
           b, ret.getLoc(), r, dest);

@@ -144,5 +144,6 @@ int main(int argc, char **argv) {
   }
   double median = attn_median(ms, runs);
   printf("median_ms=%.4f min_ms=%.4f\n", median, ms[0]);
+  free(ms);
   return 0;
 }

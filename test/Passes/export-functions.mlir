@@ -63,3 +63,43 @@ func.func @lse(%q: tensor<?x4x?x32xbf16>, %k: tensor<?x4x?x32xbf16>, %v: tensor<
 func.func private @negative_private(%a: tensor<4xf32>) -> tensor<4xf32> {
   return %a : tensor<4xf32>
 }
+
+// -----
+
+// A run-time dispatch (as attn-expand-side-outputs emits for Lq = 1): each
+// branch builds the result in a tensor.empty of its own, one through casts
+// to one query row. Both empties become the destination (cast in the
+// branch), the dims are tied through the scf.if, and the materialization
+// that remains copies the destination onto itself.
+// CHECK-LABEL: func.func private @dispatched
+// CHECK-SAME: %[[OUT:[a-z0-9]+]]: tensor<?x4x?x64xf32> {bufferization.writable = true}
+// CHECK-SAME: attn.abi = "in:f32:?0,4,?1,64;in:f32:?0,4,?2,64;out:f32:?0,4,?1,64"
+// CHECK: scf.if
+// CHECK: %[[ONE:.+]] = tensor.cast %[[OUT]] : tensor<?x4x?x64xf32> to tensor<?x4x1x64xf32>
+// CHECK: attn.attention {{.*}}outs(%[[ONE]] :
+// CHECK: } else {
+// CHECK: attn.attention {{.*}}outs(%[[OUT]] :
+// CHECK-NOT: tensor.empty
+// CHECK: bufferization.materialize_in_destination %{{.+}} in %[[OUT]]
+func.func @dispatched(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : tensor<?x4x?x64xf32>
+  %l = tensor.dim %q, %c2 : tensor<?x4x?x64xf32>
+  %one = arith.cmpi eq, %l, %c1 : index
+  %r = scf.if %one -> (tensor<?x4x?x64xf32>) {
+    %q1 = tensor.cast %q : tensor<?x4x?x64xf32> to tensor<?x4x1x64xf32>
+    %e1 = tensor.empty(%b) : tensor<?x4x1x64xf32>
+    %o1 = attn.attention ins(%q1, %k, %k : tensor<?x4x1x64xf32>, tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
+        outs(%e1 : tensor<?x4x1x64xf32>) -> tensor<?x4x1x64xf32>
+    %back = tensor.cast %o1 : tensor<?x4x1x64xf32> to tensor<?x4x?x64xf32>
+    scf.yield %back : tensor<?x4x?x64xf32>
+  } else {
+    %e = tensor.empty(%b, %l) : tensor<?x4x?x64xf32>
+    %o = attn.attention causal ins(%q, %k, %k : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
+        outs(%e : tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32>
+    scf.yield %o : tensor<?x4x?x64xf32>
+  }
+  return %r : tensor<?x4x?x64xf32>
+}
