@@ -400,10 +400,11 @@ struct ExpandSideOutputs
            !(!q.isDynamicDim(2) && q.getDimSize(2) == 1);
   }
 
-  /// Whether a side output of `op` is computed by a second attention, or a
-  /// fused row entropy needs the LSE output the expander adds.
+  /// Whether a side output of `op` is computed by a second attention (ops
+  /// whose side outputs are all fused are left as they are: no LSE added).
   bool needsExpansion(AttentionOp op) {
-    return op.getRowEntropy() || (op.getColumnScores() && !fusesColumns(op));
+    return (op.getRowEntropy() && !fusesEntropy(op)) ||
+           (op.getColumnScores() && !fusesColumns(op));
   }
 
   /// `v` with its dim 2 (the query length) cast to `size`.
@@ -470,8 +471,8 @@ struct ExpandSideOutputs
   void runOnOperation() override {
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
-      if (needsExpansion(op) ||
-          (fusesColumns(op) && op.getQueryType().isDynamicDim(2)))
+      if (needsExpansion(op) || ((fusesColumns(op) || fusesEntropy(op)) &&
+                                 op.getQueryType().isDynamicDim(2)))
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());

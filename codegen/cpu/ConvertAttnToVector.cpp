@@ -278,8 +278,11 @@ private:
   /// One more logit, sink(args), in a row's softmax denominator (base-2
   /// state m, l): M = max(m, sink), l' = l 2^(m-M) + 2^(sink-M). Updates
   /// `m` and `l`; returns 2^(m-M), the factor of what was summed before.
+  /// `sinkLogit` and `sinkWeight`, when given, receive sink (base 2) and
+  /// its term 2^(sink-M).
   Value foldSink(OpBuilder &b, Location loc, Region &sink,
-                 SmallVector<Value> args, Value &m, Value &l) {
+                 SmallVector<Value> args, Value &m, Value &l,
+                 Value *sinkLogit = nullptr, Value *sinkWeight = nullptr) {
     Value s2 =
         arith::MulFOp::create(b, loc, AttentionOp::inlineScalarRegion(b, sink, args),
                               f32(b, loc, kLog2e));
@@ -295,6 +298,10 @@ private:
     l = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, l, factor),
                               tail);
     m = mNew;
+    if (sinkLogit)
+      *sinkLogit = s2;
+    if (sinkWeight)
+      *sinkWeight = tail;
     return factor;
   }
 
@@ -1344,10 +1351,11 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
         Value m = memref::LoadOp::create(b, loc, op.getMaxes(), i);
         Value zero = f32(b, loc, 0.0), one = f32(b, loc, 1.0);
         Value numer = one;
-        Value mPrev = m, lPrev = l;
+        Value mPrev = m, lPrev = l, sinkLogit, sinkWeight;
         if (hasSink) // o = acc 2^(m-M) / l'
           numer = foldSink(b, loc, op.getSink(),
-                           {op.getBatch(), op.getHead(), row}, m, l);
+                           {op.getBatch(), op.getHead(), row}, m, l,
+                           &sinkLogit, &sinkWeight);
         Value empty =
             arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, zero);
         Value inv = sigmoid ? one
@@ -1403,7 +1411,7 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
         if (Value ent = op.getEntropy()) {
           // H = ln 2 (log2 l - u / l), u relative to the final maximum; a
           // sink is one more logit: u' = a (u + l_prev (m_prev - M)) +
-          // e_sink (sink - M), e_sink = l - a l_prev.
+          // e_sink (sink - M), e_sink = 2^(sink - M) (from foldSink).
           Value u = memref::LoadOp::create(b, loc, op.getLogitSums(), i);
           if (hasSink) {
             Value lowest = f32(b, loc, -std::numeric_limits<float>::max());
@@ -1412,17 +1420,11 @@ LogicalResult KernelEmitter::lowerFinalize(TileFinalizeOp op) {
             u = arith::MulFOp::create(
                 b, loc, numer,
                 math::FmaOp::create(b, loc, lPrev, shift, u));
-            Value s2 = arith::MulFOp::create(
-                b, loc,
-                AttentionOp::inlineScalarRegion(
-                    b, op.getSink(), {op.getBatch(), op.getHead(), row}),
-                f32(b, loc, kLog2e));
-            Value eSink = arith::SubFOp::create(
-                b, loc, l, arith::MulFOp::create(b, loc, numer, lPrev));
             u = math::FmaOp::create(
-                b, loc, eSink,
+                b, loc, sinkWeight,
                 arith::MaximumFOp::create(
-                    b, loc, arith::SubFOp::create(b, loc, s2, m), lowest),
+                    b, loc, arith::SubFOp::create(b, loc, sinkLogit, m),
+                    lowest),
                 u);
           }
           Value h = arith::MulFOp::create(

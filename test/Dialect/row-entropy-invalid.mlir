@@ -117,3 +117,12 @@ func.func @finalize_entropy_sigmoid(%m: memref<16xf32>, %acc: memref<16x64xf32>,
   attn.tile_finalize state(%m, %m, %acc : memref<16xf32>, memref<16xf32>, memref<16x64xf32>) outs(%o : memref<8x64xf32>) entropy(%u -> %h : memref<16xf32> -> memref<8xf32>) at [%i, %i, %i] normalizer(sigmoid)
   return
 }
+
+// -----
+
+// The custom form writes both or neither; the generic form can omit one.
+func.func @finalize_entropy_sums_only(%m: memref<16xf32>, %acc: memref<16x64xf32>, %o: memref<8x64xf32>, %u: memref<16xf32>, %i: index) {
+  // expected-error @+1 {{expected an entropy output with entropy sums}}
+  "attn.tile_finalize"(%m, %m, %acc, %o, %u, %i, %i, %i) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 0, 1, 1, 1>}> ({}, {}) : (memref<16xf32>, memref<16xf32>, memref<16x64xf32>, memref<8x64xf32>, memref<16xf32>, index, index, index) -> ()
+  return
+}

@@ -23,7 +23,7 @@ MUTS = [
      "          u = vector::FMAOp::create(cb, loc, l, shift, u);\n",
      ""),
     ("the sink's own term left out", VEC,
-     "            u = math::FmaOp::create(\n                b, loc, eSink,",
+     "            u = math::FmaOp::create(\n                b, loc, sinkWeight,",
      "            u = math::FmaOp::create(\n                b, loc, zero,"),
     ("entropy and column scores outputs swapped", EXP,
      "      results.push_back(main.getResult(keepEntropy ? 3 : 2));",
