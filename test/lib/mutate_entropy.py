@@ -25,9 +25,10 @@ MUTS = [
     ("the sink's own term left out", VEC,
      "            u = math::FmaOp::create(\n                b, loc, sinkWeight,",
      "            u = math::FmaOp::create(\n                b, loc, zero,"),
-    ("entropy and column scores outputs swapped", EXP,
-     "      results.push_back(main.getResult(keepEntropy ? 3 : 2));",
-     "      results.push_back(main.getResult(2));"),
+    ("the kept attention's LSE returned as its entropy", EXP,
+     "    if (keepEntropy)\n      results.push_back(main.getResult(2));",
+     "    if (keepEntropy)\n      results.push_back(main.getResult(1));"),
 ]
-TESTS = [os.path.join(BUILD, "test", "Integration", "kvcache.test")]
+TESTS = [os.path.join(BUILD, "test", "Integration", "kvcache.test"),
+         os.path.join(BUILD, "test", "Passes", "expand-side-outputs-entropy-only.mlir")]
 mutations.run(MUTS, TESTS)
