@@ -10,6 +10,10 @@ Measured in the same run, with the same thread counts:
     buffer allocated and touched before;
   * a naive three-step attention (OpenBLAS sgemm, softmax, sgemm) on the
     same MHA shapes;
+  * with --ggml=PREFIX, ggml's CPU flash attention (ggml_flash_attn_ext,
+    what llama.cpp runs) on the dense and decode shapes, same K/V type and
+    threads (bench/src/ggml_attention.c, built against a ggml the user
+    installed under PREFIX; attn contains no ggml code);
   * linear attention (examples/linear, attn.scan in chunks) next to causal
     softmax attention of the same shape at L = 2048..16384 (section
     `linear`; counted as described in Bench.linear).
@@ -21,9 +25,10 @@ only its window. Decode kernels also report the GB/s at which they stream
 the KV cache, against the measured read bandwidth.
 
 Writes the table to stdout and to <out>/results.md, the rows to
-<out>/results.csv and, where gnuplot is installed, <out>/gflops.png
-(GFLOP/s against L for every kernel measured at several lengths) and
-<out>/linear.png (ms against L, log-log, for the linear section).
+<out>/results.csv, the plots <out>/gflops.svg (GFLOP/s against L for every
+kernel measured at several lengths) and <out>/linear.svg (ms against L,
+log-log, for the linear section), drawn here without dependencies, and
+where gnuplot is installed the same as .png.
 """
 
 import argparse
@@ -85,6 +90,90 @@ def attention_mlir(hq, hkv, d, dtype, causal, lq=None, out_dtype=None):
   return %o : {to}
 }}
 """
+
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+          "#e377c2", "#7f7f7f", "#bcbd22"]
+
+
+def svg_plot(path, title, xlabel, ylabel, series, logy=False, ymax=None, hlines=()):
+    """Lines with points, x on a log2 axis (and y too with logy), as a
+    standalone SVG with its legend on the right: the plot without gnuplot.
+    series {name: [(x, y)]}; hlines [(y, label)] dashed across."""
+    import html
+    import math
+    w, h, left, top, right, bottom = 1000, 640, 70, 40, 300, 50
+    pw, ph = w - left - right, h - top - bottom
+    pts = [p for v in series.values() for p in v]
+    if not pts:
+        return False
+    xs = [math.log2(x) for x, _ in pts]
+    x0, x1 = min(xs), max(xs)
+    x0, x1 = (x0 - 0.5, x1 + 0.5) if x0 == x1 else (x0, x1)
+    ys = [y for _, y in pts] + [y for y, _ in hlines]
+    f = math.log2 if logy else (lambda y: y)
+    y0 = f(min(ys)) - (0.5 if logy else 0) if logy else 0.0
+    y1 = f(ymax if ymax else max(ys)) + (0.5 if logy else 0)
+    y1 = y1 if y1 > y0 else y0 + 1
+
+    def px(x):
+        return left + pw * (math.log2(x) - x0) / (x1 - x0)
+
+    def py(y):
+        return top + ph * (1 - (f(y) - y0) / (y1 - y0))
+    e = html.escape
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="12">' % (w, h),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="%d" y="22" font-size="14">%s</text>' % (left, e(title)),
+           '<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="black"/>'
+           % (left, top, pw, ph)]
+    for k in range(int(math.ceil(x0)), int(math.floor(x1)) + 1):
+        x = left + pw * (k - x0) / (x1 - x0)
+        out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>'
+                   % (x, top, x, top + ph))
+        out.append('<text x="%.1f" y="%d" text-anchor="middle">%d</text>'
+                   % (x, top + ph + 16, 2 ** k))
+    steps = 6
+    if not logy:  # Round ticks: a step of 1, 2 or 5 times a power of ten.
+        raw = (y1 - y0) / steps
+        mag = 10 ** math.floor(math.log10(raw))
+        step = min(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+        steps = int(math.ceil((y1 - y0) / step))
+        y1 = y0 + steps * step
+    for i in range(steps + 1):
+        v = y0 + (y1 - y0) * i / steps
+        y = top + ph * (1 - i / steps)
+        label = ("%.3g" % (2 ** v)) if logy else ("%.0f" % v)
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
+                   % (left, y, left + pw, y))
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>' % (left - 6, y + 4, label))
+    out.append('<text x="%d" y="%d" text-anchor="middle">%s</text>'
+               % (left + pw // 2, h - 12, e(xlabel)))
+    out.append('<text x="16" y="%d" transform="rotate(-90 16 %d)" text-anchor="middle">%s'
+               '</text>' % (top + ph // 2, top + ph // 2, e(ylabel)))
+    legend = []
+    for i, (y, label) in enumerate(hlines):
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#555" '
+                   'stroke-dasharray="6 4"/>' % (left, py(y), left + pw, py(y)))
+        legend.append(('<line x1="0" y1="0" x2="24" y2="0" stroke="#555" '
+                       'stroke-dasharray="6 4"/>', label))
+    for i, (name, v) in enumerate(series.items()):
+        c = COLORS[i % len(COLORS)]
+        v = sorted(v)
+        out.append('<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>'
+                   % (c, " ".join("%.1f,%.1f" % (px(x), py(y)) for x, y in v)))
+        for x, y in v:
+            out.append('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (px(x), py(y), c))
+        legend.append(('<line x1="0" y1="0" x2="24" y2="0" stroke="%s" stroke-width="2"/>'
+                       '<circle cx="12" cy="0" r="3" fill="%s"/>' % (c, c), name))
+    for i, (mark, label) in enumerate(legend):
+        out.append('<g transform="translate(%d,%d)">%s<text x="30" y="4">%s</text></g>'
+                   % (left + pw + 16, top + 10 + 18 * i, mark, e(label)))
+    out.append("</svg>")
+    with open(path, "w") as fh:
+        fh.write("\n".join(out) + "\n")
+    return True
 
 
 class Bench:
@@ -166,8 +255,32 @@ class Bench:
         return field(sh([exe, "1", str(h), str(l), str(d), str(int(causal)), str(t),
                          str(self.args.naive_runs)]), "median_ms")
 
+    def ggml_driver(self):
+        """bench/src/ggml_attention.c built against --ggml (None without it)."""
+        if not self.args.ggml:
+            return None
+        if not hasattr(self, "_ggml"):
+            prefix = self.args.ggml
+            exe = os.path.join(self.work, "ggml_attention")
+            sh([os.environ.get("CC", "cc"), "-O2", "-I", os.path.join(ROOT, "bench/src"),
+                "-I", os.path.join(prefix, "include"),
+                os.path.join(ROOT, "bench/src/ggml_attention.c"),
+                "-L", os.path.join(prefix, "lib"), "-Wl,-rpath," + os.path.join(prefix, "lib"),
+                "-lggml", "-lggml-base", "-lggml-cpu", "-lm", "-o", exe])
+            self._ggml = exe
+        return self._ggml
+
+    def ggml(self, hq, hkv, lq, lk, d, dtype, causal):
+        """A callable threads -> ggml's median ms on this shape, or None."""
+        exe = self.ggml_driver()
+        if exe is None:
+            return None
+        return lambda t: field(sh([exe, str(hq), str(hkv), str(lq), str(lk), str(d), dtype,
+                                   str(int(causal)), str(t), str(self.args.runs)]),
+                               "median_ms")
+
     def measure(self, group, name, exe, mlir, inputs, size, naive=None, bytes_=None,
-                flops=None, halide=None):
+                flops=None, halide=None, ggml=None):
         flops = flops if flops is not None else self.flops(mlir, inputs)
         for t in self.args.threads:
             out = sh([exe, str(t), str(self.args.runs)] + inputs)
@@ -180,6 +293,9 @@ class Bench:
                 row["naive_ms"] = naive(t)
                 row["naive_gflops"] = flops / (row["naive_ms"] * 1e6)
                 row["speedup"] = row["naive_ms"] / ms
+            if ggml is not None:
+                row["ggml_ms"] = ggml(t)
+                row["vs_ggml"] = row["ggml_ms"] / ms
             if halide is not None:
                 # Halide's runtime has its own thread pool.
                 env = dict(os.environ, HL_NUM_THREADS=str(t))
@@ -225,7 +341,7 @@ class Bench:
                 if dtype == "f32" and hq == hkv:
                     naive = lambda t, hq=hq, l=l, d=d, c=causal: self.naive(hq, l, d, c, t)
                 self.measure("dense", name, exe, mlir, inputs, "L=%d" % l, naive,
-                             halide=hal)
+                             halide=hal, ggml=self.ggml(hq, hkv, l, l, d, dtype, causal))
 
     def decode(self):
         """One query per head, D = 128, against long caches: MHA (32 heads) in
@@ -245,7 +361,8 @@ class Bench:
                                              ((1, hkv, s, 128), dtype)])
                 kv_bytes = 2 * hkv * s * 128 * (4 if dtype == "f32" else 2)
                 self.measure("decode", name, exe, mlir, inputs, "S=%d" % s,
-                             bytes_=kv_bytes)
+                             bytes_=kv_bytes,
+                             ggml=self.ggml(32, hkv, 1, s, 128, dtype, False) if lq else None)
                 for p in inputs:
                     os.remove(p)
 
@@ -320,7 +437,7 @@ class Bench:
     # --- Output -----------------------------------------------------------
     HEAD = ("| kernel | size | thr | ms | GFLOP/s | % FMA peak | × best sgemm "
             "| naive ms | naive GFLOP/s | speedup | Halide ms | Halide GFLOP/s "
-            "| GB/s | % read BW |")
+            "| GB/s | % read BW | ggml ms | ggml ms / attn ms |")
 
     def linear(self):
         """Linear attention (attn.scan, chunkwise) against causal softmax attention.
@@ -407,12 +524,13 @@ class Bench:
     def print_row(self, r):
         def f(key, fmt):
             return fmt % r[key] if key in r else "–"
-        line = "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["kernel"], r["size"], r["threads"], f("ms", "%.3f"), f("gflops", "%.1f"),
-            "%.1f%%" % (100 * r["peak"]),
-            f("sgemm", "%.2f"), f("naive_ms", "%.2f"), f("naive_gflops", "%.1f"),
-            f("speedup", "%.1fx"), f("halide_ms", "%.3f"), f("halide_gflops", "%.1f"),
-            f("gbps", "%.1f"), "%.0f%%" % (100 * r["bw"]) if "bw" in r else "–")
+        cells = [r["kernel"], r["size"], "%d" % r["threads"], f("ms", "%.3f"),
+                 f("gflops", "%.1f"), "%.1f%%" % (100 * r["peak"]),
+                 f("sgemm", "%.2f"), f("naive_ms", "%.2f"), f("naive_gflops", "%.1f"),
+                 f("speedup", "%.1fx"), f("halide_ms", "%.3f"), f("halide_gflops", "%.1f"),
+                 f("gbps", "%.1f"), "%.0f%%" % (100 * r["bw"]) if "bw" in r else "–",
+                 f("ggml_ms", "%.3f"), f("vs_ggml", "%.2fx")]
+        line = "| " + " | ".join(cells) + " |"
         self.lines.append(line)
         print(line, flush=True)
 
@@ -430,7 +548,7 @@ class Bench:
             d, a = self.sgemm[t]
             self.lines.append("| %d | %.1f | %.1f | %.1f | %.1f |" %
                               (t, self.peak[t], self.bw[t], d, a))
-        self.lines += ["", self.HEAD, "|" + "---|" * 14]
+        self.lines += ["", self.HEAD, "|" + "---|" * 16]
         print("\n".join(self.lines), flush=True)
 
     def save(self):
@@ -438,7 +556,7 @@ class Bench:
             f.write("\n".join(self.lines) + "\n")
         keys = ["group", "kernel", "size", "threads", "ms", "gflops", "peak", "sgemm",
                 "naive_ms", "naive_gflops", "speedup", "halide_ms", "halide_gflops",
-                "gbps", "bw", "extra"]
+                "gbps", "bw", "ggml_ms", "vs_ggml", "extra"]
         with open(os.path.join(self.out, "machine.csv"), "w") as f:
             f.write("threads,peak,bw,sgemm_default,sgemm_avx512\n")
             for t in self.args.threads:
@@ -483,6 +601,9 @@ class Bench:
             if r["group"] == "linear" and int(r["threads"]) == t:
                 series.setdefault(r["kernel"], []).append(
                     (int(r["size"][2:]), float(r["ms"])))
+        svg_plot(os.path.join(self.out, "linear.svg"),
+                 "linear attention (attn.scan) vs causal softmax attention, B=1 H=4 D=64, "
+                 "%d thread(s)" % t, "sequence length L", "ms per call", series, logy=True)
         self.gnuplot("linear", series, "%.4f", [
             "set title 'linear attention (attn.scan) vs causal softmax attention, "
             "B=1 H=4 D=64, %d thread(s)' noenhanced" % t,
@@ -498,6 +619,13 @@ class Bench:
                 series.setdefault(r["kernel"], []).append(
                     (int(r["size"][2:]), r["gflops"]))
         ymax = 1.1 * max([self.peak[t]] + [g for pts in series.values() for _, g in pts])
+        title = ("attn CPU kernels, %d thread(s): FMA peak %.0f GFLOP/s, best sgemm %.0f"
+                 % (t, self.peak[t], max(self.sgemm[t])))
+        if svg_plot(os.path.join(self.out, "gflops.svg"), title, "sequence length L",
+                    "GFLOP/s", series, ymax=ymax,
+                    hlines=[(self.peak[t], "FMA peak"),
+                            (self.sgemm[t][1], "OpenBLAS sgemm (AVX-512)")]):
+            print("plot: %s" % os.path.join(self.out, "gflops.svg"))
         if not self.gnuplot("gflops", series, "%.2f", [
                 "set title 'attn CPU kernels, %d thread(s): FMA peak %.0f GFLOP/s, "
                 "best sgemm %.0f' noenhanced" % (t, self.peak[t], max(self.sgemm[t])),
@@ -507,8 +635,8 @@ class Bench:
                 ["%f with lines dt 2 lc rgb 'black' title 'FMA peak'" % self.peak[t],
                  "%f with lines dt 4 lc rgb 'dark-gray' title 'OpenBLAS sgemm (AVX-512)'"
                  % self.sgemm[t][1]]):
-            print("(no plot: %s)" % ("gnuplot is not installed" if not shutil.which("gnuplot")
-                                     else "no data"))
+            print("(no PNG: %s)" % ("gnuplot is not installed" if not shutil.which("gnuplot")
+                                    else "no data"))
 
 
 def main():
@@ -529,11 +657,14 @@ def main():
                    help="attn.scan chunk size for the linear section")
     p.add_argument("--no-halide", dest="halide", action="store_false",
                    help="skip the Halide backend's column")
+    p.add_argument("--ggml", default=os.environ.get("ATTN_GGML"),
+                   help="install prefix of a ggml built outside attn (include/, lib/): "
+                   "adds ggml's CPU flash attention on the dense and decode shapes")
     p.add_argument("--only", default="dense,decode,variants,routing,linear,kvcache",
                    help="comma-separated sections: dense, decode, variants, routing, "
                    "linear, kvcache")
     p.add_argument("--replot", action="store_true",
-                   help="redraw <out>/gflops.png from the saved results")
+                   help="redraw the plots from the saved results")
     a = p.parse_args()
     a.threads = sorted({int(t) for t in a.threads.split()})
     a.seqs = [int(s) for s in a.seqs.split()]
