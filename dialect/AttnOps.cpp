@@ -341,6 +341,116 @@ void AttentionOp::getEffects(
 }
 
 //===----------------------------------------------------------------------===//
+// AttentionBackwardOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionBackwardOp::verify() {
+  Operation *op = getOperation();
+  auto shaped = [&](Value v, StringRef name, int64_t rank, bool f32Only)
+      -> FailureOr<ShapedType> {
+    auto type = dyn_cast<ShapedType>(v.getType());
+    if (!type || !type.hasRank() || type.getRank() != rank)
+      return op->emitOpError() << "expected " << name << " to be of rank "
+                               << rank << ", got " << v.getType();
+    Type e = type.getElementType();
+    if (f32Only ? !e.isF32() : !isSupportedFloat(e))
+      return op->emitOpError()
+             << "expected " << name << " element type to be "
+             << (f32Only ? "f32" : "f32, f16 or bf16") << ", got " << e;
+    return type;
+  };
+  FailureOr<ShapedType> q, k, v, o, lse, dO;
+  if (failed(q = shaped(getQuery(), "query", 4, false)) ||
+      failed(k = shaped(getKey(), "key", 4, false)) ||
+      failed(v = shaped(getValue(), "value", 4, false)) ||
+      failed(o = shaped(getOut(), "saved output", 4, false)) ||
+      failed(lse = shaped(getLse(), "saved log-sum-exp", 3, true)) ||
+      failed(dO = shaped(getGradOut(), "output gradient", 4, false)))
+    return failure();
+  if (getOutputs().size() != 3)
+    return emitOpError() << "expected 3 outputs (query, key and value "
+                            "gradients), got "
+                         << getOutputs().size();
+  FailureOr<ShapedType> dq = shaped(getOutputs()[0], "query gradient", 4, true);
+  if (failed(dq))
+    return failure();
+  FailureOr<ShapedType> dk = shaped(getOutputs()[1], "key gradient", 4, true);
+  if (failed(dk))
+    return failure();
+  FailureOr<ShapedType> dv = shaped(getOutputs()[2], "value gradient", 4, true);
+  if (failed(dv))
+    return failure();
+  SmallVector<std::pair<ShapedType, StringRef>> rows = {
+      {*lse, "saved log-sum-exp"}};
+  if (getGradLse()) {
+    FailureOr<ShapedType> dl = shaped(getGradLse(), "log-sum-exp gradient", 3,
+                                      true);
+    if (failed(dl))
+      return failure();
+    rows.push_back({*dl, "log-sum-exp gradient"});
+  }
+  // Each tensor against the one it is shaped like.
+  auto same = [&](ShapedType a, StringRef an, ShapedType b, StringRef bn,
+                  ArrayRef<std::pair<int, int>> dims) -> LogicalResult {
+    for (auto [da, db] : dims) {
+      std::string x = (an + " dim " + Twine(da)).str(),
+                  y = (bn + " dim " + Twine(db)).str();
+      if (failed(checkDimsMatch(op, a.getDimSize(da), b.getDimSize(db), x, y)))
+        return failure();
+    }
+    return success();
+  };
+  SmallVector<std::pair<int, int>> all4 = {{0, 0}, {1, 1}, {2, 2}, {3, 3}};
+  if (failed(same(*k, "key", *q, "query", {{0, 0}, {3, 3}})) ||
+      failed(same(*v, "value", *k, "key", {{0, 0}, {1, 1}, {2, 2}})) ||
+      failed(same(*o, "saved output", *q, "query", {{0, 0}, {1, 1}, {2, 2}})) ||
+      failed(same(*o, "saved output", *v, "value", {{3, 3}})) ||
+      failed(same(*dO, "output gradient", *o, "saved output", all4)) ||
+      failed(same(*dq, "query gradient", *q, "query", all4)) ||
+      failed(same(*dk, "key gradient", *k, "key", all4)) ||
+      failed(same(*dv, "value gradient", *v, "value", all4)))
+    return failure();
+  for (auto [t, name] : rows)
+    if (failed(same(t, name, *q, "query", {{0, 0}, {1, 1}, {2, 2}})))
+      return failure();
+  int64_t hq = q->getDimSize(1), hkv = k->getDimSize(1);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hkv <= 0 ||
+      hq % hkv != 0)
+    return emitOpError() << "expected static head counts with the query "
+                            "heads a multiple of the key/value heads";
+  bool isTensor = isa<RankedTensorType>(*q);
+  for (Value operand : getOperands())
+    if (isa<RankedTensorType>(operand.getType()) != isTensor)
+      return emitOpError("expected operands to be all tensors or all memrefs");
+  if (isTensor ? getNumResults() != 3 : getNumResults() != 0)
+    return emitOpError() << "expected " << (isTensor ? 3 : 0)
+                         << " results, got " << getNumResults();
+  return success();
+}
+
+LogicalResult AttentionBackwardOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType(), f32 = b.getF32Type();
+  if (failed(verifyScalarRegion(*this, getScore(), "score",
+                                {f32, idx, idx, idx, idx}, f32)) ||
+      failed(verifyScalarRegion(*this, getMask(), "mask", {idx, idx, idx, idx},
+                                b.getI1Type())) ||
+      failed(verifyScalarRegion(*this, getScoreGrad(), "score_grad",
+                                {f32, f32, idx, idx, idx, idx}, f32)))
+    return failure();
+  if (getScore().empty() != getScoreGrad().empty())
+    return emitOpError("expected a score_grad region exactly when there is a "
+                       "score region");
+  return success();
+}
+
+void AttentionBackwardOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getDpsEffects(getOperation(), effects);
+}
+
+//===----------------------------------------------------------------------===//
 // TileAttendOp / TileFinalizeOp
 //===----------------------------------------------------------------------===//
 

@@ -10,6 +10,7 @@
 #include "dialect/AttnDialect.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Interfaces/ControlFlowInterfaces.h"
@@ -17,6 +18,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialect/AttnEnums.h.inc"
+#include "dialect/AttnInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "dialect/AttnOps.h.inc"

@@ -9,6 +9,7 @@
 
 include "dialect/AttnBase.td"
 include "dialect/AttnAttrs.td"
+include "dialect/AttnInterfaces.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -19,6 +20,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Attn_AttentionOp : Attn_Op<"attention", [
     AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "Scaled dot-product attention with score, mask and epilogue regions";
@@ -223,6 +225,85 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     AttentionOp cloneWithOperands(::mlir::RewriterBase &rewriter,
                                   ::mlir::ValueRange operands,
                                   ::mlir::TypeRange resultTypes);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// attn.attention_backward
+//===----------------------------------------------------------------------===//
+
+def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Gradients of an attention from its saved output and log-sum-exp";
+  let description = [{
+    The FlashAttention-2 backward of an `attn.attention` with a softmax
+    normalizer. Given the forward's inputs, its saved output `O` and row
+    log-sum-exp `LSE` (what the training forward keeps: never the
+    probabilities), and the gradients `dO` (and `dLSE` where the LSE is a
+    result with a gradient), it computes for every visible (query, key)
+    pair, recomputing the probability from the LSE:
+
+    ```
+    r[i,j]  = scale * dot(Q[b,h,i,:], K[b,h/G,j,:])
+    s[i,j]  = score(r[i,j], b, h, i, j)
+    P[i,j]  = exp(s[i,j] - LSE[b,h,i])
+    Di      = sum_d dO[b,h,i,d] O[b,h,i,d] - dLSE[b,h,i]
+    dV[j]  += P[i,j] dO[i]                       (summed over the group)
+    dS[i,j] = P[i,j] (dot(dO[i], V[j]) - Di)
+    dR[i,j] = score_grad(r[i,j], dS[i,j], b, h, i, j)
+    dQ[i]  += scale dR[i,j] K[j]
+    dK[j]  += scale dR[i,j] Q[i]                 (summed over the group)
+    ```
+
+    Visibility is the forward's: the `mask` region and `causal` (aligned to
+    the bottom-right corner). `score_grad(%r, %g, %b, %h, %i, %j)` yields the
+    gradient of the raw logit given the gradient `%g` of the score region's
+    result: `g * d score / d r`, derived from the score region by
+    `attn-generate-backward` (absent: the identity). A sink logit is part of
+    the saved LSE, so it needs nothing here. A row with no visible key
+    (`LSE = -inf`) contributes nothing.
+
+    Outputs are f32 `dQ`, `dK`, `dV` of the shapes of `Q`, `K`, `V`,
+    overwritten (not accumulated into). `attn-lower-attention-backward`
+    lowers the memref form into two loop nests without atomics: one over
+    (batch, KV head) for dK and dV, one over (batch, query head) for dQ, so
+    two runs give bit-identical gradients.
+
+    ```mlir
+    %dq, %dk, %dv = attn.attention_backward causal scale(0.125)
+        ins(%q, %k, %v : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
+        saved(%o, %lse : tensor<?x8x?x64xf32>, tensor<?x8x?xf32>)
+        grads(%do : tensor<?x8x?x64xf32>)
+        outs(%dq0, %dk0, %dv0 : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
+        -> tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value,
+                       AnyShaped:$out, AnyShaped:$lse, AnyShaped:$grad_out,
+                       Optional<AnyShaped>:$grad_lse,
+                       Variadic<AnyShaped>:$outputs,
+                       UnitAttr:$causal, F32Attr:$scale);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region AnyRegion:$score, AnyRegion:$mask,
+                        AnyRegion:$score_grad);
+  let assemblyFormat = [{
+    (`causal` $causal^)? `scale` `(` $scale `)`
+    `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
+    `saved` `(` $out `,` $lse `:` type($out) `,` type($lse) `)`
+    `grads` `(` $grad_out `:` type($grad_out) `)`
+    (`grad_lse` `(` $grad_lse^ `:` type($grad_lse) `)`)?
+    `outs` `(` $outputs `:` type($outputs) `)`
+    (`score` $score^)?
+    (`mask` $mask^)?
+    (`score_grad` $score_grad^)?
+    attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
   }];
 }
 
@@ -808,7 +889,7 @@ def Attn_ParallelForOp : Attn_Op<"parallel_for", [RecursiveMemoryEffects]> {
 //===----------------------------------------------------------------------===//
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, ReturnLike, Terminator,
-    ParentOneOf<["AttentionOp", "TileAttendOp", "TileFinalizeOp", "TileColumnScoresOp", "ParallelForOp", "RouteOp", "ScanOp"]>]> {
+    ParentOneOf<["AttentionOp", "AttentionBackwardOp", "TileAttendOp", "TileFinalizeOp", "TileColumnScoresOp", "ParallelForOp", "RouteOp", "ScanOp"]>]> {
   let summary = "Yields the value of an attn region";
   let description = [{
     Terminates the regions of `attn` ops: yields the modified score, the mask

@@ -65,6 +65,8 @@ void mlir::attn::registerBufferizableOpInterfaceExternalModels(
     DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, AttnDialect *dialect) {
     AttentionOp::attachInterface<GenericDstInterface<AttentionOp>>(*ctx);
+    AttentionBackwardOp::attachInterface<
+        GenericDstInterface<AttentionBackwardOp>>(*ctx);
     CumsumOp::attachInterface<GenericDstInterface<CumsumOp>>(*ctx);
     RouteOp::attachInterface<GenericDstInterface<RouteOp>>(*ctx);
     ExpertsOp::attachInterface<GenericDstInterface<ExpertsOp>>(*ctx);

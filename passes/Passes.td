@@ -256,6 +256,73 @@ def AttnLowerScanPass : Pass<"attn-lower-scan", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnGenerateBackwardPass
+    : Pass<"attn-generate-backward", "mlir::ModuleOp"> {
+  let summary = "Derive the training forward and the backward of each public "
+                "function";
+  let description = [{
+    For each public function `@f(x_1, ..., x_n) -> (y_1, ..., y_m)` adds
+
+    * `@f_train(x...) -> (y..., saved...)`: `@f` with a log-sum-exp output on
+      every `attn.attention` that lacks one, returning after its results
+      what the backward needs: each attention's output and log-sum-exp, in
+      program order (never the probabilities);
+    * `@f_backward(x..., saved..., dy...) -> (dx...)`: one gradient per
+      floating-point `x_i`, in order (f32 for f32 inputs, the input's type
+      otherwise), given one gradient per result `y_j`.
+
+    `@f_backward` recomputes the cheap ops of `@f` from its inputs, takes
+    each attention's output and log-sum-exp from `saved`, then walks the ops
+    in reverse: every op states its adjoint through `AdjointOpInterface`
+    (`attn.attention` becomes an `attn.attention_backward` whose
+    `score_grad` region is the score region differentiated symbolically,
+    one arith/math op at a time), and the gradients of a value used twice
+    are summed. Integer, index and boolean values (masks, comparisons,
+    positions) are constants. An op whose gradient cannot be formed is an
+    error at its location.
+
+    ```mlir
+    func.func @main(%q: tensor<?x4x?x64xf32>, ...) -> tensor<?x4x?x64xf32>
+    // gets
+    func.func @main_train(%q, %k, %v) -> (tensor<?x4x?x64xf32>,
+        tensor<?x4x?x64xf32>, tensor<?x4x?xf32>)
+    func.func @main_backward(%q, %k, %v, %o, %lse, %do) -> (tensor<?x4x?x64xf32>,
+        tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def AttnLowerAttentionBackwardPass
+    : Pass<"attn-lower-attention-backward", "func::FuncOp"> {
+  let summary = "Lower memref attn.attention_backward to deterministic loops";
+  let description = [{
+    Three loop nests over the buffers of an `attn.attention_backward`, none
+    with atomics, so two runs give bit-identical gradients:
+
+    1. per (batch, query head) row: `D = sum_d dO O - dLSE` into an f32
+       `[B, H, Lq]` buffer;
+    2. in parallel over (batch, KV head), for each key `j`: every query row
+       of the group that sees it, in order, recomputes `P` from the saved
+       LSE and adds `P dO` to `dV[j]` and `scale dR Q` to `dK[j]` in f32
+       rows kept across the query loop;
+    3. in parallel over (batch, query head), for each query row `i`: the
+       keys it sees, in order, add `scale dR K[j]` to `dQ[i]`.
+
+    Visibility is the forward's (mask region, causal), evaluated per pair;
+    a row whose LSE is `-inf` sees nothing. Q.K, dO.V and the row updates are
+    scalar loops over the head dim in f32 (f16/bf16 inputs widened): a
+    correct, deterministic backward, not yet a tiled one.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {
   let summary = "Lower memref attn.cumsum to loops";
   let description = [{

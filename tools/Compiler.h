@@ -11,6 +11,7 @@
 #include "codegen/gpu/Target.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -134,6 +135,14 @@ LogicalResult lowerForSIMTEmulation(ModuleOp module, llvm::StringRef prefix,
 /// and run by libattnrt's GPU emulator. Fills `functions`.
 LogicalResult lowerForGPUEmulation(ModuleOp module, llvm::StringRef prefix,
                                    std::vector<ExportedFunction> &functions);
+
+/// Runs attn-generate-backward on `module`: every public function `@f` gets
+/// `@f_train` and `@f_backward` (docs/training.md). With `combine`, also
+/// `@<combine>_grad(x..., dy...) -> (dx...)`, the training forward of
+/// `@<combine>` followed by its backward in one function (what
+/// `attn-run --grad` calls), which is returned.
+FailureOr<func::FuncOp> generateGradients(ModuleOp module,
+                                          llvm::StringRef combine = "");
 
 /// Turns an arbitrary string into a C identifier.
 std::string sanitizeIdentifier(llvm::StringRef name);

@@ -10,6 +10,7 @@
 #include "codegen/gpu/Passes.h"
 #include "codegen/gpu/Target.h"
 #include "dialect/AttnDialect.h"
+#include "dialect/Adjoint.h"
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -52,6 +53,7 @@ void mlir::attn::registerAttnDialects(DialectRegistry &registry) {
                   scf::SCFDialect, tensor::TensorDialect,
                   vector::VectorDialect, x86vector::X86VectorDialect>();
   attn::registerBufferizableOpInterfaceExternalModels(registry);
+  attn::registerAdjointExternalModels(registry);
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);

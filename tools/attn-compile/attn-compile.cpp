@@ -97,6 +97,15 @@ static cl::opt<std::string>
                         "for -o -)"),
                cl::value_desc("name"), cl::cat(toolOptions));
 
+static cl::opt<bool> gradients(
+    "grad",
+    cl::desc("Also export, for every public function @f, its training "
+             "forward @f_train (results, then each attention's output and "
+             "log-sum-exp) and its backward @f_backward (inputs, saved "
+             "state, one gradient per float result -> one gradient per float "
+             "input); docs/training.md"),
+    cl::init(false), cl::cat(toolOptions));
+
 static cl::opt<std::string> tune(
     "tune",
     cl::desc("CPU tile sizes over the module's attn.cpu_tuning: "
@@ -257,6 +266,15 @@ static int run() {
   ModuleOp module = source.get();
   if (!module)
     return 1;
+  if (gradients) {
+    if (halideBackend || gpu) {
+      llvm::errs() << "error: --grad: the backward is compiled for the CPU "
+                      "(--target=native or a CPU) with --backend=mlir only\n";
+      return 1;
+    }
+    if (failed(generateGradients(module)))
+      return 1;
+  }
   std::vector<ExportedFunction> functions;
   std::vector<std::string> halideBitcode;
   if (failed(halideBackend

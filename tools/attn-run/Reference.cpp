@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include "llvm/ADT/ScopeExit.h"
+
 #include <cstring>
 #include <limits>
 
@@ -54,8 +56,13 @@ double roundBf16(double v) {
   return f;
 }
 
+/// Set while finite differences run: floats stay float64 everywhere.
+bool exactFloats = false;
+
 /// Rounds a value to what an element of type `t` can hold.
 double roundTo(Type t, double v) {
+  if (exactFloats && isa<FloatType>(t))
+    return v;
   if (t.isF32())
     return static_cast<float>(v);
   if (t.isBF16())
@@ -862,7 +869,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
           out->data[((b * H + h) * Lq + i) * Dv + d] = roundTo(outElem, x);
         }
         if (lse)
-          lse->data[(b * H + h) * Lq + i] = static_cast<float>(lse1);
+          lse->data[(b * H + h) * Lq + i] = roundTo(Float32Type::get(op.getContext()), lse1);
       }
   env[op.getResult(0)] = fromTensor(out);
   if (lse)
@@ -1386,4 +1393,70 @@ mlir::attn::countAttentionFlops(func::FuncOp func,
   if (failed(run(interp, func, inputs, outputs)))
     return failure();
   return interp.flops;
+}
+
+LogicalResult
+mlir::attn::gradReference(func::FuncOp func,
+                          const std::vector<::attn::HostArray> &inputs,
+                          const std::vector<::attn::HostArray> &resultGrads,
+                          std::vector<::attn::HostArray> &grads) {
+  // f(x) . dy, in float64 with no rounding to the element types.
+  exactFloats = true;
+  llvm::scope_exit restore([] { exactFloats = false; });
+  SmallVector<Val> args;
+  for (const ::attn::HostArray &a : inputs) {
+    auto t = std::make_shared<Tensor>();
+    t->shape = a.shape;
+    t->data.resize(a.numElements());
+    for (int64_t e = 0; e < a.numElements(); ++e)
+      t->data[e] = ::attn::loadElement(a, e);
+    Val v;
+    v.t = t;
+    args.push_back(v);
+  }
+  auto objective = [&](double &out) -> LogicalResult {
+    Interpreter interp;
+    SmallVector<Val> results;
+    if (failed(interp.runBlock(func.getBody().front(), args, results)))
+      return failure();
+    double sum = 0;
+    size_t g = 0;
+    for (auto [k, r] : llvm::enumerate(results)) {
+      auto type = dyn_cast<RankedTensorType>(func.getResultTypes()[k]);
+      if (!type || !isa<FloatType>(type.getElementType()))
+        continue;
+      const ::attn::HostArray &dy = resultGrads[g++];
+      for (int64_t e = 0; e < dy.numElements(); ++e) {
+        double y = r.t->data[e], w = ::attn::loadElement(dy, e);
+        // -inf results (an empty row's LSE) carry no gradient.
+        if (w != 0 && std::isfinite(y))
+          sum += w * y;
+      }
+    }
+    out = sum;
+    return success();
+  };
+  for (auto [k, type] : llvm::enumerate(func.getArgumentTypes())) {
+    auto t = dyn_cast<RankedTensorType>(type);
+    if (!t || !isa<FloatType>(t.getElementType()))
+      continue;
+    ::attn::HostArray g =
+        ::attn::HostArray::allocate(inputs[k].dtype, inputs[k].shape);
+    std::vector<double> &x = args[k].t->data;
+    for (size_t e = 0; e < x.size(); ++e) {
+      double x0 = x[e], h = 1e-5 * std::max(1.0, std::fabs(x0));
+      double plus = 0, minus = 0;
+      x[e] = x0 + h;
+      if (failed(objective(plus)))
+        return failure();
+      x[e] = x0 - h;
+      if (failed(objective(minus)))
+        return failure();
+      x[e] = x0;
+      ::attn::storeElement(g, static_cast<int64_t>(e),
+                           (plus - minus) / (2 * h));
+    }
+    grads.push_back(std::move(g));
+  }
+  return success();
 }

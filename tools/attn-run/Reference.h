@@ -32,6 +32,16 @@ LogicalResult runReference(func::FuncOp func,
 FailureOr<double> countAttentionFlops(func::FuncOp func,
                                       const std::vector<::attn::HostArray> &inputs);
 
+/// Central finite differences of `func` in float64 (no rounding to element
+/// types): for each floating-point input, the gradient of
+/// sum_k <resultGrads[k], result_k> (one gradient per floating-point
+/// result), stored in the input's element type. Two interpretations of the
+/// function per input element: for small shapes.
+LogicalResult gradReference(func::FuncOp func,
+                            const std::vector<::attn::HostArray> &inputs,
+                            const std::vector<::attn::HostArray> &resultGrads,
+                            std::vector<::attn::HostArray> &grads);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TOOLS_ATTN_RUN_REFERENCE_H

@@ -79,6 +79,15 @@ static cl::list<std::string> inputs("input",
 static cl::list<std::string> outputs("output",
                                      cl::desc("Output .npy file, as @path"),
                                      cl::cat(toolOptions));
+static cl::opt<bool> grad(
+    "grad",
+    cl::desc("Gradients: run the training forward and the backward that "
+             "attn-generate-backward derives (--backend=cpu), or central "
+             "finite differences of the reference interpreter in float64 "
+             "(--backend=reference). Inputs: the function's inputs, then one "
+             "gradient per floating-point result; outputs: the gradients of "
+             "the floating-point inputs, in order"),
+    cl::init(false), cl::cat(toolOptions));
 static cl::opt<std::string> backend(
     "backend",
     cl::desc("cpu (default), cuda (NVIDIA GPU, see --chip), gpu-emulation "
@@ -287,6 +296,59 @@ static DLTensor toDLTensor(::attn::HostArray &a) {
   return t;
 }
 
+static bool isFloatTensor(Type t) {
+  auto r = dyn_cast<RankedTensorType>(t);
+  return r && isa<FloatType>(r.getElementType());
+}
+
+/// --grad --backend=reference: the inputs are the function's, then one
+/// gradient per float result; central differences in float64.
+static int runGradReference(func::FuncOp fn) {
+  std::vector<Type> resultTypes;
+  for (Type t : fn.getResultTypes())
+    if (isFloatTensor(t))
+      resultTypes.push_back(t);
+  size_t numIn = fn.getNumArguments();
+  if (inputs.size() != numIn + resultTypes.size())
+    return fail(fmt::format("--grad: @{} takes {} inputs and {} result "
+                            "gradients, got {} --input",
+                            fn.getSymName().str(), numIn, resultTypes.size(),
+                            inputs.size()));
+  size_t numGrads = llvm::count_if(fn.getArgumentTypes(), isFloatTensor);
+  if (!outputs.empty() && outputs.size() != numGrads)
+    return fail(fmt::format("--grad: @{} has {} floating-point inputs, got {} "
+                            "--output",
+                            fn.getSymName().str(), numGrads, outputs.size()));
+  std::vector<::attn::HostArray> in(numIn), dys;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string path = stripAt(inputs[i]), error;
+    ::attn::HostArray a;
+    if (!::attn::readNpy(path, a, error))
+      return fail(error);
+    Type want = i < numIn ? fn.getArgumentTypes()[i] : resultTypes[i - numIn];
+    std::string bad = checkInput(a, want, i, path);
+    if (!bad.empty())
+      return fail(bad);
+    if (i < numIn)
+      in[i] = std::move(a);
+    else
+      dys.push_back(std::move(a));
+  }
+  std::vector<::attn::HostArray> grads;
+  if (failed(gradReference(fn, in, dys, grads)))
+    return 1;
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    std::string error;
+    if (!::attn::writeNpy(stripAt(outputs[k]), grads[k], error))
+      return fail(error);
+  }
+  if (outputs.empty())
+    for (size_t k = 0; k < grads.size(); ++k)
+      llvm::outs() << fmt::format("gradient {}: {}{}\n", k, grads[k].dtype,
+                                  ::attn::shapeString(grads[k].shape));
+  return 0;
+}
+
 static int run() {
   if (backend != "cpu" && backend != "reference" && backend != "cuda" &&
       backend != "simt-emulation" && backend != "gpu-emulation" &&
@@ -323,12 +385,27 @@ static int run() {
     return fail("no function @" + functionName + " in " + inputFile +
                 " (functions: " + (names.empty() ? "none" : names) + ")");
   }
+  std::string fnName = functionName;
+  if (grad) {
+    if (backend == "reference")
+      return runGradReference(fn);
+    if (backend != "cpu")
+      return fail("--grad runs on --backend=cpu (the derived backward) or "
+                  "--backend=reference (finite differences)");
+    if (benchmark > 0 || countOnly)
+      return fail("--grad does not combine with --benchmark or --count-flops");
+    FailureOr<func::FuncOp> g = generateGradients(module, fnName);
+    if (failed(g))
+      return 1;
+    fn = *g;
+    fnName = fn.getSymName().str();
+  }
   if (inputs.size() != fn.getNumArguments())
-    return fail(fmt::format("@{} takes {} inputs, got {} --input", functionName,
+    return fail(fmt::format("@{} takes {} inputs, got {} --input", fnName,
                             fn.getNumArguments(), inputs.size()));
   if (!outputs.empty() && outputs.size() != fn.getNumResults())
     return fail(fmt::format("@{} returns {} results, got {} --output",
-                            functionName, fn.getNumResults(), outputs.size()));
+                            fnName, fn.getNumResults(), outputs.size()));
 
   std::vector<::attn::HostArray> in(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -473,10 +550,10 @@ static int run() {
     }
     const ExportedFunction *exported = nullptr;
     for (const ExportedFunction &f : functions)
-      if (f.name == functionName)
+      if (f.name == fnName)
         exported = &f;
     if (!exported)
-      return fail("@" + functionName + " was not exported");
+      return fail("@" + fnName + " was not exported");
     auto entry = (*jit)->lookup(exported->symbol);
     if (!entry)
       return fail(llvm::toString(entry.takeError()));

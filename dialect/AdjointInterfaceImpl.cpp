@@ -1,0 +1,393 @@
+//===- AdjointInterfaceImpl.cpp - adjoints of attn, arith, math -*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// Reverse-mode rules, one op at a time. The scalar rules are what the score
+// region of an attention (or any scalar region) is differentiated with: its
+// derivative is formed symbolically from its own arith/math ops, so a new
+// score modifier needs no new backward code. The attention's own adjoint is
+// an attn.attention_backward carrying the score and mask regions and the
+// derived score_grad region.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/Adjoint.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+#include "dialect/AttnInterfaces.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+SmallVector<Value> mlir::attn::dynamicSizes(OpBuilder &b, Location loc,
+                                            Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<Value> sizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      sizes.push_back(tensor::DimOp::create(b, loc, tensor, d));
+  return sizes;
+}
+
+Value mlir::attn::zeroAdjoint(OpBuilder &b, Location loc, Value like) {
+  auto type = cast<RankedTensorType>(like.getType());
+  auto f32 = RankedTensorType::get(type.getShape(), b.getF32Type());
+  Value empty =
+      tensor::EmptyOp::create(b, loc, f32, dynamicSizes(b, loc, like));
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+Value mlir::attn::addAdjoints(OpBuilder &b, Location loc, Value a, Value c) {
+  if (!a)
+    return c;
+  if (!c)
+    return a;
+  if (!isa<RankedTensorType>(a.getType()))
+    return arith::AddFOp::create(b, loc, a, c);
+  Value empty = tensor::EmptyOp::create(
+      b, loc, cast<RankedTensorType>(a.getType()).getShape(),
+      b.getF32Type(), dynamicSizes(b, loc, a));
+  return linalg::AddOp::create(b, loc, ValueRange{a, c}, ValueRange{empty})
+      .getResult(0);
+}
+
+/// The adjoint type of a float scalar: f64 for f64, f32 otherwise.
+static Type adjointType(OpBuilder &b, Type primal) {
+  return primal.isF64() ? Type(b.getF64Type()) : Type(b.getF32Type());
+}
+
+/// `v` (a primal float scalar) in its adjoint type.
+static Value widen(OpBuilder &b, Location loc, Value v) {
+  Type t = adjointType(b, v.getType());
+  if (v.getType() == t)
+    return v;
+  return arith::ExtFOp::create(b, loc, t, v);
+}
+
+static Value constantLike(OpBuilder &b, Location loc, Value like, double c) {
+  return arith::ConstantOp::create(b, loc,
+                                   b.getFloatAttr(like.getType(), c));
+}
+
+//===----------------------------------------------------------------------===//
+// Scalar rules
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// One model for every scalar op: the rule is a function of the op's
+/// primal operands x, primal result y (both widened to the adjoint type)
+/// and the result's adjoint g, returning one adjoint per operand.
+using Rule = llvm::function_ref<SmallVector<Value>(
+    OpBuilder &, Location, ArrayRef<Value> x, Value y, Value g)>;
+
+template <typename OpTy>
+struct ScalarAdjoint
+    : public AdjointOpInterface::ExternalModel<ScalarAdjoint<OpTy>, OpTy> {
+  LogicalResult buildAdjoint(Operation *op, OpBuilder &b, IRMapping &mapping,
+                             ArrayRef<Value> resultAdjoints,
+                             SmallVectorImpl<Value> &operandAdjoints) const {
+    Location loc = op->getLoc();
+    SmallVector<Value> x;
+    for (Value v : op->getOperands()) {
+      Value m = mapping.lookupOrDefault(v);
+      x.push_back(isa<FloatType>(m.getType()) ? widen(b, loc, m) : m);
+    }
+    Value y = widen(b, loc, mapping.lookupOrDefault(op->getResult(0)));
+    Value g = resultAdjoints[0];
+    operandAdjoints = rule(cast<OpTy>(op), b, loc, x, y, g);
+    return success();
+  }
+  static SmallVector<Value> rule(OpTy op, OpBuilder &b, Location loc,
+                                 ArrayRef<Value> x, Value y, Value g);
+};
+
+#define RULE(OP)                                                               \
+  template <>                                                                  \
+  SmallVector<Value> ScalarAdjoint<OP>::rule(OP op, OpBuilder &b,              \
+                                             Location loc, ArrayRef<Value> x,  \
+                                             Value y, Value g)
+
+using arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp;
+#define MUL(a, c) arith::MulFOp::create(b, loc, a, c).getResult()
+#define DIV(a, c) arith::DivFOp::create(b, loc, a, c).getResult()
+#define SUB(a, c) arith::SubFOp::create(b, loc, a, c).getResult()
+#define ADD(a, c) arith::AddFOp::create(b, loc, a, c).getResult()
+#define NEG(a) arith::NegFOp::create(b, loc, a).getResult()
+#define C(v) constantLike(b, loc, g, v)
+
+RULE(arith::AddFOp) { return {g, g}; }
+RULE(arith::SubFOp) { return {g, NEG(g)}; }
+RULE(arith::MulFOp) { return {MUL(g, x[1]), MUL(g, x[0])}; }
+RULE(arith::DivFOp) { return {DIV(g, x[1]), NEG(DIV(MUL(g, y), x[1]))}; }
+RULE(arith::NegFOp) { return {NEG(g)}; }
+RULE(arith::ExtFOp) { return {g}; }
+RULE(arith::TruncFOp) { return {g}; }
+RULE(math::FmaOp) { return {MUL(g, x[1]), MUL(g, x[0]), g}; }
+RULE(math::ExpOp) { return {MUL(g, y)}; }
+RULE(math::Exp2Op) { return {MUL(MUL(g, y), C(M_LN2))}; }
+RULE(math::ExpM1Op) { return {MUL(g, ADD(y, C(1.0)))}; }
+RULE(math::LogOp) { return {DIV(g, x[0])}; }
+RULE(math::Log2Op) { return {DIV(g, MUL(x[0], C(M_LN2)))}; }
+RULE(math::Log1pOp) { return {DIV(g, ADD(x[0], C(1.0)))}; }
+RULE(math::TanhOp) { return {MUL(g, SUB(C(1.0), MUL(y, y)))}; }
+RULE(math::SqrtOp) { return {DIV(MUL(g, C(0.5)), y)}; }
+RULE(math::RsqrtOp) { return {MUL(MUL(g, C(-0.5)), MUL(y, MUL(y, y)))}; }
+RULE(math::SinOp) { return {MUL(g, math::CosOp::create(b, loc, x[0]))}; }
+RULE(math::CosOp) { return {NEG(MUL(g, math::SinOp::create(b, loc, x[0])))}; }
+RULE(math::TanOp) { return {MUL(g, ADD(C(1.0), MUL(y, y)))}; }
+RULE(math::PowFOp) {
+  // y = a^c: da = g c y / a, dc = g y log a.
+  return {DIV(MUL(MUL(g, x[1]), y), x[0]),
+          MUL(MUL(g, y), math::LogOp::create(b, loc, x[0]))};
+}
+RULE(math::AbsFOp) {
+  Value neg = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x[0],
+                                    C(0.0));
+  return {arith::SelectOp::create(b, loc, neg, NEG(g), g)};
+}
+/// max/min: the gradient goes to the operand that was chosen (the first on
+/// ties).
+static SmallVector<Value> chosen(OpBuilder &b, Location loc, Value first,
+                                 Value g) {
+  Value zero = constantLike(b, loc, g, 0.0);
+  return {arith::SelectOp::create(b, loc, first, g, zero),
+          arith::SelectOp::create(b, loc, first, zero, g)};
+}
+RULE(arith::MaximumFOp) {
+  return chosen(b, loc,
+                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x[0],
+                                      x[1]),
+                g);
+}
+RULE(arith::MaxNumFOp) {
+  return chosen(b, loc,
+                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGE, x[0],
+                                      x[1]),
+                g);
+}
+RULE(arith::MinimumFOp) {
+  return chosen(b, loc,
+                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, x[0],
+                                      x[1]),
+                g);
+}
+RULE(arith::MinNumFOp) {
+  return chosen(b, loc,
+                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ULE, x[0],
+                                      x[1]),
+                g);
+}
+RULE(arith::SelectOp) {
+  if (!isa<FloatType>(y.getType()))
+    return {Value(), Value(), Value()};
+  Value zero = C(0.0);
+  return {Value(), arith::SelectOp::create(b, loc, x[0], g, zero),
+          arith::SelectOp::create(b, loc, x[0], zero, g)};
+}
+#undef RULE
+#undef MUL
+#undef DIV
+#undef SUB
+#undef ADD
+#undef NEG
+#undef C
+} // namespace
+
+void mlir::attn::registerAdjointExternalModels(DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
+    arith::AddFOp::attachInterface<ScalarAdjoint<arith::AddFOp>>(*ctx);
+    arith::SubFOp::attachInterface<ScalarAdjoint<arith::SubFOp>>(*ctx);
+    arith::MulFOp::attachInterface<ScalarAdjoint<arith::MulFOp>>(*ctx);
+    arith::DivFOp::attachInterface<ScalarAdjoint<arith::DivFOp>>(*ctx);
+    arith::NegFOp::attachInterface<ScalarAdjoint<arith::NegFOp>>(*ctx);
+    arith::ExtFOp::attachInterface<ScalarAdjoint<arith::ExtFOp>>(*ctx);
+    arith::TruncFOp::attachInterface<ScalarAdjoint<arith::TruncFOp>>(*ctx);
+    arith::MaximumFOp::attachInterface<ScalarAdjoint<arith::MaximumFOp>>(*ctx);
+    arith::MaxNumFOp::attachInterface<ScalarAdjoint<arith::MaxNumFOp>>(*ctx);
+    arith::MinimumFOp::attachInterface<ScalarAdjoint<arith::MinimumFOp>>(*ctx);
+    arith::MinNumFOp::attachInterface<ScalarAdjoint<arith::MinNumFOp>>(*ctx);
+    arith::SelectOp::attachInterface<ScalarAdjoint<arith::SelectOp>>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, math::MathDialect *) {
+    math::FmaOp::attachInterface<ScalarAdjoint<math::FmaOp>>(*ctx);
+    math::ExpOp::attachInterface<ScalarAdjoint<math::ExpOp>>(*ctx);
+    math::Exp2Op::attachInterface<ScalarAdjoint<math::Exp2Op>>(*ctx);
+    math::ExpM1Op::attachInterface<ScalarAdjoint<math::ExpM1Op>>(*ctx);
+    math::LogOp::attachInterface<ScalarAdjoint<math::LogOp>>(*ctx);
+    math::Log2Op::attachInterface<ScalarAdjoint<math::Log2Op>>(*ctx);
+    math::Log1pOp::attachInterface<ScalarAdjoint<math::Log1pOp>>(*ctx);
+    math::TanhOp::attachInterface<ScalarAdjoint<math::TanhOp>>(*ctx);
+    math::SqrtOp::attachInterface<ScalarAdjoint<math::SqrtOp>>(*ctx);
+    math::RsqrtOp::attachInterface<ScalarAdjoint<math::RsqrtOp>>(*ctx);
+    math::SinOp::attachInterface<ScalarAdjoint<math::SinOp>>(*ctx);
+    math::CosOp::attachInterface<ScalarAdjoint<math::CosOp>>(*ctx);
+    math::TanOp::attachInterface<ScalarAdjoint<math::TanOp>>(*ctx);
+    math::PowFOp::attachInterface<ScalarAdjoint<math::PowFOp>>(*ctx);
+    math::AbsFOp::attachInterface<ScalarAdjoint<math::AbsFOp>>(*ctx);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Regions
+//===----------------------------------------------------------------------===//
+
+/// True for a value a gradient can flow through (a float scalar or tensor).
+static bool isDifferentiable(Value v) {
+  Type t = v.getType();
+  if (auto shaped = dyn_cast<ShapedType>(t))
+    t = shaped.getElementType();
+  return isa<FloatType>(t);
+}
+
+FailureOr<SmallVector<Value>>
+mlir::attn::buildRegionAdjoint(OpBuilder &b, Region &region, ValueRange args,
+                               Value seed, IRMapping &mapping,
+                               SmallVectorImpl<CapturedAdjoint> *captured) {
+  Block &block = region.front();
+  for (auto [arg, val] : llvm::zip(block.getArguments(), args))
+    mapping.map(arg, val);
+  // The primal body, then the adjoints in reverse.
+  for (Operation &o : block.without_terminator())
+    b.clone(o, mapping);
+  DenseMap<Value, Value> adjoints;
+  adjoints[block.getTerminator()->getOperand(0)] = seed;
+  for (Operation &o :
+       llvm::reverse(llvm::make_range(block.begin(),
+                                      block.without_terminator().end()))) {
+    SmallVector<Value> resultAdjoints;
+    bool any = false;
+    for (Value r : o.getResults()) {
+      resultAdjoints.push_back(adjoints.lookup(r));
+      any |= static_cast<bool>(resultAdjoints.back());
+    }
+    if (!any)
+      continue;
+    if (auto extract = dyn_cast<tensor::ExtractOp>(o)) {
+      if (!captured)
+        return extract.emitError(
+                   "cannot differentiate with respect to a tensor read in "
+                   "this region yet (its gradient is not supported)"),
+               failure();
+      captured->push_back({extract, resultAdjoints[0]});
+      continue;
+    }
+    auto adjoint = dyn_cast<AdjointOpInterface>(o);
+    if (!adjoint && !llvm::any_of(o.getOperands(), isDifferentiable))
+      continue; // Constants, and floats made of integers (sitofp).
+    if (!adjoint)
+      return o.emitError("cannot differentiate '")
+                 << o.getName()
+                 << "': it has no adjoint (reverse-mode rule)",
+             failure();
+    SmallVector<Value> operandAdjoints;
+    if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints,
+                                    operandAdjoints)))
+      return failure();
+    for (auto [operand, adj] : llvm::zip(o.getOperands(), operandAdjoints))
+      if (adj && isDifferentiable(operand))
+        adjoints[operand] = addAdjoints(b, o.getLoc(), adjoints.lookup(operand),
+                                        adj);
+  }
+  SmallVector<Value> result;
+  for (BlockArgument arg : block.getArguments())
+    result.push_back(adjoints.lookup(arg));
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// attn.attention
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+AttentionOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                          ArrayRef<Value> resultAdjoints,
+                          SmallVectorImpl<Value> &operandAdjoints) {
+  Location loc = getLoc();
+  if (!isa<RankedTensorType>(getQuery().getType()))
+    return emitOpError("is differentiated on tensors only");
+  auto unsupported = [&](StringRef what) {
+    return emitOpError("cannot be differentiated yet: ") << what;
+  };
+  if (getNormalizer() != Normalizer::softmax)
+    return unsupported("sigmoid normalizer");
+  if (getQuery2())
+    return unsupported("second map (differential attention)");
+  if (getBlocks())
+    return unsupported("block selection");
+  if (getRowEntropy() || getColumnScores())
+    return unsupported("side outputs (row_entropy, column_scores)");
+  if (!getEpilogue().empty())
+    return unsupported("epilogue region");
+  if (getRmsNormEps())
+    return unsupported("rms_norm");
+  if (!getLse())
+    return emitOpError("needs its log-sum-exp to be differentiated (the "
+                       "training forward adds it)");
+  if (!getSink().empty()) {
+    // The sink is part of the saved LSE: Q, K and V need nothing more. Its
+    // own gradient would flow into the tensors it reads.
+    bool reads = false;
+    getSink().walk([&](tensor::ExtractOp e) {
+      reads |= isDifferentiable(e.getResult());
+    });
+    if (reads)
+      return unsupported("a sink region that reads a tensor (its gradient)");
+  }
+
+  Value q = mapping.lookup(getQuery()), k = mapping.lookup(getKey()),
+        v = mapping.lookup(getValue());
+  Value o = mapping.lookup(getResult(0)), lse = mapping.lookup(getResult(1));
+  Value dO = resultAdjoints[0] ? resultAdjoints[0] : zeroAdjoint(b, loc, o);
+  Value dLse = resultAdjoints.size() > 1 ? resultAdjoints[1] : Value();
+  SmallVector<Value> outs;
+  for (Value x : {q, k, v}) {
+    auto t = cast<RankedTensorType>(x.getType());
+    outs.push_back(tensor::EmptyOp::create(b, loc, t.getShape(),
+                                           b.getF32Type(),
+                                           dynamicSizes(b, loc, x)));
+  }
+  auto grad = AttentionBackwardOp::create(
+      b, loc, TypeRange(ValueRange(outs)), q, k, v, o, lse, dO, dLse, outs,
+      getCausalAttr(), b.getF32FloatAttr(getScaleValue()));
+  // The score and mask regions as written (values they read mapped into
+  // the backward's function), and the derivative of the score region.
+  if (!getScore().empty())
+    getScore().cloneInto(&grad.getScore(), mapping);
+  if (!getMask().empty())
+    getMask().cloneInto(&grad.getMask(), mapping);
+  if (!getScore().empty()) {
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = b.createBlock(&grad.getScoreGrad());
+    Type f32 = b.getF32Type(), idx = b.getIndexType();
+    for (Type t : {f32, f32, idx, idx, idx, idx})
+      block->addArgument(t, loc);
+    SmallVector<Value> args = {block->getArgument(0)};
+    args.append(block->args_begin() + 2, block->args_end());
+    IRMapping regionMapping = mapping;
+    FailureOr<SmallVector<Value>> adj = buildRegionAdjoint(
+        b, getScore(), args, block->getArgument(1), regionMapping);
+    if (failed(adj))
+      return failure();
+    Value dr = (*adj)[0];
+    if (!dr)
+      dr = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    YieldOp::create(b, loc, dr);
+  }
+  operandAdjoints.assign(getNumOperands(), Value());
+  operandAdjoints[0] = grad.getResult(0);
+  operandAdjoints[1] = grad.getResult(1);
+  operandAdjoints[2] = grad.getResult(2);
+  return success();
+}

@@ -1,0 +1,243 @@
+//===- LowerAttentionBackward.cpp - FA-2 backward to loops ------*- C++ -*-===//
+//
+// Part of the attn project.
+//
+// The memref form of attn.attention_backward as three loop nests (see the
+// pass description in Passes.td): D per row, then dK/dV owned by (batch, KV
+// head) and dQ owned by (batch, query head), so every gradient element is
+// written by one thread in a fixed order (no atomics, bit-identical runs).
+// P is recomputed from the saved LSE in both nests. Causal pairs are bounded
+// by the loop limits; mask regions are evaluated per pair.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/AttnOps.h"
+#include "passes/LoopBuilders.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNLOWERATTENTIONBACKWARDPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+class Lowering {
+public:
+  Lowering(AttentionBackwardOp op) : op(op), b(op), loc(op.getLoc()) {}
+
+  void run() {
+    auto qType = cast<MemRefType>(op.getQuery().getType());
+    auto kType = cast<MemRefType>(op.getKey().getType());
+    auto vType = cast<MemRefType>(op.getValue().getType());
+    heads = qType.getDimSize(1);
+    kvHeads = kType.getDimSize(1);
+    d = qType.getDimSize(3);
+    dv = vType.getDimSize(3);
+    c0 = idx(0);
+    c1 = idx(1);
+    batch = memref::DimOp::create(b, loc, op.getQuery(), 0);
+    lq = memref::DimOp::create(b, loc, op.getQuery(), 2);
+    lk = memref::DimOp::create(b, loc, op.getKey(), 2);
+    offset = arith::SubIOp::create(b, loc, lk, lq); // causal: j <= i + off
+    scale = f32(op.getScale().convertToFloat());
+    zero = f32(0.0f);
+    Value dq = op.getOutputs()[0], dk = op.getOutputs()[1],
+          dvOut = op.getOutputs()[2];
+
+    // 1. D[b, h, i] = dO . O - dLSE.
+    Value dBuf = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic, heads, ShapedType::kDynamic},
+                        b.getF32Type()),
+        ValueRange{batch, lq});
+    forall({batch, idx(heads)}, [&](ValueRange bh) {
+      buildFor(b, loc, c0, lq, 1, [&](Value i) {
+        Value s = dot(op.getGradOut(), {bh[0], bh[1], i}, op.getOut(),
+                      {bh[0], bh[1], i}, dv);
+        if (op.getGradLse())
+          s = arith::SubFOp::create(
+              b, loc, s,
+              memref::LoadOp::create(b, loc, op.getGradLse(),
+                                     ValueRange{bh[0], bh[1], i}));
+        memref::StoreOp::create(b, loc, s, dBuf, ValueRange{bh[0], bh[1], i});
+      });
+    });
+
+    // 2. dK, dV per (batch, KV head), one key row at a time.
+    forall({batch, idx(kvHeads)}, [&](ValueRange bg) {
+      Value bi = bg[0], g = bg[1];
+      buildFor(b, loc, c0, lk, 1, [&](Value j) {
+        fill(dk, {bi, g, j}, d);
+        fill(dvOut, {bi, g, j}, dv);
+        // Causal: rows i >= j - off see key j.
+        Value lo = c0;
+        if (op.getCausal())
+          lo = arith::MaxSIOp::create(
+              b, loc, c0, arith::SubIOp::create(b, loc, j, offset));
+        int64_t group = heads / kvHeads;
+        buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {
+          Value h = arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, g, idx(group)), hh);
+          buildFor(b, loc, lo, lq, 1, [&](Value i) {
+            pair(bi, h, g, i, j, dBuf, [&](Value p, Value dr) {
+              axpy(dvOut, {bi, g, j}, p, op.getGradOut(), {bi, h, i}, dv);
+              axpy(dk, {bi, g, j}, arith::MulFOp::create(b, loc, dr, scale),
+                   op.getQuery(), {bi, h, i}, d);
+            });
+          });
+        });
+      });
+    });
+
+    // 3. dQ per (batch, query head), one query row at a time.
+    forall({batch, idx(heads)}, [&](ValueRange bh) {
+      Value bi = bh[0], h = bh[1];
+      Value g = arith::DivUIOp::create(b, loc, h, idx(heads / kvHeads));
+      buildFor(b, loc, c0, lq, 1, [&](Value i) {
+        fill(dq, {bi, h, i}, d);
+        Value hi = lk;
+        if (op.getCausal())
+          hi = arith::MinSIOp::create(
+              b, loc, lk,
+              arith::AddIOp::create(
+                  b, loc, arith::AddIOp::create(b, loc, i, offset), c1));
+        buildFor(b, loc, c0, hi, 1, [&](Value j) {
+          pair(bi, h, g, i, j, dBuf, [&](Value, Value dr) {
+            axpy(dq, {bi, h, i}, arith::MulFOp::create(b, loc, dr, scale),
+                 op.getKey(), {bi, g, j}, d);
+          });
+        });
+      });
+    });
+    op.erase();
+  }
+
+private:
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(float v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+
+  /// An element of `buf` at `at` (+ `[c]`) as f32.
+  Value load(Value buf, ArrayRef<Value> at) {
+    Value x = memref::LoadOp::create(b, loc, buf, at);
+    if (!x.getType().isF32())
+      x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+    return x;
+  }
+
+  static SmallVector<Value> row(ArrayRef<Value> lead, Value c) {
+    SmallVector<Value> at(lead.begin(), lead.end());
+    at.push_back(c);
+    return at;
+  }
+
+  /// sum_c x[xl, c] y[yl, c] over c < n, in f32.
+  Value dot(Value x, ArrayRef<Value> xl, Value y, ArrayRef<Value> yl,
+            int64_t n) {
+    return buildReduce(b, loc, c0, idx(n), ValueRange{zero},
+                       [&](Value c, ValueRange acc) -> SmallVector<Value> {
+                         Value p = arith::MulFOp::create(
+                             b, loc, load(x, row(xl, c)), load(y, row(yl, c)));
+                         return {arith::AddFOp::create(b, loc, acc[0], p)};
+                       })[0];
+  }
+
+  /// out[ol, c] = 0 for c < n.
+  void fill(Value out, ArrayRef<Value> ol, int64_t n) {
+    buildFor(b, loc, c0, idx(n), 1, [&](Value c) {
+      memref::StoreOp::create(b, loc, zero, out, row(ol, c));
+    });
+  }
+
+  /// out[ol, c] += a x[xl, c] for c < n (out f32).
+  void axpy(Value out, ArrayRef<Value> ol, Value a, Value x,
+            ArrayRef<Value> xl, int64_t n) {
+    buildFor(b, loc, c0, idx(n), 1, [&](Value c) {
+      Value o = memref::LoadOp::create(b, loc, out, row(ol, c));
+      Value y = arith::AddFOp::create(
+          b, loc, o, arith::MulFOp::create(b, loc, a, load(x, row(xl, c))));
+      memref::StoreOp::create(b, loc, y, out, row(ol, c));
+    });
+  }
+
+  /// scf.forall over [0, ubs) with the body at `b`.
+  void forall(ArrayRef<Value> ubs, function_ref<void(ValueRange)> body) {
+    SmallVector<OpFoldResult> bounds(ubs.begin(), ubs.end());
+    auto loop = scf::ForallOp::create(b, loc, bounds, ValueRange{},
+                                      std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(loop.getInductionVars());
+  }
+
+  /// For a (query i of head h, key j of KV head g) pair: when it is visible,
+  /// recomputes P and dR and calls `body(p, dr)`.
+  void pair(Value bi, Value h, Value g, Value i, Value j, Value dBuf,
+            function_ref<void(Value, Value)> body) {
+    Value lse =
+        memref::LoadOp::create(b, loc, op.getLse(), ValueRange{bi, h, i});
+    Value ninf = f32(-std::numeric_limits<float>::infinity());
+    Value visible =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, lse, ninf);
+    if (!op.getMask().empty()) {
+      Value m = AttentionOp::inlineScalarRegion(b, op.getMask(),
+                                                ValueRange{bi, h, i, j});
+      visible = arith::AndIOp::create(b, loc, visible, m);
+    }
+    buildIf(b, loc, visible, [&] {
+      Value r = arith::MulFOp::create(
+          b, loc, scale, dot(op.getQuery(), {bi, h, i}, op.getKey(), {bi, g, j}, d));
+      Value s = r;
+      if (!op.getScore().empty())
+        s = AttentionOp::inlineScalarRegion(b, op.getScore(),
+                                            ValueRange{r, bi, h, i, j});
+      Value p = math::ExpOp::create(b, loc,
+                                    arith::SubFOp::create(b, loc, s, lse));
+      Value dp = dot(op.getGradOut(), {bi, h, i}, op.getValue(), {bi, g, j}, dv);
+      Value dRow =
+          memref::LoadOp::create(b, loc, dBuf, ValueRange{bi, h, i});
+      Value ds = arith::MulFOp::create(
+          b, loc, p, arith::SubFOp::create(b, loc, dp, dRow));
+      Value dr = ds;
+      if (!op.getScoreGrad().empty())
+        dr = AttentionOp::inlineScalarRegion(b, op.getScoreGrad(),
+                                             ValueRange{r, ds, bi, h, i, j});
+      body(p, dr);
+    });
+  }
+
+  AttentionBackwardOp op;
+  OpBuilder b;
+  Location loc;
+  int64_t heads = 0, kvHeads = 0, d = 0, dv = 0;
+  Value c0, c1, batch, lq, lk, offset, scale, zero;
+};
+
+struct LowerAttentionBackward
+    : attn::impl::AttnLowerAttentionBackwardPassBase<LowerAttentionBackward> {
+  void runOnOperation() override {
+    SmallVector<AttentionBackwardOp> ops;
+    getOperation().walk([&](AttentionBackwardOp op) { ops.push_back(op); });
+    for (AttentionBackwardOp op : ops) {
+      if (!isa<MemRefType>(op.getQuery().getType())) {
+        op.emitOpError("must be bufferized before "
+                       "attn-lower-attention-backward");
+        return signalPassFailure();
+      }
+      Lowering(op).run();
+    }
+  }
+};
+
+} // namespace

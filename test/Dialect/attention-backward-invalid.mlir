@@ -1,0 +1,110 @@
+// RUN: attn-opt %s --split-input-file --verify-diagnostics
+
+func.func @lse_type(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xbf16>) {
+  // expected-error @+1 {{expected saved log-sum-exp element type to be f32, got 'bf16'}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xbf16>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @grad_type(%q: tensor<1x4x8x16xbf16>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected query gradient element type to be f32, got 'bf16'}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>)
+      saved(%q, %l : tensor<1x4x8x16xbf16>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xbf16>)
+      outs(%q, %q, %q : tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>)
+      -> tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>
+  return
+}
+
+// -----
+
+func.func @outputs(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected 3 outputs (query, key and value gradients), got 2}}
+  %a:2 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @dk_shape(%q: tensor<1x4x8x16xf32>, %k: tensor<1x2x8x16xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected key gradient dim 1 (4) to match key dim 1 (2)}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %k, %k : tensor<1x4x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q, %k : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x2x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @lse_rows(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x9xf32>) {
+  // expected-error @+1 {{expected saved log-sum-exp dim 2 (9) to match query dim 2 (8)}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x9xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @heads(%q: tensor<1x4x8x16xf32>, %k: tensor<1x3x8x16xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected static head counts with the query heads a multiple of the key/value heads}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %k, %k : tensor<1x4x8x16xf32>, tensor<1x3x8x16xf32>, tensor<1x3x8x16xf32>)
+      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %k, %k : tensor<1x4x8x16xf32>, tensor<1x3x8x16xf32>, tensor<1x3x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x3x8x16xf32>, tensor<1x3x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @score_grad_alone(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected a score_grad region exactly when there is a score region}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      score_grad {
+      ^bb0(%s: f32, %g: f32, %b: index, %h: index, %i: index, %j: index):
+        attn.yield %g : f32
+      }
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @score_grad_args(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected the score_grad region to take (f32, f32, index, index, index, index)}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      score {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        attn.yield %s : f32
+      }
+      score_grad {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        attn.yield %s : f32
+      }
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @results(%q: memref<1x4x8x16xf32>, %l: memref<1x4x8xf32>) {
+  // expected-error @+1 {{expected 0 results, got 3}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : memref<1x4x8x16xf32>, memref<1x4x8x16xf32>, memref<1x4x8x16xf32>)
+      saved(%q, %l : memref<1x4x8x16xf32>, memref<1x4x8xf32>) grads(%q : memref<1x4x8x16xf32>)
+      outs(%q, %q, %q : memref<1x4x8x16xf32>, memref<1x4x8x16xf32>, memref<1x4x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""Mutation check of the derived gradients (issue 22): the attention
+backward's -D term, its GQA reduction, the keys a causal row's loops visit,
+the dLSE term, and the scalar rules the score region is differentiated with.
+Applies each mutation to its source file, rebuilds, runs
+test/Integration/grad.test and test/Passes/generate-backward.mlir, and
+reports whether they catch it; restores the file. Not part of scripts/test
+(it rebuilds).
+
+    /usr/bin/python3 test/lib/mutate_grad.py [BUILD_DIR]
+"""
+import os
+
+import mutations
+from mutations import BUILD, ROOT
+
+LOW = os.path.join(ROOT, "passes", "LowerAttentionBackward.cpp")
+ADJ = os.path.join(ROOT, "dialect", "AdjointInterfaceImpl.cpp")
+MUTS = [
+    ("backward: the -D term dropped", LOW,
+     "          b, loc, p, arith::SubFOp::create(b, loc, dp, dRow));",
+     "          b, loc, p, dp);"),
+    ("backward: dK/dV from the group's first head only", LOW,
+     "buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {",
+     "buildFor(b, loc, c0, idx(1), 1, [&](Value hh) {"),
+    ("backward: a causal row's last visible key skipped (dQ)", LOW,
+     "                  b, loc, arith::AddIOp::create(b, loc, i, offset), c1));",
+     "                  b, loc, arith::AddIOp::create(b, loc, i, offset), c0));"),
+    ("backward: the diagonal's query row skipped (dK/dV)", LOW,
+     "              b, loc, c0, arith::SubIOp::create(b, loc, j, offset));",
+     "              b, loc, c1, arith::SubIOp::create(b, loc, j, offset));"),
+    ("backward: dLSE added to D instead of subtracted", LOW,
+     "          s = arith::SubFOp::create(\n              b, loc, s,",
+     "          s = arith::AddFOp::create(\n              b, loc, s,"),
+    ("rule: tanh' = 1 + y^2", ADJ,
+     "RULE(math::TanhOp) { return {MUL(g, SUB(C(1.0), MUL(y, y)))}; }",
+     "RULE(math::TanhOp) { return {MUL(g, ADD(C(1.0), MUL(y, y)))}; }"),
+    ("rule: d(a/b)/db sign flipped", ADJ,
+     "RULE(arith::DivFOp) { return {DIV(g, x[1]), NEG(DIV(MUL(g, y), x[1]))}; }",
+     "RULE(arith::DivFOp) { return {DIV(g, x[1]), DIV(MUL(g, y), x[1])}; }"),
+]
+
+if __name__ == "__main__":
+    mutations.run(MUTS, [os.path.join(BUILD, "test/Integration/grad.test"),
+                         os.path.join(BUILD, "test/Passes/generate-backward.mlir")])
