@@ -95,9 +95,11 @@ using Rule = llvm::function_ref<SmallVector<Value>(
 template <typename OpTy>
 struct ScalarAdjoint
     : public AdjointOpInterface::ExternalModel<ScalarAdjoint<OpTy>, OpTy> {
-  LogicalResult buildAdjoint(Operation *op, OpBuilder &b, IRMapping &mapping,
-                             ArrayRef<Value> resultAdjoints,
-                             SmallVectorImpl<Value> &operandAdjoints) const {
+  LogicalResult
+  buildAdjoint(Operation *op, OpBuilder &b, IRMapping &mapping,
+               ArrayRef<Value> resultAdjoints,
+               SmallVectorImpl<Value> &operandAdjoints,
+               SmallVectorImpl<std::pair<Value, Value>> &) const {
     Location loc = op->getLoc();
     SmallVector<Value> x;
     for (Value v : op->getOperands()) {
@@ -292,8 +294,9 @@ mlir::attn::buildRegionAdjoint(OpBuilder &b, Region &region, ValueRange args,
                  << "': it has no adjoint (reverse-mode rule)",
              failure();
     SmallVector<Value> operandAdjoints;
+    SmallVector<std::pair<Value, Value>> nested;
     if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints,
-                                    operandAdjoints)))
+                                    operandAdjoints, nested)))
       return failure();
     for (auto [operand, adj] : llvm::zip(o.getOperands(), operandAdjoints))
       if (adj && isDifferentiable(operand))
@@ -310,10 +313,42 @@ mlir::attn::buildRegionAdjoint(OpBuilder &b, Region &region, ValueRange args,
 // attn.attention
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-AttentionOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
-                          ArrayRef<Value> resultAdjoints,
-                          SmallVectorImpl<Value> &operandAdjoints) {
+/// The float tensors defined above `op` that its `regions` read, in order
+/// of first read.
+static SmallVector<Value> capturedTensors(Operation *op,
+                                          ArrayRef<Region *> regions) {
+  SmallVector<Value> captures;
+  for (Region *r : regions)
+    r->walk([&](tensor::ExtractOp e) {
+      Value t = e.getTensor();
+      if (isDifferentiable(e.getResult()) &&
+          !op->isAncestor(t.getParentRegion()->getParentOp()) &&
+          !llvm::is_contained(captures, t))
+        captures.push_back(t);
+    });
+  return captures;
+}
+
+/// Emits one attn.grad_accumulate per captured adjoint at `b`.
+static void accumulateCaptured(OpBuilder &b, ArrayRef<CapturedAdjoint> adjs,
+                               ArrayRef<Value> captures, IRMapping &mapping) {
+  for (CapturedAdjoint c : adjs) {
+    int64_t k = llvm::find(captures, c.extract.getTensor()) - captures.begin();
+    SmallVector<Value> indices;
+    for (Value i : c.extract.getIndices())
+      indices.push_back(mapping.lookupOrDefault(i));
+    Value g = c.adjoint;
+    if (!g.getType().isF32())
+      g = arith::TruncFOp::create(b, c.extract.getLoc(), b.getF32Type(), g);
+    GradAccumulateOp::create(b, c.extract.getLoc(), g, b.getI64IntegerAttr(k),
+                             indices);
+  }
+}
+
+LogicalResult AttentionOp::buildAdjoint(
+    OpBuilder &b, IRMapping &mapping, ArrayRef<Value> resultAdjoints,
+    SmallVectorImpl<Value> &operandAdjoints,
+    SmallVectorImpl<std::pair<Value, Value>> &capturedAdjoints) {
   Location loc = getLoc();
   if (!isa<RankedTensorType>(getQuery().getType()))
     return emitOpError("is differentiated on tensors only");
@@ -335,29 +370,29 @@ AttentionOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   if (!getLse())
     return emitOpError("needs its log-sum-exp to be differentiated (the "
                        "training forward adds it)");
-  if (!getSink().empty()) {
-    // The sink is part of the saved LSE: Q, K and V need nothing more. Its
-    // own gradient would flow into the tensors it reads.
-    bool reads = false;
-    getSink().walk([&](tensor::ExtractOp e) {
-      reads |= isDifferentiable(e.getResult());
-    });
-    if (reads)
-      return unsupported("a sink region that reads a tensor (its gradient)");
-  }
 
   Value q = mapping.lookup(getQuery()), k = mapping.lookup(getKey()),
         v = mapping.lookup(getValue());
   Value o = mapping.lookup(getResult(0)), lse = mapping.lookup(getResult(1));
   Value dO = resultAdjoints[0] ? resultAdjoints[0] : zeroAdjoint(b, loc, o);
   Value dLse = resultAdjoints.size() > 1 ? resultAdjoints[1] : Value();
+  // Tensors the score and sink regions read get gradients too (a sink
+  // region that reads none needs nothing: the sink is in the saved LSE).
+  SmallVector<Value> sinkCaptures =
+      capturedTensors(*this, {&getSink()});
+  SmallVector<Value> captures =
+      capturedTensors(*this, {&getScore(), &getSink()});
   SmallVector<Value> outs;
-  for (Value x : {q, k, v}) {
+  auto emptyLike = [&](Value x) {
     auto t = cast<RankedTensorType>(x.getType());
     outs.push_back(tensor::EmptyOp::create(b, loc, t.getShape(),
                                            b.getF32Type(),
                                            dynamicSizes(b, loc, x)));
-  }
+  };
+  for (Value x : {q, k, v})
+    emptyLike(x);
+  for (Value c : captures)
+    emptyLike(mapping.lookup(c));
   auto grad = AttentionBackwardOp::create(
       b, loc, TypeRange(ValueRange(outs)), q, k, v, o, lse, dO, dLse, outs,
       getCausalAttr(), b.getF32FloatAttr(getScaleValue()));
@@ -367,27 +402,47 @@ AttentionOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
     getScore().cloneInto(&grad.getScore(), mapping);
   if (!getMask().empty())
     getMask().cloneInto(&grad.getMask(), mapping);
+  Type f32 = b.getF32Type(), idx = b.getIndexType();
   if (!getScore().empty()) {
     OpBuilder::InsertionGuard guard(b);
     Block *block = b.createBlock(&grad.getScoreGrad());
-    Type f32 = b.getF32Type(), idx = b.getIndexType();
     for (Type t : {f32, f32, idx, idx, idx, idx})
       block->addArgument(t, loc);
     SmallVector<Value> args = {block->getArgument(0)};
     args.append(block->args_begin() + 2, block->args_end());
     IRMapping regionMapping = mapping;
-    FailureOr<SmallVector<Value>> adj = buildRegionAdjoint(
-        b, getScore(), args, block->getArgument(1), regionMapping);
+    SmallVector<CapturedAdjoint> captured;
+    FailureOr<SmallVector<Value>> adj =
+        buildRegionAdjoint(b, getScore(), args, block->getArgument(1),
+                           regionMapping, &captured);
     if (failed(adj))
       return failure();
+    accumulateCaptured(b, captured, captures, regionMapping);
     Value dr = (*adj)[0];
     if (!dr)
       dr = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
     YieldOp::create(b, loc, dr);
   }
+  if (!sinkCaptures.empty()) {
+    getSink().cloneInto(&grad.getSink(), mapping);
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = b.createBlock(&grad.getSinkGrad());
+    for (Type t : {f32, idx, idx, idx})
+      block->addArgument(t, loc);
+    IRMapping regionMapping = mapping;
+    SmallVector<CapturedAdjoint> captured;
+    if (failed(buildRegionAdjoint(
+            b, getSink(), block->getArguments().drop_front(),
+            block->getArgument(0), regionMapping, &captured)))
+      return failure();
+    accumulateCaptured(b, captured, captures, regionMapping);
+    YieldOp::create(b, loc);
+  }
   operandAdjoints.assign(getNumOperands(), Value());
   operandAdjoints[0] = grad.getResult(0);
   operandAdjoints[1] = grad.getResult(1);
   operandAdjoints[2] = grad.getResult(2);
+  for (auto [i, c] : llvm::enumerate(captures))
+    capturedAdjoints.push_back({c, grad.getResult(3 + i)});
   return success();
 }

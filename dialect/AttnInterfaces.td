@@ -36,13 +36,17 @@ def Attn_AdjointOpInterface : OpInterface<"AdjointOpInterface"> {
         `operandAdjoints` with one value per operand: the gradient that
         flows into it, null where none does (integers, inits of
         destination-passing ops). Adjoints of tensors are f32 tensors of the
-        primal's shape; of scalars, f32 (f64 for f64). Fails with an error at
-        the op when the adjoint cannot be formed.
+        primal's shape; of scalars, f32 (f64 for f64). An op whose regions
+        read tensors defined above it (a bias read by a score region) appends
+        their gradients to `capturedAdjoints` as (value above the op, its
+        adjoint). Fails with an error at the op when the adjoint cannot be
+        formed.
       }],
       "::llvm::LogicalResult", "buildAdjoint",
       (ins "::mlir::OpBuilder &":$b, "::mlir::IRMapping &":$mapping,
            "::llvm::ArrayRef<::mlir::Value>":$resultAdjoints,
-           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandAdjoints)>
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandAdjoints,
+           "::llvm::SmallVectorImpl<std::pair<::mlir::Value, ::mlir::Value>> &":$capturedAdjoints)>
   ];
 }
 

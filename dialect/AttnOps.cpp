@@ -367,10 +367,17 @@ LogicalResult AttentionBackwardOp::verify() {
       failed(lse = shaped(getLse(), "saved log-sum-exp", 3, true)) ||
       failed(dO = shaped(getGradOut(), "output gradient", 4, false)))
     return failure();
-  if (getOutputs().size() != 3)
-    return emitOpError() << "expected 3 outputs (query, key and value "
-                            "gradients), got "
+  if (getOutputs().size() < 3)
+    return emitOpError() << "expected at least 3 outputs (query, key and "
+                            "value gradients, then capture gradients), got "
                          << getOutputs().size();
+  for (Value g : getCaptureGrads()) {
+    auto t = dyn_cast<ShapedType>(g.getType());
+    if (!t || !t.hasRank() || !t.getElementType().isF32())
+      return emitOpError() << "expected capture gradients to be ranked f32, "
+                              "got "
+                           << g.getType();
+  }
   FailureOr<ShapedType> dq = shaped(getOutputs()[0], "query gradient", 4, true);
   if (failed(dq))
     return failure();
@@ -422,9 +429,10 @@ LogicalResult AttentionBackwardOp::verify() {
   for (Value operand : getOperands())
     if (isa<RankedTensorType>(operand.getType()) != isTensor)
       return emitOpError("expected operands to be all tensors or all memrefs");
-  if (isTensor ? getNumResults() != 3 : getNumResults() != 0)
-    return emitOpError() << "expected " << (isTensor ? 3 : 0)
-                         << " results, got " << getNumResults();
+  unsigned numResults = isTensor ? getOutputs().size() : 0;
+  if (getNumResults() != numResults)
+    return emitOpError() << "expected " << numResults << " results, got "
+                         << getNumResults();
   return success();
 }
 
@@ -441,7 +449,38 @@ LogicalResult AttentionBackwardOp::verifyRegions() {
   if (getScore().empty() != getScoreGrad().empty())
     return emitOpError("expected a score_grad region exactly when there is a "
                        "score region");
-  return success();
+  if (failed(verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx},
+                                f32)))
+    return failure();
+  if (!getSinkGrad().empty()) {
+    if (getSink().empty())
+      return emitOpError("has a sink_grad region but no sink region");
+    Block &block = getSinkGrad().front();
+    if (!getSinkGrad().hasOneBlock() ||
+        block.getArgumentTypes() != TypeRange{f32, idx, idx, idx} ||
+        !isa<YieldOp>(block.getTerminator()) ||
+        block.getTerminator()->getNumOperands() != 0)
+      return emitOpError("expected the sink_grad region to take (f32, index, "
+                         "index, index) and yield nothing");
+  }
+  // Each accumulation names an existing capture gradient with its rank.
+  auto grads = getCaptureGrads();
+  WalkResult walked = getOperation()->walk([&](GradAccumulateOp acc) {
+    int64_t k = acc.getCapture();
+    if (k < 0 || k >= static_cast<int64_t>(grads.size())) {
+      acc.emitOpError() << "names capture " << k << " but the op has "
+                        << grads.size() << " capture gradient(s)";
+      return WalkResult::interrupt();
+    }
+    int64_t rank = cast<ShapedType>(grads[k].getType()).getRank();
+    if (static_cast<int64_t>(acc.getIndices().size()) != rank) {
+      acc.emitOpError() << "expected " << rank << " indices for capture " << k
+                        << ", got " << acc.getIndices().size();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(walked.wasInterrupted());
 }
 
 void AttentionBackwardOp::getEffects(

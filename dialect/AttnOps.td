@@ -266,7 +266,16 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     (`LSE = -inf`) contributes nothing.
 
     Outputs are f32 `dQ`, `dK`, `dV` of the shapes of `Q`, `K`, `V`,
-    overwritten (not accumulated into). `attn-lower-attention-backward`
+    overwritten (not accumulated into), then one f32 gradient per float
+    tensor the score or sink region reads (a bias, ALiBi slopes, FoX's
+    cumulative gates, sink logits), zeroed and accumulated into by the
+    `attn.grad_accumulate` ops of `score_grad` and `sink_grad`:
+    `score_grad` adds `dS · d score / d c[idx]` per visible pair, and
+    `sink_grad(%g, %b, %h, %i)` the sink's share `g = -P_sink D_i` (with
+    `P_sink = exp(sink - LSE)`) per row; `sink` is the forward's sink region
+    (it yields the sink logit). Those accumulations run in a separate nest,
+    in parallel only over the batch and head indices every accumulation is
+    indexed by, and in a fixed order otherwise. `attn-lower-attention-backward`
     lowers the memref form into two loop nests without atomics: one over
     (batch, KV head) for dK and dV, one over (batch, query head) for dQ, so
     two runs give bit-identical gradients.
@@ -287,7 +296,8 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
                        UnitAttr:$causal, F32Attr:$scale);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$score, AnyRegion:$mask,
-                        AnyRegion:$score_grad);
+                        AnyRegion:$score_grad, AnyRegion:$sink,
+                        AnyRegion:$sink_grad);
   let assemblyFormat = [{
     (`causal` $causal^)? `scale` `(` $scale `)`
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
@@ -298,12 +308,16 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     (`score` $score^)?
     (`mask` $mask^)?
     (`score_grad` $score_grad^)?
+    (`sink` $sink^)?
+    (`sink_grad` $sink_grad^)?
     attr-dict (`->` type($results)^)?
   }];
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
     ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    /// The gradients of the tensors the regions read, after dQ, dK, dV.
+    ::mlir::OperandRange getCaptureGrads() { return getOutputs().drop_front(3); }
   }];
 }
 
@@ -887,6 +901,26 @@ def Attn_ParallelForOp : Attn_Op<"parallel_for", [RecursiveMemoryEffects]> {
 //===----------------------------------------------------------------------===//
 // attn.yield
 //===----------------------------------------------------------------------===//
+
+def Attn_GradAccumulateOp : Attn_Op<"grad_accumulate", [
+    ParentOneOf<["AttentionBackwardOp"]>]> {
+  let summary = "Adds a scalar into the gradient of a tensor a region reads";
+  let description = [{
+    Inside the `score_grad` and `sink_grad` regions of
+    `attn.attention_backward`: adds `%g` to element `[indices]` of the op's
+    capture gradient number `capture` (its output `3 + capture`). Written by
+    `attn-generate-backward` where the score or sink region reads a float
+    tensor with `tensor.extract`: the indices are the extract's.
+
+    ```mlir
+    attn.grad_accumulate %g, capture(0) [%b, %h, %i] : f32
+    ```
+  }];
+  let arguments = (ins F32:$value, I64Attr:$capture, Variadic<Index>:$indices);
+  let assemblyFormat = [{
+    $value `,` `capture` `(` $capture `)` `[` $indices `]` attr-dict `:` type($value)
+  }];
+}
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, ReturnLike, Terminator,
     ParentOneOf<["AttentionOp", "AttentionBackwardOp", "TileAttendOp", "TileFinalizeOp", "TileColumnScoresOp", "ParallelForOp", "RouteOp", "ScanOp"]>]> {

@@ -197,13 +197,16 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
              << op.getName() << "': it has no adjoint (reverse-mode rule)";
     }
     SmallVector<Value> operandAdjoints;
+    SmallVector<std::pair<Value, Value>> captured;
     if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints,
-                                    operandAdjoints)))
+                                    operandAdjoints, captured)))
       return failure();
     for (auto [operand, adj] : llvm::zip(op.getOperands(), operandAdjoints))
       if (adj && isDifferentiable(operand))
         adjoints[operand] =
             addAdjoints(b, op.getLoc(), adjoints.lookup(operand), adj);
+    for (auto [value, adj] : captured)
+      adjoints[value] = addAdjoints(b, op.getLoc(), adjoints.lookup(value), adj);
   }
   // One gradient per float input.
   SmallVector<Value> grads;

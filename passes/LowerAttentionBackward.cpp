@@ -17,6 +17,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -53,6 +54,10 @@ public:
     zero = f32(0.0f);
     Value dq = op.getOutputs()[0], dk = op.getOutputs()[1],
           dvOut = op.getOutputs()[2];
+
+    // The capture gradients are accumulated into: zero them first.
+    for (Value g : op.getCaptureGrads())
+      linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{g});
 
     // 1. D[b, h, i] = dO . O - dLSE.
     Value dBuf = memref::AllocOp::create(
@@ -119,6 +124,8 @@ public:
         });
       });
     });
+    if (!op.getCaptureGrads().empty())
+      captureNest(dBuf);
     op.erase();
   }
 
@@ -184,7 +191,7 @@ private:
   /// For a (query i of head h, key j of KV head g) pair: when it is visible,
   /// recomputes P and dR and calls `body(p, dr)`.
   void pair(Value bi, Value h, Value g, Value i, Value j, Value dBuf,
-            function_ref<void(Value, Value)> body) {
+            function_ref<void(Value, Value)> body, bool accumulate = false) {
     Value lse =
         memref::LoadOp::create(b, loc, op.getLse(), ValueRange{bi, h, i});
     Value ninf = f32(-std::numeric_limits<float>::infinity());
@@ -211,9 +218,106 @@ private:
           b, loc, p, arith::SubFOp::create(b, loc, dp, dRow));
       Value dr = ds;
       if (!op.getScoreGrad().empty())
-        dr = AttentionOp::inlineScalarRegion(b, op.getScoreGrad(),
-                                             ValueRange{r, ds, bi, h, i, j});
+        dr = inlineGrad(op.getScoreGrad(), {r, ds, bi, h, i, j}, accumulate);
       body(p, dr);
+    });
+  }
+
+  /// Inlines a gradient region (score_grad, sink_grad) at `b`; its
+  /// attn.grad_accumulate ops become load/add/store on the capture
+  /// gradients with `accumulate`, and are dropped otherwise. Returns the
+  /// yielded value (null if none).
+  Value inlineGrad(Region &region, ArrayRef<Value> args, bool accumulate) {
+    IRMapping map;
+    Block &block = region.front();
+    for (auto [arg, val] : llvm::zip(block.getArguments(), args))
+      map.map(arg, val);
+    for (Operation &o : block.without_terminator()) {
+      auto acc = dyn_cast<GradAccumulateOp>(o);
+      if (!acc) {
+        b.clone(o, map);
+        continue;
+      }
+      if (!accumulate)
+        continue;
+      Value buf = op.getCaptureGrads()[acc.getCapture()];
+      SmallVector<Value> at;
+      for (Value i : acc.getIndices())
+        at.push_back(map.lookupOrDefault(i));
+      Value old = memref::LoadOp::create(b, loc, buf, at);
+      Value sum = arith::AddFOp::create(b, loc, old,
+                                        map.lookupOrDefault(acc.getValue()));
+      memref::StoreOp::create(b, loc, sum, buf, at);
+    }
+    Operation *term = block.getTerminator();
+    return term->getNumOperands() ? map.lookupOrDefault(term->getOperand(0))
+                                  : Value();
+  }
+
+  /// Which of (batch, head) every accumulation is indexed by directly: the
+  /// capture nest runs in parallel over those (each gradient element is
+  /// then owned by one iteration) and in order over the rest.
+  std::pair<bool, bool> captureOwners() {
+    bool byBatch = true, byHead = true;
+    auto scan = [&](Region &r, unsigned bArg) {
+      if (r.empty())
+        return;
+      Value bv = r.front().getArgument(bArg), hv = r.front().getArgument(bArg + 1);
+      r.walk([&](GradAccumulateOp acc) {
+        byBatch &= llvm::is_contained(acc.getIndices(), bv);
+        byHead &= llvm::is_contained(acc.getIndices(), hv);
+      });
+    };
+    scan(op.getScoreGrad(), 2);
+    scan(op.getSinkGrad(), 1);
+    return {byBatch, byHead};
+  }
+
+  /// 4. The gradients of captured tensors: every visible pair (and every
+  /// row's sink) again, accumulating through the gradient regions.
+  void captureNest(Value dBuf) {
+    auto [byBatch, byHead] = captureOwners();
+    Value one = c1;
+    forall({byBatch ? batch : one, byHead ? idx(heads) : one},
+           [&](ValueRange outer) {
+      auto inner = [&](Value bi, Value h) {
+        Value g = arith::DivUIOp::create(b, loc, h, idx(heads / kvHeads));
+        buildFor(b, loc, c0, lq, 1, [&](Value i) {
+          if (!op.getSinkGrad().empty()) {
+            // g_sink = -exp(sink - LSE) D.
+            Value lse = memref::LoadOp::create(b, loc, op.getLse(),
+                                               ValueRange{bi, h, i});
+            Value sink = AttentionOp::inlineScalarRegion(b, op.getSink(),
+                                                         ValueRange{bi, h, i});
+            Value ps = math::ExpOp::create(
+                b, loc, arith::SubFOp::create(b, loc, sink, lse));
+            Value dRow =
+                memref::LoadOp::create(b, loc, dBuf, ValueRange{bi, h, i});
+            Value gs = arith::NegFOp::create(
+                b, loc, arith::MulFOp::create(b, loc, ps, dRow));
+            inlineGrad(op.getSinkGrad(), {gs, bi, h, i}, true);
+          }
+          if (op.getScoreGrad().empty())
+            return;
+          Value hi = lk;
+          if (op.getCausal())
+            hi = arith::MinSIOp::create(
+                b, loc, lk,
+                arith::AddIOp::create(
+                    b, loc, arith::AddIOp::create(b, loc, i, offset), c1));
+          buildFor(b, loc, c0, hi, 1, [&](Value j) {
+            pair(bi, h, g, i, j, dBuf, [&](Value, Value) {}, true);
+          });
+        });
+      };
+      auto overHeads = [&](Value bi) {
+        if (byHead)
+          return inner(bi, outer[1]);
+        buildFor(b, loc, c0, idx(heads), 1, [&](Value h) { inner(bi, h); });
+      };
+      if (byBatch)
+        return overHeads(outer[0]);
+      buildFor(b, loc, c0, batch, 1, [&](Value bi) { overHeads(bi); });
     });
   }
 

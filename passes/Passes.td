@@ -312,12 +312,19 @@ def AttnLowerAttentionBackwardPass
     3. in parallel over (batch, query head), for each query row `i`: the
        keys it sees, in order, add `scale dR K[j]` to `dQ[i]`.
 
+    4. with capture gradients: every visible pair (and each row's sink)
+       once more, through `score_grad` / `sink_grad` with their
+       `attn.grad_accumulate` ops turned into load/add/store, in parallel
+       over batch and head only where every accumulation is indexed by them
+       (each element then has one owner), in order otherwise.
+
     Visibility is the forward's (mask region, causal), evaluated per pair;
     a row whose LSE is `-inf` sees nothing. Q.K, dO.V and the row updates are
     scalar loops over the head dim in f32 (f16/bf16 inputs widened): a
     correct, deterministic backward, not yet a tiled one.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];

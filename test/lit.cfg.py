@@ -40,6 +40,8 @@ config.substitutions.append(("%check_kvcache",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_kvcache.py"))))
 config.substitutions.append(("%check_trig",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_trig.py"))))
+config.substitutions.append(("%check_grad_example",
+    "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_grad_example.py"))))
 config.substitutions.append(("%check_grad",
     "%s %s" % (python, os.path.join(config.attn_src_root, "test", "lib", "check_grad.py"))))
 config.substitutions.append(("%check_attention",

@@ -61,3 +61,39 @@ func.func @twice(%q: tensor<1x2x5x8xbf16>, %k: tensor<1x2x5x8xbf16>, %v: tensor<
       outs(%init, %linit : tensor<1x2x5x8xf32>, tensor<1x2x5xf32>) -> tensor<1x2x5x8xf32>, tensor<1x2x5xf32>
   return %o#0, %o#0, %o#1 : tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5xf32>
 }
+
+// Tensors the regions read get gradients: a per-head logit scale in the
+// score region and per-head sink logits. The backward gains one f32 output
+// per captured tensor, accumulated through attn.grad_accumulate at the
+// extract's indices (the scale: dS * s; the sink: its row's share g).
+// CHECK-LABEL: func.func @captured_backward(
+// CHECK-SAME: -> (tensor<1x4x9x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x16xf32>, tensor<4xf32>, tensor<4xf32>)
+// CHECK: %[[G:.*]]:5 = attn.attention_backward causal
+// CHECK: score_grad {
+// CHECK-NEXT: ^bb0(%[[R:.*]]: f32, %[[DS:.*]]: f32, %{{.*}}: index, %[[H:.*]]: index, %{{.*}}: index, %{{.*}}: index):
+// CHECK: %[[A:.*]] = arith.mulf %[[DS]], %[[R]]
+// CHECK: attn.grad_accumulate %[[A]], capture(0) [%[[H]]] : f32
+// CHECK: sink {
+// CHECK: sink_grad {
+// CHECK-NEXT: ^bb0(%[[SG:.*]]: f32, %{{.*}}: index, %[[SH:.*]]: index, %{{.*}}: index):
+// CHECK-NEXT: attn.grad_accumulate %[[SG]], capture(1) [%[[SH]]] : f32
+// CHECK: return %[[G]]#0, %[[G]]#1, %[[G]]#2, %[[G]]#3, %[[G]]#4
+func.func @captured(%q: tensor<1x4x9x16xf32>, %k: tensor<1x4x9x16xf32>, %v: tensor<1x4x9x16xf32>,
+                    %scale: tensor<4xf32>, %sinks: tensor<4xf32>) -> tensor<1x4x9x16xf32> {
+  %init = tensor.empty() : tensor<1x4x9x16xf32>
+  %o = attn.attention causal
+      ins(%q, %k, %v : tensor<1x4x9x16xf32>, tensor<1x4x9x16xf32>, tensor<1x4x9x16xf32>)
+      outs(%init : tensor<1x4x9x16xf32>)
+      score {
+      ^bb0(%s: f32, %bb: index, %h: index, %i: index, %j: index):
+        %c = tensor.extract %scale[%h] : tensor<4xf32>
+        %r = arith.mulf %s, %c : f32
+        attn.yield %r : f32
+      }
+      sink {
+      ^bb0(%bb: index, %h: index, %i: index):
+        %c = tensor.extract %sinks[%h] : tensor<4xf32>
+        attn.yield %c : f32
+      } -> tensor<1x4x9x16xf32>
+  return %o : tensor<1x4x9x16xf32>
+}

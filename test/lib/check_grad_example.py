@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Gradients of an example program: the compiled backward against central
+finite differences of the reference interpreter.
+
+Draws the example's inputs (test/lib/check_variant.py --inputs-only, the same
+inputs its forward tests use), one random gradient per floating-point
+result, then runs `attn-run FILE --grad` (the derived training forward and
+backward, compiled for the CPU) and `attn-run FILE --grad --backend=reference`
+(finite differences in float64, independent of the derivation) and compares
+every input gradient. Shapes are small: the reference interprets the program
+twice per input element.
+
+Prints `<input> max_abs_err=... ok|FAIL` per gradient and PASS/FAIL.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_attention import compare_output, load, store  # noqa: E402
+
+DTYPES = {"f32": "f32", "bf16": "bf16", "f16": "f16"}
+
+
+def npy_dtype(path):
+    a = np.load(path)
+    return {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16",
+            np.dtype(np.uint16): "bf16"}.get(a.dtype)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--variant", required=True)
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--attn-run", default="attn-run")
+    p.add_argument("--lq", type=int, default=6)
+    p.add_argument("--lk", type=int)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--tol", type=float)
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(here, "..", "..", "examples", "variants", a.variant + ".mlir")
+    os.makedirs(a.workdir, exist_ok=True)
+    cmd = [sys.executable, os.path.join(here, "check_variant.py"), "--variant", a.variant,
+           "--workdir", a.workdir, "--lq", str(a.lq), "--batch", str(a.batch),
+           "--inputs-only"] + (["--lk", str(a.lk)] if a.lk else [])
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        print("inputs failed\n" + r.stderr + "\nFAIL")
+        return 1
+    inputs = r.stdout.split()
+    # The results' shapes and types, from a forward run.
+    r = subprocess.run([a.attn_run, src] + ["--input=@" + f for f in inputs],
+                       capture_output=True, text=True)
+    if r.returncode:
+        print("forward failed\n" + r.stdout + r.stderr + "\nFAIL")
+        return 1
+    rng = np.random.default_rng(a.seed)
+    dys = []
+    for k, (dtype, shape) in enumerate(re.findall(r"result \d+: (\w+)\[([^\]]*)\]", r.stdout)):
+        if dtype not in DTYPES:
+            continue
+        path = os.path.join(a.workdir, "dy%d.npy" % k)
+        dims = tuple(int(d) for d in shape.split(",") if d.strip())
+        store(path, rng.standard_normal(dims), dtype)
+        dys.append(path)
+    grads = [(f, npy_dtype(f)) for f in inputs if npy_dtype(f)]
+    outs = {}
+    for backend in ("cpu", "reference"):
+        outs[backend] = [os.path.join(a.workdir, "d%d_%s.npy" % (n, backend))
+                         for n in range(len(grads))]
+        r = subprocess.run([a.attn_run, src, "--grad", "--backend=" + backend] +
+                           ["--input=@" + f for f in inputs + dys] +
+                           ["--output=@" + f for f in outs[backend]],
+                           capture_output=True, text=True)
+        if r.returncode:
+            print("%s --grad failed (exit %d)\n%s%s\nFAIL" % (backend, r.returncode,
+                                                           r.stdout, r.stderr))
+            return 1
+    ok = True
+    for n, (f, dtype) in enumerate(grads):
+        tol = a.tol or (1e-4 if dtype == "f32" else 3e-2)
+        got = load(outs["cpu"][n], dtype)
+        ref = load(outs["reference"][n], dtype)
+        ok &= compare_output("d" + os.path.basename(f)[:-4], got, ref, tol, finite=True)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
