@@ -81,6 +81,8 @@ static Value constantLike(OpBuilder &b, Location loc, Value like, double c) {
                                    b.getFloatAttr(like.getType(), c));
 }
 
+static bool isDifferentiable(Value v);
+
 //===----------------------------------------------------------------------===//
 // Scalar rules
 //===----------------------------------------------------------------------===//
@@ -207,6 +209,115 @@ RULE(arith::SelectOp) {
 #undef C
 } // namespace
 
+//===----------------------------------------------------------------------===//
+// linalg.generic (elementwise, with broadcast inputs)
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// An all-parallel linalg.generic with one output at the identity map whose
+/// value the body does not read: input k's gradient is a generic over the
+/// same iteration space that re-runs the body, differentiates it with
+/// respect to argument k (seeded with the result's gradient) and sums over
+/// the dims input k is broadcast along.
+struct GenericAdjoint
+    : public AdjointOpInterface::ExternalModel<GenericAdjoint,
+                                               linalg::GenericOp> {
+  LogicalResult
+  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+               ArrayRef<Value> resultAdjoints,
+               SmallVectorImpl<Value> &operandAdjoints,
+               SmallVectorImpl<std::pair<Value, Value>> &) const {
+    auto op = cast<linalg::GenericOp>(o);
+    Location loc = op.getLoc();
+    if (op.getNumDpsInits() != 1 || op.getNumResults() != 1 ||
+        op.getNumReductionLoops() != 0 ||
+        !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity() ||
+        op.payloadUsesValueFromOperand(op.getDpsInitOperand(0)))
+      return op.emitOpError("is differentiated only when elementwise: all "
+                            "loops parallel, one output at the identity map, "
+                            "its value unread");
+    Block &body = op.getRegion().front();
+    unsigned rank = op.getNumLoops();
+    Value dy = resultAdjoints[0];
+    operandAdjoints.assign(op->getNumOperands(), Value());
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      if (!isDifferentiable(in->get()) ||
+          !isa<RankedTensorType>(in->get().getType()))
+        continue;
+      AffineMap map = op.getMatchingIndexingMap(in);
+      if (!map.isProjectedPermutation())
+        return op.emitOpError("is differentiated only with inputs indexed by "
+                              "projected permutations");
+      Value x = mapping.lookup(in->get());
+      Value grad = zeroAdjoint(b, loc, x);
+      SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+      SmallVector<Value> ins = {dy};
+      for (OpOperand *other : op.getDpsInputOperands()) {
+        maps.push_back(op.getMatchingIndexingMap(other));
+        ins.push_back(mapping.lookup(other->get()));
+      }
+      maps.push_back(map);
+      SmallVector<utils::IteratorType> iters;
+      for (unsigned d = 0; d < rank; ++d)
+        iters.push_back(llvm::any_of(map.getResults(),
+                                     [&](AffineExpr e) {
+                                       return e.isFunctionOfDim(d);
+                                     })
+                            ? utils::IteratorType::parallel
+                            : utils::IteratorType::reduction);
+      LogicalResult status = success();
+      auto gen = linalg::GenericOp::create(
+          b, loc, grad.getType(), ins, ValueRange{grad}, maps, iters,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            // args: dy, the inputs, the gradient being summed.
+            // The inputs, then the (unread) output's argument.
+            SmallVector<Value> primal(args.drop_front());
+            IRMapping regionMapping = mapping;
+            FailureOr<SmallVector<Value>> adj = buildRegionAdjoint(
+                nb, op.getRegion(), primal, args[0], regionMapping);
+            Value sum = args.back();
+            if (failed(adj))
+              status = failure();
+            else if (Value a = (*adj)[in->getOperandNumber()])
+              sum = arith::AddFOp::create(
+                  nb, nl, sum,
+                  a.getType().isF32()
+                      ? a
+                      : arith::TruncFOp::create(nb, nl, nb.getF32Type(), a)
+                            .getResult());
+            linalg::YieldOp::create(nb, nl, sum);
+          });
+      if (failed(status))
+        return failure();
+      operandAdjoints[in->getOperandNumber()] = gen.getResult(0);
+    }
+    (void)body;
+    return success();
+  }
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// attn.cumsum
+//===----------------------------------------------------------------------===//
+
+LogicalResult CumsumOp::buildAdjoint(
+    OpBuilder &b, IRMapping &mapping, ArrayRef<Value> resultAdjoints,
+    SmallVectorImpl<Value> &operandAdjoints,
+    SmallVectorImpl<std::pair<Value, Value>> &) {
+  // The adjoint of a prefix sum is the suffix sum of the gradient.
+  Location loc = getLoc();
+  Value dy = resultAdjoints[0];
+  auto type = cast<RankedTensorType>(dy.getType());
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), b.getF32Type(),
+                                       dynamicSizes(b, loc, dy));
+  auto rev = CumsumOp::create(b, loc, TypeRange{type}, dy, init, getDimAttr(),
+                              getReverse() ? UnitAttr() : b.getUnitAttr());
+  operandAdjoints.assign(getNumOperands(), Value());
+  operandAdjoints[0] = rev.getResult(0);
+  return success();
+}
+
 void mlir::attn::registerAdjointExternalModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
     arith::AddFOp::attachInterface<ScalarAdjoint<arith::AddFOp>>(*ctx);
@@ -221,6 +332,9 @@ void mlir::attn::registerAdjointExternalModels(DialectRegistry &registry) {
     arith::MinimumFOp::attachInterface<ScalarAdjoint<arith::MinimumFOp>>(*ctx);
     arith::MinNumFOp::attachInterface<ScalarAdjoint<arith::MinNumFOp>>(*ctx);
     arith::SelectOp::attachInterface<ScalarAdjoint<arith::SelectOp>>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, linalg::LinalgDialect *) {
+    linalg::GenericOp::attachInterface<GenericAdjoint>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, math::MathDialect *) {
     math::FmaOp::attachInterface<ScalarAdjoint<math::FmaOp>>(*ctx);

@@ -327,11 +327,13 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
 
 def Attn_CumsumOp : Attn_Op<"cumsum", [
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "Inclusive prefix sum along one dimension";
   let description = [{
     `output[..., t, ...] = sum_{t' <= t} input[..., t', ...]` along `dim`,
-    accumulated in f32. The scan that some variants need before attention
+    accumulated in f32; with `reverse`, the suffix sum `sum_{t' >= t}` (the
+    adjoint of the prefix sum, what `attn-generate-backward` emits for it). The scan that some variants need before attention
     (the Forgetting Transformer's cumulative log forget gates); elementwise
     work before it is an ordinary `linalg.generic`. Destination-passing, on
     tensors or memrefs, like `attn.attention`; `attn-lower-cumsum` turns the
@@ -341,10 +343,11 @@ def Attn_CumsumOp : Attn_Op<"cumsum", [
     %c = attn.cumsum dim(2) ins(%x : tensor<?x4x?xf32>) outs(%init : tensor<?x4x?xf32>) -> tensor<?x4x?xf32>
     ```
   }];
-  let arguments = (ins AnyShaped:$input, AnyShaped:$output, I64Attr:$dim);
+  let arguments = (ins AnyShaped:$input, AnyShaped:$output, I64Attr:$dim,
+                       UnitAttr:$reverse);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
-    `dim` `(` $dim `)` `ins` `(` $input `:` type($input) `)`
+    (`reverse` $reverse^)? `dim` `(` $dim `)` `ins` `(` $input `:` type($input) `)`
     `outs` `(` $output `:` type($output) `)` attr-dict (`->` type($results)^)?
   }];
   let hasVerifier = 1;

@@ -41,7 +41,12 @@ static void emitLoops(OpBuilder &b, Location loc, CumsumOp op, int64_t d,
         b, loc, c0, n, c1, ValueRange{zero},
         [&](OpBuilder &b, Location loc, Value t, ValueRange sum) {
           SmallVector<Value> at(ivs.begin(), ivs.end());
-          at[dim] = t;
+          // reverse: t' = n - 1 - t, a suffix sum.
+          at[dim] = op.getReverse()
+                        ? arith::SubIOp::create(
+                              b, loc, arith::SubIOp::create(b, loc, n, c1), t)
+                              .getResult()
+                        : t;
           Value x = memref::LoadOp::create(b, loc, op.getInput(), at);
           if (!x.getType().isF32())
             x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);

@@ -699,8 +699,15 @@ LogicalResult Lowerer::cumsum(CumsumOp op) {
   define(out.f, vars, at(*x, toExprs(vars)));
   H::RDom r(1, H::max(x->shape[dim] - 1, 0), "t");
   std::vector<H::Expr> cur = toExprs(vars), prev = toExprs(vars);
-  cur[dim] = r;
-  prev[dim] = r - 1;
+  if (op.getReverse()) {
+    // Suffix sums: t = n - 1 - r from n - 2 down to 0, each adding t + 1.
+    H::Expr t = x->shape[dim] - 1 - r;
+    cur[dim] = t;
+    prev[dim] = t + 1;
+  } else {
+    cur[dim] = r;
+    prev[dim] = r - 1;
+  }
   std::reverse(cur.begin(), cur.end());
   std::reverse(prev.begin(), prev.end());
   out.f(cur) = out.f(cur) + out.f(prev);

@@ -161,9 +161,11 @@ func.func @tile_ops_sigmoid_sink(%q: memref<?x64xf32>, %m: memref<16xf32>, %l: m
 // CHECK-LABEL: func.func @cumsum
 // CHECK: attn.cumsum dim(2) ins(%{{.*}} : tensor<?x4x?xf32>) outs(%{{.*}} : tensor<?x4x?xf32>) -> tensor<?x4x?xf32>
 // CHECK: attn.cumsum dim(0) ins(%{{.*}} : memref<?xbf16>) outs(%{{.*}} : memref<?xf32>)
+// CHECK: attn.cumsum reverse dim(0) ins(%{{.*}} : memref<?xbf16>) outs(%{{.*}} : memref<?xf32>)
 func.func @cumsum(%x: tensor<?x4x?xf32>, %y: tensor<?x4x?xf32>, %a: memref<?xbf16>, %b: memref<?xf32>) -> tensor<?x4x?xf32> {
   %r = attn.cumsum dim(2) ins(%x : tensor<?x4x?xf32>) outs(%y : tensor<?x4x?xf32>) -> tensor<?x4x?xf32>
   attn.cumsum dim(0) ins(%a : memref<?xbf16>) outs(%b : memref<?xf32>)
+  attn.cumsum reverse dim(0) ins(%a : memref<?xbf16>) outs(%b : memref<?xf32>)
   return %r : tensor<?x4x?xf32>
 }
 

@@ -530,7 +530,8 @@ LogicalResult Interpreter::exec(Operation *op) {
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t r = 0; r < inner; ++r) {
         double sum = 0;
-        for (int64_t t = 0; t < n; ++t) {
+        for (int64_t u = 0; u < n; ++u) {
+          int64_t t = c.getReverse() ? n - 1 - u : u;
           int64_t at = (o * n + t) * inner + r;
           sum += in.data[at];
           out->data[at] = roundTo(elem, sum);
