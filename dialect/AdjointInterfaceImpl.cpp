@@ -298,6 +298,122 @@ struct GenericAdjoint
 } // namespace
 
 //===----------------------------------------------------------------------===//
+// tensor: slices and reshapes (moving values, not computing them)
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// OpFoldResults of the primal op, with their values mapped.
+static SmallVector<OpFoldResult> mapped(ArrayRef<OpFoldResult> ofrs,
+                                        IRMapping &mapping) {
+  SmallVector<OpFoldResult> out;
+  for (OpFoldResult f : ofrs)
+    out.push_back(isa<Value>(f) ? OpFoldResult(mapping.lookupOrDefault(
+                                      cast<Value>(f)))
+                                : f);
+  return out;
+}
+
+static RankedTensorType f32Like(Type t) {
+  auto r = cast<RankedTensorType>(t);
+  return RankedTensorType::get(r.getShape(), Float32Type::get(t.getContext()));
+}
+
+/// insert_slice: the source's gradient is the slice of the result's; the
+/// destination's is the result's with the slice zeroed (none for a
+/// tensor.empty destination).
+struct InsertSliceAdjoint
+    : public AdjointOpInterface::ExternalModel<InsertSliceAdjoint,
+                                               tensor::InsertSliceOp> {
+  LogicalResult
+  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+               ArrayRef<Value> resultAdjoints,
+               SmallVectorImpl<Value> &operandAdjoints,
+               SmallVectorImpl<std::pair<Value, Value>> &) const {
+    auto op = cast<tensor::InsertSliceOp>(o);
+    Location loc = op.getLoc();
+    Value dy = resultAdjoints[0];
+    auto offsets = mapped(op.getMixedOffsets(), mapping),
+         sizes = mapped(op.getMixedSizes(), mapping),
+         strides = mapped(op.getMixedStrides(), mapping);
+    operandAdjoints.assign(op->getNumOperands(), Value());
+    operandAdjoints[0] = tensor::ExtractSliceOp::create(
+        b, loc, f32Like(op.getSourceType()), dy, offsets, sizes, strides);
+    if (!op.getDest().getDefiningOp<tensor::EmptyOp>()) {
+      Value zero = zeroAdjoint(b, loc, mapping.lookup(op.getSource()));
+      operandAdjoints[1] = tensor::InsertSliceOp::create(
+          b, loc, zero, dy, offsets, sizes, strides);
+    }
+    return success();
+  }
+};
+
+/// extract_slice: the gradient lands in the slice of a zero tensor.
+struct ExtractSliceAdjoint
+    : public AdjointOpInterface::ExternalModel<ExtractSliceAdjoint,
+                                               tensor::ExtractSliceOp> {
+  LogicalResult
+  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+               ArrayRef<Value> resultAdjoints,
+               SmallVectorImpl<Value> &operandAdjoints,
+               SmallVectorImpl<std::pair<Value, Value>> &) const {
+    auto op = cast<tensor::ExtractSliceOp>(o);
+    Location loc = op.getLoc();
+    Value zero = zeroAdjoint(b, loc, mapping.lookup(op.getSource()));
+    operandAdjoints.assign(op->getNumOperands(), Value());
+    operandAdjoints[0] = tensor::InsertSliceOp::create(
+        b, loc, resultAdjoints[0], zero, mapped(op.getMixedOffsets(), mapping),
+        mapped(op.getMixedSizes(), mapping),
+        mapped(op.getMixedStrides(), mapping));
+    return success();
+  }
+};
+
+/// expand_shape / collapse_shape: the inverse reshape of the gradient.
+struct ExpandShapeAdjoint
+    : public AdjointOpInterface::ExternalModel<ExpandShapeAdjoint,
+                                               tensor::ExpandShapeOp> {
+  LogicalResult
+  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+               ArrayRef<Value> resultAdjoints,
+               SmallVectorImpl<Value> &operandAdjoints,
+               SmallVectorImpl<std::pair<Value, Value>> &) const {
+    auto op = cast<tensor::ExpandShapeOp>(o);
+    operandAdjoints.assign(op->getNumOperands(), Value());
+    operandAdjoints[0] = tensor::CollapseShapeOp::create(
+        b, op.getLoc(), f32Like(op.getSrcType()), resultAdjoints[0],
+        op.getReassociationIndices());
+    return success();
+  }
+};
+
+struct CollapseShapeAdjoint
+    : public AdjointOpInterface::ExternalModel<CollapseShapeAdjoint,
+                                               tensor::CollapseShapeOp> {
+  LogicalResult
+  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+               ArrayRef<Value> resultAdjoints,
+               SmallVectorImpl<Value> &operandAdjoints,
+               SmallVectorImpl<std::pair<Value, Value>> &) const {
+    auto op = cast<tensor::CollapseShapeOp>(o);
+    Location loc = op.getLoc();
+    Value src = mapping.lookup(op.getSrc());
+    SmallVector<OpFoldResult> shape;
+    for (int64_t d = 0; d < op.getSrcType().getRank(); ++d)
+      shape.push_back(op.getSrcType().isDynamicDim(d)
+                          ? OpFoldResult(tensor::DimOp::create(b, loc, src, d)
+                                             .getResult())
+                          : OpFoldResult(b.getIndexAttr(
+                                op.getSrcType().getDimSize(d))));
+    operandAdjoints.assign(op->getNumOperands(), Value());
+    operandAdjoints[0] = tensor::ExpandShapeOp::create(
+        b, loc, f32Like(op.getSrcType()), resultAdjoints[0],
+        op.getReassociationIndices(), shape);
+    return success();
+  }
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
 // attn.cumsum
 //===----------------------------------------------------------------------===//
 
@@ -332,6 +448,12 @@ void mlir::attn::registerAdjointExternalModels(DialectRegistry &registry) {
     arith::MinimumFOp::attachInterface<ScalarAdjoint<arith::MinimumFOp>>(*ctx);
     arith::MinNumFOp::attachInterface<ScalarAdjoint<arith::MinNumFOp>>(*ctx);
     arith::SelectOp::attachInterface<ScalarAdjoint<arith::SelectOp>>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, tensor::TensorDialect *) {
+    tensor::InsertSliceOp::attachInterface<InsertSliceAdjoint>(*ctx);
+    tensor::ExtractSliceOp::attachInterface<ExtractSliceAdjoint>(*ctx);
+    tensor::ExpandShapeOp::attachInterface<ExpandShapeAdjoint>(*ctx);
+    tensor::CollapseShapeOp::attachInterface<CollapseShapeAdjoint>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, linalg::LinalgDialect *) {
     linalg::GenericOp::attachInterface<GenericAdjoint>(*ctx);

@@ -179,6 +179,52 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
     }
     if (auto cast = dyn_cast<tensor::CastOp>(op))
       eq.uniteValues(cast.getSource(), cast.getResult());
+    if (auto grad = dyn_cast<AttentionBackwardOp>(op)) {
+      eq.uniteValues(grad.getQuery(), grad.getOutputs()[0]);
+      eq.uniteValues(grad.getKey(), grad.getOutputs()[1]);
+      eq.uniteValues(grad.getValue(), grad.getOutputs()[2]);
+    }
+    // A dynamic size written as tensor.dim of another value.
+    auto uniteSize = [&](Value v, unsigned d, OpFoldResult size) {
+      auto val = dyn_cast<Value>(size);
+      auto dim = val ? val.getDefiningOp<tensor::DimOp>() : tensor::DimOp();
+      if (std::optional<int64_t> index =
+              dim ? getConstantIntValue(dim.getDimension()) : std::nullopt)
+        eq.uniteDims(v, d, dim.getSource(), *index);
+    };
+    if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op);
+        slice && slice.getType().getRank() == slice.getSourceType().getRank())
+      for (auto [d, size] : llvm::enumerate(slice.getMixedSizes()))
+        uniteSize(slice.getResult(), d, size);
+    if (auto insert = dyn_cast<tensor::InsertSliceOp>(op)) {
+      eq.uniteValues(insert.getResult(), insert.getDest());
+      if (insert.getSourceType().getRank() == insert.getType().getRank())
+        for (auto [d, size] : llvm::enumerate(insert.getMixedSizes()))
+          uniteSize(insert.getSource(), d, size);
+    }
+    // Reshapes: a group of one dynamic dim and static 1s keeps its size.
+    auto uniteGroups = [&](Value flat, Value full,
+                           ArrayRef<ReassociationIndices> groups) {
+      auto type = cast<ShapedType>(full.getType());
+      for (auto [g, group] : llvm::enumerate(groups)) {
+        SmallVector<int64_t> dyn;
+        bool ones = true;
+        for (int64_t d : group) {
+          if (type.isDynamicDim(d))
+            dyn.push_back(d);
+          else
+            ones &= type.getDimSize(d) == 1;
+        }
+        if (dyn.size() == 1 && ones)
+          eq.uniteDims(flat, g, full, dyn[0]);
+      }
+    };
+    if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
+      uniteGroups(expand.getSrc(), expand.getResult(),
+                  expand.getReassociationIndices());
+    if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op))
+      uniteGroups(collapse.getResult(), collapse.getSrc(),
+                  collapse.getReassociationIndices());
     if (auto branch = dyn_cast<scf::IfOp>(op))
       for (Region *region : {&branch.getThenRegion(), &branch.getElseRegion()})
         if (!region->empty())

@@ -1400,7 +1400,8 @@ LogicalResult
 mlir::attn::gradReference(func::FuncOp func,
                           const std::vector<::attn::HostArray> &inputs,
                           const std::vector<::attn::HostArray> &resultGrads,
-                          std::vector<::attn::HostArray> &grads) {
+                          std::vector<::attn::HostArray> &grads,
+                          int64_t stride) {
   // f(x) . dy, in float64 with no rounding to the element types.
   exactFloats = true;
   llvm::scope_exit restore([] { exactFloats = false; });
@@ -1445,6 +1446,11 @@ mlir::attn::gradReference(func::FuncOp func,
         ::attn::HostArray::allocate(inputs[k].dtype, inputs[k].shape);
     std::vector<double> &x = args[k].t->data;
     for (size_t e = 0; e < x.size(); ++e) {
+      if (stride > 1 && e % stride != 0) {
+        ::attn::storeElement(g, static_cast<int64_t>(e),
+                             std::numeric_limits<double>::quiet_NaN());
+        continue;
+      }
       double x0 = x[e], h = 1e-5 * std::max(1.0, std::fabs(x0));
       double plus = 0, minus = 0;
       x[e] = x0 + h;

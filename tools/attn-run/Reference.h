@@ -36,11 +36,14 @@ FailureOr<double> countAttentionFlops(func::FuncOp func,
 /// types): for each floating-point input, the gradient of
 /// sum_k <resultGrads[k], result_k> (one gradient per floating-point
 /// result), stored in the input's element type. Two interpretations of the
-/// function per input element: for small shapes.
+/// function per input element: for small shapes. With `stride` > 1 only
+/// every stride-th element of each input is differentiated (the others are
+/// NaN).
 LogicalResult gradReference(func::FuncOp func,
                             const std::vector<::attn::HostArray> &inputs,
                             const std::vector<::attn::HostArray> &resultGrads,
-                            std::vector<::attn::HostArray> &grads);
+                            std::vector<::attn::HostArray> &grads,
+                            int64_t stride = 1);
 
 } // namespace mlir::attn
 

@@ -88,6 +88,11 @@ static cl::opt<bool> grad(
              "gradient per floating-point result; outputs: the gradients of "
              "the floating-point inputs, in order"),
     cl::init(false), cl::cat(toolOptions));
+static cl::opt<int64_t> fdStride(
+    "fd-stride",
+    cl::desc("--grad --backend=reference: differentiate only every N-th "
+             "element of each input (the others are written as NaN)"),
+    cl::init(1), cl::cat(toolOptions));
 static cl::opt<std::string> backend(
     "backend",
     cl::desc("cpu (default), cuda (NVIDIA GPU, see --chip), gpu-emulation "
@@ -335,7 +340,9 @@ static int runGradReference(func::FuncOp fn) {
       dys.push_back(std::move(a));
   }
   std::vector<::attn::HostArray> grads;
-  if (failed(gradReference(fn, in, dys, grads)))
+  if (fdStride < 1)
+    return fail("--fd-stride must be >= 1");
+  if (failed(gradReference(fn, in, dys, grads, fdStride)))
     return 1;
   for (size_t k = 0; k < outputs.size(); ++k) {
     std::string error;
