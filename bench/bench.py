@@ -206,8 +206,10 @@ class Bench:
                 self.sgemm[t] = (float("nan"), float("nan"))
 
     # --- Kernels ----------------------------------------------------------
-    def compile(self, name, mlir_text=None, mlir_path=None, backend="mlir", extra=()):
-        """attn-compile -> object + header, then the driver; returns its path."""
+    def compile(self, name, mlir_text=None, mlir_path=None, backend="mlir", extra=(),
+                function="main"):
+        """attn-compile -> object + header, then the driver (calling
+        @function); returns the MLIR path and the driver's."""
         base = os.path.join(self.work, name)
         if mlir_path is None:
             mlir_path = base + ".mlir"
@@ -220,7 +222,7 @@ class Bench:
             "--backend=" + backend] + list(extra) + [
             "-o", base + ".o", "--header", base + ".h", "--name=" + name])
         header = open(base + ".h").read()
-        fn, params = re.search(r"int (\w+_main)\(([^)]*)\);", header).groups()
+        fn, params = re.search(r"int (\w+_%s)\(([^)]*)\);" % function, header).groups()
         nargs = len(params.split(","))
         with open(base + "_shim.h", "w") as f:
             f.write('#include "%s.h"\n' % name)
@@ -433,6 +435,69 @@ class Bench:
                      "L=%d" % L, dense_ms)
         self.measure("routing", "dense causal (4 heads, D=64)", dexe, dmlir, inputs,
                      "L=%d" % L)
+
+    def backward(self):
+        """The derived backward (attn-compile --grad, @main_backward) of MHA,
+        H = 8: causal and not, f32 and bf16, D = 64 and 128, at the lengths
+        of --backward-seqs. GFLOP/s count 2.5x the forward's visible-pair
+        work (FlashAttention-2's convention: five matmuls against two). The
+        saved O and LSE come from @main_train (attn-run)."""
+        specs = [("bwd_mha_%s_d%d%s" % ("causal" if c else "noncausal", d,
+                                       "" if dt == "f32" else "_" + dt), c, d, dt)
+                 for dt in ("f32", "bf16") for d in (64, 128) for c in (True, False)]
+        for name, causal, d, dtype in specs:
+            text = attention_mlir(8, 8, d, dtype, causal)
+            src = os.path.join(self.work, name + "_fwd.mlir")
+            with open(src, "w") as f:
+                f.write(text)
+            gen = os.path.join(self.work, name + "_gen.mlir")
+            with open(gen, "w") as f:
+                f.write(sh([os.path.join(self.bin, "attn-opt"), src,
+                            "--attn-generate-backward"]))
+            _, exe = self.compile(name, mlir_path=src, extra=["--grad"],
+                                  function="main_backward")
+            for l in self.args.backward_seqs:
+                qkv = self.inputs(name, [((1, 8, l, d), dtype)] * 3)
+                o, o2, lse, do = (os.path.join(self.work, "%s_%s.npy" % (name, n))
+                                  for n in ("o", "o2", "lse", "do"))
+                sh([os.path.join(self.bin, "attn-run"), gen, "--function=main_train"] +
+                   ["--input=@" + p for p in qkv] +
+                   ["--output=@" + p for p in (o, o2, lse)])
+                store(do, self.rng.standard_normal((1, 8, l, d), dtype=np.float32), dtype)
+                flops = 2.5 * self.flops(src, qkv)
+                naive = None
+                if dtype == "f32":
+                    naive = lambda t, l=l, d=d, c=causal: self.torch_backward(l, d, c, t)
+                self.measure("backward", name, exe, None, qkv + [o, lse, do],
+                             "L=%d" % l, naive, flops=flops)
+
+    def torch_backward(self, l, d, causal, threads):
+        """PyTorch autograd of matmul-softmax-matmul attention (H = 8, f32):
+        median ms of the backward alone (the graph kept, gradients reset
+        untimed), on `threads` threads; NaN without python3-torch."""
+        try:
+            import torch
+        except ImportError:
+            return float("nan")
+        import time
+        torch.set_num_threads(threads)
+        g = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(1, 8, l, d, generator=g, requires_grad=True)
+                   for _ in range(3))
+        s = (q @ k.transpose(-1, -2)) / d ** 0.5
+        if causal:
+            s = s.masked_fill(torch.ones(l, l, dtype=torch.bool).triu(1), float("-inf"))
+        o = torch.softmax(s, dim=-1) @ v
+        do = torch.randn(1, 8, l, d, generator=g)
+        ms = []
+        for r in range(self.args.naive_runs + 2):
+            for x in (q, k, v):
+                x.grad = None
+            t0 = time.perf_counter()
+            o.backward(do, retain_graph=True)
+            if r >= 2:
+                ms.append((time.perf_counter() - t0) * 1e3)
+        return float(np.median(ms))
 
     # --- Output -----------------------------------------------------------
     HEAD = ("| kernel | size | thr | ms | GFLOP/s | % FMA peak | × best sgemm "
@@ -660,9 +725,11 @@ def main():
     p.add_argument("--ggml", default=os.environ.get("ATTN_GGML"),
                    help="install prefix of a ggml built outside attn (include/, lib/): "
                    "adds ggml's CPU flash attention on the dense and decode shapes")
-    p.add_argument("--only", default="dense,decode,variants,routing,linear,kvcache",
+    p.add_argument("--backward-seqs", default="512 1024",
+                   help="sequence lengths of the backward section")
+    p.add_argument("--only", default="dense,decode,variants,routing,linear,kvcache,backward",
                    help="comma-separated sections: dense, decode, variants, routing, "
-                   "linear, kvcache")
+                   "linear, kvcache, backward")
     p.add_argument("--replot", action="store_true",
                    help="redraw the plots from the saved results")
     a = p.parse_args()
@@ -670,6 +737,7 @@ def main():
     a.seqs = [int(s) for s in a.seqs.split()]
     a.decode_keys = [int(s) for s in a.decode_keys.split()]
     a.linear_seqs = [int(s) for s in a.linear_seqs.split()]
+    a.backward_seqs = [int(s) for s in a.backward_seqs.split()]
     a.out = a.out or os.path.join(a.build, "bench")
     b = Bench(a)
     if a.replot:  # Only redraw the plot from <out>/machine.csv, results.csv.
@@ -687,7 +755,8 @@ def main():
     b.machine()
     b.header()
     for section in a.only.split(","):
-        if section not in ("dense", "decode", "variants", "routing", "linear", "kvcache"):
+        if section not in ("dense", "decode", "variants", "routing", "linear", "kvcache",
+                           "backward"):
             sys.exit("error: unknown section '%s'" % section)
         getattr(b, section)()
     b.save()

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNLOWERATTENTIONBACKWARDPASS
@@ -34,7 +35,8 @@ namespace {
 
 class Lowering {
 public:
-  Lowering(AttentionBackwardOp op) : op(op), b(op), loc(op.getLoc()) {}
+  Lowering(AttentionBackwardOp op, int64_t vectorWidth)
+      : op(op), b(op), loc(op.getLoc()), vectorWidth(vectorWidth) {}
 
   void run() {
     auto qType = cast<MemRefType>(op.getQuery().getType());
@@ -149,32 +151,83 @@ private:
     return at;
   }
 
-  /// sum_c x[xl, c] y[yl, c] over c < n, in f32.
+  /// The lanes that rows of `n` elements are processed in: the widest power
+  /// of two <= the target's vector width that divides n (1: scalar).
+  int64_t lanesFor(int64_t n) const {
+    for (int64_t w = vectorWidth; w >= 4; w /= 2)
+      if (n % w == 0)
+        return w;
+    return 1;
+  }
+
+  /// `w` elements of `buf` at `at` (+ `[c]`) as an f32 vector (a scalar for
+  /// w = 1).
+  Value loadVec(Value buf, ArrayRef<Value> lead, Value c, int64_t w) {
+    if (w == 1)
+      return load(buf, row(lead, c));
+    Type elem = cast<MemRefType>(buf.getType()).getElementType();
+    Value x = vector::LoadOp::create(b, loc, VectorType::get({w}, elem), buf,
+                                     row(lead, c));
+    if (!elem.isF32())
+      x = arith::ExtFOp::create(b, loc, VectorType::get({w}, b.getF32Type()),
+                                x);
+    return x;
+  }
+
+  Value splat(Value s, int64_t w) {
+    return w == 1 ? s
+                  : vector::BroadcastOp::create(
+                        b, loc, VectorType::get({w}, b.getF32Type()), s)
+                        .getResult();
+  }
+
+  /// a * x + y, elementwise.
+  Value fma(Value a, Value x, Value y) {
+    if (isa<VectorType>(a.getType()))
+      return vector::FMAOp::create(b, loc, a, x, y);
+    return arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, a, x),
+                                 y);
+  }
+
+  /// sum_c x[xl, c] y[yl, c] over c < n, in f32 (vectors of lanes, then one
+  /// reduction).
   Value dot(Value x, ArrayRef<Value> xl, Value y, ArrayRef<Value> yl,
             int64_t n) {
-    return buildReduce(b, loc, c0, idx(n), ValueRange{zero},
-                       [&](Value c, ValueRange acc) -> SmallVector<Value> {
-                         Value p = arith::MulFOp::create(
-                             b, loc, load(x, row(xl, c)), load(y, row(yl, c)));
-                         return {arith::AddFOp::create(b, loc, acc[0], p)};
-                       })[0];
+    int64_t w = lanesFor(n);
+    Value acc = buildReduce(b, loc, c0, idx(n / w), ValueRange{splat(zero, w)},
+                            [&](Value k, ValueRange acc) -> SmallVector<Value> {
+                              Value c = arith::MulIOp::create(b, loc, k, idx(w));
+                              return {fma(loadVec(x, xl, c, w),
+                                          loadVec(y, yl, c, w), acc[0])};
+                            })[0];
+    if (w == 1)
+      return acc;
+    return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc);
   }
 
   /// out[ol, c] = 0 for c < n.
   void fill(Value out, ArrayRef<Value> ol, int64_t n) {
-    buildFor(b, loc, c0, idx(n), 1, [&](Value c) {
-      memref::StoreOp::create(b, loc, zero, out, row(ol, c));
+    int64_t w = lanesFor(n);
+    buildFor(b, loc, c0, idx(n), w, [&](Value c) {
+      if (w == 1)
+        memref::StoreOp::create(b, loc, zero, out, row(ol, c));
+      else
+        vector::StoreOp::create(b, loc, splat(zero, w), out, row(ol, c));
     });
   }
 
   /// out[ol, c] += a x[xl, c] for c < n (out f32).
   void axpy(Value out, ArrayRef<Value> ol, Value a, Value x,
             ArrayRef<Value> xl, int64_t n) {
-    buildFor(b, loc, c0, idx(n), 1, [&](Value c) {
-      Value o = memref::LoadOp::create(b, loc, out, row(ol, c));
-      Value y = arith::AddFOp::create(
-          b, loc, o, arith::MulFOp::create(b, loc, a, load(x, row(xl, c))));
-      memref::StoreOp::create(b, loc, y, out, row(ol, c));
+    int64_t w = lanesFor(n);
+    Value av = splat(a, w);
+    buildFor(b, loc, c0, idx(n), w, [&](Value c) {
+      Value o = loadVec(out, ol, c, w);
+      Value y = fma(av, loadVec(x, xl, c, w), o);
+      if (w == 1)
+        memref::StoreOp::create(b, loc, y, out, row(ol, c));
+      else
+        vector::StoreOp::create(b, loc, y, out, row(ol, c));
     });
   }
 
@@ -324,12 +377,14 @@ private:
   AttentionBackwardOp op;
   OpBuilder b;
   Location loc;
+  int64_t vectorWidth;
   int64_t heads = 0, kvHeads = 0, d = 0, dv = 0;
   Value c0, c1, batch, lq, lk, offset, scale, zero;
 };
 
 struct LowerAttentionBackward
     : attn::impl::AttnLowerAttentionBackwardPassBase<LowerAttentionBackward> {
+  using AttnLowerAttentionBackwardPassBase::AttnLowerAttentionBackwardPassBase;
   void runOnOperation() override {
     SmallVector<AttentionBackwardOp> ops;
     getOperation().walk([&](AttentionBackwardOp op) { ops.push_back(op); });
@@ -339,7 +394,7 @@ struct LowerAttentionBackward
                        "attn-lower-attention-backward");
         return signalPassFailure();
       }
-      Lowering(op).run();
+      Lowering(op, vectorWidth).run();
     }
   }
 };

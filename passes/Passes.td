@@ -319,15 +319,21 @@ def AttnLowerAttentionBackwardPass
        (each element then has one owner), in order otherwise.
 
     Visibility is the forward's (mask region, causal), evaluated per pair;
-    a row whose LSE is `-inf` sees nothing. Q.K, dO.V and the row updates are
-    scalar loops over the head dim in f32 (f16/bf16 inputs widened): a
-    correct, deterministic backward, not yet a tiled one.
+    a row whose LSE is `-inf` sees nothing. Q.K, dO.V and the row updates run
+    over the head dim in f32 vectors of up to `vector-width` lanes (f16/bf16
+    rows widened), one (query, key) pair at a time: a correct,
+    deterministic backward, not yet a tiled one.
   }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "16",
+           "f32 lanes of the target's vectors (16: AVX-512, 8: AVX2)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {

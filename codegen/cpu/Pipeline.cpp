@@ -64,7 +64,8 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   // Scans, pooling, routers and experts to loops; tile into the online-softmax form, then emit the
   // micro-kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
-  pm.addNestedPass<func::FuncOp>(createAttnLowerAttentionBackwardPass());
+  pm.addNestedPass<func::FuncOp>(
+      createAttnLowerAttentionBackwardPass({options.vectorWidth}));
   pm.addNestedPass<func::FuncOp>(
       createAttnLowerScanPass({options.scanChunk}));
   pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
