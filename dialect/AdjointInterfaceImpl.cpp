@@ -57,8 +57,8 @@ Value mlir::attn::addAdjoints(OpBuilder &b, Location loc, Value a, Value c) {
   if (!isa<RankedTensorType>(a.getType()))
     return arith::AddFOp::create(b, loc, a, c);
   Value empty = tensor::EmptyOp::create(
-      b, loc, cast<RankedTensorType>(a.getType()).getShape(),
-      b.getF32Type(), dynamicSizes(b, loc, a));
+      b, loc, cast<RankedTensorType>(a.getType()).getShape(), b.getF32Type(),
+      dynamicSizes(b, loc, a));
   return linalg::AddOp::create(b, loc, ValueRange{a, c}, ValueRange{empty})
       .getResult(0);
 }
@@ -77,8 +77,7 @@ static Value widen(OpBuilder &b, Location loc, Value v) {
 }
 
 static Value constantLike(OpBuilder &b, Location loc, Value like, double c) {
-  return arith::ConstantOp::create(b, loc,
-                                   b.getFloatAttr(like.getType(), c));
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(like.getType(), c));
 }
 
 static bool isDifferentiable(Value v);
@@ -97,11 +96,10 @@ using Rule = llvm::function_ref<SmallVector<Value>(
 template <typename OpTy>
 struct ScalarAdjoint
     : public AdjointOpInterface::ExternalModel<ScalarAdjoint<OpTy>, OpTy> {
-  LogicalResult
-  buildAdjoint(Operation *op, OpBuilder &b, IRMapping &mapping,
-               ArrayRef<Value> resultAdjoints,
-               SmallVectorImpl<Value> &operandAdjoints,
-               SmallVectorImpl<std::pair<Value, Value>> &) const {
+  LogicalResult buildAdjoint(Operation *op, OpBuilder &b, IRMapping &mapping,
+                             ArrayRef<Value> resultAdjoints,
+                             SmallVectorImpl<Value> &operandAdjoints,
+                             SmallVectorImpl<std::pair<Value, Value>> &) const {
     Location loc = op->getLoc();
     SmallVector<Value> x;
     for (Value v : op->getOperands()) {
@@ -119,9 +117,8 @@ struct ScalarAdjoint
 
 #define RULE(OP)                                                               \
   template <>                                                                  \
-  SmallVector<Value> ScalarAdjoint<OP>::rule(OP op, OpBuilder &b,              \
-                                             Location loc, ArrayRef<Value> x,  \
-                                             Value y, Value g)
+  SmallVector<Value> ScalarAdjoint<OP>::rule(                                  \
+      OP op, OpBuilder &b, Location loc, ArrayRef<Value> x, Value y, Value g)
 
 using arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp;
 #define MUL(a, c) arith::MulFOp::create(b, loc, a, c).getResult()
@@ -157,8 +154,8 @@ RULE(math::PowFOp) {
           MUL(MUL(g, y), math::LogOp::create(b, loc, x[0]))};
 }
 RULE(math::AbsFOp) {
-  Value neg = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x[0],
-                                    C(0.0));
+  Value neg =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x[0], C(0.0));
   return {arith::SelectOp::create(b, loc, neg, NEG(g), g)};
 }
 /// max/min: the gradient goes to the operand that was chosen (the first on
@@ -170,28 +167,24 @@ static SmallVector<Value> chosen(OpBuilder &b, Location loc, Value first,
           arith::SelectOp::create(b, loc, first, zero, g)};
 }
 RULE(arith::MaximumFOp) {
-  return chosen(b, loc,
-                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x[0],
-                                      x[1]),
-                g);
+  return chosen(
+      b, loc,
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x[0], x[1]), g);
 }
 RULE(arith::MaxNumFOp) {
-  return chosen(b, loc,
-                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGE, x[0],
-                                      x[1]),
-                g);
+  return chosen(
+      b, loc,
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGE, x[0], x[1]), g);
 }
 RULE(arith::MinimumFOp) {
-  return chosen(b, loc,
-                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, x[0],
-                                      x[1]),
-                g);
+  return chosen(
+      b, loc,
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, x[0], x[1]), g);
 }
 RULE(arith::MinNumFOp) {
-  return chosen(b, loc,
-                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ULE, x[0],
-                                      x[1]),
-                g);
+  return chosen(
+      b, loc,
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ULE, x[0], x[1]), g);
 }
 RULE(arith::SelectOp) {
   if (!isa<FloatType>(y.getType()))
@@ -222,11 +215,10 @@ namespace {
 struct GenericAdjoint
     : public AdjointOpInterface::ExternalModel<GenericAdjoint,
                                                linalg::GenericOp> {
-  LogicalResult
-  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
-               ArrayRef<Value> resultAdjoints,
-               SmallVectorImpl<Value> &operandAdjoints,
-               SmallVectorImpl<std::pair<Value, Value>> &) const {
+  LogicalResult buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+                             ArrayRef<Value> resultAdjoints,
+                             SmallVectorImpl<Value> &operandAdjoints,
+                             SmallVectorImpl<std::pair<Value, Value>> &) const {
     auto op = cast<linalg::GenericOp>(o);
     Location loc = op.getLoc();
     if (op.getNumDpsInits() != 1 || op.getNumResults() != 1 ||
@@ -259,12 +251,11 @@ struct GenericAdjoint
       maps.push_back(map);
       SmallVector<utils::IteratorType> iters;
       for (unsigned d = 0; d < rank; ++d)
-        iters.push_back(llvm::any_of(map.getResults(),
-                                     [&](AffineExpr e) {
-                                       return e.isFunctionOfDim(d);
-                                     })
-                            ? utils::IteratorType::parallel
-                            : utils::IteratorType::reduction);
+        iters.push_back(
+            llvm::any_of(map.getResults(),
+                         [&](AffineExpr e) { return e.isFunctionOfDim(d); })
+                ? utils::IteratorType::parallel
+                : utils::IteratorType::reduction);
       LogicalResult status = success();
       auto gen = linalg::GenericOp::create(
           b, loc, grad.getType(), ins, ValueRange{grad}, maps, iters,
@@ -307,9 +298,9 @@ static SmallVector<OpFoldResult> mapped(ArrayRef<OpFoldResult> ofrs,
                                         IRMapping &mapping) {
   SmallVector<OpFoldResult> out;
   for (OpFoldResult f : ofrs)
-    out.push_back(isa<Value>(f) ? OpFoldResult(mapping.lookupOrDefault(
-                                      cast<Value>(f)))
-                                : f);
+    out.push_back(isa<Value>(f)
+                      ? OpFoldResult(mapping.lookupOrDefault(cast<Value>(f)))
+                      : f);
   return out;
 }
 
@@ -324,11 +315,10 @@ static RankedTensorType f32Like(Type t) {
 struct InsertSliceAdjoint
     : public AdjointOpInterface::ExternalModel<InsertSliceAdjoint,
                                                tensor::InsertSliceOp> {
-  LogicalResult
-  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
-               ArrayRef<Value> resultAdjoints,
-               SmallVectorImpl<Value> &operandAdjoints,
-               SmallVectorImpl<std::pair<Value, Value>> &) const {
+  LogicalResult buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+                             ArrayRef<Value> resultAdjoints,
+                             SmallVectorImpl<Value> &operandAdjoints,
+                             SmallVectorImpl<std::pair<Value, Value>> &) const {
     auto op = cast<tensor::InsertSliceOp>(o);
     Location loc = op.getLoc();
     Value dy = resultAdjoints[0];
@@ -351,11 +341,10 @@ struct InsertSliceAdjoint
 struct ExtractSliceAdjoint
     : public AdjointOpInterface::ExternalModel<ExtractSliceAdjoint,
                                                tensor::ExtractSliceOp> {
-  LogicalResult
-  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
-               ArrayRef<Value> resultAdjoints,
-               SmallVectorImpl<Value> &operandAdjoints,
-               SmallVectorImpl<std::pair<Value, Value>> &) const {
+  LogicalResult buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+                             ArrayRef<Value> resultAdjoints,
+                             SmallVectorImpl<Value> &operandAdjoints,
+                             SmallVectorImpl<std::pair<Value, Value>> &) const {
     auto op = cast<tensor::ExtractSliceOp>(o);
     Location loc = op.getLoc();
     Value zero = zeroAdjoint(b, loc, mapping.lookup(op.getSource()));
@@ -372,11 +361,10 @@ struct ExtractSliceAdjoint
 struct ExpandShapeAdjoint
     : public AdjointOpInterface::ExternalModel<ExpandShapeAdjoint,
                                                tensor::ExpandShapeOp> {
-  LogicalResult
-  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
-               ArrayRef<Value> resultAdjoints,
-               SmallVectorImpl<Value> &operandAdjoints,
-               SmallVectorImpl<std::pair<Value, Value>> &) const {
+  LogicalResult buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+                             ArrayRef<Value> resultAdjoints,
+                             SmallVectorImpl<Value> &operandAdjoints,
+                             SmallVectorImpl<std::pair<Value, Value>> &) const {
     auto op = cast<tensor::ExpandShapeOp>(o);
     operandAdjoints.assign(op->getNumOperands(), Value());
     operandAdjoints[0] = tensor::CollapseShapeOp::create(
@@ -389,21 +377,19 @@ struct ExpandShapeAdjoint
 struct CollapseShapeAdjoint
     : public AdjointOpInterface::ExternalModel<CollapseShapeAdjoint,
                                                tensor::CollapseShapeOp> {
-  LogicalResult
-  buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
-               ArrayRef<Value> resultAdjoints,
-               SmallVectorImpl<Value> &operandAdjoints,
-               SmallVectorImpl<std::pair<Value, Value>> &) const {
+  LogicalResult buildAdjoint(Operation *o, OpBuilder &b, IRMapping &mapping,
+                             ArrayRef<Value> resultAdjoints,
+                             SmallVectorImpl<Value> &operandAdjoints,
+                             SmallVectorImpl<std::pair<Value, Value>> &) const {
     auto op = cast<tensor::CollapseShapeOp>(o);
     Location loc = op.getLoc();
     Value src = mapping.lookup(op.getSrc());
     SmallVector<OpFoldResult> shape;
     for (int64_t d = 0; d < op.getSrcType().getRank(); ++d)
-      shape.push_back(op.getSrcType().isDynamicDim(d)
-                          ? OpFoldResult(tensor::DimOp::create(b, loc, src, d)
-                                             .getResult())
-                          : OpFoldResult(b.getIndexAttr(
-                                op.getSrcType().getDimSize(d))));
+      shape.push_back(
+          op.getSrcType().isDynamicDim(d)
+              ? OpFoldResult(tensor::DimOp::create(b, loc, src, d).getResult())
+              : OpFoldResult(b.getIndexAttr(op.getSrcType().getDimSize(d))));
     operandAdjoints.assign(op->getNumOperands(), Value());
     operandAdjoints[0] = tensor::ExpandShapeOp::create(
         b, loc, f32Like(op.getSrcType()), resultAdjoints[0],
@@ -417,10 +403,11 @@ struct CollapseShapeAdjoint
 // attn.cumsum
 //===----------------------------------------------------------------------===//
 
-LogicalResult CumsumOp::buildAdjoint(
-    OpBuilder &b, IRMapping &mapping, ArrayRef<Value> resultAdjoints,
-    SmallVectorImpl<Value> &operandAdjoints,
-    SmallVectorImpl<std::pair<Value, Value>> &) {
+LogicalResult
+CumsumOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                       ArrayRef<Value> resultAdjoints,
+                       SmallVectorImpl<Value> &operandAdjoints,
+                       SmallVectorImpl<std::pair<Value, Value>> &) {
   // The adjoint of a prefix sum is the suffix sum of the gradient.
   Location loc = getLoc();
   Value dy = resultAdjoints[0];
@@ -501,9 +488,8 @@ mlir::attn::buildRegionAdjoint(OpBuilder &b, Region &region, ValueRange args,
     b.clone(o, mapping);
   DenseMap<Value, Value> adjoints;
   adjoints[block.getTerminator()->getOperand(0)] = seed;
-  for (Operation &o :
-       llvm::reverse(llvm::make_range(block.begin(),
-                                      block.without_terminator().end()))) {
+  for (Operation &o : llvm::reverse(
+           llvm::make_range(block.begin(), block.without_terminator().end()))) {
     SmallVector<Value> resultAdjoints;
     bool any = false;
     for (Value r : o.getResults()) {
@@ -526,18 +512,17 @@ mlir::attn::buildRegionAdjoint(OpBuilder &b, Region &region, ValueRange args,
       continue; // Constants, and floats made of integers (sitofp).
     if (!adjoint)
       return o.emitError("cannot differentiate '")
-                 << o.getName()
-                 << "': it has no adjoint (reverse-mode rule)",
+                 << o.getName() << "': it has no adjoint (reverse-mode rule)",
              failure();
     SmallVector<Value> operandAdjoints;
     SmallVector<std::pair<Value, Value>> nested;
-    if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints,
-                                    operandAdjoints, nested)))
+    if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints, operandAdjoints,
+                                    nested)))
       return failure();
     for (auto [operand, adj] : llvm::zip(o.getOperands(), operandAdjoints))
       if (adj && isDifferentiable(operand))
-        adjoints[operand] = addAdjoints(b, o.getLoc(), adjoints.lookup(operand),
-                                        adj);
+        adjoints[operand] =
+            addAdjoints(b, o.getLoc(), adjoints.lookup(operand), adj);
   }
   SmallVector<Value> result;
   for (BlockArgument arg : block.getArguments())
@@ -591,8 +576,7 @@ LogicalResult AttentionOp::buildAdjoint(
   auto unsupported = [&](StringRef what) {
     return emitOpError("cannot be differentiated yet: ") << what;
   };
-  if (getNormalizer() != Normalizer::softmax)
-    return unsupported("sigmoid normalizer");
+  bool softmax = getNormalizer() == Normalizer::softmax;
   if (getQuery2())
     return unsupported("second map (differential attention)");
   if (getBlocks())
@@ -603,26 +587,26 @@ LogicalResult AttentionOp::buildAdjoint(
     return unsupported("epilogue region");
   if (getRmsNormEps())
     return unsupported("rms_norm");
-  if (!getLse())
+  if (softmax && !getLse())
     return emitOpError("needs its log-sum-exp to be differentiated (the "
                        "training forward adds it)");
 
   Value q = mapping.lookup(getQuery()), k = mapping.lookup(getKey()),
         v = mapping.lookup(getValue());
-  Value o = mapping.lookup(getResult(0)), lse = mapping.lookup(getResult(1));
+  Value o = mapping.lookup(getResult(0));
+  Value lse = softmax ? mapping.lookup(getResult(1)) : Value();
   Value dO = resultAdjoints[0] ? resultAdjoints[0] : zeroAdjoint(b, loc, o);
-  Value dLse = resultAdjoints.size() > 1 ? resultAdjoints[1] : Value();
+  Value dLse =
+      softmax && resultAdjoints.size() > 1 ? resultAdjoints[1] : Value();
   // Tensors the score and sink regions read get gradients too (a sink
   // region that reads none needs nothing: the sink is in the saved LSE).
-  SmallVector<Value> sinkCaptures =
-      capturedTensors(*this, {&getSink()});
+  SmallVector<Value> sinkCaptures = capturedTensors(*this, {&getSink()});
   SmallVector<Value> captures =
       capturedTensors(*this, {&getScore(), &getSink()});
   SmallVector<Value> outs;
   auto emptyLike = [&](Value x) {
     auto t = cast<RankedTensorType>(x.getType());
-    outs.push_back(tensor::EmptyOp::create(b, loc, t.getShape(),
-                                           b.getF32Type(),
+    outs.push_back(tensor::EmptyOp::create(b, loc, t.getShape(), b.getF32Type(),
                                            dynamicSizes(b, loc, x)));
   };
   for (Value x : {q, k, v})
@@ -631,7 +615,7 @@ LogicalResult AttentionOp::buildAdjoint(
     emptyLike(mapping.lookup(c));
   auto grad = AttentionBackwardOp::create(
       b, loc, TypeRange(ValueRange(outs)), q, k, v, o, lse, dO, dLse, outs,
-      getCausalAttr(), b.getF32FloatAttr(getScaleValue()));
+      getCausalAttr(), b.getF32FloatAttr(getScaleValue()), getNormalizerAttr());
   // The score and mask regions as written (values they read mapped into
   // the backward's function), and the derivative of the score region.
   if (!getScore().empty())
@@ -648,9 +632,8 @@ LogicalResult AttentionOp::buildAdjoint(
     args.append(block->args_begin() + 2, block->args_end());
     IRMapping regionMapping = mapping;
     SmallVector<CapturedAdjoint> captured;
-    FailureOr<SmallVector<Value>> adj =
-        buildRegionAdjoint(b, getScore(), args, block->getArgument(1),
-                           regionMapping, &captured);
+    FailureOr<SmallVector<Value>> adj = buildRegionAdjoint(
+        b, getScore(), args, block->getArgument(1), regionMapping, &captured);
     if (failed(adj))
       return failure();
     accumulateCaptured(b, captured, captures, regionMapping);

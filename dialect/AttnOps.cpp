@@ -359,14 +359,22 @@ LogicalResult AttentionBackwardOp::verify() {
              << (f32Only ? "f32" : "f32, f16 or bf16") << ", got " << e;
     return type;
   };
-  FailureOr<ShapedType> q, k, v, o, lse, dO;
+  FailureOr<ShapedType> q, k, v, o, dO;
   if (failed(q = shaped(getQuery(), "query", 4, false)) ||
       failed(k = shaped(getKey(), "key", 4, false)) ||
       failed(v = shaped(getValue(), "value", 4, false)) ||
       failed(o = shaped(getOut(), "saved output", 4, false)) ||
-      failed(lse = shaped(getLse(), "saved log-sum-exp", 3, true)) ||
       failed(dO = shaped(getGradOut(), "output gradient", 4, false)))
     return failure();
+  bool softmax = getNormalizer() == Normalizer::softmax;
+  if (softmax != static_cast<bool>(getLse()))
+    return emitOpError(softmax ? "expected a saved log-sum-exp (lse) with the "
+                                 "softmax normalizer"
+                               : "expected no log-sum-exp with the sigmoid "
+                                 "normalizer");
+  if (!softmax && (getGradLse() || !getSinkGrad().empty()))
+    return emitOpError("expected no grad_lse and no sink_grad with the "
+                       "sigmoid normalizer");
   if (getOutputs().size() < 3)
     return emitOpError() << "expected at least 3 outputs (query, key and "
                             "value gradients, then capture gradients), got "
@@ -387,8 +395,14 @@ LogicalResult AttentionBackwardOp::verify() {
   FailureOr<ShapedType> dv = shaped(getOutputs()[2], "value gradient", 4, true);
   if (failed(dv))
     return failure();
-  SmallVector<std::pair<ShapedType, StringRef>> rows = {
-      {*lse, "saved log-sum-exp"}};
+  SmallVector<std::pair<ShapedType, StringRef>> rows;
+  if (getLse()) {
+    FailureOr<ShapedType> lse =
+        shaped(getLse(), "saved log-sum-exp", 3, true);
+    if (failed(lse))
+      return failure();
+    rows.push_back({*lse, "saved log-sum-exp"});
+  }
   if (getGradLse()) {
     FailureOr<ShapedType> dl = shaped(getGradLse(), "log-sum-exp gradient", 3,
                                       true);

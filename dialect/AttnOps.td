@@ -257,6 +257,9 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     dK[j]  += scale dR[i,j] Q[i]                 (summed over the group)
     ```
 
+    With `normalizer(sigmoid)` (sigmoid attention: `P = sigmoid(s)`, no
+    normalization) there is no LSE: `dS = (dO . V_j) P (1 - P)` and no `D`.
+
     Visibility is the forward's: the `mask` region and `causal` (aligned to
     the bottom-right corner). `score_grad(%r, %g, %b, %h, %i, %j)` yields the
     gradient of the raw logit given the gradient `%g` of the score region's
@@ -283,25 +286,30 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
     ```mlir
     %dq, %dk, %dv = attn.attention_backward causal scale(0.125)
         ins(%q, %k, %v : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
-        saved(%o, %lse : tensor<?x8x?x64xf32>, tensor<?x8x?xf32>)
+        saved(%o : tensor<?x8x?x64xf32>) lse(%lse : tensor<?x8x?xf32>)
         grads(%do : tensor<?x8x?x64xf32>)
         outs(%dq0, %dk0, %dv0 : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
         -> tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>
     ```
   }];
   let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value,
-                       AnyShaped:$out, AnyShaped:$lse, AnyShaped:$grad_out,
+                       AnyShaped:$out, Optional<AnyShaped>:$lse,
+                       AnyShaped:$grad_out,
                        Optional<AnyShaped>:$grad_lse,
                        Variadic<AnyShaped>:$outputs,
-                       UnitAttr:$causal, F32Attr:$scale);
+                       UnitAttr:$causal, F32Attr:$scale,
+                       DefaultValuedAttr<Attn_Normalizer,
+                                         "::mlir::attn::Normalizer::softmax">:$normalizer);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$score, AnyRegion:$mask,
                         AnyRegion:$score_grad, AnyRegion:$sink,
                         AnyRegion:$sink_grad);
   let assemblyFormat = [{
     (`causal` $causal^)? `scale` `(` $scale `)`
+    (`normalizer` `(` $normalizer^ `)`)?
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
-    `saved` `(` $out `,` $lse `:` type($out) `,` type($lse) `)`
+    `saved` `(` $out `:` type($out) `)`
+    (`lse` `(` $lse^ `:` type($lse) `)`)?
     `grads` `(` $grad_out `:` type($grad_out) `)`
     (`grad_lse` `(` $grad_lse^ `:` type($grad_lse) `)`)?
     `outs` `(` $outputs `:` type($outputs) `)`

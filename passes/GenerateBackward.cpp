@@ -53,9 +53,8 @@ static Value castTensor(OpBuilder &b, Location loc, Value x, Type type) {
   auto to = cast<RankedTensorType>(type);
   if (x.getType() == to)
     return x;
-  Value init = tensor::EmptyOp::create(b, loc, to.getShape(),
-                                       to.getElementType(),
-                                       dynamicSizes(b, loc, x));
+  Value init = tensor::EmptyOp::create(
+      b, loc, to.getShape(), to.getElementType(), dynamicSizes(b, loc, x));
   int64_t rank = to.getRank();
   SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
@@ -83,7 +82,8 @@ static LogicalResult buildTrain(func::FuncOp train,
                             "function");
     if (!isa<RankedTensorType>(op.getQuery().getType()))
       return op.emitOpError("is differentiated on tensors only");
-    if (!op.getLse()) {
+    bool softmax = op.getNormalizer() == Normalizer::softmax;
+    if (softmax && !op.getLse()) {
       rewriter.setInsertionPoint(op);
       Location loc = op.getLoc();
       auto q = cast<RankedTensorType>(op.getQuery().getType());
@@ -93,7 +93,8 @@ static LogicalResult buildTrain(func::FuncOp train,
       SmallVector<Value> dims;
       for (int64_t d : {0, 2})
         if (q.isDynamicDim(d))
-          dims.push_back(tensor::DimOp::create(rewriter, loc, op.getQuery(), d));
+          dims.push_back(
+              tensor::DimOp::create(rewriter, loc, op.getQuery(), d));
       Value init = tensor::EmptyOp::create(rewriter, loc, lseType, dims);
       SmallVector<Value> operands(op->getOperands());
       size_t outStart = op.getOutputs().getBeginOperandIndex();
@@ -107,7 +108,8 @@ static LogicalResult buildTrain(func::FuncOp train,
       op = grown;
     }
     saved.push_back(op.getResult(0));
-    saved.push_back(op.getResult(1));
+    if (softmax)
+      saved.push_back(op.getResult(1)); // sigmoid attention has no LSE
   }
   auto ret = cast<func::ReturnOp>(train.getBody().front().getTerminator());
   SmallVector<Value> results(ret.getOperands());
@@ -142,7 +144,8 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
   for (Operation &op : body.without_terminator()) {
     if (auto attn = dyn_cast<AttentionOp>(op)) {
       mapping.map(attn.getResult(0), entry->getArgument(next++));
-      mapping.map(attn.getResult(1), entry->getArgument(next++));
+      if (attn.getNormalizer() == Normalizer::softmax)
+        mapping.map(attn.getResult(1), entry->getArgument(next++));
       continue;
     }
     b.clone(op, mapping);
@@ -157,9 +160,9 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
     Value seed = entry->getArgument(dy++);
     if (!cast<RankedTensorType>(seed.getType()).getElementType().isF32()) {
       auto t = cast<RankedTensorType>(seed.getType());
-      Value init = tensor::EmptyOp::create(b, ret.getLoc(), t.getShape(),
-                                           b.getF32Type(),
-                                           dynamicSizes(b, ret.getLoc(), seed));
+      Value init =
+          tensor::EmptyOp::create(b, ret.getLoc(), t.getShape(), b.getF32Type(),
+                                  dynamicSizes(b, ret.getLoc(), seed));
       int64_t rank = t.getRank();
       SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
       SmallVector<utils::IteratorType> iters(rank,
@@ -198,15 +201,16 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
     }
     SmallVector<Value> operandAdjoints;
     SmallVector<std::pair<Value, Value>> captured;
-    if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints,
-                                    operandAdjoints, captured)))
+    if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints, operandAdjoints,
+                                    captured)))
       return failure();
     for (auto [operand, adj] : llvm::zip(op.getOperands(), operandAdjoints))
       if (adj && isDifferentiable(operand))
         adjoints[operand] =
             addAdjoints(b, op.getLoc(), adjoints.lookup(operand), adj);
     for (auto [value, adj] : captured)
-      adjoints[value] = addAdjoints(b, op.getLoc(), adjoints.lookup(value), adj);
+      adjoints[value] =
+          addAdjoints(b, op.getLoc(), adjoints.lookup(value), adj);
   }
   // One gradient per float input.
   SmallVector<Value> grads;
@@ -263,8 +267,8 @@ struct GenerateBackward
         if (isFloatTensor(t))
           results.push_back(gradientType(t));
       b.setInsertionPointAfter(train);
-      auto backward = func::FuncOp::create(
-          b, f.getLoc(), backwardName, b.getFunctionType(args, results));
+      auto backward = func::FuncOp::create(b, f.getLoc(), backwardName,
+                                           b.getFunctionType(args, results));
       if (failed(buildBackward(train, backward, f.getNumResults(),
                                savedTypes.size()))) {
         return signalPassFailure();

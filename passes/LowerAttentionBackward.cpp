@@ -67,18 +67,19 @@ public:
         MemRefType::get({ShapedType::kDynamic, heads, ShapedType::kDynamic},
                         b.getF32Type()),
         ValueRange{batch, lq});
-    forall({batch, idx(heads)}, [&](ValueRange bh) {
-      buildFor(b, loc, c0, lq, 1, [&](Value i) {
-        Value s = dot(op.getGradOut(), {bh[0], bh[1], i}, op.getOut(),
-                      {bh[0], bh[1], i}, dv);
-        if (op.getGradLse())
-          s = arith::SubFOp::create(
-              b, loc, s,
-              memref::LoadOp::create(b, loc, op.getGradLse(),
-                                     ValueRange{bh[0], bh[1], i}));
-        memref::StoreOp::create(b, loc, s, dBuf, ValueRange{bh[0], bh[1], i});
+    if (op.getNormalizer() == Normalizer::softmax)
+      forall({batch, idx(heads)}, [&](ValueRange bh) {
+        buildFor(b, loc, c0, lq, 1, [&](Value i) {
+          Value s = dot(op.getGradOut(), {bh[0], bh[1], i}, op.getOut(),
+                        {bh[0], bh[1], i}, dv);
+          if (op.getGradLse())
+            s = arith::SubFOp::create(
+                b, loc, s,
+                memref::LoadOp::create(b, loc, op.getGradLse(),
+                                       ValueRange{bh[0], bh[1], i}));
+          memref::StoreOp::create(b, loc, s, dBuf, ValueRange{bh[0], bh[1], i});
+        });
       });
-    });
 
     // 2. dK, dV per (batch, KV head), one key row at a time.
     forall({batch, idx(kvHeads)}, [&](ValueRange bg) {
@@ -89,8 +90,8 @@ public:
         // Causal: rows i >= j - off see key j.
         Value lo = c0;
         if (op.getCausal())
-          lo = arith::MaxSIOp::create(
-              b, loc, c0, arith::SubIOp::create(b, loc, j, offset));
+          lo = arith::MaxSIOp::create(b, loc, c0,
+                                      arith::SubIOp::create(b, loc, j, offset));
         int64_t group = heads / kvHeads;
         buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {
           Value h = arith::AddIOp::create(
@@ -194,12 +195,12 @@ private:
   Value dot(Value x, ArrayRef<Value> xl, Value y, ArrayRef<Value> yl,
             int64_t n) {
     int64_t w = lanesFor(n);
-    Value acc = buildReduce(b, loc, c0, idx(n / w), ValueRange{splat(zero, w)},
-                            [&](Value k, ValueRange acc) -> SmallVector<Value> {
-                              Value c = arith::MulIOp::create(b, loc, k, idx(w));
-                              return {fma(loadVec(x, xl, c, w),
-                                          loadVec(y, yl, c, w), acc[0])};
-                            })[0];
+    Value acc = buildReduce(
+        b, loc, c0, idx(n / w), ValueRange{splat(zero, w)},
+        [&](Value k, ValueRange acc) -> SmallVector<Value> {
+          Value c = arith::MulIOp::create(b, loc, k, idx(w));
+          return {fma(loadVec(x, xl, c, w), loadVec(y, yl, c, w), acc[0])};
+        })[0];
     if (w == 1)
       return acc;
     return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc);
@@ -217,8 +218,8 @@ private:
   }
 
   /// out[ol, c] += a x[xl, c] for c < n (out f32).
-  void axpy(Value out, ArrayRef<Value> ol, Value a, Value x,
-            ArrayRef<Value> xl, int64_t n) {
+  void axpy(Value out, ArrayRef<Value> ol, Value a, Value x, ArrayRef<Value> xl,
+            int64_t n) {
     int64_t w = lanesFor(n);
     Value av = splat(a, w);
     buildFor(b, loc, c0, idx(n), w, [&](Value c) {
@@ -234,8 +235,8 @@ private:
   /// scf.forall over [0, ubs) with the body at `b`.
   void forall(ArrayRef<Value> ubs, function_ref<void(ValueRange)> body) {
     SmallVector<OpFoldResult> bounds(ubs.begin(), ubs.end());
-    auto loop = scf::ForallOp::create(b, loc, bounds, ValueRange{},
-                                      std::nullopt);
+    auto loop =
+        scf::ForallOp::create(b, loc, bounds, ValueRange{}, std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     body(loop.getInductionVars());
@@ -245,11 +246,14 @@ private:
   /// recomputes P and dR and calls `body(p, dr)`.
   void pair(Value bi, Value h, Value g, Value i, Value j, Value dBuf,
             function_ref<void(Value, Value)> body, bool accumulate = false) {
-    Value lse =
-        memref::LoadOp::create(b, loc, op.getLse(), ValueRange{bi, h, i});
-    Value ninf = f32(-std::numeric_limits<float>::infinity());
-    Value visible =
-        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, lse, ninf);
+    bool softmax = op.getNormalizer() == Normalizer::softmax;
+    Value lse, visible = arith::ConstantIntOp::create(b, loc, 1, 1);
+    if (softmax) {
+      lse = memref::LoadOp::create(b, loc, op.getLse(), ValueRange{bi, h, i});
+      Value ninf = f32(-std::numeric_limits<float>::infinity());
+      visible =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, lse, ninf);
+    }
     if (!op.getMask().empty()) {
       Value m = AttentionOp::inlineScalarRegion(b, op.getMask(),
                                                 ValueRange{bi, h, i, j});
@@ -257,18 +261,34 @@ private:
     }
     buildIf(b, loc, visible, [&] {
       Value r = arith::MulFOp::create(
-          b, loc, scale, dot(op.getQuery(), {bi, h, i}, op.getKey(), {bi, g, j}, d));
+          b, loc, scale,
+          dot(op.getQuery(), {bi, h, i}, op.getKey(), {bi, g, j}, d));
       Value s = r;
       if (!op.getScore().empty())
         s = AttentionOp::inlineScalarRegion(b, op.getScore(),
                                             ValueRange{r, bi, h, i, j});
-      Value p = math::ExpOp::create(b, loc,
-                                    arith::SubFOp::create(b, loc, s, lse));
-      Value dp = dot(op.getGradOut(), {bi, h, i}, op.getValue(), {bi, g, j}, dv);
-      Value dRow =
-          memref::LoadOp::create(b, loc, dBuf, ValueRange{bi, h, i});
-      Value ds = arith::MulFOp::create(
-          b, loc, p, arith::SubFOp::create(b, loc, dp, dRow));
+      Value dp =
+          dot(op.getGradOut(), {bi, h, i}, op.getValue(), {bi, g, j}, dv);
+      Value p, ds;
+      if (softmax) {
+        // P from the saved LSE; dS = P (dP - D).
+        p = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, s, lse));
+        Value dRow = memref::LoadOp::create(b, loc, dBuf, ValueRange{bi, h, i});
+        ds = arith::MulFOp::create(b, loc, p,
+                                   arith::SubFOp::create(b, loc, dp, dRow));
+      } else {
+        // P = sigmoid(s) = 1 / (1 + exp(-s)); dS = dP P (1 - P).
+        Value one = f32(1.0f);
+        p = arith::DivFOp::create(
+            b, loc, one,
+            arith::AddFOp::create(
+                b, loc, one,
+                math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s))));
+        ds = arith::MulFOp::create(
+            b, loc, dp,
+            arith::MulFOp::create(b, loc, p,
+                                  arith::SubFOp::create(b, loc, one, p)));
+      }
       Value dr = ds;
       if (!op.getScoreGrad().empty())
         dr = inlineGrad(op.getScoreGrad(), {r, ds, bi, h, i, j}, accumulate);
@@ -315,7 +335,8 @@ private:
     auto scan = [&](Region &r, unsigned bArg) {
       if (r.empty())
         return;
-      Value bv = r.front().getArgument(bArg), hv = r.front().getArgument(bArg + 1);
+      Value bv = r.front().getArgument(bArg),
+            hv = r.front().getArgument(bArg + 1);
       r.walk([&](GradAccumulateOp acc) {
         byBatch &= llvm::is_contained(acc.getIndices(), bv);
         byHead &= llvm::is_contained(acc.getIndices(), hv);
@@ -331,47 +352,49 @@ private:
   void captureNest(Value dBuf) {
     auto [byBatch, byHead] = captureOwners();
     Value one = c1;
-    forall({byBatch ? batch : one, byHead ? idx(heads) : one},
-           [&](ValueRange outer) {
-      auto inner = [&](Value bi, Value h) {
-        Value g = arith::DivUIOp::create(b, loc, h, idx(heads / kvHeads));
-        buildFor(b, loc, c0, lq, 1, [&](Value i) {
-          if (!op.getSinkGrad().empty()) {
-            // g_sink = -exp(sink - LSE) D.
-            Value lse = memref::LoadOp::create(b, loc, op.getLse(),
-                                               ValueRange{bi, h, i});
-            Value sink = AttentionOp::inlineScalarRegion(b, op.getSink(),
-                                                         ValueRange{bi, h, i});
-            Value ps = math::ExpOp::create(
-                b, loc, arith::SubFOp::create(b, loc, sink, lse));
-            Value dRow =
-                memref::LoadOp::create(b, loc, dBuf, ValueRange{bi, h, i});
-            Value gs = arith::NegFOp::create(
-                b, loc, arith::MulFOp::create(b, loc, ps, dRow));
-            inlineGrad(op.getSinkGrad(), {gs, bi, h, i}, true);
-          }
-          if (op.getScoreGrad().empty())
-            return;
-          Value hi = lk;
-          if (op.getCausal())
-            hi = arith::MinSIOp::create(
-                b, loc, lk,
-                arith::AddIOp::create(
-                    b, loc, arith::AddIOp::create(b, loc, i, offset), c1));
-          buildFor(b, loc, c0, hi, 1, [&](Value j) {
-            pair(bi, h, g, i, j, dBuf, [&](Value, Value) {}, true);
-          });
+    forall(
+        {byBatch ? batch : one, byHead ? idx(heads) : one},
+        [&](ValueRange outer) {
+          auto inner = [&](Value bi, Value h) {
+            Value g = arith::DivUIOp::create(b, loc, h, idx(heads / kvHeads));
+            buildFor(b, loc, c0, lq, 1, [&](Value i) {
+              if (!op.getSinkGrad().empty()) {
+                // g_sink = -exp(sink - LSE) D.
+                Value lse = memref::LoadOp::create(b, loc, op.getLse(),
+                                                   ValueRange{bi, h, i});
+                Value sink = AttentionOp::inlineScalarRegion(
+                    b, op.getSink(), ValueRange{bi, h, i});
+                Value ps = math::ExpOp::create(
+                    b, loc, arith::SubFOp::create(b, loc, sink, lse));
+                Value dRow =
+                    memref::LoadOp::create(b, loc, dBuf, ValueRange{bi, h, i});
+                Value gs = arith::NegFOp::create(
+                    b, loc, arith::MulFOp::create(b, loc, ps, dRow));
+                inlineGrad(op.getSinkGrad(), {gs, bi, h, i}, true);
+              }
+              if (op.getScoreGrad().empty())
+                return;
+              Value hi = lk;
+              if (op.getCausal())
+                hi = arith::MinSIOp::create(
+                    b, loc, lk,
+                    arith::AddIOp::create(
+                        b, loc, arith::AddIOp::create(b, loc, i, offset), c1));
+              buildFor(b, loc, c0, hi, 1, [&](Value j) {
+                pair(
+                    bi, h, g, i, j, dBuf, [&](Value, Value) {}, true);
+              });
+            });
+          };
+          auto overHeads = [&](Value bi) {
+            if (byHead)
+              return inner(bi, outer[1]);
+            buildFor(b, loc, c0, idx(heads), 1, [&](Value h) { inner(bi, h); });
+          };
+          if (byBatch)
+            return overHeads(outer[0]);
+          buildFor(b, loc, c0, batch, 1, [&](Value bi) { overHeads(bi); });
         });
-      };
-      auto overHeads = [&](Value bi) {
-        if (byHead)
-          return inner(bi, outer[1]);
-        buildFor(b, loc, c0, idx(heads), 1, [&](Value h) { inner(bi, h); });
-      };
-      if (byBatch)
-        return overHeads(outer[0]);
-      buildFor(b, loc, c0, batch, 1, [&](Value bi) { overHeads(bi); });
-    });
   }
 
   AttentionBackwardOp op;

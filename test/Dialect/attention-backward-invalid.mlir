@@ -3,7 +3,7 @@
 func.func @lse_type(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xbf16>) {
   // expected-error @+1 {{expected saved log-sum-exp element type to be f32, got 'bf16'}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xbf16>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xbf16>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
       -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
   return
@@ -14,7 +14,7 @@ func.func @lse_type(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xbf16>) {
 func.func @grad_type(%q: tensor<1x4x8x16xbf16>, %l: tensor<1x4x8xf32>) {
   // expected-error @+1 {{expected query gradient element type to be f32, got 'bf16'}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>)
-      saved(%q, %l : tensor<1x4x8x16xbf16>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xbf16>)
+      saved(%q : tensor<1x4x8x16xbf16>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xbf16>)
       outs(%q, %q, %q : tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>)
       -> tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>, tensor<1x4x8x16xbf16>
   return
@@ -25,7 +25,7 @@ func.func @grad_type(%q: tensor<1x4x8x16xbf16>, %l: tensor<1x4x8xf32>) {
 func.func @outputs(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
   // expected-error @+1 {{expected at least 3 outputs (query, key and value gradients, then capture gradients), got 2}}
   %a:2 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
       -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
   return
@@ -36,7 +36,7 @@ func.func @outputs(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
 func.func @dk_shape(%q: tensor<1x4x8x16xf32>, %k: tensor<1x2x8x16xf32>, %l: tensor<1x4x8xf32>) {
   // expected-error @+1 {{expected key gradient dim 1 (4) to match key dim 1 (2)}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %k, %k : tensor<1x4x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %k : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x2x8x16xf32>)
       -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x2x8x16xf32>
   return
@@ -47,7 +47,7 @@ func.func @dk_shape(%q: tensor<1x4x8x16xf32>, %k: tensor<1x2x8x16xf32>, %l: tens
 func.func @lse_rows(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x9xf32>) {
   // expected-error @+1 {{expected saved log-sum-exp dim 2 (9) to match query dim 2 (8)}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x9xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x9xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
       -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
   return
@@ -58,7 +58,7 @@ func.func @lse_rows(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x9xf32>) {
 func.func @heads(%q: tensor<1x4x8x16xf32>, %k: tensor<1x3x8x16xf32>, %l: tensor<1x4x8xf32>) {
   // expected-error @+1 {{expected static head counts with the query heads a multiple of the key/value heads}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %k, %k : tensor<1x4x8x16xf32>, tensor<1x3x8x16xf32>, tensor<1x3x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %k, %k : tensor<1x4x8x16xf32>, tensor<1x3x8x16xf32>, tensor<1x3x8x16xf32>)
       -> tensor<1x4x8x16xf32>, tensor<1x3x8x16xf32>, tensor<1x3x8x16xf32>
   return
@@ -69,7 +69,7 @@ func.func @heads(%q: tensor<1x4x8x16xf32>, %k: tensor<1x3x8x16xf32>, %l: tensor<
 func.func @score_grad_alone(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
   // expected-error @+1 {{expected a score_grad region exactly when there is a score region}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
       score_grad {
       ^bb0(%s: f32, %g: f32, %b: index, %h: index, %i: index, %j: index):
@@ -84,7 +84,7 @@ func.func @score_grad_alone(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
 func.func @score_grad_args(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
   // expected-error @+1 {{expected the score_grad region to take (f32, f32, index, index, index, index)}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
       score {
       ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
@@ -103,7 +103,7 @@ func.func @score_grad_args(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
 func.func @results(%q: memref<1x4x8x16xf32>, %l: memref<1x4x8xf32>) {
   // expected-error @+1 {{expected 0 results, got 3}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : memref<1x4x8x16xf32>, memref<1x4x8x16xf32>, memref<1x4x8x16xf32>)
-      saved(%q, %l : memref<1x4x8x16xf32>, memref<1x4x8xf32>) grads(%q : memref<1x4x8x16xf32>)
+      saved(%q : memref<1x4x8x16xf32>) lse(%l : memref<1x4x8xf32>) grads(%q : memref<1x4x8x16xf32>)
       outs(%q, %q, %q : memref<1x4x8x16xf32>, memref<1x4x8x16xf32>, memref<1x4x8x16xf32>)
       -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
   return
@@ -113,7 +113,7 @@ func.func @results(%q: memref<1x4x8x16xf32>, %l: memref<1x4x8xf32>) {
 
 func.func @capture_index(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>, %c: tensor<4xf32>) {
   %a:4 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q, %c : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<4xf32>)
       score {
       ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
@@ -133,7 +133,7 @@ func.func @capture_index(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>, %c: te
 
 func.func @capture_rank(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>, %c: tensor<4xf32>) {
   %a:4 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q, %c : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<4xf32>)
       score {
       ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
@@ -154,7 +154,7 @@ func.func @capture_rank(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>, %c: ten
 func.func @capture_type(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>, %c: tensor<4xbf16>) {
   // expected-error @+1 {{expected capture gradients to be ranked f32, got 'tensor<4xbf16>'}}
   %a:4 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q, %c : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<4xbf16>)
       -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<4xbf16>
   return
@@ -165,7 +165,7 @@ func.func @capture_type(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>, %c: ten
 func.func @sink_grad_alone(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
   // expected-error @+1 {{has a sink_grad region but no sink region}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
       sink_grad {
       ^bb0(%g: f32, %b: index, %h: index, %i: index):
@@ -180,7 +180,7 @@ func.func @sink_grad_alone(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
 func.func @sink_grad_yield(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
   // expected-error @+1 {{expected the sink_grad region to take (f32, index, index, index) and yield nothing}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
-      saved(%q, %l : tensor<1x4x8x16xf32>, tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
       outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
       sink {
       ^bb0(%b: index, %h: index, %i: index):
@@ -191,6 +191,28 @@ func.func @sink_grad_yield(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
       ^bb0(%g: f32, %b: index, %h: index, %i: index):
         attn.yield %g : f32
       }
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @sigmoid_lse(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected no log-sum-exp with the sigmoid normalizer}}
+  %a:3 = attn.attention_backward scale(0.25) normalizer(sigmoid) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_no_lse(%q: tensor<1x4x8x16xf32>) {
+  // expected-error @+1 {{expected a saved log-sum-exp (lse) with the softmax normalizer}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
       -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
   return
 }

@@ -3,7 +3,7 @@
 // The backward of a causal GQA attention with a soft cap: score, mask and
 // score_grad regions, on tensors and memrefs.
 // CHECK-LABEL: func.func @tensors
-// CHECK: attn.attention_backward causal scale(1.250000e-01) ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>) saved(%{{.*}}, %{{.*}} : tensor<?x8x?x64xf32>, tensor<?x8x?xf32>) grads(%{{.*}} : tensor<?x8x?x64xf32>) grad_lse(%{{.*}} : tensor<?x8x?xf32>) outs(
+// CHECK: attn.attention_backward causal scale(1.250000e-01) ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>) saved(%{{.*}} : tensor<?x8x?x64xf32>) lse(%{{.*}} : tensor<?x8x?xf32>) grads(%{{.*}} : tensor<?x8x?x64xf32>) grad_lse(%{{.*}} : tensor<?x8x?xf32>) outs(
 // CHECK: score {
 // CHECK: mask {
 // CHECK: score_grad {
@@ -14,7 +14,7 @@ func.func @tensors(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tenso
                    %dv0: tensor<?x2x?x64xf32>) -> (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>) {
   %dq, %dk, %dv = attn.attention_backward causal scale(0.125)
       ins(%q, %k, %v : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
-      saved(%o, %lse : tensor<?x8x?x64xf32>, tensor<?x8x?xf32>)
+      saved(%o : tensor<?x8x?x64xf32>) lse(%lse : tensor<?x8x?xf32>)
       grads(%do : tensor<?x8x?x64xf32>) grad_lse(%dlse : tensor<?x8x?xf32>)
       outs(%dq0, %dk0, %dv0 : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
       score {
@@ -48,13 +48,13 @@ func.func @tensors(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tenso
 // -----
 
 // CHECK-LABEL: func.func @memrefs
-// CHECK: attn.attention_backward scale(5.000000e-01) ins({{.*}}) saved({{.*}}) grads({{.*}}) outs({{.*}} : memref<2x4x5x4xf32>, memref<2x4x7x4xf32>, memref<2x4x7x4xf32>)
+// CHECK: attn.attention_backward scale(5.000000e-01) ins({{.*}}) saved({{.*}}) lse({{.*}}) grads({{.*}}) outs({{.*}} : memref<2x4x5x4xf32>, memref<2x4x7x4xf32>, memref<2x4x7x4xf32>)
 // CHECK-NOT: ->
 func.func @memrefs(%q: memref<2x4x5x4xbf16>, %k: memref<2x4x7x4xbf16>, %o: memref<2x4x5x4xbf16>,
                    %lse: memref<2x4x5xf32>, %dq: memref<2x4x5x4xf32>, %dk: memref<2x4x7x4xf32>) {
   attn.attention_backward scale(0.5)
       ins(%q, %k, %k : memref<2x4x5x4xbf16>, memref<2x4x7x4xbf16>, memref<2x4x7x4xbf16>)
-      saved(%o, %lse : memref<2x4x5x4xbf16>, memref<2x4x5xf32>)
+      saved(%o : memref<2x4x5x4xbf16>) lse(%lse : memref<2x4x5xf32>)
       grads(%o : memref<2x4x5x4xbf16>)
       outs(%dq, %dk, %dk : memref<2x4x5x4xf32>, memref<2x4x7x4xf32>, memref<2x4x7x4xf32>)
   return

@@ -41,11 +41,17 @@ func.func @no_rule(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
 
 // -----
 
-func.func @sigmoid(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
+func.func @differential(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
   %init = tensor.empty() : tensor<1x2x8x16xf32>
-  // expected-error @+1 {{cannot be differentiated yet: sigmoid normalizer}}
-  %o = attn.attention normalizer(sigmoid) ins(%q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
-      outs(%init : tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+  // expected-error @+1 {{cannot be differentiated yet: second map (differential attention)}}
+  %o = attn.attention ins(%q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+      second(%q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+      outs(%init : tensor<1x2x8x16xf32>)
+      combine {
+      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
+        %y = arith.subf %a, %c : f32
+        attn.yield %y : f32
+      } -> tensor<1x2x8x16xf32>
   return %o : tensor<1x2x8x16xf32>
 }
 

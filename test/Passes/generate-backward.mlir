@@ -13,7 +13,7 @@
 // CHECK-LABEL: func.func @main_backward(
 // CHECK-SAME: %[[Q:[^:]*]]: tensor<?x8x?x64xf32>, %[[K:[^:]*]]: tensor<?x2x?x64xf32>, %[[V:[^:]*]]: tensor<?x2x?x64xf32>, %[[O:[^:]*]]: tensor<?x8x?x64xf32>, %[[L:[^:]*]]: tensor<?x8x?xf32>, %[[DO:[^:]*]]: tensor<?x8x?x64xf32>)
 // CHECK-SAME: -> (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
-// CHECK: %[[G:.*]]:3 = attn.attention_backward causal scale(1.250000e-01) ins(%[[Q]], %[[K]], %[[V]] : {{.*}}) saved(%[[O]], %[[L]] : {{.*}}) grads(%[[DO]] : {{.*}}) outs(
+// CHECK: %[[G:.*]]:3 = attn.attention_backward causal scale(1.250000e-01) ins(%[[Q]], %[[K]], %[[V]] : {{.*}}) saved(%[[O]] : {{.*}}) lse(%[[L]] : {{.*}}) grads(%[[DO]] : {{.*}}) outs(
 // CHECK: score {
 // CHECK: math.tanh
 // CHECK: score_grad {
