@@ -400,6 +400,33 @@ struct CollapseShapeAdjoint
 } // namespace
 
 //===----------------------------------------------------------------------===//
+// attn.gate
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GateOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                     ArrayRef<Value> resultAdjoints,
+                     SmallVectorImpl<Value> &operandAdjoints,
+                     SmallVectorImpl<std::pair<Value, Value>> &captured) {
+  // The gate's elementwise generic, built on the primal values and
+  // differentiated like any other; then dropped.
+  if (!isa<RankedTensorType>(getInput().getType()))
+    return emitOpError("is differentiated on tensors only");
+  Value x = mapping.lookup(getInput()), g = mapping.lookup(getGate()),
+        out = mapping.lookup(getOutput());
+  Operation *generic = buildGeneric(b, x, g, out);
+  IRMapping identity;
+  for (Value v : generic->getOperands())
+    identity.map(v, v);
+  identity.map(generic->getResult(0), mapping.lookup(getResult(0)));
+  LogicalResult status =
+      cast<AdjointOpInterface>(generic).buildAdjoint(
+          b, identity, resultAdjoints, operandAdjoints, captured);
+  generic->erase();
+  return status;
+}
+
+//===----------------------------------------------------------------------===//
 // attn.cumsum
 //===----------------------------------------------------------------------===//
 

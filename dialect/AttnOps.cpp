@@ -10,6 +10,8 @@
 
 #include "dialect/AttnOps.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -1205,6 +1207,33 @@ Value GateOp::emitActivation(OpBuilder &b, Location loc, Activation act,
     return g;
   }
   return g;
+}
+
+Operation *GateOp::buildGeneric(OpBuilder &b, Value input, Value gate,
+                                Value output) {
+  MLIRContext *ctx = getContext();
+  int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
+  SmallVector<AffineExpr> gExprs;
+  for (int64_t d : getGateDims())
+    gExprs.push_back(getAffineDimExpr(d, ctx));
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap gMap = AffineMap::get(rank, 0, gExprs, ctx);
+  Activation act = getActivation();
+  Type outElem = cast<ShapedType>(output.getType()).getElementType();
+  return linalg::GenericOp::create(
+      b, getLoc(), TypeRange{output.getType()}, ValueRange{input, gate},
+      ValueRange{output}, ArrayRef<AffineMap>{id, gMap, id},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location loc, ValueRange args) {
+        Value x = args[0];
+        if (!x.getType().isF32())
+          x = arith::ExtFOp::create(nb, loc, nb.getF32Type(), x);
+        Value y = arith::MulFOp::create(
+            nb, loc, x, GateOp::emitActivation(nb, loc, act, args[1]));
+        if (outElem != y.getType())
+          y = arith::TruncFOp::create(nb, loc, outElem, y);
+        linalg::YieldOp::create(nb, loc, y);
+      });
 }
 
 LogicalResult GateOp::verify() {

@@ -570,6 +570,7 @@ def Attn_ExpertsOp : Attn_Op<"experts", [
 
 def Attn_GateOp : Attn_Op<"gate", [
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "Elementwise gate out = x * act(g), g broadcast";
   let description = [{
@@ -605,6 +606,10 @@ def Attn_GateOp : Attn_Op<"gate", [
     /// `act(g)` in f32 at `b`'s insertion point.
     static ::mlir::Value emitActivation(::mlir::OpBuilder &b, ::mlir::Location loc,
                                         ::mlir::attn::Activation act, ::mlir::Value g);
+    /// The equivalent elementwise linalg.generic (`x * act(g)`, g through a
+    /// projected map) on `input`, `gate` and `output` (tensors).
+    ::mlir::Operation *buildGeneric(::mlir::OpBuilder &b, ::mlir::Value input,
+                                    ::mlir::Value gate, ::mlir::Value output);
   }];
 }
 

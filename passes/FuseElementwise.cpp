@@ -272,32 +272,9 @@ struct GateToGeneric : OpRewritePattern<GateOp> {
                                 PatternRewriter &rewriter) const override {
     if (!op.hasPureTensorSemantics())
       return failure();
-    MLIRContext *ctx = op.getContext();
-    auto xType = cast<RankedTensorType>(op.getInput().getType());
-    int64_t rank = xType.getRank();
-    SmallVector<AffineExpr> gExprs;
-    for (int64_t d : op.getGateDims())
-      gExprs.push_back(getAffineDimExpr(d, ctx));
-    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    AffineMap gMap = AffineMap::get(rank, 0, gExprs, ctx);
-    Activation act = op.getActivation();
-    Type outElem = cast<ShapedType>(op.getOutput().getType()).getElementType();
-    auto generic = linalg::GenericOp::create(
-        rewriter, op.getLoc(), TypeRange{op.getOutput().getType()},
-        ValueRange{op.getInput(), op.getGate()}, ValueRange{op.getOutput()},
-        ArrayRef<AffineMap>{id, gMap, id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          Value x = args[0];
-          if (!x.getType().isF32())
-            x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);
-          Value y = arith::MulFOp::create(
-              b, loc, x, GateOp::emitActivation(b, loc, act, args[1]));
-          if (outElem != y.getType())
-            y = arith::TruncFOp::create(b, loc, outElem, y);
-          linalg::YieldOp::create(b, loc, y);
-        });
-    rewriter.replaceOp(op, generic.getResults());
+    Operation *generic = op.buildGeneric(rewriter, op.getInput(),
+                                         op.getGate(), op.getOutput());
+    rewriter.replaceOp(op, generic->getResults());
     return success();
   }
 };

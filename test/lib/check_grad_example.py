@@ -32,9 +32,30 @@ def npy_dtype(path):
             np.dtype(np.uint16): "bf16"}.get(a.dtype)
 
 
+def signature_inputs(src, a):
+    """Random inputs for @main's arguments: '?' dims --dyn long."""
+    text = open(src).read()
+    sig = re.search(r"func\.func @main\((.*?)\)\s*->", text, re.S).group(1)
+    rng = np.random.default_rng(a.seed + 100)
+    paths = []
+    for n, (dims, elt) in enumerate(re.findall(r"tensor<([0-9?x]+)x(\w+)>", sig)):
+        shape = tuple(a.dyn if d == "?" else int(d) for d in dims.split("x"))
+        path = os.path.join(a.workdir, "in%d.npy" % n)
+        if elt.startswith("i"):
+            np.save(path, rng.integers(0, 2, shape).astype(np.int32 if elt == "i32" else np.int64))
+        else:
+            store(path, rng.standard_normal(shape), elt)
+        paths.append(path)
+    return paths
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--variant", required=True)
+    p.add_argument("--variant", help="an example of examples/variants (inputs as its "
+                   "forward tests draw them)")
+    p.add_argument("--example", help="any example file: inputs drawn from its signature, "
+                   "every dynamic dim --dyn long, floats standard normal")
+    p.add_argument("--dyn", type=int, default=5)
     p.add_argument("--workdir", required=True)
     p.add_argument("--attn-run", default="attn-run")
     p.add_argument("--lq", type=int, default=6)
@@ -46,16 +67,20 @@ def main():
                    help="finite differences of every N-th element only")
     a = p.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
-    src = os.path.join(here, "..", "..", "examples", "variants", a.variant + ".mlir")
     os.makedirs(a.workdir, exist_ok=True)
-    cmd = [sys.executable, os.path.join(here, "check_variant.py"), "--variant", a.variant,
-           "--workdir", a.workdir, "--lq", str(a.lq), "--batch", str(a.batch),
-           "--inputs-only"] + (["--lk", str(a.lk)] if a.lk else [])
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode:
-        print("inputs failed\n" + r.stderr + "\nFAIL")
-        return 1
-    inputs = r.stdout.split()
+    if a.example:
+        src = a.example
+        inputs = signature_inputs(src, a)
+    else:
+        src = os.path.join(here, "..", "..", "examples", "variants", a.variant + ".mlir")
+        cmd = [sys.executable, os.path.join(here, "check_variant.py"), "--variant",
+               a.variant, "--workdir", a.workdir, "--lq", str(a.lq), "--batch",
+               str(a.batch), "--inputs-only"] + (["--lk", str(a.lk)] if a.lk else [])
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode:
+            print("inputs failed\n" + r.stderr + "\nFAIL")
+            return 1
+        inputs = r.stdout.split()
     # The results' shapes and types, from a forward run.
     r = subprocess.run([a.attn_run, src] + ["--input=@" + f for f in inputs],
                        capture_output=True, text=True)
