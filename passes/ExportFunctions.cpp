@@ -180,9 +180,25 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
     if (auto cast = dyn_cast<tensor::CastOp>(op))
       eq.uniteValues(cast.getSource(), cast.getResult());
     if (auto grad = dyn_cast<AttentionBackwardOp>(op)) {
-      eq.uniteValues(grad.getQuery(), grad.getOutputs()[0]);
-      eq.uniteValues(grad.getKey(), grad.getOutputs()[1]);
-      eq.uniteValues(grad.getValue(), grad.getOutputs()[2]);
+      // The forward's shape relations between q, k, v and O, LSE, dO (and
+      // the gradients have their primal's shape): the runtime then rejects
+      // saved state of another call's shape.
+      Value q = grad.getQuery(), k = grad.getKey(), v = grad.getValue(),
+            o = grad.getOut();
+      for (Value x : {k, v, o})
+        eq.uniteDims(q, 0, x, 0);
+      eq.uniteDims(q, 1, o, 1);
+      eq.uniteDims(q, 2, o, 2);
+      eq.uniteDims(k, 2, v, 2);
+      eq.uniteDims(k, 1, v, 1);
+      eq.uniteValues(o, grad.getGradOut());
+      for (Value l : {grad.getLse(), grad.getGradLse()})
+        if (l)
+          for (unsigned d = 0; d < 3; ++d)
+            eq.uniteDims(q, d, l, d);
+      eq.uniteValues(q, grad.getOutputs()[0]);
+      eq.uniteValues(k, grad.getOutputs()[1]);
+      eq.uniteValues(v, grad.getOutputs()[2]);
     }
     // A dynamic size written as tensor.dim of another value.
     auto uniteSize = [&](Value v, unsigned d, OpFoldResult size) {

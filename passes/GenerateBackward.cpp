@@ -228,6 +228,56 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
   return success();
 }
 
+/// `attn.arg_roles` on @f_train and @f_backward: what each argument and
+/// result is (attn-compile's header prints them).
+static void setRoles(func::FuncOp f, func::FuncOp train, func::FuncOp backward,
+                     unsigned numSaved) {
+  Builder b(f.getContext());
+  auto name = [&](unsigned i) {
+    return ("x" + Twine(i) + " (input " + Twine(i) + " of @" + f.getSymName() +
+            ")")
+        .str();
+  };
+  SmallVector<std::string> trainRoles, backRoles;
+  for (unsigned i = 0; i < f.getNumArguments(); ++i) {
+    trainRoles.push_back(name(i));
+    backRoles.push_back(name(i));
+  }
+  for (unsigned j = 0; j < f.getNumResults(); ++j)
+    trainRoles.push_back(("y" + Twine(j) + " (result " + Twine(j) + ")").str());
+  // The saved state, attention by attention: O, then the LSE of a softmax.
+  unsigned attention = 0, k = f.getNumResults();
+  for (AttentionOp op : train.getOps<AttentionOp>()) {
+    std::string at = ("attention " + Twine(attention++)).str();
+    SmallVector<std::string> saved = {"saved O of " + at};
+    if (op.getNormalizer() == Normalizer::softmax)
+      saved.push_back("saved LSE of " + at);
+    for (const std::string &s : saved) {
+      trainRoles.push_back(s);
+      backRoles.push_back(s);
+      ++k;
+    }
+  }
+  (void)numSaved;
+  for (auto [j, t] : llvm::enumerate(f.getResultTypes()))
+    if (isFloatTensor(t))
+      backRoles.push_back(("dy" + Twine(j) + " (gradient of result " +
+                           Twine(j) + ")")
+                              .str());
+  for (auto [i, t] : llvm::enumerate(f.getArgumentTypes()))
+    if (isFloatTensor(t))
+      backRoles.push_back(
+          ("dx" + Twine(i) + " (gradient of input " + Twine(i) + ")").str());
+  auto attr = [&](ArrayRef<std::string> roles) {
+    SmallVector<Attribute> a;
+    for (const std::string &r : roles)
+      a.push_back(b.getStringAttr(r));
+    return b.getArrayAttr(a);
+  };
+  train->setAttr("attn.arg_roles", attr(trainRoles));
+  backward->setAttr("attn.arg_roles", attr(backRoles));
+}
+
 struct GenerateBackward
     : attn::impl::AttnGenerateBackwardPassBase<GenerateBackward> {
   void runOnOperation() override {
@@ -273,6 +323,7 @@ struct GenerateBackward
                                savedTypes.size()))) {
         return signalPassFailure();
       }
+      setRoles(f, train, backward, savedTypes.size());
     }
   }
 };

@@ -98,6 +98,10 @@ static LogicalResult collectExported(ModuleOp module, llvm::StringRef prefix,
     f.symbol = (prefix + f.name).str();
     f.signature = abi.getValue().str();
     f.args = parseSignature(f.signature);
+    if (auto roles = fn->getAttrOfType<ArrayAttr>("attn.arg_roles"))
+      for (Attribute r : roles)
+        if (auto s = dyn_cast<StringAttr>(r))
+          f.roles.push_back(s.getValue().str());
     functions.push_back(std::move(f));
   }
   if (functions.empty()) {

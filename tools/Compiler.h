@@ -44,6 +44,9 @@ struct ExportedFunction {
   std::string symbol;    ///< public C symbol
   std::string signature; ///< signature string (see attn/runtime.h)
   std::vector<AbiArg> args;
+  /// What each argument is, where the function says (attn.arg_roles:
+  /// @f_train and @f_backward); empty otherwise.
+  std::vector<std::string> roles;
 };
 
 /// Parses a signature string.

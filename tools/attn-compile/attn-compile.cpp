@@ -148,8 +148,10 @@ static std::string makeHeader(llvm::StringRef guard,
     for (const AbiArg &a : f.args) {
       std::string pname =
           a.isOutput ? fmt::format("out{}", out++) : fmt::format("in{}", in++);
-      h += fmt::format(" *   {:<6} {:<5} {}\n", pname, a.dtype,
-                       formatDims(a.dims));
+      size_t k = in + out - 1;
+      std::string role = k < f.roles.size() ? "  " + f.roles[k] : "";
+      h += fmt::format(" *   {:<6} {:<5} {}{}\n", pname, a.dtype,
+                       formatDims(a.dims), role);
       params.push_back(cType(a) + pname);
     }
     h += cuda ? " * Dims written ?N are dynamic; equal N must be equal sizes. "
