@@ -25,6 +25,18 @@ struct CapturedAdjoint {
   Value adjoint;
 };
 
+/// The reverse sweep shared by functions and regions: walks `ops` last
+/// first; for each op with a result adjoint in `adjoints`, `special` may
+/// handle it (success: handled), otherwise its AdjointOpInterface adds the
+/// gradients of its operands (and of the tensors its regions read) into
+/// `adjoints`. Ops without the interface and without float operands are
+/// constants; others are an error at their location.
+LogicalResult
+reverseSweep(OpBuilder &b, llvm::iterator_range<Block::iterator> ops,
+             IRMapping &mapping, DenseMap<Value, Value> &adjoints,
+             function_ref<LogicalResult(Operation &, ArrayRef<Value>)> special =
+                 nullptr);
+
 /// Differentiates a scalar region (one block, `attn.yield` of one value):
 /// inlines its body at `b` with `args` for its block arguments (values it
 /// reads from above through `mapping`), seeds the yielded value's adjoint

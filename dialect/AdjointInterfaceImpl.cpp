@@ -419,9 +419,8 @@ GateOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   for (Value v : generic->getOperands())
     identity.map(v, v);
   identity.map(generic->getResult(0), mapping.lookup(getResult(0)));
-  LogicalResult status =
-      cast<AdjointOpInterface>(generic).buildAdjoint(
-          b, identity, resultAdjoints, operandAdjoints, captured);
+  LogicalResult status = cast<AdjointOpInterface>(generic).buildAdjoint(
+      b, identity, resultAdjoints, operandAdjoints, captured);
   generic->erase();
   return status;
 }
@@ -503,6 +502,40 @@ static bool isDifferentiable(Value v) {
   return isa<FloatType>(t);
 }
 
+LogicalResult mlir::attn::reverseSweep(
+    OpBuilder &b, llvm::iterator_range<Block::iterator> ops, IRMapping &mapping,
+    DenseMap<Value, Value> &adjoints,
+    function_ref<LogicalResult(Operation &, ArrayRef<Value>)> special) {
+  for (Operation &o : llvm::reverse(ops)) {
+    SmallVector<Value> resultAdjoints;
+    bool any = false;
+    for (Value r : o.getResults()) {
+      resultAdjoints.push_back(adjoints.lookup(r));
+      any |= static_cast<bool>(resultAdjoints.back());
+    }
+    if (!any || (special && succeeded(special(o, resultAdjoints))))
+      continue;
+    auto adjoint = dyn_cast<AdjointOpInterface>(o);
+    if (!adjoint && !llvm::any_of(o.getOperands(), isDifferentiable))
+      continue; // Constants, and floats made of integers (sitofp).
+    if (!adjoint)
+      return o.emitError("cannot differentiate '")
+             << o.getName() << "': it has no adjoint (reverse-mode rule)";
+    SmallVector<Value> operandAdjoints;
+    SmallVector<std::pair<Value, Value>> captured;
+    if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints, operandAdjoints,
+                                    captured)))
+      return failure();
+    for (auto [operand, adj] : llvm::zip(o.getOperands(), operandAdjoints))
+      if (adj && isDifferentiable(operand))
+        adjoints[operand] =
+            addAdjoints(b, o.getLoc(), adjoints.lookup(operand), adj);
+    for (auto [value, adj] : captured)
+      adjoints[value] = addAdjoints(b, o.getLoc(), adjoints.lookup(value), adj);
+  }
+  return success();
+}
+
 FailureOr<SmallVector<Value>>
 mlir::attn::buildRegionAdjoint(OpBuilder &b, Region &region, ValueRange args,
                                Value seed, IRMapping &mapping,
@@ -515,42 +548,27 @@ mlir::attn::buildRegionAdjoint(OpBuilder &b, Region &region, ValueRange args,
     b.clone(o, mapping);
   DenseMap<Value, Value> adjoints;
   adjoints[block.getTerminator()->getOperand(0)] = seed;
-  for (Operation &o : llvm::reverse(
-           llvm::make_range(block.begin(), block.without_terminator().end()))) {
-    SmallVector<Value> resultAdjoints;
-    bool any = false;
-    for (Value r : o.getResults()) {
-      resultAdjoints.push_back(adjoints.lookup(r));
-      any |= static_cast<bool>(resultAdjoints.back());
+  // A float tensor.extract whose value gets a gradient: a captured
+  // tensor's gradient (the caller accumulates it), or an error.
+  bool unsupported = false;
+  auto readsTensor = [&](Operation &o, ArrayRef<Value> adj) -> LogicalResult {
+    auto extract = dyn_cast<tensor::ExtractOp>(o);
+    if (!extract)
+      return failure(); // not handled here
+    if (captured) {
+      captured->push_back({extract, adj[0]});
+    } else {
+      extract.emitError("cannot differentiate with respect to a tensor read "
+                        "in this region yet (its gradient is not supported)");
+      unsupported = true;
     }
-    if (!any)
-      continue;
-    if (auto extract = dyn_cast<tensor::ExtractOp>(o)) {
-      if (!captured)
-        return extract.emitError(
-                   "cannot differentiate with respect to a tensor read in "
-                   "this region yet (its gradient is not supported)"),
-               failure();
-      captured->push_back({extract, resultAdjoints[0]});
-      continue;
-    }
-    auto adjoint = dyn_cast<AdjointOpInterface>(o);
-    if (!adjoint && !llvm::any_of(o.getOperands(), isDifferentiable))
-      continue; // Constants, and floats made of integers (sitofp).
-    if (!adjoint)
-      return o.emitError("cannot differentiate '")
-                 << o.getName() << "': it has no adjoint (reverse-mode rule)",
-             failure();
-    SmallVector<Value> operandAdjoints;
-    SmallVector<std::pair<Value, Value>> nested;
-    if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints, operandAdjoints,
-                                    nested)))
-      return failure();
-    for (auto [operand, adj] : llvm::zip(o.getOperands(), operandAdjoints))
-      if (adj && isDifferentiable(operand))
-        adjoints[operand] =
-            addAdjoints(b, o.getLoc(), adjoints.lookup(operand), adj);
-  }
+    return success();
+  };
+  if (failed(reverseSweep(
+          b, llvm::make_range(block.begin(), block.without_terminator().end()),
+          mapping, adjoints, readsTensor)) ||
+      unsupported)
+    return failure();
   SmallVector<Value> result;
   for (BlockArgument arg : block.getArguments())
     result.push_back(adjoints.lookup(arg));

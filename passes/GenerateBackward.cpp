@@ -181,37 +181,10 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
     adjoints[y] = addAdjoints(b, ret.getLoc(), adjoints.lookup(y), seed);
   }
   // The reverse sweep.
-  for (Operation &op : llvm::reverse(
-           llvm::make_range(body.begin(), body.without_terminator().end()))) {
-    SmallVector<Value> resultAdjoints;
-    bool any = false;
-    for (Value r : op.getResults()) {
-      resultAdjoints.push_back(adjoints.lookup(r));
-      any |= static_cast<bool>(resultAdjoints.back());
-    }
-    if (!any)
-      continue;
-    auto adjoint = dyn_cast<AdjointOpInterface>(op);
-    if (!adjoint) {
-      bool floatOperand = llvm::any_of(op.getOperands(), isDifferentiable);
-      if (!floatOperand)
-        continue; // A value made of constants and integers.
-      return op.emitError("cannot differentiate '")
-             << op.getName() << "': it has no adjoint (reverse-mode rule)";
-    }
-    SmallVector<Value> operandAdjoints;
-    SmallVector<std::pair<Value, Value>> captured;
-    if (failed(adjoint.buildAdjoint(b, mapping, resultAdjoints, operandAdjoints,
-                                    captured)))
-      return failure();
-    for (auto [operand, adj] : llvm::zip(op.getOperands(), operandAdjoints))
-      if (adj && isDifferentiable(operand))
-        adjoints[operand] =
-            addAdjoints(b, op.getLoc(), adjoints.lookup(operand), adj);
-    for (auto [value, adj] : captured)
-      adjoints[value] =
-          addAdjoints(b, op.getLoc(), adjoints.lookup(value), adj);
-  }
+  if (failed(reverseSweep(
+          b, llvm::make_range(body.begin(), body.without_terminator().end()),
+          mapping, adjoints)))
+    return failure();
   // One gradient per float input.
   SmallVector<Value> grads;
   for (unsigned i = 0; i < numInputs; ++i) {
@@ -261,9 +234,8 @@ static void setRoles(func::FuncOp f, func::FuncOp train, func::FuncOp backward,
   (void)numSaved;
   for (auto [j, t] : llvm::enumerate(f.getResultTypes()))
     if (isFloatTensor(t))
-      backRoles.push_back(("dy" + Twine(j) + " (gradient of result " +
-                           Twine(j) + ")")
-                              .str());
+      backRoles.push_back(
+          ("dy" + Twine(j) + " (gradient of result " + Twine(j) + ")").str());
   for (auto [i, t] : llvm::enumerate(f.getArgumentTypes()))
     if (isFloatTensor(t))
       backRoles.push_back(

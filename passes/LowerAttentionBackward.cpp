@@ -113,13 +113,7 @@ public:
       Value g = arith::DivUIOp::create(b, loc, h, idx(heads / kvHeads));
       buildFor(b, loc, c0, lq, 1, [&](Value i) {
         fill(dq, {bi, h, i}, d);
-        Value hi = lk;
-        if (op.getCausal())
-          hi = arith::MinSIOp::create(
-              b, loc, lk,
-              arith::AddIOp::create(
-                  b, loc, arith::AddIOp::create(b, loc, i, offset), c1));
-        buildFor(b, loc, c0, hi, 1, [&](Value j) {
+        buildFor(b, loc, c0, keysEnd(i), 1, [&](Value j) {
           pair(bi, h, g, i, j, dBuf, [&](Value, Value dr) {
             axpy(dq, {bi, h, i}, arith::MulFOp::create(b, loc, dr, scale),
                  op.getKey(), {bi, g, j}, d);
@@ -180,6 +174,17 @@ private:
                   : vector::BroadcastOp::create(
                         b, loc, VectorType::get({w}, b.getF32Type()), s)
                         .getResult();
+  }
+
+  /// The end of the keys row `i` sees: Lk, or min(Lk, i + Lk - Lq + 1)
+  /// when causal.
+  Value keysEnd(Value i) {
+    if (!op.getCausal())
+      return lk;
+    return arith::MinSIOp::create(
+        b, loc, lk,
+        arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, i, offset),
+                              c1));
   }
 
   /// a * x + y, elementwise.
@@ -374,13 +379,7 @@ private:
               }
               if (op.getScoreGrad().empty())
                 return;
-              Value hi = lk;
-              if (op.getCausal())
-                hi = arith::MinSIOp::create(
-                    b, loc, lk,
-                    arith::AddIOp::create(
-                        b, loc, arith::AddIOp::create(b, loc, i, offset), c1));
-              buildFor(b, loc, c0, hi, 1, [&](Value j) {
+              buildFor(b, loc, c0, keysEnd(i), 1, [&](Value j) {
                 pair(
                     bi, h, g, i, j, dBuf, [&](Value, Value) {}, true);
               });
