@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Mutation check of the derived gradients (issue 22): the attention
 backward's -D term, its GQA reduction, the keys a causal row's loops visit,
-the dLSE term, and the scalar rules the score region is differentiated with.
+the dLSE term, the capture gradients' accumulation, the sigmoid form, and
+the scalar rules the score region is differentiated with.
 Applies each mutation to its source file, rebuilds, runs
 test/Integration/grad.test and test/Passes/generate-backward.mlir, and
 reports whether they catch it; restores the file. Not part of scripts/test
@@ -18,20 +19,29 @@ LOW = os.path.join(ROOT, "passes", "LowerAttentionBackward.cpp")
 ADJ = os.path.join(ROOT, "dialect", "AdjointInterfaceImpl.cpp")
 MUTS = [
     ("backward: the -D term dropped", LOW,
-     "          b, loc, p, arith::SubFOp::create(b, loc, dp, dRow));",
-     "          b, loc, p, dp);"),
+     "                                   arith::SubFOp::create(b, loc, dp, dRow));",
+     "                                   dp);"),
     ("backward: dK/dV from the group's first head only", LOW,
      "buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {",
      "buildFor(b, loc, c0, idx(1), 1, [&](Value hh) {"),
     ("backward: a causal row's last visible key skipped (dQ)", LOW,
-     "                  b, loc, arith::AddIOp::create(b, loc, i, offset), c1));",
-     "                  b, loc, arith::AddIOp::create(b, loc, i, offset), c0));"),
+     "        arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, i, offset),\n                              c1));",
+     "        arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, i, offset),\n                              c0));"),
     ("backward: the diagonal's query row skipped (dK/dV)", LOW,
-     "              b, loc, c0, arith::SubIOp::create(b, loc, j, offset));",
-     "              b, loc, c1, arith::SubIOp::create(b, loc, j, offset));"),
+     "          lo = arith::MaxSIOp::create(b, loc, c0,\n                                      arith::SubIOp::create(b, loc, j, offset));",
+     "          lo = arith::MaxSIOp::create(b, loc, c1,\n                                      arith::SubIOp::create(b, loc, j, offset));"),
     ("backward: dLSE added to D instead of subtracted", LOW,
-     "          s = arith::SubFOp::create(\n              b, loc, s,",
-     "          s = arith::AddFOp::create(\n              b, loc, s,"),
+     "          if (op.getGradLse())\n            s = arith::SubFOp::create(",
+     "          if (op.getGradLse())\n            s = arith::AddFOp::create("),
+    ("captures: the accumulations dropped", LOW,
+     "      if (!accumulate)\n        continue;",
+     "      continue;"),
+    ("captures: the sink's share with the wrong sign", LOW,
+     "                Value gs = arith::NegFOp::create(\n                    b, loc, arith::MulFOp::create(b, loc, ps, dRow));",
+     "                Value gs = arith::MulFOp::create(b, loc, ps, dRow);"),
+    ("sigmoid: dS = dP P (no 1 - P)", LOW,
+     "            arith::MulFOp::create(b, loc, p,\n                                  arith::SubFOp::create(b, loc, one, p)));",
+     "            p);"),
     ("rule: tanh' = 1 + y^2", ADJ,
      "RULE(math::TanhOp) { return {MUL(g, SUB(C(1.0), MUL(y, y)))}; }",
      "RULE(math::TanhOp) { return {MUL(g, ADD(C(1.0), MUL(y, y)))}; }"),
@@ -42,4 +52,5 @@ MUTS = [
 
 if __name__ == "__main__":
     mutations.run(MUTS, [os.path.join(BUILD, "test/Integration/grad.test"),
+                         os.path.join(BUILD, "test/Integration/grad-examples.test"),
                          os.path.join(BUILD, "test/Passes/generate-backward.mlir")])
