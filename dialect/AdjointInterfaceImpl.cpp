@@ -228,7 +228,6 @@ struct GenericAdjoint
       return op.emitOpError("is differentiated only when elementwise: all "
                             "loops parallel, one output at the identity map, "
                             "its value unread");
-    Block &body = op.getRegion().front();
     unsigned rank = op.getNumLoops();
     Value dy = resultAdjoints[0];
     operandAdjoints.assign(op->getNumOperands(), Value());
@@ -282,7 +281,6 @@ struct GenericAdjoint
         return failure();
       operandAdjoints[in->getOperandNumber()] = gen.getResult(0);
     }
-    (void)body;
     return success();
   }
 };

@@ -307,13 +307,22 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+/// The score and mask regions both attention ops carry.
+static LogicalResult verifyScoreAndMask(Operation *op, Region &score,
+                                        Region &mask) {
+  Builder b(op->getContext());
+  Type idx = b.getIndexType(), f32 = b.getF32Type();
+  return failure(
+      failed(verifyScalarRegion(op, score, "score", {f32, idx, idx, idx, idx},
+                                f32)) ||
+      failed(verifyScalarRegion(op, mask, "mask", {idx, idx, idx, idx},
+                                b.getI1Type())));
+}
+
 LogicalResult AttentionOp::verifyRegions() {
   Builder b(getContext());
   Type idx = b.getIndexType(), f32 = b.getF32Type();
-  if (failed(verifyScalarRegion(*this, getScore(), "score",
-                                {f32, idx, idx, idx, idx}, f32)) ||
-      failed(verifyScalarRegion(*this, getMask(), "mask", {idx, idx, idx, idx},
-                                b.getI1Type())) ||
+  if (failed(verifyScoreAndMask(*this, getScore(), getMask())) ||
       failed(
           verifyScalarRegion(*this, getSink(), "sink", {idx, idx, idx}, f32)) ||
       failed(verifyScalarRegion(*this, getCombine(), "combine",
@@ -455,10 +464,7 @@ LogicalResult AttentionBackwardOp::verify() {
 LogicalResult AttentionBackwardOp::verifyRegions() {
   Builder b(getContext());
   Type idx = b.getIndexType(), f32 = b.getF32Type();
-  if (failed(verifyScalarRegion(*this, getScore(), "score",
-                                {f32, idx, idx, idx, idx}, f32)) ||
-      failed(verifyScalarRegion(*this, getMask(), "mask", {idx, idx, idx, idx},
-                                b.getI1Type())) ||
+  if (failed(verifyScoreAndMask(*this, getScore(), getMask())) ||
       failed(verifyScalarRegion(*this, getScoreGrad(), "score_grad",
                                 {f32, f32, idx, idx, idx, idx}, f32)))
     return failure();

@@ -44,10 +44,6 @@ static bool isDifferentiable(Value v) {
   return isa<FloatType>(t);
 }
 
-/// The gradient type of a float tensor input: f32 for f32 (and wider
-/// internal accumulation for 16-bit inputs), the input's type otherwise.
-static Type gradientType(Type input) { return input; }
-
 /// `x` (an f32 tensor) converted elementwise to `type`'s element type.
 static Value castTensor(OpBuilder &b, Location loc, Value x, Type type) {
   auto to = cast<RankedTensorType>(type);
@@ -195,7 +191,7 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
     Location loc = train.getLoc();
     if (!g)
       g = zeroAdjoint(b, loc, entry->getArgument(i));
-    grads.push_back(castTensor(b, loc, g, gradientType(x.getType())));
+    grads.push_back(castTensor(b, loc, g, x.getType()));
   }
   func::ReturnOp::create(b, train.getLoc(), grads);
   return success();
@@ -203,8 +199,8 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
 
 /// `attn.arg_roles` on @f_train and @f_backward: what each argument and
 /// result is (attn-compile's header prints them).
-static void setRoles(func::FuncOp f, func::FuncOp train, func::FuncOp backward,
-                     unsigned numSaved) {
+static void setRoles(func::FuncOp f, func::FuncOp train,
+                     func::FuncOp backward) {
   Builder b(f.getContext());
   auto name = [&](unsigned i) {
     return ("x" + Twine(i) + " (input " + Twine(i) + " of @" + f.getSymName() +
@@ -219,7 +215,7 @@ static void setRoles(func::FuncOp f, func::FuncOp train, func::FuncOp backward,
   for (unsigned j = 0; j < f.getNumResults(); ++j)
     trainRoles.push_back(("y" + Twine(j) + " (result " + Twine(j) + ")").str());
   // The saved state, attention by attention: O, then the LSE of a softmax.
-  unsigned attention = 0, k = f.getNumResults();
+  unsigned attention = 0;
   for (AttentionOp op : train.getOps<AttentionOp>()) {
     std::string at = ("attention " + Twine(attention++)).str();
     SmallVector<std::string> saved = {"saved O of " + at};
@@ -228,10 +224,8 @@ static void setRoles(func::FuncOp f, func::FuncOp train, func::FuncOp backward,
     for (const std::string &s : saved) {
       trainRoles.push_back(s);
       backRoles.push_back(s);
-      ++k;
     }
   }
-  (void)numSaved;
   for (auto [j, t] : llvm::enumerate(f.getResultTypes()))
     if (isFloatTensor(t))
       backRoles.push_back(
@@ -287,7 +281,7 @@ struct GenerateBackward
       SmallVector<Type> results;
       for (Type t : f.getArgumentTypes())
         if (isFloatTensor(t))
-          results.push_back(gradientType(t));
+          results.push_back(t);
       b.setInsertionPointAfter(train);
       auto backward = func::FuncOp::create(b, f.getLoc(), backwardName,
                                            b.getFunctionType(args, results));
@@ -295,7 +289,7 @@ struct GenerateBackward
                                savedTypes.size()))) {
         return signalPassFailure();
       }
-      setRoles(f, train, backward, savedTypes.size());
+      setRoles(f, train, backward);
     }
   }
 };
