@@ -59,6 +59,12 @@ def main():
     flex = None
     try:
         from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+        # One compilation per shape and score_mod: past dynamo's default
+        # limit of 8, flex_attention silently falls back to an unfused
+        # implementation that materializes the scores (and would be timed).
+        for knob in ("recompile_limit", "cache_size_limit"):
+            if hasattr(torch._dynamo.config, knob):
+                setattr(torch._dynamo.config, knob, 256)
         flex = torch.compile(flex_attention, dynamic=False)
     except Exception as e:  # torch < 2.5
         print("gpu.py: flex_attention unavailable (%s); SDPA only" % e)

@@ -11,6 +11,7 @@
 #define ATTN_PASSES_LOOPBUILDERS_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 namespace mlir::attn {
@@ -32,6 +33,24 @@ inline void buildIf(OpBuilder &b, Location loc, Value cond,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
   body();
+}
+
+/// scf.if %cond -> (T) { yield memref.load %mem[idx] } else { yield %other }:
+/// a load that does not happen when `cond` is false (the element may never
+/// have been written; a select of an unconditional load would still read it,
+/// which compute-sanitizer's initcheck reports on a GPU).
+inline Value buildLoadIf(OpBuilder &b, Location loc, Value cond, Value mem,
+                         ValueRange idx, Value other) {
+  auto ifOp = scf::IfOp::create(
+      b, loc, cond,
+      [&](OpBuilder &tb, Location l) {
+        scf::YieldOp::create(
+            tb, l, ValueRange{memref::LoadOp::create(tb, l, mem, idx)});
+      },
+      [&](OpBuilder &eb, Location l) {
+        scf::YieldOp::create(eb, l, ValueRange{other});
+      });
+  return ifOp.getResult(0);
 }
 
 /// An scf.for over [lo, hi) carrying `init`; `body(iv, carried)` returns the

@@ -1070,11 +1070,9 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
     Value m = ninf;
     for (int64_t s = 0; s < slots; ++s) {
       valid.push_back(isBlock(blockOf(bb, h, i, s)));
-      // Only valid slots were written (the others hold stale data, in
-      // bounds): select, never compute with them.
+      // Only valid slots were written: the others are never read.
       Value p = add(rowBase, cst(s));
-      Value l = memref::LoadOp::create(b, loc, partL, p);
-      ls.push_back(arith::SelectOp::create(b, loc, valid.back(), l, ninf));
+      ls.push_back(buildLoadIf(b, loc, valid.back(), partL, p, ninf));
       m = arith::MaximumFOp::create(b, loc, m, ls.back());
     }
     Value finite =
@@ -1100,9 +1098,8 @@ static LogicalResult tileBlockSparse(AttentionOp op, int64_t tq, int64_t tk) {
       Value sum = zeroF;
       for (int64_t s = 0; s < slots; ++s) {
         Value p = add(rowBase, cst(s));
-        Value val = arith::SelectOp::create(
-            b, loc, valid[s],
-            memref::LoadOp::create(b, loc, partO, ValueRange{p, x}), zeroF);
+        Value val =
+            buildLoadIf(b, loc, valid[s], partO, ValueRange{p, x}, zeroF);
         sum = math::FmaOp::create(b, loc, ws[s], val, sum);
       }
       Value y = arith::MulFOp::create(b, loc, sum, inv);

@@ -178,16 +178,34 @@ cd "$(dirname "$0")"
 cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1)
 case "$cc" in 9.*) drv=./attn-gpu-check-sm90 ;; *) drv=./attn-gpu-check-sm80 ;; esac
 [ -x "$drv" ] || drv=$(ls ./attn-gpu-check-sm* | head -n1)
-# ./run [--no-bench] [--quick]: the checks, then the benchmark against
-# PyTorch (bench/gpu.py); everything goes to results.txt.
-bench=1; quick=
+# ./run [--no-bench] [--quick] [--sanitize]: the checks, with --sanitize
+# again under each of compute-sanitizer's tools (memcheck, racecheck,
+# initcheck, synccheck: any report fails the run), then the benchmark
+# against PyTorch (bench/gpu.py); everything goes to results.txt.
+bench=1; quick=; sanitize=
 for a in "$@"; do
-  case "$a" in --no-bench) bench= ;; --quick) quick=--quick ;; esac
+  case "$a" in
+    --no-bench) bench= ;; --quick) quick=--quick ;; --sanitize) sanitize=1 ;;
+    *) echo "run: unknown option $a (--no-bench, --quick, --sanitize)" >&2; exit 1 ;;
+  esac
 done
 tee results.txt < manifest.txt
 "$drv" --cases=cases 2>&1 | tee -a results.txt
 status=${PIPESTATUS[0]}
 [ "$status" = 2 ] && exit 2  # no device: nothing to time either
+if [ -n "$sanitize" ]; then
+  cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n1)
+  if [ -z "$cs" ]; then
+    echo "run: --sanitize needs compute-sanitizer (CUDA toolkit)" | tee -a results.txt
+    status=1
+  fi
+  for tool in ${cs:+memcheck racecheck initcheck synccheck}; do
+    "$cs" --tool "$tool" --error-exitcode 9 "$drv" --cases=cases > "sanitize-$tool.txt" 2>&1
+    rc=$?
+    echo "compute-sanitizer $tool: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "sanitize-$tool.txt" | head -n1) (exit $rc)" | tee -a results.txt
+    [ "$rc" = 0 ] || status=1
+  done
+fi
 if [ -n "$bench" ] && [ -f gpu.py ]; then
   python3 gpu.py $quick --out=bench 2>&1 | tee -a results.txt
   [ -f bench.md ] && cat bench.md >> results.txt

@@ -300,10 +300,15 @@ func.func @second_map(%q: memref<?x4x?x64xf32>, %v: memref<?x4x?x128xf32>, %o: m
 // CHECK: attn.tile_finalize
 // CHECK: memref.store %{{.*}}, %[[PARTL]]
 // CHECK: vector.store %{{.*}}, %[[PARTO]]
+// The merge reads a slot's partials only when the slot is valid (an
+// invalid slot's were never written).
 // CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}}, 4, %{{.*}})
-// CHECK: memref.load %[[PARTL]]
+// CHECK: %[[V0:.*]] = arith.cmpi sge, %{{.*}}, %c0 : index
+// CHECK: scf.if %[[V0]] -> (f32) {
+// CHECK-NEXT: memref.load %[[PARTL]]
 // CHECK: math.exp
-// CHECK: memref.load %[[PARTO]]
+// CHECK: scf.if %[[V0]] -> (f32) {
+// CHECK-NEXT: memref.load %[[PARTO]]
 // CHECK: memref.store %{{.*}}, %arg4
 func.func @blocks(%q: memref<?x4x?x64xf32>, %k: memref<?x4x?x64xf32>, %v: memref<?x4x?x64xf32>,
                   %sel: memref<?x4x?x2xi32>, %o: memref<?x4x?x64xf32>) {
