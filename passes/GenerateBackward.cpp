@@ -244,8 +244,52 @@ static void setRoles(func::FuncOp f, func::FuncOp train,
   backward->setAttr("attn.arg_roles", attr(backRoles));
 }
 
+/// @f_grad(x..., dy...) -> (dx...): the body of @f_train, then that of
+/// @f_backward with the saved values passed straight through.
+static func::FuncOp buildCombined(func::FuncOp f, func::FuncOp train,
+                                  func::FuncOp backward, StringRef name) {
+  unsigned numInputs = f.getNumArguments();
+  unsigned numResults = f.getNumResults();
+  unsigned numSaved = train.getNumResults() - numResults;
+  SmallVector<Type> args(f.getArgumentTypes());
+  llvm::append_range(
+      args, backward.getArgumentTypes().drop_front(numInputs + numSaved));
+  OpBuilder b(f.getContext());
+  b.setInsertionPointAfter(backward);
+  auto grad = func::FuncOp::create(
+      b, f.getLoc(), name, b.getFunctionType(args, backward.getResultTypes()));
+  Block *entry = grad.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  IRMapping trainMap;
+  for (unsigned i = 0; i < numInputs; ++i)
+    trainMap.map(train.getArgument(i), entry->getArgument(i));
+  for (Operation &op : train.getBody().front().without_terminator())
+    b.clone(op, trainMap);
+  auto trainRet =
+      cast<func::ReturnOp>(train.getBody().front().getTerminator());
+  IRMapping backMap;
+  unsigned next = 0;
+  for (unsigned i = 0; i < numInputs; ++i)
+    backMap.map(backward.getArgument(next++), entry->getArgument(i));
+  for (Value saved : trainRet.getOperands().drop_front(numResults))
+    backMap.map(backward.getArgument(next++), trainMap.lookup(saved));
+  for (unsigned i = numInputs; i < entry->getNumArguments(); ++i)
+    backMap.map(backward.getArgument(next++), entry->getArgument(i));
+  for (Operation &op : backward.getBody().front())
+    b.clone(op, backMap);
+  // Roles: @f_backward's without the saved state.
+  if (auto roles = backward->getAttrOfType<ArrayAttr>("attn.arg_roles")) {
+    SmallVector<Attribute> kept(roles.getValue().take_front(numInputs));
+    llvm::append_range(kept, roles.getValue().drop_front(numInputs + numSaved));
+    grad->setAttr("attn.arg_roles", b.getArrayAttr(kept));
+  }
+  return grad;
+}
+
 struct GenerateBackward
     : attn::impl::AttnGenerateBackwardPassBase<GenerateBackward> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> functions;
@@ -255,10 +299,15 @@ struct GenerateBackward
     for (func::FuncOp f : functions) {
       std::string trainName = (f.getSymName() + "_train").str();
       std::string backwardName = (f.getSymName() + "_backward").str();
+      std::string gradName = (f.getSymName() + "_grad").str();
       if (module.lookupSymbol(trainName) || module.lookupSymbol(backwardName)) {
         f.emitError("cannot generate @")
             << backwardName << ": @" << trainName << " or @" << backwardName
             << " already exists";
+        return signalPassFailure();
+      }
+      if (combined && module.lookupSymbol(gradName)) {
+        f.emitError("cannot generate @") << gradName << ": it already exists";
         return signalPassFailure();
       }
       if (!f.getBody().hasOneBlock()) {
@@ -290,6 +339,8 @@ struct GenerateBackward
         return signalPassFailure();
       }
       setRoles(f, train, backward);
+      if (combined)
+        buildCombined(f, train, backward, gradName);
     }
   }
 };

@@ -289,7 +289,17 @@ def AttnGenerateBackwardPass
     func.func @main_backward(%q, %k, %v, %o, %lse, %do) -> (tensor<?x4x?x64xf32>,
         tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
     ```
+
+    With `combined=true`, also `@f_grad(x..., dy...) -> (dx...)`: the
+    training forward followed by the backward in one function, the saved
+    state passed straight through (what `attn-run --grad` runs, and a single
+    entry point for tests and runners).
   }];
+  let options = [
+    Option<"combined", "combined", "bool", /*default=*/"false",
+           "Also emit @f_grad(x..., dy...) -> (dx...): @f_train then "
+           "@f_backward in one function">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -13,7 +13,6 @@
 #include "tools/Registration.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -403,49 +402,16 @@ std::string mlir::attn::sanitizeIdentifier(llvm::StringRef name) {
 FailureOr<func::FuncOp> mlir::attn::generateGradients(ModuleOp module,
                                                       StringRef combine) {
   PassManager pm(module.getContext());
-  pm.addPass(createAttnGenerateBackwardPass());
+  AttnGenerateBackwardPassOptions options;
+  options.combined = !combine.empty();
+  pm.addPass(createAttnGenerateBackwardPass(options));
   if (failed(pm.run(module)))
     return failure();
   if (combine.empty())
     return func::FuncOp();
-  auto train = module.lookupSymbol<func::FuncOp>((combine + "_train").str());
-  auto backward =
-      module.lookupSymbol<func::FuncOp>((combine + "_backward").str());
-  auto f = module.lookupSymbol<func::FuncOp>(combine);
-  if (!train || !backward || !f)
+  auto grad = module.lookupSymbol<func::FuncOp>((combine + "_grad").str());
+  if (!grad)
     return module.emitError("no @") << combine << " to differentiate",
            failure();
-  // @f_grad(x..., dy...): the training forward, then the backward with the
-  // saved values passed straight through.
-  unsigned numInputs = f.getNumArguments();
-  unsigned numResults = f.getNumResults();
-  SmallVector<Type> args(f.getArgumentTypes());
-  for (Type t : backward.getArgumentTypes().drop_front(
-           numInputs + (train.getNumResults() - numResults)))
-    args.push_back(t);
-  OpBuilder b(module.getContext());
-  b.setInsertionPointAfter(backward);
-  auto grad = func::FuncOp::create(
-      b, f.getLoc(), (combine + "_grad").str(),
-      b.getFunctionType(args, backward.getResultTypes()));
-  Block *entry = grad.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  IRMapping trainMap;
-  for (unsigned i = 0; i < numInputs; ++i)
-    trainMap.map(train.getArgument(i), entry->getArgument(i));
-  for (Operation &op : train.getBody().front().without_terminator())
-    b.clone(op, trainMap);
-  auto trainRet =
-      cast<func::ReturnOp>(train.getBody().front().getTerminator());
-  IRMapping backMap;
-  unsigned next = 0;
-  for (unsigned i = 0; i < numInputs; ++i)
-    backMap.map(backward.getArgument(next++), entry->getArgument(i));
-  for (Value saved : trainRet.getOperands().drop_front(numResults))
-    backMap.map(backward.getArgument(next++), trainMap.lookup(saved));
-  for (unsigned i = numInputs; i < entry->getNumArguments(); ++i)
-    backMap.map(backward.getArgument(next++), entry->getArgument(i));
-  for (Operation &op : backward.getBody().front())
-    b.clone(op, backMap);
   return grad;
 }

@@ -66,6 +66,27 @@ struct ToIntrinsic : OpRewritePattern<Op> {
   double inScale, outScale;
 };
 
+/// An f32 arith.divf allowed to approximate (fastmath `afn`) as
+/// div.approx.f32: no slow path, hence no branch (div.rn.f32 branches to a
+/// subroutine for special operands).
+struct ApproxDiv : OpRewritePattern<arith::DivFOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(arith::DivFOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getType().isF32() ||
+        !arith::bitEnumContainsAll(op.getFastmath(),
+                                   arith::FastMathFlags::afn))
+      return rewriter.notifyMatchFailure(op, "not an approximable f32 divf");
+    rewriter.replaceOp(
+        op, LLVM::CallIntrinsicOp::create(
+                rewriter, op.getLoc(), op.getType(),
+                rewriter.getStringAttr("llvm.nvvm.div.approx.f"),
+                ValueRange{op.getLhs(), op.getRhs()})
+                .getResult(0));
+    return success();
+  }
+};
+
 /// fma(a, b, c) as a multiply and an add (contracted again by the backend):
 /// math.fma would become a libdevice call.
 struct ExpandFma : OpRewritePattern<math::FmaOp> {
@@ -176,8 +197,8 @@ struct ExpandMath : attn::impl::AttnGPUExpandMathPassBase<ExpandMath> {
     // cvt.rni: to nearest, ties to even.
     patterns.add<ToIntrinsic<math::RoundEvenOp>>(ctx, "llvm.nvvm.round.f", 1.0,
                                                  1.0);
-    patterns.add<ExpandFma, ExpandSignOps, ExpandCopySign, UnrollVectorMath>(
-        ctx);
+    patterns.add<ApproxDiv, ExpandFma, ExpandSignOps, ExpandCopySign,
+                 UnrollVectorMath>(ctx);
     populateMathPolynomialApproximationPatterns(
         patterns, MathPolynomialApproximationOptions{});
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

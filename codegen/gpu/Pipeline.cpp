@@ -46,6 +46,10 @@ void mlir::attn::buildSIMTLowerings(OpPassManager &pm, bool tensorCores) {
   // attention tiled with one thread per query tile and 4-wide vectors,
   // unfused elementwise ops), whose loops become SIMT kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
+  // The derived backward (attn-compile --grad): its loop nests (D per row,
+  // dK/dV per KV head, dQ per head, captured gradients) become SIMT kernels.
+  pm.addNestedPass<func::FuncOp>(
+      createAttnLowerAttentionBackwardPass({kSimtVectorWidth}));
   // Scans in their recurrent form: one thread per (batch, head) keeps its
   // state without the chunkwise form's scratch.
   pm.addNestedPass<func::FuncOp>(createAttnLowerScanPass({/*chunkSize=*/0}));

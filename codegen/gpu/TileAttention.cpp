@@ -554,9 +554,15 @@ LogicalResult KernelEmitter::emit() {
       if (!softmax) {
         for (size_t n = 0; n < x.size(); ++n)
           if ((n % 4) / 2 == static_cast<size_t>(r)) {
+            // An approximate division (div.approx.f32, see
+            // attn-gpu-expand-math): div.rn's slow path for a masked
+            // logit's infinite denominator made lanes of a warp diverge,
+            // and they met the next barrier apart (compute-sanitizer's
+            // synccheck on an H200); 1 / inf is still 0.
             Value e = exp2(fmul(x[n], fcst(-M_LOG2E)));
             p[n] = arith::DivFOp::create(b, loc, fcst(1.0),
-                                         fadd(fcst(1.0), e));
+                                         fadd(fcst(1.0), e),
+                                         arith::FastMathFlags::afn);
           }
         continue;
       }

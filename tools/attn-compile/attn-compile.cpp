@@ -269,9 +269,9 @@ static int run() {
   if (!module)
     return 1;
   if (gradients) {
-    if (halideBackend || gpu) {
-      llvm::errs() << "error: --grad: the backward is compiled for the CPU "
-                      "(--target=native or a CPU) with --backend=mlir only\n";
+    if (halideBackend) {
+      llvm::errs() << "error: --grad: the backward is compiled by "
+                      "--backend=mlir only (for a CPU or --target=nvptx)\n";
       return 1;
     }
     if (failed(generateGradients(module)))

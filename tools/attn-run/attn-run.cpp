@@ -396,8 +396,9 @@ static int run() {
   if (grad) {
     if (backend == "reference")
       return runGradReference(fn);
-    if (backend != "cpu")
-      return fail("--grad runs on --backend=cpu (the derived backward) or "
+    if (backend == "halide")
+      return fail("--grad runs on --backend=cpu, cuda, gpu-emulation or "
+                  "simt-emulation (the derived backward) or "
                   "--backend=reference (finite differences)");
     if (benchmark > 0 || countOnly)
       return fail("--grad does not combine with --benchmark or --count-flops");

@@ -25,6 +25,20 @@ gpu.module @kernels {
     gpu.return
   }
 
+  // A division allowed to approximate (afn) is div.approx.f32: div.rn's
+  // slow path branches, and lanes that took it met the next barrier apart
+  // (the tensor-core sigmoid weights); a plain division stays.
+  // CHECK-LABEL: gpu.func @approx_div
+  // CHECK: %[[Q:.*]] = llvm.call_intrinsic "llvm.nvvm.div.approx.f"(%arg0, %arg1) : (f32, f32) -> f32
+  // CHECK: %[[R:.*]] = arith.divf %[[Q]], %arg1 : f32
+  // CHECK: memref.store %[[R]]
+  gpu.func @approx_div(%x: f32, %y: f32, %out: memref<f32>) kernel {
+    %q = arith.divf %x, %y fastmath<afn> : f32
+    %r = arith.divf %q, %y : f32
+    memref.store %r, %out[] : memref<f32>
+    gpu.return
+  }
+
   // CHECK-LABEL: gpu.func @vector
   // CHECK-COUNT-4: llvm.call_intrinsic "llvm.nvvm.floor.f"
   // CHECK-COUNT-4: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
