@@ -207,11 +207,24 @@ RULE(arith::SelectOp) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// An all-parallel linalg.generic with one output at the identity map whose
-/// value the body does not read: input k's gradient is a generic over the
-/// same iteration space that re-runs the body, differentiates it with
-/// respect to argument k (seeded with the result's gradient) and sums over
-/// the dims input k is broadcast along.
+/// Whether `op`'s body is a sum into its single output: it yields
+/// `addf(out, e)` (either order), the output's argument read nowhere else.
+static bool isSumReduction(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  BlockArgument out = body.getArguments().back();
+  auto add = body.getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  return add && out.hasOneUse() &&
+         (add.getLhs() == out || add.getRhs() == out);
+}
+
+/// A linalg.generic with one output, either elementwise (all loops
+/// parallel, the output at the identity map, its value unread) or a sum
+/// (`out += e`, the output at a projected permutation of the loops): input
+/// k's gradient is a generic over the same iteration space that re-runs the
+/// body, differentiates it with respect to argument k (seeded with the
+/// result's gradient, read through the output's map) and sums over the dims
+/// input k is broadcast along. A sum's initial value gets the result's
+/// gradient unless it is a fill or an empty tensor (a constant).
 struct GenericAdjoint
     : public AdjointOpInterface::ExternalModel<GenericAdjoint,
                                                linalg::GenericOp> {
@@ -221,16 +234,26 @@ struct GenericAdjoint
                              SmallVectorImpl<std::pair<Value, Value>> &) const {
     auto op = cast<linalg::GenericOp>(o);
     Location loc = op.getLoc();
-    if (op.getNumDpsInits() != 1 || op.getNumResults() != 1 ||
-        op.getNumReductionLoops() != 0 ||
-        !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity() ||
-        op.payloadUsesValueFromOperand(op.getDpsInitOperand(0)))
-      return op.emitOpError("is differentiated only when elementwise: all "
-                            "loops parallel, one output at the identity map, "
-                            "its value unread");
+    if (op.getNumDpsInits() != 1 || op.getNumResults() != 1)
+      return op.emitOpError("is differentiated only with one output");
+    OpOperand *init = op.getDpsInitOperand(0);
+    AffineMap outMap = op.getMatchingIndexingMap(init);
+    bool elementwise = op.getNumReductionLoops() == 0 && outMap.isIdentity() &&
+                       !op.payloadUsesValueFromOperand(init);
+    bool sum = !elementwise && outMap.isProjectedPermutation() &&
+               isSumReduction(op);
+    if (!elementwise && !sum)
+      return op.emitOpError(
+          "is differentiated only when elementwise (all loops parallel, one "
+          "output at the identity map, its value unread) or a sum into its "
+          "output (out + e yielded, the output at a projected permutation)");
     unsigned rank = op.getNumLoops();
     Value dy = resultAdjoints[0];
     operandAdjoints.assign(op->getNumOperands(), Value());
+    if (sum && isDifferentiable(init->get()) &&
+        !init->get().getDefiningOp<linalg::FillOp>() &&
+        !init->get().getDefiningOp<tensor::EmptyOp>())
+      operandAdjoints[init->getOperandNumber()] = dy;
     for (OpOperand *in : op.getDpsInputOperands()) {
       if (!isDifferentiable(in->get()) ||
           !isa<RankedTensorType>(in->get().getType()))
@@ -241,7 +264,7 @@ struct GenericAdjoint
                               "projected permutations");
       Value x = mapping.lookup(in->get());
       Value grad = zeroAdjoint(b, loc, x);
-      SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+      SmallVector<AffineMap> maps = {outMap};
       SmallVector<Value> ins = {dy};
       for (OpOperand *other : op.getDpsInputOperands()) {
         maps.push_back(op.getMatchingIndexingMap(other));
@@ -445,6 +468,65 @@ CumsumOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// attn.evict
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+EvictOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                      ArrayRef<Value> resultAdjoints,
+                      SmallVectorImpl<Value> &operandAdjoints,
+                      SmallVectorImpl<std::pair<Value, Value>> &) {
+  // The kept keys and values are a gather of rows idx[b, h, n] (-1: none);
+  // its adjoint is the one-hot contraction
+  //   dK[b, h, s, d] = sum_n (idx[b, h, n] == s) dK'[b, h, n, d],
+  // a linalg.generic reducing over n. The selection (indices, scores,
+  // key norms) is piecewise constant: no gradient.
+  Location loc = getLoc();
+  if (!isa<RankedTensorType>(getKeys().getType()))
+    return emitOpError("is differentiated on tensors only");
+  operandAdjoints.assign(getNumOperands(), Value());
+  Value idx = mapping.lookup(getResult(0));
+  MLIRContext *ctx = b.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  // Loops (b, h, s, n, d).
+  AffineMap idxMap = AffineMap::get(5, 0, {d(0), d(1), d(3)}, ctx);
+  AffineMap keptMap = AffineMap::get(5, 0, {d(0), d(1), d(3), d(4)}, ctx);
+  AffineMap outMap = AffineMap::get(5, 0, {d(0), d(1), d(2), d(4)}, ctx);
+  using utils::IteratorType;
+  SmallVector<IteratorType> iters = {
+      IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
+      IteratorType::reduction, IteratorType::parallel};
+  for (auto [k, operand] : {std::pair<unsigned, Value>{1, getKeys()},
+                            std::pair<unsigned, Value>{2, getValues()}}) {
+    Value dKept = resultAdjoints[k];
+    if (!dKept || !isDifferentiable(operand))
+      continue;
+    Value x = mapping.lookup(operand);
+    Value grad = zeroAdjoint(b, loc, x);
+    auto gen = linalg::GenericOp::create(
+        b, loc, grad.getType(), ValueRange{idx, dKept}, ValueRange{grad},
+        SmallVector<AffineMap>{idxMap, keptMap, outMap}, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value s = arith::IndexCastOp::create(
+              nb, nl, nb.getI32Type(), linalg::IndexOp::create(nb, nl, 2));
+          Value hit = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
+                                            args[0], s);
+          Value g = args[1];
+          if (!g.getType().isF32())
+            g = arith::ExtFOp::create(nb, nl, nb.getF32Type(), g);
+          Value zero =
+              arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(0.0f));
+          Value add = arith::AddFOp::create(
+              nb, nl, args[2], arith::SelectOp::create(nb, nl, hit, g, zero));
+          linalg::YieldOp::create(nb, nl, add);
+        });
+    operandAdjoints[getKeysMutable().getOperandNumber() + (k - 1)] =
+        gen.getResult(0);
+  }
+  return success();
+}
+
 void mlir::attn::registerAdjointExternalModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
     arith::AddFOp::attachInterface<ScalarAdjoint<arith::AddFOp>>(*ctx);
@@ -620,16 +702,12 @@ LogicalResult AttentionOp::buildAdjoint(
     return emitOpError("cannot be differentiated yet: ") << what;
   };
   bool softmax = getNormalizer() == Normalizer::softmax;
-  if (getQuery2())
-    return unsupported("second map (differential attention)");
-  if (getBlocks())
-    return unsupported("block selection");
   if (getRowEntropy() || getColumnScores())
     return unsupported("side outputs (row_entropy, column_scores)");
-  if (!getEpilogue().empty())
-    return unsupported("epilogue region");
-  if (getRmsNormEps())
-    return unsupported("rms_norm");
+  // attn-generate-backward unfuses these stages into generics first.
+  if (getQuery2() || !getEpilogue().empty() || getRmsNormEps())
+    return unsupported("a second map, rms_norm or an epilogue (the training "
+                       "forward unfuses them)");
   if (softmax && !getLse())
     return emitOpError("needs its log-sum-exp to be differentiated (the "
                        "training forward adds it)");
@@ -663,9 +741,46 @@ LogicalResult AttentionOp::buildAdjoint(
   // the backward's function), and the derivative of the score region.
   if (!getScore().empty())
     getScore().cloneInto(&grad.getScore(), mapping);
-  if (!getMask().empty())
-    getMask().cloneInto(&grad.getMask(), mapping);
   Type f32 = b.getF32Type(), idx = b.getIndexType();
+  if (Value sel = getBlocks()) {
+    // A block selection is a mask: key j is visible to row i iff its block
+    // j / n is one of the row's selected blocks (entries out of range never
+    // match), and the op's own mask allows it.
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = b.createBlock(&grad.getMask());
+    for (int k = 0; k < 4; ++k)
+      block->addArgument(idx, loc);
+    Value bb = block->getArgument(0), h = block->getArgument(1),
+          i = block->getArgument(2), j = block->getArgument(3);
+    Value visible = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+    if (!getMask().empty()) {
+      IRMapping m = mapping;
+      Block &user = getMask().front();
+      for (auto [from, to] :
+           llvm::zip(user.getArguments(), block->getArguments()))
+        m.map(from, to);
+      for (Operation &o : user.without_terminator())
+        b.clone(o, m);
+      visible = m.lookup(user.getTerminator()->getOperand(0));
+    }
+    Value blk = arith::DivUIOp::create(
+        b, loc, j, arith::ConstantIndexOp::create(b, loc, *getBlockSize()));
+    Value chosen = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+    Value selected = mapping.lookup(sel);
+    for (int64_t s = 0; s < getBlocksType().getDimSize(3); ++s) {
+      Value x = tensor::ExtractOp::create(
+          b, loc, selected,
+          ValueRange{bb, h, i, arith::ConstantIndexOp::create(b, loc, s)});
+      Value n = arith::IndexCastOp::create(b, loc, idx, x);
+      chosen = arith::OrIOp::create(
+          b, loc, chosen,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, n, blk));
+    }
+    YieldOp::create(b, loc,
+                    arith::AndIOp::create(b, loc, visible, chosen).getResult());
+  } else if (!getMask().empty()) {
+    getMask().cloneInto(&grad.getMask(), mapping);
+  }
   if (!getScore().empty()) {
     OpBuilder::InsertionGuard guard(b);
     Block *block = b.createBlock(&grad.getScoreGrad());

@@ -655,6 +655,7 @@ def Attn_PoolOp : Attn_Op<"pool", [
 def Attn_EvictOp : Attn_Op<"evict", [
     AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "KV-cache eviction: keep sinks, recent tokens and the top-budget";
   let description = [{

@@ -17,8 +17,10 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::attn {
@@ -64,11 +66,216 @@ static Value castTensor(OpBuilder &b, Location loc, Value x, Type type) {
       .getResult(0);
 }
 
+//===----------------------------------------------------------------------===//
+// Training form: the fused stages after the attention as generics
+//===----------------------------------------------------------------------===//
+
+/// A linalg.generic over the (b, h, i, d) space of `like` computing the
+/// scalar region `region` (arguments: `numValues` floats read from
+/// `values`, then the indices b, h, i, d) into a tensor of element type
+/// `elem`. Each float `tensor.extract` of a tensor defined outside the
+/// region at indices that are region indices or constants becomes an input
+/// of the generic at the matching map, so that its gradient is a plain
+/// broadcast reduction.
+static FailureOr<Value> regionAsGeneric(OpBuilder &b, Location loc,
+                                        Region &region, ValueRange values,
+                                        Value like, Type elem) {
+  Block &block = region.front();
+  unsigned numValues = values.size();
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
+  SmallVector<Value> ins(values.begin(), values.end());
+  SmallVector<AffineMap> maps(numValues, id);
+  DenseMap<Operation *, unsigned> promoted; // extract -> input number
+  for (Operation &o : block.without_terminator()) {
+    auto e = dyn_cast<tensor::ExtractOp>(o);
+    if (!e || !isDifferentiable(e.getResult()) ||
+        region.isAncestor(e.getTensor().getParentRegion()))
+      continue;
+    SmallVector<AffineExpr> exprs;
+    for (Value i : e.getIndices()) {
+      auto arg = dyn_cast<BlockArgument>(i);
+      if (arg && arg.getOwner() == &block && arg.getArgNumber() >= numValues) {
+        exprs.push_back(getAffineDimExpr(arg.getArgNumber() - numValues, ctx));
+        continue;
+      }
+      IntegerAttr c;
+      if (matchPattern(i, m_Constant(&c))) {
+        exprs.push_back(getAffineConstantExpr(c.getInt(), ctx));
+        continue;
+      }
+      return e.emitError("is differentiated only at indices that are the "
+                         "region's (b, h, i, d) or constants");
+    }
+    promoted[e] = ins.size();
+    ins.push_back(e.getTensor());
+    maps.push_back(AffineMap::get(4, 0, exprs, ctx));
+  }
+  auto likeType = cast<RankedTensorType>(like.getType());
+  Value init = tensor::EmptyOp::create(b, loc, likeType.getShape(), elem,
+                                       dynamicSizes(b, loc, like));
+  maps.push_back(id);
+  SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+  auto gen = linalg::GenericOp::create(
+      b, loc, init.getType(), ins, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        IRMapping m;
+        for (unsigned k = 0; k < numValues; ++k)
+          m.map(block.getArgument(k), args[k]);
+        for (unsigned d = 0; d < 4; ++d)
+          m.map(block.getArgument(numValues + d),
+                linalg::IndexOp::create(nb, nl, d));
+        for (Operation &o : block.without_terminator()) {
+          auto it = promoted.find(&o);
+          if (it != promoted.end())
+            m.map(o.getResult(0), args[it->second]);
+          else
+            nb.clone(o, m);
+        }
+        Value y = m.lookup(block.getTerminator()->getOperand(0));
+        if (y.getType() != elem)
+          y = arith::TruncFOp::create(nb, nl, elem, y);
+        linalg::YieldOp::create(nb, nl, y);
+      });
+  return gen.getResult(0);
+}
+
+/// x / sqrt(mean_d(x^2) + eps) over the head dim of the f32 tensor `x`: a
+/// sum into [b, h, i], then an elementwise generic.
+static Value rmsNormAsGenerics(OpBuilder &b, Location loc, Value x,
+                               double eps) {
+  MLIRContext *ctx = b.getContext();
+  auto xType = cast<RankedTensorType>(x.getType());
+  Type f32 = b.getF32Type();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
+  AffineMap row = AffineMap::get(
+      4, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx),
+             getAffineDimExpr(2, ctx)},
+      ctx);
+  SmallVector<Value> dims = dynamicSizes(b, loc, x);
+  SmallVector<Value> rowDims;
+  for (int64_t d : {0, 1, 2})
+    if (xType.isDynamicDim(d))
+      rowDims.push_back(tensor::DimOp::create(b, loc, x, d));
+  auto rowType = RankedTensorType::get(
+      {xType.getDimSize(0), xType.getDimSize(1), xType.getDimSize(2)}, f32);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  Value acc = linalg::FillOp::create(
+                  b, loc, zero,
+                  ValueRange{tensor::EmptyOp::create(b, loc, rowType, rowDims)})
+                  .getResult(0);
+  using utils::IteratorType;
+  Value ss =
+      linalg::GenericOp::create(
+          b, loc, rowType, ValueRange{x}, ValueRange{acc},
+          SmallVector<AffineMap>{id, row},
+          SmallVector<IteratorType>{IteratorType::parallel,
+                                    IteratorType::parallel,
+                                    IteratorType::parallel,
+                                    IteratorType::reduction},
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value sq = arith::MulFOp::create(nb, nl, args[0], args[0]);
+            linalg::YieldOp::create(
+                nb, nl, arith::AddFOp::create(nb, nl, args[1], sq).getResult());
+          })
+          .getResult(0);
+  float invDim = 1.0f / static_cast<float>(xType.getDimSize(3));
+  Value init = tensor::EmptyOp::create(b, loc, xType, dims);
+  return linalg::GenericOp::create(
+             b, loc, xType, ValueRange{x, ss}, ValueRange{init},
+             SmallVector<AffineMap>{id, row, id},
+             SmallVector<IteratorType>(4, IteratorType::parallel),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value ms = arith::MulFOp::create(
+                   nb, nl, args[1],
+                   arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(invDim)));
+               Value r = math::RsqrtOp::create(
+                   nb, nl,
+                   arith::AddFOp::create(
+                       nb, nl, ms,
+                       arith::ConstantOp::create(
+                           nb, nl, nb.getF32FloatAttr(static_cast<float>(eps)))));
+               linalg::YieldOp::create(
+                   nb, nl, arith::MulFOp::create(nb, nl, args[0], r).getResult());
+             })
+      .getResult(0);
+}
+
+/// Rewrites an attention with a second map, rms_norm or an epilogue as the
+/// attentions of its maps (f32 outputs, the first keeping the LSE) followed
+/// by generics for the combine region, the norm and the epilogue: the same
+/// values (in f32 until the epilogue), now made of ops that have adjoints.
+/// The fused op stays in @f; the training forward pays the unfused stages.
+static LogicalResult unfuseForTraining(AttentionOp op, RewriterBase &rw) {
+  if (!op.getQuery2() && !op.getRmsNormEps() && op.getEpilogue().empty())
+    return success();
+  if (op.getBlocks() || op.getRowEntropy() || op.getColumnScores())
+    return success(); // refused with their reason by the adjoint
+  Location loc = op.getLoc();
+  rw.setInsertionPoint(op);
+  Type f32 = rw.getF32Type();
+  auto outType = cast<RankedTensorType>(op.getOutputType());
+  auto f32Out = RankedTensorType::get(outType.getShape(), f32);
+  SmallVector<Value> outDims = dynamicSizes(rw, loc, op.getOutput());
+  auto attend = [&](Value q, Value k, bool withLse) {
+    SmallVector<Value> outs = {
+        tensor::EmptyOp::create(rw, loc, f32Out, outDims)};
+    SmallVector<Type> types = {f32Out};
+    if (withLse) {
+      outs.push_back(op.getLse());
+      types.push_back(op.getLse().getType());
+    }
+    auto a = AttentionOp::create(
+        rw, loc, types, q, k, op.getValue(), Value(), Value(), Value(), outs,
+        op.getCausalAttr(), op.getScaleAttr(), op.getNormalizerAttr(),
+        FloatAttr(), IntegerAttr(), UnitAttr(), UnitAttr(), FloatAttr(),
+        UnitAttr());
+    IRMapping m;
+    op.getScore().cloneInto(&a.getScore(), m);
+    op.getMask().cloneInto(&a.getMask(), m);
+    op.getSink().cloneInto(&a.getSink(), m);
+    return a;
+  };
+  AttentionOp first = attend(op.getQuery(), op.getKey(), op.getLse() != nullptr);
+  Value x = first.getResult(0);
+  if (op.getQuery2()) {
+    AttentionOp second = attend(op.getQuery2(), op.getKey2(), false);
+    FailureOr<Value> c = regionAsGeneric(
+        rw, loc, op.getCombine(), ValueRange{x, second.getResult(0)}, x, f32);
+    if (failed(c))
+      return failure();
+    x = *c;
+  }
+  if (std::optional<APFloat> eps = op.getRmsNormEps())
+    x = rmsNormAsGenerics(rw, loc, x, eps->convertToDouble());
+  Value y;
+  if (!op.getEpilogue().empty()) {
+    FailureOr<Value> e = regionAsGeneric(rw, loc, op.getEpilogue(),
+                                         ValueRange{x}, x,
+                                         outType.getElementType());
+    if (failed(e))
+      return failure();
+    y = *e;
+  } else {
+    y = castTensor(rw, loc, x, outType);
+  }
+  SmallVector<Value> replacements = {y};
+  if (op.getLse())
+    replacements.push_back(first.getResult(1));
+  rw.replaceOp(op, replacements);
+  return success();
+}
+
 /// @f_train: @f with an LSE on every attention, returning the saved state
 /// after its results. Fills `saved` with the saved values' types.
 static LogicalResult buildTrain(func::FuncOp train,
                                 SmallVectorImpl<Type> &savedTypes) {
   IRRewriter rewriter(train.getContext());
+  SmallVector<AttentionOp> fused;
+  train.walk([&](AttentionOp op) { fused.push_back(op); });
+  for (AttentionOp op : fused)
+    if (op->getParentOp() == train && failed(unfuseForTraining(op, rewriter)))
+      return failure();
   SmallVector<AttentionOp> attentions;
   train.walk([&](AttentionOp op) { attentions.push_back(op); });
   SmallVector<Value> saved;

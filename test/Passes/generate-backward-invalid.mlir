@@ -1,13 +1,18 @@
 // RUN: attn-opt %s --split-input-file --attn-generate-backward --verify-diagnostics
 
-func.func @epilogue(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
+// An epilogue becomes a linalg.generic for the training forward; a tensor
+// it reads must be indexed by the region's (b, h, i, d) or constants.
+func.func @epilogue(%q: tensor<1x2x8x16xf32>, %t: tensor<3xf32>) -> tensor<1x2x8x16xf32> {
   %init = tensor.empty() : tensor<1x2x8x16xf32>
-  // expected-error @+1 {{cannot be differentiated yet: epilogue region}}
   %o = attn.attention ins(%q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
       outs(%init : tensor<1x2x8x16xf32>)
       epilogue {
       ^bb0(%x: f32, %b: index, %h: index, %i: index, %d: index):
-        %y = arith.mulf %x, %x : f32
+        %c1 = arith.constant 1 : index
+        %n = arith.addi %h, %c1 : index
+        // expected-error @+1 {{is differentiated only at indices that are the region's (b, h, i, d) or constants}}
+        %g = tensor.extract %t[%n] : tensor<3xf32>
+        %y = arith.mulf %x, %g : f32
         attn.yield %y : f32
       } -> tensor<1x2x8x16xf32>
   return %o : tensor<1x2x8x16xf32>
@@ -41,25 +46,40 @@ func.func @no_rule(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
 
 // -----
 
-func.func @differential(%q: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {
-  %init = tensor.empty() : tensor<1x2x8x16xf32>
-  // expected-error @+1 {{cannot be differentiated yet: second map (differential attention)}}
-  %o = attn.attention ins(%q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
-      second(%q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
-      outs(%init : tensor<1x2x8x16xf32>)
-      combine {
-      ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
-        %y = arith.subf %a, %c : f32
-        attn.yield %y : f32
-      } -> tensor<1x2x8x16xf32>
-  return %o : tensor<1x2x8x16xf32>
-}
-
-// -----
-
 func.func @pool(%x: tensor<1x2x8x16xf32>) -> tensor<1x2x2x16xf32> {
   %init = tensor.empty() : tensor<1x2x2x16xf32>
   // expected-error @+1 {{cannot differentiate 'attn.pool': it has no adjoint (reverse-mode rule)}}
   %p = attn.pool block(4) kinds(["max"]) ins(%x : tensor<1x2x8x16xf32>) outs(%init : tensor<1x2x2x16xf32>) -> tensor<1x2x2x16xf32>
   return %p : tensor<1x2x2x16xf32>
+}
+
+// -----
+
+// A reduction other than a sum (here a max) has no adjoint yet.
+#id = affine_map<(b, d) -> (b, d)>
+#row = affine_map<(b, d) -> (b)>
+func.func @max_reduction(%x: tensor<2x8xf32>, %init: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{is differentiated only when elementwise (all loops parallel, one output at the identity map, its value unread) or a sum into its output (out + e yielded, the output at a projected permutation)}}
+  %m = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<2x8xf32>) outs(%init : tensor<2xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %y = arith.maximumf %acc, %a : f32
+    linalg.yield %y : f32
+  } -> tensor<2xf32>
+  return %m : tensor<2xf32>
+}
+
+// -----
+
+#map = affine_map<(d) -> (d)>
+func.func @two_outputs(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %e = tensor.empty() : tensor<8xf32>
+  // expected-error @+1 {{is differentiated only with one output}}
+  %r:2 = linalg.generic {indexing_maps = [#map, #map, #map], iterator_types = ["parallel"]}
+      ins(%x : tensor<8xf32>) outs(%e, %e : tensor<8xf32>, tensor<8xf32>) {
+  ^bb0(%a: f32, %o1: f32, %o2: f32):
+    %y = arith.mulf %a, %a : f32
+    linalg.yield %y, %a : f32, f32
+  } -> (tensor<8xf32>, tensor<8xf32>)
+  return %r#0 : tensor<8xf32>
 }

@@ -39,7 +39,12 @@ def signature_inputs(src, a):
     rng = np.random.default_rng(a.seed + 100)
     paths = []
     for n, (dims, elt) in enumerate(re.findall(r"tensor<([0-9?x]+)x(\w+)>", sig)):
-        shape = tuple(a.dyn if d == "?" else int(d) for d in dims.split("x"))
+        dyn = [int(x) for x in a.dyn_list.split(",")] if a.dyn_list else [a.dyn]
+        shape, k = [], 0
+        for d in dims.split("x"):  # the k-th '?' of a tensor: dyn[k] (or the last)
+            shape.append(dyn[min(k, len(dyn) - 1)] if d == "?" else int(d))
+            k += d == "?"
+        shape = tuple(shape)
         path = os.path.join(a.workdir, "in%d.npy" % n)
         if elt.startswith("i"):
             np.save(path, rng.integers(0, 2, shape).astype(np.int32 if elt == "i32" else np.int64))
@@ -56,6 +61,8 @@ def main():
     p.add_argument("--example", help="any example file: inputs drawn from its signature, "
                    "every dynamic dim --dyn long, floats standard normal")
     p.add_argument("--dyn", type=int, default=5)
+    p.add_argument("--dyn-list", help="comma-separated lengths of each tensor's first, "
+                   "second, ... dynamic dim (e.g. 1,130: batch 1, length 130)")
     p.add_argument("--workdir", required=True)
     p.add_argument("--attn-run", default="attn-run")
     p.add_argument("--lq", type=int, default=6)

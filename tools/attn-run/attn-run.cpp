@@ -60,6 +60,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <utility>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -254,35 +255,31 @@ static double countFlops(func::FuncOp fn,
   return flops;
 }
 
+/// Calls `fn` as `int f(DLTensor *, ... n times)`.
+template <size_t... I>
+static int callWith(void *fn, DLTensor **args, std::index_sequence<I...>) {
+  using F = int (*)(std::enable_if_t<(I, true), DLTensor *>...);
+  return reinterpret_cast<F>(fn)(args[I]...);
+}
+
+template <size_t... N>
+static int callEntryTable(void *fn, DLTensor **args, size_t n,
+                          std::index_sequence<N...>) {
+  using Caller = int (*)(void *, DLTensor **);
+  static constexpr Caller callers[] = {+[](void *f, DLTensor **a) {
+    return callWith(f, a, std::make_index_sequence<N>());
+  }...};
+  return callers[n](fn, args);
+}
+
 /// Calls a public entry point `int f(DLTensor *, ...)` of `n` arguments.
+static constexpr size_t kMaxEntryTensors = 32;
 static int callEntry(void *fn, DLTensor **args, size_t n) {
-  using P = DLTensor *;
-  switch (n) {
-#define ATTN_CALL(N, ...)                                                      \
-  case N:                                                                      \
-    return reinterpret_cast<int (*)(__VA_ARGS__)>(fn)
-    ATTN_CALL(1, P)(args[0]);
-    ATTN_CALL(2, P, P)(args[0], args[1]);
-    ATTN_CALL(3, P, P, P)(args[0], args[1], args[2]);
-    ATTN_CALL(4, P, P, P, P)(args[0], args[1], args[2], args[3]);
-    ATTN_CALL(5, P, P, P, P, P)(args[0], args[1], args[2], args[3], args[4]);
-    ATTN_CALL(6, P, P, P, P, P, P)
-    (args[0], args[1], args[2], args[3], args[4], args[5]);
-    ATTN_CALL(7, P, P, P, P, P, P, P)
-    (args[0], args[1], args[2], args[3], args[4], args[5], args[6]);
-    ATTN_CALL(8, P, P, P, P, P, P, P, P)
-    (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7]);
-    ATTN_CALL(9, P, P, P, P, P, P, P, P, P)
-    (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7],
-     args[8]);
-    ATTN_CALL(10, P, P, P, P, P, P, P, P, P, P)
-    (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7],
-     args[8], args[9]);
-#undef ATTN_CALL
-  default:
+  if (n == 0 || n > kMaxEntryTensors)
     return attnrt_set_error(ATTNRT_UNSUPPORTED,
-                            "attn-run calls functions of at most 10 tensors");
-  }
+                            "attn-run calls functions of 1 to 32 tensors");
+  return callEntryTable(fn, args, n,
+                        std::make_index_sequence<kMaxEntryTensors + 1>());
 }
 
 static DLTensor toDLTensor(::attn::HostArray &a) {
