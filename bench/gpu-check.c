@@ -187,6 +187,10 @@ static int call(entry_fn fn, DLTensor **t, int n) {
   case 10: return fn(A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9));
   case 11: return fn(A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9), A(10));
   case 12: return fn(A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9), A(10), A(11));
+  case 13: return fn(A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9), A(10), A(11), A(12));
+  case 14: return fn(A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9), A(10), A(11), A(12), A(13));
+  case 15: return fn(A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9), A(10), A(11), A(12), A(13), A(14));
+  case 16: return fn(A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), A(9), A(10), A(11), A(12), A(13), A(14), A(15));
 #undef A
   default:
     fprintf(stderr, "attn-gpu-check: %d arguments are not supported\n", n);

@@ -142,6 +142,10 @@ def main():
             low = any(t in open(src).read() for t in ("xf16>", "xbf16>"))
             # A gradient carries the tensor cores' f16 rounding of the
             # training forward through the backward's differences.
+            if len(ins) + len(outs) > 16:  # bench/gpu-check.c's call()
+                print("gpu_bundle: %s has %d tensors; the driver calls at most 16" % (
+                    case, len(ins) + len(outs)))
+                return 1
             cases.append((case, fn, len(ins), 2e-2 if low or grad else 5e-3))
 
     # One object per case and chip, then one driver per chip.
