@@ -60,20 +60,27 @@ private:
   llvm::EquivalenceClasses<DimKey> classes;
 };
 
+/// The shape relations of an attention's q, k, v, output O and optional
+/// LSE (shared by attn.attention and attn.attention_backward): one batch,
+/// O has q's rows, v has k's keys, the LSE is [batch, heads, rows].
+static void uniteAttentionDims(DimEquivalence &eq, Value q, Value k, Value v,
+                               Value o, Value lse) {
+  for (Value x : {k, v, o})
+    eq.uniteDims(q, 0, x, 0);
+  eq.uniteDims(q, 2, o, 2);
+  eq.uniteDims(k, 2, v, 2);
+  if (lse)
+    for (unsigned d = 0; d < 3; ++d)
+      eq.uniteDims(q, d, lse, d);
+}
+
 /// Records the dim equalities the ops of `func` impose.
 static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
   func.walk([&](Operation *op) {
     if (auto attn = dyn_cast<AttentionOp>(op)) {
-      Value q = attn.getQuery(), k = attn.getKey(), v = attn.getValue(),
-            o = attn.getOutput();
-      for (Value x : {k, v, o})
-        eq.uniteDims(q, 0, x, 0);
-      eq.uniteDims(q, 2, o, 2);
-      eq.uniteDims(k, 2, v, 2);
-      if (Value lse = attn.getLse()) {
-        eq.uniteDims(q, 0, lse, 0);
-        eq.uniteDims(q, 2, lse, 2);
-      }
+      Value q = attn.getQuery(), k = attn.getKey();
+      uniteAttentionDims(eq, q, k, attn.getValue(), attn.getOutput(),
+                         attn.getLse());
       if (Value scores = attn.getScoresOutput()) {
         eq.uniteDims(q, 0, scores, 0);
         eq.uniteDims(k, 2, scores, 2);
@@ -185,17 +192,11 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
       // saved state of another call's shape.
       Value q = grad.getQuery(), k = grad.getKey(), v = grad.getValue(),
             o = grad.getOut();
-      for (Value x : {k, v, o})
-        eq.uniteDims(q, 0, x, 0);
+      uniteAttentionDims(eq, q, k, v, o, grad.getLse());
+      uniteAttentionDims(eq, q, k, v, o, grad.getGradLse());
       eq.uniteDims(q, 1, o, 1);
-      eq.uniteDims(q, 2, o, 2);
-      eq.uniteDims(k, 2, v, 2);
       eq.uniteDims(k, 1, v, 1);
       eq.uniteValues(o, grad.getGradOut());
-      for (Value l : {grad.getLse(), grad.getGradLse()})
-        if (l)
-          for (unsigned d = 0; d < 3; ++d)
-            eq.uniteDims(q, d, l, d);
       eq.uniteValues(q, grad.getOutputs()[0]);
       eq.uniteValues(k, grad.getOutputs()[1]);
       eq.uniteValues(v, grad.getOutputs()[2]);

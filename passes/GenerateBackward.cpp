@@ -46,7 +46,8 @@ static bool isDifferentiable(Value v) {
   return isa<FloatType>(t);
 }
 
-/// `x` (an f32 tensor) converted elementwise to `type`'s element type.
+/// `x` (a float tensor) converted elementwise to `type`'s element type
+/// (truncated or extended).
 static Value castTensor(OpBuilder &b, Location loc, Value x, Type type) {
   auto to = cast<RankedTensorType>(type);
   if (x.getType() == to)
@@ -59,8 +60,14 @@ static Value castTensor(OpBuilder &b, Location loc, Value x, Type type) {
   return linalg::GenericOp::create(
              b, loc, to, ValueRange{x}, ValueRange{init}, maps, iters,
              [&](OpBuilder &nb, Location nl, ValueRange args) {
-               Value y = arith::TruncFOp::create(nb, nl, to.getElementType(),
-                                                 args[0]);
+               Type elem = to.getElementType();
+               Value y =
+                   elem.getIntOrFloatBitWidth() <
+                           args[0].getType().getIntOrFloatBitWidth()
+                       ? arith::TruncFOp::create(nb, nl, elem, args[0])
+                             .getResult()
+                       : arith::ExtFOp::create(nb, nl, elem, args[0])
+                             .getResult();
                linalg::YieldOp::create(nb, nl, y);
              })
       .getResult(0);
@@ -361,26 +368,9 @@ static LogicalResult buildBackward(func::FuncOp train, func::FuncOp backward,
     if (!isFloatTensor(y.getType()))
       continue;
     Value seed = entry->getArgument(dy++);
-    if (!cast<RankedTensorType>(seed.getType()).getElementType().isF32()) {
-      auto t = cast<RankedTensorType>(seed.getType());
-      Value init =
-          tensor::EmptyOp::create(b, ret.getLoc(), t.getShape(), b.getF32Type(),
-                                  dynamicSizes(b, ret.getLoc(), seed));
-      int64_t rank = t.getRank();
-      SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
-      SmallVector<utils::IteratorType> iters(rank,
-                                             utils::IteratorType::parallel);
-      seed = linalg::GenericOp::create(
-                 b, ret.getLoc(), init.getType(), ValueRange{seed},
-                 ValueRange{init}, maps, iters,
-                 [&](OpBuilder &nb, Location nl, ValueRange args) {
-                   linalg::YieldOp::create(
-                       nb, nl,
-                       arith::ExtFOp::create(nb, nl, nb.getF32Type(), args[0])
-                           .getResult());
-                 })
-                 .getResult(0);
-    }
+    auto seedType = cast<RankedTensorType>(seed.getType());
+    seed = castTensor(b, ret.getLoc(), seed,
+                      RankedTensorType::get(seedType.getShape(), b.getF32Type()));
     adjoints[y] = addAdjoints(b, ret.getLoc(), adjoints.lookup(y), seed);
   }
   // The reverse sweep.
