@@ -14,6 +14,7 @@
 #include "codegen/halide/Lowering.h"
 #include "codegen/halide/AOT.h"
 #include "dialect/AttnOps.h"
+#include "passes/MaskAnalysis.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -76,6 +77,18 @@ void define(H::Func &f, const std::vector<H::Var> &vars, H::Expr value) {
 
 H::Expr negInf() { return H::Expr(-std::numeric_limits<float>::infinity()); }
 
+/// tanh through Halide's inline (vectorized) exp: Halide 14 calls libm's
+/// scalar tanhf once per lane, which made soft-capped scores 6x slower than
+/// the rest of the kernel. (1 - e)/(1 + e) with e = exp(-2|x|) is exact at
+/// the ends (+-1, NaN stays NaN) and within 1e-7 absolute near 0.
+H::Expr vectorTanh(H::Expr x) {
+  if (!x.type().is_float())
+    return H::tanh(x);
+  H::Expr e = H::exp(-2.0f * H::abs(x));
+  H::Expr r = (1.0f - e) / (1.0f + e);
+  return H::select(x < 0.0f, -r, r);
+}
+
 /// act(g) as the MLIR path computes it (the tanh form of GELU).
 H::Expr activation(Activation act, H::Expr g) {
   switch (act) {
@@ -84,10 +97,10 @@ H::Expr activation(Activation act, H::Expr g) {
   case Activation::swish:
     return g / (1.0f + H::exp(-g));
   case Activation::tanh:
-    return H::tanh(g);
+    return vectorTanh(g);
   case Activation::gelu:
     return 0.5f * g *
-           (1.0f + H::tanh(0.7978845608f * (g + 0.044715f * g * g * g)));
+           (1.0f + vectorTanh(0.7978845608f * (g + 0.044715f * g * g * g)));
   case Activation::relu:
     return H::max(g, 0.0f);
   case Activation::identity:
@@ -108,6 +121,9 @@ private:
   LogicalResult bodyOp(Operation &op);
   FailureOr<H::Expr> lookup(Value v, Operation *user);
   LogicalResult attention(AttentionOp op);
+  std::optional<std::pair<H::Expr, H::Expr>>
+  tileKeyRange(AttentionOp op, H::Expr iFirst, H::Expr iLast, H::Expr Lq,
+               H::Expr Lk, H::Var b, H::Var h);
   LogicalResult generic(linalg::GenericOp op);
   LogicalResult gate(GateOp op);
   LogicalResult cumsum(CumsumOp op);
@@ -284,7 +300,7 @@ FailureOr<H::Expr> Lowerer::scalarOp(Operation *op, ArrayRef<H::Expr> a) {
       .Case([&](math::LogOp) -> R { return H::log(a[0]); })
       .Case([&](math::Log2Op) -> R { return H::log(a[0]) / std::log(2.0f); })
       .Case([&](math::Log1pOp) -> R { return H::log(1.0f + a[0]); })
-      .Case([&](math::TanhOp) -> R { return H::tanh(a[0]); })
+      .Case([&](math::TanhOp) -> R { return vectorTanh(a[0]); })
       .Case([&](math::SinOp) -> R { return H::sin(a[0]); })
       .Case([&](math::CosOp) -> R { return H::cos(a[0]); })
       .Case([&](math::TanOp) -> R { return H::tan(a[0]); })
@@ -344,6 +360,79 @@ FailureOr<H::Expr> Lowerer::region(Region &r, ArrayRef<H::Expr> args) {
   return r.getParentOp()->emitOpError("region without a terminator");
 }
 
+/// The keys [first, last] that rows iFirst..iLast can see at most, clamped
+/// to [0, Lk - 1] with last >= first: the causal diagonal and the key
+/// intervals of the mask's linear comparisons (one interval, or the hull of
+/// two). A bound with a term the backend has no expression for is dropped
+/// (a wider range is still right, only slower). None when nothing bounds
+/// the keys.
+std::optional<std::pair<H::Expr, H::Expr>>
+Lowerer::tileKeyRange(AttentionOp op, H::Expr iFirst, H::Expr iLast,
+                      H::Expr Lq, H::Expr Lk, H::Var b, H::Var h) {
+  std::optional<H::Expr> lo, hi; // hi inclusive
+  auto tighten = [](std::optional<H::Expr> &x, H::Expr e, bool upper) {
+    x = !x ? e : upper ? H::min(*x, e) : H::max(*x, e);
+  };
+  if (op.getCausal())
+    hi = iLast + (Lk - Lq);
+  if (!op.getMask().empty()) {
+    Block &mask = op.getMask().front();
+    OpBuilder builder(op.getContext());
+    MaskClassifier classifier(builder, op.getLoc(), mask, mask.getArgument(0),
+                              mask.getArgument(1), Value(), Value(), Value(),
+                              Value());
+    SmallVector<MaskClassifier::KeyInterval> intervals = classifier.keyIntervals(
+        cast<YieldOp>(mask.getTerminator()).getValues()[0]);
+    // A form's extreme over the rows (its minimum, or maximum).
+    auto extreme = [&](const LinearForm &f,
+                       bool max) -> std::optional<H::Expr> {
+      H::Expr e = static_cast<int>(f.c);
+      if (f.ci != 0)
+        e += static_cast<int>(f.ci) * ((f.ci > 0) == max ? iLast : iFirst);
+      for (auto [value, coeff] : f.terms) {
+        H::Expr t;
+        if (value == mask.getArgument(0))
+          t = b;
+        else if (value == mask.getArgument(1))
+          t = h;
+        else if (auto it = scalars.find(value); it != scalars.end())
+          t = H::cast<int>(it->second);
+        else
+          return std::nullopt;
+        e += static_cast<int>(coeff) * t;
+      }
+      return e;
+    };
+    // Each interval's [lo, hi] over the tile's rows; their hull.
+    std::optional<H::Expr> hullLo, hullHi;
+    bool loBounded = !intervals.empty(), hiBounded = !intervals.empty();
+    for (const MaskClassifier::KeyInterval &k : intervals) {
+      std::optional<H::Expr> l, u;
+      for (const LinearForm &f : k.los)
+        if (std::optional<H::Expr> e = extreme(f, false))
+          tighten(l, *e, false);
+      for (const LinearForm &f : k.his)
+        if (std::optional<H::Expr> e = extreme(f, true))
+          tighten(u, *e - 1, true);
+      loBounded &= static_cast<bool>(l);
+      hiBounded &= static_cast<bool>(u);
+      if (l)
+        hullLo = hullLo ? H::min(*hullLo, *l) : *l;
+      if (u)
+        hullHi = hullHi ? H::max(*hullHi, *u) : *u;
+    }
+    if (loBounded)
+      tighten(lo, *hullLo, false);
+    if (hiBounded)
+      tighten(hi, *hullHi, true);
+  }
+  if (!lo && !hi)
+    return std::nullopt;
+  H::Expr first = lo ? H::max(H::min(*lo, Lk - 1), 0) : H::Expr(0);
+  H::Expr last = hi ? H::max(H::min(*hi, Lk - 1), first) : H::max(Lk - 1, 0);
+  return std::make_pair(first, last);
+}
+
 LogicalResult Lowerer::attention(AttentionOp op) {
   FailureOr<TensorVal> q = tensor(op.getQuery(), op),
                        k = tensor(op.getKey(), op),
@@ -355,12 +444,27 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   H::Expr group = Hq / Hkv;
   float scale = static_cast<float>(op.getScaleValue());
   bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
-  H::Var d("d"), j("j"), i("i"), h("h"), b("b");
+
+  // Tile geometry (docs/halide-backend.md): a task is one tile of TQ query
+  // rows of one head; its scores over the keys are computed in TJ x TQ
+  // register tiles (TJ = two vectors of keys), its output in TJ x TQ
+  // register tiles of value columns. Rows are (io, ii) with i = io TQ + ii,
+  // so that a tile's causal key bound is a function of io alone.
+  const int vec = halide::hostTarget().natural_vector_size<float>();
+  const int TQ = vec >= 16 ? 8 : 4, TJ = 2 * vec;
+  H::Var d("d"), j("j"), ii("ii"), io("io"), h("h"), b("b");
+  H::Expr i = io * TQ + ii;
+  // Rows past Lq in the last tile compute a copy of the last row (their
+  // results are never stored); keys and value columns past the ends (the
+  // register tiles shift inwards, or pad when a dimension is shorter than
+  // a tile) read clamped indices. Regions see only positions in range.
+  H::Expr iq = H::min(i, Lq - 1);
+  H::Expr jq = H::clamp(j, 0, H::max(Lk - 1, 0));
 
   // Which keys a row sees.
   H::Expr visible = H::cast<bool>(1);
   if (op.getCausal())
-    visible = j <= i + (Lk - Lq);
+    visible = jq <= iq + (Lk - Lq);
   if (Value blocks = op.getBlocks()) {
     FailureOr<TensorVal> sel = tensor(blocks, op);
     if (failed(sel))
@@ -368,175 +472,214 @@ LogicalResult Lowerer::attention(AttentionOp op) {
     int blockSize = op.getBlockSize() ? static_cast<int>(*op.getBlockSize()) : 1;
     H::RDom c(0, sel->shape[3], "c");
     H::Expr chosen =
-        H::maximum(H::select(H::cast<int>(at(*sel, {b, h, i, c})) ==
-                                 j / blockSize,
+        H::maximum(H::select(H::cast<int>(at(*sel, {b, h, iq, c})) ==
+                                 jq / blockSize,
                              1, 0));
     visible = visible && chosen == 1;
   }
   if (!op.getMask().empty()) {
-    FailureOr<H::Expr> m = region(op.getMask(), {b, h, i, j});
+    FailureOr<H::Expr> m = region(op.getMask(), {b, h, iq, jq});
     if (failed(m))
       return failure();
     visible = visible && *m;
   }
+  // The keys a tile's rows can see, [firstKey, lastKey]: the causal
+  // diagonal of the tile's last row and the key intervals the mask's linear
+  // comparisons allow (MaskClassifier::keyIntervals, the analysis the MLIR
+  // path's band tiling uses). Bounds inference and Halide's loop trimming
+  // turn the predicates below into loop bounds: no scores, exponentials or
+  // P V outside them. A range is never empty (a tile whose rows see no key
+  // visits one key, which the mask hides).
+  std::optional<std::pair<H::Expr, H::Expr>> keys =
+      tileKeyRange(op, io * TQ, H::min(io * TQ + (TQ - 1), Lq - 1), Lq, Lk,
+                   b, h);
+  bool bounded = keys.has_value();
+  H::Expr firstKey = bounded ? keys->first : H::Expr(0);
+  H::Expr lastKey = bounded ? keys->second : H::Expr(0);
+  H::RDom rj(0, Lk, "rj");
+  if (bounded)
+    rj.where(rj >= firstKey && rj <= lastKey);
 
-  // One map: the normalized rows and their log-sum-exp.
-  struct Map {
-    H::Func row, lse;
-  };
-  // With an LSE output the row statistics are computed once per row at the
-  // root (the LSE is a result of its own), from their own evaluations of the
-  // scores; otherwise everything is computed per query tile.
-  bool rootStats = static_cast<bool>(op.getLse());
+  // Values with clamped indices, once per call: [.., Lk, Dv] as (d, j).
+  H::Func vP("attn_v");
+  vP(d, j, h, b) = at(*v, {b, h, jq, H::clamp(d, 0, Dv - 1)});
+  vP.compute_root().parallel(b).parallel(h).vectorize(
+      d, vec, H::TailStrategy::GuardWithIf);
+
+  // One map: the rows of a tile (and, with an LSE result, the LSE as
+  // column Dv) and the statistics they are normalized by.
+  bool withLse = static_cast<bool>(op.getLse());
   auto attend = [&](const TensorVal &qt, const TensorVal &kt,
-                    StringRef name) -> FailureOr<Map> {
+                    StringRef name) -> FailureOr<H::Func> {
     std::string base = name.str();
-    // K transposed once ([.., D, Lk], keys innermost), so that the scores
-    // of a query row are computed with vectors over the keys.
+    // K transposed once ([.., D, Lk], keys innermost) with clamped keys, so
+    // that the scores of a row are vectors over the keys.
     H::Func kT(base + "_kT");
-    kT(j, d, h, b) = at(kt, {b, h, j, d});
+    kT(j, d, h, b) = at(kt, {b, h, jq, d});
     kT.compute_root().parallel(b).parallel(h).vectorize(
-        j, 8, H::TailStrategy::GuardWithIf);
+        j, vec, H::TailStrategy::GuardWithIf);
     H::RDom rd(0, D, "rd");
-    auto scores = [&](StringRef suffix, H::Func &dot) -> FailureOr<H::Func> {
-      dot = H::Func(base + "_dot" + suffix.str());
-      dot(j, i, h, b) = 0.0f;
-      dot(j, i, h, b) += at(qt, {b, h, i, rd}) * kT(j, rd, h / group, b);
-      H::Expr x = scale * dot(j, i, h, b);
-      if (!op.getScore().empty()) {
-        FailureOr<H::Expr> s = region(op.getScore(), {x, b, h, i, j});
-        if (failed(s))
-          return failure();
-        x = *s;
-      }
-      H::Func s(base + "_s" + suffix.str());
-      s(j, i, h, b) = H::select(visible, x, negInf());
-      return s;
-    };
-    H::Func dotTile, dotStats;
-    FailureOr<H::Func> sTile = scores("", dotTile);
-    if (failed(sTile))
-      return failure();
-    FailureOr<H::Func> sStats = sTile;
-    if (rootStats)
-      sStats = scores("_stats", dotStats);
-    if (failed(sStats))
-      return failure();
-    // Every key of a row is visited, masked or not: bounding the reductions
-    // at the causal diagonal with RDom::where made Halide 14's loops twice
-    // as slow here (bench/run, L=2048), so causal attention does the work
-    // of non-causal attention on this backend.
-    H::RDom rj(0, Lk, "rj");
-    H::Func m0(base + "_max"), m(base + "_m");
-    m0(i, h, b) = H::maximum((*sStats)(rj, i, h, b));
-    H::Expr sinkTerm = 0.0f;
-    if (!op.getSink().empty()) {
-      FailureOr<H::Expr> sink = region(op.getSink(), {b, h, i});
-      if (failed(sink))
+    H::Func dotAcc(base + "_dot_acc");
+    dotAcc(j, ii, io, h, b) = 0.0f;
+    dotAcc(j, ii, io, h, b) +=
+        at(qt, {b, h, iq, rd}) * kT(j, rd, h / group, b);
+    H::Expr x = scale * dotAcc(j, ii, io, h, b);
+    if (!op.getScore().empty()) {
+      FailureOr<H::Expr> s = region(op.getScore(), {x, b, h, iq, jq});
+      if (failed(s))
         return failure();
-      // A sink logit joins the denominator (with value 0); -inf is none.
-      H::Expr present = *sink > negInf();
-      m(i, h, b) = H::select(present, H::max(m0(i, h, b), *sink), m0(i, h, b));
-      sinkTerm = H::select(present, H::exp(*sink - m(i, h, b)), 0.0f);
-    } else {
-      m(i, h, b) = m0(i, h, b);
+      x = *s;
     }
-    auto prob = [&](H::Func &s, H::Expr key) {
-      H::Expr sv = s(key, i, h, b);
-      if (sigmoid)
-        return H::select(sv > negInf(), 1.0f / (1.0f + H::exp(-sv)), 0.0f);
-      return H::select(sv > negInf() && m(i, h, b) > negInf(),
-                       H::exp(sv - m(i, h, b)), 0.0f);
-    };
-    H::Func l(base + "_l"), acc(base + "_acc");
-    l(i, h, b) = H::sum(prob(*sStats, rj)) + sinkTerm;
-    acc(d, i, h, b) = 0.0f;
-    acc(d, i, h, b) += prob(*sTile, rj) * at(*v, {b, h / group, rj, d});
-    Map map{H::Func(base + "_row"), H::Func(base + "_lse")};
-    map.row(d, i, h, b) =
-        sigmoid ? acc(d, i, h, b)
-                : H::select(l(i, h, b) > 0.0f, acc(d, i, h, b) / l(i, h, b),
-                            0.0f);
-    map.lse(i, h, b) = H::select(l(i, h, b) > 0.0f,
-                                 m(i, h, b) + H::log(l(i, h, b)), negInf());
-    // Schedule: the MLIR path's tiles. One task per (8-row query tile, head,
-    // batch); the scores of a tile over all keys, its maxima, sums and
-    // accumulators are computed in the task; the head dim is vectorized.
-    H::Var io("io"), ii("ii");
-    map.row.compute_root()
-        .split(i, io, ii, 8, H::TailStrategy::GuardWithIf)
-        .reorder(d, ii, io, h, b)
-        .parallel(b)
-        .parallel(h)
-        .vectorize(d, 8, H::TailStrategy::GuardWithIf);
-    dotTile.compute_at(map.row, io).vectorize(j, 8,
-                                              H::TailStrategy::GuardWithIf);
-    dotTile.update().reorder(j, rd.x, i).vectorize(
-        j, 8, H::TailStrategy::GuardWithIf);
-    acc.compute_at(map.row, io);
-    acc.update().reorder(d, rj, i).vectorize(d, 8,
-                                             H::TailStrategy::GuardWithIf);
-    if (rootStats) {
-      m0.compute_root().parallel(b).parallel(h);
-      m.compute_root().parallel(b).parallel(h);
-      l.compute_root().parallel(b).parallel(h);
-      // dotStats stays inline: evaluated where the maximum and the sum need
-      // it (the scores are computed three times for such programs).
-    } else {
-      m0.compute_at(map.row, io);
-      m.compute_at(map.row, io);
-      l.compute_at(map.row, io);
+    // Keys past Lk (in the last chunk of vec keys) are not there.
+    H::Func s(base + "_s");
+    s(j, ii, io, h, b) = H::select(visible && j < Lk, x, negInf());
+
+    H::Func m(base + "_m"), p(base + "_p"), l(base + "_l"),
+        acc(base + "_acc"), row(base + "_row"), lv(base + "_sum_v");
+    // Row maxima and sums as vectors of partial results over chunks of vec
+    // keys (the chunks a tile's rows can see), then across the lanes.
+    H::Var u("u");
+    H::RDom rc(0, (Lk + (vec - 1)) / vec, "rc");
+    H::Expr chunkKey = rc * vec + u, maxKey = chunkKey;
+    if (bounded) {
+      rc.where(rc >= firstKey / vec && rc <= lastKey / vec);
+      // The same bounds in the index, for bounds inference: the maximum's
+      // chunks then need no scores outside the tile's keys (a repeated key
+      // does not change a maximum).
+      maxKey = H::clamp(chunkKey, firstKey, lastKey);
     }
-    return map;
+    H::RDom ru(0, vec, "ru");
+    H::Expr sinkTerm = 0.0f;
+    H::Func mv(base + "_max_v"), m0(base + "_max");
+    if (!sigmoid) {
+      mv(u, ii, io, h, b) = negInf();
+      mv(u, ii, io, h, b) = H::max(mv(u, ii, io, h, b), s(maxKey, ii, io, h, b));
+      m0(ii, io, h, b) = negInf();
+      m0(ii, io, h, b) = H::max(m0(ii, io, h, b), mv(ru, ii, io, h, b));
+      if (!op.getSink().empty()) {
+        FailureOr<H::Expr> sink = region(op.getSink(), {b, h, iq});
+        if (failed(sink))
+          return failure();
+        // A sink logit joins the denominator (with value 0); -inf is none.
+        H::Expr present = *sink > negInf();
+        m(ii, io, h, b) = H::select(present, H::max(m0(ii, io, h, b), *sink),
+                                    m0(ii, io, h, b));
+        sinkTerm = H::select(present, H::exp(*sink - m(ii, io, h, b)), 0.0f);
+      } else {
+        m(ii, io, h, b) = m0(ii, io, h, b);
+      }
+    }
+    H::Expr sv = s(j, ii, io, h, b);
+    p(j, ii, io, h, b) =
+        sigmoid ? H::select(sv > negInf(), 1.0f / (1.0f + H::exp(-sv)), 0.0f)
+                : H::select(sv > negInf() && m(ii, io, h, b) > negInf(),
+                            H::exp(sv - m(ii, io, h, b)), 0.0f);
+    acc(d, ii, io, h, b) = 0.0f;
+    acc(d, ii, io, h, b) +=
+        p(rj, ii, io, h, b) * vP(d, rj, h / group, b);
+    H::Expr dc = withLse ? H::min(d, Dv - 1) : H::Expr(d);
+    if (sigmoid) {
+      row(d, ii, io, h, b) = acc(dc, ii, io, h, b);
+    } else {
+      lv(u, ii, io, h, b) = 0.0f;
+      lv(u, ii, io, h, b) += p(chunkKey, ii, io, h, b);
+      l(ii, io, h, b) = 0.0f;
+      l(ii, io, h, b) += lv(ru, ii, io, h, b);
+      H::Expr sum = l(ii, io, h, b) + sinkTerm;
+      H::Expr o = H::select(sum > 0.0f, acc(dc, ii, io, h, b) / sum, 0.0f);
+      if (withLse)
+        o = H::select(d < Dv, o,
+                      H::select(sum > 0.0f, m(ii, io, h, b) + H::log(sum),
+                                negInf()));
+      row(d, ii, io, h, b) = o;
+    }
+
+    // Schedule. One task per (query tile, head, batch).
+    H::Var dO("dO"), dI("dI"), jo("jo"), ji("ji"), hb("hb");
+    row.compute_root()
+        .split(d, dO, dI, TJ, H::TailStrategy::ShiftInwards)
+        .reorder(dI, ii, dO, io, h, b)
+        .vectorize(dI, vec)
+        .fuse(h, b, hb)
+        .parallel(hb)
+        .parallel(io);
+    // P V: a TJ x TQ accumulator tile in registers per key.
+    acc.compute_at(row, dO).bound_extent(d, TJ).vectorize(d, vec).unroll(d).unroll(ii);
+    acc.update().reorder(d, ii, rj).vectorize(d, vec).unroll(d).unroll(ii);
+    // Q K^T: the tile's scores, TJ keys x TQ rows in registers per step of
+    // the head dim; score and mask regions applied once per score, as the
+    // register tile is stored.
+    s.compute_at(row, io)
+        .split(j, jo, ji, TJ, H::TailStrategy::ShiftInwards)
+        .reorder(ji, ii, jo)
+        .vectorize(ji, vec);
+    dotAcc.compute_at(s, jo).bound_extent(j, TJ).vectorize(j, vec).unroll(j).unroll(ii);
+    dotAcc.update().reorder(j, ii, rd).vectorize(j, vec).unroll(j).unroll(ii);
+    p.compute_at(row, io).vectorize(j, vec, H::TailStrategy::RoundUp);
+    if (!sigmoid) {
+      for (H::Func *f : {&mv, &lv}) {
+        f->compute_at(row, io).vectorize(u);
+        f->update().reorder(u, ii, rc).vectorize(u);
+      }
+      m0.compute_at(row, io);
+      m.compute_at(row, io);
+      l.compute_at(row, io);
+    }
+    return row;
   };
-  FailureOr<Map> first = attend(*q, *k, "attn");
+  FailureOr<H::Func> first = attend(*q, *k, "attn");
   if (failed(first))
     return failure();
-  H::Expr o = first->row(d, i, h, b);
+  // The output's rows: row i0 of the tile i0 / TQ.
+  H::Var i0("i");
+  auto rowAt = [&](H::Func &f, H::Expr col) {
+    return f(col, i0 % TQ, i0 / TQ, h, b);
+  };
+  H::Expr o = rowAt(*first, d);
   if (op.getQuery2()) {
     FailureOr<TensorVal> q2 = tensor(op.getQuery2(), op),
                          k2 = tensor(op.getKey2(), op);
     if (failed(q2) || failed(k2))
       return failure();
-    FailureOr<Map> second = attend(*q2, *k2, "attn2");
+    FailureOr<H::Func> second = attend(*q2, *k2, "attn2");
     if (failed(second))
       return failure();
     FailureOr<H::Expr> c =
-        region(op.getCombine(), {o, second->row(d, i, h, b), b, h, i, d});
+        region(op.getCombine(), {o, rowAt(*second, d), b, h, i0, d});
     if (failed(c))
       return failure();
     o = *c;
   }
   H::Func combined("combined");
-  combined(d, i, h, b) = o;
+  combined(d, i0, h, b) = o;
   if (std::optional<APFloat> eps = op.getRmsNormEps()) {
     H::RDom rv(0, Dv, "rv");
     H::Func ss("rms");
-    ss(i, h, b) = H::sum(combined(rv, i, h, b) * combined(rv, i, h, b));
+    ss(i0, h, b) = H::sum(combined(rv, i0, h, b) * combined(rv, i0, h, b));
     H::Func normed("normed");
-    normed(d, i, h, b) =
-        combined(d, i, h, b) /
-        H::sqrt(ss(i, h, b) / H::cast<float>(Dv) +
+    normed(d, i0, h, b) =
+        combined(d, i0, h, b) /
+        H::sqrt(ss(i0, h, b) / H::cast<float>(Dv) +
                 static_cast<float>(eps->convertToDouble()));
     ss.compute_root();
     combined.compute_root();
-    o = normed(d, i, h, b);
+    o = normed(d, i0, h, b);
   } else {
-    o = combined(d, i, h, b);
+    o = combined(d, i0, h, b);
   }
   if (!op.getEpilogue().empty()) {
-    FailureOr<H::Expr> e = region(op.getEpilogue(), {o, b, h, i, d});
+    FailureOr<H::Expr> e = region(op.getEpilogue(), {o, b, h, i0, d});
     if (failed(e))
       return failure();
     o = *e;
   }
   Type outElem = op.getOutputType().getElementType();
   TensorVal out{H::Func("attention"), {B, Hq, Lq, Dv}};
-  out.f(d, i, h, b) = H::cast(computeType(outElem), o);
+  out.f(d, i0, h, b) = H::cast(computeType(outElem), o);
   tensors[op.getResult(0)] = out;
   if (op.getLse()) {
     TensorVal lse{H::Func("lse"), {B, Hq, Lq}};
-    lse.f(i, h, b) = first->lse(i, h, b);
+    lse.f(i0, h, b) = rowAt(*first, Dv);
     tensors[op.getResult(1)] = lse;
   }
   return success();

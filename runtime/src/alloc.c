@@ -8,6 +8,8 @@
  * small cache and handed out again to a request of the same size, so that a
  * kernel called repeatedly does not map and touch fresh pages on every call
  * (about 10 us per page on our machines). attnrt_release_memory() empties it.
+ * Halide pipelines (--backend=halide) allocate through the same cache
+ * (halide_malloc in halide.c).
  *
  *===----------------------------------------------------------------------===*/
 
@@ -34,7 +36,7 @@ static size_t cached_bytes;
 
 /* A block aligned to 64 bytes (or `alignment`, a power of two, if larger)
  * with its size in a header before it. */
-static void *allocate(size_t size, size_t alignment) {
+void *attnrt_cached_alloc(size_t size, size_t alignment) {
   size_t offset = alignment > HEADER ? alignment : HEADER;
   pthread_mutex_lock(&cache_mu);
   for (int i = 0; i < CACHE_SLOTS; ++i) {
@@ -58,41 +60,63 @@ static void *allocate(size_t size, size_t alignment) {
   return p;
 }
 
-void *_mlir_memref_to_llvm_alloc(size_t size) { return allocate(size, 16); }
+void *_mlir_memref_to_llvm_alloc(size_t size) { return attnrt_cached_alloc(size, 16); }
 
 void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
-  return allocate(size, alignment);
+  return attnrt_cached_alloc(size, alignment);
 }
 
-void _mlir_memref_to_llvm_free(void *p) {
+/* Frees the block behind a pointer that attnrt_cached_alloc returned. */
+static void release(void *p) {
+  header *h = (header *)((char *)p - HEADER);
+  free((char *)p - h->offset);
+}
+
+void attnrt_cached_free(void *p) {
   if (!p)
     return;
-  header *h = (header *)((char *)p - HEADER);
-  size_t size = h->size;
-  void *raw = (char *)p - h->offset;
+  size_t size = ((header *)((char *)p - HEADER))->size;
+  void *evicted = NULL;
   pthread_mutex_lock(&cache_mu);
-  if (cached_bytes + size <= CACHE_LIMIT) {
-    for (int i = 0; i < CACHE_SLOTS; ++i) {
-      if (!cache_ptr[i]) {
-        cache_ptr[i] = p;
-        cache_size[i] = size;
-        cached_bytes += size;
-        pthread_mutex_unlock(&cache_mu);
-        return;
-      }
+  /* An empty slot, else the slot of the smallest block if it is smaller
+   * than this one (a call's many small blocks must not crowd out the large
+   * ones, which are what costs fresh pages). */
+  int slot = -1;
+  for (int i = 0; i < CACHE_SLOTS && slot < 0; ++i)
+    if (!cache_ptr[i])
+      slot = i;
+  if (slot < 0) {
+    int smallest = 0;
+    for (int i = 1; i < CACHE_SLOTS; ++i)
+      if (cache_size[i] < cache_size[smallest])
+        smallest = i;
+    if (cache_size[smallest] < size) {
+      slot = smallest;
+      evicted = cache_ptr[slot];
+      cached_bytes -= cache_size[slot];
+      cache_ptr[slot] = NULL;
     }
   }
+  if (slot >= 0 && cached_bytes + size <= CACHE_LIMIT) {
+    cache_ptr[slot] = p;
+    cache_size[slot] = size;
+    cached_bytes += size;
+    p = NULL;
+  }
   pthread_mutex_unlock(&cache_mu);
-  free(raw);
+  if (evicted)
+    release(evicted);
+  if (p)
+    release(p);
 }
+
+void _mlir_memref_to_llvm_free(void *p) { attnrt_cached_free(p); }
 
 void attnrt_release_memory(void) {
   pthread_mutex_lock(&cache_mu);
   for (int i = 0; i < CACHE_SLOTS; ++i) {
-    if (cache_ptr[i]) {
-      header *h = (header *)((char *)cache_ptr[i] - HEADER);
-      free((char *)cache_ptr[i] - h->offset);
-    }
+    if (cache_ptr[i])
+      release(cache_ptr[i]);
     cache_ptr[i] = NULL;
   }
   cached_bytes = 0;

@@ -14,6 +14,9 @@
 
 #include <stdint.h>
 
+/* Halide's runtime (in each object made with --backend=halide). */
+extern int halide_set_num_threads(int n) __attribute__((weak));
+
 /* The layout of Halide's halide_buffer_t and its parts (HalideRuntime.h,
  * a stable C ABI), declared here so that libattnrt needs no Halide header. */
 typedef struct {
@@ -82,9 +85,31 @@ int attnrt_halide_invoke(const char *signature, DLTensor *const *args,
     b->padding = NULL;
     argv[a] = b;
   }
+  /* Halide's parallel loops run on Halide's own thread pool: give it the
+   * thread count libattnrt was told (attnrt_set_num_threads), so that both
+   * backends use the same number of cores. Weak: a program without Halide
+   * objects has no Halide runtime (this function is not called then). */
+  if (halide_set_num_threads)
+    halide_set_num_threads(attnrt_get_num_threads());
   int result = fn(argv);
   if (result != 0)
     return attnrt_set_error(ATTNRT_INTERNAL,
                             "the Halide pipeline failed with code %d", result);
   return ATTNRT_OK;
+}
+
+/* Halide's heap allocations (root buffers such as a transposed K, and the
+ * per-tile buffers of dynamic size) go through libattnrt's block cache, so a
+ * pipeline called repeatedly reuses its buffers instead of mapping and
+ * touching fresh pages on every call. These strong definitions replace the
+ * weak ones of the Halide runtime in each object; this file is linked in
+ * whenever a Halide entry point is (attnrt_halide_invoke). */
+void *halide_malloc(void *user_context, size_t size) {
+  (void)user_context;
+  return attnrt_cached_alloc(size, 128);
+}
+
+void halide_free(void *user_context, void *ptr) {
+  (void)user_context;
+  attnrt_cached_free(ptr);
 }

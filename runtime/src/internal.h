@@ -19,6 +19,11 @@ void attnrt_build_descriptors(DLTensor *const *args, int32_t num_args,
                               int64_t (*words)[ATTNRT_DESC_WORDS],
                               void **descs);
 
+/* The kernels' heap: a block of `size` bytes aligned to `alignment` (a power
+ * of two), from a small cache of freed blocks of the same size (alloc.c). */
+void *attnrt_cached_alloc(size_t size, size_t alignment);
+void attnrt_cached_free(void *p);
+
 /* Empties this thread's error message. */
 void attnrt_clear_error(void);
 
