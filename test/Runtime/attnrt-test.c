@@ -169,6 +169,27 @@ int main(void) {
   _mlir_memref_to_llvm_free(m3);
   _mlir_memref_to_llvm_free(NULL);
   attnrt_release_memory();
+  /* With every slot taken by small blocks (a Halide pipeline's per-tile
+   * buffers), a large block freed later still displaces the smallest one:
+   * the next request of its size gets it back (no fresh pages). */
+  enum { SMALL = 16 };
+  char *small[SMALL];
+  for (int i = 0; i < SMALL; ++i)
+    small[i] = _mlir_memref_to_llvm_alloc(100 + (size_t)i);
+  char *big = _mlir_memref_to_llvm_alloc((size_t)1 << 22);
+  for (int i = 0; i < SMALL; ++i)
+    _mlir_memref_to_llvm_free(small[i]);
+  _mlir_memref_to_llvm_free(big);
+  char *big2 = _mlir_memref_to_llvm_alloc((size_t)1 << 22);
+  EXPECT(big2 == big);
+  char *small0 = _mlir_memref_to_llvm_alloc(100);
+  EXPECT(small0 != small[0]); /* the smallest block was the one evicted */
+  char *small15 = _mlir_memref_to_llvm_alloc(115);
+  EXPECT(small15 == small[15]);
+  _mlir_memref_to_llvm_free(big2);
+  _mlir_memref_to_llvm_free(small0);
+  _mlir_memref_to_llvm_free(small15);
+  attnrt_release_memory();
   printf("memory ok\n");
   // CHECK: memory ok
   printf("%d failures\n", failures);
