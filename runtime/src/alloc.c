@@ -13,7 +13,7 @@
  *
  *===----------------------------------------------------------------------===*/
 
-#include "attn/runtime.h"
+#include "internal.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -50,6 +50,11 @@ void *attnrt_cached_alloc(size_t size, size_t alignment) {
     }
   }
   pthread_mutex_unlock(&cache_mu);
+  return attnrt_uncached_alloc(size, alignment);
+}
+
+void *attnrt_uncached_alloc(size_t size, size_t alignment) {
+  size_t offset = alignment > HEADER ? alignment : HEADER;
   void *raw = NULL;
   if (posix_memalign(&raw, offset, size + offset) != 0)
     return NULL;
@@ -66,10 +71,15 @@ void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
   return attnrt_cached_alloc(size, alignment);
 }
 
-/* Frees the block behind a pointer that attnrt_cached_alloc returned. */
-static void release(void *p) {
+/* Frees the block behind a pointer that attnrt_cached_alloc or
+ * attnrt_uncached_alloc returned. */
+void attnrt_uncached_free(void *p) {
   header *h = (header *)((char *)p - HEADER);
   free((char *)p - h->offset);
+}
+
+size_t attnrt_block_size(const void *p) {
+  return ((const header *)((const char *)p - HEADER))->size;
 }
 
 void attnrt_cached_free(void *p) {
@@ -105,9 +115,9 @@ void attnrt_cached_free(void *p) {
   }
   pthread_mutex_unlock(&cache_mu);
   if (evicted)
-    release(evicted);
+    attnrt_uncached_free(evicted);
   if (p)
-    release(p);
+    attnrt_uncached_free(p);
 }
 
 void _mlir_memref_to_llvm_free(void *p) { attnrt_cached_free(p); }
@@ -116,7 +126,7 @@ void attnrt_release_memory(void) {
   pthread_mutex_lock(&cache_mu);
   for (int i = 0; i < CACHE_SLOTS; ++i) {
     if (cache_ptr[i])
-      release(cache_ptr[i]);
+      attnrt_uncached_free(cache_ptr[i]);
     cache_ptr[i] = NULL;
   }
   cached_bytes = 0;

@@ -98,18 +98,29 @@ int attnrt_halide_invoke(const char *signature, DLTensor *const *args,
   return ATTNRT_OK;
 }
 
-/* Halide's heap allocations (root buffers such as a transposed K, and the
- * per-tile buffers of dynamic size) go through libattnrt's block cache, so a
- * pipeline called repeatedly reuses its buffers instead of mapping and
- * touching fresh pages on every call. These strong definitions replace the
- * weak ones of the Halide runtime in each object; this file is linked in
- * whenever a Halide entry point is (attnrt_halide_invoke). */
+/* Halide's heap allocations: large blocks (root buffers such as a
+ * transposed K, which glibc maps afresh and would make us touch new pages
+ * on every call) go through libattnrt's block cache, so a pipeline called
+ * repeatedly reuses them; small ones (a tile's scores, allocated per task)
+ * go straight to the C library, which recycles them per thread without a
+ * lock. These strong definitions replace the weak ones of the Halide
+ * runtime in each object; this file is linked in whenever a Halide entry
+ * point is (attnrt_halide_invoke). */
+#define HALIDE_CACHED_BYTES ((size_t)256 << 10)
+
 void *halide_malloc(void *user_context, size_t size) {
   (void)user_context;
-  return attnrt_cached_alloc(size, 128);
+  return size >= HALIDE_CACHED_BYTES ? attnrt_cached_alloc(size, 128)
+                                     : attnrt_uncached_alloc(size, 128);
 }
 
 void halide_free(void *user_context, void *ptr) {
   (void)user_context;
-  attnrt_cached_free(ptr);
+  if (!ptr)
+    return;
+  size_t size = attnrt_block_size(ptr);
+  if (size >= HALIDE_CACHED_BYTES)
+    attnrt_cached_free(ptr);
+  else
+    attnrt_uncached_free(ptr);
 }

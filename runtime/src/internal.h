@@ -23,6 +23,12 @@ void attnrt_build_descriptors(DLTensor *const *args, int32_t num_args,
  * of two), from a small cache of freed blocks of the same size (alloc.c). */
 void *attnrt_cached_alloc(size_t size, size_t alignment);
 void attnrt_cached_free(void *p);
+/* The same blocks (and header) without the cache: for small blocks that
+ * the C library recycles without fresh pages, and without the cache's lock. */
+void *attnrt_uncached_alloc(size_t size, size_t alignment);
+void attnrt_uncached_free(void *p);
+/* The usable size of such a block. */
+size_t attnrt_block_size(const void *p);
 
 /* Empties this thread's error message. */
 void attnrt_clear_error(void);
