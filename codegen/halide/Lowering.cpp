@@ -121,9 +121,9 @@ private:
   LogicalResult bodyOp(Operation &op);
   FailureOr<H::Expr> lookup(Value v, Operation *user);
   LogicalResult attention(AttentionOp op);
-  std::optional<std::pair<H::Expr, H::Expr>>
-  tileKeyRange(AttentionOp op, H::Expr iFirst, H::Expr iLast, H::Expr Lq,
-               H::Expr Lk, H::Var b, H::Var h);
+  SmallVector<std::pair<H::Expr, H::Expr>>
+  tileKeyRanges(AttentionOp op, H::Expr iFirst, H::Expr iLast, H::Expr Lq,
+                H::Expr Lk, H::Var b, H::Var h);
   LogicalResult generic(linalg::GenericOp op);
   LogicalResult gate(GateOp op);
   LogicalResult cumsum(CumsumOp op);
@@ -360,21 +360,24 @@ FailureOr<H::Expr> Lowerer::region(Region &r, ArrayRef<H::Expr> args) {
   return r.getParentOp()->emitOpError("region without a terminator");
 }
 
-/// The keys [first, last] that rows iFirst..iLast can see at most, clamped
-/// to [0, Lk - 1] with last >= first: the causal diagonal and the key
-/// intervals of the mask's linear comparisons (one interval, or the hull of
-/// two). A bound with a term the backend has no expression for is dropped
-/// (a wider range is still right, only slower). None when nothing bounds
-/// the keys.
-std::optional<std::pair<H::Expr, H::Expr>>
-Lowerer::tileKeyRange(AttentionOp op, H::Expr iFirst, H::Expr iLast,
-                      H::Expr Lq, H::Expr Lk, H::Var b, H::Var h) {
-  std::optional<H::Expr> lo, hi; // hi inclusive
+/// The keys rows iFirst..iLast can see at most, as one or two disjoint
+/// ranges [first, last] within [0, Lk - 1] (none: every key): the causal
+/// diagonal and the key intervals of the mask's linear comparisons
+/// (MaskClassifier::keyIntervals, the analysis the MLIR path's band tiling
+/// uses) — a window, or sinks and a window. A bound with a term the backend
+/// has no expression for is dropped (a wider range is still right, only
+/// slower). The first range is never empty (a tile whose rows see no key
+/// visits one key, which the mask hides); the second may be.
+SmallVector<std::pair<H::Expr, H::Expr>>
+Lowerer::tileKeyRanges(AttentionOp op, H::Expr iFirst, H::Expr iLast,
+                       H::Expr Lq, H::Expr Lk, H::Var b, H::Var h) {
+  struct Range {
+    std::optional<H::Expr> lo, hi; // hi inclusive
+  };
   auto tighten = [](std::optional<H::Expr> &x, H::Expr e, bool upper) {
     x = !x ? e : upper ? H::min(*x, e) : H::max(*x, e);
   };
-  if (op.getCausal())
-    hi = iLast + (Lk - Lq);
+  SmallVector<Range, 2> ranges(1);
   if (!op.getMask().empty()) {
     Block &mask = op.getMask().front();
     OpBuilder builder(op.getContext());
@@ -403,34 +406,42 @@ Lowerer::tileKeyRange(AttentionOp op, H::Expr iFirst, H::Expr iLast,
       }
       return e;
     };
-    // Each interval's [lo, hi] over the tile's rows; their hull.
-    std::optional<H::Expr> hullLo, hullHi;
-    bool loBounded = !intervals.empty(), hiBounded = !intervals.empty();
-    for (const MaskClassifier::KeyInterval &k : intervals) {
-      std::optional<H::Expr> l, u;
-      for (const LinearForm &f : k.los)
-        if (std::optional<H::Expr> e = extreme(f, false))
-          tighten(l, *e, false);
-      for (const LinearForm &f : k.his)
-        if (std::optional<H::Expr> e = extreme(f, true))
-          tighten(u, *e - 1, true);
-      loBounded &= static_cast<bool>(l);
-      hiBounded &= static_cast<bool>(u);
-      if (l)
-        hullLo = hullLo ? H::min(*hullLo, *l) : *l;
-      if (u)
-        hullHi = hullHi ? H::max(*hullHi, *u) : *u;
+    if (!intervals.empty()) {
+      ranges.clear();
+      for (const MaskClassifier::KeyInterval &k : intervals) {
+        Range r;
+        for (const LinearForm &f : k.los)
+          if (std::optional<H::Expr> e = extreme(f, false))
+            tighten(r.lo, *e, false);
+        for (const LinearForm &f : k.his)
+          if (std::optional<H::Expr> e = extreme(f, true))
+            tighten(r.hi, *e - 1, true);
+        ranges.push_back(r);
+      }
     }
-    if (loBounded)
-      tighten(lo, *hullLo, false);
-    if (hiBounded)
-      tighten(hi, *hullHi, true);
   }
-  if (!lo && !hi)
-    return std::nullopt;
-  H::Expr first = lo ? H::max(H::min(*lo, Lk - 1), 0) : H::Expr(0);
-  H::Expr last = hi ? H::max(H::min(*hi, Lk - 1), first) : H::max(Lk - 1, 0);
-  return std::make_pair(first, last);
+  if (op.getCausal())
+    for (Range &r : ranges)
+      tighten(r.hi, iLast + (Lk - Lq), true);
+  if (llvm::all_of(ranges, [](const Range &r) { return !r.lo && !r.hi; }))
+    return {};
+  auto clampKey = [&](H::Expr k) { return H::max(H::min(k, Lk - 1), 0); };
+  auto lo = [&](const Range &r) { return r.lo ? clampKey(*r.lo) : H::Expr(0); };
+  auto hi = [&](const Range &r) {
+    return r.hi ? clampKey(*r.hi) : H::max(Lk - 1, 0);
+  };
+  if (ranges.size() == 1) {
+    H::Expr first = lo(ranges[0]);
+    return {{first, H::max(hi(ranges[0]), first)}};
+  }
+  // Two intervals A, B with A starting first: A, then what B adds after A.
+  H::Expr lo0 = lo(ranges[0]), hi0 = hi(ranges[0]);
+  H::Expr lo1 = lo(ranges[1]), hi1 = hi(ranges[1]);
+  H::Expr swap = lo1 < lo0;
+  H::Expr loA = H::select(swap, lo1, lo0), hiA = H::select(swap, hi1, hi0);
+  H::Expr loB = H::select(swap, lo0, lo1), hiB = H::select(swap, hi0, hi1);
+  hiA = H::max(hiA, loA);
+  return {{loA, hiA}, {H::max(loB, hiA + 1), hiB}};
 }
 
 LogicalResult Lowerer::attention(AttentionOp op) {
@@ -483,22 +494,14 @@ LogicalResult Lowerer::attention(AttentionOp op) {
       return failure();
     visible = visible && *m;
   }
-  // The keys a tile's rows can see, [firstKey, lastKey]: the causal
-  // diagonal of the tile's last row and the key intervals the mask's linear
-  // comparisons allow (MaskClassifier::keyIntervals, the analysis the MLIR
-  // path's band tiling uses). Bounds inference and Halide's loop trimming
-  // turn the predicates below into loop bounds: no scores, exponentials or
-  // P V outside them. A range is never empty (a tile whose rows see no key
-  // visits one key, which the mask hides).
-  std::optional<std::pair<H::Expr, H::Expr>> keys =
-      tileKeyRange(op, io * TQ, H::min(io * TQ + (TQ - 1), Lq - 1), Lq, Lk,
-                   b, h);
-  bool bounded = keys.has_value();
-  H::Expr firstKey = bounded ? keys->first : H::Expr(0);
-  H::Expr lastKey = bounded ? keys->second : H::Expr(0);
-  H::RDom rj(0, Lk, "rj");
-  if (bounded)
-    rj.where(rj >= firstKey && rj <= lastKey);
+  // The keys a tile's rows can see (tileKeyRanges): bounds inference and
+  // Halide's loop trimming turn the predicates below into loop bounds, so
+  // no scores, exponentials or P V are computed outside them.
+  SmallVector<std::pair<H::Expr, H::Expr>> keyRanges = tileKeyRanges(
+      op, io * TQ, H::min(io * TQ + (TQ - 1), Lq - 1), Lq, Lk, b, h);
+  bool bounded = !keyRanges.empty();
+  if (!bounded)
+    keyRanges.push_back({H::Expr(0), H::max(Lk - 1, 0)});
 
   // Values with clamped indices, once per call: [.., Lk, Dv] as (d, j).
   H::Func vP("attn_v");
@@ -519,41 +522,73 @@ LogicalResult Lowerer::attention(AttentionOp op) {
     kT.compute_root().parallel(b).parallel(h).vectorize(
         j, vec, H::TailStrategy::GuardWithIf);
     H::RDom rd(0, D, "rd");
-    H::Func dotAcc(base + "_dot_acc");
-    dotAcc(j, ii, io, h, b) = 0.0f;
-    dotAcc(j, ii, io, h, b) +=
-        at(qt, {b, h, iq, rd}) * kT(j, rd, h / group, b);
-    H::Expr x = scale * dotAcc(j, ii, io, h, b);
-    if (!op.getScore().empty()) {
-      FailureOr<H::Expr> s = region(op.getScore(), {x, b, h, iq, jq});
-      if (failed(s))
-        return failure();
-      x = *s;
-    }
-    // Keys past Lk (in the last chunk of vec keys) are not there.
-    H::Func s(base + "_s");
-    s(j, ii, io, h, b) = H::select(visible && j < Lk, x, negInf());
+    // Scores through a Q K^T accumulator of their own (a Func per key
+    // range: each is computed over its range only).
+    auto scores = [&](H::Func &dotAcc) -> FailureOr<H::Expr> {
+      dotAcc(j, ii, io, h, b) = 0.0f;
+      dotAcc(j, ii, io, h, b) +=
+          at(qt, {b, h, iq, rd}) * kT(j, rd, h / group, b);
+      H::Expr x = scale * dotAcc(j, ii, io, h, b);
+      if (!op.getScore().empty()) {
+        FailureOr<H::Expr> s = region(op.getScore(), {x, b, h, iq, jq});
+        if (failed(s))
+          return failure();
+        x = *s;
+      }
+      // Keys past Lk (in the last chunk of vec keys) are not there.
+      return H::select(visible && j < Lk, x, negInf());
+    };
 
-    H::Func m(base + "_m"), p(base + "_p"), l(base + "_l"),
-        acc(base + "_acc"), row(base + "_row"), lv(base + "_sum_v");
-    // Row maxima and sums as vectors of partial results over chunks of vec
-    // keys (the chunks a tile's rows can see), then across the lanes.
+    // Per key range: its scores and probabilities (Funcs of their own, so
+    // that each is computed over its range only), and the updates of the
+    // row maxima, sums and P V over its keys. Maxima and sums are vectors
+    // of partial results over chunks of vec keys, then across the lanes.
+    H::Func m(base + "_m"), l(base + "_l"), acc(base + "_acc"),
+        row(base + "_row"), lv(base + "_sum_v"), mv(base + "_max_v"),
+        m0(base + "_max");
     H::Var u("u");
-    H::RDom rc(0, (Lk + (vec - 1)) / vec, "rc");
-    H::Expr chunkKey = rc * vec + u, maxKey = chunkKey;
-    if (bounded) {
-      rc.where(rc >= firstKey / vec && rc <= lastKey / vec);
-      // The same bounds in the index, for bounds inference: the maximum's
-      // chunks then need no scores outside the tile's keys (a repeated key
-      // does not change a maximum).
-      maxKey = H::clamp(chunkKey, firstKey, lastKey);
-    }
     H::RDom ru(0, vec, "ru");
+    struct PerRange {
+      H::Func dot, s, p;
+      H::RDom rj, rc;
+      H::Expr chunkKey, inRange;
+    };
+    std::vector<PerRange> parts;
+    for (auto [r, range] : llvm::enumerate(keyRanges)) {
+      auto [firstKey, lastKey] = range;
+      std::string suffix = r ? "_" + std::to_string(r) : "";
+      PerRange part{H::Func(base + "_dot_acc" + suffix),
+                    H::Func(base + "_s" + suffix),
+                    H::Func(base + "_p" + suffix),
+                    H::RDom(0, Lk, "rj" + suffix),
+                    H::RDom(0, (Lk + (vec - 1)) / vec, "rc" + suffix),
+                    {}, {}};
+      FailureOr<H::Expr> score = scores(part.dot);
+      if (failed(score))
+        return failure();
+      part.s(j, ii, io, h, b) = *score;
+      part.chunkKey = part.rc * vec + u;
+      part.inRange = part.chunkKey >= firstKey && part.chunkKey <= lastKey;
+      if (bounded) {
+        part.rj.where(part.rj >= firstKey && part.rj <= lastKey);
+        part.rc.where(part.rc >= firstKey / vec && part.rc <= lastKey / vec);
+      }
+      parts.push_back(part);
+    }
     H::Expr sinkTerm = 0.0f;
-    H::Func mv(base + "_max_v"), m0(base + "_max");
     if (!sigmoid) {
       mv(u, ii, io, h, b) = negInf();
-      mv(u, ii, io, h, b) = H::max(mv(u, ii, io, h, b), s(maxKey, ii, io, h, b));
+      for (PerRange &part : parts) {
+        // The range's bounds in the index, for bounds inference: the
+        // maximum's chunks then need no scores outside it (a repeated key
+        // does not change a maximum).
+        H::Expr key = part.chunkKey;
+        if (bounded)
+          key = H::clamp(key, keyRanges[&part - &parts[0]].first,
+                         keyRanges[&part - &parts[0]].second);
+        mv(u, ii, io, h, b) =
+            H::max(mv(u, ii, io, h, b), part.s(key, ii, io, h, b));
+      }
       m0(ii, io, h, b) = negInf();
       m0(ii, io, h, b) = H::max(m0(ii, io, h, b), mv(ru, ii, io, h, b));
       if (!op.getSink().empty()) {
@@ -569,20 +604,28 @@ LogicalResult Lowerer::attention(AttentionOp op) {
         m(ii, io, h, b) = m0(ii, io, h, b);
       }
     }
-    H::Expr sv = s(j, ii, io, h, b);
-    p(j, ii, io, h, b) =
-        sigmoid ? H::select(sv > negInf(), 1.0f / (1.0f + H::exp(-sv)), 0.0f)
-                : H::select(sv > negInf() && m(ii, io, h, b) > negInf(),
-                            H::exp(sv - m(ii, io, h, b)), 0.0f);
     acc(d, ii, io, h, b) = 0.0f;
-    acc(d, ii, io, h, b) +=
-        p(rj, ii, io, h, b) * vP(d, rj, h / group, b);
+    lv(u, ii, io, h, b) = 0.0f;
+    for (PerRange &part : parts) {
+      H::Expr sv = part.s(j, ii, io, h, b);
+      part.p(j, ii, io, h, b) =
+          sigmoid
+              ? H::select(sv > negInf(), 1.0f / (1.0f + H::exp(-sv)), 0.0f)
+              : H::select(sv > negInf() && m(ii, io, h, b) > negInf(),
+                          H::exp(sv - m(ii, io, h, b)), 0.0f);
+      acc(d, ii, io, h, b) +=
+          part.p(part.rj, ii, io, h, b) * vP(d, part.rj, h / group, b);
+      // Chunk lanes outside the range belong to the other range (or to
+      // none): not summed here.
+      if (!sigmoid)
+        lv(u, ii, io, h, b) +=
+            H::select(part.inRange, part.p(part.chunkKey, ii, io, h, b),
+                      0.0f);
+    }
     H::Expr dc = withLse ? H::min(d, Dv - 1) : H::Expr(d);
     if (sigmoid) {
       row(d, ii, io, h, b) = acc(dc, ii, io, h, b);
     } else {
-      lv(u, ii, io, h, b) = 0.0f;
-      lv(u, ii, io, h, b) += p(chunkKey, ii, io, h, b);
       l(ii, io, h, b) = 0.0f;
       l(ii, io, h, b) += lv(ru, ii, io, h, b);
       H::Expr sum = l(ii, io, h, b) + sinkTerm;
@@ -605,22 +648,26 @@ LogicalResult Lowerer::attention(AttentionOp op) {
         .parallel(io);
     // P V: a TJ x TQ accumulator tile in registers per key.
     acc.compute_at(row, dO).bound_extent(d, TJ).vectorize(d, vec).unroll(d).unroll(ii);
-    acc.update().reorder(d, ii, rj).vectorize(d, vec).unroll(d).unroll(ii);
-    // Q K^T: the tile's scores, TJ keys x TQ rows in registers per step of
-    // the head dim; score and mask regions applied once per score, as the
-    // register tile is stored.
-    s.compute_at(row, io)
-        .split(j, jo, ji, TJ, H::TailStrategy::ShiftInwards)
-        .reorder(ji, ii, jo)
-        .vectorize(ji, vec);
-    dotAcc.compute_at(s, jo).bound_extent(j, TJ).vectorize(j, vec).unroll(j).unroll(ii);
-    dotAcc.update().reorder(j, ii, rd).vectorize(j, vec).unroll(j).unroll(ii);
-    p.compute_at(row, io).vectorize(j, vec, H::TailStrategy::RoundUp);
-    if (!sigmoid) {
-      for (H::Func *f : {&mv, &lv}) {
-        f->compute_at(row, io).vectorize(u);
-        f->update().reorder(u, ii, rc).vectorize(u);
+    for (auto [r, part] : llvm::enumerate(parts)) {
+      acc.update(r).reorder(d, ii, part.rj).vectorize(d, vec).unroll(d).unroll(ii);
+      // Q K^T: the range's scores, TJ keys x TQ rows in registers per step
+      // of the head dim; score and mask regions applied once per score, as
+      // the register tile is stored.
+      part.s.compute_at(row, io)
+          .split(j, jo, ji, TJ, H::TailStrategy::ShiftInwards)
+          .reorder(ji, ii, jo)
+          .vectorize(ji, vec);
+      part.dot.compute_at(part.s, jo).bound_extent(j, TJ).vectorize(j, vec).unroll(j).unroll(ii);
+      part.dot.update().reorder(j, ii, rd).vectorize(j, vec).unroll(j).unroll(ii);
+      part.p.compute_at(row, io).vectorize(j, vec, H::TailStrategy::RoundUp);
+      if (!sigmoid) {
+        mv.update(r).reorder(u, ii, part.rc).vectorize(u);
+        lv.update(r).reorder(u, ii, part.rc).vectorize(u);
       }
+    }
+    if (!sigmoid) {
+      mv.compute_at(row, io).vectorize(u);
+      lv.compute_at(row, io).vectorize(u);
       m0.compute_at(row, io);
       m.compute_at(row, io);
       l.compute_at(row, io);
