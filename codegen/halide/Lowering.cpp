@@ -462,7 +462,22 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   // register tiles of value columns. Rows are (io, ii) with i = io TQ + ii,
   // so that a tile's causal key bound is a function of io alone.
   const int vec = halide::hostTarget().natural_vector_size<float>();
-  const int TQ = vec >= 16 ? 8 : 4, TJ = 2 * vec;
+  const int TJ = 2 * vec;
+  auto staticDim = [](Value t, unsigned dim) -> int64_t {
+    auto type = cast<ShapedType>(t.getType());
+    return type.isDynamicDim(dim) ? -1 : type.getDimSize(dim);
+  };
+  int64_t lqStatic = staticDim(op.getQuery(), 2),
+          dStatic = staticDim(op.getQuery(), 3),
+          dvStatic = staticDim(op.getValue(), 3);
+  // A query length known to be shorter than a tile (a decode step) is the
+  // tile; a decode step with a head dim of whole vectors takes its scores
+  // as dot products along the head dim, reading K in place (no transposed
+  // copy: decode is bound by the bytes of the cache it reads).
+  int TQ = vec >= 16 ? 8 : 4;
+  if (lqStatic > 0 && lqStatic < TQ)
+    TQ = static_cast<int>(lqStatic);
+  bool rowDot = TQ == 1 && dStatic > 0 && dStatic % vec == 0;
   H::Var d("d"), j("j"), ii("ii"), io("io"), h("h"), b("b");
   H::Expr i = io * TQ + ii;
   // Rows past Lq in the last tile compute a copy of the last row (their
@@ -503,31 +518,50 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   if (!bounded)
     keyRanges.push_back({H::Expr(0), H::max(Lk - 1, 0)});
 
-  // Values with clamped indices, once per call: [.., Lk, Dv] as (d, j).
-  H::Func vP("attn_v");
-  vP(d, j, h, b) = at(*v, {b, h, jq, H::clamp(d, 0, Dv - 1)});
-  vP.compute_root().parallel(b).parallel(h).vectorize(
-      d, vec, H::TailStrategy::GuardWithIf);
-
   // One map: the rows of a tile (and, with an LSE result, the LSE as
   // column Dv) and the statistics they are normalized by.
   bool withLse = static_cast<bool>(op.getLse());
+  // Values: read in place when the register tiles cover the value columns
+  // exactly; otherwise a copy with clamped indices, once per call.
+  bool directV = dvStatic > 0 && dvStatic % TJ == 0 && !withLse;
+  H::Func vP("attn_v");
+  if (directV) {
+    vP(d, j, h, b) = at(*v, {b, h, jq, d});
+  } else {
+    vP(d, j, h, b) = at(*v, {b, h, jq, H::clamp(d, 0, Dv - 1)});
+    vP.compute_root().parallel(b).parallel(h).vectorize(
+        d, vec, H::TailStrategy::GuardWithIf);
+  }
   auto attend = [&](const TensorVal &qt, const TensorVal &kt,
                     StringRef name) -> FailureOr<H::Func> {
     std::string base = name.str();
     // K transposed once ([.., D, Lk], keys innermost) with clamped keys, so
     // that the scores of a row are vectors over the keys.
     H::Func kT(base + "_kT");
-    kT(j, d, h, b) = at(kt, {b, h, jq, d});
-    kT.compute_root().parallel(b).parallel(h).vectorize(
-        j, vec, H::TailStrategy::GuardWithIf);
+    if (!rowDot) {
+      kT(j, d, h, b) = at(kt, {b, h, jq, d});
+      kT.compute_root().parallel(b).parallel(h).vectorize(
+          j, vec, H::TailStrategy::GuardWithIf);
+    }
     H::RDom rd(0, D, "rd");
+    H::Var u("u");
+    H::RDom ru(0, vec, "ru");
+    H::RDom rdo(0, rowDot ? static_cast<int>(dStatic / vec) : 1, "rdo");
     // Scores through a Q K^T accumulator of their own (a Func per key
-    // range: each is computed over its range only).
-    auto scores = [&](H::Func &dotAcc) -> FailureOr<H::Expr> {
+    // range: each is computed over its range only). In the row-dot form,
+    // `lanes` holds a key's products summed per lane of the head dim.
+    auto scores = [&](H::Func &dotAcc, H::Func &lanes) -> FailureOr<H::Expr> {
       dotAcc(j, ii, io, h, b) = 0.0f;
-      dotAcc(j, ii, io, h, b) +=
-          at(qt, {b, h, iq, rd}) * kT(j, rd, h / group, b);
+      if (rowDot) {
+        H::Expr c = rdo * vec + u;
+        lanes(u, j, ii, io, h, b) = 0.0f;
+        lanes(u, j, ii, io, h, b) +=
+            at(qt, {b, h, iq, c}) * at(kt, {b, h / group, jq, c});
+        dotAcc(j, ii, io, h, b) += lanes(ru, j, ii, io, h, b);
+      } else {
+        dotAcc(j, ii, io, h, b) +=
+            at(qt, {b, h, iq, rd}) * kT(j, rd, h / group, b);
+      }
       H::Expr x = scale * dotAcc(j, ii, io, h, b);
       if (!op.getScore().empty()) {
         FailureOr<H::Expr> s = region(op.getScore(), {x, b, h, iq, jq});
@@ -546,10 +580,8 @@ LogicalResult Lowerer::attention(AttentionOp op) {
     H::Func m(base + "_m"), l(base + "_l"), acc(base + "_acc"),
         row(base + "_row"), lv(base + "_sum_v"), mv(base + "_max_v"),
         m0(base + "_max");
-    H::Var u("u");
-    H::RDom ru(0, vec, "ru");
     struct PerRange {
-      H::Func dot, s, p;
+      H::Func dot, lanes, s, p;
       H::RDom rj, rc;
       H::Expr chunkKey, inRange;
     };
@@ -558,12 +590,13 @@ LogicalResult Lowerer::attention(AttentionOp op) {
       auto [firstKey, lastKey] = range;
       std::string suffix = r ? "_" + std::to_string(r) : "";
       PerRange part{H::Func(base + "_dot_acc" + suffix),
+                    H::Func(base + "_dot_lanes" + suffix),
                     H::Func(base + "_s" + suffix),
                     H::Func(base + "_p" + suffix),
                     H::RDom(0, Lk, "rj" + suffix),
                     H::RDom(0, (Lk + (vec - 1)) / vec, "rc" + suffix),
                     {}, {}};
-      FailureOr<H::Expr> score = scores(part.dot);
+      FailureOr<H::Expr> score = scores(part.dot, part.lanes);
       if (failed(score))
         return failure();
       part.s(j, ii, io, h, b) = *score;
@@ -653,12 +686,27 @@ LogicalResult Lowerer::attention(AttentionOp op) {
       // Q K^T: the range's scores, TJ keys x TQ rows in registers per step
       // of the head dim; score and mask regions applied once per score, as
       // the register tile is stored.
-      part.s.compute_at(row, io)
-          .split(j, jo, ji, TJ, H::TailStrategy::ShiftInwards)
-          .reorder(ji, ii, jo)
-          .vectorize(ji, vec);
-      part.dot.compute_at(part.s, jo).bound_extent(j, TJ).vectorize(j, vec).unroll(j).unroll(ii);
-      part.dot.update().reorder(j, ii, rd).vectorize(j, vec).unroll(j).unroll(ii);
+      if (rowDot) {
+        // Eight keys at a time: one vector accumulator per key over the
+        // head dim (the query's vector loaded once for the eight), then
+        // the lanes summed.
+        const int keys = 8;
+        part.s.compute_at(row, io)
+            .split(j, jo, ji, keys, H::TailStrategy::ShiftInwards)
+            .reorder(ji, ii, jo)
+            .vectorize(ji, keys);
+        part.dot.compute_at(part.s, jo).bound_extent(j, keys).vectorize(j, keys);
+        part.dot.update().reorder(j, ru, ii).vectorize(j, keys);
+        part.lanes.compute_at(part.s, jo).bound_extent(j, keys).vectorize(u).unroll(j);
+        part.lanes.update().reorder(u, j, rdo, ii).vectorize(u).unroll(j);
+      } else {
+        part.s.compute_at(row, io)
+            .split(j, jo, ji, TJ, H::TailStrategy::ShiftInwards)
+            .reorder(ji, ii, jo)
+            .vectorize(ji, vec);
+        part.dot.compute_at(part.s, jo).bound_extent(j, TJ).vectorize(j, vec).unroll(j).unroll(ii);
+        part.dot.update().reorder(j, ii, rd).vectorize(j, vec).unroll(j).unroll(ii);
+      }
       part.p.compute_at(row, io).vectorize(j, vec, H::TailStrategy::RoundUp);
       if (!sigmoid) {
         mv.update(r).reorder(u, ii, part.rc).vectorize(u);
