@@ -299,7 +299,8 @@ class Bench:
                 row["ggml_ms"] = ggml(t)
                 row["vs_ggml"] = row["ggml_ms"] / ms
             if halide is not None:
-                # Halide's runtime has its own thread pool.
+                # Halide's runtime has its own thread pool; libattnrt hands it
+                # the thread count (HL_NUM_THREADS as well, for the JIT).
                 env = dict(os.environ, HL_NUM_THREADS=str(t))
                 hms = field(sh([halide, str(t), str(self.args.runs)] + inputs, env=env),
                             "median_ms")

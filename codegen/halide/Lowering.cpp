@@ -123,7 +123,7 @@ private:
   LogicalResult attention(AttentionOp op);
   SmallVector<std::pair<H::Expr, H::Expr>>
   tileKeyRanges(AttentionOp op, H::Expr iFirst, H::Expr iLast, H::Expr Lq,
-                H::Expr Lk, H::Var b, H::Var h);
+                H::Expr Lk, H::Var b, H::Expr h);
   LogicalResult generic(linalg::GenericOp op);
   LogicalResult gate(GateOp op);
   LogicalResult cumsum(CumsumOp op);
@@ -370,7 +370,7 @@ FailureOr<H::Expr> Lowerer::region(Region &r, ArrayRef<H::Expr> args) {
 /// visits one key, which the mask hides); the second may be.
 SmallVector<std::pair<H::Expr, H::Expr>>
 Lowerer::tileKeyRanges(AttentionOp op, H::Expr iFirst, H::Expr iLast,
-                       H::Expr Lq, H::Expr Lk, H::Var b, H::Var h) {
+                       H::Expr Lq, H::Expr Lk, H::Var b, H::Expr h) {
   struct Range {
     std::optional<H::Expr> lo, hi; // hi inclusive
   };
@@ -477,9 +477,30 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   int TQ = vec >= 16 ? 8 : 4;
   if (lqStatic > 0 && lqStatic < TQ)
     TQ = static_cast<int>(lqStatic);
-  bool rowDot = TQ == 1 && dStatic > 0 && dStatic % vec == 0;
+  // GQA decode: the tile's rows are the query heads of one KV head (as the
+  // MLIR path packs them), so K and V are read once per group, not once per
+  // query head. Only where no region reads the head, and without block
+  // selections or a second map.
+  int64_t hqStatic = staticDim(op.getQuery(), 1),
+          hkvStatic = staticDim(op.getKey(), 1);
+  auto readsHead = [](Region &r, unsigned arg) {
+    return !r.empty() && !r.front().getArgument(arg).use_empty();
+  };
+  bool pack = lqStatic == 1 && hqStatic > 0 && hkvStatic > 0 &&
+              hqStatic % hkvStatic == 0 && hqStatic / hkvStatic > 1 &&
+              hqStatic / hkvStatic <= 8 && !op.getBlocks() &&
+              !op.getQuery2() && !readsHead(op.getMask(), 1) &&
+              !readsHead(op.getScore(), 2) && !readsHead(op.getSink(), 1);
+  if (pack)
+    TQ = static_cast<int>(hqStatic / hkvStatic);
+  bool rowDot = (TQ == 1 || pack) && dStatic > 0 && dStatic % vec == 0;
   H::Var d("d"), j("j"), ii("ii"), io("io"), h("h"), b("b");
-  H::Expr i = io * TQ + ii;
+  // Inside the attention, h is the query head (packed: the KV head) and
+  // (io, ii) the row: the query position io TQ + ii (packed: position io of
+  // query head h G + ii).
+  H::Expr i = pack ? H::Expr(io) : io * TQ + ii;
+  H::Expr qh = pack ? h * TQ + ii : H::Expr(h);
+  H::Expr kvh = pack ? H::Expr(h) : h / group;
   // Rows past Lq in the last tile compute a copy of the last row (their
   // results are never stored); keys and value columns past the ends (the
   // register tiles shift inwards, or pad when a dimension is shorter than
@@ -498,13 +519,13 @@ LogicalResult Lowerer::attention(AttentionOp op) {
     int blockSize = op.getBlockSize() ? static_cast<int>(*op.getBlockSize()) : 1;
     H::RDom c(0, sel->shape[3], "c");
     H::Expr chosen =
-        H::maximum(H::select(H::cast<int>(at(*sel, {b, h, iq, c})) ==
+        H::maximum(H::select(H::cast<int>(at(*sel, {b, qh, iq, c})) ==
                                  jq / blockSize,
                              1, 0));
     visible = visible && chosen == 1;
   }
   if (!op.getMask().empty()) {
-    FailureOr<H::Expr> m = region(op.getMask(), {b, h, iq, jq});
+    FailureOr<H::Expr> m = region(op.getMask(), {b, qh, iq, jq});
     if (failed(m))
       return failure();
     visible = visible && *m;
@@ -513,7 +534,8 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   // Halide's loop trimming turn the predicates below into loop bounds, so
   // no scores, exponentials or P V are computed outside them.
   SmallVector<std::pair<H::Expr, H::Expr>> keyRanges = tileKeyRanges(
-      op, io * TQ, H::min(io * TQ + (TQ - 1), Lq - 1), Lq, Lk, b, h);
+      op, pack ? H::Expr(io) : io * TQ,
+      pack ? H::Expr(io) : H::min(io * TQ + (TQ - 1), Lq - 1), Lq, Lk, b, qh);
   bool bounded = !keyRanges.empty();
   if (!bounded)
     keyRanges.push_back({H::Expr(0), H::max(Lk - 1, 0)});
@@ -556,15 +578,15 @@ LogicalResult Lowerer::attention(AttentionOp op) {
         H::Expr c = rdo * vec + u;
         lanes(u, j, ii, io, h, b) = 0.0f;
         lanes(u, j, ii, io, h, b) +=
-            at(qt, {b, h, iq, c}) * at(kt, {b, h / group, jq, c});
+            at(qt, {b, qh, iq, c}) * at(kt, {b, kvh, jq, c});
         dotAcc(j, ii, io, h, b) += lanes(ru, j, ii, io, h, b);
       } else {
         dotAcc(j, ii, io, h, b) +=
-            at(qt, {b, h, iq, rd}) * kT(j, rd, h / group, b);
+            at(qt, {b, qh, iq, rd}) * kT(j, rd, kvh, b);
       }
       H::Expr x = scale * dotAcc(j, ii, io, h, b);
       if (!op.getScore().empty()) {
-        FailureOr<H::Expr> s = region(op.getScore(), {x, b, h, iq, jq});
+        FailureOr<H::Expr> s = region(op.getScore(), {x, b, qh, iq, jq});
         if (failed(s))
           return failure();
         x = *s;
@@ -625,7 +647,7 @@ LogicalResult Lowerer::attention(AttentionOp op) {
       m0(ii, io, h, b) = negInf();
       m0(ii, io, h, b) = H::max(m0(ii, io, h, b), mv(ru, ii, io, h, b));
       if (!op.getSink().empty()) {
-        FailureOr<H::Expr> sink = region(op.getSink(), {b, h, iq});
+        FailureOr<H::Expr> sink = region(op.getSink(), {b, qh, iq});
         if (failed(sink))
           return failure();
         // A sink logit joins the denominator (with value 0); -inf is none.
@@ -647,7 +669,7 @@ LogicalResult Lowerer::attention(AttentionOp op) {
               : H::select(sv > negInf() && m(ii, io, h, b) > negInf(),
                           H::exp(sv - m(ii, io, h, b)), 0.0f);
       acc(d, ii, io, h, b) +=
-          part.p(part.rj, ii, io, h, b) * vP(d, part.rj, h / group, b);
+          part.p(part.rj, ii, io, h, b) * vP(d, part.rj, kvh, b);
       // Chunk lanes outside the range belong to the other range (or to
       // none): not summed here.
       if (!sigmoid)
@@ -687,18 +709,18 @@ LogicalResult Lowerer::attention(AttentionOp op) {
       // of the head dim; score and mask regions applied once per score, as
       // the register tile is stored.
       if (rowDot) {
-        // Eight keys at a time: one vector accumulator per key over the
-        // head dim (the query's vector loaded once for the eight), then
-        // the lanes summed.
-        const int keys = 8;
+        // Several keys at a time (16 / TQ, at least 2): one vector
+        // accumulator per (key, row) over the head dim, then the lanes
+        // summed.
+        const int keys = std::max(2, 16 / TQ);
         part.s.compute_at(row, io)
             .split(j, jo, ji, keys, H::TailStrategy::ShiftInwards)
             .reorder(ji, ii, jo)
             .vectorize(ji, keys);
         part.dot.compute_at(part.s, jo).bound_extent(j, keys).vectorize(j, keys);
-        part.dot.update().reorder(j, ru, ii).vectorize(j, keys);
-        part.lanes.compute_at(part.s, jo).bound_extent(j, keys).vectorize(u).unroll(j);
-        part.lanes.update().reorder(u, j, rdo, ii).vectorize(u).unroll(j);
+        part.dot.update().reorder(j, ru, ii).vectorize(j, keys).unroll(ii);
+        part.lanes.compute_at(part.s, jo).bound_extent(j, keys).vectorize(u).unroll(j).unroll(ii);
+        part.lanes.update().reorder(u, j, ii, rdo).vectorize(u).unroll(j).unroll(ii);
       } else {
         part.s.compute_at(row, io)
             .split(j, jo, ji, TJ, H::TailStrategy::ShiftInwards)
@@ -728,7 +750,7 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   // The output's rows: row i0 of the tile i0 / TQ.
   H::Var i0("i");
   auto rowAt = [&](H::Func &f, H::Expr col) {
-    return f(col, i0 % TQ, i0 / TQ, h, b);
+    return pack ? f(col, h % TQ, i0, h / TQ, b) : f(col, i0 % TQ, i0 / TQ, h, b);
   };
   H::Expr o = rowAt(*first, d);
   if (op.getQuery2()) {
