@@ -360,6 +360,23 @@ FailureOr<H::Expr> Lowerer::region(Region &r, ArrayRef<H::Expr> args) {
   return r.getParentOp()->emitOpError("region without a terminator");
 }
 
+/// Whether `e` reads a tensor (a Func call): such a value (a prefix length
+/// extracted from a tensor) is unknown to Halide's bounds inference, so a
+/// key bound made of it would bound nothing and cost a second range.
+bool readsTensor(const H::Expr &e) {
+  struct Finder : H::Internal::IRGraphVisitor {
+    bool found = false;
+    using H::Internal::IRGraphVisitor::visit;
+    void visit(const H::Internal::Call *call) override {
+      found |= call->call_type == H::Internal::Call::Halide ||
+               call->call_type == H::Internal::Call::Image;
+      H::Internal::IRGraphVisitor::visit(call);
+    }
+  } finder;
+  e.accept(&finder);
+  return finder.found;
+}
+
 /// The keys rows iFirst..iLast can see at most, as one or two disjoint
 /// ranges [first, last] within [0, Lk - 1] (none: every key): the causal
 /// diagonal and the key intervals of the mask's linear comparisons
@@ -398,7 +415,8 @@ Lowerer::tileKeyRanges(AttentionOp op, H::Expr iFirst, H::Expr iLast,
           t = b;
         else if (value == mask.getArgument(1))
           t = h;
-        else if (auto it = scalars.find(value); it != scalars.end())
+        else if (auto it = scalars.find(value);
+                 it != scalars.end() && !readsTensor(it->second))
           t = H::cast<int>(it->second);
         else
           return std::nullopt;
