@@ -12,6 +12,7 @@
 
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdint.h>
 
 /* Halide's runtime (in each object made with --backend=halide). */
@@ -113,6 +114,23 @@ int attnrt_halide_invoke(const char *signature, DLTensor *const *args,
 enum { THREAD_SLOTS = 8 };
 static __thread void *thread_ptr[THREAD_SLOTS];
 static __thread size_t thread_size[THREAD_SLOTS];
+static __thread int thread_registered;
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+/* A thread's cached blocks are freed when it exits (Halide's workers). */
+static void release_thread_blocks(void *unused) {
+  (void)unused;
+  for (int i = 0; i < THREAD_SLOTS; ++i) {
+    if (thread_ptr[i])
+      attnrt_uncached_free(thread_ptr[i]);
+    thread_ptr[i] = NULL;
+  }
+}
+
+static void create_thread_key(void) {
+  pthread_key_create(&thread_key, release_thread_blocks);
+}
 
 void *halide_malloc(void *user_context, size_t size) {
   (void)user_context;
@@ -156,6 +174,11 @@ void halide_free(void *user_context, void *ptr) {
     }
     slot = smallest;
     attnrt_uncached_free(thread_ptr[slot]);
+  }
+  if (!thread_registered) {
+    pthread_once(&thread_key_once, create_thread_key);
+    pthread_setspecific(thread_key, (void *)1);
+    thread_registered = 1;
   }
   thread_ptr[slot] = ptr;
   thread_size[slot] = size;
