@@ -6,8 +6,9 @@
 // (innermost tensor dimension first); scalars become Exprs; the ops' regions
 // are translated op by op into Exprs, so the user's score, mask, sink,
 // combine and epilogue code is the same code here as on the MLIR path.
-// Attention is the two-pass softmax (row maximum, then sums), which Halide
-// evaluates per query tile by the schedule below.
+// Attention is a two-pass softmax per tile of query rows (scores over the
+// tile's key ranges in register tiles, row maxima, sums, P V in register
+// tiles); the schedule is described in README.md beside this file.
 //
 //===----------------------------------------------------------------------===//
 
@@ -474,7 +475,7 @@ LogicalResult Lowerer::attention(AttentionOp op) {
   float scale = static_cast<float>(op.getScaleValue());
   bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
 
-  // Tile geometry (docs/halide-backend.md): a task is one tile of TQ query
+  // Tile geometry (codegen/halide/README.md, "Schedules"): a task is one tile of TQ query
   // rows of one head; its scores over the keys are computed in TJ x TQ
   // register tiles (TJ = two vectors of keys), its output in TJ x TQ
   // register tiles of value columns. Rows are (io, ii) with i = io TQ + ii,
