@@ -78,6 +78,18 @@ void attnrt_uncached_free(void *p) {
   free((char *)p - h->offset);
 }
 
+int attnrt_cache_slot(void *const *ptrs, const size_t *sizes, int n,
+                      size_t size) {
+  for (int i = 0; i < n; ++i)
+    if (!ptrs[i])
+      return i;
+  int smallest = 0;
+  for (int i = 1; i < n; ++i)
+    if (sizes[i] < sizes[smallest])
+      smallest = i;
+  return sizes[smallest] < size ? smallest : -1;
+}
+
 size_t attnrt_block_size(const void *p) {
   return ((const header *)((const char *)p - HEADER))->size;
 }
@@ -88,24 +100,13 @@ void attnrt_cached_free(void *p) {
   size_t size = ((header *)((char *)p - HEADER))->size;
   void *evicted = NULL;
   pthread_mutex_lock(&cache_mu);
-  /* An empty slot, else the slot of the smallest block if it is smaller
-   * than this one (a call's many small blocks must not crowd out the large
-   * ones, which are what costs fresh pages). */
-  int slot = -1;
-  for (int i = 0; i < CACHE_SLOTS && slot < 0; ++i)
-    if (!cache_ptr[i])
-      slot = i;
-  if (slot < 0) {
-    int smallest = 0;
-    for (int i = 1; i < CACHE_SLOTS; ++i)
-      if (cache_size[i] < cache_size[smallest])
-        smallest = i;
-    if (cache_size[smallest] < size) {
-      slot = smallest;
-      evicted = cache_ptr[slot];
-      cached_bytes -= cache_size[slot];
-      cache_ptr[slot] = NULL;
-    }
+  /* A call's many small blocks must not crowd out the large ones, which
+   * are what costs fresh pages. */
+  int slot = attnrt_cache_slot(cache_ptr, cache_size, CACHE_SLOTS, size);
+  if (slot >= 0 && cache_ptr[slot]) {
+    evicted = cache_ptr[slot];
+    cached_bytes -= cache_size[slot];
+    cache_ptr[slot] = NULL;
   }
   if (slot >= 0 && cached_bytes + size <= CACHE_LIMIT) {
     cache_ptr[slot] = p;

@@ -158,23 +158,13 @@ void halide_free(void *user_context, void *ptr) {
     attnrt_cached_free(ptr);
     return;
   }
-  /* An empty slot, else the smallest block's if it is smaller. */
-  int slot = -1;
-  for (int i = 0; i < THREAD_SLOTS && slot < 0; ++i)
-    if (!thread_ptr[i])
-      slot = i;
+  int slot = attnrt_cache_slot(thread_ptr, thread_size, THREAD_SLOTS, size);
   if (slot < 0) {
-    int smallest = 0;
-    for (int i = 1; i < THREAD_SLOTS; ++i)
-      if (thread_size[i] < thread_size[smallest])
-        smallest = i;
-    if (thread_size[smallest] >= size) {
-      attnrt_uncached_free(ptr);
-      return;
-    }
-    slot = smallest;
-    attnrt_uncached_free(thread_ptr[slot]);
+    attnrt_uncached_free(ptr);
+    return;
   }
+  if (thread_ptr[slot])
+    attnrt_uncached_free(thread_ptr[slot]);
   if (!thread_registered) {
     pthread_once(&thread_key_once, create_thread_key);
     pthread_setspecific(thread_key, (void *)1);

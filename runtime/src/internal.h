@@ -27,6 +27,11 @@ void attnrt_cached_free(void *p);
  * the C library recycles without fresh pages, and without the cache's lock. */
 void *attnrt_uncached_alloc(size_t size, size_t alignment);
 void attnrt_uncached_free(void *p);
+/* Where a cache of n blocks keeps a freed block of `size` bytes: an empty
+ * slot, else the slot of the smallest kept block if that one is smaller
+ * (its block is to be freed), else -1 (free the new block instead). */
+int attnrt_cache_slot(void *const *ptrs, const size_t *sizes, int n,
+                      size_t size);
 /* The usable size of such a block. */
 size_t attnrt_block_size(const void *p);
 
