@@ -439,6 +439,13 @@ private:
   Value batch, head, iMin, iMax, jMin, jMax;
 };
 
+/// Whether region `r` (possibly empty) uses its block argument `arg`: a
+/// score region reading the query head (argument 2) or a mask region reading
+/// the query row (argument 2) cannot be evaluated on packed rows.
+inline bool regionReadsArgument(Region &r, unsigned arg) {
+  return !r.empty() && !r.front().getArgument(arg).use_empty();
+}
+
 /// Builds the combined mask region (user mask && causal) with arguments
 /// (b, h, i, j) into `into`. Returns false if there is no mask at all.
 bool buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,

@@ -1139,11 +1139,10 @@ static bool isPackedDecode(AttentionOp op, int64_t tq) {
     return false;
   if (op.getNumQueryHeads() == op.getNumKvHeads())
     return true;
-  auto reads = [](Region &r, unsigned arg) {
-    return !r.empty() && !r.front().getArgument(arg).use_empty();
-  };
-  return !reads(op.getScore(), 2) && !reads(op.getScore(), 3) &&
-         !reads(op.getMask(), 1) && !reads(op.getMask(), 2);
+  return !regionReadsArgument(op.getScore(), 2) &&
+         !regionReadsArgument(op.getScore(), 3) &&
+         !regionReadsArgument(op.getMask(), 1) &&
+         !regionReadsArgument(op.getMask(), 2);
 }
 
 /// `v` (a query, output or LSE buffer) with its query-length dim 2 cast to
