@@ -68,6 +68,44 @@ buildReduce(OpBuilder &b, Location loc, Value lo, Value hi, ValueRange init,
   return loop.getResults();
 }
 
+/// The first of start, start + step, ... (step = 1 or -1) at which
+/// `stop(builder, x)` (an i1) holds, or `end` if none before it: an
+/// scf.while that never evaluates `stop` at `end`.
+inline Value buildScan(OpBuilder &b, Location loc, Value start, Value end,
+                       int64_t step,
+                       function_ref<Value(OpBuilder &, Value)> stop) {
+  Type idx = b.getIndexType();
+  auto loop = scf::WhileOp::create(
+      b, loc, TypeRange{idx}, ValueRange{start},
+      [&](OpBuilder &wb, Location l, ValueRange args) {
+        Value x = args[0];
+        Value inRange =
+            arith::CmpIOp::create(wb, l, arith::CmpIPredicate::ne, x, end);
+        auto go = scf::IfOp::create(
+            wb, l, inRange,
+            [&](OpBuilder &tb, Location tl) {
+              Value stopped = stop(tb, x);
+              Value yes = arith::ConstantIntOp::create(tb, tl, tb.getI1Type(), 1);
+              scf::YieldOp::create(
+                  tb, tl,
+                  ValueRange{arith::XOrIOp::create(tb, tl, stopped, yes)});
+            },
+            [&](OpBuilder &eb, Location el) {
+              scf::YieldOp::create(eb, el,
+                                   ValueRange{arith::ConstantIntOp::create(
+                                       eb, el, eb.getI1Type(), 0)});
+            });
+        scf::ConditionOp::create(wb, l, go.getResult(0), ValueRange{x});
+      },
+      [&](OpBuilder &wb, Location l, ValueRange args) {
+        scf::YieldOp::create(
+            wb, l,
+            ValueRange{arith::AddIOp::create(
+                wb, l, args[0], arith::ConstantIndexOp::create(wb, l, step))});
+      });
+  return loop.getResult(0);
+}
+
 } // namespace mlir::attn
 
 #endif // ATTN_PASSES_LOOPBUILDERS_H

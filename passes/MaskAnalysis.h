@@ -214,6 +214,26 @@ public:
     return total;
   }
 
+  /// The ranges of the mask's loads that do not read the key index, over the
+  /// tile's rows, emitted here once; classifiers given the map (`useRowRanges`)
+  /// reuse them instead of emitting their loops again (a scan over single
+  /// keys classifies each key against the same rows).
+  using RowRanges = llvm::DenseMap<Operation *, std::pair<Value, Value>>;
+  RowRanges computeRowRanges() {
+    RowRanges ranges;
+    for (auto load : mask.getOps<memref::LoadOp>()) {
+      if (llvm::any_of(load.getIndices(), [&](Value idx) {
+            auto arg = dyn_cast<BlockArgument>(idx);
+            return arg && arg.getOwner() == &mask && arg.getArgNumber() == 3;
+          }))
+        continue;
+      if (auto r = loadRange(load.getResult()))
+        ranges[load] = *r;
+    }
+    return ranges;
+  }
+  void useRowRanges(const RowRanges *ranges) { rowRanges = ranges; }
+
 private:
   Value boolean(bool v) {
     return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v ? 1 : 0);
@@ -301,6 +321,9 @@ private:
         load.getMemRef().getParentBlock() == &mask ||
         !isa<IntegerType>(v.getType()))
       return std::nullopt;
+    if (rowRanges)
+      if (auto it = rowRanges->find(load); it != rowRanges->end())
+        return it->second;
     SmallVector<Value> indices;
     int varying = -1; // position of the index that is i or j
     Value lo, hi;
@@ -437,6 +460,7 @@ private:
   Location loc;
   Block &mask;
   Value batch, head, iMin, iMax, jMin, jMax;
+  const RowRanges *rowRanges = nullptr;
 };
 
 /// Whether region `r` (possibly empty) uses its block argument `arg`: a

@@ -179,6 +179,16 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
     mask. Selections differ from row to row, so such ops use query tiles of
     `block-q-tile` rows: fewer rows, fewer blocks in their union.
 
+    A partially visible tile of more than `strip-rows` rows goes in row
+    strips of `strip-rows` rows (a multiple of the vector width): each strip
+    attends, with the mask, only to the keys between the first and the last
+    of the tile's keys that some of its rows can see, found by classifying
+    single keys against the strip's rows (the ranges of loaded values, such
+    as document ids, computed once per strip). A causal diagonal tile's
+    first strip stops at its own diagonal, a strip inside one document starts
+    at the document's first key. Not with a fused `column_scores` or a block
+    selection.
+
     The tile sizes are options; `q-tile` and `block-q-tile` must be
     multiples of the target's vector width. They are recorded on the
     generated loop as `attn.tile_sizes`.
@@ -189,7 +199,9 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
            "Query rows per tile with a block selection (0: q-tile)">,
     Option<"kvTile", "kv-tile", "int64_t", "64", "Keys per tile">,
     Option<"decodeSplitKeys", "decode-split-keys", "int64_t", "512",
-           "Keys per split of the split-KV decode form (0: off)">
+           "Keys per split of the split-KV decode form (0: off)">,
+    Option<"stripRows", "strip-rows", "int64_t", "32",
+           "Rows per strip of a partially visible tile (0: whole tiles)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

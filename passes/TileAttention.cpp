@@ -163,12 +163,100 @@ static TileClass classifyTile(OpBuilder &b, Location loc, AttentionOp op,
   return {hasMask, full, empty};
 }
 
+/// A partial tile in row strips of `stripRows` rows: each strip attends,
+/// with the mask, to the keys between the first and the last of the tile's
+/// keys that the mask does not hide from all of the strip's rows (found by
+/// classifying single keys against the strip's rows, whose loaded values'
+/// ranges are computed once per strip). A causal diagonal tile's first strip
+/// stops at its own diagonal; a strip of one document starts at the
+/// document's first key in the tile. The strips' query and state are row
+/// views of the tile's (the CPU lowering packs the tile's query once).
+static void emitAttendStrips(OpBuilder &b, Location loc, Region &maskRegion,
+                             ArrayRef<AttendMap> maps, Value vTile, Value bb,
+                             Value h, Value q0, Value nq, Value k0, Value nk,
+                             int64_t stripRows,
+                             function_ref<void(OpBuilder &, ArrayRef<AttendMap>,
+                                               Value, Value, Value)>
+                                 attendWithMask) {
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value c0 = cst(0), c1 = cst(1), cS = cst(stripRows);
+  Block &mb = maskRegion.front();
+  Value pred = cast<YieldOp>(mb.getTerminator()).getValues()[0];
+  Value nStrips = arith::DivUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, nq, cst(stripRows - 1)), cS);
+  buildFor(b, loc, c0, nStrips, 1, [&](Value s) {
+    Value rs = arith::MulIOp::create(b, loc, s, cS);
+    Value nqs = arith::MinSIOp::create(b, loc, cS,
+                                       arith::SubIOp::create(b, loc, nq, rs));
+    Value qs0 = arith::AddIOp::create(b, loc, q0, rs);
+    Value qsLast = arith::SubIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, qs0, nqs), c1);
+    MaskClassifier rows(b, loc, mb, bb, h, qs0, qsLast, Value(), Value());
+    MaskClassifier::RowRanges ranges = rows.computeRowRanges();
+    // Whether key k0 + j (j local to the tile) is visible to some strip row.
+    auto visible = [&](OpBuilder &sb, Value j) -> Value {
+      Value kj = arith::AddIOp::create(sb, loc, k0, j);
+      MaskClassifier one(sb, loc, mb, bb, h, qs0, qsLast, kj, kj);
+      one.useRowRanges(&ranges);
+      Value empty = one.classify(pred).second;
+      return arith::XOrIOp::create(
+          sb, loc, empty, arith::ConstantIntOp::create(sb, loc, sb.getI1Type(), 1));
+    };
+    Value lo = buildScan(b, loc, c0, nk, 1, visible);
+    Value hi = buildScan(b, loc, nk, lo, -1, [&](OpBuilder &sb, Value x) {
+      return visible(sb, arith::SubIOp::create(sb, loc, x, cst(1)));
+    });
+    Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lo, hi);
+    buildIf(b, loc, any, [&] {
+      Value n = arith::SubIOp::create(b, loc, hi, lo);
+      OpFoldResult zero = b.getIndexAttr(0);
+      auto rowsOf = [&](Value x, int64_t cols, bool dynRows) -> Value {
+        if (!x)
+          return x;
+        auto t = cast<MemRefType>(x.getType());
+        if (t.getRank() == 1)
+          return tileView(b, loc, x, {rs}, {b.getIndexAttr(stripRows)},
+                          {stripRows});
+        int64_t c = t.getDimSize(1);
+        if (dynRows)
+          return tileView(b, loc, x, {rs, zero}, {nqs, b.getIndexAttr(c)},
+                          {ShapedType::kDynamic, c});
+        return tileView(b, loc, x, {rs, zero},
+                        {b.getIndexAttr(stripRows), b.getIndexAttr(c)},
+                        {stripRows, c});
+      };
+      auto keysOf = [&](Value x) -> Value {
+        int64_t c = cast<MemRefType>(x.getType()).getDimSize(1);
+        return tileView(b, loc, x, {lo, zero}, {n, b.getIndexAttr(c)},
+                        {ShapedType::kDynamic, c});
+      };
+      SmallVector<AttendMap, 2> strips;
+      for (const AttendMap &m : maps) {
+        AttendMap sm;
+        sm.qTile = rowsOf(m.qTile, 0, /*dynRows=*/true);
+        sm.kTile = keysOf(m.kTile);
+        sm.maxes = rowsOf(m.maxes, 0, false);
+        sm.sums = rowsOf(m.sums, 0, false);
+        sm.acc = rowsOf(m.acc, 0, false);
+        sm.logitSums = rowsOf(m.logitSums, 0, false);
+        strips.push_back(sm);
+      }
+      attendWithMask(b, strips, keysOf(vTile), qs0,
+                     arith::AddIOp::create(b, loc, k0, lo));
+    });
+  });
+}
+
 /// One online-softmax step of every map over a key tile, skipped when the
-/// mask hides the whole tile and without a mask when it hides none.
+/// mask hides the whole tile and without a mask when it hides none. With
+/// `stripRows`, partial tiles go in row strips (emitAttendStrips).
 static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
                            Value causalOffset, ArrayRef<AttendMap> maps,
                            Value vTile, Value bb, Value h, Value q0, Value nq,
-                           Value k0, Value nk, Value blockRows = Value()) {
+                           Value k0, Value nk, Value blockRows = Value(),
+                           int64_t stripRows = 0) {
   Region maskRegion;
   auto [hasMask, full, empty] =
       classifyTile(b, loc, op, causalOffset, maskRegion, bb, h, q0, nq, k0, nk,
@@ -198,7 +286,30 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
     OpBuilder thenB = ifFull.getThenBodyBuilder();
     attend(thenB, false);
     OpBuilder elseB = ifFull.getElseBodyBuilder();
-    attend(elseB, true);
+    int64_t tq = cast<MemRefType>(maps[0].maxes.getType()).getDimSize(0);
+    bool strips = stripRows > 0 && tq > stripRows && tq % stripRows == 0 &&
+                  !blockRows &&
+                  llvm::none_of(maps, [](const AttendMap &m) {
+                    return static_cast<bool>(m.weights);
+                  });
+    if (!strips) {
+      attend(elseB, true);
+      return;
+    }
+    emitAttendStrips(
+        elseB, loc, maskRegion, maps, vTile, bb, h, q0, nq, k0, nk, stripRows,
+        [&](OpBuilder &sb, ArrayRef<AttendMap> stripMaps, Value stripV,
+            Value qs0, Value ks0) {
+          for (const AttendMap &map : stripMaps) {
+            auto step = TileAttendOp::create(
+                sb, loc, map.qTile, map.kTile, stripV, map.maxes, map.sums,
+                map.acc, Value(), map.logitSums, bb, h, qs0, ks0, scaleAttr,
+                op.getNormalizerAttr());
+            IRMapping m;
+            op.getScore().cloneInto(&step.getScore(), m);
+            maskRegion.cloneInto(&step.getMask(), m);
+          }
+        });
   }
 }
 
@@ -371,7 +482,8 @@ static void emitColumnReduction(OpBuilder &b, Location loc, AttentionOp op,
   });
 }
 
-static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
+static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
+                                   int64_t stripRows) {
   if (op.getRowEntropy() && (op.getQuery2() || op.getRmsNormEps() ||
                              op.getNormalizer() != Normalizer::softmax))
     return op.emitOpError(
@@ -671,7 +783,7 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk) {
             b, loc, blockRows,
             ValueRange{arith::DivUIOp::create(b, loc, k0, cst(blockSize))}));
   emitAttendStep(b, loc, op, causalOffset, maps, vTile, bb, h, q0, nq, k0, nk,
-                 tileRows);
+                 tileRows, stripRows);
   if (columns) {
     // The maxima the step's weights are relative to (read back only for
     // tiles the step did not skip).
@@ -1392,7 +1504,8 @@ struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
       }
       auto prefill = [&](AttentionOp op) {
         return tileAttention(
-            op, op.getBlocks() && blockQTile > 0 ? blockQTile : qTile, kvTile);
+            op, op.getBlocks() && blockQTile > 0 ? blockQTile : qTile, kvTile,
+            stripRows);
       };
       auto decode = [&](AttentionOp op) {
         return tileDecode(op, qTile, kvTile, decodeSplitKeys);

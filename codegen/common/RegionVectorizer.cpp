@@ -68,16 +68,22 @@ static Value gatherLanes(OpBuilder &b, Location loc, Operation *load,
       b, loc, VectorType::get({lanes}, load->getResult(0).getType()), elements);
 }
 
-FailureOr<Value> mlir::attn::vectorizeRegion(OpBuilder &b, Location loc,
-                                             Block &block, ArrayRef<Value> args,
-                                             int64_t lanes, Operation *diagOp) {
-  IRMapping map;
-  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
-    map.map(arg, value);
+/// Vectorizes the ops of `block` into `map` (see vectorizeRegion). With
+/// `onlyAvailable`, ops with an operand that is not available yet (an
+/// unmapped block argument or the result of an op left out) are left out.
+/// Ops whose results are already mapped are skipped.
+static LogicalResult vectorizeOps(OpBuilder &b, Location loc, Block &block,
+                                  IRMapping &map, int64_t lanes,
+                                  Operation *diagOp, bool onlyAvailable) {
   auto isVarying = [](Value v) { return isa<VectorType>(v.getType()); };
-
   // The op verifiers guarantee the region ends in attn.yield.
   for (Operation &op : block.without_terminator()) {
+    if (op.getNumResults() != 0 && map.contains(op.getResult(0)))
+      continue; // Hoisted.
+    if (onlyAvailable && llvm::any_of(op.getOperands(), [&](Value v) {
+          return v.getParentBlock() == &block && !map.contains(v);
+        }))
+      continue;
     SmallVector<Value> operands;
     for (Value v : op.getOperands())
       operands.push_back(map.lookupOrDefault(v));
@@ -109,6 +115,38 @@ FailureOr<Value> mlir::attn::vectorizeRegion(OpBuilder &b, Location loc,
     Operation *vec = b.create(state);
     map.map(op.getResults(), vec->getResults());
   }
+  return success();
+}
+
+FailureOr<Value> mlir::attn::vectorizeRegion(OpBuilder &b, Location loc,
+                                             Block &block, ArrayRef<Value> args,
+                                             int64_t lanes, Operation *diagOp,
+                                             const IRMapping *hoisted) {
+  IRMapping map = hoisted ? *hoisted : IRMapping();
+  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
+    map.map(arg, value);
+  if (failed(vectorizeOps(b, loc, block, map, lanes, diagOp,
+                          /*onlyAvailable=*/false)))
+    return failure();
   return map.lookupOrDefault(
       cast<YieldOp>(block.getTerminator()).getValues()[0]);
+}
+
+FailureOr<IRMapping> mlir::attn::hoistRegionInvariants(
+    OpBuilder &b, Location loc, Block &block, ArrayRef<Value> args,
+    int64_t lanes, Operation *diagOp) {
+  IRMapping map;
+  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
+    if (value)
+      map.map(arg, value);
+  if (failed(vectorizeOps(b, loc, block, map, lanes, diagOp,
+                          /*onlyAvailable=*/true)))
+    return failure();
+  // Only op results: the arguments are mapped again by vectorizeRegion.
+  IRMapping results;
+  for (Operation &op : block.without_terminator())
+    for (Value r : op.getResults())
+      if (Value v = map.lookupOrNull(r))
+        results.map(r, v);
+  return results;
 }

@@ -8,6 +8,7 @@
 #define ATTN_CODEGEN_COMMON_REGIONVECTORIZER_H
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 
 namespace mlir::attn {
 
@@ -19,9 +20,23 @@ namespace mlir::attn {
 /// operands are broadcast); loads with varying indices are gathered lane by
 /// lane. Returns the yielded value, scalar or vector. Emits an error on
 /// `diagOp` and fails for an op it cannot vectorize.
+///
+/// With `hoisted` (from hoistRegionInvariants), ops whose results it maps are
+/// not emitted again: their hoisted values are used.
 FailureOr<Value> vectorizeRegion(OpBuilder &b, Location loc, Block &block,
                                  ArrayRef<Value> args, int64_t lanes,
-                                 Operation *diagOp);
+                                 Operation *diagOp,
+                                 const IRMapping *hoisted = nullptr);
+
+/// Emits, at the builder's insertion point, the ops of the region that depend
+/// only on the arguments given in `args` (null entries are the arguments that
+/// vary inside the caller's loop, e.g. the key index and the logit), as
+/// vectorizeRegion would, and returns the mapping to pass back to it. The
+/// row-invariant part of a mask or score region (a gathered document id of
+/// the query rows, a slope) is then computed once per tile, not per key.
+FailureOr<IRMapping> hoistRegionInvariants(OpBuilder &b, Location loc,
+                                           Block &block, ArrayRef<Value> args,
+                                           int64_t lanes, Operation *diagOp);
 
 /// Broadcasts a scalar to `vector<lanes x T>`; returns vectors unchanged.
 Value broadcastToVector(OpBuilder &b, Location loc, Value v, int64_t lanes);

@@ -16,6 +16,7 @@
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -23,6 +24,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/bit.h"
 
@@ -326,8 +328,9 @@ private:
     return buf;
   }
 
-  Value packQuery(TileAttendOp op, double multiplier, int64_t tq);
-  Value packQueryPairs(TileAttendOp op, int64_t tq);
+  Value packQuery(TileAttendOp op, Value q, double multiplier, int64_t tq);
+  Value packQueryPairs(TileAttendOp op, Value q, int64_t tq);
+  Value packStrip(TileAttendOp op, bool pairs, double multiplier, int64_t tq);
   Value packRows(TileAttendOp op, double multiplier, int64_t rows);
   OpBuilder afterDefinition(Value q, Value scratchBuf);
   LogicalResult lowerAttendRows(TileAttendOp op, int64_t rows);
@@ -391,8 +394,7 @@ Value KernelEmitter::packRows(TileAttendOp op, double multiplier,
 /// one row is a vector<32xbf16> per 16 query rows, and a key's broadcast
 /// pair (k[j][2c], k[j][2c+1]) dotted with it adds two terms of 16 logits.
 /// Unscaled (exact); the scale is applied to the f32 logits.
-Value KernelEmitter::packQueryPairs(TileAttendOp op, int64_t tq) {
-  Value q = op.getQuery();
+Value KernelEmitter::packQueryPairs(TileAttendOp op, Value q, int64_t tq) {
   auto key = std::make_pair(q.getAsOpaquePointer(), -1.0f);
   if (auto it = packedQueries.find(key); it != packedQueries.end())
     return it->second;
@@ -442,8 +444,8 @@ Value KernelEmitter::packQueryPairs(TileAttendOp op, int64_t tq) {
 /// Packs the query tile transposed into [D, TQ] f32, times `multiplier`,
 /// zero-padded beyond its rows. Emitted once, right after the tile's view is
 /// defined (outside the key/value loop).
-Value KernelEmitter::packQuery(TileAttendOp op, double multiplier, int64_t tq) {
-  Value q = op.getQuery();
+Value KernelEmitter::packQuery(TileAttendOp op, Value q, double multiplier,
+                               int64_t tq) {
   auto key =
       std::make_pair(q.getAsOpaquePointer(), static_cast<float>(multiplier));
   if (auto it = packedQueries.find(key); it != packedQueries.end())
@@ -527,6 +529,45 @@ Value KernelEmitter::packQuery(TileAttendOp op, double multiplier, int64_t tq) {
   return packed;
 }
 
+/// The packed query of a step, [D, TQ] f32 (or [D/2, 2 TQ] bf16 pairs).
+/// A row strip of a tile (attn-tile-attention's partial tiles: the query and
+/// the maxima are row views at the same offset of the tile's query view and
+/// of a static [TQ'] state) packs the whole tile once and reads the strip's
+/// columns; any other step packs its own query.
+Value KernelEmitter::packStrip(TileAttendOp op, bool pairs, double multiplier,
+                               int64_t tq) {
+  auto qView = op.getQuery().getDefiningOp<memref::SubViewOp>();
+  auto mView = op.getMaxes().getDefiningOp<memref::SubViewOp>();
+  if (qView && mView && qView.getSourceType().getRank() == 2 &&
+      mView.getSourceType().hasStaticShape() &&
+      qView.getMixedOffsets()[0] == mView.getMixedOffsets()[0] &&
+      isConstantIntValue(qView.getMixedOffsets()[1], 0)) {
+    int64_t tileRows = mView.getSourceType().getDimSize(0);
+    Value tile = qView.getSource();
+    Value packed = pairs ? packQueryPairs(op, tile, tileRows)
+                         : packQuery(op, tile, multiplier, tileRows);
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Value rs = getValueOrCreateConstantIndexOp(b, loc,
+                                               qView.getMixedOffsets()[0]);
+    int64_t k = pairs ? 2 : 1;
+    auto t = cast<MemRefType>(packed.getType());
+    SmallVector<OpFoldResult> offsets{
+        b.getIndexAttr(0),
+        pairs ? OpFoldResult(arith::MulIOp::create(b, loc, rs, idx(b, loc, 2))
+                                 .getResult())
+              : OpFoldResult(rs)};
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(t.getDimSize(0)),
+                                    b.getIndexAttr(k * tq)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    auto type = memref::SubViewOp::inferResultType(t, offsets, sizes, strides);
+    return memref::SubViewOp::create(b, loc, cast<MemRefType>(type), packed,
+                                     offsets, sizes, strides);
+  }
+  return pairs ? packQueryPairs(op, op.getQuery(), tq)
+               : packQuery(op, op.getQuery(), multiplier, tq);
+}
+
 LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   int64_t rows = op.getQuery().getType().getDimSize(0);
   if (!ShapedType::isDynamic(rows) && rows <= kMaxRowVectorRows &&
@@ -565,7 +606,7 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   bool dot = bf16Dot && lanes == 16 &&
              op.getQuery().getType().getElementType().isBF16() &&
              op.getKey().getType().getElementType().isBF16() && d % 2 == 0;
-  Value packed = dot ? packQueryPairs(op, tq) : packQuery(op, mult, tq);
+  Value packed = packStrip(op, dot, mult, tq);
   Type f32Type = pb.getF32Type();
   Value sBuf = scratch(op, "scores", MemRefType::get({kKeyChunk, tq}, f32Type));
   Value alphaBuf = scratch(op, "alpha", MemRefType::get({tq}, f32Type));
@@ -587,6 +628,29 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
   LogicalResult status = success();
 
   {
+    // The parts of the regions that do not depend on the key (or the logit)
+    // are evaluated once per query vector here, not once per key: a document
+    // id gathered over the query lanes is 16 loads.
+    SmallVector<IRMapping> scoreHoisted(nc), maskHoisted(nc);
+    for (int64_t c = 0; c < nc; ++c) {
+      if (hasScore) {
+        FailureOr<IRMapping> m = hoistRegionInvariants(
+            b, loc, op.getScore().front(),
+            {Value(), op.getBatch(), op.getHead(), rowLanes[c], Value()},
+            lanes, op);
+        if (failed(m))
+          return failure();
+        scoreHoisted[c] = std::move(*m);
+      }
+      if (hasMask) {
+        FailureOr<IRMapping> m = hoistRegionInvariants(
+            b, loc, op.getMask().front(),
+            {op.getBatch(), op.getHead(), rowLanes[c], Value()}, lanes, op);
+        if (failed(m))
+          return failure();
+        maskHoisted[c] = std::move(*m);
+      }
+    }
     auto [cb, kc0, nkc] = keyChunks(b, loc, nk);
 
     // S^T for keys [jStart, jStart + count): returns the updated row maxima.
@@ -652,7 +716,8 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
           if (hasScore) {
             FailureOr<Value> mod = vectorizeRegion(
                 b, loc, op.getScore().front(),
-                {s, op.getBatch(), op.getHead(), rowLanes[c], j}, lanes, op);
+                {s, op.getBatch(), op.getHead(), rowLanes[c], j}, lanes, op,
+                &scoreHoisted[c]);
             if (failed(mod)) {
               status = failure();
               return maxOut;
@@ -664,7 +729,8 @@ LogicalResult KernelEmitter::lowerAttend(TileAttendOp op) {
           if (hasMask) {
             FailureOr<Value> vis = vectorizeRegion(
                 b, loc, op.getMask().front(),
-                {op.getBatch(), op.getHead(), rowLanes[c], j}, lanes, op);
+                {op.getBatch(), op.getHead(), rowLanes[c], j}, lanes, op,
+                &maskHoisted[c]);
             if (failed(vis)) {
               status = failure();
               return maxOut;
