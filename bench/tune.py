@@ -17,7 +17,8 @@ signature (attn-compile's header lists them); the inputs are then random
 its time ratios to the defaults over the cases.
 
 The search is coordinate descent from the module's current tuning (or the
-defaults): for kv_tile, q_tile, decode_split_keys and scan_chunk in turn,
+defaults): for kv_tile, q_tile, decode_split_keys, scan_chunk and
+strip_rows in turn,
 every candidate is compiled; candidates whose object is byte-identical to
 one already timed (the entry does not change this program's code) are not
 timed again; the rest are timed in interleaved rounds (median of --runs
@@ -48,8 +49,10 @@ CANDIDATES = {
     "q_tile": [32, 64, 128],
     "decode_split_keys": [128, 256, 512, 1024, 2048, 4096],
     "scan_chunk": [16, 32, 64],
+    "strip_rows": [0, 16, 32, 64],
 }
-DEFAULTS = {"kv_tile": 64, "q_tile": 64, "decode_split_keys": 512, "scan_chunk": 32}
+DEFAULTS = {"kv_tile": 64, "q_tile": 64, "decode_split_keys": 512, "scan_chunk": 32,
+            "strip_rows": 32}
 DTYPES = {"f32": np.float32, "f16": np.float16, "bf16": "bf16", "i32": np.int32,
           "i64": np.int64, "i8": np.int8, "i1": np.bool_}
 
@@ -186,7 +189,7 @@ class Tuner:
         ref = self.time([exe0])[exe0]
         self.timed[h0] = ref
         print("start %s: %s ms" % (fmt(default), fmt_ms(ref)))
-        for key in ("kv_tile", "q_tile", "decode_split_keys", "scan_chunk"):
+        for key in ("kv_tile", "q_tile", "decode_split_keys", "scan_chunk", "strip_rows"):
             current = tuning.get(key, DEFAULTS[key])
             exes, digests = {}, {}
             for v in CANDIDATES[key]:

@@ -350,7 +350,9 @@ private:
       else
         indices.push_back(idx);
     }
-    if (varying < 0) {
+    if (varying >= 0 && lo == hi) // a single row or key
+      indices[varying] = lo;
+    if (varying < 0 || lo == hi) {
       Value x = memref::LoadOp::create(b, loc, load.getMemRef(), indices);
       return std::make_pair(x, x);
     }

@@ -130,7 +130,7 @@ void CPUTuning::override(const CPUTuning &other) {
   for (auto [mine, theirs] :
        {std::pair{&qTile, &other.qTile}, {&kvTile, &other.kvTile},
         {&decodeSplitKeys, &other.decodeSplitKeys},
-        {&scanChunk, &other.scanChunk}})
+        {&scanChunk, &other.scanChunk}, {&stripRows, &other.stripRows}})
     if (*theirs)
       *mine = *theirs;
 }
@@ -148,11 +148,13 @@ static std::optional<int64_t> *tuningEntry(CPUTuning &tuning,
     return &tuning.decodeSplitKeys;
   if (k == "scan_chunk")
     return &tuning.scanChunk;
+  if (k == "strip_rows")
+    return &tuning.stripRows;
   return nullptr;
 }
 
 static constexpr llvm::StringLiteral kTuningKeys =
-    "q_tile, kv_tile, decode_split_keys, scan_chunk";
+    "q_tile, kv_tile, decode_split_keys, scan_chunk, strip_rows";
 
 llvm::Expected<CPUTuning> CPUTuning::parse(llvm::StringRef text,
                                            std::optional<int64_t> scanChunk,
@@ -214,7 +216,8 @@ DictionaryAttr CPUTuning::toAttr(MLIRContext *ctx) const {
   SmallVector<NamedAttribute> entries;
   for (auto [name, v] :
        {std::pair{"q_tile", qTile}, {"kv_tile", kvTile},
-        {"decode_split_keys", decodeSplitKeys}, {"scan_chunk", scanChunk}})
+        {"decode_split_keys", decodeSplitKeys}, {"scan_chunk", scanChunk},
+        {"strip_rows", stripRows}})
     if (v)
       entries.push_back(b.getNamedAttr(name, b.getI64IntegerAttr(*v)));
   return b.getDictionaryAttr(entries);
@@ -240,6 +243,8 @@ mlir::attn::lowerForCPU(ModuleOp module, const CPUTarget &target,
     options.decodeSplitKeys = *tuning->decodeSplitKeys;
   if (tuning->scanChunk)
     options.scanChunk = *tuning->scanChunk;
+  if (tuning->stripRows)
+    options.stripRows = *tuning->stripRows;
   options.bf16Dot = target.bf16Dot;
   options.symbolPrefix = prefix.str();
   return lowerWith(module, prefix, functions,

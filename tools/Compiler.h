@@ -77,11 +77,11 @@ private:
 /// The CPU pipeline's tile sizes. A module records the ones chosen for it
 /// (by attn-tune, or by hand) as the attribute
 ///   attn.cpu_tuning = {q_tile = 64, kv_tile = 64, decode_split_keys = 512,
-///                      scan_chunk = 32}
+///                      scan_chunk = 32, strip_rows = 32}
 /// (every entry optional); a tool's --tune flag overrides entries of it.
 /// Unset entries take the pipeline's defaults.
 struct CPUTuning {
-  std::optional<int64_t> qTile, kvTile, decodeSplitKeys, scanChunk;
+  std::optional<int64_t> qTile, kvTile, decodeSplitKeys, scanChunk, stripRows;
   /// Entries of `other` that are set replace those of this.
   void override(const CPUTuning &other);
   /// `q_tile=64,kv_tile=32` (also with '-' for '_'), as --tune takes it.

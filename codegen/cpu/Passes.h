@@ -36,6 +36,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                         llvm::cl::init(0)};
   Option<int64_t> kvTile{*this, "kv-tile", llvm::cl::desc("Keys per tile"),
                          llvm::cl::init(64)};
+  Option<int64_t> stripRows{
+      *this, "strip-rows",
+      llvm::cl::desc("Rows per strip of a partially visible tile (0: whole "
+                     "tiles; -1: 2 vectors)"),
+      llvm::cl::init(-1)};
   Option<int64_t> decodeSplitKeys{
       *this, "decode-split-keys",
       llvm::cl::desc("Keys per split of the split-KV decode form (0: off)"),

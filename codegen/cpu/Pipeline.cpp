@@ -75,7 +75,9 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(
       createAttnTileAttentionPass(
           {qTile, /*blockQTile=*/options.vectorWidth, options.kvTile,
-           options.decodeSplitKeys}));
+           options.decodeSplitKeys,
+           options.stripRows >= 0 ? options.stripRows
+                                  : 2 * options.vectorWidth}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(

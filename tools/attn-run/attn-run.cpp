@@ -123,7 +123,7 @@ static cl::opt<int> benchmark("benchmark",
 static cl::opt<std::string> tune(
     "tune",
     cl::desc("CPU tile sizes over the module's attn.cpu_tuning: "
-             "q_tile=N,kv_tile=N,decode_split_keys=N,scan_chunk=N (any of them)"),
+             "q_tile=N,kv_tile=N,decode_split_keys=N,scan_chunk=N,strip_rows=N (any of them)"),
     cl::value_desc("entries"), cl::cat(toolOptions));
 
 static cl::opt<int64_t> scanChunk(
