@@ -55,6 +55,16 @@ static void body(void *ctx, int64_t begin, int64_t end) {
     atomic_fetch_add(&counter, i + 1);
 }
 
+/* Per-index hits and the number of claims (body calls). */
+static atomic_int hits[100003];
+static atomic_long calls;
+static void countHits(void *ctx, int64_t begin, int64_t end) {
+  (void)ctx;
+  atomic_fetch_add(&calls, 1);
+  for (int64_t i = begin; i < end; ++i)
+    atomic_fetch_add(&hits[i], 1);
+}
+
 int main(void) {
   int64_t sa[4] = {2, 8, 3, 64}, sb[4] = {2, 2, 5, 64}, sc[4] = {2, 8, 3, 64};
   DLTensor ta = make(a, 4, sa, kDLFloat, 32), tb = make(b, 4, sb, kDLBfloat, 16),
@@ -151,6 +161,26 @@ int main(void) {
   }
   printf("parallel_for ok\n");
   // CHECK: parallel_for ok
+  /* Every index exactly once, for counts below, near and far above the
+   * thread count; many short iterations are claimed in chunks (guided
+   * scheduling: a few dozen claims, not one per iteration). */
+  for (int t = 1; t <= 3; ++t) {
+    EXPECT(attnrt_set_num_threads(t) == ATTNRT_OK);
+    const int64_t counts[] = {2, 3, 7, 1000, 100003};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; ++c) {
+      int64_t n = counts[c];
+      for (int64_t i = 0; i < n; ++i)
+        atomic_store(&hits[i], 0);
+      atomic_store(&calls, 0);
+      attnrt_parallel_for(n, countHits, NULL);
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT(atomic_load(&hits[i]) == 1);
+      if (n == 100003 && t > 1)
+        EXPECT(atomic_load(&calls) < 1000);
+    }
+  }
+  printf("parallel_for chunks ok\n");
+  // CHECK: parallel_for chunks ok
 
   /* Kernel heap memory: aligned, reused for a request of the same size,
    * fresh for another size, and released on request. */
