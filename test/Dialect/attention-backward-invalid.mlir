@@ -208,6 +208,17 @@ func.func @sigmoid_lse(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
 
 // -----
 
+func.func @sigmoid_grad_lse(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected no grad_lse and no sink_grad with the sigmoid normalizer}}
+  %a:3 = attn.attention_backward scale(0.25) normalizer(sigmoid) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%q : tensor<1x4x8x16xf32>) grads(%q : tensor<1x4x8x16xf32>) grad_lse(%l : tensor<1x4x8xf32>)
+      outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
+
+// -----
+
 func.func @softmax_no_lse(%q: tensor<1x4x8x16xf32>) {
   // expected-error @+1 {{expected a saved log-sum-exp (lse) with the softmax normalizer}}
   %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)

@@ -83,3 +83,79 @@ func.func @two_outputs(%x: tensor<8xf32>) -> tensor<8xf32> {
   } -> (tensor<8xf32>, tensor<8xf32>)
   return %r#0 : tensor<8xf32>
 }
+
+// -----
+
+// An attention inside a loop is not differentiated (only ops at the top
+// level of the function are).
+func.func @nested(%q: tensor<1x2x8x16xf32>, %n: index) -> tensor<1x2x8x16xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %init = tensor.empty() : tensor<1x2x8x16xf32>
+  %r = scf.for %it = %c0 to %n step %c1 iter_args(%acc = %q) -> tensor<1x2x8x16xf32> {
+    // expected-error @+1 {{is differentiated only at the top level of a function}}
+    %o = attn.attention ins(%acc, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+        outs(%init : tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
+    scf.yield %o : tensor<1x2x8x16xf32>
+  }
+  return %r : tensor<1x2x8x16xf32>
+}
+
+// -----
+
+// Buffers have no adjoints: the pass differentiates tensor programs.
+func.func @on_memrefs(%q: memref<1x2x8x16xf32>, %o: memref<1x2x8x16xf32>) {
+  // expected-error @+1 {{is differentiated on tensors only}}
+  attn.attention ins(%q, %q, %q : memref<1x2x8x16xf32>, memref<1x2x8x16xf32>, memref<1x2x8x16xf32>)
+      outs(%o : memref<1x2x8x16xf32>)
+  return
+}
+
+// -----
+
+// A function of several blocks.
+// expected-error @+1 {{is differentiated only with a single-block body}}
+func.func @blocks(%x: tensor<4xf32>, %c: i1) -> tensor<4xf32> {
+  cf.cond_br %c, ^a, ^b
+^a:
+  return %x : tensor<4xf32>
+^b:
+  return %x : tensor<4xf32>
+}
+
+// -----
+
+#id = affine_map<(d0) -> (d0)>
+#first = affine_map<(d0) -> (0)>
+// An input read at a constant index (not a projected permutation of the
+// loops): its gradient would be a scatter the adjoint does not form.
+func.func @constant_index(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %init = tensor.empty() : tensor<4xf32>
+  // expected-error @+1 {{is differentiated only with inputs indexed by projected permutations}}
+  %y = linalg.generic {indexing_maps = [#first, #id, #id], iterator_types = ["parallel"]}
+      ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+#id1 = affine_map<(d0) -> (d0)>
+// A generic's body reading a float tensor (not an input) that the result
+// depends on: that tensor's gradient is not formed.
+func.func @generic_reads_tensor(%x: tensor<4xf32>, %w: tensor<2xf32>) -> tensor<4xf32> {
+  %init = tensor.empty() : tensor<4xf32>
+  %y = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%x : tensor<4xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %c0 = arith.constant 0 : index
+    // expected-error @+1 {{cannot differentiate with respect to a tensor read in this region yet (its gradient is not supported)}}
+    %s = tensor.extract %w[%c0] : tensor<2xf32>
+    %m = arith.mulf %a, %s : f32
+    linalg.yield %m : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}

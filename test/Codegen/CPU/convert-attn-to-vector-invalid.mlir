@@ -26,3 +26,15 @@ func.func @not_vectorizable(%q: memref<?x64xf32>, %m: memref<16xf32>, %acc: memr
       }
   return
 }
+
+// -----
+
+// Column scores of a query tile that is not a whole number of vectors.
+func.func @columns_tile(%w: memref<?x24xf32>, %sm: memref<24xf32>, %m: memref<24xf32>,
+                        %l: memref<24xf32>, %p: memref<?xf32>, %n: index, %i: index) {
+  // expected-error @+1 {{expected a static query tile that is a multiple of the vector width (16)}}
+  attn.tile_column_scores ins(%w, %sm : memref<?x24xf32>, memref<24xf32>)
+      state(%m, %l : memref<24xf32>, memref<24xf32>) outs(%p : memref<?xf32>)
+      rows(%n) length(%n) at [%i, %i, %i]
+  return
+}
