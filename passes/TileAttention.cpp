@@ -212,7 +212,9 @@ static void emitAttendStrips(OpBuilder &b, Location loc, Region &maskRegion,
     buildIf(b, loc, any, [&] {
       Value n = arith::SubIOp::create(b, loc, hi, lo);
       OpFoldResult zero = b.getIndexAttr(0);
-      auto rowsOf = [&](Value x, int64_t cols, bool dynRows) -> Value {
+      // Rows [rs, rs + stripRows) of a state buffer (static) or of a query
+      // tile (its nqs rows).
+      auto rowsOf = [&](Value x, bool dynRows) -> Value {
         if (!x)
           return x;
         auto t = cast<MemRefType>(x.getType());
@@ -235,12 +237,12 @@ static void emitAttendStrips(OpBuilder &b, Location loc, Region &maskRegion,
       SmallVector<AttendMap, 2> strips;
       for (const AttendMap &m : maps) {
         AttendMap sm;
-        sm.qTile = rowsOf(m.qTile, 0, /*dynRows=*/true);
+        sm.qTile = rowsOf(m.qTile, /*dynRows=*/true);
         sm.kTile = keysOf(m.kTile);
-        sm.maxes = rowsOf(m.maxes, 0, false);
-        sm.sums = rowsOf(m.sums, 0, false);
-        sm.acc = rowsOf(m.acc, 0, false);
-        sm.logitSums = rowsOf(m.logitSums, 0, false);
+        sm.maxes = rowsOf(m.maxes, false);
+        sm.sums = rowsOf(m.sums, false);
+        sm.acc = rowsOf(m.acc, false);
+        sm.logitSums = rowsOf(m.logitSums, false);
         strips.push_back(sm);
       }
       attendWithMask(b, strips, keysOf(vTile), qs0,
@@ -263,17 +265,22 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
                    blockRows);
   FloatAttr scaleAttr = b.getF32FloatAttr(op.getScaleValue());
   // One classification for all maps: they share the key tile and the mask.
-  auto attend = [&](OpBuilder &builder, bool withMask) {
-    for (const AttendMap &map : maps) {
+  auto attendMaps = [&](OpBuilder &builder, ArrayRef<AttendMap> stepMaps,
+                        Value stepV, Value stepQ0, Value stepK0,
+                        bool withMask) {
+    for (const AttendMap &map : stepMaps) {
       auto step = TileAttendOp::create(
-          builder, loc, map.qTile, map.kTile, vTile, map.maxes, map.sums,
-          map.acc, map.weights, map.logitSums, bb, h, q0, k0, scaleAttr,
-          op.getNormalizerAttr());
+          builder, loc, map.qTile, map.kTile, stepV, map.maxes, map.sums,
+          map.acc, map.weights, map.logitSums, bb, h, stepQ0, stepK0,
+          scaleAttr, op.getNormalizerAttr());
       IRMapping m;
       op.getScore().cloneInto(&step.getScore(), m);
       if (withMask)
         maskRegion.cloneInto(&step.getMask(), m);
     }
+  };
+  auto attend = [&](OpBuilder &builder, bool withMask) {
+    attendMaps(builder, maps, vTile, q0, k0, withMask);
   };
   if (!hasMask) {
     attend(b, false);
@@ -300,15 +307,7 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
         elseB, loc, maskRegion, maps, vTile, bb, h, q0, nq, k0, nk, stripRows,
         [&](OpBuilder &sb, ArrayRef<AttendMap> stripMaps, Value stripV,
             Value qs0, Value ks0) {
-          for (const AttendMap &map : stripMaps) {
-            auto step = TileAttendOp::create(
-                sb, loc, map.qTile, map.kTile, stripV, map.maxes, map.sums,
-                map.acc, Value(), map.logitSums, bb, h, qs0, ks0, scaleAttr,
-                op.getNormalizerAttr());
-            IRMapping m;
-            op.getScore().cloneInto(&step.getScore(), m);
-            maskRegion.cloneInto(&step.getMask(), m);
-          }
+          attendMaps(sb, stripMaps, stripV, qs0, ks0, /*withMask=*/true);
         });
   }
 }
