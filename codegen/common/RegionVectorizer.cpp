@@ -17,6 +17,9 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -107,6 +110,22 @@ static LogicalResult vectorizeOps(OpBuilder &b, Location loc, Block &block,
     SmallVector<Value> vecOperands;
     for (Value v : operands)
       vecOperands.push_back(broadcastToVector(b, loc, v, lanes));
+    // Division by a constant (a soft-cap's s / cap) as a multiplication by
+    // its reciprocal: a vector division per logit vector costs as much as
+    // a dozen FMAs; the result differs by at most an ulp or so, below the
+    // exponential's polynomial error.
+    if (auto div = dyn_cast<arith::DivFOp>(op)) {
+      FloatAttr c;
+      if (matchPattern(div.getRhs(), m_Constant(&c)) && c.getValueAsDouble() != 0 &&
+          std::isfinite(c.getValueAsDouble())) {
+        Value inv = arith::ConstantOp::create(
+            b, loc, FloatAttr::get(c.getType(), 1.0 / c.getValueAsDouble()));
+        Value mul = arith::MulFOp::create(
+            b, loc, vecOperands[0], broadcastToVector(b, loc, inv, lanes));
+        map.map(op.getResult(0), mul);
+        continue;
+      }
+    }
     SmallVector<Type> resultTypes;
     for (Type t : op.getResultTypes())
       resultTypes.push_back(VectorType::get({lanes}, t));

@@ -306,3 +306,32 @@ func.func @pack_transposed(%q: memref<1x2x100x64xf32>, %k: memref<1x2x?x64xf32>,
       outs(%o : memref<1x2x100x64xf32>)
   return
 }
+
+// -----
+
+// A soft-cap's division by a constant becomes a multiplication by the
+// reciprocal (a vector division per logit vector costs a dozen FMAs); a
+// division by a logit-dependent value stays a division.
+// CHECK-LABEL: func.func @softcap_reciprocal
+// CHECK-NOT: arith.divf %{{.+}}, %{{.+}} : vector<16xf32>
+// CHECK: %[[INV:.+]] = arith.constant 0.0333333351 : f32
+// CHECK: %[[INVV:.+]] = vector.broadcast %[[INV]] : f32 to vector<16xf32>
+// CHECK: %[[X:.+]] = arith.mulf %{{.+}}, %[[INVV]] : vector<16xf32>
+// CHECK: math.tanh %[[X]]
+// CHECK: arith.divf %{{.+}}, %{{.+}} : vector<16xf32>
+func.func @softcap_reciprocal(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention causal ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      score {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %cap = arith.constant 30.0 : f32
+        %x = arith.divf %s, %cap : f32
+        %t = math.tanh %x : f32
+        %r = arith.mulf %t, %cap : f32
+        %one = arith.constant 1.0 : f32
+        %d = arith.addf %s, %one : f32
+        %y = arith.divf %r, %d : f32
+        attn.yield %y : f32
+      }
+  return
+}
