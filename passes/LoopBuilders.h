@@ -53,13 +53,14 @@ inline Value buildLoadIf(OpBuilder &b, Location loc, Value cond, Value mem,
   return ifOp.getResult(0);
 }
 
-/// An scf.for over [lo, hi) carrying `init`; `body(iv, carried)` returns the
-/// next values. Returns the loop's results.
+/// An scf.for over [lo, hi) by `step` carrying `init`; `body(iv, carried)`
+/// returns the next values. Returns the loop's results.
 inline ValueRange
 buildReduce(OpBuilder &b, Location loc, Value lo, Value hi, ValueRange init,
-            function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+            function_ref<SmallVector<Value>(Value, ValueRange)> body,
+            int64_t step = 1) {
   auto loop = scf::ForOp::create(
-      b, loc, lo, hi, arith::ConstantIndexOp::create(b, loc, 1), init,
+      b, loc, lo, hi, arith::ConstantIndexOp::create(b, loc, step), init,
       [&](OpBuilder &nb, Location, Value iv, ValueRange acc) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());

@@ -203,12 +203,15 @@ private:
       Value zero =
           arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecF32, 0.0f));
       auto wVec = VectorType::get({kLanes}, wElem);
+      Value pass = mask ? arith::ConstantOp::create(
+                              b, loc, DenseElementsAttr::get(
+                                          wVec, b.getZeroAttr(wElem)))
+                              .getResult()
+                        : Value();
       auto loadW = [&](Value d, int64_t c) -> Value {
         SmallVector<Value> at = wAt(d, add(e0, idx(c * kLanes)));
         Value wv;
         if (mask) {
-          Value pass = arith::ConstantOp::create(
-              b, loc, DenseElementsAttr::get(wVec, b.getZeroAttr(wElem)));
           wv = vector::MaskedLoadOp::create(b, loc, wVec, w, at, mask, pass);
         } else {
           wv = vector::LoadOp::create(b, loc, wVec, w, at);
@@ -225,17 +228,15 @@ private:
               b, loc, xb, loadW(d, c), a[way * group + c]);
       };
       auto loop = [&](Value lo, Value hi, int64_t step, ValueRange init) {
-        auto forOp = scf::ForOp::create(
-            b, loc, lo, hi, idx(step), init,
-            [&](OpBuilder &nb, Location, Value d, ValueRange a) {
-              OpBuilder::InsertionGuard g(b);
-              b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        return SmallVector<Value>(buildReduce(
+            b, loc, lo, hi, init,
+            [&](Value d, ValueRange a) {
               SmallVector<Value> next(a.begin(), a.end());
               for (int64_t way = 0; way < step; ++way)
                 accumulate(way == 0 ? d : add(d, idx(way)), a, way, next);
-              scf::YieldOp::create(b, loc, next);
-            });
-        return SmallVector<Value>(forOp.getResults());
+              return next;
+            },
+            step));
       };
       Value dWays = roundDown(dm, ways);
       SmallVector<Value> acc =
