@@ -11,8 +11,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/common/RegionVectorizer.h"
 #include "dialect/AttnOps.h"
 #include "passes/LoopBuilders.h"
+#include "passes/MaskAnalysis.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -35,10 +37,11 @@ namespace {
 
 class Lowering {
 public:
-  Lowering(AttentionBackwardOp op, int64_t vectorWidth)
-      : op(op), b(op), loc(op.getLoc()), vectorWidth(vectorWidth) {}
+  Lowering(AttentionBackwardOp op, int64_t vectorWidth, bool tiled)
+      : op(op), b(op), loc(op.getLoc()), vectorWidth(vectorWidth),
+        tiled(tiled) {}
 
-  void run() {
+  LogicalResult run() {
     auto qType = cast<MemRefType>(op.getQuery().getType());
     auto kType = cast<MemRefType>(op.getKey().getType());
     auto vType = cast<MemRefType>(op.getValue().getType());
@@ -54,8 +57,6 @@ public:
     offset = arith::SubIOp::create(b, loc, lk, lq); // causal: j <= i + off
     scale = f32(op.getScale().convertToFloat());
     zero = f32(0.0f);
-    Value dq = op.getOutputs()[0], dk = op.getOutputs()[1],
-          dvOut = op.getOutputs()[2];
 
     // The capture gradients are accumulated into: zero them first.
     for (Value g : op.getCaptureGrads())
@@ -70,8 +71,13 @@ public:
     if (op.getNormalizer() == Normalizer::softmax)
       forall({batch, idx(heads)}, [&](ValueRange bh) {
         buildFor(b, loc, c0, lq, 1, [&](Value i) {
-          Value s = dot(op.getGradOut(), {bh[0], bh[1], i}, op.getOut(),
-                        {bh[0], bh[1], i}, dv);
+          // The tiled form's dP = dO . V_j is a chain of FMAs over d in
+          // order; D the same chain, so that dP - D is exactly 0 where V_j
+          // = O_i (a row's only key), as in exact arithmetic.
+          Value s = tiled ? chainDot(op.getGradOut(), {bh[0], bh[1], i},
+                                     op.getOut(), {bh[0], bh[1], i}, dv)
+                          : dot(op.getGradOut(), {bh[0], bh[1], i},
+                                op.getOut(), {bh[0], bh[1], i}, dv);
           if (op.getGradLse())
             s = arith::SubFOp::create(
                 b, loc, s,
@@ -81,7 +87,24 @@ public:
         });
       });
 
-    // 2. dK, dV per (batch, KV head), one key row at a time.
+    if (tiled) {
+      if (failed(tiledNest(dBuf)))
+        return failure();
+    } else {
+      pairNests(dBuf);
+    }
+    if (!op.getCaptureGrads().empty())
+      captureNest(dBuf);
+    op.erase();
+    return success();
+  }
+
+private:
+  /// 2. and 3. of the pair form: dK, dV per (batch, KV head), one key row at
+  /// a time, then dQ per (batch, query head), one query row at a time.
+  void pairNests(Value dBuf) {
+    Value dq = op.getOutputs()[0], dk = op.getOutputs()[1],
+          dvOut = op.getOutputs()[2];
     forall({batch, idx(kvHeads)}, [&](ValueRange bg) {
       Value bi = bg[0], g = bg[1];
       buildFor(b, loc, c0, lk, 1, [&](Value j) {
@@ -121,12 +144,419 @@ public:
         });
       });
     });
-    if (!op.getCaptureGrads().empty())
-      captureNest(dBuf);
-    op.erase();
   }
 
-private:
+  //===--------------------------------------------------------------------===//
+  // The tiled form (CPU)
+  //===--------------------------------------------------------------------===//
+
+  /// Keys and query rows per tile of the tiled form: 48 is three AVX-512
+  /// vectors of keys (six AVX2 ones) and a multiple of every register
+  /// block's row count below (8 for 48-wide products, 6 for 64- and
+  /// 128-wide ones), so no tile has a row remainder.
+  static constexpr int64_t kTile = 48;
+
+  /// FMAs per k step of the register block C[rr x nvb vectors] held across
+  /// the k loop: nvb B vectors and rr broadcast A scalars per step, rr * nvb
+  /// FMAs, within the register file (32 vector registers with AVX-512, 16
+  /// with AVX2; one left for the broadcast).
+  std::pair<int64_t, int64_t> gemmBlocking(int64_t nv) const {
+    int64_t regs = vectorWidth >= 16 ? 32 : 16;
+    int64_t nvb = 1;
+    for (int64_t c = std::min<int64_t>(nv, regs >= 32 ? 4 : 2); c >= 1; --c)
+      if (nv % c == 0) {
+        nvb = c;
+        break;
+      }
+    int64_t rr = std::clamp<int64_t>((regs - nvb - 1) / nvb, 1, 8);
+    return {rr, nvb};
+  }
+
+  /// C(r, c) += sum_{k < kEnd} A(r, k) B(k, c) for r < m, c < n: blocks of
+  /// rr rows x nvb vectors of C stay in registers across the k loop, which
+  /// loads nvb vectors of B and broadcasts rr scalars of A per step. `a`
+  /// yields the f32 scalar A(r, k) (any layout: a transposed operand is a
+  /// strided scalar load), `bVec` the f32 vector B(k, c .. c + w), `cLoad` /
+  /// `cStore` C's vectors. Rows past the last full block run one at a time.
+  void gemm(Value m, int64_t n, Value kEnd,
+            function_ref<Value(Value, Value)> a,
+            function_ref<Value(Value, Value, int64_t)> bVec,
+            function_ref<Value(Value, Value, int64_t)> cLoad,
+            function_ref<void(Value, Value, Value)> cStore) {
+    int64_t w = lanesFor(n), nv = n / w;
+    auto [rr, nvb] = gemmBlocking(nv);
+    auto block = [&](Value r0, int64_t rows) {
+      buildFor(b, loc, c0, idx(nv / nvb), 1, [&](Value blk) {
+        Value col0 = arith::MulIOp::create(b, loc, blk, idx(nvb * w));
+        SmallVector<Value> cols, init;
+        SmallVector<Value> rowIdx;
+        for (int64_t j = 0; j < nvb; ++j)
+          cols.push_back(arith::AddIOp::create(b, loc, col0, idx(j * w)));
+        for (int64_t r = 0; r < rows; ++r)
+          rowIdx.push_back(arith::AddIOp::create(b, loc, r0, idx(r)));
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = 0; j < nvb; ++j)
+            init.push_back(cLoad(rowIdx[r], cols[j], w));
+        ValueRange acc = buildReduce(
+            b, loc, c0, kEnd, init,
+            [&](Value k, ValueRange acc) -> SmallVector<Value> {
+              SmallVector<Value> bs, next;
+              for (int64_t j = 0; j < nvb; ++j)
+                bs.push_back(bVec(k, cols[j], w));
+              for (int64_t r = 0; r < rows; ++r) {
+                Value as = splat(a(rowIdx[r], k), w);
+                for (int64_t j = 0; j < nvb; ++j)
+                  next.push_back(fma(as, bs[j], acc[r * nvb + j]));
+              }
+              return next;
+            });
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = 0; j < nvb; ++j)
+            cStore(rowIdx[r], cols[j], acc[r * nvb + j]);
+      });
+    };
+    std::optional<int64_t> mc = getConstantIntValue(m);
+    if (mc && *mc % rr == 0) {
+      buildFor(b, loc, c0, m, rr, [&](Value r0) { block(r0, rr); });
+      return;
+    }
+    Value full = arith::SubIOp::create(
+        b, loc, m, arith::RemUIOp::create(b, loc, m, idx(rr)));
+    buildFor(b, loc, c0, full, rr, [&](Value r0) { block(r0, rr); });
+    buildFor(b, loc, full, m, 1, [&](Value r0) { block(r0, 1); });
+  }
+
+  /// f32 vector `w` wide at buf[at..., c].
+  Value vload(Value buf, ArrayRef<Value> at, Value c, int64_t w) {
+    return loadVec(buf, at, c, w);
+  }
+  void vstore(Value v, Value buf, ArrayRef<Value> lead, Value c) {
+    if (isa<VectorType>(v.getType()))
+      vector::StoreOp::create(b, loc, v, buf, row(lead, c));
+    else
+      memref::StoreOp::create(b, loc, v, buf, row(lead, c));
+  }
+
+  /// dst[r, :] = src[lead, row0 + r, :] (f32) for r < rows, n elements.
+  void packRows(Value src, ArrayRef<Value> lead, Value row0, Value rows,
+                int64_t n, Value dst) {
+    int64_t w = lanesFor(n);
+    buildFor(b, loc, c0, rows, 1, [&](Value r) {
+      SmallVector<Value> at(lead.begin(), lead.end());
+      at.push_back(arith::AddIOp::create(b, loc, row0, r));
+      buildFor(b, loc, c0, idx(n), w, [&](Value c) {
+        vstore(vload(src, at, c, w), dst, {r}, c);
+      });
+    });
+  }
+
+  /// dst[c, r] = src[lead, row0 + r, c] (f32) for r < rows, zero for
+  /// rows <= r < kTile: the transposed tile a product over keys reads.
+  void packTransposed(Value src, ArrayRef<Value> lead, Value row0, Value rows,
+                      int64_t n, Value dst) {
+    int64_t w = lanesFor(n);
+    buildFor(b, loc, c0, rows, 1, [&](Value r) {
+      SmallVector<Value> at(lead.begin(), lead.end());
+      at.push_back(arith::AddIOp::create(b, loc, row0, r));
+      buildFor(b, loc, c0, idx(n), w, [&](Value c) {
+        Value v = vload(src, at, c, w);
+        for (int64_t l = 0; l < w; ++l) {
+          Value x = w == 1 ? v
+                           : vector::ExtractOp::create(b, loc, v, l).getResult();
+          Value cl = arith::AddIOp::create(b, loc, c, idx(l));
+          memref::StoreOp::create(b, loc, x, dst, ValueRange{cl, r});
+        }
+      });
+    });
+    buildFor(b, loc, rows, idx(kTile), 1, [&](Value r) {
+      buildFor(b, loc, c0, idx(n), 1, [&](Value c) {
+        memref::StoreOp::create(b, loc, zero, dst, ValueRange{c, r});
+      });
+    });
+  }
+
+  /// A vector of `w` consecutive indices from `base`.
+  Value indexVector(Value base, int64_t w) {
+    SmallVector<APInt> lanes;
+    for (int64_t l = 0; l < w; ++l)
+      lanes.push_back(APInt(64, l));
+    auto type = VectorType::get({w}, b.getIndexType());
+    Value iota = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, ArrayRef<APInt>(lanes)));
+    return arith::AddIOp::create(
+        b, loc, vector::BroadcastOp::create(b, loc, type, base), iota);
+  }
+
+  /// 2.+3. tiled: in parallel over (batch, KV head), each owning its dK, dV
+  /// and the dQ of its group's heads (every gradient element has one owner
+  /// and a fixed order of accumulation, so runs are bit-identical). For each
+  /// tile of kTile keys (K, K^T and V^T packed once), for each head of the
+  /// group and each tile of query rows that can see a key of it (causal
+  /// bounds; tiles the mask hides entirely, as MaskClassifier proves, are
+  /// skipped): S = Q K^T and dP = dO V^T by register-blocked products, P and
+  /// dR elementwise on vectors of keys (the score, mask and score_grad
+  /// regions vectorized), then dV += P^T dO, dK += dR^T Q (f32 tiles kept
+  /// across the group's query tiles) and dQ += dR K.
+  LogicalResult tiledNest(Value dBuf) {
+    Value dq = op.getOutputs()[0], dk = op.getOutputs()[1],
+          dvOut = op.getOutputs()[2];
+    Type f32t = b.getF32Type();
+    bool softmax = op.getNormalizer() == Normalizer::softmax;
+    int64_t group = heads / kvHeads;
+    int64_t we = lanesFor(kTile);
+    // Visibility (mask && causal) as one (b, h, i, j) region; score_grad
+    // without its capture accumulations (the capture nest does those).
+    Region visibility, scoreGrad;
+    bool hasMask = buildMaskRegion(b, loc, op.getMask(), op.getCausal(),
+                                   offset, visibility);
+    if (!op.getScoreGrad().empty()) {
+      IRMapping m;
+      op.getScoreGrad().cloneInto(&scoreGrad, m);
+      SmallVector<Operation *> accs;
+      scoreGrad.walk([&](GradAccumulateOp acc) { accs.push_back(acc); });
+      for (Operation *acc : accs)
+        acc->erase();
+    }
+    LogicalResult status = success();
+    auto tile = [&](int64_t n) { return MemRefType::get({kTile, n}, f32t); };
+    Value kt0 = idx(kTile);
+    forall({batch, idx(kvHeads)}, [&](ValueRange bg) {
+      Value bi = bg[0], g = bg[1];
+      Value kT = memref::AllocaOp::create(
+                b, loc, MemRefType::get({d, kTile}, f32t)),
+            vT = memref::AllocaOp::create(
+                b, loc, MemRefType::get({dv, kTile}, f32t)),
+            kRows = memref::AllocaOp::create(b, loc, tile(d)),
+            qTile = memref::AllocaOp::create(b, loc, tile(d)),
+            doTile = memref::AllocaOp::create(b, loc, tile(dv)),
+            pTile = memref::AllocaOp::create(b, loc, tile(kTile)),
+            dsTile = memref::AllocaOp::create(b, loc, tile(kTile)),
+            dkAcc = memref::AllocaOp::create(b, loc, tile(d)),
+            dvAcc = memref::AllocaOp::create(b, loc, tile(dv));
+      Value g0 = arith::MulIOp::create(b, loc, g, idx(group));
+      // dQ of the group's heads is accumulated over key tiles: zero it.
+      buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {
+        Value h = arith::AddIOp::create(b, loc, g0, hh);
+        buildFor(b, loc, c0, lq, 1,
+                 [&](Value i) { fill(dq, {bi, h, i}, d); });
+      });
+      buildFor(b, loc, c0, lk, kTile, [&](Value j0) {
+        Value nk = arith::MinSIOp::create(
+            b, loc, kt0, arith::SubIOp::create(b, loc, lk, j0));
+        packTransposed(op.getKey(), {bi, g}, j0, nk, d, kT);
+        packTransposed(op.getValue(), {bi, g}, j0, nk, dv, vT);
+        packRows(op.getKey(), {bi, g}, j0, nk, d, kRows);
+        buildFor(b, loc, c0, kt0, 1, [&](Value c) {
+          fill(dkAcc, {c}, d);
+          fill(dvAcc, {c}, dv);
+        });
+        // Rows before j0 - (Lk - Lq) see no key of the tile when causal.
+        Value iStart = c0;
+        if (op.getCausal())
+          iStart = arith::MaxSIOp::create(
+              b, loc, c0, arith::SubIOp::create(b, loc, j0, offset));
+        buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {
+          Value h = arith::AddIOp::create(b, loc, g0, hh);
+          buildFor(b, loc, iStart, lq, kTile, [&](Value i0) {
+            Value nq = arith::MinSIOp::create(
+                b, loc, kt0, arith::SubIOp::create(b, loc, lq, i0));
+            Value live = arith::ConstantIntOp::create(b, loc, 1, 1);
+            if (hasMask) {
+              Value iMax = arith::SubIOp::create(
+                  b, loc, arith::AddIOp::create(b, loc, i0, nq), c1);
+              Value jMax = arith::SubIOp::create(
+                  b, loc, arith::AddIOp::create(b, loc, j0, nk), c1);
+              MaskClassifier classifier(b, loc, visibility.front(), bi, h, i0,
+                                        iMax, j0, jMax);
+              Value empty =
+                  classifier
+                      .classify(cast<YieldOp>(
+                                    visibility.front().getTerminator())
+                                    .getValues()[0])
+                      .second;
+              live = arith::XOrIOp::create(
+                  b, loc, empty, arith::ConstantIntOp::create(b, loc, 1, 1));
+            }
+            buildIf(b, loc, live, [&] {
+              if (failed(queryTile(bi, h, i0, nq, j0, nk, dBuf, hasMask,
+                                   visibility, scoreGrad, softmax, we, kT, vT,
+                                   kRows, qTile, doTile, pTile, dsTile, dkAcc,
+                                   dvAcc, dq)))
+                status = failure();
+            });
+          });
+        });
+        // The tile's dK, dV rows.
+        buildFor(b, loc, c0, nk, 1, [&](Value c) {
+          Value j = arith::AddIOp::create(b, loc, j0, c);
+          int64_t w = lanesFor(d);
+          buildFor(b, loc, c0, idx(d), w, [&](Value e) {
+            vstore(vload(dkAcc, {c}, e, w), dk, {bi, g, j}, e);
+          });
+          int64_t wv = lanesFor(dv);
+          buildFor(b, loc, c0, idx(dv), wv, [&](Value e) {
+            vstore(vload(dvAcc, {c}, e, wv), dvOut, {bi, g, j}, e);
+          });
+        });
+      });
+    });
+    return status;
+  }
+
+  /// One (query tile, key tile) step of the tiled form.
+  LogicalResult queryTile(Value bi, Value h, Value i0, Value nq,
+                          Value j0, Value nk, Value dBuf, bool hasMask,
+                          Region &visibility, Region &scoreGrad, bool softmax,
+                          int64_t we, Value kT, Value vT, Value kRows,
+                          Value qTile, Value doTile, Value pTile, Value dsTile,
+                          Value dkAcc, Value dvAcc, Value dq) {
+    Value kt0 = idx(kTile);
+    packRows(op.getQuery(), {bi, h}, i0, nq, d, qTile);
+    packRows(op.getGradOut(), {bi, h}, i0, nq, dv, doTile);
+    auto scalarAt = [&](Value buf) {
+      return [this, buf](Value r, Value k) -> Value {
+        return memref::LoadOp::create(b, loc, buf, ValueRange{r, k});
+      };
+    };
+    auto transposedAt = [&](Value buf) {
+      return [this, buf](Value r, Value k) -> Value {
+        return memref::LoadOp::create(b, loc, buf, ValueRange{k, r});
+      };
+    };
+    auto rowsOf = [&](Value buf) {
+      return [this, buf](Value k, Value c, int64_t w) -> Value {
+        return vload(buf, {k}, c, w);
+      };
+    };
+    auto storeTo = [&](Value buf, ArrayRef<Value> lead) {
+      SmallVector<Value> l(lead.begin(), lead.end());
+      return [this, buf, l](Value r, Value c, Value v) {
+        SmallVector<Value> at = l;
+        at.push_back(r);
+        vstore(v, buf, at, c);
+      };
+    };
+    auto loadFrom = [&](Value buf, ArrayRef<Value> lead) {
+      SmallVector<Value> l(lead.begin(), lead.end());
+      return [this, buf, l](Value r, Value c, int64_t w) -> Value {
+        SmallVector<Value> at = l;
+        at.push_back(r);
+        return vload(buf, at, c, w);
+      };
+    };
+    auto zeroVec = [&](Value, Value, int64_t w) { return splat(zero, w); };
+
+    // S = Q K^T into pTile, dP = dO V^T into dsTile.
+    gemm(nq, kTile, idx(d), scalarAt(qTile), rowsOf(kT), zeroVec,
+         storeTo(pTile, {}));
+    gemm(nq, kTile, idx(dv), scalarAt(doTile), rowsOf(vT), zeroVec,
+         storeTo(dsTile, {}));
+
+    // P and scale * dR, elementwise over vectors of keys; invisible pairs
+    // (masked, past Lk, a row without keys) are 0.
+    LogicalResult status = success();
+    Value scaleV = splat(scale, we), zeroV = splat(zero, we);
+    buildFor(b, loc, c0, nq, 1, [&](Value r) {
+      Value i = arith::AddIOp::create(b, loc, i0, r);
+      Value lse, dRow;
+      Value rowLive = arith::ConstantIntOp::create(b, loc, 1, 1);
+      if (softmax) {
+        lse = memref::LoadOp::create(b, loc, op.getLse(), ValueRange{bi, h, i});
+        dRow = memref::LoadOp::create(b, loc, dBuf, ValueRange{bi, h, i});
+        rowLive = arith::CmpFOp::create(
+            b, loc, arith::CmpFPredicate::OGT, lse,
+            f32(-std::numeric_limits<float>::infinity()));
+      }
+      buildFor(b, loc, c0, kt0, we, [&](Value c) {
+        Value j = arith::AddIOp::create(b, loc, j0, c);
+        Value jv = indexVector(j, we);
+        Value vis = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::slt, jv,
+            vector::BroadcastOp::create(
+                b, loc, VectorType::get({we}, b.getIndexType()), lk));
+        vis = arith::AndIOp::create(
+            b, loc, vis,
+            vector::BroadcastOp::create(
+                b, loc, VectorType::get({we}, b.getI1Type()), rowLive));
+        if (hasMask) {
+          FailureOr<Value> m = vectorizeRegion(
+              b, loc, visibility.front(), {bi, h, i, jv}, we, op);
+          if (failed(m)) {
+            status = failure();
+            return;
+          }
+          vis = arith::AndIOp::create(b, loc, vis,
+                                      broadcastToVector(b, loc, *m, we));
+        }
+        Value rv = arith::MulFOp::create(b, loc, scaleV,
+                                         vload(pTile, {r}, c, we));
+        Value s = rv;
+        if (!op.getScore().empty()) {
+          FailureOr<Value> sv = vectorizeRegion(
+              b, loc, op.getScore().front(), {rv, bi, h, i, jv}, we, op);
+          if (failed(sv)) {
+            status = failure();
+            return;
+          }
+          s = broadcastToVector(b, loc, *sv, we);
+        }
+        Value dp = vload(dsTile, {r}, c, we);
+        Value p, ds;
+        if (softmax) {
+          p = math::ExpOp::create(
+              b, loc, arith::SubFOp::create(b, loc, s, splat(lse, we)));
+          ds = arith::MulFOp::create(
+              b, loc, p, arith::SubFOp::create(b, loc, dp, splat(dRow, we)));
+        } else {
+          Value one = splat(f32(1.0f), we);
+          p = arith::DivFOp::create(
+              b, loc, one,
+              arith::AddFOp::create(
+                  b, loc, one,
+                  math::ExpOp::create(b, loc,
+                                      arith::NegFOp::create(b, loc, s))));
+          ds = arith::MulFOp::create(
+              b, loc, dp,
+              arith::MulFOp::create(b, loc, p,
+                                    arith::SubFOp::create(b, loc, one, p)));
+        }
+        Value dr = ds;
+        if (!scoreGrad.empty()) {
+          FailureOr<Value> gv = vectorizeRegion(
+              b, loc, scoreGrad.front(), {rv, ds, bi, h, i, jv}, we, op);
+          if (failed(gv)) {
+            status = failure();
+            return;
+          }
+          dr = broadcastToVector(b, loc, *gv, we);
+        }
+        dr = arith::MulFOp::create(b, loc, dr, scaleV);
+        vstore(arith::SelectOp::create(b, loc, vis, p, zeroV), pTile, {r}, c);
+        vstore(arith::SelectOp::create(b, loc, vis, dr, zeroV), dsTile, {r},
+               c);
+      });
+    });
+    if (failed(status))
+      return failure();
+
+    // dV += P^T dO, dK += dR^T Q over the tile's rows; dQ += dR K.
+    gemm(kt0, dv, nq, transposedAt(pTile), rowsOf(doTile),
+         loadFrom(dvAcc, {}), storeTo(dvAcc, {}));
+    gemm(kt0, d, nq, transposedAt(dsTile), rowsOf(qTile), loadFrom(dkAcc, {}),
+         storeTo(dkAcc, {}));
+    Value rowBase = i0;
+    gemm(
+        nq, d, nk, scalarAt(dsTile), rowsOf(kRows),
+        [&](Value r, Value c, int64_t w) {
+          return vload(dq, {bi, h, arith::AddIOp::create(b, loc, rowBase, r)},
+                       c, w);
+        },
+        [&](Value r, Value c, Value v) {
+          vstore(v, dq, {bi, h, arith::AddIOp::create(b, loc, rowBase, r)}, c);
+        });
+    return success();
+  }
+
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value f32(float v) {
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
@@ -209,6 +639,18 @@ private:
     if (w == 1)
       return acc;
     return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc);
+  }
+
+  /// sum_c x[xl, c] y[yl, c] over c < n as one chain of f32 FMAs in order
+  /// of c: the rounding of one lane of gemm()'s products.
+  Value chainDot(Value x, ArrayRef<Value> xl, Value y, ArrayRef<Value> yl,
+                 int64_t n) {
+    return buildReduce(b, loc, c0, idx(n), ValueRange{zero},
+                       [&](Value c, ValueRange acc) -> SmallVector<Value> {
+                         return {math::FmaOp::create(b, loc, load(x, row(xl, c)),
+                                                     load(y, row(yl, c)),
+                                                     acc[0])};
+                       })[0];
   }
 
   /// out[ol, c] = 0 for c < n.
@@ -400,6 +842,7 @@ private:
   OpBuilder b;
   Location loc;
   int64_t vectorWidth;
+  bool tiled;
   int64_t heads = 0, kvHeads = 0, d = 0, dv = 0;
   Value c0, c1, batch, lq, lk, offset, scale, zero;
 };
@@ -416,7 +859,8 @@ struct LowerAttentionBackward
                        "attn-lower-attention-backward");
         return signalPassFailure();
       }
-      Lowering(op, vectorWidth).run();
+      if (failed(Lowering(op, vectorWidth, tiled).run()))
+        return signalPassFailure();
     }
   }
 };

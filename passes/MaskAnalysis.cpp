@@ -12,16 +12,23 @@ using namespace mlir;
 using namespace mlir::attn;
 
 bool mlir::attn::buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,
-                            Value causalOffset, Region &into) {
-  bool hasUser = !op.getMask().empty();
-  bool causal = op.getCausal() && causalOffset;
+                                 Value causalOffset, Region &into) {
+  return buildMaskRegion(b, loc, op.getMask(), op.getCausal(), causalOffset,
+                         into);
+}
+
+bool mlir::attn::buildMaskRegion(OpBuilder &b, Location loc, Region &mask,
+                                 bool isCausal, Value causalOffset,
+                                 Region &into) {
+  bool hasUser = !mask.empty();
+  bool causal = isCausal && causalOffset;
   if (!hasUser && !causal)
     return false;
   Type idx = b.getIndexType();
   OpBuilder::InsertionGuard guard(b);
   if (hasUser) {
     IRMapping m;
-    op.getMask().cloneInto(&into, m);
+    mask.cloneInto(&into, m);
   } else {
     Block *block = b.createBlock(&into, into.end(), {idx, idx, idx, idx},
                                  SmallVector<Location>(4, loc));

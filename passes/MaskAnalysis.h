@@ -476,6 +476,10 @@ inline bool regionReadsArgument(Region &r, unsigned arg) {
 /// (b, h, i, j) into `into`. Returns false if there is no mask at all.
 bool buildMaskRegion(OpBuilder &b, Location loc, AttentionOp op,
                      Value causalOffset, Region &into);
+/// The same for any op with a (b, h, i, j) mask region (possibly empty) and
+/// a causal flag (attn.attention_backward).
+bool buildMaskRegion(OpBuilder &b, Location loc, Region &mask, bool causal,
+                     Value causalOffset, Region &into);
 
 } // namespace mlir::attn
 

@@ -348,7 +348,10 @@ def AttnLowerAttentionBackwardPass
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", "16",
-           "f32 lanes of the target's vectors (16: AVX-512, 8: AVX2)">
+           "f32 lanes of the target's vectors (16: AVX-512, 8: AVX2)">,
+    Option<"tiled", "tiled", "bool", "false",
+           "2. and 3. as one tiled nest of register-blocked tile products "
+           "(the CPU pipeline's form; the pair form maps onto GPU threads)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -65,7 +65,8 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   // micro-kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
   pm.addNestedPass<func::FuncOp>(
-      createAttnLowerAttentionBackwardPass({options.vectorWidth}));
+      createAttnLowerAttentionBackwardPass(
+          {options.vectorWidth, /*tiled=*/true}));
   pm.addNestedPass<func::FuncOp>(
       createAttnLowerScanPass({options.scanChunk}));
   pm.addNestedPass<func::FuncOp>(createAttnLowerPoolPass());
