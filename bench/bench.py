@@ -472,6 +472,56 @@ class Bench:
                 self.measure("backward", name, exe, None, qkv + [o, lse, do],
                              "L=%d" % l, naive, flops=flops)
 
+        self.backward_variants()
+
+    def backward_variants(self):
+        """The backward of every example of examples/variants at
+        --variant-seq (decode: one query row): inputs as the variants
+        section makes them, the saved state from @main_train, one random
+        gradient per result; GFLOP/s count 2.5x the forward's visible-pair
+        work."""
+        vdir = os.path.join(ROOT, "examples/variants")
+        env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ["PATH"])
+        for f in sorted(os.listdir(vdir)):
+            if not f.endswith(".mlir"):
+                continue
+            name = f[:-5]
+            l = self.args.variant_seq
+            lq = 1 if name.startswith("decode") else l
+            work = os.path.join(self.work, "bv_" + name)
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "test/lib/check_variant.py"),
+                                "--variant", name, "--workdir", work, "--lq", str(lq),
+                                "--lk", str(l), "--inputs-only"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            if r.returncode != 0:
+                sys.exit("error: inputs for %s:\n%s" % (name, r.stderr))
+            inputs = r.stdout.split()
+            src = os.path.join(vdir, f)
+            gen = os.path.join(work, "gen.mlir")
+            with open(gen, "w") as out:
+                out.write(sh([os.path.join(self.bin, "attn-opt"), src,
+                              "--attn-generate-backward"]))
+            text = open(gen).read()
+            results = lambda fn: re.search(
+                r"func\.func @%s\([^)]*\)\s*->\s*\(?([^{]*)" % fn, text).group(1)
+            n_main = results("main").count("tensor<")
+            n_train = results("main_train").count("tensor<")
+            saved = [os.path.join(work, "train%d.npy" % k) for k in range(n_train)]
+            sh([os.path.join(self.bin, "attn-run"), gen, "--function=main_train"] +
+               ["--input=@" + p for p in inputs] + ["--output=@" + p for p in saved])
+            dys = []
+            for k in range(n_main):
+                y = np.load(saved[k])
+                p = os.path.join(work, "dy%d.npy" % k)
+                dt = "bf16" if y.dtype == np.uint16 else str(y.dtype).replace("float", "f")
+                store(p, self.rng.standard_normal(y.shape, dtype=np.float32), dt)
+                dys.append(p)
+            _, exe = self.compile("bv_" + name, mlir_path=src, extra=["--grad"],
+                                  function="main_backward")
+            flops = 2.5 * self.flops(src, inputs)
+            self.measure("backward", "bwd_" + name, exe, None,
+                         inputs + saved[n_main:] + dys, "L=%d" % l, flops=flops)
+
     def torch_backward(self, l, d, causal, threads):
         """PyTorch autograd of matmul-softmax-matmul attention (H = 8, f32):
         median ms of the backward alone (the graph kept, gradients reset

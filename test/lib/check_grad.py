@@ -97,6 +97,17 @@ def make_mlir(a):
                   "        %r = arith.addf %s, %bias : f32",
                   "        attn.yield %r : f32",
                   "      }"]
+    if a.empty_score_rows:
+        # Rows i < N get a -inf score from the score region (a mask written
+        # as a score modifier, FlexAttention's way): no visible key either.
+        lines += ["      score {",
+                  "      ^bb0(%s: f32, %bb: index, %h: index, %i: index, %j: index):",
+                  "        %%e = arith.constant %d : index" % a.empty_score_rows,
+                  "        %c = arith.cmpi slt, %i, %e : index",
+                  "        %ninf = arith.constant 0xFF800000 : f32",
+                  "        %r = arith.select %c, %ninf, %s : f32",
+                  "        attn.yield %r : f32",
+                  "      }"]
     if a.window:
         lines += ["      mask {",
                   "      ^bb0(%bb: index, %h: index, %i: index, %j: index):",
@@ -147,6 +158,8 @@ def reference(a, q, k, v, do, dlse):
         vis &= j > i - a.window
     if a.empty_rows:
         vis &= i >= a.empty_rows
+    if a.empty_score_rows:
+        vis &= i >= a.empty_score_rows
     s, dsdr = r, np.ones_like(r)
     if a.softcap:
         t = np.tanh(r / a.softcap)
@@ -233,6 +246,7 @@ def main():
     p.add_argument("--rational", action="store_true", help="score s / (1.5 + s^2)")
     p.add_argument("--window", type=int, default=None)
     p.add_argument("--empty-rows", type=int, default=None)
+    p.add_argument("--empty-score-rows", type=int, default=None)
     p.add_argument("--sink", type=float, default=None)
     p.add_argument("--lse-result", action="store_true",
                    help="return the LSE too (its gradient enters the backward)")

@@ -2,7 +2,9 @@
 """Mutation check of the derived gradients (issue 22): the attention
 backward's -D term, its GQA reduction, the keys a causal row's loops visit,
 the dLSE term, the capture gradients' accumulation, the sigmoid form, and
-the scalar rules the score region is differentiated with.
+the scalar rules the score region is differentiated with, and the tiled
+form's -D term, group loop, tile skipping, register-block tails, rows
+without keys and causal start.
 Applies each mutation to its source file, rebuilds, runs
 test/Integration/grad.test and test/Passes/generate-backward.mlir, and
 reports whether they catch it; restores the file. Not part of scripts/test
@@ -22,8 +24,8 @@ MUTS = [
      "                                   arith::SubFOp::create(b, loc, dp, dRow));",
      "                                   dp);"),
     ("backward: dK/dV from the group's first head only", LOW,
-     "buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {",
-     "buildFor(b, loc, c0, idx(1), 1, [&](Value hh) {"),
+     "buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {\n          Value h = arith::AddIOp::create(\n",
+     "buildFor(b, loc, c0, idx(1), 1, [&](Value hh) {\n          Value h = arith::AddIOp::create(\n"),
     ("backward: a causal row's last visible key skipped (dQ)", LOW,
      "        arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, i, offset),\n                              c1));",
      "        arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, i, offset),\n                              c0));"),
@@ -42,6 +44,24 @@ MUTS = [
     ("sigmoid: dS = dP P (no 1 - P)", LOW,
      "            arith::MulFOp::create(b, loc, p,\n                                  arith::SubFOp::create(b, loc, one, p)));",
      "            p);"),
+    # The tiled form (the CPU pipeline's).
+    ("tiled: the -D term dropped", LOW,
+     "b, loc, p, arith::SubFOp::create(b, loc, dp, splat(dRow, we)));",
+     "b, loc, p, dp);"),
+    ("tiled: dK/dV/dQ from the group's first head only", LOW,
+     "buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {\n          Value h = arith::AddIOp::create(b, loc, g0, hh);\n          buildFor(b, loc, iStart",
+     "buildFor(b, loc, c0, idx(1), 1, [&](Value hh) {\n          Value h = arith::AddIOp::create(b, loc, g0, hh);\n          buildFor(b, loc, iStart"),
+    ("tiled: tiles the mask shows entirely skipped instead of hidden ones", LOW,
+     "                                    .getValues()[0])\n                      .second;",
+     "                                    .getValues()[0])\n                      .first;"),
+    ("tiled: a product's rows past its last full register block dropped", LOW,
+     "    buildFor(b, loc, full, m, 1, [&](Value r0) { block(r0, 1); });", ""),
+    ("tiled: rows whose LSE is -inf kept (scores of -inf from the score region)", LOW,
+     "            b, loc, arith::CmpFPredicate::OGT, lse,\n            f32(-std::numeric_limits<float>::infinity()));\n      }\n      buildFor(b, loc, c0, kt0",
+     "            b, loc, arith::CmpFPredicate::OGE, lse,\n            f32(-std::numeric_limits<float>::infinity()));\n      }\n      buildFor(b, loc, c0, kt0"),
+    ("tiled: a causal key tile's first query row skipped", LOW,
+     "              b, loc, c0, arith::SubIOp::create(b, loc, j0, offset));",
+     "              b, loc, c0, arith::SubIOp::create(b, loc, arith::AddIOp::create(b, loc, j0, c1), offset));"),
     ("rule: tanh' = 1 + y^2", ADJ,
      "RULE(math::TanhOp) { return {MUL(g, SUB(C(1.0), MUL(y, y)))}; }",
      "RULE(math::TanhOp) { return {MUL(g, ADD(C(1.0), MUL(y, y)))}; }"),
@@ -52,5 +72,6 @@ MUTS = [
 
 if __name__ == "__main__":
     mutations.run(MUTS, [os.path.join(BUILD, "test/Integration/grad.test"),
+                         os.path.join(BUILD, "test/Integration/grad-gpu-emulation.test"),
                          os.path.join(BUILD, "test/Integration/grad-examples.test"),
                          os.path.join(BUILD, "test/Passes/generate-backward.mlir")])
