@@ -322,29 +322,38 @@ def AttnLowerAttentionBackwardPass
     : Pass<"attn-lower-attention-backward", "func::FuncOp"> {
   let summary = "Lower memref attn.attention_backward to deterministic loops";
   let description = [{
-    Three loop nests over the buffers of an `attn.attention_backward`, none
-    with atomics, so two runs give bit-identical gradients:
+    Loop nests over the buffers of an `attn.attention_backward`, none with
+    atomics, so two runs give bit-identical gradients:
 
     1. per (batch, query head) row: `D = sum_d dO O - dLSE` into an f32
-       `[B, H, Lq]` buffer;
-    2. in parallel over (batch, KV head), for each key `j`: every query row
-       of the group that sees it, in order, recomputes `P` from the saved
-       LSE and adds `P dO` to `dV[j]` and `scale dR Q` to `dK[j]` in f32
-       rows kept across the query loop;
-    3. in parallel over (batch, query head), for each query row `i`: the
-       keys it sees, in order, add `scale dR K[j]` to `dQ[i]`.
-
-    4. with capture gradients: every visible pair (and each row's sink)
+       `[B, H, Lq]` buffer (with `tiled`, one chain of FMAs in order of d:
+       the rounding of a lane of the dP product, so `dP - D` is exactly 0
+       where `V_j = O_i`);
+    2. with `tiled` (the CPU pipeline's form): one nest in parallel over
+       (batch, KV head), each iteration owning dK, dV of its KV head and dQ
+       of its group's heads. Per tile of 48 keys (K^T, V^T, K packed once
+       into f32 stack tiles), per head of the group and per 48-row query
+       tile that can see one of its keys (causal bounds; tiles the mask
+       hides entirely, as MaskClassifier proves, skipped at run time):
+       `S = Q K^T` and `dP = dO V^T` by register-blocked tile products,
+       `P` and `scale dR` elementwise on vectors of keys (score, mask and
+       score_grad regions vectorized; invisible pairs and rows whose LSE is
+       `-inf` are 0), then `dV += P^T dO`, `dK += dR^T Q` (f32 tile
+       accumulators) and `dQ += dR K`;
+       without `tiled` (the pair form, which maps onto GPU threads): in
+       parallel over (batch, KV head), for each key `j`, every query row of
+       the group that sees it, in order, recomputes `P` from the saved LSE
+       and adds `P dO` to `dV[j]` and `scale dR Q` to `dK[j]`; then in
+       parallel over (batch, query head), for each query row `i`, the keys
+       it sees, in order, add `scale dR K[j]` to `dQ[i]`;
+    3. with capture gradients: every visible pair (and each row's sink)
        once more, through `score_grad` / `sink_grad` with their
        `attn.grad_accumulate` ops turned into load/add/store, in parallel
        over batch and head only where every accumulation is indexed by them
        (each element then has one owner), in order otherwise.
 
-    Visibility is the forward's (mask region, causal), evaluated per pair;
-    a row whose LSE is `-inf` sees nothing. Q.K, dO.V and the row updates run
-    over the head dim in f32 vectors of up to `vector-width` lanes (f16/bf16
-    rows widened), one (query, key) pair at a time: a correct,
-    deterministic backward, not yet a tiled one.
+    Visibility is the forward's (mask region, causal); a row whose LSE is
+    `-inf` sees nothing.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", "16",
