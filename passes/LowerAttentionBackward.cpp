@@ -88,6 +88,14 @@ public:
       });
 
     if (tiled) {
+      // score_grad's accumulations indexed by the query head are owned by
+      // the tiled nest's iteration (its group's heads): done there, on the
+      // pairs it visits anyway (by batch too, or in order over batches).
+      if (!op.getCaptureGrads().empty() && !op.getScoreGrad().empty()) {
+        auto [byBatch, byHead] = accumulationOwners(op.getScoreGrad(), 2);
+        foldCaptures = byHead;
+        foldByBatch = byBatch;
+      }
       if (failed(tiledNest(dBuf)))
         return failure();
     } else {
@@ -313,15 +321,39 @@ private:
       IRMapping m;
       op.getScoreGrad().cloneInto(&scoreGrad, m);
       SmallVector<Operation *> accs;
-      scoreGrad.walk([&](GradAccumulateOp acc) { accs.push_back(acc); });
+      if (!foldCaptures)
+        scoreGrad.walk([&](GradAccumulateOp acc) { accs.push_back(acc); });
       for (Operation *acc : accs)
         acc->erase();
     }
     LogicalResult status = success();
     auto tile = [&](int64_t n) { return MemRefType::get({kTile, n}, f32t); };
     Value kt0 = idx(kTile);
-    forall({batch, idx(kvHeads)}, [&](ValueRange bg) {
-      Value bi = bg[0], g = bg[1];
+    bool parallelBatch = !foldCaptures || foldByBatch;
+    // With fewer than 4 KV heads (MQA, MLA's single latent head) the
+    // iterations also split the key tiles, interleaved (tile t to part
+    // t mod parts, balanced under a causal mask), each part adding into
+    // its own f32 copy of dQ; the copies are summed in order of part after
+    // the nest (a fixed order whatever the thread count).
+    int64_t parts = !foldCaptures && kvHeads < 4 ? 4 / kvHeads : 1;
+    Value dqBuf = dq;
+    if (parts > 1)
+      dqBuf = memref::AllocOp::create(
+          b, loc,
+          MemRefType::get({parts, ShapedType::kDynamic, heads,
+                           ShapedType::kDynamic, d},
+                          f32t),
+          ValueRange{batch, lq});
+    SmallVector<Value> dims = {parallelBatch ? batch : c1, idx(kvHeads)};
+    if (parts > 1)
+      dims.push_back(idx(parts));
+    forall(dims, [&](ValueRange bg) {
+      Value g = bg[1];
+      Value part = parts > 1 ? bg[2] : Value();
+      auto dqLead = [&](Value bi, Value h) {
+        return parts > 1 ? SmallVector<Value>{part, bi, h}
+                         : SmallVector<Value>{bi, h};
+      };
       Value kT = memref::AllocaOp::create(
                 b, loc, MemRefType::get({d, kTile}, f32t)),
             vT = memref::AllocaOp::create(
@@ -334,13 +366,16 @@ private:
             dkAcc = memref::AllocaOp::create(b, loc, tile(d)),
             dvAcc = memref::AllocaOp::create(b, loc, tile(dv));
       Value g0 = arith::MulIOp::create(b, loc, g, idx(group));
+      auto perBatch = [&](Value bi) {
       // dQ of the group's heads is accumulated over key tiles: zero it.
       buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {
         Value h = arith::AddIOp::create(b, loc, g0, hh);
         buildFor(b, loc, c0, lq, 1,
-                 [&](Value i) { fill(dq, {bi, h, i}, d); });
+                 [&](Value i) { fill(dqBuf, row(dqLead(bi, h), i), d); });
       });
-      buildFor(b, loc, c0, lk, kTile, [&](Value j0) {
+      Value jStart = parts > 1 ? arith::MulIOp::create(b, loc, part, kt0)
+                               : c0;
+      buildFor(b, loc, jStart, lk, kTile * parts, [&](Value j0) {
         Value nk = arith::MinSIOp::create(
             b, loc, kt0, arith::SubIOp::create(b, loc, lk, j0));
         packTransposed(op.getKey(), {bi, g}, j0, nk, d, kT);
@@ -381,7 +416,7 @@ private:
               if (failed(queryTile(bi, h, i0, nq, j0, nk, dBuf, hasMask,
                                    visibility, scoreGrad, softmax, we, kT, vT,
                                    kRows, qTile, doTile, pTile, dsTile, dkAcc,
-                                   dvAcc, dq)))
+                                   dvAcc, dqBuf, dqLead(bi, h))))
                 status = failure();
             });
           });
@@ -399,7 +434,27 @@ private:
           });
         });
       });
+      };
+      if (parallelBatch)
+        perBatch(bg[0]);
+      else
+        buildFor(b, loc, c0, batch, 1, perBatch);
     });
+    if (parts > 1) {
+      // dQ = the parts' copies summed in order of part.
+      int64_t w = lanesFor(d);
+      forall({batch, idx(heads)}, [&](ValueRange bh) {
+        buildFor(b, loc, c0, lq, 1, [&](Value i) {
+          buildFor(b, loc, c0, idx(d), w, [&](Value e) {
+            Value sum = vload(dqBuf, {c0, bh[0], bh[1], i}, e, w);
+            for (int64_t p = 1; p < parts; ++p)
+              sum = arith::AddFOp::create(
+                  b, loc, sum, vload(dqBuf, {idx(p), bh[0], bh[1], i}, e, w));
+            vstore(sum, dq, {bh[0], bh[1], i}, e);
+          });
+        });
+      });
+    }
     return status;
   }
 
@@ -409,7 +464,8 @@ private:
                           Region &visibility, Region &scoreGrad, bool softmax,
                           int64_t we, Value kT, Value vT, Value kRows,
                           Value qTile, Value doTile, Value pTile, Value dsTile,
-                          Value dkAcc, Value dvAcc, Value dq) {
+                          Value dkAcc, Value dvAcc, Value dq,
+                          SmallVector<Value> dqLead) {
     Value kt0 = idx(kTile);
     packRows(op.getQuery(), {bi, h}, i0, nq, d, qTile);
     packRows(op.getGradOut(), {bi, h}, i0, nq, dv, doTile);
@@ -519,8 +575,53 @@ private:
         }
         Value dr = ds;
         if (!scoreGrad.empty()) {
+          // Folded capture accumulations: the visible lanes' values added
+          // at their indices (summed first when no index varies).
+          auto scatter = [&](Operation &o, ArrayRef<Value> operands,
+                             IRMapping &) -> bool {
+            auto acc = dyn_cast<GradAccumulateOp>(o);
+            if (!acc)
+              return false;
+            Value buf = op.getCaptureGrads()[acc.getCapture()];
+            Value val = arith::SelectOp::create(
+                b, loc, vis, broadcastToVector(b, loc, operands[0], we),
+                zeroV);
+            ArrayRef<Value> at = operands.drop_front();
+            if (llvm::none_of(at, [](Value v) {
+                  return isa<VectorType>(v.getType());
+                })) {
+              Value sum = vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::ADD, val);
+              Value old = memref::LoadOp::create(b, loc, buf, at);
+              memref::StoreOp::create(
+                  b, loc, arith::AddFOp::create(b, loc, old, sum), buf, at);
+              return true;
+            }
+            // Invisible lanes add 0 at an index clamped into the buffer
+            // (keys past Lk).
+            for (int64_t l = 0; l < we; ++l) {
+              SmallVector<Value> idxs;
+              for (auto [k, v] : llvm::enumerate(at)) {
+                if (!isa<VectorType>(v.getType())) {
+                  idxs.push_back(v);
+                  continue;
+                }
+                Value x = vector::ExtractOp::create(b, loc, v, l);
+                Value last = arith::SubIOp::create(
+                    b, loc, memref::DimOp::create(b, loc, buf, k), c1);
+                idxs.push_back(arith::MinSIOp::create(
+                    b, loc, arith::MaxSIOp::create(b, loc, x, c0), last));
+              }
+              Value x = vector::ExtractOp::create(b, loc, val, l);
+              Value old = memref::LoadOp::create(b, loc, buf, idxs);
+              memref::StoreOp::create(
+                  b, loc, arith::AddFOp::create(b, loc, old, x), buf, idxs);
+            }
+            return true;
+          };
           FailureOr<Value> gv = vectorizeRegion(
-              b, loc, scoreGrad.front(), {rv, ds, bi, h, i, jv}, we, op);
+              b, loc, scoreGrad.front(), {rv, ds, bi, h, i, jv}, we, op,
+              nullptr, foldCaptures ? CustomVectorizer(scatter) : nullptr);
           if (failed(gv)) {
             status = failure();
             return;
@@ -545,11 +646,12 @@ private:
     gemm(
         nq, d, nk, scalarAt(dsTile), rowsOf(kRows),
         [&](Value r, Value c, int64_t w) {
-          return vload(dq, {bi, h, arith::AddIOp::create(b, loc, rowBase, r)},
+          return vload(dq, row(dqLead, arith::AddIOp::create(b, loc, rowBase, r)),
                        c, w);
         },
         [&](Value r, Value c, Value v) {
-          vstore(v, dq, {bi, h, arith::AddIOp::create(b, loc, rowBase, r)}, c);
+          vstore(v, dq, row(dqLead, arith::AddIOp::create(b, loc, rowBase, r)),
+                 c);
         });
     return success();
   }
@@ -771,6 +873,21 @@ private:
                                   : Value();
   }
 
+  /// Which of (batch, head) every accumulation of `r` (batch and head its
+  /// arguments bArg and bArg + 1) is indexed by directly.
+  static std::pair<bool, bool> accumulationOwners(Region &r, unsigned bArg) {
+    bool byBatch = true, byHead = true;
+    if (r.empty())
+      return {byBatch, byHead};
+    Value bv = r.front().getArgument(bArg),
+          hv = r.front().getArgument(bArg + 1);
+    r.walk([&](GradAccumulateOp acc) {
+      byBatch &= llvm::is_contained(acc.getIndices(), bv);
+      byHead &= llvm::is_contained(acc.getIndices(), hv);
+    });
+    return {byBatch, byHead};
+  }
+
   /// Which of (batch, head) every accumulation is indexed by directly: the
   /// capture nest runs in parallel over those (each gradient element is
   /// then owned by one iteration) and in order over the rest.
@@ -816,7 +933,7 @@ private:
                     b, loc, arith::MulFOp::create(b, loc, ps, dRow));
                 inlineGrad(op.getSinkGrad(), {gs, bi, h, i}, true);
               }
-              if (op.getScoreGrad().empty())
+              if (op.getScoreGrad().empty() || foldCaptures)
                 return;
               buildFor(b, loc, c0, keysEnd(i), 1, [&](Value j) {
                 pair(
@@ -840,6 +957,8 @@ private:
   Location loc;
   int64_t vectorWidth;
   bool tiled;
+  /// The tiled nest does score_grad's accumulations (see run()).
+  bool foldCaptures = false, foldByBatch = false;
   int64_t heads = 0, kvHeads = 0, d = 0, dv = 0;
   Value c0, c1, batch, lq, lk, offset, scale, zero;
 };

@@ -77,7 +77,8 @@ static Value gatherLanes(OpBuilder &b, Location loc, Operation *load,
 /// Ops whose results are already mapped are skipped.
 static LogicalResult vectorizeOps(OpBuilder &b, Location loc, Block &block,
                                   IRMapping &map, int64_t lanes,
-                                  Operation *diagOp, bool onlyAvailable) {
+                                  Operation *diagOp, bool onlyAvailable,
+                                  CustomVectorizer custom = nullptr) {
   auto isVarying = [](Value v) { return isa<VectorType>(v.getType()); };
   // The op verifiers guarantee the region ends in attn.yield.
   for (Operation &op : block.without_terminator()) {
@@ -90,6 +91,8 @@ static LogicalResult vectorizeOps(OpBuilder &b, Location loc, Block &block,
     SmallVector<Value> operands;
     for (Value v : op.getOperands())
       operands.push_back(map.lookupOrDefault(v));
+    if (custom && custom(op, operands, map))
+      continue;
     if (op.getNumRegions() != 0) {
       return diagOp->emitOpError()
              << "cannot vectorize '" << op.getName()
@@ -140,15 +143,16 @@ static LogicalResult vectorizeOps(OpBuilder &b, Location loc, Block &block,
 FailureOr<Value> mlir::attn::vectorizeRegion(OpBuilder &b, Location loc,
                                              Block &block, ArrayRef<Value> args,
                                              int64_t lanes, Operation *diagOp,
-                                             const IRMapping *hoisted) {
+                                             const IRMapping *hoisted,
+                                             CustomVectorizer custom) {
   IRMapping map = hoisted ? *hoisted : IRMapping();
   for (auto [arg, value] : llvm::zip(block.getArguments(), args))
     map.map(arg, value);
   if (failed(vectorizeOps(b, loc, block, map, lanes, diagOp,
-                          /*onlyAvailable=*/false)))
+                          /*onlyAvailable=*/false, custom)))
     return failure();
-  return map.lookupOrDefault(
-      cast<YieldOp>(block.getTerminator()).getValues()[0]);
+  auto values = cast<YieldOp>(block.getTerminator()).getValues();
+  return values.empty() ? Value() : map.lookupOrDefault(values[0]);
 }
 
 FailureOr<IRMapping> mlir::attn::hoistRegionInvariants(

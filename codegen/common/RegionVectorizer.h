@@ -23,10 +23,18 @@ namespace mlir::attn {
 ///
 /// With `hoisted` (from hoistRegionInvariants), ops whose results it maps are
 /// not emitted again: their hoisted values are used.
+///
+/// With `custom`, each op is first offered to it with its mapped operands;
+/// when it returns true the op is handled (its results, if any, mapped by
+/// the callback) and not vectorized here (attn.grad_accumulate in a
+/// backward's score_grad region, which the caller scatters).
+using CustomVectorizer =
+    function_ref<bool(Operation &, ArrayRef<Value> operands, IRMapping &)>;
 FailureOr<Value> vectorizeRegion(OpBuilder &b, Location loc, Block &block,
                                  ArrayRef<Value> args, int64_t lanes,
                                  Operation *diagOp,
-                                 const IRMapping *hoisted = nullptr);
+                                 const IRMapping *hoisted = nullptr,
+                                 CustomVectorizer custom = nullptr);
 
 /// Emits, at the builder's insertion point, the ops of the region that depend
 /// only on the arguments given in `args` (null entries are the arguments that

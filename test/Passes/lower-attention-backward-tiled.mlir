@@ -10,13 +10,18 @@
 // D), dP = dO V^T (over Dv), P and dR elementwise on 16 keys (the soft cap
 // and its derivative vectorized), dV += P^T dO (8 x 2 over the tile's
 // rows), dK += dR^T Q (6 x 4) and dQ += dR K (6 x 4 over the tile's keys).
+// With 2 KV heads the iterations also split the key tiles in 2 interleaved
+// parts (tile t to part t mod 2: start part * 48, step 96), each adding into
+// its own copy of dQ; a last nest sums the copies in order of part.
 // CHECK-LABEL: func.func @tiled
 // CHECK: scf.forall ({{.*}}) in (%{{.*}}, %c4)
-// CHECK: scf.forall ({{.*}}) in (%{{.*}}, %c2
+// CHECK: %[[PARTS:.*]] = memref.alloc({{.*}}) : memref<2x?x4x?x64xf32>
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %[[PART:.*]]) in (%{{.*}}, %c2{{.*}}, %c2{{.*}})
 // CHECK-DAG: memref.alloca() : memref<64x48xf32>
 // CHECK-DAG: memref.alloca() : memref<32x48xf32>
 // CHECK-DAG: memref.alloca() : memref<48x48xf32>
-// CHECK: scf.for %[[J0:.*]] = %c0{{.*}} to %{{.*}} step %c48
+// CHECK: %[[START:.*]] = arith.muli %[[PART]], %c48
+// CHECK: scf.for %[[J0:.*]] = %[[START]] to %{{.*}} step %c96
 // CHECK: arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
 // CHECK: scf.if
 // CHECK: scf.for {{.*}} = %c0{{.*}} to %c64 step %c1{{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
@@ -33,6 +38,10 @@
 // CHECK-COUNT-24: vector.fma
 // CHECK: -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK-COUNT-24: vector.fma
+// CHECK: scf.forall ({{.*}}) in (%{{.*}}, %c4{{.*}})
+// CHECK: vector.load %[[PARTS]][%c0
+// CHECK: vector.load %[[PARTS]][%c1
+// CHECK: arith.addf {{.*}} : vector<16xf32>
 // The pair form has no tiles.
 // PAIR-LABEL: func.func @tiled
 // PAIR-NOT: memref.alloca
