@@ -4,7 +4,7 @@ backward's -D term, its GQA reduction, the keys a causal row's loops visit,
 the dLSE term, the capture gradients' accumulation, the sigmoid form, and
 the scalar rules the score region is differentiated with, and the tiled
 form's -D term, group loop, tile skipping, register-block tails, rows
-without keys and causal start.
+without keys, causal start, key parts and folded capture accumulations.
 Applies each mutation to its source file, rebuilds, runs
 test/Integration/grad.test and test/Passes/generate-backward.mlir, and
 reports whether they catch it; restores the file. Not part of scripts/test
@@ -62,6 +62,18 @@ MUTS = [
     ("tiled: a causal key tile's first query row skipped", LOW,
      "              b, loc, c0, arith::SubIOp::create(b, loc, j0, offset));",
      "              b, loc, c0, arith::SubIOp::create(b, loc, arith::AddIOp::create(b, loc, j0, c1), offset));"),
+    ("tiled: the key parts' dQ copies summed from part 0 only", LOW,
+     "            for (int64_t p = 1; p < parts; ++p)",
+     "            for (int64_t p = 1; p < 1; ++p)"),
+    ("tiled captures: sums at key-invariant indices dropped (SSMax)", LOW,
+     "              memref::StoreOp::create(\n                  b, loc, arith::AddFOp::create(b, loc, old, sum), buf, at);",
+     "              memref::StoreOp::create(b, loc, old, buf, at);"),
+    ("tiled captures: invisible lanes accumulated", LOW,
+     "            Value val = arith::SelectOp::create(\n                b, loc, vis, broadcastToVector(b, loc, operands[0], we),\n                zeroV);",
+     "            Value val = broadcastToVector(b, loc, operands[0], we);"),
+    ("tiled captures: lane-by-lane accumulations dropped (FoX)", LOW,
+     "              memref::StoreOp::create(\n                  b, loc, arith::AddFOp::create(b, loc, old, x), buf, idxs);",
+     "              memref::StoreOp::create(b, loc, old, buf, idxs);"),
     ("rule: tanh' = 1 + y^2", ADJ,
      "RULE(math::TanhOp) { return {MUL(g, SUB(C(1.0), MUL(y, y)))}; }",
      "RULE(math::TanhOp) { return {MUL(g, ADD(C(1.0), MUL(y, y)))}; }"),
