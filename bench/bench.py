@@ -376,6 +376,8 @@ class Bench:
             if not f.endswith(".mlir"):
                 continue
             name = f[:-5]
+            if not re.search(self.args.variant_filter, name):
+                continue
             l = self.args.variant_seq
             lq = 1 if name.startswith("decode") else l
             r = subprocess.run([sys.executable, os.path.join(ROOT, "test/lib/check_variant.py"),
@@ -446,7 +448,7 @@ class Bench:
         specs = [("bwd_mha_%s_d%d%s" % ("causal" if c else "noncausal", d,
                                        "" if dt == "f32" else "_" + dt), c, d, dt)
                  for dt in ("f32", "bf16") for d in (64, 128) for c in (True, False)]
-        for name, causal, d, dtype in specs:
+        for name, causal, d, dtype in (specs if self.args.backward_seqs else []):
             text = attention_mlir(8, 8, d, dtype, causal)
             src = os.path.join(self.work, name + "_fwd.mlir")
             with open(src, "w") as f:
@@ -486,6 +488,8 @@ class Bench:
             if not f.endswith(".mlir"):
                 continue
             name = f[:-5]
+            if not re.search(self.args.variant_filter, name):
+                continue
             l = self.args.variant_seq
             lq = 1 if name.startswith("decode") else l
             work = os.path.join(self.work, "bv_" + name)
@@ -781,6 +785,8 @@ def main():
     p.add_argument("--only", default="dense,decode,variants,routing,linear,kvcache,backward",
                    help="comma-separated sections: dense, decode, variants, routing, "
                    "linear, kvcache, backward")
+    p.add_argument("--variant-filter", default="",
+                   help="a regular expression: the variants (forward and backward) to run")
     p.add_argument("--replot", action="store_true",
                    help="redraw the plots from the saved results")
     a = p.parse_args()

@@ -161,8 +161,12 @@ private:
   /// Keys and query rows per tile of the tiled form: 48 is three AVX-512
   /// vectors of keys (six AVX2 ones) and a multiple of every register
   /// block's row count below (8 for 48-wide products, 6 for 64- and
-  /// 128-wide ones), so no tile has a row remainder.
-  static constexpr int64_t kTile = 48;
+  /// 128-wide ones), so no tile has a row remainder. A narrow band (a mask
+  /// whose keys per row have a static width, MaskClassifier::staticWidth)
+  /// takes 32: fewer hidden pairs along the band (for a window of 64, a
+  /// 48-row tile computes 111 keys per row, a 32-row one 95).
+  int64_t kTile = 48;
+  static constexpr int64_t kBandTile = 32;
 
   /// FMAs per k step of the register block C[rr x nvb vectors] held across
   /// the k loop: nvb B vectors and rr broadcast A scalars per step, rr * nvb
@@ -193,6 +197,15 @@ private:
             function_ref<void(Value, Value, Value)> cStore) {
     int64_t w = lanesFor(n), nv = n / w;
     auto [rr, nvb] = gemmBlocking(nv);
+    // A static row count takes the largest block of at least half the rows
+    // that divides it (32 rows: 4 x 4 vectors rather than 6 x 4 and two
+    // single rows).
+    if (std::optional<int64_t> mc = getConstantIntValue(m))
+      for (int64_t r = rr; r * 2 >= rr; --r)
+        if (*mc % r == 0) {
+          rr = r;
+          break;
+        }
     auto block = [&](Value r0, int64_t rows) {
       buildFor(b, loc, c0, idx(nv / nvb), 1, [&](Value blk) {
         Value col0 = arith::MulIOp::create(b, loc, blk, idx(nvb * w));
@@ -317,6 +330,15 @@ private:
     Region visibility, scoreGrad;
     bool hasMask = buildMaskRegion(b, loc, op.getMask(), op.getCausal(),
                                    offset, visibility);
+    if (hasMask) {
+      MaskClassifier classifier(b, loc, visibility.front(), Value(), Value(),
+                                Value(), Value(), Value(), Value());
+      auto yield = cast<YieldOp>(visibility.front().getTerminator());
+      if (std::optional<int64_t> width = MaskClassifier::staticWidth(
+              classifier.keyIntervals(yield.getValues()[0]), offset))
+        if (*width <= 4 * kBandTile)
+          kTile = kBandTile;
+    }
     if (!op.getScoreGrad().empty()) {
       IRMapping m;
       op.getScoreGrad().cloneInto(&scoreGrad, m);

@@ -2,7 +2,7 @@
 // RUN: attn-opt %s --attn-lower-attention-backward --split-input-file | FileCheck %s --check-prefix=PAIR
 
 // The tiled form of a causal GQA backward (H = 4, Hkv = 2) with a soft cap,
-// a window mask, bf16 keys and values, D = 64, Dv = 32: one nest per
+// a wide window mask (1000 keys), bf16 keys and values, D = 64, Dv = 32: one nest per
 // (batch, KV head) with its tiles on the stack (K^T [D, 48], V^T [Dv, 48],
 // K, Q and dO rows, P and dR [48, 48], the dK/dV accumulators), 48-key
 // tiles, the query tiles a window-hidden tile would need skipped at run
@@ -64,7 +64,7 @@ func.func @tiled(%q: memref<?x4x?x64xf32>, %k: memref<?x2x?x64xbf16>, %v: memref
       }
       mask {
       ^bb0(%b: index, %h: index, %i: index, %j: index):
-        %w = arith.constant 100 : index
+        %w = arith.constant 1000 : index
         %jw = arith.addi %j, %w : index
         %m = arith.cmpi slt, %i, %jw : index
         attn.yield %m : i1
@@ -99,5 +99,33 @@ func.func @sigmoid(%q: memref<1x2x?x16xf32>, %o: memref<1x2x?x16xf32>,
       saved(%o : memref<1x2x?x16xf32>)
       grads(%o : memref<1x2x?x16xf32>)
       outs(%dq, %dq, %dq : memref<1x2x?x16xf32>, memref<1x2x?x16xf32>, memref<1x2x?x16xf32>)
+  return
+}
+
+// -----
+
+// A narrow band (a causal window of 64 keys: MaskClassifier finds its static
+// width) takes 32-key tiles; the 32-row products over D = 64 take 4-row
+// register blocks (a divisor of 32) instead of 6 rows and a remainder.
+// CHECK-LABEL: func.func @band
+// CHECK-DAG: memref.alloca() : memref<64x32xf32>
+// CHECK-DAG: memref.alloca() : memref<32x32xf32>
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c32
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c32{{(_[0-9]+)?}} step %c4{{(_[0-9]+)?}} {
+// PAIR-LABEL: func.func @band
+func.func @band(%q: memref<1x4x?x64xf32>, %o: memref<1x4x?x64xf32>, %lse: memref<1x4x?xf32>,
+                %dq: memref<1x4x?x64xf32>) {
+  attn.attention_backward causal scale(0.125)
+      ins(%q, %q, %q : memref<1x4x?x64xf32>, memref<1x4x?x64xf32>, memref<1x4x?x64xf32>)
+      saved(%o : memref<1x4x?x64xf32>) lse(%lse : memref<1x4x?xf32>)
+      grads(%o : memref<1x4x?x64xf32>)
+      outs(%dq, %dq, %dq : memref<1x4x?x64xf32>, memref<1x4x?x64xf32>, memref<1x4x?x64xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %w = arith.constant 64 : index
+        %jw = arith.addi %j, %w : index
+        %m = arith.cmpi slt, %i, %jw : index
+        attn.yield %m : i1
+      }
   return
 }
