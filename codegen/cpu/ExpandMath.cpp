@@ -7,6 +7,7 @@
 #include "codegen/cpu/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Approximation.h"
@@ -24,10 +25,13 @@ using namespace mlir::attn;
 
 namespace {
 struct ExpandMath : attn::impl::AttnCPUExpandMathPassBase<ExpandMath> {
+  using AttnCPUExpandMathPassBase::AttnCPUExpandMathPassBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateMathPolynomialApproximationPatterns(patterns,
                                                 MathPolynomialApproximationOptions{});
+    if (expandBf16)
+      arith::populateExpandBFloat16Patterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

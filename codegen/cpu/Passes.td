@@ -66,8 +66,16 @@ def AttnCPUExpandMathPass : Pass<"attn-cpu-expand-math", "func::FuncOp"> {
   let description = [{
     Applies MLIR's polynomial approximations (exp, exp2, log, tanh, erf, ...)
     so that math in score and epilogue regions stays vectorized instead of
-    becoming per-lane libm calls.
+    becoming per-lane libm calls. With `expand-bf16` (targets without
+    AVX512-BF16), also rewrites bf16 `arith.extf` / `arith.truncf` into
+    integer arithmetic (round to nearest even, NaN kept): LLVM would call
+    `__truncsfbf2` for a scalar truncation, which Debian 12's libgcc lacks
+    and the JIT cannot resolve (the backward's bf16 gradients on AVX2).
   }];
+  let options = [
+    Option<"expandBf16", "expand-bf16", "bool", "false",
+           "Expand bf16 conversions into integer arithmetic">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::math::MathDialect"];

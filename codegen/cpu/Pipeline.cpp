@@ -93,7 +93,8 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
 void mlir::attn::buildCPUBackEnd(OpPassManager &pm,
                                  const CPUPipelineOptions &options) {
   pm.addNestedPass<func::FuncOp>(createAttnCPUParallelizePass());
-  pm.addNestedPass<func::FuncOp>(createAttnCPUExpandMathPass());
+  pm.addNestedPass<func::FuncOp>(
+      createAttnCPUExpandMathPass({/*expandBf16=*/!options.bf16Dot}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

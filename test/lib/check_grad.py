@@ -255,6 +255,8 @@ def main():
     p.add_argument("--torch", action="store_true", help="also torch autograd")
     p.add_argument("--twice", action="store_true", help="check bit-identical reruns")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--target", default=None,
+                   help="attn-run --target for the cpu backward (e.g. x86-64-avx2)")
     p.add_argument("--tol", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
@@ -287,6 +289,7 @@ def main():
     ok = True
     outs = {n: os.path.join(a.workdir, n + "_cpu.npy") for n in refs}
     cmd = [a.attn_run, src, "--grad", "--threads=%d" % a.threads] + \
+        (["--target=" + a.target] if a.target else []) + \
         ["--input=@" + f for f in ins] + ["--output=@" + outs[n] for n in ("dq", "dk", "dv")]
     if not run(cmd):
         return 1

@@ -101,6 +101,13 @@ static cl::opt<std::string> backend(
              "host's GPU emulator), simt-emulation (its SIMT kernels as "
              "host loops) or reference"),
     cl::init("cpu"), cl::cat(toolOptions));
+static cl::opt<std::string> cpuTarget(
+    "target",
+    cl::desc("--backend=cpu: the CPU to compile for, as attn-compile's "
+             "--target: native (default), x86-64, x86-64-avx2 or "
+             "x86-64-avx512 (a narrower target's code runs here too: the "
+             "AVX2 kernels checked on an AVX-512 machine)"),
+    cl::init("native"), cl::cat(toolOptions));
 static cl::opt<bool> raceCheck(
     "race-check",
     cl::desc("--backend=gpu-emulation: report two threads of a block that "
@@ -365,6 +372,9 @@ static int run() {
   bool gpuEmulation = backend == "gpu-emulation";
   if (raceCheck && !gpuEmulation)
     return fail("--race-check needs --backend=gpu-emulation");
+  if (cpuTarget != "native" && backend != "cpu")
+    return fail("--target=" + std::string(cpuTarget) +
+                ": only --backend=cpu compiles for a chosen CPU");
   std::optional<NVPTXTarget> gpu;
   if (cuda) {
     llvm::Expected<NVPTXTarget> chip = lookupNVPTXTarget(chipName);
@@ -460,7 +470,7 @@ static int run() {
       return fail("--tune: " + llvm::toString(overrides.takeError()));
     // Compile exactly as attn-compile --target=native (or nvptx) does.
     llvm::Expected<CPUTarget> target =
-        lookupCPUTarget(cuda ? "x86-64" : "native");
+        lookupCPUTarget(cuda ? "x86-64" : std::string(cpuTarget));
     if (!target)
       return fail(llvm::toString(target.takeError()));
     OwningOpRef<ModuleOp> lowered = module.clone();
