@@ -369,7 +369,10 @@ class Bench:
                 for p in inputs:
                     os.remove(p)
 
-    def variants(self):
+    def variant_cases(self, prefix):
+        """(name, MLIR path, work dir, input paths, L) of each example of
+        examples/variants matching --variant-filter, inputs made by
+        check_variant.py at --variant-seq (decode: one query row)."""
         vdir = os.path.join(ROOT, "examples/variants")
         env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ["PATH"])
         for f in sorted(os.listdir(vdir)):
@@ -380,15 +383,18 @@ class Bench:
                 continue
             l = self.args.variant_seq
             lq = 1 if name.startswith("decode") else l
+            work = os.path.join(self.work, prefix + name)
             r = subprocess.run([sys.executable, os.path.join(ROOT, "test/lib/check_variant.py"),
-                                "--variant", name, "--workdir",
-                                os.path.join(self.work, "v_" + name), "--lq", str(lq),
+                                "--variant", name, "--workdir", work, "--lq", str(lq),
                                 "--lk", str(l), "--inputs-only"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             if r.returncode != 0:
                 sys.exit("error: inputs for %s:\n%s" % (name, r.stderr))
-            inputs = r.stdout.split()
-            mlir, exe = self.compile("v_" + name, mlir_path=os.path.join(vdir, f))
+            yield name, os.path.join(vdir, f), work, r.stdout.split(), l
+
+    def variants(self):
+        for name, path, _, inputs, l in self.variant_cases("v_"):
+            mlir, exe = self.compile("v_" + name, mlir_path=path)
             hal = self.halide("v_" + name, mlir)
             self.measure("variants", name, exe, mlir, inputs, "L=%d" % l, halide=hal)
 
@@ -482,25 +488,7 @@ class Bench:
         section makes them, the saved state from @main_train, one random
         gradient per result; GFLOP/s count 2.5x the forward's visible-pair
         work."""
-        vdir = os.path.join(ROOT, "examples/variants")
-        env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ["PATH"])
-        for f in sorted(os.listdir(vdir)):
-            if not f.endswith(".mlir"):
-                continue
-            name = f[:-5]
-            if not re.search(self.args.variant_filter, name):
-                continue
-            l = self.args.variant_seq
-            lq = 1 if name.startswith("decode") else l
-            work = os.path.join(self.work, "bv_" + name)
-            r = subprocess.run([sys.executable, os.path.join(ROOT, "test/lib/check_variant.py"),
-                                "--variant", name, "--workdir", work, "--lq", str(lq),
-                                "--lk", str(l), "--inputs-only"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            if r.returncode != 0:
-                sys.exit("error: inputs for %s:\n%s" % (name, r.stderr))
-            inputs = r.stdout.split()
-            src = os.path.join(vdir, f)
+        for name, src, work, inputs, l in self.variant_cases("bv_"):
             gen = os.path.join(work, "gen.mlir")
             with open(gen, "w") as out:
                 out.write(sh([os.path.join(self.bin, "attn-opt"), src,

@@ -258,37 +258,42 @@ private:
       memref::StoreOp::create(b, loc, v, buf, row(lead, c));
   }
 
-  /// dst[r, :] = src[lead, row0 + r, :] (f32) for r < rows, n elements.
-  void packRows(Value src, ArrayRef<Value> lead, Value row0, Value rows,
-                int64_t n, Value dst) {
+  /// body(r, c, v) for each f32 vector v = src[lead, row0 + r, c .. c + w)
+  /// (w = lanesFor(n)) of the rows r < rows.
+  void forEachRowVector(Value src, ArrayRef<Value> lead, Value row0,
+                        Value rows, int64_t n,
+                        function_ref<void(Value, Value, Value, int64_t)> body) {
     int64_t w = lanesFor(n);
     buildFor(b, loc, c0, rows, 1, [&](Value r) {
       SmallVector<Value> at(lead.begin(), lead.end());
       at.push_back(arith::AddIOp::create(b, loc, row0, r));
-      buildFor(b, loc, c0, idx(n), w, [&](Value c) {
-        vstore(vload(src, at, c, w), dst, {r}, c);
-      });
+      buildFor(b, loc, c0, idx(n), w,
+               [&](Value c) { body(r, c, vload(src, at, c, w), w); });
     });
+  }
+
+  /// dst[r, :] = src[lead, row0 + r, :] (f32) for r < rows, n elements.
+  void packRows(Value src, ArrayRef<Value> lead, Value row0, Value rows,
+                int64_t n, Value dst) {
+    forEachRowVector(src, lead, row0, rows, n,
+                     [&](Value r, Value c, Value v, int64_t) {
+                       vstore(v, dst, {r}, c);
+                     });
   }
 
   /// dst[c, r] = src[lead, row0 + r, c] (f32) for r < rows, zero for
   /// rows <= r < kTile: the transposed tile a product over keys reads.
   void packTransposed(Value src, ArrayRef<Value> lead, Value row0, Value rows,
                       int64_t n, Value dst) {
-    int64_t w = lanesFor(n);
-    buildFor(b, loc, c0, rows, 1, [&](Value r) {
-      SmallVector<Value> at(lead.begin(), lead.end());
-      at.push_back(arith::AddIOp::create(b, loc, row0, r));
-      buildFor(b, loc, c0, idx(n), w, [&](Value c) {
-        Value v = vload(src, at, c, w);
-        for (int64_t l = 0; l < w; ++l) {
-          Value x = w == 1 ? v
-                           : vector::ExtractOp::create(b, loc, v, l).getResult();
-          Value cl = arith::AddIOp::create(b, loc, c, idx(l));
-          memref::StoreOp::create(b, loc, x, dst, ValueRange{cl, r});
-        }
-      });
-    });
+    forEachRowVector(
+        src, lead, row0, rows, n, [&](Value r, Value c, Value v, int64_t w) {
+          for (int64_t l = 0; l < w; ++l) {
+            Value x =
+                w == 1 ? v : vector::ExtractOp::create(b, loc, v, l).getResult();
+            Value cl = arith::AddIOp::create(b, loc, c, idx(l));
+            memref::StoreOp::create(b, loc, x, dst, ValueRange{cl, r});
+          }
+        });
     buildFor(b, loc, rows, idx(kTile), 1, [&](Value r) {
       buildFor(b, loc, c0, idx(n), 1, [&](Value c) {
         memref::StoreOp::create(b, loc, zero, dst, ValueRange{c, r});
