@@ -91,7 +91,9 @@ public:
       // score_grad's accumulations indexed by the query head are owned by
       // the tiled nest's iteration (its group's heads): done there, on the
       // pairs it visits anyway (by batch too, or in order over batches).
-      if (!op.getCaptureGrads().empty() && !op.getScoreGrad().empty()) {
+      bool accumulates = false;
+      op.getScoreGrad().walk([&](GradAccumulateOp) { accumulates = true; });
+      if (accumulates) {
         auto [byBatch, byHead] = accumulationOwners(op.getScoreGrad(), 2);
         foldCaptures = byHead;
         foldByBatch = byBatch;
@@ -329,7 +331,6 @@ private:
     Type f32t = b.getF32Type();
     bool softmax = op.getNormalizer() == Normalizer::softmax;
     int64_t group = heads / kvHeads;
-    int64_t we = lanesFor(kTile);
     // Visibility (mask && causal) as one (b, h, i, j) region; score_grad
     // without its capture accumulations (the capture nest does those).
     Region visibility, scoreGrad;
@@ -353,6 +354,7 @@ private:
       for (Operation *acc : accs)
         acc->erase();
     }
+    int64_t we = lanesFor(kTile);
     LogicalResult status = success();
     auto tile = [&](int64_t n) { return MemRefType::get({kTile, n}, f32t); };
     Value kt0 = idx(kTile);
@@ -553,11 +555,19 @@ private:
       buildFor(b, loc, c0, kt0, we, [&](Value c) {
         Value j = arith::AddIOp::create(b, loc, j0, c);
         Value jv = indexVector(j, we);
-        // Keys past Lk (the tile's zero padding) need no test: their P and
-        // dR only reach dK/dV rows that are never written out, and dQ's
-        // product stops at the tile's last key.
+        // Keys past Lk (the tile's zero padding) need no test for dK, dV
+        // and dQ: their P and dR only reach dK/dV rows that are never
+        // written out, and dQ's product stops at the tile's last key. Folded
+        // capture accumulations would count them (P = exp(s(0) - LSE)).
         Value vis = vector::BroadcastOp::create(
             b, loc, VectorType::get({we}, b.getI1Type()), rowLive);
+        if (foldCaptures)
+          vis = arith::AndIOp::create(
+              b, loc, vis,
+              arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::slt, jv,
+                  vector::BroadcastOp::create(
+                      b, loc, VectorType::get({we}, b.getIndexType()), lk)));
         if (hasMask) {
           FailureOr<Value> m = vectorizeRegion(
               b, loc, visibility.front(), {bi, h, i, jv}, we, op);
