@@ -202,7 +202,8 @@ private:
     // A static row count takes the largest block of at least half the rows
     // that divides it (32 rows: 4 x 4 vectors rather than 6 x 4 and two
     // single rows).
-    if (std::optional<int64_t> mc = getConstantIntValue(m))
+    std::optional<int64_t> mc = getConstantIntValue(m);
+    if (mc)
       for (int64_t r = rr; r * 2 >= rr; --r)
         if (*mc % r == 0) {
           rr = r;
@@ -238,7 +239,6 @@ private:
             cStore(rowIdx[r], cols[j], acc[r * nvb + j]);
       });
     };
-    std::optional<int64_t> mc = getConstantIntValue(m);
     if (mc && *mc % rr == 0) {
       buildFor(b, loc, c0, m, rr, [&](Value r0) { block(r0, rr); });
       return;
@@ -249,11 +249,8 @@ private:
     buildFor(b, loc, full, m, 1, [&](Value r0) { block(r0, 1); });
   }
 
-  /// f32 vector `w` wide at buf[at..., c].
-  Value vload(Value buf, ArrayRef<Value> at, Value c, int64_t w) {
-    return loadVec(buf, at, c, w);
-  }
-  void vstore(Value v, Value buf, ArrayRef<Value> lead, Value c) {
+  /// Stores `v` (a vector, or a scalar for one lane) at buf[lead..., c].
+  void storeVec(Value v, Value buf, ArrayRef<Value> lead, Value c) {
     if (isa<VectorType>(v.getType()))
       vector::StoreOp::create(b, loc, v, buf, row(lead, c));
     else
@@ -270,7 +267,7 @@ private:
       SmallVector<Value> at(lead.begin(), lead.end());
       at.push_back(arith::AddIOp::create(b, loc, row0, r));
       buildFor(b, loc, c0, idx(n), w,
-               [&](Value c) { body(r, c, vload(src, at, c, w), w); });
+               [&](Value c) { body(r, c, loadVec(src, at, c, w), w); });
     });
   }
 
@@ -279,7 +276,7 @@ private:
                 int64_t n, Value dst) {
     forEachRowVector(src, lead, row0, rows, n,
                      [&](Value r, Value c, Value v, int64_t) {
-                       vstore(v, dst, {r}, c);
+                       storeVec(v, dst, {r}, c);
                      });
   }
 
@@ -455,11 +452,11 @@ private:
           Value j = arith::AddIOp::create(b, loc, j0, c);
           int64_t w = lanesFor(d);
           buildFor(b, loc, c0, idx(d), w, [&](Value e) {
-            vstore(vload(dkAcc, {c}, e, w), dk, {bi, g, j}, e);
+            storeVec(loadVec(dkAcc, {c}, e, w), dk, {bi, g, j}, e);
           });
           int64_t wv = lanesFor(dv);
           buildFor(b, loc, c0, idx(dv), wv, [&](Value e) {
-            vstore(vload(dvAcc, {c}, e, wv), dvOut, {bi, g, j}, e);
+            storeVec(loadVec(dvAcc, {c}, e, wv), dvOut, {bi, g, j}, e);
           });
         });
       });
@@ -475,11 +472,11 @@ private:
       forall({batch, idx(heads)}, [&](ValueRange bh) {
         buildFor(b, loc, c0, lq, 1, [&](Value i) {
           buildFor(b, loc, c0, idx(d), w, [&](Value e) {
-            Value sum = vload(dqBuf, {c0, bh[0], bh[1], i}, e, w);
+            Value sum = loadVec(dqBuf, {c0, bh[0], bh[1], i}, e, w);
             for (int64_t p = 1; p < parts; ++p)
               sum = arith::AddFOp::create(
-                  b, loc, sum, vload(dqBuf, {idx(p), bh[0], bh[1], i}, e, w));
-            vstore(sum, dq, {bh[0], bh[1], i}, e);
+                  b, loc, sum, loadVec(dqBuf, {idx(p), bh[0], bh[1], i}, e, w));
+            storeVec(sum, dq, {bh[0], bh[1], i}, e);
           });
         });
       });
@@ -510,32 +507,21 @@ private:
     };
     auto rowsOf = [&](Value buf) {
       return [this, buf](Value k, Value c, int64_t w) -> Value {
-        return vload(buf, {k}, c, w);
+        return loadVec(buf, {k}, c, w);
       };
     };
-    auto storeTo = [&](Value buf, ArrayRef<Value> lead) {
-      SmallVector<Value> l(lead.begin(), lead.end());
-      return [this, buf, l](Value r, Value c, Value v) {
-        SmallVector<Value> at = l;
-        at.push_back(r);
-        vstore(v, buf, at, c);
-      };
-    };
-    auto loadFrom = [&](Value buf, ArrayRef<Value> lead) {
-      SmallVector<Value> l(lead.begin(), lead.end());
-      return [this, buf, l](Value r, Value c, int64_t w) -> Value {
-        SmallVector<Value> at = l;
-        at.push_back(r);
-        return vload(buf, at, c, w);
+    auto storeTo = [&](Value buf) {
+      return [this, buf](Value r, Value c, Value v) {
+        storeVec(v, buf, {r}, c);
       };
     };
     auto zeroVec = [&](Value, Value, int64_t w) { return splat(zero, w); };
 
     // S = Q K^T into pTile, dP = dO V^T into dsTile.
     gemm(nq, kTile, idx(d), scalarAt(qTile), rowsOf(kT), zeroVec,
-         storeTo(pTile, {}));
+         storeTo(pTile));
     gemm(nq, kTile, idx(dv), scalarAt(doTile), rowsOf(vT), zeroVec,
-         storeTo(dsTile, {}));
+         storeTo(dsTile));
 
     // P and scale * dR, elementwise over vectors of keys; invisible pairs
     // (masked, a row without keys) are 0.
@@ -579,7 +565,7 @@ private:
                                       broadcastToVector(b, loc, *m, we));
         }
         Value rv = arith::MulFOp::create(b, loc, scaleV,
-                                         vload(pTile, {r}, c, we));
+                                         loadVec(pTile, {r}, c, we));
         Value s = rv;
         if (!op.getScore().empty()) {
           FailureOr<Value> sv = vectorizeRegion(
@@ -590,7 +576,7 @@ private:
           }
           s = broadcastToVector(b, loc, *sv, we);
         }
-        Value dp = vload(dsTile, {r}, c, we);
+        Value dp = loadVec(dsTile, {r}, c, we);
         Value p, ds;
         if (softmax) {
           p = math::ExpOp::create(
@@ -666,8 +652,8 @@ private:
           dr = broadcastToVector(b, loc, *gv, we);
         }
         dr = arith::MulFOp::create(b, loc, dr, scaleV);
-        vstore(arith::SelectOp::create(b, loc, vis, p, zeroV), pTile, {r}, c);
-        vstore(arith::SelectOp::create(b, loc, vis, dr, zeroV), dsTile, {r},
+        storeVec(arith::SelectOp::create(b, loc, vis, p, zeroV), pTile, {r}, c);
+        storeVec(arith::SelectOp::create(b, loc, vis, dr, zeroV), dsTile, {r},
                c);
       });
     });
@@ -676,20 +662,16 @@ private:
 
     // dV += P^T dO, dK += dR^T Q over the tile's rows; dQ += dR K.
     gemm(kt0, dv, nq, transposedAt(pTile), rowsOf(doTile),
-         loadFrom(dvAcc, {}), storeTo(dvAcc, {}));
-    gemm(kt0, d, nq, transposedAt(dsTile), rowsOf(qTile), loadFrom(dkAcc, {}),
-         storeTo(dkAcc, {}));
-    Value rowBase = i0;
+         rowsOf(dvAcc), storeTo(dvAcc));
+    gemm(kt0, d, nq, transposedAt(dsTile), rowsOf(qTile), rowsOf(dkAcc),
+         storeTo(dkAcc));
+    auto dqRow = [&](Value r) {
+      return row(dqLead, arith::AddIOp::create(b, loc, i0, r));
+    };
     gemm(
         nq, d, nk, scalarAt(dsTile), rowsOf(kRows),
-        [&](Value r, Value c, int64_t w) {
-          return vload(dq, row(dqLead, arith::AddIOp::create(b, loc, rowBase, r)),
-                       c, w);
-        },
-        [&](Value r, Value c, Value v) {
-          vstore(v, dq, row(dqLead, arith::AddIOp::create(b, loc, rowBase, r)),
-                 c);
-        });
+        [&](Value r, Value c, int64_t w) { return loadVec(dq, dqRow(r), c, w); },
+        [&](Value r, Value c, Value v) { storeVec(v, dq, dqRow(r), c); });
     return success();
   }
 
@@ -792,12 +774,8 @@ private:
   /// out[ol, c] = 0 for c < n.
   void fill(Value out, ArrayRef<Value> ol, int64_t n) {
     int64_t w = lanesFor(n);
-    buildFor(b, loc, c0, idx(n), w, [&](Value c) {
-      if (w == 1)
-        memref::StoreOp::create(b, loc, zero, out, row(ol, c));
-      else
-        vector::StoreOp::create(b, loc, splat(zero, w), out, row(ol, c));
-    });
+    buildFor(b, loc, c0, idx(n), w,
+             [&](Value c) { storeVec(splat(zero, w), out, ol, c); });
   }
 
   /// out[ol, c] += a x[xl, c] for c < n (out f32).
@@ -807,11 +785,7 @@ private:
     Value av = splat(a, w);
     buildFor(b, loc, c0, idx(n), w, [&](Value c) {
       Value o = loadVec(out, ol, c, w);
-      Value y = fma(av, loadVec(x, xl, c, w), o);
-      if (w == 1)
-        memref::StoreOp::create(b, loc, y, out, row(ol, c));
-      else
-        vector::StoreOp::create(b, loc, y, out, row(ol, c));
+      storeVec(fma(av, loadVec(x, xl, c, w), o), out, ol, c);
     });
   }
 

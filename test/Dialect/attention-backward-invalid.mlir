@@ -227,3 +227,14 @@ func.func @softmax_no_lse(%q: tensor<1x4x8x16xf32>) {
       -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
   return
 }
+
+// -----
+
+func.func @saved_rank(%q: tensor<1x4x8x16xf32>, %l: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected saved output to be of rank 4, got 'tensor<1x4x8xf32>'}}
+  %a:3 = attn.attention_backward scale(0.25) ins(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      saved(%l : tensor<1x4x8xf32>) lse(%l : tensor<1x4x8xf32>) grads(%q : tensor<1x4x8x16xf32>)
+      outs(%q, %q, %q : tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>)
+      -> tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>, tensor<1x4x8x16xf32>
+  return
+}
