@@ -20,6 +20,7 @@
 #include "mlir/IR/IRMapping.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -527,6 +528,520 @@ EvictOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// attn.route
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Builds the linalg.generics of a router's differentiable part: one
+/// iteration space per generic, inputs at projected maps, an f32 output.
+class RouteProgram {
+public:
+  RouteProgram(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  /// An f32 tensor of `shape` (dynamic sizes `dyn`): empty, or filled with
+  /// `fill` for a reduction's initial value.
+  Value init(ArrayRef<int64_t> shape, ValueRange dyn,
+             std::optional<float> fill = std::nullopt) {
+    Value empty = tensor::EmptyOp::create(b, loc, shape, b.getF32Type(), dyn);
+    if (!fill)
+      return empty;
+    Value c = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(*fill));
+    return linalg::FillOp::create(b, loc, c, empty).getResult(0);
+  }
+
+  /// A generic over `loops` loops (the output at `outMap`; loops missing
+  /// from it are reductions) with `body(args, indices)` yielding one value.
+  Value generic(unsigned loops, ValueRange ins, ArrayRef<AffineMap> inMaps,
+                Value out, AffineMap outMap,
+                function_ref<Value(OpBuilder &, ValueRange)> body) {
+    SmallVector<AffineMap> maps(inMaps.begin(), inMaps.end());
+    maps.push_back(outMap);
+    SmallVector<utils::IteratorType> iters;
+    for (unsigned d = 0; d < loops; ++d)
+      iters.push_back(outMap.isFunctionOfDim(d)
+                          ? utils::IteratorType::parallel
+                          : utils::IteratorType::reduction);
+    return linalg::GenericOp::create(
+               b, loc, out.getType(), ins, ValueRange{out}, maps, iters,
+               [&](OpBuilder &nb, Location, ValueRange args) {
+                 linalg::YieldOp::create(nb, loc, body(nb, args));
+               })
+        .getResult(0);
+  }
+
+  /// The map of `loops` loops onto the listed dims.
+  AffineMap map(unsigned loops, ArrayRef<unsigned> dims) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned d : dims)
+      exprs.push_back(b.getAffineDimExpr(d));
+    return AffineMap::get(loops, 0, exprs, b.getContext());
+  }
+
+  OpBuilder &b;
+  Location loc;
+};
+
+static Value f32Const(OpBuilder &b, Location loc, float v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+/// `x` as f32.
+static Value toF32(OpBuilder &b, Location loc, Value x) {
+  if (x.getType().isF32())
+    return x;
+  if (x.getType().getIntOrFloatBitWidth() > 32)
+    return arith::TruncFOp::create(b, loc, b.getF32Type(), x);
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+}
+
+/// 1 / s where s > 0, else 0.
+static Value safeInverse(OpBuilder &b, Location loc, Value s) {
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, s,
+                                         f32Const(b, loc, 0.0f));
+  return arith::SelectOp::create(
+      b, loc, positive,
+      arith::DivFOp::create(b, loc, f32Const(b, loc, 1.0f), s),
+      f32Const(b, loc, 0.0f));
+}
+
+/// m where m > -inf, else 0 (a row without finite entries).
+static Value finiteOrZero(OpBuilder &b, Location loc, Value m) {
+  Value finite = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::OGT, m,
+      f32Const(b, loc, -std::numeric_limits<float>::infinity()));
+  return arith::SelectOp::create(b, loc, finite, m, f32Const(b, loc, 0.0f));
+}
+} // namespace
+
+LogicalResult
+RouteOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                      ArrayRef<Value> resultAdjoints,
+                      SmallVectorImpl<Value> &operandAdjoints,
+                      SmallVectorImpl<std::pair<Value, Value>> &) {
+  // The selection (indices, groups, capacity, skipping) is piecewise
+  // constant. With it held fixed, the weights and the probability sums are
+  // smooth functions of the logits, which this writes as linalg.generics
+  // (logits -> z -> p -> the chosen slots -> renormalized, scaled weights;
+  // p summed over tokens) and differentiates with their own adjoints. The
+  // row maxima that stabilize the softmaxes are constants (a softmax does
+  // not depend on them). The bias only moves the selection: no gradient.
+  Location loc = getLoc();
+  if (!isa<RankedTensorType>(getInput().getType()))
+    return emitOpError("is differentiated on tensors only");
+  operandAdjoints.assign(getNumOperands(), Value());
+  Value dw = resultAdjoints[0];
+  Value dps = resultAdjoints.size() > 3 ? resultAdjoints[3] : Value();
+  if (!dw && !dps)
+    return success();
+  Block *block = b.getInsertionBlock();
+  Block::iterator end = b.getInsertionPoint();
+  Operation *before = end == block->begin() ? nullptr : &*std::prev(end);
+  DenseSet<Operation *> constants; // built, but not differentiated
+  RouteProgram g(b, loc);
+  const float inf = std::numeric_limits<float>::infinity();
+  RouteScoring scoring = getScoring();
+  int64_t n = cast<RankedTensorType>(getInput().getType()).getRank();
+  unsigned lead = n - 2, tDim = n - 2, eDim = n - 1;
+  SmallVector<unsigned> rowDims; // (lead..., t)
+  for (unsigned d = 0; d + 1 < static_cast<unsigned>(n); ++d)
+    rowDims.push_back(d);
+  auto plus = [](ArrayRef<unsigned> dims, std::initializer_list<unsigned> more) {
+    SmallVector<unsigned> out(dims.begin(), dims.end());
+    out.append(more);
+    return out;
+  };
+  Value input = mapping.lookup(getInput());
+
+  // 1. Logits [lead..., T, E] in f32 (x W when the router projects).
+  Value logits = input;
+  SmallVector<int64_t> lShape;
+  SmallVector<Value> lDyn, rowDyn;
+  auto inType = cast<RankedTensorType>(input.getType());
+  for (unsigned d = 0; d + 1 < static_cast<unsigned>(n); ++d) {
+    lShape.push_back(inType.getDimSize(d));
+    if (inType.isDynamicDim(d)) {
+      lDyn.push_back(tensor::DimOp::create(b, loc, input, d));
+      rowDyn.push_back(lDyn.back());
+    }
+  }
+  SmallVector<int64_t> rowShape = lShape;
+  if (Value weight = getWeight()) {
+    Value w = mapping.lookup(weight);
+    auto wType = cast<RankedTensorType>(w.getType());
+    int64_t wRank = wType.getRank();
+    lShape.push_back(wType.getDimSize(wRank - 1));
+    if (wType.isDynamicDim(wRank - 1))
+      lDyn.push_back(tensor::DimOp::create(b, loc, w, wRank - 1));
+    // Loops (lead..., t, e, m).
+    unsigned loops = n + 1, mDim = n;
+    SmallVector<unsigned> wDims;
+    for (unsigned d = 0; d + 2 < static_cast<unsigned>(wRank); ++d)
+      wDims.push_back(d + (lead - (wRank - 2)));
+    wDims.push_back(mDim);
+    wDims.push_back(eDim);
+    logits = g.generic(
+        loops, {input, w},
+        {g.map(loops, plus(rowDims, {mDim})), g.map(loops, wDims)},
+        g.init(lShape, lDyn, 0.0f), g.map(loops, plus(rowDims, {eDim})),
+        [&](OpBuilder &nb, ValueRange a) -> Value {
+          Value prod = arith::MulFOp::create(nb, loc, toF32(nb, loc, a[0]),
+                                             toF32(nb, loc, a[1]));
+          return arith::AddFOp::create(nb, loc, a[2], prod);
+        });
+  } else {
+    lShape.push_back(inType.getDimSize(n - 1));
+    if (inType.isDynamicDim(n - 1))
+      lDyn.push_back(tensor::DimOp::create(b, loc, input, n - 1));
+  }
+
+  // 2. z = score(l / temperature, t, e); pruned experts -inf.
+  unsigned loops = n;
+  AffineMap lMap = g.map(loops, plus(rowDims, {eDim}));
+  AffineMap rowMap = g.map(loops, rowDims);
+  SmallVector<Value> zIns = {logits};
+  SmallVector<AffineMap> zMaps = {lMap};
+  if (auto keep = getKeep()) {
+    SmallVector<bool> bits(keep->begin(), keep->end());
+    auto type = RankedTensorType::get({static_cast<int64_t>(bits.size())},
+                                      b.getI1Type());
+    zIns.push_back(arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, ArrayRef<bool>(bits))));
+    zMaps.push_back(g.map(loops, {eDim}));
+  }
+  std::optional<float> invTemp;
+  if (auto temp = getTemperature())
+    invTemp = 1.0f / temp->convertToFloat();
+  Value z = g.generic(
+      loops, zIns, zMaps, g.init(lShape, lDyn), lMap,
+      [&](OpBuilder &nb, ValueRange a) -> Value {
+        Value v = toF32(nb, loc, a[0]);
+        if (invTemp)
+          v = arith::MulFOp::create(nb, loc, v, f32Const(nb, loc, *invTemp));
+        if (!getScore().empty()) {
+          IRMapping m = mapping;
+          Block &region = getScore().front();
+          m.map(region.getArgument(0), v);
+          m.map(region.getArgument(1), linalg::IndexOp::create(nb, loc, tDim));
+          m.map(region.getArgument(2), linalg::IndexOp::create(nb, loc, eDim));
+          for (Operation &o : region.without_terminator())
+            nb.clone(o, m);
+          v = m.lookupOrDefault(region.getTerminator()->getOperand(0));
+        }
+        if (getKeep())
+          v = arith::SelectOp::create(nb, loc, a[1], v,
+                                      f32Const(nb, loc, -inf));
+        return v;
+      });
+
+  // 3. Probabilities p.
+  auto maxOver = [&](unsigned loops, Value x, AffineMap xMap, AffineMap outMap,
+                     ArrayRef<int64_t> shape, ValueRange dyn) {
+    Value m = g.generic(loops, {x}, {xMap}, g.init(shape, dyn, -inf), outMap,
+                        [&](OpBuilder &nb, ValueRange a) -> Value {
+                          return arith::MaximumFOp::create(nb, loc, a[1], a[0]);
+                        });
+    constants.insert(m.getDefiningOp());
+    return m;
+  };
+  Value p = z;
+  bool softmax = scoring == RouteScoring::softmax ||
+                 (scoring == RouteScoring::topk_softmax && dps);
+  if (softmax) {
+    Value m = maxOver(loops, z, lMap, rowMap, rowShape, rowDyn);
+    Value ex = g.generic(loops, {z, m}, {lMap, rowMap}, g.init(lShape, lDyn),
+                         lMap, [&](OpBuilder &nb, ValueRange a) -> Value {
+                           Value s = arith::SubFOp::create(
+                               nb, loc, a[0], finiteOrZero(nb, loc, a[1]));
+                           return math::ExpOp::create(nb, loc, s);
+                         });
+    Value sum = g.generic(loops, {ex}, {lMap}, g.init(rowShape, rowDyn, 0.0f),
+                          rowMap, [&](OpBuilder &nb, ValueRange a) -> Value {
+                            return arith::AddFOp::create(nb, loc, a[1], a[0]);
+                          });
+    p = g.generic(loops, {ex, sum}, {lMap, rowMap}, g.init(lShape, lDyn), lMap,
+                  [&](OpBuilder &nb, ValueRange a) -> Value {
+                    return arith::MulFOp::create(nb, loc, a[0],
+                                                 safeInverse(nb, loc, a[1]));
+                  });
+  } else if (scoring == RouteScoring::sigmoid) {
+    // sigmoid(z) = 1 / (1 + t) or t / (1 + t) with t = exp(-|z|): finite
+    // derivatives everywhere; a pruned expert (-inf) has p = 0.
+    p = g.generic(
+        loops, {z}, {lMap}, g.init(lShape, lDyn), lMap,
+        [&](OpBuilder &nb, ValueRange a) -> Value {
+          Value pruned = arith::CmpFOp::create(
+              nb, loc, arith::CmpFPredicate::OEQ, a[0], f32Const(nb, loc, -inf));
+          Value zz = arith::SelectOp::create(nb, loc, pruned,
+                                             f32Const(nb, loc, 0.0f), a[0]);
+          Value t = math::ExpOp::create(
+              nb, loc,
+              arith::NegFOp::create(nb, loc, math::AbsFOp::create(nb, loc, zz)));
+          Value r = arith::DivFOp::create(
+              nb, loc, f32Const(nb, loc, 1.0f),
+              arith::AddFOp::create(nb, loc, f32Const(nb, loc, 1.0f), t));
+          Value positive = arith::CmpFOp::create(
+              nb, loc, arith::CmpFPredicate::OGE, zz, f32Const(nb, loc, 0.0f));
+          Value s = arith::SelectOp::create(
+              nb, loc, positive, r, arith::MulFOp::create(nb, loc, t, r));
+          return arith::SelectOp::create(nb, loc, pruned,
+                                         f32Const(nb, loc, 0.0f), s);
+        });
+  }
+
+  // 4. The weights: p (or z) at the chosen experts, through top-k softmax,
+  // renormalization and scale; slots the forward dropped are 0.
+  Value weights;
+  if (dw) {
+    Value finalIdx = mapping.lookup(getResult(1));
+    Value chosen = finalIdx;
+    if (getSkipThresholdAttr() || getCapacityFactorAttr()) {
+      // Skipping and capacity only drop slots (index -1, weight 0); the
+      // renormalization saw every slot the top-k chose.
+      // (A fresh copy of the score region: its arguments unmapped.)
+      IRMapping copy = mapping;
+      for (Block &blk : getScore())
+        for (BlockArgument arg : blk.getArguments())
+          copy.erase(arg);
+      Operation *all = b.clone(*getOperation(), copy);
+      all->removeAttr(getSkipThresholdAttrName());
+      all->removeAttr(getCapacityFactorAttrName());
+      constants.insert(all);
+      chosen = all->getResult(1);
+    }
+    auto wType = cast<RankedTensorType>(dw.getType());
+    SmallVector<int64_t> sShape(wType.getShape());
+    SmallVector<Value> sDyn = dynamicSizes(b, loc, dw);
+    // Loops (lead..., t, s, e).
+    unsigned sl = n + 1, sDim = n - 1, e2 = n;
+    AffineMap slotMap = g.map(sl, plus(rowDims, {sDim}));
+    AffineMap lAtSlot = g.map(sl, plus(rowDims, {e2}));
+    bool fromLogits = scoring == RouteScoring::topk_softmax ||
+                      scoring == RouteScoring::none;
+    Value u = g.generic(
+        sl, {chosen, fromLogits ? z : p}, {slotMap, lAtSlot},
+        g.init(sShape, sDyn, 0.0f), slotMap,
+        [&](OpBuilder &nb, ValueRange a) -> Value {
+          Value e = arith::IndexCastOp::create(
+              nb, loc, nb.getI32Type(), linalg::IndexOp::create(nb, loc, e2));
+          Value hit =
+              arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::eq, a[0], e);
+          return arith::AddFOp::create(
+              nb, loc, a[2],
+              arith::SelectOp::create(nb, loc, hit, a[1],
+                                      f32Const(nb, loc, 0.0f)));
+        });
+    AffineMap sRow = g.map(loops, rowDims);
+    AffineMap sId = g.map(loops, plus(rowDims, {sDim}));
+    if (scoring == RouteScoring::topk_softmax) {
+      Value masked = g.generic(
+          loops, {u, chosen}, {sId, sId}, g.init(sShape, sDyn), sId,
+          [&](OpBuilder &nb, ValueRange a) -> Value {
+            Value valid = arith::CmpIOp::create(
+                nb, loc, arith::CmpIPredicate::sge, a[1],
+                arith::ConstantIntOp::create(nb, loc, nb.getI32Type(), 0));
+            return arith::SelectOp::create(nb, loc, valid, a[0],
+                                           f32Const(nb, loc, -inf));
+          });
+      constants.insert(masked.getDefiningOp());
+      Value m = maxOver(loops, masked, sId, sRow, rowShape, rowDyn);
+      u = g.generic(loops, {u, m, chosen}, {sId, sRow, sId},
+                    g.init(sShape, sDyn), sId,
+                    [&](OpBuilder &nb, ValueRange a) -> Value {
+                      Value valid = arith::CmpIOp::create(
+                          nb, loc, arith::CmpIPredicate::sge, a[2],
+                          arith::ConstantIntOp::create(nb, loc,
+                                                       nb.getI32Type(), 0));
+                      Value ex = math::ExpOp::create(
+                          nb, loc,
+                          arith::SubFOp::create(nb, loc, a[0],
+                                                finiteOrZero(nb, loc, a[1])));
+                      return arith::SelectOp::create(nb, loc, valid, ex,
+                                                     f32Const(nb, loc, 0.0f));
+                    });
+    }
+    bool renorm = scoring == RouteScoring::topk_softmax || getRenormalize();
+    float scale = getRoutedScale() ? getRoutedScale()->convertToFloat() : 1.0f;
+    SmallVector<Value> wIns = {u, finalIdx};
+    SmallVector<AffineMap> wMaps = {sId, sId};
+    if (renorm) {
+      wIns.push_back(g.generic(loops, {u}, {sId},
+                               g.init(rowShape, rowDyn, 0.0f), sRow,
+                               [&](OpBuilder &nb, ValueRange a) -> Value {
+                                 return arith::AddFOp::create(nb, loc, a[1],
+                                                              a[0]);
+                               }));
+      wMaps.push_back(sRow);
+    }
+    weights = g.generic(
+        loops, wIns, wMaps, g.init(sShape, sDyn), sId,
+        [&](OpBuilder &nb, ValueRange a) -> Value {
+          Value w = a[0];
+          if (renorm)
+            w = arith::MulFOp::create(nb, loc, w, safeInverse(nb, loc, a[2]));
+          if (scale != 1.0f)
+            w = arith::MulFOp::create(nb, loc, w, f32Const(nb, loc, scale));
+          Value kept = arith::CmpIOp::create(
+              nb, loc, arith::CmpIPredicate::sge, a[1],
+              arith::ConstantIntOp::create(nb, loc, nb.getI32Type(), 0));
+          return arith::SelectOp::create(nb, loc, kept, w,
+                                         f32Const(nb, loc, 0.0f));
+        });
+  }
+
+  // 5. The probability sums over every token (lead dims included).
+  Value sums;
+  if (dps) {
+    auto pType = cast<RankedTensorType>(dps.getType());
+    sums = g.generic(
+        loops, {p}, {lMap},
+        g.init(pType.getShape(), dynamicSizes(b, loc, dps), 0.0f),
+        g.map(loops, {eDim}), [&](OpBuilder &nb, ValueRange a) -> Value {
+          Value isInf = arith::CmpFOp::create(
+              nb, loc, arith::CmpFPredicate::OEQ, a[0], f32Const(nb, loc, -inf));
+          return arith::AddFOp::create(
+              nb, loc, a[1],
+              arith::SelectOp::create(nb, loc, isInf, f32Const(nb, loc, 0.0f),
+                                      a[0]));
+        });
+  }
+
+  // 6. The reverse sweep over what was built.
+  Block::iterator first =
+      before ? std::next(before->getIterator()) : block->begin();
+  IRMapping identity;
+  for (Operation &o : llvm::make_range(first, end)) {
+    for (Value v : o.getOperands())
+      identity.map(v, v);
+    for (Value v : o.getResults())
+      identity.map(v, v);
+  }
+  DenseMap<Value, Value> adjoints;
+  if (weights)
+    adjoints[weights] = dw;
+  if (sums)
+    adjoints[sums] = dps;
+  if (failed(reverseSweep(b, llvm::make_range(first, end), identity, adjoints,
+                          [&](Operation &o, ArrayRef<Value>) {
+                            return success(constants.contains(&o));
+                          })))
+    return failure();
+  operandAdjoints[0] = adjoints.lookup(input);
+  if (Value weight = getWeight())
+    operandAdjoints[1] = adjoints.lookup(mapping.lookup(weight));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// attn.experts
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                        ArrayRef<Value> resultAdjoints,
+                        SmallVectorImpl<Value> &operandAdjoints,
+                        SmallVectorImpl<std::pair<Value, Value>> &) {
+  // The layer written densely over the experts as linalg.generics and
+  // differentiated with their own adjoints:
+  //   G[t, e]    = sum_s (idx[t, s] == e) w[t, s]       (the routing matrix)
+  //   A, B       = x W1[e], x W3[e]                       [T, E, F]
+  //   O[t, e, :] = (act(A) * B)[t, e, :] W2[e]
+  //   y[t, :]    = sum_e G[t, e] O[t, e, :]
+  // Every expert's FFN runs on every token here: E / k times the routed
+  // work of the forward, the price of a derived backward (no sorted
+  // grouped matmuls yet). The indices are constants.
+  Location loc = getLoc();
+  if (!isa<RankedTensorType>(getInput().getType()))
+    return emitOpError("is differentiated on tensors only");
+  operandAdjoints.assign(getNumOperands(), Value());
+  Value dy = resultAdjoints[0];
+  if (!dy)
+    return success();
+  Block *block = b.getInsertionBlock();
+  Block::iterator end = b.getInsertionPoint();
+  Operation *before = end == block->begin() ? nullptr : &*std::prev(end);
+  RouteProgram g(b, loc);
+  Value x = mapping.lookup(getInput()), w = mapping.lookup(getWeights()),
+        idx = mapping.lookup(getIndices()), w1 = mapping.lookup(getW1()),
+        w3 = mapping.lookup(getW3()), w2 = mapping.lookup(getW2());
+  auto w1Type = cast<RankedTensorType>(w1.getType());
+  int64_t numExperts = w1Type.getDimSize(0), hidden = w1Type.getDimSize(2);
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t tokens = xType.getDimSize(0), dm = xType.getDimSize(1);
+  if (ShapedType::isDynamic(numExperts) || ShapedType::isDynamic(hidden) ||
+      ShapedType::isDynamic(dm))
+    return emitOpError("is differentiated with static expert, model and "
+                       "hidden dims only");
+  SmallVector<Value> tDyn;
+  if (xType.isDynamicDim(0))
+    tDyn.push_back(tensor::DimOp::create(b, loc, x, 0));
+  auto add = [&](OpBuilder &nb, Value acc, Value v) -> Value {
+    return arith::AddFOp::create(nb, loc, acc, v);
+  };
+  auto mulAdd = [&](OpBuilder &nb, ValueRange a) -> Value {
+    Value prod = arith::MulFOp::create(nb, loc, toF32(nb, loc, a[0]),
+                                       toF32(nb, loc, a[1]));
+    return add(nb, a[2], prod);
+  };
+  // G: loops (t, e, s).
+  Value routing = g.generic(
+      3, {w, idx}, {g.map(3, {0, 2}), g.map(3, {0, 2})},
+      g.init({tokens, numExperts}, tDyn, 0.0f), g.map(3, {0, 1}),
+      [&](OpBuilder &nb, ValueRange a) -> Value {
+        Value e = arith::IndexCastOp::create(
+            nb, loc, nb.getI32Type(), linalg::IndexOp::create(nb, loc, 1));
+        Value hit =
+            arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::eq, a[1], e);
+        return add(nb, a[2],
+                   arith::SelectOp::create(nb, loc, hit, toF32(nb, loc, a[0]),
+                                           f32Const(nb, loc, 0.0f)));
+      });
+  // A, B: loops (t, e, f, m).
+  auto project = [&](Value weight) {
+    return g.generic(4, {x, weight}, {g.map(4, {0, 3}), g.map(4, {1, 3, 2})},
+                     g.init({tokens, numExperts, hidden}, tDyn, 0.0f),
+                     g.map(4, {0, 1, 2}), mulAdd);
+  };
+  Value a1 = project(w1), a3 = project(w3);
+  AffineMap id3 = g.map(3, {0, 1, 2});
+  Activation act = getActivation();
+  Value h = g.generic(3, {a1, a3}, {id3, id3},
+                      g.init({tokens, numExperts, hidden}, tDyn), id3,
+                      [&](OpBuilder &nb, ValueRange a) -> Value {
+                        return arith::MulFOp::create(
+                            nb, loc, GateOp::emitActivation(nb, loc, act, a[0]),
+                            a[1]);
+                      });
+  // O: loops (t, e, d, f).
+  Value o = g.generic(4, {h, w2}, {g.map(4, {0, 1, 3}), g.map(4, {1, 3, 2})},
+                      g.init({tokens, numExperts, dm}, tDyn, 0.0f),
+                      g.map(4, {0, 1, 2}), mulAdd);
+  // y: loops (t, d, e).
+  Value y = g.generic(3, {routing, o}, {g.map(3, {0, 2}), g.map(3, {0, 2, 1})},
+                      g.init({tokens, dm}, tDyn, 0.0f), g.map(3, {0, 1}),
+                      mulAdd);
+  Block::iterator first =
+      before ? std::next(before->getIterator()) : block->begin();
+  IRMapping identity;
+  for (Operation &op : llvm::make_range(first, end)) {
+    for (Value v : op.getOperands())
+      identity.map(v, v);
+    for (Value v : op.getResults())
+      identity.map(v, v);
+  }
+  DenseMap<Value, Value> adjoints;
+  adjoints[y] = dy;
+  if (failed(reverseSweep(b, llvm::make_range(first, end), identity,
+                          adjoints)))
+    return failure();
+  operandAdjoints[0] = adjoints.lookup(x);
+  operandAdjoints[1] = adjoints.lookup(w);
+  operandAdjoints[3] = adjoints.lookup(w1);
+  operandAdjoints[4] = adjoints.lookup(w3);
+  operandAdjoints[5] = adjoints.lookup(w2);
+  return success();
+}
+
 void mlir::attn::registerAdjointExternalModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
     arith::AddFOp::attachInterface<ScalarAdjoint<arith::AddFOp>>(*ctx);
@@ -586,7 +1101,13 @@ LogicalResult mlir::attn::reverseSweep(
     OpBuilder &b, llvm::iterator_range<Block::iterator> ops, IRMapping &mapping,
     DenseMap<Value, Value> &adjoints,
     function_ref<LogicalResult(Operation &, ArrayRef<Value>)> special) {
-  for (Operation &o : llvm::reverse(ops)) {
+  // The ops first: adjoints may be emitted right after the range (a
+  // reverse iterator at its end would then walk into them).
+  SmallVector<Operation *> order;
+  for (Operation &o : ops)
+    order.push_back(&o);
+  for (Operation *op : llvm::reverse(order)) {
+    Operation &o = *op;
     SmallVector<Value> resultAdjoints;
     bool any = false;
     for (Value r : o.getResults()) {

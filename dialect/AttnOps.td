@@ -435,6 +435,7 @@ def Attn_ScanOp : Attn_Op<"scan", [
 def Attn_RouteOp : Attn_Op<"route", [
     AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "Top-k router: expert weights, indices and load statistics";
   let description = [{
@@ -522,6 +523,7 @@ def Attn_RouteOp : Attn_Op<"route", [
 
 def Attn_ExpertsOp : Attn_Op<"experts", [
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "Gated (GLU) expert FFNs over the routed (token, expert) pairs";
   let description = [{

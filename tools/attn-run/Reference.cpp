@@ -877,7 +877,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     env[op.getResult(1)] = fromTensor(lse);
   if (entropy) {
     for (double &x : entropy->data)
-      x = static_cast<float>(x);
+      x = roundTo(Float32Type::get(op.getContext()), x);
     env[op.getResult(lse ? 2 : 1)] = fromTensor(entropy);
   }
   if (scores) {
@@ -889,7 +889,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
         scores->data[r] *= n1;
       }
     for (double &x : scores->data)
-      x = static_cast<float>(x);
+      x = roundTo(Float32Type::get(op.getContext()), x);
     env[op->getResults().back()] = fromTensor(scores);
   }
   return success();
@@ -1054,7 +1054,7 @@ LogicalResult Interpreter::route(RouteOp op) {
         e = -1;
       if (e >= 0)
         counts[e] += 1;
-      weights.data[r * k + s2] = static_cast<float>(e >= 0 ? wt[s2] : 0.0);
+      weights.data[r * k + s2] = roundTo(Float32Type::get(op.getContext()), e >= 0 ? wt[s2] : 0.0);
       indices.data[r * k + s2] = static_cast<double>(e);
     }
     for (int64_t e = 0; e < E; ++e)
@@ -1063,7 +1063,7 @@ LogicalResult Interpreter::route(RouteOp op) {
   if (outs.size() == 4) {
     outs[2]->data = counts;
     for (int64_t e = 0; e < E; ++e)
-      outs[3]->data[e] = static_cast<float>(probSums[e]);
+      outs[3]->data[e] = roundTo(Float32Type::get(op.getContext()), probSums[e]);
   }
   for (auto [i, t] : llvm::enumerate(outs)) {
     env[op.getResult(i)] = fromTensor(t);
@@ -1110,7 +1110,7 @@ LogicalResult Interpreter::experts(ExpertsOp op) {
       }
     }
   for (double &v : y->data)
-    v = static_cast<float>(v);
+    v = roundTo(Float32Type::get(op.getContext()), v);
   env[op.getResult(0)] = fromTensor(y);
   return success();
 }
@@ -1215,7 +1215,7 @@ LogicalResult Interpreter::scan(ScanOp op) {
       }
       if (final)
         for (int64_t i = 0; i < Dk * Dv; ++i)
-          final->data[(b * H + h) * Dk * Dv + i] = static_cast<float>(S[i]);
+          final->data[(b * H + h) * Dk * Dv + i] = roundTo(Float32Type::get(op.getContext()), S[i]);
     }
   env[op.getResult(0)] = fromTensor(out);
   if (final)
@@ -1253,7 +1253,7 @@ LogicalResult Interpreter::pool(PoolOp op) {
           StringRef kind = cast<StringAttr>(op.getKinds()[c]).getValue();
           double v = kind == "max" ? mx : kind == "min" ? mn
                                                         : sum / (end - n * bs);
-          out->data[(o * nb + n) * nk * D + c * D + d] = static_cast<float>(v);
+          out->data[(o * nb + n) * nk * D + c * D + d] = roundTo(Float32Type::get(op.getContext()), v);
         }
       }
   env[op.getResult(0)] = fromTensor(out);
