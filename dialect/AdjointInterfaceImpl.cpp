@@ -150,9 +150,18 @@ RULE(math::SinOp) { return {MUL(g, math::CosOp::create(b, loc, x[0]))}; }
 RULE(math::CosOp) { return {NEG(MUL(g, math::SinOp::create(b, loc, x[0])))}; }
 RULE(math::TanOp) { return {MUL(g, ADD(C(1.0), MUL(y, y)))}; }
 RULE(math::PowFOp) {
-  // y = a^c: da = g c y / a, dc = g y log a.
-  return {DIV(MUL(MUL(g, x[1]), y), x[0]),
-          MUL(MUL(g, y), math::LogOp::create(b, loc, x[0]))};
+  // y = a^c: da = g c a^(c-1) (0 for c = 0, also at a = 0), dc = g y log a
+  // (0 where y = 0: the limit at a = 0).
+  Value zero = C(0.0);
+  Value constant =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x[1], zero);
+  Value da = MUL(MUL(g, x[1]), math::PowFOp::create(b, loc, x[0],
+                                                    SUB(x[1], C(1.0))));
+  Value vanishes =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, y, zero);
+  Value dc = MUL(MUL(g, y), math::LogOp::create(b, loc, x[0]));
+  return {arith::SelectOp::create(b, loc, constant, zero, da),
+          arith::SelectOp::create(b, loc, vanishes, zero, dc)};
 }
 RULE(math::AbsFOp) {
   Value neg =
@@ -533,11 +542,12 @@ EvictOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Builds the linalg.generics of a router's differentiable part: one
+/// Builds the linalg.generics of an op written as a differentiable tensor
+/// program (a router with its selection fixed, a MoE layer, a scan): one
 /// iteration space per generic, inputs at projected maps, an f32 output.
-class RouteProgram {
+class TensorProgram {
 public:
-  RouteProgram(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+  TensorProgram(OpBuilder &b, Location loc) : b(b), loc(loc) {}
 
   /// An f32 tensor of `shape` (dynamic sizes `dyn`): empty, or filled with
   /// `fill` for a reduction's initial value.
@@ -638,7 +648,7 @@ RouteOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Block::iterator end = b.getInsertionPoint();
   Operation *before = end == block->begin() ? nullptr : &*std::prev(end);
   DenseSet<Operation *> constants; // built, but not differentiated
-  RouteProgram g(b, loc);
+  TensorProgram g(b, loc);
   const float inf = std::numeric_limits<float>::infinity();
   RouteScoring scoring = getScoring();
   int64_t n = cast<RankedTensorType>(getInput().getType()).getRank();
@@ -960,7 +970,7 @@ ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Block *block = b.getInsertionBlock();
   Block::iterator end = b.getInsertionPoint();
   Operation *before = end == block->begin() ? nullptr : &*std::prev(end);
-  RouteProgram g(b, loc);
+  TensorProgram g(b, loc);
   Value x = mapping.lookup(getInput()), w = mapping.lookup(getWeights()),
         idx = mapping.lookup(getIndices()), w1 = mapping.lookup(getW1()),
         w3 = mapping.lookup(getW3()), w2 = mapping.lookup(getW2());
@@ -1039,6 +1049,330 @@ ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   operandAdjoints[3] = adjoints.lookup(w1);
   operandAdjoints[4] = adjoints.lookup(w3);
   operandAdjoints[5] = adjoints.lookup(w2);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// attn.scan
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+ScanOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                     ArrayRef<Value> resultAdjoints,
+                     SmallVectorImpl<Value> &operandAdjoints,
+                     SmallVectorImpl<std::pair<Value, Value>> &) {
+  // The scan in its parallel (one-chunk) form, as linalg.generics that are
+  // differentiated with their own adjoints. With Q = phi(q), K = phi(k) and
+  // F[t, i] the decay from step i to step t (prod_{i<j<=t} D_j: 1,
+  // lambda^(t-i), or exp(G_t - G_i) per channel with G the cumulative log
+  // decays, attn.cumsum):
+  //   A[t, i] = sum_c Q[t, c] K[i, c] F[t, i, c]   (i <= t)
+  //   o[t]    = (sum_i A[t, i] v[i] + (Q[t] F[t, -1]) S0) / (sum_i A[t, i])
+  //   S_L     = sum_i (K[i] F[L-1, i])^T v[i] + F[L-1, -1] S0
+  // Every exponent of the channel decays is <= 0 where it is used (masked
+  // entries are exp(-inf) = 0). O(L^2) work and an [L, L] matrix per
+  // (batch, head): the gradients of the recurrence, not a chunked backward.
+  Location loc = getLoc();
+  if (!isa<RankedTensorType>(getQuery().getType()))
+    return emitOpError("is differentiated on tensors only");
+  operandAdjoints.assign(getNumOperands(), Value());
+  Value dO = resultAdjoints[0];
+  Value dFinal = resultAdjoints.size() > 1 ? resultAdjoints[1] : Value();
+  if (!dO && !dFinal)
+    return success();
+  Block *block = b.getInsertionBlock();
+  Block::iterator end = b.getInsertionPoint();
+  Operation *before = end == block->begin() ? nullptr : &*std::prev(end);
+  TensorProgram g(b, loc);
+  const float inf = std::numeric_limits<float>::infinity();
+  Value q = mapping.lookup(getQuery()), k = mapping.lookup(getKey()),
+        v = mapping.lookup(getValue());
+  Value decays = getDecays() ? mapping.lookup(getDecays()) : Value();
+  Value s0 = getState() ? mapping.lookup(getState()) : Value();
+  DecayKind kind = getDecay();
+  auto qType = cast<RankedTensorType>(q.getType());
+  auto vType = cast<RankedTensorType>(v.getType());
+  int64_t dk = qType.getDimSize(3), dv = vType.getDimSize(3);
+  if (ShapedType::isDynamic(dk) || ShapedType::isDynamic(dv))
+    return emitOpError("is differentiated with static head dims only");
+  SmallVector<int64_t> bhl(qType.getShape().take_front(3));
+  SmallVector<Value> bhDyn, bhlDyn;
+  SmallVector<Value> dims;
+  for (int64_t d = 0; d < 3; ++d)
+    dims.push_back(tensor::DimOp::create(b, loc, q, d));
+  for (int64_t d = 0; d < 3; ++d)
+    if (qType.isDynamicDim(d)) {
+      bhlDyn.push_back(dims[d]);
+      if (d < 2)
+        bhDyn.push_back(dims[d]);
+    }
+  auto shape = [&](std::initializer_list<int64_t> tail, bool withL) {
+    SmallVector<int64_t> s = {bhl[0], bhl[1]};
+    if (withL)
+      s.push_back(bhl[2]);
+    s.append(tail);
+    return s;
+  };
+  SmallVector<Value> bhllDyn = bhlDyn;
+  if (qType.isDynamicDim(2))
+    bhllDyn.push_back(dims[2]);
+
+  // 1. Feature maps.
+  AffineMap id4 = g.map(4, {0, 1, 2, 3});
+  auto featureMap = [&](Value x) -> Value {
+    return g.generic(4, {x}, {id4}, g.init(shape({dk}, true), bhlDyn), id4,
+                     [&](OpBuilder &nb, ValueRange a) -> Value {
+                       Value e = toF32(nb, loc, a[0]);
+                       if (getFeatureMap().empty())
+                         return e;
+                       IRMapping m = mapping;
+                       Block &region = getFeatureMap().front();
+                       m.map(region.getArgument(0), e);
+                       m.map(region.getArgument(1),
+                             linalg::IndexOp::create(nb, loc, 3));
+                       for (Operation &o : region.without_terminator())
+                         nb.clone(o, m);
+                       return m.lookupOrDefault(
+                           region.getTerminator()->getOperand(0));
+                     });
+  };
+  Value fq = featureMap(q), fk = featureMap(k);
+
+  // 2. Cumulative log decays (channel).
+  Value cum;
+  if (kind == DecayKind::channel) {
+    Value logs = g.generic(4, {decays}, {id4},
+                           g.init(shape({dk}, true), bhlDyn), id4,
+                           [&](OpBuilder &nb, ValueRange a) -> Value {
+                             return toF32(nb, loc, a[0]);
+                           });
+    auto type = cast<RankedTensorType>(logs.getType());
+    cum = CumsumOp::create(b, loc, TypeRange{type}, logs,
+                           g.init(shape({dk}, true), bhlDyn),
+                           b.getI64IntegerAttr(2), UnitAttr())
+              .getResult(0);
+  }
+  // The decay factor from step i to step t (both index values, i <= t) at
+  // channel c: exp(G_t[c] - G_i[c]), lambda^(t - i) or 1. `gt`/`gi` are
+  // G_t[c], G_i[c]; `lambda` the head's decay.
+  auto factor = [&](OpBuilder &nb, Value t, Value i, Value gt, Value gi,
+                    Value lambda) -> Value {
+    if (kind == DecayKind::channel)
+      return math::ExpOp::create(nb, loc, arith::SubFOp::create(nb, loc, gt, gi));
+    if (kind == DecayKind::head) {
+      Value n = arith::SubIOp::create(nb, loc, t, i);
+      Value nf = arith::SIToFPOp::create(
+          nb, loc, nb.getF32Type(),
+          arith::IndexCastOp::create(nb, loc, nb.getI64Type(), n));
+      return math::PowFOp::create(nb, loc, toF32(nb, loc, lambda), nf);
+    }
+    return f32Const(nb, loc, 1.0f);
+  };
+
+  // 3. A[b, h, t, i]: loops (b, h, t, i, c).
+  SmallVector<Value> aIns = {fq, fk};
+  SmallVector<AffineMap> aMaps = {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4})};
+  if (kind == DecayKind::channel) {
+    aIns.append({cum, cum});
+    aMaps.append({g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 3, 4})});
+  } else if (kind == DecayKind::head) {
+    aIns.push_back(decays);
+    aMaps.push_back(g.map(5, {1}));
+  }
+  Value scores = g.generic(
+      5, aIns, aMaps,
+      g.init(shape({bhl[2]}, true), bhllDyn, 0.0f), g.map(5, {0, 1, 2, 3}),
+      [&](OpBuilder &nb, ValueRange a) -> Value {
+        Value t = linalg::IndexOp::create(nb, loc, 2),
+              i = linalg::IndexOp::create(nb, loc, 3);
+        Value causal =
+            arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::ule, i, t);
+        Value qk = arith::MulFOp::create(nb, loc, a[0], a[1]);
+        Value f;
+        if (kind == DecayKind::channel) {
+          // Masked pairs: exp(-inf) = 0 (no overflow for i > t).
+          Value diff = arith::SelectOp::create(
+              nb, loc, causal, arith::SubFOp::create(nb, loc, a[2], a[3]),
+              f32Const(nb, loc, -inf));
+          f = math::ExpOp::create(nb, loc, diff);
+        } else if (kind == DecayKind::head) {
+          Value safeI = arith::SelectOp::create(nb, loc, causal, i, t);
+          f = factor(nb, t, safeI, Value(), Value(), a[2]);
+        }
+        Value term = f ? arith::MulFOp::create(nb, loc, qk, f).getResult() : qk;
+        term = arith::SelectOp::create(nb, loc, causal, term,
+                                       f32Const(nb, loc, 0.0f));
+        return arith::AddFOp::create(nb, loc, a.back(), term);
+      });
+
+  // 4. o = A v (+ the initial state's contribution), / sum_i A (normalize).
+  Value num = g.generic(
+      5, {scores, v}, {g.map(5, {0, 1, 2, 4}), g.map(5, {0, 1, 4, 3})},
+      g.init(shape({dv}, true), bhlDyn, 0.0f), g.map(5, {0, 1, 2, 3}),
+      [&](OpBuilder &nb, ValueRange a) -> Value {
+        return arith::AddFOp::create(
+            nb, loc, a[2],
+            arith::MulFOp::create(nb, loc, a[0], toF32(nb, loc, a[1])));
+      });
+  // The decay from the start (step -1) to step t at channel c:
+  // exp(G_t[c]) or lambda^(t + 1).
+  auto fromStart = [&](OpBuilder &nb, Value t, Value gt, Value lambda) -> Value {
+    if (kind == DecayKind::channel)
+      return math::ExpOp::create(nb, loc, gt);
+    if (kind == DecayKind::head) {
+      Value nf = arith::SIToFPOp::create(
+          nb, loc, nb.getF32Type(),
+          arith::IndexCastOp::create(
+              nb, loc, nb.getI64Type(),
+              arith::AddIOp::create(nb, loc, t,
+                                    arith::ConstantIndexOp::create(nb, loc, 1))));
+      return math::PowFOp::create(nb, loc, toF32(nb, loc, lambda), nf);
+    }
+    return Value();
+  };
+  if (s0) {
+    // Loops (b, h, t, d, c).
+    SmallVector<Value> ins = {fq, s0};
+    SmallVector<AffineMap> maps = {g.map(5, {0, 1, 2, 4}),
+                                   g.map(5, {0, 1, 4, 3})};
+    if (kind == DecayKind::channel) {
+      ins.push_back(cum);
+      maps.push_back(g.map(5, {0, 1, 2, 4}));
+    } else if (kind == DecayKind::head) {
+      ins.push_back(decays);
+      maps.push_back(g.map(5, {1}));
+    }
+    num = g.generic(5, ins, maps, num, g.map(5, {0, 1, 2, 3}),
+                    [&](OpBuilder &nb, ValueRange a) -> Value {
+                      Value qs = arith::MulFOp::create(nb, loc, a[0],
+                                                       toF32(nb, loc, a[1]));
+                      if (kind != DecayKind::none)
+                        qs = arith::MulFOp::create(
+                            nb, loc, qs,
+                            fromStart(nb, linalg::IndexOp::create(nb, loc, 2),
+                                      a[2], a[2]));
+                      return arith::AddFOp::create(nb, loc, a.back(), qs);
+                    });
+  }
+  Value out = num;
+  if (getNormalize()) {
+    Value den = g.generic(4, {scores}, {id4},
+                          g.init(shape({}, true), bhlDyn, 0.0f),
+                          g.map(4, {0, 1, 2}),
+                          [&](OpBuilder &nb, ValueRange a) -> Value {
+                            return arith::AddFOp::create(nb, loc, a[1], a[0]);
+                          });
+    out = g.generic(4, {num, den}, {id4, g.map(4, {0, 1, 2})},
+                    g.init(shape({dv}, true), bhlDyn), id4,
+                    [&](OpBuilder &nb, ValueRange a) -> Value {
+                      return arith::DivFOp::create(nb, loc, a[0], a[1]);
+                    });
+  }
+
+  // 5. The final state: loops (b, h, c, d, i).
+  Value final;
+  if (dFinal) {
+    Value last = arith::SubIOp::create(
+        b, loc, dims[2], arith::ConstantIndexOp::create(b, loc, 1));
+    SmallVector<Value> ins = {fk, v};
+    SmallVector<AffineMap> maps = {g.map(5, {0, 1, 4, 2}),
+                                   g.map(5, {0, 1, 4, 3})};
+    Value cumLast;
+    if (kind == DecayKind::channel) {
+      // G_{L-1}: a [B, H, Dk] slice.
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                           last, b.getIndexAttr(0)};
+      auto size = [&](int64_t d) -> OpFoldResult {
+        return qType.isDynamicDim(d) ? OpFoldResult(dims[d])
+                                     : OpFoldResult(b.getIndexAttr(bhl[d]));
+      };
+      SmallVector<OpFoldResult> sizes = {size(0), size(1), b.getIndexAttr(1),
+                                         b.getIndexAttr(dk)};
+      SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+      auto sliceType =
+          RankedTensorType::get({bhl[0], bhl[1], dk}, b.getF32Type());
+      cumLast = tensor::ExtractSliceOp::create(b, loc, sliceType, cum, offsets,
+                                               sizes, strides);
+      ins.append({cum, cumLast});
+      maps.append({g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 2})});
+    } else if (kind == DecayKind::head) {
+      ins.push_back(decays);
+      maps.push_back(g.map(5, {1}));
+    }
+    AffineMap sMap = g.map(5, {0, 1, 2, 3});
+    final = g.generic(
+        5, ins, maps, g.init(shape({dk, dv}, false), bhDyn, 0.0f), sMap,
+        [&](OpBuilder &nb, ValueRange a) -> Value {
+          Value kv = arith::MulFOp::create(nb, loc, a[0], toF32(nb, loc, a[1]));
+          if (kind == DecayKind::channel)
+            kv = arith::MulFOp::create(nb, loc, kv,
+                                       factor(nb, Value(), Value(), a[3], a[2],
+                                              Value()));
+          else if (kind == DecayKind::head)
+            kv = arith::MulFOp::create(
+                nb, loc, kv,
+                factor(nb, arith::SubIOp::create(
+                               nb, loc,
+                               tensor::DimOp::create(nb, loc, q, 2),
+                               arith::ConstantIndexOp::create(nb, loc, 1)),
+                       linalg::IndexOp::create(nb, loc, 4), Value(), Value(),
+                       a[2]));
+          return arith::AddFOp::create(nb, loc, a.back(), kv);
+        });
+    if (s0) {
+      // Loops (b, h, c, d).
+      SmallVector<Value> sIns = {s0};
+      SmallVector<AffineMap> sMaps = {id4};
+      if (kind == DecayKind::channel) {
+        sIns.push_back(cumLast);
+        sMaps.push_back(g.map(4, {0, 1, 2}));
+      } else if (kind == DecayKind::head) {
+        sIns.push_back(decays);
+        sMaps.push_back(g.map(4, {1}));
+      }
+      final = g.generic(
+          4, sIns, sMaps, final, id4,
+          [&](OpBuilder &nb, ValueRange a) -> Value {
+            Value s = toF32(nb, loc, a[0]);
+            if (kind != DecayKind::none)
+              s = arith::MulFOp::create(
+                  nb, loc, s,
+                  fromStart(nb, arith::SubIOp::create(
+                                    nb, loc,
+                                    tensor::DimOp::create(nb, loc, q, 2),
+                                    arith::ConstantIndexOp::create(nb, loc, 1)),
+                            a[1], a[1]));
+            return arith::AddFOp::create(nb, loc, a.back(), s);
+          });
+    }
+  }
+
+  // 6. The reverse sweep.
+  Block::iterator first =
+      before ? std::next(before->getIterator()) : block->begin();
+  IRMapping identity;
+  for (Operation &op : llvm::make_range(first, end)) {
+    for (Value x : op.getOperands())
+      identity.map(x, x);
+    for (Value x : op.getResults())
+      identity.map(x, x);
+  }
+  DenseMap<Value, Value> adjoints;
+  if (dO)
+    adjoints[out] = dO;
+  if (final)
+    adjoints[final] = dFinal;
+  if (failed(reverseSweep(b, llvm::make_range(first, end), identity,
+                          adjoints)))
+    return failure();
+  operandAdjoints[0] = adjoints.lookup(q);
+  operandAdjoints[1] = adjoints.lookup(k);
+  operandAdjoints[2] = adjoints.lookup(v);
+  unsigned next = 3;
+  if (decays)
+    operandAdjoints[next++] = adjoints.lookup(decays);
+  if (s0)
+    operandAdjoints[next++] = adjoints.lookup(s0);
   return success();
 }
 

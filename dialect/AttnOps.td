@@ -372,6 +372,7 @@ def Attn_CumsumOp : Attn_Op<"cumsum", [
 def Attn_ScanOp : Attn_Op<"scan", [
     AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "Linear attention as a causal scan over a matrix state";
   let description = [{

@@ -60,6 +60,8 @@ def main():
                    "forward tests draw them)")
     p.add_argument("--example", help="any example file: inputs drawn from its signature, "
                    "every dynamic dim --dyn long, floats standard normal")
+    p.add_argument("--linear", help="an example of examples/linear (inputs as "
+                   "check_linear.py draws them: decays in range; --lq steps)")
     p.add_argument("--dyn", type=int, default=5)
     p.add_argument("--dyn-list", help="comma-separated lengths of each tensor's first, "
                    "second, ... dynamic dim (e.g. 1,130: batch 1, length 130)")
@@ -81,6 +83,15 @@ def main():
     if a.example:
         src = a.example
         inputs = signature_inputs(src, a)
+    elif a.linear:
+        from check_linear import inputs as linear_inputs
+        src = os.path.join(here, "..", "..", "examples", "linear", a.linear + ".mlir")
+        inputs = []
+        for name, value in linear_inputs(a.linear, np.random.default_rng(a.seed + 100),
+                                         a.batch, a.lq):
+            path = os.path.join(a.workdir, name + ".npy")
+            store(path, value, "f32")
+            inputs.append(path)
     else:
         src = os.path.join(here, "..", "..", "examples", "variants", a.variant + ".mlir")
         cmd = [sys.executable, os.path.join(here, "check_variant.py"), "--variant",
