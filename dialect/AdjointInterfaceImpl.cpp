@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 
 #include <cmath>
 #include <limits>
@@ -314,6 +315,31 @@ struct GenericAdjoint
         return failure();
       operandAdjoints[in->getOperandNumber()] = gen.getResult(0);
     }
+    return success();
+  }
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// linalg.fill
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A fill with a constant (ones for a second attention's values, zeros for
+/// an accumulator): nothing flows back. A fill with a computed value would
+/// pass the sum of the result's gradient to it: not supported yet.
+struct FillAdjoint
+    : public AdjointOpInterface::ExternalModel<FillAdjoint, linalg::FillOp> {
+  LogicalResult buildAdjoint(Operation *o, OpBuilder &, IRMapping &,
+                             ArrayRef<Value>,
+                             SmallVectorImpl<Value> &operandAdjoints,
+                             SmallVectorImpl<std::pair<Value, Value>> &) const {
+    auto op = cast<linalg::FillOp>(o);
+    if (!matchPattern(op.value(), m_Constant()))
+      return op.emitOpError(
+          "is differentiated only with a constant value (its gradient "
+          "would be the sum of the result's)");
+    operandAdjoints.assign(op->getNumOperands(), Value());
     return success();
   }
 };
@@ -1399,6 +1425,7 @@ void mlir::attn::registerAdjointExternalModels(DialectRegistry &registry) {
   });
   registry.addExtension(+[](MLIRContext *ctx, linalg::LinalgDialect *) {
     linalg::GenericOp::attachInterface<GenericAdjoint>(*ctx);
+    linalg::FillOp::attachInterface<FillAdjoint>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, math::MathDialect *) {
     math::FmaOp::attachInterface<ScalarAdjoint<math::FmaOp>>(*ctx);

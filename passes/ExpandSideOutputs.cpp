@@ -43,7 +43,7 @@ namespace {
 
 class Expander {
 public:
-  Expander(IRRewriter &b, AttentionOp op, bool fuseColumns, bool fuseEntropy)
+  Expander(RewriterBase &b, AttentionOp op, bool fuseColumns, bool fuseEntropy)
       : b(b), loc(op.getLoc()), op(op), fuseColumns(fuseColumns),
         fuseEntropy(fuseEntropy) {}
 
@@ -165,13 +165,24 @@ private:
                                             ValueRange{args[1], args[2], args[3]});
       // -log p = LSE - s >= 0 up to rounding (clamped: log 0 = -inf drops
       // the term); a logit of -inf has p = 0 and contributes nothing.
-      Value negLogP = arith::MaximumFOp::create(
-          b, loc, arith::SubFOp::create(b, loc, lse, s), constF(0.0f));
+      // The log reads 1 where -log p is 0 and the select drops it (so that
+      // the derivative of this region, differentiated for training, is
+      // never 0 / 0 there).
+      Value negLogP = arith::SubFOp::create(b, loc, lse, s);
+      Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                             negLogP, constF(0.0f));
+      Value safe =
+          arith::SelectOp::create(b, loc, positive, negLogP, constF(1.0f));
       Value shifted = arith::AddFOp::create(
           b, loc, arith::SubFOp::create(b, loc, s, lse),
-          math::LogOp::create(b, loc, negLogP));
+          math::LogOp::create(b, loc, safe));
       Value ninf = constF(-std::numeric_limits<float>::infinity());
       Value dead = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, s, ninf);
+      dead = arith::OrIOp::create(
+          b, loc, dead,
+          arith::XOrIOp::create(
+              b, loc, positive,
+              arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)));
       YieldOp::create(b, loc,
                       ValueRange{arith::SelectOp::create(b, loc, dead, ninf, shifted)});
     }
@@ -367,7 +378,7 @@ private:
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(x));
   }
 
-  IRRewriter &b;
+  RewriterBase &b;
   Location loc;
   AttentionOp op;
   bool fuseColumns, fuseEntropy;
@@ -490,3 +501,9 @@ struct ExpandSideOutputs
 };
 
 } // namespace
+
+void mlir::attn::expandSideOutputs(RewriterBase &b, AttentionOp op) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(op);
+  Expander(b, op, /*fuseColumns=*/false, /*fuseEntropy=*/false).run();
+}

@@ -153,8 +153,9 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
     if (auto dps = dyn_cast<DestinationStyleOpInterface>(op)) {
       for (OpResult r : op->getResults())
         eq.uniteValues(r, dps.getTiedOpOperand(r)->get());
-      if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-        // Each operand dim equals the loop dim its indexing map names.
+      if (auto generic = dyn_cast<linalg::LinalgOp>(op)) {
+        // Each operand dim equals the loop dim its indexing map names
+        // (generics and the named ops: linalg.add's operands are one shape).
         for (OpOperand &operand : op->getOpOperands()) {
           AffineMap map = generic.getMatchingIndexingMap(&operand);
           for (unsigned d = 0; d < map.getNumResults(); ++d)

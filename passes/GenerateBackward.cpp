@@ -278,6 +278,16 @@ static LogicalResult unfuseForTraining(AttentionOp op, RewriterBase &rw) {
 static LogicalResult buildTrain(func::FuncOp train,
                                 SmallVectorImpl<Type> &savedTypes) {
   IRRewriter rewriter(train.getContext());
+  // Side outputs (row entropy, column scores) as second attentions from the
+  // first one's LSE, and generics: their gradients flow through those.
+  SmallVector<AttentionOp> withSideOutputs;
+  train.walk([&](AttentionOp op) {
+    if (op->getParentOp() == train &&
+        (op.getRowEntropy() || op.getColumnScores()))
+      withSideOutputs.push_back(op);
+  });
+  for (AttentionOp op : withSideOutputs)
+    expandSideOutputs(rewriter, op);
   SmallVector<AttentionOp> fused;
   train.walk([&](AttentionOp op) { fused.push_back(op); });
   for (AttentionOp op : fused)

@@ -20,13 +20,22 @@ func.func @epilogue(%q: tensor<1x2x8x16xf32>, %t: tensor<3xf32>) -> tensor<1x2x8
 
 // -----
 
-func.func @entropy(%q: tensor<1x2x8x16xf32>) -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) {
-  %init = tensor.empty() : tensor<1x2x8x16xf32>
-  %e = tensor.empty() : tensor<1x2x8xf32>
-  // expected-error @+1 {{cannot be differentiated yet: side outputs (row_entropy, column_scores)}}
-  %o:2 = attn.attention ins(%q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
-      outs(%init, %e : tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) row_entropy -> tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
-  return %o#0, %o#1 : tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
+// A fill whose value is computed (here read from an input) would pass the
+// sum of its result's gradient to that value: refused.
+#id2 = affine_map<(i, j) -> (i, j)>
+func.func @fill_computed(%x: tensor<f32>) -> tensor<4x4xf32> {
+  %s = tensor.extract %x[] : tensor<f32>
+  %e = tensor.empty() : tensor<4x4xf32>
+  // expected-error @+1 {{is differentiated only with a constant value (its gradient would be the sum of the result's)}}
+  %f = linalg.fill ins(%s : f32) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %e2 = tensor.empty() : tensor<4x4xf32>
+  %y = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%f : tensor<4x4xf32>) outs(%e2 : tensor<4x4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %a : f32
+    linalg.yield %m : f32
+  } -> tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
 }
 
 // -----
