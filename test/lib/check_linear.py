@@ -45,6 +45,69 @@ def recurrence(q, k, v, decay=None, kind="none", normalize=False, state=None,
     return o, S
 
 
+def delu1(x):
+    return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))
+
+
+def grad_recurrence(q, k, v, do, decay=None, kind="none", normalize=False,
+                    state=None, dstate=None, phi=lambda x: x, dphi=None):
+    """Gradients of recurrence() by its own reverse recurrence (float64,
+    step by step: dS_{t-1} = D_t dS_t, independent of attn's parallel-form
+    derivation): dq, dk, dv, the decays' gradient (of log decays for
+    channel, of lambda for head) and the initial state's."""
+    B, H, L, Dk = q.shape
+    Dv = v.shape[3]
+    pq, pk = phi(q), phi(k)
+    S = np.zeros((B, H, Dk, Dv)) if state is None else state.astype(np.float64).copy()
+    z = np.zeros((B, H, Dk))
+    d_all, S_prev, z_prev, S_all, z_all, o_all, den_all = [], [], [], [], [], [], []
+    for t in range(L):
+        if kind == "head":
+            d = np.broadcast_to(decay[None, :, None], (B, H, Dk)).astype(np.float64)
+        elif kind == "channel":
+            d = np.exp(decay[:, :, t, :])
+        else:
+            d = np.ones((B, H, Dk))
+        S_prev.append(S)
+        z_prev.append(z)
+        S = d[..., None] * S + pk[:, :, t, :, None] * v[:, :, t, None, :]
+        z = d * z + pk[:, :, t, :]
+        n = np.einsum("bhi,bhij->bhj", pq[:, :, t], S)
+        den = np.einsum("bhi,bhi->bh", pq[:, :, t], z)
+        d_all.append(d)
+        S_all.append(S)
+        z_all.append(z)
+        den_all.append(den)
+        o_all.append(n / den[..., None] if normalize else n)
+    dS = np.zeros((B, H, Dk, Dv)) if dstate is None else dstate.astype(np.float64).copy()
+    dz = np.zeros((B, H, Dk))
+    dpq, dpk, dv = np.zeros_like(pq), np.zeros_like(pk), np.zeros((B, H, L, Dv))
+    dd = np.zeros((B, H, L, Dk))
+    for t in reversed(range(L)):
+        if normalize:
+            dn = do[:, :, t] / den_all[t][..., None]
+            dden = -np.einsum("bhj,bhj->bh", do[:, :, t], o_all[t]) / den_all[t]
+        else:
+            dn, dden = do[:, :, t], np.zeros((B, H))
+        dS = dS + pq[:, :, t, :, None] * dn[:, :, None, :]
+        dz = dz + pq[:, :, t] * dden[..., None]
+        dpq[:, :, t] = np.einsum("bhij,bhj->bhi", S_all[t], dn) + z_all[t] * dden[..., None]
+        dpk[:, :, t] = np.einsum("bhij,bhj->bhi", dS, v[:, :, t]) + dz
+        dv[:, :, t] = np.einsum("bhi,bhij->bhj", pk[:, :, t], dS)
+        dd[:, :, t] = np.einsum("bhij,bhij->bhi", dS, S_prev[t]) + dz * z_prev[t]
+        dS = d_all[t][..., None] * dS
+        dz = d_all[t] * dz
+    dphi = dphi or (lambda x: np.ones_like(x))
+    dq, dk = dpq * dphi(q), dpk * dphi(k)
+    if kind == "channel":
+        ddecay = dd * np.exp(decay)
+    elif kind == "head":
+        ddecay = dd.sum(axis=(0, 2, 3))
+    else:
+        ddecay = None
+    return dq, dk, dv, ddecay, dS
+
+
 def inputs(name, rng, B, L, strong=False):
     qkv = lambda: rng.standard_normal((B, 4, L, 64)) * 0.25
     if name == "gla":
@@ -80,6 +143,23 @@ def references(name, x):
     raise ValueError(name)
 
 
+def grad_references(name, x, dys):
+    """NumPy gradients of every float input of the example, in order."""
+    if name == "gla":
+        g = grad_recurrence(x["q"], x["k"], x["v"], dys[0], x["log_alpha"], "channel")
+        return list(g[:4])
+    if name == "gla_decode":
+        g = grad_recurrence(x["q"], x["k"], x["v"], dys[0], x["log_alpha"], "channel",
+                            state=x["state"], dstate=dys[1])
+        return list(g)
+    if name == "lightning":
+        return list(grad_recurrence(x["q"], x["k"], x["v"], dys[0], x["lambda"], "head")[:4])
+    if name == "linear_elu":
+        return list(grad_recurrence(x["q"], x["k"], x["v"], dys[0], normalize=True,
+                                    phi=elu1, dphi=delu1)[:3])
+    raise ValueError(name)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--example", required=True,
@@ -100,6 +180,9 @@ def main():
     p.add_argument("--strong-decay", action="store_true",
                    help="gla: per-step decays down to 1e-3")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grad", action="store_true",
+                   help="check attn-run --grad's gradients (cpu backends) against "
+                        "the NumPy reverse recurrence instead of the outputs")
     a = p.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     rng = np.random.default_rng(a.seed)
@@ -109,6 +192,8 @@ def main():
         x[name] = store(path, value, a.dtype if name in ("q", "k", "v") else "f32")
         files.append(path)
     refs = references(a.example, x)
+    if a.grad:
+        return check_grad(a, x, files, refs, rng)
     ok = True
     for backend in a.backends.split(","):
         outs = [os.path.join(a.workdir, "out%d_%s.npy" % (n, backend)) for n in range(len(refs))]
@@ -120,6 +205,29 @@ def main():
         for n, (ref, path) in enumerate(zip(refs, outs)):
             got = load(path, a.dtype if n == 0 else "f32")
             ok &= compare_output("%s out%d" % (backend, n), got, ref, a.tol, finite=True)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def check_grad(a, x, files, refs, rng):
+    """attn-run --grad (the derived backward) against grad_references()."""
+    dys, dy_files = [], []
+    for n, ref in enumerate(refs):
+        path = os.path.join(a.workdir, "dy%d.npy" % n)
+        dys.append(store(path, rng.standard_normal(ref.shape), "f32"))
+        dy_files.append(path)
+    grefs = grad_references(a.example, x, dys)
+    ok = True
+    src = a.mlir or os.path.join(a.examples, a.example + ".mlir")
+    for backend in a.backends.split(","):
+        outs = [os.path.join(a.workdir, "grad%d_%s.npy" % (n, backend))
+                for n in range(len(grefs))]
+        if not run_attn(a.attn_run, src, backend, files + dy_files, outs, extra=["--grad"]):
+            ok = False
+            continue
+        for n, (ref, path) in enumerate(zip(grefs, outs)):
+            ok &= compare_output("%s grad%d" % (backend, n), load(path, "f32"), ref,
+                                 a.tol, finite=True)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

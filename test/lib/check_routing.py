@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_attention import compare, round_bf16, run_attn, tensor_core_tol  # noqa: E402
+from check_attention import compare, load, round_bf16, run_attn, tensor_core_tol  # noqa: E402
 
 
 def softmax(z, axis=-1):
@@ -335,6 +335,11 @@ def main():
                    help="exact ties in the first rows of logits / x (lower expert wins)")
     p.add_argument("--skew", type=float, default=0.0,
                    help="add this to expert 0's logits (unbalanced routing)")
+    p.add_argument("--grad", action="store_true",
+                   help="check attn-run --grad (cpu backends) against central "
+                        "differences of this file's float64 NumPy forward")
+    p.add_argument("--grad-stride", type=int, default=1,
+                   help="--grad: differentiate every N-th element of each input")
     a = p.parse_args()
     table = examples(a)
     if a.example not in table:
@@ -380,6 +385,8 @@ def main():
     ref = ref_fn(x)
 
     src = os.path.join(a.examples, a.example + ".mlir")
+    if a.grad:
+        return check_grad(a, src, inputs, outputs, ref_fn, x, ref, rng, w)
     ok = True
     for backend in a.backends.split(","):
         outs = ["%s_%s.npy" % (n, backend) for n, _ in outputs]
@@ -405,6 +412,53 @@ def main():
                 ok &= bad == 0
             else:
                 ok &= compare(label, got.astype(np.float64), want, tensor_core_tol(backend, a.tol))
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def check_grad(a, src, inputs, outputs, ref_fn, x, ref, rng, w):
+    """Gradients of sum(f(x) . dy) over the float outputs: attn-run --grad
+    against central differences of ref_fn in float64 (the selection is
+    piecewise constant: a step of 1e-6 does not cross a tie here)."""
+    dys, dy_files = {}, []
+    for name, kind in outputs:
+        if kind != "f":
+            continue
+        dys[name] = rng.standard_normal(ref[name].shape)
+        np.save(w("dy_" + name + ".npy"), dys[name].astype(np.float32))
+        dy_files.append(w("dy_" + name + ".npy"))
+        dys[name] = dys[name].astype(np.float32).astype(np.float64)
+
+    def objective(xs):
+        r = ref_fn(xs)
+        return sum(float((r[n] * d).sum()) for n, d in dys.items())
+
+    dtype_of = lambda spec: spec[2] if len(spec) > 2 else "f32"
+    floats = [spec for spec in inputs if dtype_of(spec) in ("f32", "bf16")]
+    ok = True
+    for backend in a.backends.split(","):
+        outs = [w("grad_%s_%s.npy" % (spec[0], backend)) for spec in floats]
+        if not run_attn(a.attn_run, src, backend,
+                        [w(spec[0] + ".npy") for spec in inputs] + dy_files, outs,
+                        a.threads, extra=["--grad"]):
+            ok = False
+            continue
+        for spec, path in zip(floats, outs):
+            name = spec[0]
+            got = load(path, dtype_of(spec)).astype(np.float64).ravel()
+            flat = x[name].ravel()
+            sampled = np.arange(0, flat.size, a.grad_stride)
+            want = np.empty(sampled.size)
+            for n, e in enumerate(sampled):
+                x0, h = flat[e], 1e-6 * max(1.0, abs(flat[e]))
+                flat[e] = x0 + h
+                plus = objective(x)
+                flat[e] = x0 - h
+                minus = objective(x)
+                flat[e] = x0
+                want[n] = (plus - minus) / (2 * h)
+            tol = a.tol if dtype_of(spec) == "f32" else max(a.tol, 3e-2)
+            ok &= compare("%s d%s" % (backend, name), got[sampled], want, tol)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
