@@ -168,3 +168,16 @@ func.func @generic_reads_tensor(%x: tensor<4xf32>, %w: tensor<2xf32>) -> tensor<
   } -> tensor<4xf32>
   return %y : tensor<4xf32>
 }
+
+// -----
+
+// The scan's parallel form needs static head dims.
+func.func @scan_dynamic_head_dim(%q: tensor<1x2x4x?xf32>, %k: tensor<1x2x4x?xf32>, %v: tensor<1x2x4x?xf32>) -> tensor<1x2x4x?xf32> {
+  %c3 = arith.constant 3 : index
+  %d = tensor.dim %v, %c3 : tensor<1x2x4x?xf32>
+  %o0 = tensor.empty(%d) : tensor<1x2x4x?xf32>
+  // expected-error @+1 {{is differentiated with static head dims only}}
+  %o = attn.scan decay(none) ins(%q, %k, %v : tensor<1x2x4x?xf32>, tensor<1x2x4x?xf32>, tensor<1x2x4x?xf32>)
+      outs(%o0 : tensor<1x2x4x?xf32>) -> tensor<1x2x4x?xf32>
+  return %o : tensor<1x2x4x?xf32>
+}

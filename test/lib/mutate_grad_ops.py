@@ -32,7 +32,7 @@ MUTS = [
     ("sweep: a reverse iterator over the live range (revisits the last op)", ADJ,
      "  for (Operation *op : llvm::reverse(order)) {\n    Operation &o = *op;",
      "  for (Operation &o : llvm::reverse(ops)) {"),
-    ("entropy: log(-log p) read at -log p = 0", SIDE,
+    ("entropy: log(-log p) read at -log p = 0 (grad_entropy_peaked)", SIDE,
      "      Value safe =\n          arith::SelectOp::create(b, loc, positive, negLogP, constF(1.0f));",
      "      Value safe = negLogP;"),
     ("rule: powf's da = g c y / a (NaN at a = 0)", ADJ,
