@@ -573,7 +573,40 @@ namespace {
 /// iteration space per generic, inputs at projected maps, an f32 output.
 class TensorProgram {
 public:
-  TensorProgram(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+  /// Ops are built at `b`'s insertion point from here on.
+  TensorProgram(OpBuilder &b, Location loc)
+      : b(b), loc(loc), block(b.getInsertionBlock()),
+        end(b.getInsertionPoint()) {
+    before = end == block->begin() ? nullptr : &*std::prev(end);
+  }
+
+  /// The reverse sweep over every op built so far, seeded with
+  /// (value, adjoint) pairs (null adjoints skipped); ops in `constants` pass
+  /// no gradient on. Returns the adjoints of the values the program read.
+  FailureOr<DenseMap<Value, Value>>
+  differentiate(ArrayRef<std::pair<Value, Value>> seeds,
+                const DenseSet<Operation *> &constants = {}) {
+    Block::iterator first =
+        before ? std::next(before->getIterator()) : block->begin();
+    auto ops = llvm::make_range(first, end);
+    IRMapping identity;
+    for (Operation &o : ops) {
+      for (Value v : o.getOperands())
+        identity.map(v, v);
+      for (Value v : o.getResults())
+        identity.map(v, v);
+    }
+    DenseMap<Value, Value> adjoints;
+    for (auto [value, adjoint] : seeds)
+      if (value && adjoint)
+        adjoints[value] = adjoint;
+    if (failed(reverseSweep(b, ops, identity, adjoints,
+                            [&](Operation &o, ArrayRef<Value>) {
+                              return success(constants.contains(&o));
+                            })))
+      return failure();
+    return adjoints;
+  }
 
   /// An f32 tensor of `shape` (dynamic sizes `dyn`): empty, or filled with
   /// `fill` for a reduction's initial value.
@@ -616,6 +649,11 @@ public:
 
   OpBuilder &b;
   Location loc;
+
+private:
+  Block *block;
+  Block::iterator end;
+  Operation *before;
 };
 
 static Value f32Const(OpBuilder &b, Location loc, float v) {
@@ -631,14 +669,31 @@ static Value toF32(OpBuilder &b, Location loc, Value x) {
   return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
 }
 
-/// 1 / s where s > 0, else 0.
+/// 1 / s where s > 0, else 0; the division reads 1 where it is dropped, so
+/// that its derivative is never 0 * inf (a row whose logits are all -inf).
 static Value safeInverse(OpBuilder &b, Location loc, Value s) {
   Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, s,
                                          f32Const(b, loc, 0.0f));
+  Value safe =
+      arith::SelectOp::create(b, loc, positive, s, f32Const(b, loc, 1.0f));
   return arith::SelectOp::create(
       b, loc, positive,
-      arith::DivFOp::create(b, loc, f32Const(b, loc, 1.0f), s),
+      arith::DivFOp::create(b, loc, f32Const(b, loc, 1.0f), safe),
       f32Const(b, loc, 0.0f));
+}
+
+/// sigmoid(a) as 1 / (1 + t) or t / (1 + t) with t = exp(-|a|): finite, and
+/// with finite derivatives, for every finite a.
+static Value stableSigmoid(OpBuilder &b, Location loc, Value a) {
+  Value t = math::ExpOp::create(
+      b, loc, arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, a)));
+  Value r = arith::DivFOp::create(
+      b, loc, f32Const(b, loc, 1.0f),
+      arith::AddFOp::create(b, loc, f32Const(b, loc, 1.0f), t));
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, a,
+                                         f32Const(b, loc, 0.0f));
+  return arith::SelectOp::create(b, loc, positive, r,
+                                 arith::MulFOp::create(b, loc, t, r));
 }
 
 /// m where m > -inf, else 0 (a row without finite entries).
@@ -670,9 +725,6 @@ RouteOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Value dps = resultAdjoints.size() > 3 ? resultAdjoints[3] : Value();
   if (!dw && !dps)
     return success();
-  Block *block = b.getInsertionBlock();
-  Block::iterator end = b.getInsertionPoint();
-  Operation *before = end == block->begin() ? nullptr : &*std::prev(end);
   DenseSet<Operation *> constants; // built, but not differentiated
   TensorProgram g(b, loc);
   const float inf = std::numeric_limits<float>::infinity();
@@ -810,18 +862,9 @@ RouteOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
               nb, loc, arith::CmpFPredicate::OEQ, a[0], f32Const(nb, loc, -inf));
           Value zz = arith::SelectOp::create(nb, loc, pruned,
                                              f32Const(nb, loc, 0.0f), a[0]);
-          Value t = math::ExpOp::create(
-              nb, loc,
-              arith::NegFOp::create(nb, loc, math::AbsFOp::create(nb, loc, zz)));
-          Value r = arith::DivFOp::create(
-              nb, loc, f32Const(nb, loc, 1.0f),
-              arith::AddFOp::create(nb, loc, f32Const(nb, loc, 1.0f), t));
-          Value positive = arith::CmpFOp::create(
-              nb, loc, arith::CmpFPredicate::OGE, zz, f32Const(nb, loc, 0.0f));
-          Value s = arith::SelectOp::create(
-              nb, loc, positive, r, arith::MulFOp::create(nb, loc, t, r));
           return arith::SelectOp::create(nb, loc, pruned,
-                                         f32Const(nb, loc, 0.0f), s);
+                                         f32Const(nb, loc, 0.0f),
+                                         stableSigmoid(nb, loc, zz));
         });
   }
 
@@ -943,28 +986,13 @@ RouteOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   }
 
   // 6. The reverse sweep over what was built.
-  Block::iterator first =
-      before ? std::next(before->getIterator()) : block->begin();
-  IRMapping identity;
-  for (Operation &o : llvm::make_range(first, end)) {
-    for (Value v : o.getOperands())
-      identity.map(v, v);
-    for (Value v : o.getResults())
-      identity.map(v, v);
-  }
-  DenseMap<Value, Value> adjoints;
-  if (weights)
-    adjoints[weights] = dw;
-  if (sums)
-    adjoints[sums] = dps;
-  if (failed(reverseSweep(b, llvm::make_range(first, end), identity, adjoints,
-                          [&](Operation &o, ArrayRef<Value>) {
-                            return success(constants.contains(&o));
-                          })))
+  FailureOr<DenseMap<Value, Value>> adjoints =
+      g.differentiate({{weights, dw}, {sums, dps}}, constants);
+  if (failed(adjoints))
     return failure();
-  operandAdjoints[0] = adjoints.lookup(input);
+  operandAdjoints[0] = adjoints->lookup(input);
   if (Value weight = getWeight())
-    operandAdjoints[1] = adjoints.lookup(mapping.lookup(weight));
+    operandAdjoints[1] = adjoints->lookup(mapping.lookup(weight));
   return success();
 }
 
@@ -993,9 +1021,6 @@ ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Value dy = resultAdjoints[0];
   if (!dy)
     return success();
-  Block *block = b.getInsertionBlock();
-  Block::iterator end = b.getInsertionPoint();
-  Operation *before = end == block->begin() ? nullptr : &*std::prev(end);
   TensorProgram g(b, loc);
   Value x = mapping.lookup(getInput()), w = mapping.lookup(getWeights()),
         idx = mapping.lookup(getIndices()), w1 = mapping.lookup(getW1()),
@@ -1042,9 +1067,20 @@ ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Value h = g.generic(3, {a1, a3}, {id3, id3},
                       g.init({tokens, numExperts, hidden}, tDyn), id3,
                       [&](OpBuilder &nb, ValueRange a) -> Value {
-                        return arith::MulFOp::create(
-                            nb, loc, GateOp::emitActivation(nb, loc, act, a[0]),
-                            a[1]);
+                        // Sigmoid-based activations in the stable form: a
+                        // token's pre-activation of an expert it was not
+                        // routed to can be anything (exp(-a) = inf below
+                        // a = -88 would give 0 * inf in the reverse sweep).
+                        Value g1 = a[0];
+                        Value y;
+                        if (act == Activation::sigmoid)
+                          y = stableSigmoid(nb, loc, g1);
+                        else if (act == Activation::swish)
+                          y = arith::MulFOp::create(nb, loc, g1,
+                                                    stableSigmoid(nb, loc, g1));
+                        else
+                          y = GateOp::emitActivation(nb, loc, act, g1);
+                        return arith::MulFOp::create(nb, loc, y, a[1]);
                       });
   // O: loops (t, e, d, f).
   Value o = g.generic(4, {h, w2}, {g.map(4, {0, 1, 3}), g.map(4, {1, 3, 2})},
@@ -1054,25 +1090,14 @@ ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Value y = g.generic(3, {routing, o}, {g.map(3, {0, 2}), g.map(3, {0, 2, 1})},
                       g.init({tokens, dm}, tDyn, 0.0f), g.map(3, {0, 1}),
                       mulAdd);
-  Block::iterator first =
-      before ? std::next(before->getIterator()) : block->begin();
-  IRMapping identity;
-  for (Operation &op : llvm::make_range(first, end)) {
-    for (Value v : op.getOperands())
-      identity.map(v, v);
-    for (Value v : op.getResults())
-      identity.map(v, v);
-  }
-  DenseMap<Value, Value> adjoints;
-  adjoints[y] = dy;
-  if (failed(reverseSweep(b, llvm::make_range(first, end), identity,
-                          adjoints)))
+  FailureOr<DenseMap<Value, Value>> adjoints = g.differentiate({{y, dy}});
+  if (failed(adjoints))
     return failure();
-  operandAdjoints[0] = adjoints.lookup(x);
-  operandAdjoints[1] = adjoints.lookup(w);
-  operandAdjoints[3] = adjoints.lookup(w1);
-  operandAdjoints[4] = adjoints.lookup(w3);
-  operandAdjoints[5] = adjoints.lookup(w2);
+  operandAdjoints[0] = adjoints->lookup(x);
+  operandAdjoints[1] = adjoints->lookup(w);
+  operandAdjoints[3] = adjoints->lookup(w1);
+  operandAdjoints[4] = adjoints->lookup(w3);
+  operandAdjoints[5] = adjoints->lookup(w2);
   return success();
 }
 
@@ -1104,9 +1129,6 @@ ScanOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Value dFinal = resultAdjoints.size() > 1 ? resultAdjoints[1] : Value();
   if (!dO && !dFinal)
     return success();
-  Block *block = b.getInsertionBlock();
-  Block::iterator end = b.getInsertionPoint();
-  Operation *before = end == block->begin() ? nullptr : &*std::prev(end);
   TensorProgram g(b, loc);
   const float inf = std::numeric_limits<float>::infinity();
   Value q = mapping.lookup(getQuery()), k = mapping.lookup(getKey()),
@@ -1163,13 +1185,17 @@ ScanOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Value fq = featureMap(q), fk = featureMap(k);
 
   // 2. Cumulative log decays (channel).
-  Value cum;
+  Value cum, logs;
   if (kind == DecayKind::channel) {
-    Value logs = g.generic(4, {decays}, {id4},
-                           g.init(shape({dk}, true), bhlDyn), id4,
-                           [&](OpBuilder &nb, ValueRange a) -> Value {
-                             return toF32(nb, loc, a[0]);
-                           });
+    // Log decays below -80 (a decay of 0 is -inf) read as -80: e^-80 is 0
+    // next to any other term, and G_t - G_i stays finite (-inf - -inf is
+    // NaN).
+    logs = g.generic(4, {decays}, {id4}, g.init(shape({dk}, true), bhlDyn),
+                     id4, [&](OpBuilder &nb, ValueRange a) -> Value {
+                       return arith::MaximumFOp::create(
+                           nb, loc, toF32(nb, loc, a[0]),
+                           f32Const(nb, loc, -80.0f));
+                     });
     auto type = cast<RankedTensorType>(logs.getType());
     cum = CumsumOp::create(b, loc, TypeRange{type}, logs,
                            g.init(shape({dk}, true), bhlDyn),
@@ -1296,27 +1322,17 @@ ScanOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   // 5. The final state: loops (b, h, c, d, i).
   Value final;
   if (dFinal) {
-    Value last = arith::SubIOp::create(
-        b, loc, dims[2], arith::ConstantIndexOp::create(b, loc, 1));
     SmallVector<Value> ins = {fk, v};
     SmallVector<AffineMap> maps = {g.map(5, {0, 1, 4, 2}),
                                    g.map(5, {0, 1, 4, 3})};
     Value cumLast;
     if (kind == DecayKind::channel) {
-      // G_{L-1}: a [B, H, Dk] slice.
-      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                           last, b.getIndexAttr(0)};
-      auto size = [&](int64_t d) -> OpFoldResult {
-        return qType.isDynamicDim(d) ? OpFoldResult(dims[d])
-                                     : OpFoldResult(b.getIndexAttr(bhl[d]));
-      };
-      SmallVector<OpFoldResult> sizes = {size(0), size(1), b.getIndexAttr(1),
-                                         b.getIndexAttr(dk)};
-      SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-      auto sliceType =
-          RankedTensorType::get({bhl[0], bhl[1], dk}, b.getF32Type());
-      cumLast = tensor::ExtractSliceOp::create(b, loc, sliceType, cum, offsets,
-                                               sizes, strides);
+      // G_{L-1} [B, H, Dk]: the sum of all log decays (0 when L = 0).
+      cumLast = g.generic(4, {logs}, {id4}, g.init(shape({dk}, false), bhDyn, 0.0f),
+                          g.map(4, {0, 1, 3}),
+                          [&](OpBuilder &nb, ValueRange a) -> Value {
+                            return arith::AddFOp::create(nb, loc, a[1], a[0]);
+                          });
       ins.append({cum, cumLast});
       maps.append({g.map(5, {0, 1, 4, 2}), g.map(5, {0, 1, 2})});
     } else if (kind == DecayKind::head) {
@@ -1372,31 +1388,18 @@ ScanOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   }
 
   // 6. The reverse sweep.
-  Block::iterator first =
-      before ? std::next(before->getIterator()) : block->begin();
-  IRMapping identity;
-  for (Operation &op : llvm::make_range(first, end)) {
-    for (Value x : op.getOperands())
-      identity.map(x, x);
-    for (Value x : op.getResults())
-      identity.map(x, x);
-  }
-  DenseMap<Value, Value> adjoints;
-  if (dO)
-    adjoints[out] = dO;
-  if (final)
-    adjoints[final] = dFinal;
-  if (failed(reverseSweep(b, llvm::make_range(first, end), identity,
-                          adjoints)))
+  FailureOr<DenseMap<Value, Value>> adjoints =
+      g.differentiate({{out, dO}, {final, dFinal}});
+  if (failed(adjoints))
     return failure();
-  operandAdjoints[0] = adjoints.lookup(q);
-  operandAdjoints[1] = adjoints.lookup(k);
-  operandAdjoints[2] = adjoints.lookup(v);
+  operandAdjoints[0] = adjoints->lookup(q);
+  operandAdjoints[1] = adjoints->lookup(k);
+  operandAdjoints[2] = adjoints->lookup(v);
   unsigned next = 3;
   if (decays)
-    operandAdjoints[next++] = adjoints.lookup(decays);
+    operandAdjoints[next++] = adjoints->lookup(decays);
   if (s0)
-    operandAdjoints[next++] = adjoints.lookup(s0);
+    operandAdjoints[next++] = adjoints->lookup(s0);
   return success();
 }
 

@@ -193,20 +193,26 @@ private:
         [&](OpBuilder &nb, Location l, Value h, Value lse) -> Value {
           if (!lse)
             return h;
-          // + p_sink (LSE - sink), p_sink = exp(sink - LSE); 0 when p_sink
-          // is 0 or NaN (no keys and no sink).
+          // + p_sink (LSE - sink), p_sink = exp(sink - LSE); 0 for a sink
+          // of -inf (also with no keys, where LSE is -inf too).
           SmallVector<Value> at;
           for (int64_t dim = 0; dim < 3; ++dim)
             at.push_back(linalg::IndexOp::create(nb, l, dim));
           Value sink = AttentionOp::inlineScalarRegion(nb, op.getSink(), at);
-          Value ps = math::ExpOp::create(
-              nb, l, arith::SubFOp::create(nb, l, sink, lse));
-          Value term = arith::MulFOp::create(
-              nb, l, ps, arith::SubFOp::create(nb, l, lse, sink));
+          // A sink of -inf adds nothing; its operands then read 0 so that
+          // the derivative of this generic (training) is never 0 * inf.
           Value zero =
               arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.0f));
-          Value live =
-              arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, ps, zero);
+          Value live = arith::CmpFOp::create(
+              nb, l, arith::CmpFPredicate::OGT, sink,
+              arith::ConstantOp::create(
+                  nb, l,
+                  nb.getF32FloatAttr(-std::numeric_limits<float>::infinity())));
+          Value s = arith::SelectOp::create(nb, l, live, sink, zero);
+          Value m = arith::SelectOp::create(nb, l, live, lse, zero);
+          Value ps = math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, s, m));
+          Value term = arith::MulFOp::create(
+              nb, l, ps, arith::SubFOp::create(nb, l, m, s));
           return arith::AddFOp::create(
               nb, l, h, arith::SelectOp::create(nb, l, live, term, zero));
         });

@@ -74,8 +74,10 @@ func.func @gqa(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x
 // Row entropy with a block selection and a sink: the main attention keeps
 // both and gains an LSE; a second, unswapped attention over the same
 // queries, keys, selection and causal mask with values of ones has logits
-// s - LSE + log(max(LSE - s, 0)) (-inf kept); exp of its LSE plus the sink's
-// share p_sink (LSE - sink) is the entropy.
+// s - LSE + log(LSE - s) (-inf kept, and -inf where LSE - s <= 0: the log
+// then reads 1, so that its derivative for training is never 0 / 0); exp of
+// its LSE plus the sink's share p_sink (LSE - sink) is the entropy (its
+// operands read 0 where the sink is -inf: no 0 * inf in its derivative).
 // CHECK-LABEL: func.func @entropy
 // CHECK-SAME: (%[[Q:[^:]*]]: tensor<?x4x?x64xf32>, %[[K:[^:]*]]: tensor<?x2x?x64xf32>, %[[V:[^:]*]]: tensor<?x2x?x64xf32>, %[[SEL:[^:]*]]: tensor<?x4x?x2xi32>
 // CHECK: %[[MAIN:.*]]:2 = attn.attention causal scale(1.250000e-01) ins(%[[Q]], %[[K]], %[[V]] : {{.*}}) blocks(%[[SEL]] : {{.*}}) block_size(64)
@@ -87,11 +89,14 @@ func.func @gqa(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x
 // CHECK:   ^bb0(%[[S:.*]]: f32, %[[B:.*]]: index, %[[H:.*]]: index, %[[I:.*]]: index, %{{.*}}: index):
 // CHECK:     %[[L:.*]] = tensor.extract %[[MAIN]]#1[%[[B]], %[[H]], %[[I]]]
 // CHECK:     %[[NEG:.*]] = arith.subf %[[L]], %[[S]]
-// CHECK:     %[[CL:.*]] = arith.maximumf %[[NEG]], %{{.*}}
-// CHECK:     %[[LOG:.*]] = math.log %[[CL]]
+// CHECK:     %[[POS:.*]] = arith.cmpf ogt, %[[NEG]], %{{.*}}
+// CHECK:     %[[SAFE:.*]] = arith.select %[[POS]], %[[NEG]], %{{.*}}
+// CHECK:     %[[LOG:.*]] = math.log %[[SAFE]]
 // CHECK:     %[[SH:.*]] = arith.subf %[[S]], %[[L]]
 // CHECK:     %[[X:.*]] = arith.addf %[[SH]], %[[LOG]]
-// CHECK:     %[[DEAD:.*]] = arith.cmpf oeq, %[[S]], %[[NINF:.*]] : f32
+// CHECK:     %[[NINFS:.*]] = arith.cmpf oeq, %[[S]], %[[NINF:.*]] : f32
+// CHECK:     %[[NOTPOS:.*]] = arith.xori %[[POS]]
+// CHECK:     %[[DEAD:.*]] = arith.ori %[[NINFS]], %[[NOTPOS]]
 // CHECK:     %[[Y:.*]] = arith.select %[[DEAD]], %[[NINF]], %[[X]]
 // CHECK:     attn.yield %[[Y]]
 // CHECK-NOT: mask {
@@ -99,11 +104,13 @@ func.func @gqa(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x
 // CHECK:   ^bb0(%[[LSE2:.*]]: f32, %[[LSE:.*]]: f32, %{{.*}}: f32):
 // CHECK:     %[[H0:.*]] = math.exp %[[LSE2]]
 // CHECK:     %[[SINK:.*]] = arith.constant 5.000000e-01 : f32
-// CHECK:     %[[D:.*]] = arith.subf %[[SINK]], %[[LSE]]
+// CHECK:     %[[LIVE:.*]] = arith.cmpf ogt, %[[SINK]]
+// CHECK:     %[[SS:.*]] = arith.select %[[LIVE]], %[[SINK]]
+// CHECK:     %[[LS:.*]] = arith.select %[[LIVE]], %[[LSE]]
+// CHECK:     %[[D:.*]] = arith.subf %[[SS]], %[[LS]]
 // CHECK:     %[[PS:.*]] = math.exp %[[D]]
-// CHECK:     %[[NL:.*]] = arith.subf %[[LSE]], %[[SINK]]
+// CHECK:     %[[NL:.*]] = arith.subf %[[LS]], %[[SS]]
 // CHECK:     %[[T:.*]] = arith.mulf %[[PS]], %[[NL]]
-// CHECK:     %[[LIVE:.*]] = arith.cmpf ogt, %[[PS]]
 // CHECK:     %[[TS:.*]] = arith.select %[[LIVE]], %[[T]]
 // CHECK:     arith.addf %[[H0]], %[[TS]]
 // CHECK: return %[[MAIN]]#0, %[[EN]]

@@ -1,6 +1,7 @@
 // Gated linear attention over several steps with a state in and out, for
 // the gradient tests: log_alpha = log sigmoid(raw) = -log1p(exp(-raw))
-// (decays in (0, 1), their gradient chained through a generic).
+// (decays in (0, 1), their gradient chained through a generic), and a
+// decay of 0 (log -inf) where raw > 1.5: a full reset of that channel.
 #id = affine_map<(b, h, t, c) -> (b, h, t, c)>
 func.func @main(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
                 %v: tensor<?x2x?x16xf32>, %raw: tensor<?x2x?x16xf32>,
@@ -18,7 +19,11 @@ func.func @main(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
     %ex = math.exp %n : f32
     %sp = math.log1p %ex : f32
     %ls = arith.negf %sp : f32
-    linalg.yield %ls : f32
+    %lim = arith.constant 1.5 : f32
+    %reset = arith.cmpf ogt, %x, %lim : f32
+    %ninf = arith.constant 0xFF800000 : f32
+    %r = arith.select %reset, %ninf, %ls : f32
+    linalg.yield %r : f32
   } -> tensor<?x2x?x16xf32>
   %o0 = tensor.empty(%b, %l) : tensor<?x2x?x16xf32>
   %s0 = tensor.empty(%b) : tensor<?x2x16x16xf32>
