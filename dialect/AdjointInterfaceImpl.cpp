@@ -656,6 +656,21 @@ private:
   Operation *before;
 };
 
+/// Clones `region`'s body at `b` with its block arguments bound to `args` and
+/// the values it reads from above through `mapping` (a copy: the caller's is
+/// unchanged); returns the yielded value. AttentionOp::inlineScalarRegion
+/// without that mapping would read the primal function's values.
+static Value inlineRegion(OpBuilder &b, Region &region, ValueRange args,
+                          const IRMapping &mapping) {
+  IRMapping m = mapping;
+  Block &block = region.front();
+  for (auto [arg, val] : llvm::zip(block.getArguments(), args))
+    m.map(arg, val);
+  for (Operation &o : block.without_terminator())
+    b.clone(o, m);
+  return m.lookupOrDefault(block.getTerminator()->getOperand(0));
+}
+
 static Value f32Const(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
@@ -718,8 +733,7 @@ RouteOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   // row maxima that stabilize the softmaxes are constants (a softmax does
   // not depend on them). The bias only moves the selection: no gradient.
   Location loc = getLoc();
-  if (!isa<RankedTensorType>(getInput().getType()))
-    return emitOpError("is differentiated on tensors only");
+  // (Called with a result's gradient: the op is on tensors.)
   operandAdjoints.assign(getNumOperands(), Value());
   Value dw = resultAdjoints[0];
   Value dps = resultAdjoints.size() > 3 ? resultAdjoints[3] : Value();
@@ -806,16 +820,11 @@ RouteOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
         Value v = toF32(nb, loc, a[0]);
         if (invTemp)
           v = arith::MulFOp::create(nb, loc, v, f32Const(nb, loc, *invTemp));
-        if (!getScore().empty()) {
-          IRMapping m = mapping;
-          Block &region = getScore().front();
-          m.map(region.getArgument(0), v);
-          m.map(region.getArgument(1), linalg::IndexOp::create(nb, loc, tDim));
-          m.map(region.getArgument(2), linalg::IndexOp::create(nb, loc, eDim));
-          for (Operation &o : region.without_terminator())
-            nb.clone(o, m);
-          v = m.lookupOrDefault(region.getTerminator()->getOperand(0));
-        }
+        if (!getScore().empty())
+          v = inlineRegion(nb, getScore(),
+                           {v, linalg::IndexOp::create(nb, loc, tDim),
+                            linalg::IndexOp::create(nb, loc, eDim)},
+                           mapping);
         if (getKeep())
           v = arith::SelectOp::create(nb, loc, a[1], v,
                                       f32Const(nb, loc, -inf));
@@ -1015,8 +1024,7 @@ ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   // work of the forward, the price of a derived backward (no sorted
   // grouped matmuls yet). The indices are constants.
   Location loc = getLoc();
-  if (!isa<RankedTensorType>(getInput().getType()))
-    return emitOpError("is differentiated on tensors only");
+  // (Called with a result's gradient: the op is on tensors.)
   operandAdjoints.assign(getNumOperands(), Value());
   Value dy = resultAdjoints[0];
   if (!dy)
@@ -1122,8 +1130,7 @@ ScanOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   // entries are exp(-inf) = 0). O(L^2) work and an [L, L] matrix per
   // (batch, head): the gradients of the recurrence, not a chunked backward.
   Location loc = getLoc();
-  if (!isa<RankedTensorType>(getQuery().getType()))
-    return emitOpError("is differentiated on tensors only");
+  // (Called with a result's gradient: the op is on tensors.)
   operandAdjoints.assign(getNumOperands(), Value());
   Value dO = resultAdjoints[0];
   Value dFinal = resultAdjoints.size() > 1 ? resultAdjoints[1] : Value();
@@ -1171,15 +1178,9 @@ ScanOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
                        Value e = toF32(nb, loc, a[0]);
                        if (getFeatureMap().empty())
                          return e;
-                       IRMapping m = mapping;
-                       Block &region = getFeatureMap().front();
-                       m.map(region.getArgument(0), e);
-                       m.map(region.getArgument(1),
-                             linalg::IndexOp::create(nb, loc, 3));
-                       for (Operation &o : region.without_terminator())
-                         nb.clone(o, m);
-                       return m.lookupOrDefault(
-                           region.getTerminator()->getOperand(0));
+                       return inlineRegion(
+                           nb, getFeatureMap(),
+                           {e, linalg::IndexOp::create(nb, loc, 3)}, mapping);
                      });
   };
   Value fq = featureMap(q), fk = featureMap(k);
@@ -1585,11 +1586,12 @@ LogicalResult AttentionOp::buildAdjoint(
     return emitOpError("cannot be differentiated yet: ") << what;
   };
   bool softmax = getNormalizer() == Normalizer::softmax;
-  if (getRowEntropy() || getColumnScores())
-    return unsupported("side outputs (row_entropy, column_scores)");
-  // attn-generate-backward unfuses these stages into generics first.
-  if (getQuery2() || !getEpilogue().empty() || getRmsNormEps())
-    return unsupported("a second map, rms_norm or an epilogue (the training "
+  // attn-generate-backward unfuses these stages into generics and second
+  // attentions first.
+  if (getQuery2() || !getEpilogue().empty() || getRmsNormEps() ||
+      getRowEntropy() || getColumnScores())
+    return unsupported("a second map, rms_norm, an epilogue or side outputs "
+                       "(the training "
                        "forward unfuses them)");
   if (softmax && !getLse())
     return emitOpError("needs its log-sum-exp to be differentiated (the "

@@ -1,7 +1,8 @@
 // A softmax router whose score region forbids every expert for the tokens
 // t = 2 mod 3 (-inf logits): those rows have index -1 and weight 0 in every
-// slot and must get a zero gradient (no 0 * inf in the reverse sweep of the
-// softmax's normalizer), the others a normal one.
+// slot and must get a zero gradient, the others a normal one. (The adjoint
+// reads 1 / sum through a safe operand there; reverting that was not caught
+// by this test on the CPU: the lowered code gave no NaN.)
 func.func @main(%logits: tensor<?x6xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>, tensor<6xi32>, tensor<6xf32>) {
   %c0 = arith.constant 0 : index
   %t = tensor.dim %logits, %c0 : tensor<?x6xf32>
