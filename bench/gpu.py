@@ -8,7 +8,8 @@ torch's current stream), torch.nn.functional.scaled_dot_product_attention
 and torch.compile(flex_attention), checks attn's output against SDPA's, and
 prints one table row: ms, TFLOP/s (visible query-key pairs only) or GB/s
 (decode: the K/V cache bytes read), and the ratio of each peer's time to
-attn's. attn's C entry point synchronizes its stream before returning, so
+attn's. The backward rows time attn's derived backward (the training pair's
+second function) against PyTorch autograd of SDPA. attn's C entry point synchronizes its stream before returning, so
 its times include one host synchronization per call (tens of microseconds;
 it matters for decode only). Writes results.md and results.json.
 
@@ -93,6 +94,12 @@ def main():
         if status != 0:
             raise RuntimeError("k_%s: %s" % (fn, lib.attnrt_last_error().decode()))
 
+    def call(sym, args, outs):
+        lib.attnrt_cuda_set_stream(ctypes.c_void_p(torch.cuda.current_stream().cuda_stream))
+        status = getattr(lib, sym)(*[dl(x) for x in list(args) + list(outs)])
+        if status != 0:
+            raise RuntimeError("%s: %s" % (sym, lib.attnrt_last_error().decode()))
+
     def timeit(f, reps):
         f()
         torch.cuda.synchronize()
@@ -165,6 +172,48 @@ def main():
                  lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal),
                  mask_mod=(lambda b, h, i, j: i >= j) if causal else None)
         del q, k, v
+
+    # The backward (attn-compile --grad: the tensor-core FA-2 backward) against
+    # PyTorch autograd of SDPA (its flash backward), bf16 gradients; FLOPs
+    # 2.5x the forward's over the visible pairs.
+    def backward_case(name, fn, q, k, v, causal, flops):
+        reps = 3 if a.quick else 10
+        do = torch.randn_like(q)
+        try:
+            o, o_saved = torch.empty_like(q), torch.empty_like(q)
+            lse = torch.empty(q.shape[:3], device=dev, dtype=torch.float32)
+            call("g_%s_train" % fn, [q, k, v], [o, o_saved, lse])
+            grads = [torch.empty_like(x) for x in (q, k, v)]
+            bwd = lambda: call("g_%s_backward" % fn, [q, k, v, o_saved, lse, do], grads)
+            bwd()
+            torch.cuda.synchronize()
+            qr, kr, vr = (x.detach().clone().requires_grad_() for x in (q, k, v))
+            out = F.scaled_dot_product_attention(qr, kr, vr, is_causal=causal)
+            ref = torch.autograd.grad(out, (qr, kr, vr), do, retain_graph=True)
+            err = max((g.float() - r.float()).abs().max().item() for g, r in zip(grads, ref))
+            t_attn = timeit(bwd, reps)
+            t_sdpa = timeit(lambda: torch.autograd.grad(out, (qr, kr, vr), do, retain_graph=True),
+                            reps)
+        except Exception as e:
+            print("%s: failed: %s" % (name, e))
+            rows.append(dict(case=name, error=str(e)))
+            return
+        r = dict(case=name, attn_ms=t_attn, sdpa_ms=t_sdpa, flex_ms=None,
+                 max_abs_err_vs_sdpa=err, attn_tflops=flops / t_attn / 1e9,
+                 sdpa_over_attn=t_sdpa / t_attn, flex_over_attn=None)
+        rows.append(r)
+        print("%-26s attn %8.3f ms %6.1f TFLOP/s  sdpa %8.3f ms (%.2fx)  err %.3g" % (
+            name, t_attn, r["attn_tflops"], t_sdpa, t_sdpa / t_attn, err))
+
+    if hasattr(lib, "g_causal_backward"):
+        for L in lengths[:3]:
+            q, k, v = (torch.randn(B, H, L, D, device=dev, dtype=bf) for _ in range(3))
+            for causal in (True, False):
+                pairs = L * (L + 1) / 2 if causal else L * L
+                backward_case("backward %s L=%d" % ("causal" if causal else "non-causal", L),
+                              "causal" if causal else "full", q, k, v, causal,
+                              2.5 * 4 * B * H * D * pairs)
+            del q, k, v
 
     # Decode: B = 64, Hq = 32, Hkv = 8, D = 128, 4096 keys.
     Bd, Lk = 64, 4096

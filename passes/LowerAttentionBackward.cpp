@@ -41,7 +41,8 @@ public:
       : op(op), b(op), loc(op.getLoc()), vectorWidth(vectorWidth),
         tiled(tiled) {}
 
-  LogicalResult run() {
+  /// The shapes and constants every nest uses.
+  void init() {
     auto qType = cast<MemRefType>(op.getQuery().getType());
     auto kType = cast<MemRefType>(op.getKey().getType());
     auto vType = cast<MemRefType>(op.getValue().getType());
@@ -57,10 +58,19 @@ public:
     offset = arith::SubIOp::create(b, loc, lk, lq); // causal: j <= i + off
     scale = f32(op.getScale().convertToFloat());
     zero = f32(0.0f);
+  }
 
-    // The capture gradients are accumulated into: zero them first.
-    for (Value g : op.getCaptureGrads())
-      linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{g});
+  /// Zeroes the capture gradients and accumulates them (after D).
+  void captures(Value dBuf) {
+    if (op.getCaptureGrads().empty())
+      return;
+    zeroCaptures();
+    captureNest(dBuf);
+  }
+
+  LogicalResult run() {
+    init();
+    zeroCaptures();
 
     // 1. D[b, h, i] = dO . O - dLSE.
     Value dBuf = memref::AllocOp::create(
@@ -110,6 +120,12 @@ public:
   }
 
 private:
+  /// The capture gradients are accumulated into: zero them first.
+  void zeroCaptures() {
+    for (Value g : op.getCaptureGrads())
+      linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{g});
+  }
+
   /// 2. and 3. of the pair form: dK, dV per (batch, KV head), one key row at
   /// a time, then dQ per (batch, query head), one query row at a time.
   void pairNests(Value dBuf) {
@@ -993,3 +1009,11 @@ struct LowerAttentionBackward
 };
 
 } // namespace
+
+void mlir::attn::buildAttentionBackwardCaptures(AttentionBackwardOp op,
+                                                Value dBuf,
+                                                int64_t vectorWidth) {
+  Lowering lowering(op, vectorWidth, /*tiled=*/false);
+  lowering.init();
+  lowering.captures(dBuf);
+}

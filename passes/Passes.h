@@ -16,6 +16,7 @@ class FuncOp;
 } // namespace func
 namespace attn {
 class AttentionOp;
+class AttentionBackwardOp;
 
 /// Steps per chunk of attn.scan's chunkwise form unless a tool or pipeline
 /// option says otherwise (measured best on AVX-512; docs/linear-attention.md).
@@ -32,6 +33,15 @@ inline constexpr int64_t kDefaultScanChunk = 32;
 /// attn-expand-side-outputs does when nothing is fused): the training
 /// forward differentiates that form.
 void expandSideOutputs(RewriterBase &b, AttentionOp op);
+
+/// For a target whose own kernels compute dQ, dK and dV of the memref
+/// `op` (attn-gpu-tile-attention-backward): emits, before `op`,
+/// attn-lower-attention-backward's nest for the gradients of the tensors
+/// its regions read (zeroed, then accumulated per visible pair and sink in
+/// a fixed order), given `dBuf` = D [B, Hq, Lq] f32 (null for sigmoid
+/// attention). Leaves `op` in place.
+void buildAttentionBackwardCaptures(AttentionBackwardOp op, Value dBuf,
+                                    int64_t vectorWidth);
 
 /// Name of the function attribute holding the C ABI signature string.
 inline constexpr llvm::StringLiteral kAbiAttrName = "attn.abi";

@@ -183,15 +183,24 @@ def main():
             return 1
 
     # The benchmark's kernels as a shared library for bench/gpu.py.
+    # The forward kernels as k_<name>, the causal and non-causal training
+    # pairs (attn-compile --grad) as g_<name>_train and g_<name>_backward.
     mlir = os.path.join(work, "bench.mlir")
+    grad_mlir = os.path.join(work, "bench_grad.mlir")
     subprocess.run([PY, os.path.join(ROOT, "bench", "gpu", "make_kernels.py"), mlir], check=True)
+    subprocess.run([PY, os.path.join(ROOT, "bench", "gpu", "make_kernels.py"), grad_mlir, "--grad"],
+                   check=True)
     obj = os.path.join(work, "bench.o")
+    grad_obj = os.path.join(work, "bench_grad.o")
     chip = next((c for c in chips if c != "cpu"), None)
     if chip:
         for cmd in ([attn_compile, mlir, "--target=nvptx", "--chip=" + chip, "--name=k", "-o", obj]
                     + gpu_flags,
+                    [attn_compile, grad_mlir, "--grad", "--target=nvptx", "--chip=" + chip,
+                     "--name=g", "-o", grad_obj] + gpu_flags,
                     shlex.split(a.cc) + ["-shared", "-o", os.path.join(out, "libattn_gpu_bench.so"), obj,
-                     os.path.join(a.build, "runtime", "libattnrt.a"), "-lm", "-lpthread", "-ldl"]):
+                     grad_obj, os.path.join(a.build, "runtime", "libattnrt.a"), "-lm", "-lpthread",
+                     "-ldl"]):
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 print("gpu_bundle: %s\n%s" % (" ".join(cmd), r.stderr))

@@ -51,6 +51,52 @@ def AttnGPUTileAttentionPass
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnGPUTileAttentionBackwardPass
+    : Pass<"attn-gpu-tile-attention-backward", "func::FuncOp"> {
+  let summary = "Lower memref attn.attention_backward to FlashAttention-2 "
+                "backward launches on tensor cores";
+  let description = [{
+    Replaces every `attn.attention_backward` on memrefs whose query, key and
+    value share an f32, f16 or bf16 element type and whose head dims are
+    multiples of 16 up to 256 (others are left to
+    `attn-lower-attention-backward`'s SIMT nests) with:
+    * a launch computing `D = rowsum(dO * O) - dLSE` per row (softmax only);
+    * a dK/dV launch of one CTA per (64-key tile, KV head, batch) and 128
+      threads (4 warps of 16 keys): K and V stay in shared memory; for each
+      head of the GQA group and each 64-row query tile that can see a key of
+      the tile (the causal start, then the forward's mask classification:
+      hidden tiles skipped, fully visible ones without mask evaluation), Q,
+      dO and the rows' LSE and D are staged (`cp.async`), `S^T = K Q^T` and
+      `dP^T = V dO^T` run on tensor cores (`ldmatrix`, `mma.sync.m16n8k16`),
+      `P^T` is recomputed from the LSE through the `score` region, `dS^T =
+      P^T (dP^T - D)` goes through `score_grad`, and `dV += P^T dO`,
+      `dK += dR^T Q` accumulate in f32 registers across the whole group (the
+      GQA reduction, without atomics);
+    * a dQ launch of one CTA per (64-row query tile, query head, batch):
+      Q and dO stay in shared memory, each visible 64-key tile is staged,
+      and `dQ += dR K` accumulates in registers;
+    * `attn-lower-attention-backward`'s nest for the gradients of tensors
+      the regions read (`attn.grad_accumulate` in `score_grad` and
+      `sink_grad`), which the SIMT lowering maps to threads.
+    Every gradient element is written by one CTA in a fixed order, so two
+    runs give bit-identical results. Multiplicands are f16 (bf16 for bf16
+    inputs; f32 inputs are rounded to f16 as in the forward kernel), and P
+    and dR are rounded to them before their products; accumulators and the
+    f32 gradients are exact f32 sums. Sigmoid attention (`normalizer(sigmoid)`)
+    takes `dS = dP P (1 - P)` and no D.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def AttnGPUExpandMathPass : Pass<"attn-gpu-expand-math"> {
   let summary = "Lower math ops in GPU kernels to PTX approximations";
   let description = [{

@@ -38,16 +38,20 @@ void mlir::attn::buildSIMTLowerings(OpPassManager &pm, bool tensorCores) {
 
   // Attention that fits the tensor-core kernel becomes FlashAttention-2
   // launches.
-  if (tensorCores)
+  // The derived backward's attention likewise (attn-compile --grad).
+  if (tensorCores) {
     pm.addNestedPass<func::FuncOp>(createAttnGPUTileAttentionPass());
+    pm.addNestedPass<func::FuncOp>(createAttnGPUTileAttentionBackwardPass());
+  }
 
   // Everything else takes the CPU's target-independent lowerings to
   // parallel loops (scans, pooling, routers, experts, the remaining
   // attention tiled with one thread per query tile and 4-wide vectors,
   // unfused elementwise ops), whose loops become SIMT kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
-  // The derived backward (attn-compile --grad): its loop nests (D per row,
-  // dK/dV per KV head, dQ per head, captured gradients) become SIMT kernels.
+  // The rest of the derived backward (attn-compile --grad; without tensor
+  // cores, all of it): its loop nests (D per row, dK/dV per KV head, dQ per
+  // head, captured gradients) become SIMT kernels.
   pm.addNestedPass<func::FuncOp>(
       createAttnLowerAttentionBackwardPass({kSimtVectorWidth}));
   // Scans in their recurrent form: one thread per (batch, head) keeps its

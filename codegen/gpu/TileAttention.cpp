@@ -19,12 +19,11 @@
 //     }
 //     O = epilogue(acc / l); LSE = m + log(l)
 //
-// Fragment layouts are those of mma.sync.m16n8k16: lane = 4 g + c holds
-// rows g and g + 8 and columns 2c, 2c + 1 of each 16x8 accumulator tile,
-// which is also, packed in pairs, the A-operand layout of P for P V.
+// Fragment layouts: see MmaKernelBuilder.h.
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/gpu/MmaKernelBuilder.h"
 #include "codegen/gpu/Passes.h"
 #include "dialect/AttnOps.h"
 #include "passes/MaskAnalysis.h"
@@ -56,28 +55,15 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kRows = 64;    // query rows per CTA
-constexpr int64_t kKeys = 64;    // keys per tile
-constexpr int64_t kThreads = 128; // 4 warps of 16 rows
-constexpr int64_t kPad = 8;      // 16 bytes of padding per shared row
+constexpr int64_t kRows = kMmaRows;
+constexpr int64_t kKeys = 64; // keys per tile
+constexpr int64_t kThreads = kMmaThreads;
 
-/// Clones the single block of `region` at the insertion point with its
-/// arguments bound to `args`; returns the values it yields.
 SmallVector<Value> inlineRegion(OpBuilder &b, Region &region,
                                 ValueRange args) {
-  Block &block = region.front();
-  IRMapping map;
-  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
-    map.map(arg, value);
-  for (Operation &op : block.without_terminator())
-    b.clone(op, map);
-  SmallVector<Value> results;
-  for (Value v : block.getTerminator()->getOperands())
-    results.push_back(map.lookupOrDefault(v));
-  return results;
+  return inlineKernelRegion(b, region, args);
 }
 
-/// Builds one attention kernel at the builder's insertion point.
 /// Why the tensor-core kernel cannot take `op` (empty if it can). Such ops
 /// are left for the SIMT path (attn-tile-attention, attn-gpu-map-loops).
 std::string tensorCoreMismatch(AttentionOp op) {
@@ -96,196 +82,23 @@ std::string tensorCoreMismatch(AttentionOp op) {
   return "";
 }
 
-class KernelEmitter {
+/// Builds one attention kernel at the builder's insertion point.
+class KernelEmitter : public MmaKernelBuilder {
 public:
   KernelEmitter(OpBuilder &b, Location loc, AttentionOp op)
-      : b(b), loc(loc), op(op), f32(b.getF32Type()) {}
+      : MmaKernelBuilder(b, loc), op(op) {}
 
   LogicalResult emit();
 
 private:
-  // Small arithmetic helpers (index unless noted).
-  Value cst(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value fcst(double v) {
-    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value div(Value x, int64_t y) {
-    return arith::DivUIOp::create(b, loc, x, cst(y));
-  }
-  Value rem(Value x, int64_t y) {
-    return arith::RemUIOp::create(b, loc, x, cst(y));
-  }
-  Value minu(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
-  Value ult(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  }
-  Value ule(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, x, y);
-  }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, c, x, y);
-  }
-  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value fmax(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  }
-  Value exp2(Value x) { return math::Exp2Op::create(b, loc, x); }
-  Value isNegInf(Value x) {
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
-                                 fcst(-INFINITY));
-  }
-  /// exp(x - m) for a row maximum m that may be -inf (then exp(x)).
-  Value expShifted(Value x, Value m) {
-    Value safe = select(isNegInf(m), fcst(0.0), m);
-    return exp2(fmul(fsub(x, safe), fcst(M_LOG2E)));
-  }
-  Value shuffleXor(Value x, int32_t offset) {
-    return gpu::ShuffleOp::create(b, loc, x, offset, 32,
-                                  gpu::ShuffleMode::XOR)
-        .getShuffleResult();
-  }
-
-  /// Where row r of a staged tile comes from: src[b, head, row] if valid,
-  /// zeros otherwise.
-  struct RowSource {
-    Value head, row, valid;
-  };
-  /// Copies the 64 rows `rowOf` gives into the shared tile `dst`. Returns
-  /// the cp.async group token, or null for f32 sources (synchronous load,
-  /// round to f16, store).
-  Value stage(Value src, llvm::function_ref<RowSource(Value)> rowOf,
-              int64_t dim, Value dst);
-  /// Rows [r0, r0 + 64) of src[b, head], rows >= nValid as zeros.
-  Value stage(Value src, Value head, Value r0, Value nValid, int64_t dim,
-              Value dst) {
-    return stage(
-        src,
-        [&](Value r) {
-          Value row = add(r0, r);
-          return RowSource{head, row, ult(row, nValid)};
-        },
-        dim, dst);
-  }
   /// The flash-decoding form: splits of the keys, then a merge launch.
   void emitMerge(Value oPart, Value lPart, Value numSplits, Value batch,
                  int64_t lq, int64_t group);
-  /// ldmatrix of `tiles` 8x8 matrices at (row, col) of a shared tile; the
-  /// fragments as vector<2xT>.
-  SmallVector<Value> ldmatrix(Value tile, Value row, Value col, int tiles,
-                              bool transpose);
-  /// acc += A B with mma.sync.m16n8k16 (A: 4 fragments, B: 2, acc: 4 f32).
-  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-                         ArrayRef<Value> acc);
-  /// Packs two f32 into a vector<2xT> fragment.
-  Value pack(Value lo, Value hi);
-  /// Converts an f32 to the output element type.
-  Value toOutput(Value x, Type type);
 
-  OpBuilder &b;
-  Location loc;
   AttentionOp op;
-  Type f32, mmaType;
-  Value tid, lane, bb, h;
+  /// The query head (the KV head in the split form).
+  Value h;
 };
-
-Value KernelEmitter::stage(Value src,
-                           llvm::function_ref<RowSource(Value)> rowOf,
-                           int64_t dim, Value dst) {
-  int64_t chunksPerRow = dim / 8;
-  int64_t perThread = kRows * chunksPerRow / kThreads;
-  auto srcType = cast<MemRefType>(src.getType());
-  bool async = srcType.getElementType() == mmaType;
-  SmallVector<Value> tokens;
-  auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-  for (int64_t it = 0; it < perThread; ++it) {
-    Value chunk = add(tid, cst(it * kThreads));
-    Value r = div(chunk, chunksPerRow);
-    Value col = mul(rem(chunk, chunksPerRow), cst(8));
-    auto [head, row, valid] = rowOf(r);
-    Value safeRow = select(valid, row, cst(0));
-    if (async) {
-      Value n = select(valid, cst(8), cst(0));
-      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, loc, tokenType, dst, ValueRange{r, col}, src,
-          ValueRange{bb, head, safeRow, col}, b.getIndexAttr(8), n,
-          b.getUnitAttr()));
-      continue;
-    }
-    auto vecType = VectorType::get({8}, srcType.getElementType());
-    Value x = vector::LoadOp::create(b, loc, vecType, src,
-                                     ValueRange{bb, head, safeRow, col});
-    Value zero = arith::ConstantOp::create(
-        b, loc, vecType,
-        DenseElementsAttr::get(vecType, b.getFloatAttr(vecType.getElementType(), 0.0)));
-    x = select(valid, x, zero);
-    Value y = arith::TruncFOp::create(b, loc, VectorType::get({8}, mmaType), x);
-    vector::StoreOp::create(b, loc, y, dst, ValueRange{r, col});
-  }
-  if (!async)
-    return Value();
-  return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, tokens);
-}
-
-SmallVector<Value> KernelEmitter::ldmatrix(Value tile, Value row, Value col,
-                                           int tiles, bool transpose) {
-  auto type = VectorType::get({tiles, 2}, mmaType);
-  Value m = nvgpu::LdMatrixOp::create(b, loc, type, tile, ValueRange{row, col},
-                                      b.getBoolAttr(transpose),
-                                      b.getI32IntegerAttr(tiles));
-  SmallVector<Value> frags;
-  for (int i = 0; i < tiles; ++i)
-    frags.push_back(vector::ExtractOp::create(b, loc, m, i));
-  return frags;
-}
-
-SmallVector<Value> KernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-                                      ArrayRef<Value> acc) {
-  bool bf16 = mmaType.isBF16();
-  auto operand = [&](Value frag) -> Value {
-    if (!bf16)
-      return frag;
-    // bf16 fragments travel as i32 registers.
-    Value w = vector::BitCastOp::create(
-        b, loc, VectorType::get({1}, b.getI32Type()), frag);
-    return vector::ExtractOp::create(b, loc, w, 0);
-  };
-  SmallVector<Value> aOps, bOps;
-  for (Value v : a)
-    aOps.push_back(operand(v));
-  for (Value v : bFrag)
-    bOps.push_back(operand(v));
-  auto resultType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), SmallVector<Type>(4, f32));
-  NVVM::MMATypes t = bf16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  Value d = NVVM::MmaOp::create(
-      b, loc, resultType, aOps, bOps, acc, ArrayRef<int64_t>{16, 8, 16},
-      std::nullopt, std::nullopt, std::array<NVVM::MMATypes, 2>{t, t},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                     NVVM::MMALayout::col});
-  SmallVector<Value> out;
-  for (int64_t i = 0; i < 4; ++i)
-    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
-  return out;
-}
-
-Value KernelEmitter::pack(Value lo, Value hi) {
-  Value v = vector::FromElementsOp::create(
-      b, loc, VectorType::get({2}, f32), ValueRange{lo, hi});
-  return arith::TruncFOp::create(b, loc, VectorType::get({2}, mmaType), v);
-}
-
-Value KernelEmitter::toOutput(Value x, Type type) {
-  if (type == f32)
-    return x;
-  if (type.getIntOrFloatBitWidth() < 32)
-    return arith::TruncFOp::create(b, loc, type, x);
-  return arith::ExtFOp::create(b, loc, type, x);
-}
 
 /// The flash-decoding form applies to a static query length of at most 16
 /// whose GQA group fills at most one CTA's 64 rows.
@@ -346,7 +159,8 @@ LogicalResult KernelEmitter::emit() {
         b, loc, MemRefType::get({dyn, hkv, dyn, kRows}, f32),
         ValueRange{batch, numSplits});
   }
-  int64_t qBytes = kRows * (d + kPad) * 2, vBytes = kRows * (dv + kPad) * 2;
+  int64_t qBytes = kRows * (d + kMmaPad) * 2,
+          vBytes = kRows * (dv + kMmaPad) * 2;
   Value smemBytes = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
                                                  2 * qBytes + vBytes);
   auto launch = gpu::LaunchOp::create(b, loc, gridX, gridY, batch,
@@ -371,22 +185,9 @@ LogicalResult KernelEmitter::emit() {
   Value kEnd = splitKeys ? minu(add(kBegin, keysPerSplit), lk) : lk;
 
   // Shared memory: Q, K and V tiles, rows padded by 16 bytes.
-  auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
-                                       gpu::AddressSpace::Workgroup);
-  Value smem = gpu::DynamicSharedMemoryOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(), ws));
-  auto view = [&](int64_t offset, int64_t dim) -> Value {
-    return memref::ViewOp::create(
-        b, loc, MemRefType::get({kRows, dim + kPad}, mmaType, MemRefLayoutAttrInterface(), ws), smem,
-        cst(offset), ValueRange{});
-  };
-  Value qs = view(0, d), ks = view(qBytes, d), vs = view(2 * qBytes, dv);
-
-  auto waitGroups = [&](Value token, int32_t pending) {
-    if (token)
-      nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
-                                       b.getI32IntegerAttr(pending));
-  };
+  Value smem = dynamicShared();
+  Value qs = sharedTile(smem, 0, d), ks = sharedTile(smem, qBytes, d),
+        vs = sharedTile(smem, 2 * qBytes, dv);
 
   // The query tile, then this warp's 16 rows as A fragments in registers.
   // In the split form row p of the tile is query row p % Lq of the group's
@@ -409,9 +210,7 @@ LogicalResult KernelEmitter::emit() {
   Value warpRow = mul(warp, cst(16));
   SmallVector<SmallVector<Value>> qFrag;
   for (int64_t kk = 0; kk < d / 16; ++kk)
-    qFrag.push_back(ldmatrix(qs, add(warpRow, rem(lane, 16)),
-                             add(cst(kk * 16), mul(div(lane, 16), cst(8))), 4,
-                             false));
+    qFrag.push_back(aFragment(qs, warpRow, kk * 16));
 
   // This thread's two rows (g and g + 8 of the warp's 16): query index,
   // clamped index (for the regions; rows past the end are computed but never
@@ -499,10 +298,7 @@ LogicalResult KernelEmitter::emit() {
                                       SmallVector<Value>(4, fcst(0.0)));
     for (int64_t kk = 0; kk < d / 16; ++kk)
       for (int64_t j = 0; j < kKeys / 8; ++j) {
-        SmallVector<Value> kFrag = ldmatrix(
-            ks, add(cst(j * 8), rem(lane, 8)),
-            add(cst(kk * 16), mul(rem(div(lane, 8), 2), cst(8))), 2, false);
-        s[j] = mma(qFrag[kk], kFrag, s[j]);
+        s[j] = mma(qFrag[kk], bFragmentRows(ks, j * 8, kk * 16), s[j]);
       }
 
     // Scale and score region on every logit; element e of tile j is row
@@ -592,8 +388,8 @@ LogicalResult KernelEmitter::emit() {
     SmallVector<SmallVector<Value>> pFrag;
     for (int64_t kk = 0; kk < kKeys / 16; ++kk) {
       int64_t t0 = 2 * kk * 4, t1 = (2 * kk + 1) * 4;
-      pFrag.push_back({pack(p[t0], p[t0 + 1]), pack(p[t0 + 2], p[t0 + 3]),
-                       pack(p[t1], p[t1 + 1]), pack(p[t1 + 2], p[t1 + 3])});
+      pFrag.push_back(packA(ArrayRef<Value>(p).slice(t0, 4),
+                            ArrayRef<Value>(p).slice(t1, 4)));
     }
     waitGroups(vToken, 0);
     gpu::BarrierOp::create(b, loc);
@@ -601,9 +397,7 @@ LogicalResult KernelEmitter::emit() {
       SmallVector<Value> acc(next.begin() + 4 + i * 4,
                              next.begin() + 8 + i * 4);
       for (int64_t kk = 0; kk < kKeys / 16; ++kk) {
-        SmallVector<Value> vFrag =
-            ldmatrix(vs, add(cst(kk * 16), rem(lane, 16)), cst(i * 8), 2, true);
-        acc = mma(pFrag[kk], vFrag, acc);
+        acc = mma(pFrag[kk], bFragmentCols(vs, kk * 16, i * 8), acc);
       }
       std::copy(acc.begin(), acc.end(), next.begin() + 4 + i * 4);
     }
