@@ -4,8 +4,10 @@
 //
 // Gives each public function destination arguments for its results and an
 // `attn.abi` signature: element types, static dims and symbols for the
-// dynamic dims that the program's ops require to be equal. The runtime checks
-// every call against the signature, so kernels can trust their shapes.
+// dynamic dims that the program's ops require to be equal, and the lower
+// bounds the regions' reads impose on the tensors they read. The runtime
+// checks every call against the signature, so kernels can trust their
+// shapes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +21,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/EquivalenceClasses.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNEXPORTFUNCTIONSPASS
@@ -259,6 +262,70 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
   });
 }
 
+/// A dim of a tensor a region reads with tensor.extract at one of the
+/// region's iteration indices, and the extent that index ranges over:
+/// dim(tensor, dim) >= dim(extent, extentDim) must hold, or the kernels read
+/// out of bounds (the reference interpreter reports it; compiled code would
+/// not).
+struct RegionBound {
+  tensor::ExtractOp extract;
+  unsigned dim;
+  Value extent;
+  unsigned extentDim;
+  /// The index's name in messages: batch, head, query, key, channel.
+  StringRef role;
+};
+
+/// The bounds the regions of attention ops (forward and backward) impose on
+/// the tensors they read: an extract index that is the region's batch, head,
+/// query, key or channel argument ranges over the attention's extent.
+static void collectRegionBounds(func::FuncOp func,
+                                SmallVectorImpl<RegionBound> &bounds) {
+  // Each region with the position of its first index argument and the
+  // indices it has: (b, h, i, j) or (b, h, i) or, for the epilogue,
+  // (b, h, i, d).
+  auto scan = [&](Region &region, unsigned first, ArrayRef<StringRef> roles,
+                  ArrayRef<std::pair<Value, unsigned>> extents) {
+    if (region.empty())
+      return;
+    Block &block = region.front();
+    region.walk([&](tensor::ExtractOp extract) {
+      for (auto [d, index] : llvm::enumerate(extract.getIndices())) {
+        auto arg = dyn_cast<BlockArgument>(index);
+        if (!arg || arg.getOwner() != &block || arg.getArgNumber() < first ||
+            arg.getArgNumber() - first >= roles.size())
+          continue;
+        unsigned k = arg.getArgNumber() - first;
+        bounds.push_back({extract, static_cast<unsigned>(d), extents[k].first,
+                          extents[k].second, roles[k]});
+      }
+    });
+  };
+  StringRef pairRoles[] = {"batch", "head", "query", "key"};
+  StringRef epilogueRoles[] = {"batch", "head", "query", "channel"};
+  func.walk([&](Operation *op) {
+    Value q, k, v;
+    if (auto attn = dyn_cast<AttentionOp>(op)) {
+      q = attn.getQuery(), k = attn.getKey(), v = attn.getValue();
+      std::pair<Value, unsigned> pair[] = {{q, 0}, {q, 1}, {q, 2}, {k, 2}};
+      std::pair<Value, unsigned> epi[] = {{q, 0}, {q, 1}, {q, 2}, {v, 3}};
+      scan(attn.getScore(), 1, pairRoles, pair);
+      scan(attn.getMask(), 0, pairRoles, pair);
+      scan(attn.getSink(), 0, ArrayRef<StringRef>(pairRoles).take_front(3),
+           ArrayRef<std::pair<Value, unsigned>>(pair).take_front(3));
+      scan(attn.getEpilogue(), 1, epilogueRoles, epi);
+    } else if (auto grad = dyn_cast<AttentionBackwardOp>(op)) {
+      q = grad.getQuery(), k = grad.getKey();
+      std::pair<Value, unsigned> pair[] = {{q, 0}, {q, 1}, {q, 2}, {k, 2}};
+      scan(grad.getScore(), 1, pairRoles, pair);
+      scan(grad.getMask(), 0, pairRoles, pair);
+      scan(grad.getScoreGrad(), 2, pairRoles, pair);
+      scan(grad.getSink(), 0, ArrayRef<StringRef>(pairRoles).take_front(3),
+           ArrayRef<std::pair<Value, unsigned>>(pair).take_front(3));
+    }
+  });
+}
+
 static std::optional<StringRef> dtypeName(Type t) {
   if (t.isF32())
     return StringRef("f32");
@@ -368,6 +435,68 @@ struct ExportFunctions
       appendArg("in", arg);
     for (Value r : ret.getOperands())
       appendArg("out", r);
+
+    // Bounds of the tensors regions read (`ge:A.d:B.e:role`: dim d of
+    // argument A is at least dim e of argument B, or a number): checked
+    // here where both sizes are static, by the runtime otherwise.
+    llvm::DenseMap<DimKey, std::pair<unsigned, unsigned>> argDims;
+    for (auto [a, v] : llvm::enumerate(llvm::concat<Value>(
+             func.getArguments(), ValueRange(ret.getOperands())))) {
+      auto t = cast<RankedTensorType>(v.getType());
+      for (unsigned d = 0; d < t.getRank(); ++d)
+        if (t.isDynamicDim(d))
+          argDims.try_emplace(eq.leader(DimEquivalence::key(v, d)),
+                              std::make_pair((unsigned)a, d));
+    }
+    SmallVector<RegionBound> bounds;
+    collectRegionBounds(func, bounds);
+    llvm::StringSet<> clauses;
+    for (RegionBound &bound : bounds) {
+      Value tensor = bound.extract.getTensor();
+      auto tType = cast<RankedTensorType>(tensor.getType());
+      auto eType = cast<ShapedType>(bound.extent.getType());
+      bool tStatic = !tType.isDynamicDim(bound.dim);
+      bool eStatic = !eType.isDynamicDim(bound.extentDim);
+      int64_t tSize = tType.getDimSize(bound.dim);
+      int64_t eSize = eType.getDimSize(bound.extentDim);
+      if (tStatic && eStatic) {
+        if (tSize < eSize)
+          return bound.extract.emitOpError()
+                 << "reads dim " << bound.dim << " (size " << tSize
+                 << ") at the " << bound.role << " index, which goes up to "
+                 << eSize - 1;
+        continue;
+      }
+      DimKey tKey = eq.leader(DimEquivalence::key(tensor, bound.dim));
+      DimKey eKey = eq.leader(DimEquivalence::key(bound.extent, bound.extentDim));
+      if (!tStatic && !eStatic && tKey == eKey)
+        continue; // equal by construction
+      std::string lhs, rhs;
+      auto ref = [&](Value v, unsigned d, DimKey key,
+                     std::string &out) -> bool {
+        if (auto arg = dyn_cast<BlockArgument>(stripCasts(v));
+            arg && arg.getOwner() == &func.getBody().front()) {
+          out = std::to_string(arg.getArgNumber()) + "." + std::to_string(d);
+          return true;
+        }
+        auto it = argDims.find(key);
+        if (it == argDims.end())
+          return false;
+        out = std::to_string(it->second.first) + "." +
+              std::to_string(it->second.second);
+        return true;
+      };
+      if (eStatic)
+        rhs = std::to_string(eSize);
+      else if (!ref(bound.extent, bound.extentDim, eKey, rhs))
+        continue;
+      if (!ref(tensor, bound.dim, tKey, lhs))
+        continue; // a computed tensor whose size no argument carries
+      std::string clause =
+          ("ge:" + lhs + ":" + rhs + ":" + bound.role).str();
+      if (clauses.insert(clause).second)
+        sig += ";" + clause;
+    }
 
     // Destination arguments for the results.
     OpBuilder b(ret);

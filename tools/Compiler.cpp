@@ -33,6 +33,8 @@ std::vector<AbiArg> mlir::attn::parseSignature(llvm::StringRef signature) {
   signature.split(fields, ';', -1, false);
   for (llvm::StringRef field : fields) {
     auto [dir, rest] = field.split(':');
+    if (dir != "in" && dir != "out")
+      continue; // a bound (ge:...), checked by the runtime
     auto [dtype, dims] = rest.split(':');
     AbiArg arg;
     arg.isOutput = dir == "out";

@@ -45,6 +45,13 @@ int attnrt_signature_parse(const char *sig, attnrt_arg_info *args,
   while (*p) {
     attnrt_arg_info info;
     memset(&info, 0, sizeof(info));
+    if (strncmp(p, "ge:", 3) == 0) {
+      /* A bound between dims (attnrt_validate checks it), not an argument. */
+      p += strcspn(p, ";");
+      if (*p == ';')
+        ++p;
+      continue;
+    }
     if (strncmp(p, "in:", 3) == 0) {
       p += 3;
     } else if (strncmp(p, "out:", 4) == 0) {
@@ -114,6 +121,82 @@ static void format_shape(const DLTensor *t, char *buf, size_t n) {
                     (long long)t->shape[d]);
   if (off < n)
     snprintf(buf + off, n - off, "]");
+}
+
+/* Parses "A.d" of a bound: argument A, dim d. */
+static int parse_arg_dim(const char **p, int32_t *arg, int32_t *dim) {
+  char *end;
+  long a = strtol(*p, &end, 10);
+  if (end == *p || *end != '.')
+    return 0;
+  const char *q = end + 1;
+  long d = strtol(q, &end, 10);
+  if (end == q)
+    return 0;
+  *arg = (int32_t)a;
+  *dim = (int32_t)d;
+  *p = end;
+  return 1;
+}
+
+/* Checks the bounds "ge:A.d:B.e:role" (or "ge:A.d:N:role") of a signature
+   on arguments whose shapes are already validated: a region reads dim d of
+   argument A at an index that ranges over dim e of argument B (or N). */
+static int check_bounds(const char *sig, const attnrt_arg_info *infos,
+                        int32_t n, DLTensor *const *args) {
+  char name[32], other[32], shape[160];
+  for (const char *p = sig; *p;) {
+    const char *field = p;
+    p += strcspn(p, ";");
+    const char *next = *p == ';' ? p + 1 : p;
+    if (strncmp(field, "ge:", 3) != 0) {
+      p = next;
+      continue;
+    }
+    const char *q = field + 3;
+    int32_t a, d, b = -1, e = -1;
+    int64_t extent = 0;
+    if (!parse_arg_dim(&q, &a, &d) || *q++ != ':')
+      return attnrt_set_error(ATTNRT_INTERNAL,
+                              "malformed signature bound at '%.20s'", field);
+    if (!parse_arg_dim(&q, &b, &e)) {
+      char *end;
+      extent = strtoll(q, &end, 10);
+      if (end == q)
+        return attnrt_set_error(ATTNRT_INTERNAL,
+                                "malformed signature bound at '%.20s'", field);
+      q = end;
+      b = -1;
+    }
+    if (*q++ != ':' || a < 0 || a >= n || d < 0 || d >= infos[a].ndim ||
+        (b >= 0 && (b >= n || e < 0 || e >= infos[b].ndim)))
+      return attnrt_set_error(ATTNRT_INTERNAL,
+                              "malformed signature bound at '%.20s'", field);
+    int role_len = (int)(p - q);
+    if (b >= 0)
+      extent = args[b]->shape[e];
+    int64_t size = args[a]->shape[d];
+    if (size >= extent)
+      continue;
+    describe_arg(infos, n, a, name, sizeof(name));
+    format_shape(args[a], shape, sizeof(shape));
+    if (b >= 0) {
+      describe_arg(infos, n, b, other, sizeof(other));
+      return attnrt_set_error(
+          ATTNRT_INVALID_ARGUMENT,
+          "%s: dim %d is %lld, but a region reads it at the %.*s index, "
+          "which goes up to %lld (dim %d of %s is %lld) (shape %s)",
+          name, (int)d, (long long)size, role_len, q,
+          (long long)(extent - 1), (int)e, other, (long long)extent, shape);
+    }
+    return attnrt_set_error(
+        ATTNRT_INVALID_ARGUMENT,
+        "%s: dim %d is %lld, but a region reads it at the %.*s index, which "
+        "goes up to %lld (shape %s)",
+        name, (int)d, (long long)size, role_len, q, (long long)(extent - 1),
+        shape);
+  }
+  return ATTNRT_OK;
 }
 
 /* Binding of dim symbols to sizes while checking a call. */
@@ -238,6 +321,10 @@ int attnrt_validate_device(const char *sig, DLTensor *const *args,
       }
     }
   }
+
+  status = check_bounds(sig, infos, n, args);
+  if (status != ATTNRT_OK)
+    return status;
 
   /* Outputs must not overlap any other argument. */
   for (int32_t a = 0; a < n; ++a) {

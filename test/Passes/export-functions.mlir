@@ -103,3 +103,33 @@ func.func @dispatched(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>) -> ten
   }
   return %r : tensor<?x4x?x64xf32>
 }
+
+// -----
+
+// A tensor a region reads at its iteration indices gets bounds: the bias's
+// dims 1 and 2 must reach the query and key lengths (dim 2 of q and k),
+// its dim 0 the 4 heads; the slopes read at a computed index get none.
+// CHECK-LABEL: func.func private @region_bounds
+// CHECK-SAME: attn.abi = "in:f32:?0,4,?1,16;in:f32:?0,4,?2,16;in:f32:?0,4,?2,16;in:f32:?3,?4,?5;in:f32:?6;out:f32:?0,4,?1,16;ge:3.0:4:head;ge:3.1:0.2:query;ge:3.2:1.2:key"
+func.func @region_bounds(%q: tensor<?x4x?x16xf32>, %k: tensor<?x4x?x16xf32>, %v: tensor<?x4x?x16xf32>,
+                         %bias: tensor<?x?x?xf32>, %slopes: tensor<?xf32>) -> tensor<?x4x?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : tensor<?x4x?x16xf32>
+  %l = tensor.dim %q, %c2 : tensor<?x4x?x16xf32>
+  %init = tensor.empty(%b, %l) : tensor<?x4x?x16xf32>
+  %o = attn.attention
+      ins(%q, %k, %v : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>)
+      outs(%init : tensor<?x4x?x16xf32>)
+      score {
+      ^bb0(%s: f32, %bb: index, %h: index, %i: index, %j: index):
+        %t = tensor.extract %bias[%h, %i, %j] : tensor<?x?x?xf32>
+        %c1 = arith.constant 1 : index
+        %h1 = arith.addi %h, %c1 : index
+        %m = tensor.extract %slopes[%h1] : tensor<?xf32>
+        %x = arith.mulf %s, %m : f32
+        %r = arith.addf %x, %t : f32
+        attn.yield %r : f32
+      } -> tensor<?x4x?x16xf32>
+  return %o : tensor<?x4x?x16xf32>
+}

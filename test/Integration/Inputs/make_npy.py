@@ -24,3 +24,9 @@ with open(os.path.join(d, "garbage.npy"), "wb") as f:
     f.write(b"this is not an npy file")
 with open(os.path.join(d, "badheader.npy"), "wb") as f:
     f.write(b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'   \n")
+# A score region reading bias[h, i, j] (grad_bias_noncausal.mlir, region_static_bias.mlir).
+np.save(os.path.join(d, "q16.npy"), z(1, 2, 5, 16))
+np.save(os.path.join(d, "sc.npy"), z(2))
+np.save(os.path.join(d, "bias_short.npy"), z(2, 2, 5))
+np.save(os.path.join(d, "dy16.npy"), z(1, 2, 5, 16))
+np.save(os.path.join(d, "bias4.npy"), z(2, 4, 4))
