@@ -1184,10 +1184,18 @@ Value GateOp::emitActivation(OpBuilder &b, Location loc, Activation act,
           b, loc, DenseElementsAttr::get(cast<ShapedType>(type), v));
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
   };
+  // sigmoid(v) = 1 / (1 + t) for v >= 0, t / (1 + t) below, t = e^{-|v|}:
+  // no overflow, so the reverse sweep through it (attn.gate's adjoint
+  // differentiates this form) never forms 0 * inf for v < -88.
   auto sigmoid = [&](Value v) -> Value {
-    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, v));
-    return arith::DivFOp::create(b, loc, cst(1.0f),
-                                 arith::AddFOp::create(b, loc, cst(1.0f), e));
+    Value t = math::ExpOp::create(
+        b, loc, arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, v)));
+    Value r = arith::DivFOp::create(
+        b, loc, cst(1.0f), arith::AddFOp::create(b, loc, cst(1.0f), t));
+    Value positive =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, v, cst(0.0f));
+    return arith::SelectOp::create(b, loc, positive, r,
+                                   arith::MulFOp::create(b, loc, t, r));
   };
   switch (act) {
   case Activation::sigmoid:

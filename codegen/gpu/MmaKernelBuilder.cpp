@@ -31,6 +31,20 @@ SmallVector<Value> mlir::attn::inlineKernelRegion(OpBuilder &b,
   return results;
 }
 
+std::string mlir::attn::mmaOperandMismatch(Value q, Value k, Value v) {
+  auto qType = cast<ShapedType>(q.getType());
+  auto kType = cast<ShapedType>(k.getType());
+  auto vType = cast<ShapedType>(v.getType());
+  Type elem = qType.getElementType();
+  if (kType.getElementType() != elem || vType.getElementType() != elem ||
+      !(elem.isF32() || elem.isF16() || elem.isBF16()))
+    return "query, key and value of different element types";
+  for (int64_t dim : {qType.getDimSize(3), vType.getDimSize(3)})
+    if (dim % 16 != 0 || dim > 256)
+      return "a head dim that is not a multiple of 16 up to 256";
+  return "";
+}
+
 Value MmaKernelBuilder::stage(Value src,
                               llvm::function_ref<RowSource(Value)> rowOf,
                               int64_t dim, Value dst) {

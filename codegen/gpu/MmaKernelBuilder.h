@@ -24,6 +24,7 @@
 #include "mlir/IR/Builders.h"
 
 #include <cmath>
+#include <string>
 
 namespace mlir::attn {
 
@@ -35,6 +36,11 @@ inline constexpr int64_t kMmaPad = 8;      // 16 bytes of padding per row
 /// arguments bound to `args`; returns the values it yields.
 SmallVector<Value> inlineKernelRegion(OpBuilder &b, Region &region,
                                       ValueRange args);
+
+/// Why q, k and v cannot be the operands of the tensor-core kernels (empty
+/// if they can): one f32, f16 or bf16 element type, head dims multiples of
+/// 16 up to 256.
+std::string mmaOperandMismatch(Value q, Value k, Value v);
 
 class MmaKernelBuilder {
 public:

@@ -67,16 +67,10 @@ SmallVector<Value> inlineRegion(OpBuilder &b, Region &region,
 /// Why the tensor-core kernel cannot take `op` (empty if it can). Such ops
 /// are left for the SIMT path (attn-tile-attention, attn-gpu-map-loops).
 std::string tensorCoreMismatch(AttentionOp op) {
-  auto qType = cast<MemRefType>(op.getQuery().getType());
-  auto kType = cast<MemRefType>(op.getKey().getType());
-  auto vType = cast<MemRefType>(op.getValue().getType());
-  Type elem = qType.getElementType();
-  if (kType.getElementType() != elem || vType.getElementType() != elem ||
-      !(elem.isF32() || elem.isF16() || elem.isBF16()))
-    return "query, key and value of different element types";
-  for (int64_t dim : {qType.getDimSize(3), vType.getDimSize(3)})
-    if (dim % 16 != 0 || dim > 256)
-      return "a head dim that is not a multiple of 16 up to 256";
+  std::string operands =
+      mmaOperandMismatch(op.getQuery(), op.getKey(), op.getValue());
+  if (!operands.empty())
+    return operands;
   if (op.getQuery2() || op.getRmsNormEps() || op.getBlocks())
     return "`second`, `rms_norm` or `blocks`";
   return "";

@@ -71,17 +71,7 @@ constexpr int64_t kCaptureVectorWidth = 4;
 /// Why the tensor-core backward cannot take `op` (empty if it can); such
 /// ops are left to attn-lower-attention-backward's SIMT nests.
 std::string tensorCoreMismatch(AttentionBackwardOp op) {
-  auto qType = cast<MemRefType>(op.getQuery().getType());
-  auto kType = cast<MemRefType>(op.getKey().getType());
-  auto vType = cast<MemRefType>(op.getValue().getType());
-  Type elem = qType.getElementType();
-  if (kType.getElementType() != elem || vType.getElementType() != elem ||
-      !(elem.isF32() || elem.isF16() || elem.isBF16()))
-    return "query, key and value of different element types";
-  for (int64_t dim : {qType.getDimSize(3), vType.getDimSize(3)})
-    if (dim % 16 != 0 || dim > 256)
-      return "a head dim that is not a multiple of 16 up to 256";
-  return "";
+  return mmaOperandMismatch(op.getQuery(), op.getKey(), op.getValue());
 }
 
 class BackwardEmitter : public MmaKernelBuilder {
@@ -114,6 +104,23 @@ private:
                               int64_t n, function_ref<Value(int64_t)> head,
                               function_ref<Value(int64_t)> row,
                               function_ref<Value(int64_t)> col);
+
+  /// A launch of (gridX, heads, batch) CTAs of 128 threads with `smemBytes`
+  /// of dynamic shared memory; binds the thread's ids (bb, tid, lane,
+  /// warpRow, g, cq) and leaves the builder in its body.
+  gpu::LaunchOp launchTiles(Value gridX, int64_t heads, int64_t smemBytes);
+  /// Stages rows [r0, r0 + 64) of x[bb, head] and y[bb, head] into the
+  /// shared tiles xs and ys (rows >= n as zeros) and waits for both.
+  void stagePair(Value x, Value xs, int64_t xDim, Value y, Value ys,
+                 int64_t yDim, Value head, Value r0, Value n);
+  /// for t in [lo, hi): the tile of query rows i0(t) and keys j0(t) for
+  /// `head`, classified; unless hidden, body(t0, full, state) (t0 = 64 t)
+  /// yields the next state. Returns the final state.
+  SmallVector<Value>
+  tileLoop(Value lo, Value hi, ValueRange init, Region &maskRegion,
+           bool hasMask, Value head, function_ref<Value(Value)> i0,
+           function_ref<Value(Value)> j0,
+           function_ref<SmallVector<Value>(Value, Value, ValueRange)> body);
 
   /// P and dR of one (query row i, key j) pair from its product `qk` =
   /// Q_i . K_j and `dp` = dO_i . V_j; `visible` says the pair exists
@@ -287,6 +294,57 @@ void BackwardEmitter::storeRows(ArrayRef<Value> acc, int64_t dim, Value out,
   }
 }
 
+gpu::LaunchOp BackwardEmitter::launchTiles(Value gridX, int64_t heads,
+                                           int64_t smemBytes) {
+  Value c1 = cst(1);
+  auto launch = gpu::LaunchOp::create(
+      b, loc, gridX, cst(heads), batch, cst(kThreads), c1, c1,
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), smemBytes));
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  bb = launch.getBlockIds().z;
+  tid = launch.getThreadIds().x;
+  lane = rem(tid, 32);
+  warpRow = mul(div(tid, 32), cst(16));
+  g = div(lane, 4);
+  cq = rem(lane, 4);
+  return launch;
+}
+
+void BackwardEmitter::stagePair(Value x, Value xs, int64_t xDim, Value y,
+                                Value ys, int64_t yDim, Value head, Value r0,
+                                Value n) {
+  Value xToken = stage(x, head, r0, n, xDim, xs);
+  Value yToken = stage(y, head, r0, n, yDim, ys);
+  waitGroups(xToken, 0);
+  waitGroups(yToken, 0);
+}
+
+SmallVector<Value> BackwardEmitter::tileLoop(
+    Value lo, Value hi, ValueRange init, Region &maskRegion, bool hasMask,
+    Value head, function_ref<Value(Value)> i0, function_ref<Value(Value)> j0,
+    function_ref<SmallVector<Value>(Value, Value, ValueRange)> body) {
+  auto loop = scf::ForOp::create(b, loc, lo, hi, cst(1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  ValueRange state = loop.getRegionIterArgs();
+  Value t0 = mul(loop.getInductionVar(), cst(kTile));
+  auto [full, empty] = classify(maskRegion, hasMask, head, i0(t0), j0(t0));
+  auto ifStep = scf::IfOp::create(
+      b, loc, state.getTypes(),
+      arith::XOrIOp::create(b, loc, empty, boolCst(true)), true);
+  {
+    OpBuilder eb = OpBuilder::atBlockEnd(ifStep.elseBlock());
+    scf::YieldOp::create(eb, loc, state);
+  }
+  b.setInsertionPointToStart(ifStep.thenBlock());
+  scf::YieldOp::create(b, loc, body(t0, full, state));
+  b.setInsertionPointAfter(ifStep);
+  scf::YieldOp::create(b, loc, ifStep.getResults());
+  return SmallVector<Value>(loop.getResults());
+}
+
 Value BackwardEmitter::emitD() {
   Value c1 = cst(1);
   int64_t dyn = ShapedType::kDynamic;
@@ -335,24 +393,11 @@ void BackwardEmitter::emitKeyValueGrads(Value dBuf) {
   Value c1 = cst(1);
   int64_t kBytes = kTile * (d + kMmaPad) * 2, vBytes = kTile * (dv + kMmaPad) * 2;
   int64_t statsOffset = 2 * (kBytes + vBytes);
-  Value smemBytes = arith::ConstantIntOp::create(
-      b, loc, b.getI32Type(), statsOffset + 2 * kTile * 4);
-  Value gridX = arith::CeilDivUIOp::create(b, loc, lk, cst(kTile));
-  auto launch = gpu::LaunchOp::create(b, loc, gridX, cst(hkv), batch,
-                                      cst(kThreads), c1, c1, smemBytes);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(&launch.getBody().front());
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(&launch.getBody().front());
-
-  Value kt = launch.getBlockIds().x, hk = launch.getBlockIds().y;
-  bb = launch.getBlockIds().z;
-  tid = launch.getThreadIds().x;
-  lane = rem(tid, 32);
-  warpRow = mul(div(tid, 32), cst(16));
-  g = div(lane, 4);
-  cq = rem(lane, 4);
-  Value k0 = mul(kt, cst(kTile));
+  auto launch = launchTiles(arith::CeilDivUIOp::create(b, loc, lk, cst(kTile)),
+                            hkv, statsOffset + 2 * kTile * 4);
+  Value hk = launch.getBlockIds().y;
+  Value k0 = mul(launch.getBlockIds().x, cst(kTile));
 
   Value smem = dynamicShared();
   Value ks = sharedTile(smem, 0, d), vs = sharedTile(smem, kBytes, dv);
@@ -364,11 +409,7 @@ void BackwardEmitter::emitKeyValueGrads(Value dBuf) {
       b, loc,
       MemRefType::get({2, kTile}, f32, MemRefLayoutAttrInterface(), ws), smem,
       cst(statsOffset), ValueRange{});
-
-  Value kToken = stage(op.getKey(), hk, k0, lk, d, ks);
-  Value vToken = stage(op.getValue(), hk, k0, lk, dv, vs);
-  waitGroups(kToken, 0);
-  waitGroups(vToken, 0);
+  stagePair(op.getKey(), ks, d, op.getValue(), vs, dv, hk, k0, lk);
   gpu::BarrierOp::create(b, loc);
 
   // This thread's two keys (rows g and g + 8 of the warp's 16).
@@ -398,24 +439,8 @@ void BackwardEmitter::emitKeyValueGrads(Value dBuf) {
       Value shifted = add(k0, lq);
       qtStart = div(select(ult(shifted, lk), cst(0), sub(shifted, lk)), kTile);
     }
-    Value numQTiles = arith::CeilDivUIOp::create(b, loc, lq, cst(kTile));
-    auto loop = scf::ForOp::create(b, loc, qtStart, numQTiles, c1,
-                                   groupLoop.getRegionIterArgs());
-    {
-      OpBuilder::InsertionGuard loopGuard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      ValueRange state = loop.getRegionIterArgs();
-      Value q0 = mul(loop.getInductionVar(), cst(kTile));
-      auto [full, empty] = classify(maskRegion, hasMask, h, q0, k0);
-      auto ifStep = scf::IfOp::create(
-          b, loc, state.getTypes(),
-          arith::XOrIOp::create(b, loc, empty, boolCst(true)), true);
-      {
-        OpBuilder eb = OpBuilder::atBlockEnd(ifStep.elseBlock());
-        scf::YieldOp::create(eb, loc, state);
-      }
-      b.setInsertionPointToStart(ifStep.thenBlock());
-
+    auto body = [&](Value q0, Value full,
+                    ValueRange state) -> SmallVector<Value> {
       Value qToken = stage(op.getQuery(), h, q0, lq, d, qs);
       Value doToken = stage(op.getGradOut(), h, q0, lq, dv, dos);
       // The rows' LSE and D (a row past the end: -inf and 0).
@@ -482,12 +507,13 @@ void BackwardEmitter::emitKeyValueGrads(Value dBuf) {
       accumulate(p, dos, dv, MutableArrayRef<Value>(next).drop_front(nK));
       // The next tile overwrites Qs, dOs and the rows' statistics.
       gpu::BarrierOp::create(b, loc);
-      scf::YieldOp::create(b, loc, next);
-      b.setInsertionPointAfter(ifStep);
-      scf::YieldOp::create(b, loc, ifStep.getResults());
-    }
-    b.setInsertionPointAfter(loop);
-    scf::YieldOp::create(b, loc, loop.getResults());
+      return next;
+    };
+    SmallVector<Value> next = tileLoop(
+        qtStart, arith::CeilDivUIOp::create(b, loc, lq, cst(kTile)),
+        groupLoop.getRegionIterArgs(), maskRegion, hasMask, h,
+        [](Value t0) { return t0; }, [&](Value) { return k0; }, body);
+    scf::YieldOp::create(b, loc, next);
   }
   SmallVector<Value> acc(groupLoop.getResults());
   storeRows(ArrayRef<Value>(acc).take_front(nK), d, op.getOutputs()[1], hk,
@@ -499,34 +525,18 @@ void BackwardEmitter::emitKeyValueGrads(Value dBuf) {
 void BackwardEmitter::emitQueryGrads(Value dBuf) {
   Value c1 = cst(1);
   int64_t qBytes = kTile * (d + kMmaPad) * 2, vBytes = kTile * (dv + kMmaPad) * 2;
-  Value smemBytes = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
-                                                 2 * (qBytes + vBytes));
-  Value gridX = arith::CeilDivUIOp::create(b, loc, lq, cst(kTile));
-  auto launch = gpu::LaunchOp::create(b, loc, gridX, cst(hq), batch,
-                                      cst(kThreads), c1, c1, smemBytes);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(&launch.getBody().front());
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(&launch.getBody().front());
-
-  Value qt = launch.getBlockIds().x, h = launch.getBlockIds().y;
-  bb = launch.getBlockIds().z;
-  tid = launch.getThreadIds().x;
-  lane = rem(tid, 32);
-  warpRow = mul(div(tid, 32), cst(16));
-  g = div(lane, 4);
-  cq = rem(lane, 4);
+  auto launch = launchTiles(arith::CeilDivUIOp::create(b, loc, lq, cst(kTile)),
+                            hq, 2 * (qBytes + vBytes));
+  Value h = launch.getBlockIds().y;
   Value hk = div(h, group);
-  Value q0 = mul(qt, cst(kTile));
+  Value q0 = mul(launch.getBlockIds().x, cst(kTile));
 
   Value smem = dynamicShared();
   Value qs = sharedTile(smem, 0, d), dos = sharedTile(smem, qBytes, dv);
   Value ks = sharedTile(smem, qBytes + vBytes, d),
         vs = sharedTile(smem, 2 * qBytes + vBytes, dv);
-  Value qToken = stage(op.getQuery(), h, q0, lq, d, qs);
-  Value doToken = stage(op.getGradOut(), h, q0, lq, dv, dos);
-  waitGroups(qToken, 0);
-  waitGroups(doToken, 0);
+  stagePair(op.getQuery(), qs, d, op.getGradOut(), dos, dv, h, q0, lq);
   gpu::BarrierOp::create(b, loc);
 
   // This thread's two rows, their LSE and D.
@@ -536,39 +546,16 @@ void BackwardEmitter::emitQueryGrads(Value dBuf) {
     row.push_back(add(q0, add(warpRow, add(g, cst(8 * r)))));
     rowC.push_back(minu(row.back(), lqLast));
     rowValid.push_back(ult(row.back(), lq));
-    if (softmax) {
-      lse.push_back(loadRow(op.getLse(), h, row[r], lq, fcst(-INFINITY)));
-      dRow.push_back(loadRow(dBuf, h, row[r], lq, fcst(0.0)));
-    } else {
-      lse.push_back(Value());
-      dRow.push_back(fcst(0.0));
-    }
+    lse.push_back(softmax ? loadRow(op.getLse(), h, row[r], lq, fcst(-INFINITY))
+                          : fcst(0.0));
+    dRow.push_back(softmax ? loadRow(dBuf, h, row[r], lq, fcst(0.0))
+                           : fcst(0.0));
   }
 
   Region maskRegion;
   bool hasMask = buildMask(maskRegion);
-  int64_t nQ = d / 8 * 4;
-  SmallVector<Value> init(nQ, fcst(0.0));
-  Value numKTiles = arith::CeilDivUIOp::create(b, loc, lk, cst(kTile));
-  auto loop = scf::ForOp::create(b, loc, cst(0), numKTiles, c1, init);
-  {
-    OpBuilder::InsertionGuard loopGuard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    ValueRange state = loop.getRegionIterArgs();
-    Value k0 = mul(loop.getInductionVar(), cst(kTile));
-    auto [full, empty] = classify(maskRegion, hasMask, h, q0, k0);
-    auto ifStep = scf::IfOp::create(
-        b, loc, state.getTypes(),
-        arith::XOrIOp::create(b, loc, empty, boolCst(true)), true);
-    {
-      OpBuilder eb = OpBuilder::atBlockEnd(ifStep.elseBlock());
-      scf::YieldOp::create(eb, loc, state);
-    }
-    b.setInsertionPointToStart(ifStep.thenBlock());
-    Value kToken = stage(op.getKey(), hk, k0, lk, d, ks);
-    Value vToken = stage(op.getValue(), hk, k0, lk, dv, vs);
-    waitGroups(kToken, 0);
-    waitGroups(vToken, 0);
+  auto body = [&](Value k0, Value full, ValueRange state) -> SmallVector<Value> {
+    stagePair(op.getKey(), ks, d, op.getValue(), vs, dv, hk, k0, lk);
     gpu::BarrierOp::create(b, loc);
 
     // S = Q K^T and dP = dO V^T: 16 rows x 64 keys per warp.
@@ -592,21 +579,22 @@ void BackwardEmitter::emitQueryGrads(Value dBuf) {
     for (int64_t e = 0; e < n; ++e) {
       int64_t r = (e % 4) / 2;
       Value visible = andi(bits[e], andi(rowValid[r], ult(cols[e], lk)));
-      Value rowLse = softmax ? lse[r] : fcst(0.0);
       dr[e] = pair(s[e / 4][e % 4], dp[e / 4][e % 4], h, rowC[r], colsC[e],
-                   visible, rowLse, dRow[r])
+                   visible, lse[r], dRow[r])
                   .second;
     }
     SmallVector<Value> next(state.begin(), state.end());
     accumulate(dr, ks, d, next); // dQ += dR K
     // The next tile overwrites Ks and Vs.
     gpu::BarrierOp::create(b, loc);
-    scf::YieldOp::create(b, loc, next);
-    b.setInsertionPointAfter(ifStep);
-    scf::YieldOp::create(b, loc, ifStep.getResults());
-  }
-  storeRows(SmallVector<Value>(loop.getResults()), d, op.getOutputs()[0], h,
-            row, rowValid, fcst(op.getScale().convertToFloat()));
+    return next;
+  };
+  SmallVector<Value> acc = tileLoop(
+      cst(0), arith::CeilDivUIOp::create(b, loc, lk, cst(kTile)),
+      SmallVector<Value>(d / 8 * 4, fcst(0.0)), maskRegion, hasMask, h,
+      [&](Value) { return q0; }, [](Value t0) { return t0; }, body);
+  storeRows(acc, d, op.getOutputs()[0], h, row, rowValid,
+            fcst(op.getScale().convertToFloat()));
 }
 
 void BackwardEmitter::emit() {

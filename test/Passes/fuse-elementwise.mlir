@@ -145,7 +145,8 @@ func.func @fuse_into_second_map(%q: tensor<1x4x?x64xf32>, %o: tensor<1x4x?x64xf3
 // -----
 
 // attn.gate becomes a linalg.generic (x * sigmoid(g), g through the
-// (b, h, i) projection), which folds into the attention's epilogue.
+// (b, h, i) projection; the sigmoid from t = e^{-|g|}: 1 / (1 + t) for
+// g >= 0, t / (1 + t) below), which folds into the attention's epilogue.
 // CHECK-LABEL: func @gate_epilogue
 // CHECK-NOT: attn.gate
 // CHECK-NOT: linalg.generic
@@ -153,10 +154,14 @@ func.func @fuse_into_second_map(%q: tensor<1x4x?x64xf32>, %o: tensor<1x4x?x64xf3
 // CHECK: epilogue {
 // CHECK: ^bb0(%[[O:.*]]: f32, %[[B:.*]]: index, %[[H:.*]]: index, %[[I:.*]]: index, %[[D:.*]]: index):
 // CHECK: %[[G:.*]] = tensor.extract %arg3[%[[B]], %[[H]], %[[I]]] : tensor<?x4x?xf32>
-// CHECK: arith.negf %[[G]]
-// CHECK: math.exp
-// CHECK: arith.divf
-// CHECK: %[[Y:.*]] = arith.mulf %[[O]], %{{.*}} : f32
+// CHECK: %[[A:.*]] = math.absf %[[G]]
+// CHECK: %[[N:.*]] = arith.negf %[[A]]
+// CHECK: %[[T:.*]] = math.exp %[[N]]
+// CHECK: %[[R:.*]] = arith.divf
+// CHECK: %[[P:.*]] = arith.cmpf oge, %[[G]]
+// CHECK: %[[TR:.*]] = arith.mulf %[[T]], %[[R]]
+// CHECK: %[[S:.*]] = arith.select %[[P]], %[[R]], %[[TR]]
+// CHECK: %[[Y:.*]] = arith.mulf %[[O]], %[[S]] : f32
 // CHECK: attn.yield %[[Y]] : f32
 func.func @gate_epilogue(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>, %v: tensor<?x4x?x64xf32>,
                          %g: tensor<?x4x?xf32>, %o0: tensor<?x4x?x64xf32>, %y0: tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32> {
@@ -174,7 +179,8 @@ func.func @gate_epilogue(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>, %v:
 // CHECK-LABEL: func @glu_generic
 // CHECK: linalg.generic
 // CHECK: ^bb0(%[[X:.*]]: f32, %[[G:.*]]: f32, %{{.*}}: f32):
-// CHECK: arith.negf %[[G]]
+// CHECK: math.absf %[[G]]
+// CHECK: arith.select
 // CHECK: %[[S:.*]] = arith.mulf %[[G]], %{{.*}} : f32
 // CHECK: %[[Y:.*]] = arith.mulf %[[X]], %[[S]] : f32
 // CHECK: linalg.yield %[[Y]] : f32
