@@ -10,6 +10,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -86,6 +87,21 @@ Value MmaKernelBuilder::stage(Value src,
   if (!async)
     return Value();
   return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType, tokens);
+}
+
+Value MmaKernelBuilder::launchPerElement(Value total) {
+  Value c1 = cst(1);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, total, cst(kMmaThreads));
+  auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1,
+                                      cst(kMmaThreads), c1, c1);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value idx = add(mul(launch.getBlockIds().x, cst(kMmaThreads)),
+                  launch.getThreadIds().x);
+  auto ifIn = scf::IfOp::create(b, loc, ult(idx, total), false);
+  b.setInsertionPointToStart(ifIn.thenBlock());
+  return idx;
 }
 
 void MmaKernelBuilder::waitGroups(Value token, int32_t pending) {

@@ -98,6 +98,10 @@ protected:
         .getShuffleResult();
   }
 
+  /// A launch of one thread per index in [0, total) (blocks of 128); the
+  /// builder is left inside the thread's `idx < total` guard. Returns idx.
+  Value launchPerElement(Value total);
+
   /// Where row r of a staged tile comes from: src[bb, head, row] if valid,
   /// zeros otherwise.
   struct RowSource {

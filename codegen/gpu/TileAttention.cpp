@@ -484,19 +484,9 @@ void KernelEmitter::emitMerge(Value oPart, Value lPart, Value numSplits,
   Value lse = op.getLse();
   int64_t hq = oType.getDimSize(1), dv = oType.getDimSize(3);
   bool softmax = op.getNormalizer() == Normalizer::softmax;
-  Value total = mul(batch, cst(hq * lq * dv));
-  Value blocks = arith::CeilDivUIOp::create(b, loc, total, cst(kThreads));
   Value c1 = cst(1);
-  auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, cst(kThreads),
-                                      c1, c1);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(&launch.getBody().front());
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(&launch.getBody().front());
-  Value idx = add(mul(launch.getBlockIds().x, cst(kThreads)),
-                  launch.getThreadIds().x);
-  auto ifIn = scf::IfOp::create(b, loc, ult(idx, total), false);
-  b.setInsertionPointToStart(ifIn.thenBlock());
+  Value idx = launchPerElement(mul(batch, cst(hq * lq * dv)));
   Value dIdx = rem(idx, dv);
   Value i = rem(div(idx, dv), lq);
   Value head = rem(div(idx, dv * lq), hq);

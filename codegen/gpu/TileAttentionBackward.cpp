@@ -350,18 +350,8 @@ Value BackwardEmitter::emitD() {
   int64_t dyn = ShapedType::kDynamic;
   Value dBuf = memref::AllocOp::create(
       b, loc, MemRefType::get({dyn, hq, dyn}, f32), ValueRange{batch, lq});
-  Value rows = mul(mul(batch, cst(hq)), lq);
-  Value blocks = arith::CeilDivUIOp::create(b, loc, rows, cst(kThreads));
-  auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, cst(kThreads),
-                                      c1, c1);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(&launch.getBody().front());
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(&launch.getBody().front());
-  Value idx = add(mul(launch.getBlockIds().x, cst(kThreads)),
-                  launch.getThreadIds().x);
-  auto ifIn = scf::IfOp::create(b, loc, ult(idx, rows), false);
-  b.setInsertionPointToStart(ifIn.thenBlock());
+  Value idx = launchPerElement(mul(mul(batch, cst(hq)), lq));
   Value i = arith::RemUIOp::create(b, loc, idx, lq);
   Value bh = arith::DivUIOp::create(b, loc, idx, lq);
   Value h = rem(bh, hq), bi = div(bh, hq);
