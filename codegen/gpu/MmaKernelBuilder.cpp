@@ -12,25 +12,9 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "mlir/IR/IRMapping.h"
 
 using namespace mlir;
 using namespace mlir::attn;
-
-SmallVector<Value> mlir::attn::inlineKernelRegion(OpBuilder &b,
-                                                  Region &region,
-                                                  ValueRange args) {
-  Block &block = region.front();
-  IRMapping map;
-  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
-    map.map(arg, value);
-  for (Operation &op : block.without_terminator())
-    b.clone(op, map);
-  SmallVector<Value> results;
-  for (Value v : block.getTerminator()->getOperands())
-    results.push_back(map.lookupOrDefault(v));
-  return results;
-}
 
 std::string mlir::attn::mmaOperandMismatch(Value q, Value k, Value v) {
   auto qType = cast<ShapedType>(q.getType());

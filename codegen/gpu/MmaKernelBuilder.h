@@ -32,11 +32,6 @@ inline constexpr int64_t kMmaRows = 64;    // rows of a CTA's tile
 inline constexpr int64_t kMmaThreads = 128; // 4 warps of 16 rows
 inline constexpr int64_t kMmaPad = 8;      // 16 bytes of padding per row
 
-/// Clones the single block of `region` at the insertion point with its
-/// arguments bound to `args`; returns the values it yields.
-SmallVector<Value> inlineKernelRegion(OpBuilder &b, Region &region,
-                                      ValueRange args);
-
 /// Why q, k and v cannot be the operands of the tensor-core kernels (empty
 /// if they can): one f32, f16 or bf16 element type, head dims multiples of
 /// 16 up to 256.

@@ -59,11 +59,6 @@ constexpr int64_t kRows = kMmaRows;
 constexpr int64_t kKeys = 64; // keys per tile
 constexpr int64_t kThreads = kMmaThreads;
 
-SmallVector<Value> inlineRegion(OpBuilder &b, Region &region,
-                                ValueRange args) {
-  return inlineKernelRegion(b, region, args);
-}
-
 /// Why the tensor-core kernel cannot take `op` (empty if it can). Such ops
 /// are left for the SIMT path (attn-tile-attention, attn-gpu-map-loops).
 std::string tensorCoreMismatch(AttentionOp op) {
@@ -307,9 +302,9 @@ LogicalResult KernelEmitter::emit() {
         colsC.push_back(minu(col, lkLast));
         Value val = fmul(s[j][e], scale);
         if (!op.getScore().empty())
-          val = inlineRegion(b, op.getScore(),
+          val = AttentionOp::inlineScalarRegion(b, op.getScore(),
                              {val, bb, head[e / 2], rowC[e / 2],
-                              colsC.back()})[0];
+                              colsC.back()});
         x.push_back(val);
       }
     // Partial tiles: the mask and the key end per element.
@@ -328,9 +323,9 @@ LogicalResult KernelEmitter::emit() {
         if (hasMask)
           vis = arith::AndIOp::create(
               b, loc, vis,
-              inlineRegion(b, maskRegion,
+              AttentionOp::inlineScalarRegion(b, maskRegion,
                            {bb, head[(n % 4) / 2], rowC[(n % 4) / 2],
-                            colsC[n]})[0]);
+                            colsC[n]}));
         masked.push_back(select(vis, x[n], fcst(-INFINITY)));
       }
       scf::YieldOp::create(b, loc, masked);
@@ -415,7 +410,7 @@ LogicalResult KernelEmitter::emit() {
     }
     Value alpha;
     if (!splitKeys && !op.getSink().empty()) {
-      Value sink = inlineRegion(b, op.getSink(), {bb, head[r], rowC[r]})[0];
+      Value sink = AttentionOp::inlineScalarRegion(b, op.getSink(), {bb, head[r], rowC[r]});
       Value mf = fmax(m, sink);
       alpha = expShifted(m, mf);
       l = fadd(fmul(l, alpha), expShifted(sink, mf));
@@ -443,8 +438,8 @@ LogicalResult KernelEmitter::emit() {
           continue;
         }
         Value y = !op.getEpilogue().empty()
-                      ? inlineRegion(b, op.getEpilogue(),
-                                     {o, bb, h, row[r], dIdx})[0]
+                      ? AttentionOp::inlineScalarRegion(b, op.getEpilogue(),
+                                     {o, bb, h, row[r], dIdx})
                       : toOutput(o, outElem);
         memref::StoreOp::create(b, loc, y, out, ValueRange{bb, h, row[r], dIdx});
       }
@@ -508,7 +503,7 @@ void KernelEmitter::emitMerge(Value oPart, Value lPart, Value numSplits,
   }
   Value sink;
   if (softmax && !op.getSink().empty()) {
-    sink = inlineRegion(b, op.getSink(), {bIdx, head, i})[0];
+    sink = AttentionOp::inlineScalarRegion(b, op.getSink(), {bIdx, head, i});
     mx = fmax(mx, sink);
   }
   auto sumLoop = scf::ForOp::create(b, loc, cst(0), numSplits, c1,
@@ -538,7 +533,7 @@ void KernelEmitter::emitMerge(Value oPart, Value lPart, Value numSplits,
     o = select(positive, arith::DivFOp::create(b, loc, num, den), fcst(0.0));
   }
   Value y = !op.getEpilogue().empty()
-                ? inlineRegion(b, op.getEpilogue(), {o, bIdx, head, i, dIdx})[0]
+                ? AttentionOp::inlineScalarRegion(b, op.getEpilogue(), {o, bIdx, head, i, dIdx})
                 : toOutput(o, oType.getElementType());
   memref::StoreOp::create(b, loc, y, out, ValueRange{bIdx, head, i, dIdx});
   if (lse) {

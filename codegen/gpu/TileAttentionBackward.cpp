@@ -183,8 +183,8 @@ SmallVector<Value> BackwardEmitter::maskBits(
     b.setInsertionPointToStart(ifFull.elseBlock());
     SmallVector<Value> bits;
     for (int64_t e = 0; e < n; ++e)
-      bits.push_back(inlineKernelRegion(b, maskRegion,
-                                        {bb, head(e), row(e), col(e)})[0]);
+      bits.push_back(AttentionOp::inlineScalarRegion(b, maskRegion,
+                                        {bb, head(e), row(e), col(e)}));
     scf::YieldOp::create(b, loc, bits);
   }
   return SmallVector<Value>(ifFull.getResults());
@@ -196,7 +196,7 @@ std::pair<Value, Value> BackwardEmitter::pair(Value qk, Value dp, Value head,
   Value r = fmul(qk, fcst(op.getScale().convertToFloat()));
   Value s = r;
   if (!op.getScore().empty())
-    s = inlineKernelRegion(b, op.getScore(), {r, bb, head, i, j})[0];
+    s = AttentionOp::inlineScalarRegion(b, op.getScore(), {r, bb, head, i, j});
   Value p, ds;
   if (softmax) {
     // A row without a visible key has LSE = -inf: nothing flows from it.
