@@ -21,6 +21,9 @@ if config.sanitize:
     config.available_features.add("sanitize")
 
 config.substitutions.append(("%python", python))
+# The Python package from the build tree, with a cache of its own per test.
+config.substitutions.append(("%attn_python", "env PYTHONPATH=" +
+    os.path.join(config.attn_obj_root, "python") + " " + python))
 config.substitutions.append(("%attn_src", config.attn_src_root))
 config.substitutions.append(("%attn_build", os.path.dirname(config.attn_tools_dir)))
 config.substitutions.append(("%attn_obj", config.attn_obj_root))

@@ -87,6 +87,16 @@ SourceModule::SourceModule(llvm::StringRef path)
   module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
 }
 
+SourceModule::SourceModule(std::unique_ptr<llvm::MemoryBuffer> source,
+                           llvm::raw_ostream &os)
+    : registry(makeRegistry()), ctx(registry),
+      diagHandler(sourceMgr, &ctx, os) {
+  ctx.printOpOnDiagnostic(false);
+  ctx.loadAllAvailableDialects();
+  sourceMgr.AddNewSourceBuffer(std::move(source), llvm::SMLoc());
+  module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
+}
+
 /// The functions the pipeline exported, from their `attn.abi` attributes.
 static LogicalResult collectExported(ModuleOp module, llvm::StringRef prefix,
                                      std::vector<ExportedFunction> &functions) {

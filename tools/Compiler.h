@@ -26,6 +26,7 @@
 #include <vector>
 
 namespace llvm {
+class MemoryBuffer;
 class Module;
 } // namespace llvm
 
@@ -63,6 +64,10 @@ class SourceModule {
 public:
   /// Parses `path` ("-" for stdin).
   explicit SourceModule(llvm::StringRef path);
+  /// Parses `source`, named `bufferName` in locations; diagnostics (of the
+  /// parse and of everything later done with this context) go to `os`.
+  SourceModule(std::unique_ptr<llvm::MemoryBuffer> source,
+               llvm::raw_ostream &os);
   ModuleOp get() { return module.get(); }
   MLIRContext &getContext() { return ctx; }
 

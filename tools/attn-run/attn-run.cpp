@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tools/Compiler.h"
+#include "tools/KernelJIT.h"
 #include "tools/Registration.h"
 #include "tools/attn-run/Npy.h"
 #include "tools/attn-run/DType.h"
@@ -41,7 +42,6 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
-#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -50,7 +50,6 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/TargetSelect.h"
 
 #include <fmt/format.h>
 
@@ -262,33 +261,6 @@ static double countFlops(func::FuncOp fn,
   return flops;
 }
 
-/// Calls `fn` as `int f(DLTensor *, ... n times)`.
-template <size_t... I>
-static int callWith(void *fn, DLTensor **args, std::index_sequence<I...>) {
-  using F = int (*)(std::enable_if_t<(I, true), DLTensor *>...);
-  return reinterpret_cast<F>(fn)(args[I]...);
-}
-
-template <size_t... N>
-static int callEntryTable(void *fn, DLTensor **args, size_t n,
-                          std::index_sequence<N...>) {
-  using Caller = int (*)(void *, DLTensor **);
-  static constexpr Caller callers[] = {+[](void *f, DLTensor **a) {
-    return callWith(f, a, std::make_index_sequence<N>());
-  }...};
-  return callers[n](fn, args);
-}
-
-/// Calls a public entry point `int f(DLTensor *, ...)` of `n` arguments.
-static constexpr size_t kMaxEntryTensors = 32;
-static int callEntry(void *fn, DLTensor **args, size_t n) {
-  if (n == 0 || n > kMaxEntryTensors)
-    return attnrt_set_error(ATTNRT_UNSUPPORTED,
-                            "attn-run calls functions of 1 to 32 tensors");
-  return callEntryTable(fn, args, n,
-                        std::make_index_sequence<kMaxEntryTensors + 1>());
-}
-
 static DLTensor toDLTensor(::attn::HostArray &a) {
   DLTensor t{};
   t.data = a.data;
@@ -495,54 +467,10 @@ static int run() {
       if (llvm::Error err = emitObject(**llvmModule, **tm, object))
         return fail(llvm::toString(std::move(err)));
 
-    llvm::InitializeNativeTargetAsmParser();
-    auto jit = llvm::orc::LLJITBuilder().create();
+    auto jit = createKernelJIT();
     if (!jit)
       return fail(llvm::toString(jit.takeError()));
     llvm::orc::JITDylib &lib = (*jit)->getMainJITDylib();
-    llvm::orc::SymbolMap runtime;
-    auto add = [&](const char *name, auto *ptr) {
-      runtime[(*jit)->mangleAndIntern(name)] = {
-          llvm::orc::ExecutorAddr::fromPtr(ptr),
-          llvm::JITSymbolFlags::Exported};
-    };
-    add("attnrt_invoke", &attnrt_invoke);
-    add("attnrt_cuda_invoke", &attnrt_cuda_invoke);
-    add("mgpuModuleLoad", &mgpuModuleLoad);
-    add("mgpuModuleLoadJIT", &mgpuModuleLoadJIT);
-    add("mgpuModuleUnload", &mgpuModuleUnload);
-    add("mgpuModuleGetFunction", &mgpuModuleGetFunction);
-    add("mgpuLaunchKernel", &mgpuLaunchKernel);
-    add("mgpuStreamCreate", &mgpuStreamCreate);
-    add("mgpuStreamDestroy", &mgpuStreamDestroy);
-    add("mgpuStreamSynchronize", &mgpuStreamSynchronize);
-    add("mgpuMemAlloc", &mgpuMemAlloc);
-    add("mgpuMemFree", &mgpuMemFree);
-    add("attnrt_parallel_for", &attnrt_parallel_for);
-    add("attnemu_launch", &attnemu_launch);
-    add("attnemu_id", &attnemu_id);
-    add("attnemu_shared_base", &attnemu_shared_base);
-    add("attnemu_shared_size", &attnemu_shared_size);
-    add("attnemu_barrier", &attnemu_barrier);
-    add("attnemu_shfl", &attnemu_shfl);
-    add("attnemu_ldmatrix", &attnemu_ldmatrix);
-    add("attnemu_mma_m16n8k16", &attnemu_mma_m16n8k16);
-    add("attnemu_cp_async", &attnemu_cp_async);
-    add("attnemu_cp_async_commit", &attnemu_cp_async_commit);
-    add("attnemu_cp_async_wait", &attnemu_cp_async_wait);
-    add("attnemu_shared_access", &attnemu_shared_access);
-    add("attnemu_global_oob", &attnemu_global_oob);
-    add("_mlir_memref_to_llvm_alloc", &_mlir_memref_to_llvm_alloc);
-    add("_mlir_memref_to_llvm_aligned_alloc",
-        &_mlir_memref_to_llvm_aligned_alloc);
-    add("_mlir_memref_to_llvm_free", &_mlir_memref_to_llvm_free);
-    if (llvm::Error err = lib.define(llvm::orc::absoluteSymbols(runtime)))
-      return fail(llvm::toString(std::move(err)));
-    auto host = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-        (*jit)->getDataLayout().getGlobalPrefix());
-    if (!host)
-      return fail(llvm::toString(host.takeError()));
-    lib.addGenerator(std::move(*host));
     // Runs the destructors too (they release the registered kernel images).
     llvm::scope_exit deinitialize([&] {
       if (cuda)
@@ -629,7 +557,7 @@ static int run() {
       args.push_back(&t);
     void *fnPtr = entry->toPtr<void *>();
     attnemu_set_race_check(raceCheck);
-    if (callEntry(fnPtr, args.data(), args.size()) != ATTNRT_OK)
+    if (callEntryPoint(fnPtr, args.data(), args.size()) != ATTNRT_OK)
       return fail(attnrt_last_error());
     if (const char *error = attnemu_take_error())
       return fail(std::string("--backend=gpu-emulation: ") + error);
@@ -643,7 +571,7 @@ static int run() {
       std::vector<double> ms;
       for (int r = 0; r < benchmark; ++r) {
         auto t0 = std::chrono::steady_clock::now();
-        callEntry(fnPtr, args.data(), args.size());
+        callEntryPoint(fnPtr, args.data(), args.size());
         auto t1 = std::chrono::steady_clock::now();
         ms.push_back(
             std::chrono::duration<double, std::milli>(t1 - t0).count());

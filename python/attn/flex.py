@@ -1,0 +1,263 @@
+"""A FlexAttention-style front end: attention variants as Python functions.
+
+    def rel_bias(score, b, h, q_idx, kv_idx):
+        return score + (q_idx - kv_idx)
+
+    o = attn.attention(q, k, v, score_mod=rel_bias)
+
+`score_mod(score, b, h, q_idx, kv_idx)` and `mask_mod(b, h, q_idx, kv_idx)`
+have FlexAttention's signatures. They are traced (attn._trace) into the
+`score` and `mask` regions of one `attn.attention` op; tensors they index
+become extra arguments. The program's text is the key of an in-memory table
+of compiled modules (and of the on-disk cache below it), so a mod is
+compiled once per distinct program, not once per call.
+"""
+
+import threading
+
+from . import _trace
+
+_lock = threading.Lock()
+_modules = {}  # (IR text, target, grad) -> attn.Module
+
+
+def _tensor_type(x, what):
+    rank = x.dim() if hasattr(x, "dim") else x.ndim
+    if rank != 4:
+        raise ValueError(f"attention: {what} must be [batch, heads, length, "
+                         f"head_dim], got shape {tuple(x.shape)}")
+    dtype = _trace._mlir_dtype(x.dtype, f"attention: {what}")
+    if dtype not in ("f32", "f16", "bf16"):
+        raise TypeError(f"attention: {what} must be float32, float16 or "
+                        f"bfloat16, got {x.dtype}")
+    return dtype
+
+
+class _Program:
+    """The traced program of one attention call."""
+
+    def __init__(self, text, captures, has_sinks, return_lse):
+        self.text = text
+        self.captures = captures
+        self.has_sinks = has_sinks
+        self.return_lse = return_lse
+
+
+def _trace_region(fn, args, types, captures, prefix, result_type, what):
+    tracer = _trace.Tracer(captures, prefix)
+    values = [tracer.arg(a, t) for a, t in zip(args, types)]
+    try:
+        r = fn(*values)
+    except _trace.TracingError as e:
+        raise _trace.TracingError(f"{what}: {e}") from None
+    if r is None:
+        raise _trace.TracingError(f"{what} returned None")
+    v = tracer.lift(r) if not isinstance(r, _trace.Value) else r
+    if result_type == "f32":
+        v = tracer.float_(v)
+    elif v.type != "i1":
+        raise _trace.TracingError(
+            f"{what} must return a boolean (a comparison), got a {v.type} "
+            f"value")
+    body = "\n".join("        " + line for line in tracer.lines)
+    sig = ", ".join(f"{a}: {t}" for a, t in zip(args, types))
+    return (f"{{\n      ^bb0({sig}):\n{body}\n"
+            f"        attn.yield {v.name} : {result_type}\n      }}")
+
+
+def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
+          return_lse=False, causal=False):
+    """The program attention() runs, as a _Program (text and captures)."""
+    qt = _tensor_type(q, "q")
+    kt = _tensor_type(k, "k")
+    vt = _tensor_type(v, "v")
+    if not (qt == kt == vt):
+        raise TypeError(f"attention: q, k and v must have one dtype, got "
+                        f"{q.dtype}, {k.dtype}, {v.dtype}")
+    B, H, Lq, D = q.shape
+    Bk, Hkv, Lk, Dk = k.shape
+    Bv, Hv, Lv, Dv = v.shape
+    if Dk != D:
+        raise ValueError(f"attention: q and k head dims differ ({D} vs {Dk})")
+    if (Bk, Hkv, Lk) != (Bv, Hv, Lv):
+        raise ValueError(f"attention: k {tuple(k.shape)} and v "
+                         f"{tuple(v.shape)} disagree in batch, heads or length")
+    if B != Bk:
+        raise ValueError(f"attention: q has batch {B}, k has {Bk}")
+    if Hkv == 0 or H % Hkv:
+        raise ValueError(f"attention: {H} query heads are not a multiple of "
+                         f"{Hkv} key/value heads")
+    if scale is not None and not isinstance(scale, (int, float)):
+        raise TypeError(f"attention: scale must be a number, got "
+                        f"{type(scale).__name__}")
+    captures = []
+    regions = []
+    if score_mod is not None:
+        if not callable(score_mod):
+            raise TypeError("attention: score_mod must be callable")
+        regions.append("score " + _trace_region(
+            score_mod, ["%s", "%b", "%h", "%i", "%j"],
+            ["f32", "index", "index", "index", "index"], captures, "s",
+            "f32", "score_mod"))
+    if mask_mod is not None:
+        if not callable(mask_mod):
+            raise TypeError("attention: mask_mod must be callable")
+        regions.append("mask " + _trace_region(
+            mask_mod, ["%b", "%h", "%i", "%j"],
+            ["index", "index", "index", "index"], captures, "m", "i1",
+            "mask_mod"))
+    has_sinks = sinks is not None
+    if has_sinks:
+        if tuple(sinks.shape) != (H,):
+            raise ValueError(f"attention: sinks must have shape [{H}] (one "
+                             f"logit per query head), got "
+                             f"{tuple(sinks.shape)}")
+        st = _trace._mlir_dtype(sinks.dtype, "attention: sinks")
+        if st not in ("f32", "f16", "bf16"):
+            raise TypeError(f"attention: sinks must be floating point, got "
+                            f"{sinks.dtype}")
+        sink_ty = f"tensor<{H}x{st}>"
+        conv = "" if st == "f32" else (
+            f"\n        %sinkf = arith.extf %sinkv : {st} to f32")
+        yv = "%sinkv" if st == "f32" else "%sinkf"
+        regions.append(
+            "sink {\n      ^bb0(%b: index, %h: index, %i: index):\n"
+            f"        %sinkv = tensor.extract %sinks[%h] : {sink_ty}{conv}\n"
+            f"        attn.yield {yv} : f32\n      }}")
+    qty = f"tensor<?x{H}x?x{D}x{qt}>"
+    kty = f"tensor<?x{Hkv}x?x{D}x{qt}>"
+    vty = f"tensor<?x{Hkv}x?x{Dv}x{qt}>"
+    oty = f"tensor<?x{H}x?x{Dv}x{qt}>"
+    lty = f"tensor<?x{H}x?xf32>"
+    args = [f"%q: {qty}", f"%k: {kty}", f"%v: {vty}"]
+    if has_sinks:
+        args.append(f"%sinks: {sink_ty}")
+    args += [f"{c.name}: {c.mlir_type}" for c in captures]
+    results = [oty] + ([lty] if return_lse else [])
+    attrs = ("causal " if causal else "") + (
+        f"scale({float(scale):.9e}) " if scale is not None else "")
+    outs = "%init" + (", %linit" if return_lse else "")
+    lines = [
+        f"func.func @main({', '.join(args)}) -> ({', '.join(results)}) {{",
+        "  %c0 = arith.constant 0 : index",
+        "  %c2 = arith.constant 2 : index",
+        f"  %bsz = tensor.dim %q, %c0 : {qty}",
+        f"  %len = tensor.dim %q, %c2 : {qty}",
+        f"  %init = tensor.empty(%bsz, %len) : {oty}",
+    ]
+    if return_lse:
+        lines.append(f"  %linit = tensor.empty(%bsz, %len) : {lty}")
+    result = "%o:2" if return_lse else "%o"
+    lines += [
+        f"  {result} = attn.attention {attrs}",
+        f"      ins(%q, %k, %v : {qty}, {kty}, {vty})",
+        f"      outs({outs} : {', '.join(results)})",
+    ]
+    lines += ["      " + r for r in regions]
+    lines.append(f"      -> {', '.join(results)}")
+    rets = "%o#0, %o#1" if return_lse else "%o"
+    lines.append(f"  return {rets} : {', '.join(results)}")
+    lines.append("}")
+    return _Program("\n".join(lines) + "\n", captures, has_sinks, return_lse)
+
+
+def to_mlir(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
+            return_lse=False, causal=False):
+    """The attn IR that attention() compiles for these arguments."""
+    return trace(q, k, v, score_mod, mask_mod, scale, sinks, return_lse,
+                 causal).text
+
+
+def _module(text, target="native", grad=False):
+    from . import compile as _compile
+    key = (text, target, grad)
+    with _lock:
+        m = _modules.get(key)
+    if m is None:
+        m = _compile(text, target, grad=grad, filename="<attn.attention>")
+        with _lock:
+            _modules[key] = m
+    return m
+
+
+def attention(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
+              return_lse=False, *, causal=False, block_mask=None,
+              enable_gqa=True):
+    """Scaled dot-product attention with a traced score_mod / mask_mod.
+
+    q [B, H, Lq, D], k [B, Hkv, Lk, D], v [B, Hkv, Lk, Dv] (H a multiple of
+    Hkv), float32, float16 or bfloat16, NumPy arrays or torch tensors (CPU).
+    scale defaults to 1/sqrt(D). sinks: one logit per query head that enters
+    the softmax's denominator. causal: the bottom-right-aligned causal mask
+    (also expressible as a mask_mod). block_mask: what create_block_mask
+    returns (its mask_mod is used). Returns O [B, H, Lq, Dv] (and the
+    natural-log LSE [B, H, Lq] in f32 with return_lse); a row that sees no
+    key gets zeros (and an LSE of -inf). With torch tensors that require
+    grad, the result is differentiable (q, k, v, sinks and captured tensors).
+    """
+    if block_mask is not None:
+        if mask_mod is not None:
+            raise ValueError("attention: pass mask_mod or block_mask, not both")
+        mask_mod = getattr(block_mask, "mask_mod", block_mask)
+    if not enable_gqa and q.shape[1] != k.shape[1]:
+        raise ValueError(f"attention: {q.shape[1]} query heads and "
+                         f"{k.shape[1]} key heads need enable_gqa=True")
+    program = trace(q, k, v, score_mod, mask_mod, scale, sinks, return_lse,
+                    causal)
+    inputs = [q, k, v] + ([sinks] if sinks is not None else []) + [
+        c.tensor for c in program.captures]
+    from . import autograd
+    if autograd.needs_grad(inputs):
+        return autograd.apply(program, inputs)
+    m = _module(program.text)
+    return m.main(*inputs)
+
+
+class BlockMask:
+    """What create_block_mask returns: the mask_mod and the sizes (attn
+    classifies tiles itself, at compile time and per tile at run time)."""
+
+    def __init__(self, mask_mod, B, H, Q_LEN, KV_LEN):
+        self.mask_mod = mask_mod
+        self.shape = (B, H, Q_LEN, KV_LEN)
+
+    def __repr__(self):
+        return f"BlockMask(shape={self.shape}, mask_mod={self.mask_mod})"
+
+
+def create_block_mask(mask_mod, B, H, Q_LEN, KV_LEN, device="cpu", **_):
+    """FlexAttention's create_block_mask, for code written against it."""
+    return BlockMask(mask_mod, B, H, Q_LEN, KV_LEN)
+
+
+def flex_attention(query, key, value, score_mod=None, block_mask=None,
+                   scale=None, enable_gqa=False, return_lse=False,
+                   kernel_options=None):
+    """torch.nn.attention.flex_attention's signature over attention()."""
+    return attention(query, key, value, score_mod=score_mod,
+                     block_mask=block_mask, scale=scale, return_lse=return_lse,
+                     enable_gqa=enable_gqa)
+
+
+def and_masks(*mods):
+    def mask(b, h, q_idx, kv_idx):
+        r = True
+        for m in mods:
+            r = m(b, h, q_idx, kv_idx) if r is True else r & m(b, h, q_idx,
+                                                                kv_idx)
+        return r
+    return mask
+
+
+def or_masks(*mods):
+    def mask(b, h, q_idx, kv_idx):
+        r = False
+        for m in mods:
+            r = m(b, h, q_idx, kv_idx) if r is False else r | m(b, h, q_idx,
+                                                                 kv_idx)
+        return r
+    return mask
+
+
+def noop_mask(b, h, q_idx, kv_idx):
+    return q_idx >= 0
