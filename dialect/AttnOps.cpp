@@ -1294,6 +1294,71 @@ void GateOp::getEffects(
 }
 
 //===----------------------------------------------------------------------===//
+// MergeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MergeOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyDpsForm(op)))
+    return failure();
+  if (getPartials().empty())
+    return emitOpError("expected at least one partial output");
+  if (getLses().size() != getPartials().size())
+    return emitOpError() << "expected one LSE per partial output, got "
+                         << getLses().size() << " for "
+                         << getPartials().size();
+  if (getOutputs().empty() || getOutputs().size() > 2)
+    return emitOpError() << "expected the merged output and optionally the "
+                            "merged LSE as outputs, got "
+                         << getOutputs().size();
+  auto out = cast<ShapedType>(getOutputs()[0].getType());
+  if (out.getRank() < 2 || !isSupportedFloat(out.getElementType()))
+    return emitOpError() << "expected the output to be [..., length, dim] of "
+                            "f32, f16 or bf16, got "
+                         << out;
+  int64_t rank = out.getRank();
+  auto checkShape = [&](ShapedType t, int64_t r,
+                        StringRef what) -> LogicalResult {
+    if (t.getRank() != r)
+      return emitOpError() << "expected " << what << " to have rank " << r
+                           << ", got " << t;
+    for (int64_t d = 0; d < r; ++d)
+      if (failed(checkDimsMatch(op, t.getDimSize(d), out.getDimSize(d),
+                                (what + " dim " + Twine(d)).str(),
+                                "output dim " + std::to_string(d))))
+        return failure();
+    return success();
+  };
+  for (auto [k, p] : llvm::enumerate(getPartials())) {
+    auto t = cast<ShapedType>(p.getType());
+    if (!isSupportedFloat(t.getElementType()))
+      return emitOpError() << "expected partial " << k
+                           << " to be f32, f16 or bf16, got " << t;
+    if (failed(checkShape(t, rank, ("partial " + Twine(k)).str())))
+      return failure();
+  }
+  SmallVector<Value> lses(getLses());
+  if (Value l = getLseOutput())
+    lses.push_back(l);
+  for (auto [k, l] : llvm::enumerate(lses)) {
+    auto t = cast<ShapedType>(l.getType());
+    std::string what = k < getLses().size() ? "LSE " + std::to_string(k)
+                                            : std::string("the LSE output");
+    if (!t.getElementType().isF32())
+      return emitOpError() << "expected " << what << " to be f32, got " << t;
+    if (failed(checkShape(t, rank - 1, what)))
+      return failure();
+  }
+  return success();
+}
+
+void MergeOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getDpsEffects(getOperation(), effects);
+}
+
+//===----------------------------------------------------------------------===//
 // PoolOp
 //===----------------------------------------------------------------------===//
 

@@ -617,6 +617,60 @@ def Attn_GateOp : Attn_Op<"gate", [
 }
 
 //===----------------------------------------------------------------------===//
+// attn.merge
+//===----------------------------------------------------------------------===//
+
+def Attn_MergeOp : Attn_Op<"merge", [
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Merge partial attention outputs by their log-sum-exp";
+  let description = [{
+    Exact merge of attentions over disjoint key sets (catalogue
+    `lse_partial_merge`): given partial outputs `O_s [..., L, D]` and their
+    natural-log row log-sum-exps `LSE_s [..., L]` (f32), as
+    `attn.attention` returns them,
+
+    ```
+    LSE = log sum_s exp(LSE_s)
+    O   = sum_s exp(LSE_s - LSE) O_s
+    ```
+
+    A partial whose rows saw no key (`LSE_s = -inf`, `O_s = 0`) weighs
+    nothing; a row no partial saw gets `O = 0` and `LSE = -inf`, as
+    `attn.attention` gives it. The merge is associative, so a ring of
+    devices (context-parallel attention, BurstAttention), split-KV decode
+    and multi-branch attention (a sink branch and a window branch) merge
+    pairwise or all at once. `outs` holds the merged output and,
+    optionally, the merged LSE (f32). `attn-decompose-merge` rewrites the
+    op into `linalg.generic`s, which every backend compiles.
+
+    ```mlir
+    %o, %l = attn.merge ins(%o1, %o2 : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>)
+        lse(%l1, %l2 : tensor<?x8x?xf32>, tensor<?x8x?xf32>)
+        outs(%oi, %li : tensor<?x8x?x64xf32>, tensor<?x8x?xf32>)
+        -> tensor<?x8x?x64xf32>, tensor<?x8x?xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyShaped>:$partials, Variadic<AnyShaped>:$lses,
+                       Variadic<AnyShaped>:$outputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `ins` `(` $partials `:` type($partials) `)`
+    `lse` `(` $lses `:` type($lses) `)`
+    `outs` `(` $outputs `:` type($outputs) `)` attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    /// The merged LSE output, or null.
+    ::mlir::Value getLseOutput() {
+      return getOutputs().size() > 1 ? getOutputs()[1] : ::mlir::Value();
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // attn.pool
 //===----------------------------------------------------------------------===//
 

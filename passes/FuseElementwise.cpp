@@ -163,6 +163,12 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
       return rewriter.notifyMatchFailure(op, "generic consumer is not a map");
     if (!generic && !elementwise)
       return rewriter.notifyMatchFailure(op, "consumer is not elementwise");
+    // The epilogue cannot read the attention's own other results (its LSE,
+    // as a merge of partials does): they do not exist inside it.
+    if (llvm::any_of(user->getOperands(), [&](Value v) {
+          return v != out && v.getDefiningOp() == op.getOperation();
+        }))
+      return rewriter.notifyMatchFailure(op, "consumer reads another result");
 
     auto resultType = cast<RankedTensorType>(user->getResult(0).getType());
     Type newElem = resultType.getElementType();

@@ -370,6 +370,38 @@ def AttnLowerAttentionBackwardPass
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnDecomposeMergePass : Pass<"attn-decompose-merge", "func::FuncOp"> {
+  let summary = "Rewrite attn.merge into linalg.generics";
+  let description = [{
+    Each `attn.merge` on tensors becomes one elementwise `linalg.generic`
+    for the merged output and, when the op has an LSE output, one for the
+    LSE. Both read every partial's LSE at the row (a projected map) and
+    compute, in f32, `m = max_s LSE_s` (0 where every partial is `-inf`),
+    `w_s = exp(LSE_s - m)`, `den = sum_s w_s`:
+
+    ```
+    O   = den > 0 ? sum_s w_s O_s / den : 0
+    LSE = den > 0 ? m + log(den) : -inf
+    ```
+
+    so a row no partial saw merges to `O = 0`, `LSE = -inf` without NaN.
+    Every backend (CPU, NVPTX, Halide) compiles the generics like any other
+    elementwise stage (`attn-fuse-elementwise` may fold them further).
+
+    ```mlir
+    %o = attn.merge ins(%o1, %o2 : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>)
+        lse(%l1, %l2 : tensor<?x4x?xf32>, tensor<?x4x?xf32>)
+        outs(%init : tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+    // becomes
+    %o = linalg.generic {indexing_maps = [id, id, drop_last, drop_last, id], ...}
+        ins(%o1, %o2, %l1, %l2 : ...) outs(%init : ...) { ... }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {
   let summary = "Lower memref attn.cumsum to loops";
   let description = [{

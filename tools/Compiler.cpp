@@ -297,6 +297,13 @@ mlir::attn::lowerForGPUEmulation(ModuleOp module, llvm::StringRef prefix,
   });
 }
 
+void mlir::attn::buildHalideTensorPasses(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createAttnExpandSideOutputsPass());
+  pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeMergePass());
+  pm.addPass(createCanonicalizerPass());
+}
+
 LogicalResult
 mlir::attn::lowerForHalide(ModuleOp module, llvm::StringRef prefix,
                            std::vector<ExportedFunction> &functions,
@@ -306,9 +313,7 @@ mlir::attn::lowerForHalide(ModuleOp module, llvm::StringRef prefix,
   OwningOpRef<ModuleOp> fused = module.clone();
   {
     PassManager pm(module.getContext());
-    pm.addNestedPass<func::FuncOp>(createAttnExpandSideOutputsPass());
-    pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
-    pm.addPass(createCanonicalizerPass());
+    buildHalideTensorPasses(pm);
     if (failed(pm.run(*fused)))
       return failure();
     pm.addPass(createAttnExportFunctionsPass());

@@ -17,6 +17,7 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/SourceMgr.h"
@@ -128,6 +129,10 @@ LogicalResult lowerForNVPTX(ModuleOp module, const NVPTXTarget &target,
 LogicalResult lowerForHalide(ModuleOp module, llvm::StringRef prefix,
                              std::vector<ExportedFunction> &functions,
                              std::vector<std::string> &bitcode);
+
+/// The tensor-level passes that prepare a module for the Halide lowering
+/// (the same fusion as the MLIR path).
+void buildHalideTensorPasses(OpPassManager &pm);
 
 /// Links bitcode (of any older LLVM) into `module`.
 llvm::Error linkBitcode(llvm::Module &module,

@@ -40,6 +40,7 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(
       createAttnExpandSideOutputsPass({fuseSideOutputs, fuseSideOutputs}));
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeMergePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnExportFunctionsPass());
 

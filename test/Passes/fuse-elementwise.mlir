@@ -188,3 +188,26 @@ func.func @glu_generic(%x: tensor<?x64xf32>, %g: tensor<?x64xf32>, %y0: tensor<?
   %y = attn.gate swish ins(%x, %g : tensor<?x64xf32>, tensor<?x64xf32>) outs(%y0 : tensor<?x64xf32>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
+
+// -----
+
+// A consumer that also reads the attention's own LSE (a merge of partials)
+// stays a generic: the epilogue cannot read a result of its own op.
+// CHECK-LABEL: func @reads_own_lse
+// CHECK: %[[A:.*]]:2 = attn.attention
+// CHECK-NOT: epilogue
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[A]]#0, %[[A]]#1 :
+func.func @reads_own_lse(%q: tensor<1x2x8x16xf32>, %o: tensor<1x2x8x16xf32>,
+                         %l: tensor<1x2x8xf32>) -> tensor<1x2x8x16xf32> {
+  %a:2 = attn.attention ins(%q, %q, %q : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+      outs(%o, %l : tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) -> tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(b, h, i, d) -> (b, h, i, d)>, affine_map<(b, h, i, d) -> (b, h, i)>, affine_map<(b, h, i, d) -> (b, h, i, d)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%a#0, %a#1 : tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) outs(%o : tensor<1x2x8x16xf32>) {
+  ^bb0(%x: f32, %s: f32, %y: f32):
+    %m = arith.mulf %x, %s : f32
+    linalg.yield %m : f32
+  } -> tensor<1x2x8x16xf32>
+  return %r : tensor<1x2x8x16xf32>
+}

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tools/attn-run/HalideRun.h"
+#include "tools/Compiler.h"
 
 #include "codegen/halide/Lowering.h"
 #include "tools/attn-run/DType.h"
@@ -36,9 +37,7 @@ LogicalResult mlir::attn::runHalide(func::FuncOp func,
   // The same tensor-level fusion as the MLIR path.
   ModuleOp module = func->getParentOfType<ModuleOp>();
   PassManager pm(module.getContext());
-  pm.addNestedPass<func::FuncOp>(createAttnExpandSideOutputsPass());
-  pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
-  pm.addPass(createCanonicalizerPass());
+  buildHalideTensorPasses(pm);
   if (failed(pm.run(module)))
     return failure();
 

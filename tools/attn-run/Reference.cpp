@@ -129,6 +129,7 @@ private:
   LogicalResult route(RouteOp op);
   LogicalResult experts(ExpertsOp op);
   LogicalResult gate(GateOp op);
+  LogicalResult merge(MergeOp op);
   LogicalResult pool(PoolOp op);
   LogicalResult evict(EvictOp op);
   LogicalResult scan(ScanOp op);
@@ -509,6 +510,8 @@ LogicalResult Interpreter::exec(Operation *op) {
     return experts(e);
   if (auto g = dyn_cast<GateOp>(op))
     return gate(g);
+  if (auto m = dyn_cast<MergeOp>(op))
+    return merge(m);
   if (auto p = dyn_cast<PoolOp>(op))
     return pool(p);
   if (auto e = dyn_cast<EvictOp>(op))
@@ -1141,6 +1144,60 @@ LogicalResult Interpreter::gate(GateOp op) {
         elem, x.data[n] * activation(op.getActivation(), g.data[g.linear(gi)]));
   }
   env[op.getResult(0)] = fromTensor(out);
+  return success();
+}
+
+/// The merge as the catalogue writes it, in double: LSE = log sum_s
+/// exp(LSE_s), O = sum_s exp(LSE_s - LSE) O_s (0 and -inf where every
+/// partial is -inf).
+LogicalResult Interpreter::merge(MergeOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op.emitOpError("the reference runs merges on tensors only");
+  auto out = std::make_shared<Tensor>(*env.lookup(op.getOutputs()[0]).t);
+  int64_t dim = out->shape.back();
+  int64_t rows = dim ? static_cast<int64_t>(out->data.size()) / dim : 0;
+  std::vector<const Tensor *> parts, lses;
+  for (auto [p, l] : llvm::zip(op.getPartials(), op.getLses())) {
+    parts.push_back(env.lookup(p).t.get());
+    lses.push_back(env.lookup(l).t.get());
+    if (parts.back()->shape != out->shape)
+      return op.emitOpError("partial shape ")
+             << ::attn::shapeString(parts.back()->shape)
+             << " disagrees with the output "
+             << ::attn::shapeString(out->shape) << " at run time";
+    if (static_cast<int64_t>(lses.back()->data.size()) != rows)
+      return op.emitOpError("LSE shape ")
+             << ::attn::shapeString(lses.back()->shape)
+             << " disagrees with the output "
+             << ::attn::shapeString(out->shape) << " at run time";
+  }
+  std::shared_ptr<Tensor> lseOut;
+  if (Value l = op.getLseOutput())
+    lseOut = std::make_shared<Tensor>(*env.lookup(l).t);
+  Type elem = getElementTypeOrSelf(op.getOutputs()[0].getType());
+  for (int64_t r = 0; r < rows; ++r) {
+    double m = -std::numeric_limits<double>::infinity();
+    for (const Tensor *l : lses)
+      m = std::max(m, l->data[r]);
+    double total = 0;
+    if (m > -std::numeric_limits<double>::infinity())
+      for (const Tensor *l : lses)
+        total += std::exp(l->data[r] - m);
+    // -inf if every partial is -inf.
+    double lse = total > 0 ? m + std::log(total) : m;
+    for (int64_t d = 0; d < dim; ++d) {
+      double o = 0;
+      for (size_t s = 0; s < parts.size(); ++s)
+        if (total > 0)
+          o += std::exp(lses[s]->data[r] - lse) * parts[s]->data[r * dim + d];
+      out->data[r * dim + d] = roundTo(elem, o);
+    }
+    if (lseOut)
+      lseOut->data[r] = roundTo(Float32Type::get(op.getContext()), lse);
+  }
+  env[op.getResult(0)] = fromTensor(out);
+  if (lseOut)
+    env[op.getResult(1)] = fromTensor(lseOut);
   return success();
 }
 

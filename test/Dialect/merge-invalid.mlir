@@ -1,0 +1,81 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+// Every verifier message of attn.merge.
+
+func.func @no_partials(%o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected at least one partial output}}
+  %r = "attn.merge"(%o) <{operandSegmentSizes = array<i32: 0, 0, 1>}> : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @lse_count(%o1: tensor<4x8xf32>, %l1: tensor<4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected one LSE per partial output, got 1 for 2}}
+  %r = attn.merge ins(%o1, %o1 : tensor<4x8xf32>, tensor<4x8xf32>) lse(%l1 : tensor<4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @three_outputs(%o1: tensor<4x8xf32>, %l1: tensor<4xf32>, %o: tensor<4x8xf32>, %l: tensor<4xf32>) {
+  // expected-error @+1 {{expected the merged output and optionally the merged LSE as outputs, got 3}}
+  %r:3 = attn.merge ins(%o1 : tensor<4x8xf32>) lse(%l1 : tensor<4xf32>) outs(%o, %l, %l : tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @rank1(%o1: tensor<8xf32>, %l1: tensor<f32>, %o: tensor<8xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{expected the output to be [..., length, dim] of f32, f16 or bf16, got 'tensor<8xf32>'}}
+  %r = attn.merge ins(%o1 : tensor<8xf32>) lse(%l1 : tensor<f32>) outs(%o : tensor<8xf32>) -> tensor<8xf32>
+  return %r : tensor<8xf32>
+}
+
+// -----
+
+func.func @int_partial(%o1: tensor<4x8xi32>, %l1: tensor<4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected partial 0 to be f32, f16 or bf16, got 'tensor<4x8xi32>'}}
+  %r = attn.merge ins(%o1 : tensor<4x8xi32>) lse(%l1 : tensor<4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @partial_rank(%o1: tensor<2x4x8xf32>, %l1: tensor<4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected partial 0 to have rank 2, got 'tensor<2x4x8xf32>'}}
+  %r = attn.merge ins(%o1 : tensor<2x4x8xf32>) lse(%l1 : tensor<4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @partial_dim(%o1: tensor<5x8xf32>, %l1: tensor<4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected partial 0 dim 0 (5) to match output dim 0 (4)}}
+  %r = attn.merge ins(%o1 : tensor<5x8xf32>) lse(%l1 : tensor<4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @lse_type(%o1: tensor<4x8xf32>, %l1: tensor<4xf16>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected LSE 0 to be f32, got 'tensor<4xf16>'}}
+  %r = attn.merge ins(%o1 : tensor<4x8xf32>) lse(%l1 : tensor<4xf16>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @lse_out_shape(%o1: tensor<4x8xf32>, %l1: tensor<4xf32>, %o: tensor<4x8xf32>, %l: tensor<3xf32>) {
+  // expected-error @+1 {{expected the LSE output dim 0 (3) to match output dim 0 (4)}}
+  %r:2 = attn.merge ins(%o1 : tensor<4x8xf32>) lse(%l1 : tensor<4xf32>) outs(%o, %l : tensor<4x8xf32>, tensor<3xf32>) -> tensor<4x8xf32>, tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @lse_rank(%o1: tensor<4x8xf32>, %l1: tensor<4x8xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected LSE 0 to have rank 1, got 'tensor<4x8xf32>'}}
+  %r = attn.merge ins(%o1 : tensor<4x8xf32>) lse(%l1 : tensor<4x8xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}

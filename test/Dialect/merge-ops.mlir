@@ -1,0 +1,24 @@
+// RUN: attn-opt %s | attn-opt | FileCheck %s
+// RUN: attn-opt %s -mlir-print-op-generic | attn-opt | FileCheck %s
+
+// CHECK-LABEL: func @merge_two
+// CHECK: attn.merge ins(%{{.*}}, %{{.*}} : tensor<?x4x?x16xf32>, tensor<?x4x?x16xbf16>) lse(%{{.*}}, %{{.*}} : tensor<?x4x?xf32>, tensor<?x4x?xf32>) outs(%{{.*}}, %{{.*}} : tensor<?x4x?x16xf32>, tensor<?x4x?xf32>) -> tensor<?x4x?x16xf32>, tensor<?x4x?xf32>
+func.func @merge_two(%o1: tensor<?x4x?x16xf32>, %o2: tensor<?x4x?x16xbf16>,
+                     %l1: tensor<?x4x?xf32>, %l2: tensor<?x4x?xf32>,
+                     %oi: tensor<?x4x?x16xf32>, %li: tensor<?x4x?xf32>)
+    -> (tensor<?x4x?x16xf32>, tensor<?x4x?xf32>) {
+  %o:2 = attn.merge ins(%o1, %o2 : tensor<?x4x?x16xf32>, tensor<?x4x?x16xbf16>)
+      lse(%l1, %l2 : tensor<?x4x?xf32>, tensor<?x4x?xf32>)
+      outs(%oi, %li : tensor<?x4x?x16xf32>, tensor<?x4x?xf32>)
+      -> tensor<?x4x?x16xf32>, tensor<?x4x?xf32>
+  return %o#0, %o#1 : tensor<?x4x?x16xf32>, tensor<?x4x?xf32>
+}
+
+// CHECK-LABEL: func @merge_rank2_memref
+// CHECK: attn.merge ins(%{{.*}} : memref<8x64xf16>) lse(%{{.*}} : memref<8xf32>) outs(%{{.*}} : memref<8x64xf16>)
+func.func @merge_rank2_memref(%o1: memref<8x64xf16>, %l1: memref<8xf32>,
+                              %o: memref<8x64xf16>) {
+  attn.merge ins(%o1 : memref<8x64xf16>) lse(%l1 : memref<8xf32>)
+      outs(%o : memref<8x64xf16>)
+  return
+}

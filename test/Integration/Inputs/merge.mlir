@@ -1,0 +1,45 @@
+// attn.merge: @split attends over two key blocks (a causal block and a full
+// one, as a ring step or split-KV decode would) and merges them; @merge
+// merges given partials (rows where one or both LSEs are -inf included).
+func.func @split(%q: tensor<?x4x?x16xf32>, %k1: tensor<?x2x?x16xf32>,
+                 %v1: tensor<?x2x?x16xf32>, %k2: tensor<?x2x?x16xf32>,
+                 %v2: tensor<?x2x?x16xf32>)
+    -> (tensor<?x4x?x16xbf16>, tensor<?x4x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : tensor<?x4x?x16xf32>
+  %l = tensor.dim %q, %c2 : tensor<?x4x?x16xf32>
+  %oi = tensor.empty(%b, %l) : tensor<?x4x?x16xf32>
+  %li = tensor.empty(%b, %l) : tensor<?x4x?xf32>
+  %p1:2 = attn.attention
+      ins(%q, %k1, %v1 : tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>)
+      outs(%oi, %li : tensor<?x4x?x16xf32>, tensor<?x4x?xf32>)
+      -> tensor<?x4x?x16xf32>, tensor<?x4x?xf32>
+  %p2:2 = attn.attention causal
+      ins(%q, %k2, %v2 : tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>)
+      outs(%oi, %li : tensor<?x4x?x16xf32>, tensor<?x4x?xf32>)
+      -> tensor<?x4x?x16xf32>, tensor<?x4x?xf32>
+  %mo = tensor.empty(%b, %l) : tensor<?x4x?x16xbf16>
+  %m:2 = attn.merge ins(%p1#0, %p2#0 : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>)
+      lse(%p1#1, %p2#1 : tensor<?x4x?xf32>, tensor<?x4x?xf32>)
+      outs(%mo, %li : tensor<?x4x?x16xbf16>, tensor<?x4x?xf32>)
+      -> tensor<?x4x?x16xbf16>, tensor<?x4x?xf32>
+  return %m#0, %m#1 : tensor<?x4x?x16xbf16>, tensor<?x4x?xf32>
+}
+
+func.func @merge(%o1: tensor<?x?x16xf32>, %o2: tensor<?x?x16xf16>,
+                 %o3: tensor<?x?x16xf32>, %l1: tensor<?x?xf32>,
+                 %l2: tensor<?x?xf32>, %l3: tensor<?x?xf32>)
+    -> (tensor<?x?x16xf32>, tensor<?x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %a = tensor.dim %o1, %c0 : tensor<?x?x16xf32>
+  %r = tensor.dim %o1, %c1 : tensor<?x?x16xf32>
+  %oi = tensor.empty(%a, %r) : tensor<?x?x16xf32>
+  %li = tensor.empty(%a, %r) : tensor<?x?xf32>
+  %m:2 = attn.merge ins(%o1, %o2, %o3 : tensor<?x?x16xf32>, tensor<?x?x16xf16>, tensor<?x?x16xf32>)
+      lse(%l1, %l2, %l3 : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xf32>)
+      outs(%oi, %li : tensor<?x?x16xf32>, tensor<?x?xf32>)
+      -> tensor<?x?x16xf32>, tensor<?x?xf32>
+  return %m#0, %m#1 : tensor<?x?x16xf32>, tensor<?x?xf32>
+}
