@@ -256,3 +256,12 @@ from ._trace import (TracingError, where, exp, exp2, log, log2, tanh,  # noqa
                      sigmoid, sin, cos, tan, sqrt, minimum, maximum, clamp)
 from .flex import (attention, to_mlir, flex_attention, create_block_mask,  # noqa
                    and_masks, or_masks, noop_mask, BlockMask)
+from .ops import merge  # noqa
+
+
+def __getattr__(name):
+    # attn.distributed imports torch: only when used.
+    if name == "distributed":
+        import importlib
+        return importlib.import_module(".distributed", __name__)
+    raise AttributeError(f"module 'attn' has no attribute {name!r}")
