@@ -256,7 +256,7 @@ from ._trace import (TracingError, where, exp, exp2, log, log2, tanh,  # noqa
                      sigmoid, sin, cos, tan, sqrt, minimum, maximum, clamp)
 from .flex import (attention, to_mlir, flex_attention, create_block_mask,  # noqa
                    and_masks, or_masks, noop_mask, BlockMask)
-from .ops import merge  # noqa
+from .ops import merge, route, experts  # noqa
 
 
 def __getattr__(name):

@@ -225,3 +225,69 @@ def ring_attention(q, k, v, group=None, causal=False, score_mod=None,
     if torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v)):
         return _RingFunction.apply(q, k, v, ring)
     return ring.forward(q, k, v)[0]
+
+
+def moe(x, router_weight, w1, w3, w2, k=2, group=None, scoring="softmax",
+        renormalize=True, activation="swish", bias=None, routed_scale=None):
+    """Expert-parallel mixture of experts over the ranks of `group`.
+
+    x [T, Dm]: this rank's tokens; router_weight [Dm, E] (the same on every
+    rank); w1, w3 [E_local, Dm, F] and w2 [E_local, F, Dm]: this rank's
+    experts, rank r owning experts [r E_local, (r + 1) E_local). Each rank
+    routes its tokens (attn.route, top k), sends every routed (token,
+    expert) pair to the expert's owner with all_to_all_single (split sizes
+    from the router's per-expert counts), runs its experts on what it
+    received (attn.experts), sends the results back and combines them with
+    the routing weights. Returns y [T, Dm]. Differentiable (torch autograd
+    through the exchanges) in x, router_weight and the local experts.
+    """
+    import torch.distributed.nn.functional as dnn
+    from .ops import route, experts
+
+    world = dist.get_world_size(group)
+    if len(w1.shape) != 3:
+        raise ValueError(f"moe: w1 must be [local experts, dim, hidden], got "
+                         f"{tuple(w1.shape)}")
+    e_local = w1.shape[0]
+    E = router_weight.shape[1]
+    if E != e_local * world:
+        raise ValueError(f"moe: the router has {E} experts, but {world} "
+                         f"ranks x {e_local} local experts make "
+                         f"{e_local * world}")
+    T, Dm = x.shape
+    w, idx, counts, _ = route(x, k, weight=router_weight, scoring=scoring,
+                              renormalize=renormalize, bias=bias,
+                              routed_scale=routed_scale, return_counts=True)
+    flat = idx.reshape(-1).long()
+    dest = torch.where(flat >= 0, flat // e_local,
+                       torch.full_like(flat, world))  # dropped slots last
+    _, order = torch.sort(dest, stable=True)
+    send_counts = counts.long().view(world, e_local).sum(1)
+    n_send = int(send_counts.sum())
+    order = order[:n_send]
+    token = order // k
+    send_split = send_counts.tolist()
+    recv_counts = torch.empty_like(send_counts)
+    dist.all_to_all_single(recv_counts, send_counts, group=group)
+    recv_split = recv_counts.tolist()
+    n_recv = sum(recv_split)
+    # Tokens (differentiable) and their local expert ids to the owners.
+    x_send = x[token]
+    x_recv = dnn.all_to_all_single(x.new_empty((n_recv, Dm)), x_send,
+                                   recv_split, send_split, group=group)
+    e_send = (flat[order] - dest[order] * e_local).to(torch.int32)
+    e_recv = torch.empty(n_recv, dtype=torch.int32)
+    dist.all_to_all_single(e_recv, e_send, recv_split, send_split,
+                           group=group)
+    if n_recv:
+        ones = torch.ones(n_recv, 1)
+        y_recv = experts(x_recv.contiguous(), ones, e_recv.view(-1, 1),
+                         w1, w3, w2, activation=activation)
+    else:  # keeps the experts in the graph (zero gradients)
+        y_recv = x_recv * 0 + (w1.sum() + w3.sum() + w2.sum()) * 0
+    # Results back to the tokens' ranks, weighted and summed per token.
+    y_pairs = dnn.all_to_all_single(x.new_empty((n_send, Dm)), y_recv,
+                                    send_split, recv_split, group=group)
+    weight = w.reshape(-1)[order].unsqueeze(1)
+    return torch.zeros(T, Dm, dtype=y_pairs.dtype).index_add(
+        0, token, y_pairs * weight)

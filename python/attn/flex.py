@@ -168,13 +168,14 @@ def to_mlir(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
                  causal).text
 
 
-def _module(text, target="native", grad=False):
+def _module(text, target="native", grad=False, filename="<attn.attention>"):
+    """The compiled module of a generated program (compiled once)."""
     from . import compile as _compile
     key = (text, target, grad)
     with _lock:
         m = _modules.get(key)
     if m is None:
-        m = _compile(text, target, grad=grad, filename="<attn.attention>")
+        m = _compile(text, target, grad=grad, filename=filename)
         with _lock:
             _modules[key] = m
     return m

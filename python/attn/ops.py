@@ -50,4 +50,147 @@ def merge(outputs, lses, out_dtype=None):
         f"{', '.join([lty] * n)})\n"
         f"      outs(%oi, %li : {oty}, {lty}) -> {oty}, {lty}\n"
         f"  return %m#0, %m#1 : {oty}, {lty}\n}}\n")
-    return _module(text).main(*outputs, *lses)
+    return _module(text, filename="<attn.merge>").main(*outputs, *lses)
+
+
+def _needs_grad(*xs):
+    from . import autograd
+    return autograd.needs_grad([x for x in xs if x is not None])
+
+
+def _float_type(x, what):
+    t = _trace._mlir_dtype(x.dtype, what)
+    if t not in ("f32", "f16", "bf16"):
+        raise TypeError(f"{what} must be float32, float16 or bfloat16, got "
+                        f"{x.dtype}")
+    return t
+
+
+def route(logits, k=2, weight=None, scoring="softmax", renormalize=False,
+          temperature=None, bias=None, routed_scale=None,
+          return_counts=False):
+    """Top-k routing (attn.route): logits [T, E], or tokens [T, Dm] with
+    `weight` [Dm, E] (the router's projection, computed by the kernel).
+    scoring: "softmax", "sigmoid", "topk_softmax" or "none"; bias [E] is
+    added to the selection key only (DeepSeek-V3). Returns the weights
+    [T, k] (f32) and the expert indices [T, k] (int32), and with
+    return_counts the (token, expert) pairs per expert [E] (int32) and the
+    probability sums per expert [E] (f32; the auxiliary balance losses).
+    Differentiable in logits / tokens, weight (torch tensors)."""
+    if len(logits.shape) != 2:
+        raise ValueError(f"route: logits must be [tokens, experts] (or "
+                         f"[tokens, dim] with weight=), got "
+                         f"{tuple(logits.shape)}")
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"route: k must be a positive int, got {k!r}")
+    xt = _float_type(logits, "route: logits")
+    T, C = logits.shape
+    if weight is not None:
+        if len(weight.shape) != 2 or weight.shape[0] != C:
+            raise ValueError(f"route: weight must be [{C}, experts], got "
+                             f"{tuple(weight.shape)}")
+        E = weight.shape[1]
+        wt = _float_type(weight, "route: weight")
+    else:
+        E = C
+    if k > E:
+        raise ValueError(f"route: k = {k} exceeds the {E} experts")
+    if scoring not in ("softmax", "sigmoid", "topk_softmax", "none"):
+        raise ValueError(f"route: unknown scoring {scoring!r}")
+    ins = [f"%x: tensor<?x{C}x{xt}>"]
+    ins_ops, ins_types = ["%x"], [f"tensor<?x{C}x{xt}>"]
+    args = [logits]
+    if weight is not None:
+        ins.append(f"%w: tensor<{C}x{E}x{wt}>")
+        ins_ops.append("%w")
+        ins_types.append(f"tensor<{C}x{E}x{wt}>")
+        args.append(weight)
+    bias_part = ""
+    if bias is not None:
+        if tuple(bias.shape) != (E,):
+            raise ValueError(f"route: bias must be [{E}], got "
+                             f"{tuple(bias.shape)}")
+        bt = _float_type(bias, "route: bias")
+        ins.append(f"%bias: tensor<{E}x{bt}>")
+        bias_part = f" bias(%bias : tensor<{E}x{bt}>)"
+        args.append(bias)
+    attrs = []
+    if temperature is not None:
+        attrs.append(f"temperature = {float(temperature):.9e} : f32")
+    if routed_scale is not None:
+        attrs.append(f"routed_scale = {float(routed_scale):.9e} : f32")
+    outs = [f"tensor<?x{k}xf32>", f"tensor<?x{k}xi32>"]
+    inits = ["%w0 = tensor.empty(%t) : " + outs[0],
+             "%i0 = tensor.empty(%t) : " + outs[1]]
+    names = ["%w0", "%i0"]
+    if return_counts:
+        outs += [f"tensor<{E}xi32>", f"tensor<{E}xf32>"]
+        inits += [f"%n0 = tensor.empty() : tensor<{E}xi32>",
+                  f"%p0 = tensor.empty() : tensor<{E}xf32>"]
+        names += ["%n0", "%p0"]
+    results = ", ".join(outs)
+    text = (
+        f"func.func @main({', '.join(ins)}) -> ({results}) {{\n"
+        f"  %c0 = arith.constant 0 : index\n"
+        f"  %t = tensor.dim %x, %c0 : tensor<?x{C}x{xt}>\n"
+        + "".join(f"  {i}\n" for i in inits) +
+        f"  %r:{len(outs)} = attn.route top({k}) scoring({scoring})"
+        f"{' renormalize' if renormalize else ''}\n"
+        f"      ins({', '.join(ins_ops)} : {', '.join(ins_types)}){bias_part}\n"
+        f"      outs({', '.join(names)} : {results})"
+        f"{' {' + ', '.join(attrs) + '}' if attrs else ''} -> {results}\n"
+        f"  return {', '.join(f'%r#{i}' for i in range(len(outs)))} : "
+        f"{results}\n}}\n")
+    return _module(text, grad=_needs_grad(*args),
+                   filename="<attn.route>").main(*args)
+
+
+_ACTIVATIONS = ("swish", "gelu", "identity", "sigmoid", "relu")
+
+
+def experts(x, weights, indices, w1, w3, w2, activation="swish"):
+    """Gated expert FFNs over routed pairs (attn.experts):
+    y[t] = sum_s w[t, s] ((act(x[t] W1[e]) * (x[t] W3[e])) W2[e]) with
+    e = indices[t, s] (slots outside [0, E) contribute nothing). x [T, Dm],
+    weights [T, k] f32, indices [T, k] int32, W1/W3 [E, Dm, F],
+    W2 [E, F, Dm]. Differentiable in x, weights and the expert weights."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"experts: activation must be one of "
+                         f"{_ACTIVATIONS}, got {activation!r}")
+    if len(x.shape) != 2:
+        raise ValueError(f"experts: x must be [tokens, dim], got "
+                         f"{tuple(x.shape)}")
+    T, Dm = x.shape
+    if len(w1.shape) != 3:
+        raise ValueError(f"experts: w1 must be [experts, dim, hidden], got "
+                         f"{tuple(w1.shape)}")
+    E, _, F = w1.shape
+    kk = weights.shape[1] if len(weights.shape) == 2 else None
+    if kk is None or tuple(indices.shape) != tuple(weights.shape):
+        raise ValueError(f"experts: weights and indices must both be "
+                         f"[tokens, k], got {tuple(weights.shape)} and "
+                         f"{tuple(indices.shape)}")
+    xt = _float_type(x, "experts: x")
+    wt = _float_type(w1, "experts: w1")
+    it = _trace._mlir_dtype(indices.dtype, "experts: indices")
+    if it != "i32":
+        raise TypeError(f"experts: indices must be int32, got "
+                        f"{indices.dtype}")
+    types = [f"tensor<?x{Dm}x{xt}>", f"tensor<?x{kk}xf32>",
+             f"tensor<?x{kk}xi32>", f"tensor<{E}x{Dm}x{F}x{wt}>",
+             f"tensor<{E}x{Dm}x{F}x{wt}>", f"tensor<{E}x{F}x{Dm}x{wt}>"]
+    names = ["%x", "%w", "%i", "%w1", "%w3", "%w2"]
+    yt = f"tensor<?x{Dm}x{xt}>"
+    text = (
+        f"func.func @main({', '.join(f'{n}: {t}' for n, t in zip(names, types))})"
+        f" -> {yt} {{\n"
+        f"  %c0 = arith.constant 0 : index\n"
+        f"  %t = tensor.dim %x, %c0 : {types[0]}\n"
+        f"  %y0 = tensor.empty(%t) : {yt}\n"
+        f"  %y = attn.experts {activation}\n"
+        f"      ins({', '.join(names)} : {', '.join(types)})\n"
+        f"      outs(%y0 : {yt}) -> {yt}\n"
+        f"  return %y : {yt}\n}}\n")
+    args = [x, weights, indices, w1, w3, w2]
+    return _module(text, grad=_needs_grad(*args),
+                   filename="<attn.experts>").main(*args)

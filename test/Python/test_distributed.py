@@ -60,6 +60,30 @@ def reference(world, n, causal, mod, seed):
     return o.detach(), q.grad, k.grad, v.grad
 
 
+def moe_data(world):
+    g = torch.Generator().manual_seed(11)
+    xs = [torch.randn(11, 32, generator=g) for _ in range(world)]
+    wr = torch.randn(32, 8, generator=g)
+    w1, w3 = (torch.randn(8, 32, 32, generator=g) * 0.2 for _ in range(2))
+    w2 = torch.randn(8, 32, 32, generator=g) * 0.2
+    return xs, wr, w1, w3, w2
+
+
+def moe_dy(world):
+    g = torch.Generator().manual_seed(12)
+    return [torch.randn(11, 32, generator=g) for _ in range(world)]
+
+
+def moe_reference(world):
+    xs, wr, w1, w3, w2 = moe_data(world)
+    x = torch.cat(xs).requires_grad_(True)
+    params = [t.clone().requires_grad_(True) for t in (wr, w1, w3, w2)]
+    w, i = attn.route(x, 2, weight=params[0], renormalize=True)
+    y = attn.experts(x, w, i, *params[1:])
+    (y * torch.cat(moe_dy(world))).sum().backward()
+    return y.detach(), x.grad, params[0].grad, params[1].grad, params[2].grad, params[3].grad
+
+
 def worker(rank, world, port, cases, queue):
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
@@ -78,6 +102,17 @@ def worker(rank, world, port, cases, queue):
             o.backward(shard(do, rank, world, n, layout).contiguous())
             results.append((idx, o.detach().numpy(), ql.grad.numpy(), kl.grad.numpy(),
                             vl.grad.numpy()))
+        # Expert-parallel MoE: 11 tokens per rank, 8 experts over the ranks.
+        g = torch.Generator().manual_seed(5)
+        xs, wr, w1, w3, w2 = moe_data(world)
+        lo, hi = rank * 8 // world, (rank + 1) * 8 // world
+        x = xs[rank].clone().requires_grad_(True)
+        wrl = wr.clone().requires_grad_(True)
+        l1, l3, l2 = (t[lo:hi].clone().requires_grad_(True) for t in (w1, w3, w2))
+        y = attn.distributed.moe(x, wrl, l1, l3, l2, k=2, group=None)
+        (y * moe_dy(world)[rank]).sum().backward()
+        results.append(("moe", y.detach().numpy(), x.grad.numpy(), wrl.grad.numpy(),
+                        l1.grad.numpy(), l3.grad.numpy(), l2.grad.numpy()))
         queue.put((rank, results))
     finally:
         dist.destroy_process_group()
@@ -133,6 +168,19 @@ def main():
             print(f"{'ok  ' if ok else 'FAIL'} ring world={world} {layout} "
                   f"causal={causal} score_mod={'alibi' if mod else None} n={n}: "
                   f"o {errs[0]:.1e} dq {errs[1]:.1e} dk {errs[2]:.1e} dv {errs[3]:.1e}")
+        # MoE: outputs, token gradients, the router's gradient summed over
+        # the ranks (it is replicated) and each rank's experts' gradients.
+        ref = moe_reference(world)
+        parts = [got[r][-1] for r in range(world)]
+        mine = [torch.cat([torch.from_numpy(p[1]) for p in parts]),
+                torch.cat([torch.from_numpy(p[2]) for p in parts]),
+                sum(torch.from_numpy(p[3]) for p in parts)]
+        mine += [torch.cat([torch.from_numpy(p[j]) for p in parts]) for j in (4, 5, 6)]
+        errs = [((a - b).abs().max() / b.abs().max()).item() for a, b in zip(mine, ref)]
+        ok = max(errs) < 1e-5
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} moe world={world}: y {errs[0]:.1e} dx {errs[1]:.1e} "
+              f"drouter {errs[2]:.1e} dw1 {errs[3]:.1e} dw3 {errs[4]:.1e} dw2 {errs[5]:.1e}")
     # attn.merge in one process: two halves of the keys merge to the whole.
     q, k, v, _ = data(1, 24, 99)
     o1, l1 = attn.attention(q, k[:, :, :10].contiguous(), v[:, :, :10].contiguous(),
