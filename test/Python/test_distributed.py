@@ -93,29 +93,35 @@ def worker(rank, world, port, cases, queue):
                             timeout=datetime.timedelta(seconds=120))
     try:
         results = []
-        for idx, (_, layout, causal, mod, n) in cases:
-            q, k, v, do = data(world, n, idx)
-            ql, kl, vl = (shard(x, rank, world, n, layout).contiguous().requires_grad_(True)
-                          for x in (q, k, v))
-            o = attn.distributed.ring_attention(ql, kl, vl, causal=causal,
-                                                score_mod=mod, layout=layout)
-            o.backward(shard(do, rank, world, n, layout).contiguous())
-            results.append((idx, o.detach().numpy(), ql.grad.numpy(), kl.grad.numpy(),
-                            vl.grad.numpy()))
-        # Expert-parallel MoE: 11 tokens per rank, 8 experts over the ranks.
-        g = torch.Generator().manual_seed(5)
-        xs, wr, w1, w3, w2 = moe_data(world)
-        lo, hi = rank * 8 // world, (rank + 1) * 8 // world
-        x = xs[rank].clone().requires_grad_(True)
-        wrl = wr.clone().requires_grad_(True)
-        l1, l3, l2 = (t[lo:hi].clone().requires_grad_(True) for t in (w1, w3, w2))
-        y = attn.distributed.moe(x, wrl, l1, l3, l2, k=2, group=None)
-        (y * moe_dy(world)[rank]).sum().backward()
-        results.append(("moe", y.detach().numpy(), x.grad.numpy(), wrl.grad.numpy(),
-                        l1.grad.numpy(), l3.grad.numpy(), l2.grad.numpy()))
+        run_cases(rank, world, cases, results)
         queue.put((rank, results))
+    except Exception:
+        import traceback
+        queue.put((rank, "error: " + traceback.format_exc()))
     finally:
         dist.destroy_process_group()
+
+
+def run_cases(rank, world, cases, results):
+    for idx, (_, layout, causal, mod, n) in cases:
+        q, k, v, do = data(world, n, idx)
+        ql, kl, vl = (shard(x, rank, world, n, layout).contiguous().requires_grad_(True)
+                      for x in (q, k, v))
+        o = attn.distributed.ring_attention(ql, kl, vl, causal=causal,
+                                            score_mod=mod, layout=layout)
+        o.backward(shard(do, rank, world, n, layout).contiguous())
+        results.append((idx, o.detach().numpy(), ql.grad.numpy(), kl.grad.numpy(),
+                        vl.grad.numpy()))
+    # Expert-parallel MoE: 11 tokens per rank, 8 experts over the ranks.
+    xs, wr, w1, w3, w2 = moe_data(world)
+    lo, hi = rank * 8 // world, (rank + 1) * 8 // world
+    x = xs[rank].clone().requires_grad_(True)
+    wrl = wr.clone().requires_grad_(True)
+    l1, l3, l2 = (t[lo:hi].clone().requires_grad_(True) for t in (w1, w3, w2))
+    y = attn.distributed.moe(x, wrl, l1, l3, l2, k=2, group=None)
+    (y * moe_dy(world)[rank]).sum().backward()
+    results.append(("moe", y.detach().numpy(), x.grad.numpy(), wrl.grad.numpy(),
+                    l1.grad.numpy(), l3.grad.numpy(), l2.grad.numpy()))
 
 
 def free_port():
@@ -138,6 +144,9 @@ def main():
         try:
             for _ in range(world):
                 rank, results = queue.get(timeout=300)
+                if isinstance(results, str):
+                    print(f"FAIL world {world} rank {rank}: {results}")
+                    break
                 got[rank] = results
         finally:
             for p in procs:
