@@ -16,7 +16,7 @@ from . import _capi
 from . import _tensors
 from . import autograd
 
-__all__ = ["compile", "Module", "Function", "Error", "CompileError",
+__all__ = ["compile", "load", "Module", "Function", "Error", "CompileError",
            "ArgumentError", "TracingError", "set_num_threads",
            "get_num_threads", "default_cache_dir", "attention", "to_mlir",
            "flex_attention", "create_block_mask", "where", "exp", "exp2",
@@ -247,6 +247,23 @@ def compile(source_or_path, target="native", *, grad=False, tune=None,
     return Module(handle.value)
 
 
+def load(path, name=None):
+    """Loads kernels compiled ahead of time: a shared library from
+    `attn-compile --emit=shared` or an object from `--emit=obj`. name: the
+    --name they were compiled with (default: the file's stem, which is
+    attn-compile's default too)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"attn.load: no such file: {path}")
+    handle = ctypes.c_void_p()
+    status = _capi.lib().attn_load(os.path.abspath(path).encode(),
+                                   name.encode() if name else None,
+                                   ctypes.byref(handle))
+    if status:
+        _raise(status)
+    return Module(handle.value)
+
+
 def compiler_id():
     """A hash of libattn: part of every cache key."""
     return _capi.lib().attn_compiler_id().decode()
@@ -256,7 +273,7 @@ from ._trace import (TracingError, where, exp, exp2, log, log2, tanh,  # noqa
                      sigmoid, sin, cos, tan, sqrt, minimum, maximum, clamp)
 from .flex import (attention, to_mlir, flex_attention, create_block_mask,  # noqa
                    and_masks, or_masks, noop_mask, BlockMask)
-from .ops import merge, route, experts  # noqa
+from .ops import merge, route, experts, gate  # noqa
 
 
 def __getattr__(name):

@@ -72,6 +72,8 @@ def lib():
         "attn_compile": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t,
                                         P(CompileOptions), P(vp)]),
         "attn_module_free": (None, [vp]),
+        "attn_load": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p,
+                                     P(vp)]),
         "attn_module_from_cache": (ctypes.c_int, [vp]),
         "attn_module_key": (ctypes.c_char_p, [vp]),
         "attn_module_num_functions": (ctypes.c_int, [vp]),

@@ -194,3 +194,34 @@ def experts(x, weights, indices, w1, w3, w2, activation="swish"):
     args = [x, weights, indices, w1, w3, w2]
     return _module(text, grad=_needs_grad(*args),
                    filename="<attn.experts>").main(*args)
+
+
+def gate(x, g, activation="sigmoid", dims=None):
+    """out = x * act(g) (attn.gate), g indexed by the dims of x listed in
+    `dims` (default: all, an elementwise gate; [0, 1, 2] gates a
+    [B, H, L, D] output per (batch, head, token)). activation: "sigmoid",
+    "swish", "gelu", "relu", "identity". Differentiable in x and g."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"gate: activation must be one of {_ACTIVATIONS}, "
+                         f"got {activation!r}")
+    rank = len(x.shape)
+    dims = list(range(rank)) if dims is None else list(dims)
+    if len(g.shape) != len(dims) or any(
+            g.shape[i] != x.shape[d] for i, d in enumerate(dims)):
+        raise ValueError(f"gate: g {tuple(g.shape)} must match x "
+                         f"{tuple(x.shape)} at dims {dims}")
+    xt = _float_type(x, "gate: x")
+    gt = _float_type(g, "gate: g")
+    xty = f"tensor<{'?x' * rank}{xt}>"
+    gty = f"tensor<{'?x' * len(dims)}{gt}>" if dims else f"tensor<{gt}>"
+    dim_ops = "\n".join(
+        f"  %c{d} = arith.constant {d} : index\n"
+        f"  %d{d} = tensor.dim %x, %c{d} : {xty}" for d in range(rank))
+    text = (
+        f"func.func @main(%x: {xty}, %g: {gty}) -> {xty} {{\n{dim_ops}\n"
+        f"  %init = tensor.empty({', '.join(f'%d{d}' for d in range(rank))}) : {xty}\n"
+        f"  %y = attn.gate {activation} ins(%x, %g : {xty}, {gty})\n"
+        f"      outs(%init : {xty}) dims([{', '.join(map(str, dims))}]) -> {xty}\n"
+        f"  return %y : {xty}\n}}\n")
+    return _module(text, grad=_needs_grad(x, g),
+                   filename="<attn.gate>").main(x, g)

@@ -193,5 +193,29 @@ m4 = attn.compile(GQA)
 check(not m4.from_cache and np.array_equal(m4.main(q, k, v), o),
       "a damaged manifest is recompiled")
 
+# attn.load: kernels made ahead of time (a shared library and an object).
+import subprocess  # noqa: E402
+tmp = os.environ["ATTN_CACHE_DIR"]
+src = os.path.join(SRC, "examples", "causal_gqa.mlir")
+attn_compile = os.path.join(os.path.dirname(attn.__file__), "..", "..", "bin",
+                            "attn-compile")
+qg = rng.standard_normal((2, 8, 21, 64), dtype=np.float32)
+kg = rng.standard_normal((2, 2, 21, 64), dtype=np.float32)
+og = attn.compile(src).main(qg, kg, kg)
+for kind, fname, extra in [("shared", "gqa.so", []), ("obj", "gqa.o", []),
+                           ("shared", "named.so", ["--name=kern"])]:
+    out_path = os.path.join(tmp, fname)
+    subprocess.run([attn_compile, src, "--emit=" + kind, "-o", out_path] + extra,
+                   check=True)
+    lm = attn.load(out_path, name="kern" if extra else None)
+    check(list(lm.functions) == ["main"] and np.array_equal(lm.main(qg, kg, kg), og),
+          f"attn.load of --emit={kind} {fname} computes what attn.compile does")
+    expect_error(attn.ArgumentError, "input 1: dim 1 is 1, expected 2",
+                 lambda: lm.main(qg, kg[:, :1], kg), f"{fname}: its runtime's message")
+expect_error(attn.ArgumentError, "no attn function named wrong_*",
+             lambda: attn.load(os.path.join(tmp, "gqa.so"), name="wrong"),
+             "attn.load with the wrong name")
+expect_error(attn.ArgumentError, "not recognized", lambda: attn.load(src), "attn.load of a text file")
+
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)

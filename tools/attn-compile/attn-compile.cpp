@@ -3,7 +3,7 @@
 // Part of the attn project.
 //
 // attn-compile in.mlir -o out.o --header out.h [--target=native]
-//   [--emit=obj|lib|llvm|mlir] [--name=PREFIX] [--backend=mlir|halide]
+//   [--emit=obj|lib|shared|llvm|mlir] [--name=PREFIX] [--backend=mlir|halide]
 // attn-compile in.mlir -o out.o --header out.h --target=nvptx --chip=sm_90
 //   [--emit=obj|lib|ptx|llvm|mlir]
 //
@@ -30,9 +30,11 @@
 #include "llvm/Object/ArchiveWriter.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
@@ -86,7 +88,9 @@ static cl::opt<std::string> cudaPath(
     cl::init(""), cl::cat(toolOptions));
 static cl::opt<std::string>
     emitKind("emit",
-             cl::desc("obj (default), lib (static archive), llvm "
+             cl::desc("obj (default), lib (static archive), shared (a "
+                      "shared library with libattnrt linked in, which "
+                      "attn.load opens; links with the system's cc), llvm "
                       "(LLVM IR), mlir (LLVM dialect) or ptx (the kernels' "
                       "PTX, --target=nvptx only)"),
              cl::init("obj"), cl::cat(toolOptions));
@@ -189,6 +193,64 @@ static LogicalResult writeFile(llvm::StringRef path, llvm::StringRef data) {
   return success();
 }
 
+/// The libattnrt.a a shared library links: $ATTN_RUNTIME_LIB, else next to
+/// this tool (an installed prefix's lib/, or the build tree's runtime/).
+static std::string findRuntimeArchive() {
+  if (const char *env = std::getenv("ATTN_RUNTIME_LIB"))
+    return env;
+  std::string exe = llvm::sys::fs::getMainExecutable(
+      "attn-compile", reinterpret_cast<void *>(&findRuntimeArchive));
+  llvm::SmallString<256> bin = llvm::sys::path::parent_path(exe);
+  for (const char *rel : {"../lib/libattnrt.a", "../runtime/libattnrt.a"}) {
+    llvm::SmallString<256> p = bin;
+    llvm::sys::path::append(p, rel);
+    if (llvm::sys::fs::exists(p))
+      return std::string(p);
+  }
+  return "";
+}
+
+/// --emit=shared: the object linked with libattnrt.a into a shared library
+/// by the system's C compiler driver ($CC, else cc).
+static int linkShared(llvm::StringRef object, llvm::StringRef output) {
+  std::string runtime = findRuntimeArchive();
+  if (runtime.empty()) {
+    llvm::errs() << "error: --emit=shared: libattnrt.a not found next to "
+                    "attn-compile (set ATTN_RUNTIME_LIB)\n";
+    return 1;
+  }
+  const char *ccEnv = std::getenv("CC");
+  llvm::ErrorOr<std::string> cc =
+      llvm::sys::findProgramByName(ccEnv && *ccEnv ? ccEnv : "cc");
+  if (!cc) {
+    llvm::errs() << "error: --emit=shared: no C compiler driver ("
+                 << (ccEnv && *ccEnv ? ccEnv : "cc")
+                 << ") on PATH to link with\n";
+    return 1;
+  }
+  llvm::SmallString<128> tmp;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("attn-shared", "o", tmp)) {
+    llvm::errs() << "error: --emit=shared: " << ec.message() << "\n";
+    return 1;
+  }
+  llvm::FileRemover remove(tmp);
+  if (failed(writeFile(tmp, object)))
+    return 1;
+  std::string out = output.str(), objPath = tmp.str().str();
+  llvm::SmallVector<llvm::StringRef> args = {
+      *cc, "-shared", "-o", out, objPath, runtime, "-lpthread", "-lm", "-ldl"};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
+                                     &message);
+  if (rc != 0) {
+    llvm::errs() << "error: --emit=shared: " << *cc << " failed"
+                 << (message.empty() ? "" : ": " + message) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 static int run() {
   bool nvptx = targetName == "nvptx";
   bool halideBackend = backendName == "halide";
@@ -210,9 +272,14 @@ static int run() {
     return 1;
   }
   if (emitKind != "obj" && emitKind != "lib" && emitKind != "llvm" &&
-      emitKind != "mlir" && emitKind != "ptx") {
+      emitKind != "mlir" && emitKind != "ptx" && emitKind != "shared") {
     llvm::errs() << "error: unknown --emit kind '" << emitKind
-                 << "' (expected obj, lib, llvm, mlir or ptx)\n";
+                 << "' (expected obj, lib, shared, llvm, mlir or ptx)\n";
+    return 1;
+  }
+  if (emitKind == "shared" && (nvptx || halideBackend || outputFile == "-")) {
+    llvm::errs() << "error: --emit=shared makes a library for this machine's "
+                    "CPU from the MLIR backend, into a file (-o)\n";
     return 1;
   }
   if (emitKind == "ptx" && !nvptx) {
@@ -339,6 +406,9 @@ static int run() {
   llvm::StringRef bytes(object.data(), object.size());
   if (emitKind == "obj")
     return failed(writeFile(outputFile, bytes));
+
+  if (emitKind == "shared")
+    return linkShared(bytes, outputFile);
 
   std::string memberName = llvm::sys::path::stem(outputFile).str() + ".o";
   llvm::NewArchiveMember member(llvm::MemoryBufferRef(bytes, memberName));

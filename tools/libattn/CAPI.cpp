@@ -25,6 +25,8 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Object/ELFObjectFile.h"
+#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -34,6 +36,7 @@
 
 #include <dlfcn.h>
 
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -42,7 +45,15 @@ using namespace mlir;
 using namespace mlir::attn;
 
 struct attn_module {
+  ~attn_module() {
+    if (dl)
+      dlclose(dl);
+  }
   std::unique_ptr<llvm::orc::LLJIT> jit;
+  /// A shared library attn_load opened, and its own libattnrt's
+  /// attnrt_last_error.
+  void *dl = nullptr;
+  const char *(*dlLastError)(void) = nullptr;
   std::vector<ExportedFunction> functions;
   std::vector<std::string> roles; ///< comma-joined, per function
   std::vector<void *> entries;
@@ -282,6 +293,98 @@ extern "C" int attn_compile(const char *source, size_t size,
   return ATTNRT_OK;
 }
 
+extern "C" int attn_load(const char *path, const char *name,
+                         attn_module **out) {
+  if (!out || !path)
+    return fail(ATTNRT_INVALID_ARGUMENT, "attn_load: null argument");
+  *out = nullptr;
+  std::string prefix =
+      (name && *name ? std::string(name)
+                     : sanitizeIdentifier(llvm::sys::path::stem(path))) +
+      "_";
+  auto binary = llvm::object::ObjectFile::createObjectFile(path);
+  if (!binary)
+    return fail(ATTNRT_INVALID_ARGUMENT,
+                std::string(path) + ": " + llvm::toString(binary.takeError()));
+  llvm::object::ObjectFile &file = *binary->getBinary();
+  auto *elf = dyn_cast<llvm::object::ELFObjectFileBase>(&file);
+  if (!elf)
+    return fail(ATTNRT_INVALID_ARGUMENT,
+                std::string(path) + ": not an ELF object or shared library");
+  bool shared = elf->getEType() == llvm::ELF::ET_DYN;
+  // The functions: <prefix><f> with a <prefix><f>_signature.
+  std::vector<std::string> symbols;
+  auto collect = [&](auto range) {
+    for (const llvm::object::SymbolRef &sym : range) {
+      llvm::Expected<llvm::StringRef> n = sym.getName();
+      if (!n) {
+        llvm::consumeError(n.takeError());
+        continue;
+      }
+      if (n->starts_with(prefix) && n->ends_with("_signature") &&
+          n->size() > prefix.size() + strlen("_signature"))
+        symbols.push_back(n->drop_back(strlen("_signature")).str());
+    }
+  };
+  if (shared)
+    collect(elf->getDynamicSymbolIterators());
+  else
+    collect(file.symbols());
+  llvm::sort(symbols);
+  if (symbols.empty())
+    return fail(ATTNRT_INVALID_ARGUMENT,
+                std::string(path) + ": no attn function named " + prefix +
+                    "* (compiled with another --name? pass name=)");
+  auto m = std::make_unique<attn_module>();
+  m->key = path;
+  auto lookup = [&](const std::string &sym) -> void * {
+    if (m->dl)
+      return dlsym(m->dl, sym.c_str());
+    auto addr = m->jit->lookup(sym);
+    if (!addr) {
+      llvm::consumeError(addr.takeError());
+      return nullptr;
+    }
+    return addr->toPtr<void *>();
+  };
+  if (shared) {
+    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!m->dl)
+      return fail(ATTNRT_INVALID_ARGUMENT, dlerror());
+    m->dlLastError = reinterpret_cast<const char *(*)(void)>(
+        dlsym(m->dl, "attnrt_last_error"));
+  } else {
+    auto object = llvm::MemoryBuffer::getFile(path);
+    if (!object)
+      return fail(ATTNRT_INVALID_ARGUMENT,
+                  std::string(path) + ": " + object.getError().message());
+    auto jit = createKernelJIT();
+    if (!jit)
+      return fail(ATTNRT_INTERNAL, llvm::toString(jit.takeError()));
+    m->jit = std::move(*jit);
+    if (llvm::Error err = m->jit->addObjectFile(std::move(*object)))
+      return fail(ATTNRT_INVALID_ARGUMENT, llvm::toString(std::move(err)));
+  }
+  for (const std::string &sym : symbols) {
+    void *entry = lookup(sym);
+    auto *signature =
+        static_cast<const char *>(lookup(sym + "_signature"));
+    if (!entry || !signature)
+      return fail(ATTNRT_INVALID_ARGUMENT,
+                  std::string(path) + ": cannot resolve " + sym);
+    ExportedFunction f;
+    f.name = sym.substr(prefix.size());
+    f.symbol = sym;
+    f.signature = signature;
+    f.args = parseSignature(f.signature);
+    m->functions.push_back(std::move(f));
+    m->entries.push_back(entry);
+    m->roles.push_back("");
+  }
+  *out = m.release();
+  return ATTNRT_OK;
+}
+
 extern "C" void attn_module_free(attn_module *module) { delete module; }
 
 extern "C" int attn_module_from_cache(const attn_module *module) {
@@ -365,7 +468,8 @@ extern "C" int attn_module_call(attn_module *module, int index,
   int status = callEntryPoint(module->entries[index], args,
                               static_cast<size_t>(num_args));
   if (status != ATTNRT_OK)
-    return fail(status, attnrt_last_error());
+    return fail(status, module->dlLastError ? module->dlLastError()
+                                            : attnrt_last_error());
   if (module->gpuEmulation)
     if (const char *error = attnemu_take_error())
       return fail(ATTNRT_INTERNAL, std::string("gpu-emulation: ") + error);

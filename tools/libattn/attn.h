@@ -51,6 +51,14 @@ int attn_compile(const char *source, size_t size,
                  const attn_compile_options *options, attn_module **out);
 void attn_module_free(attn_module *module);
 
+/* Loads kernels made ahead of time: a shared library from `attn-compile
+ * --emit=shared` (opened with dlopen; it carries its own libattnrt) or an
+ * object from `--emit=obj` (linked into the process like attn_compile's).
+ * `name` is the --name they were compiled with (NULL: the file's stem,
+ * attn-compile's default); the functions are the symbols <name>_<f> that
+ * have a <name>_<f>_signature. */
+int attn_load(const char *path, const char *name, attn_module **out);
+
 /* Non-zero if the module's object came from the cache. */
 int attn_module_from_cache(const attn_module *module);
 /* The cache key (64 hex digits). */

@@ -1,0 +1,127 @@
+"""attn.merge, attn.route, attn.experts and attn.gate from Python against
+torch written from the ops' math, with gradients through torch autograd, and
+their bad-input errors."""
+
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import attn
+
+failures = []
+torch.manual_seed(3)
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def rel(a, b):
+    return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp(min=1e-30)).item()
+
+
+def expect_error(exc, needle, fn, what):
+    try:
+        fn()
+    except exc as e:
+        check(needle in str(e), f"{what}: {type(e).__name__}: {e}")
+        return
+    except Exception as e:
+        check(False, f"{what}: raised {type(e).__name__}: {e}")
+        return
+    check(False, f"{what}: no exception")
+
+
+# merge: three partials, some rows empty in some partials, one row in all.
+o = [torch.randn(2, 3, 9, 8) for _ in range(3)]
+l = [torch.randn(2, 3, 9) * 2 for _ in range(3)]
+l[0][:, :, 0] = -float("inf")
+l[1][:, :, 1:3] = -float("inf")
+for t in range(3):
+    l[t][:, :, 8] = -float("inf")
+    o[t][torch.isinf(l[t])] = 0
+mo, ml = attn.merge(o, l)
+lse = torch.logsumexp(torch.stack([x.double() for x in l]), 0)
+w = [torch.exp(x.double() - lse).nan_to_num(0.0) for x in l]
+ref = sum(wi[..., None] * oi.double() for wi, oi in zip(w, o))
+fin = torch.isfinite(lse)
+check(rel(mo, ref) < 1e-6 and (ml.double()[fin] - lse[fin]).abs().max() < 1e-6
+      and torch.isneginf(ml[~fin]).all() and (mo[:, :, 8] == 0).all(),
+      f"merge of 3 partials with empty rows: {rel(mo, ref):.1e}")
+mb, _ = attn.merge([o[0].bfloat16(), o[1]], [l[0], l[1]], out_dtype=torch.bfloat16)
+check(mb.dtype == torch.bfloat16, "merge: bf16 partial and output")
+expect_error(ValueError, "as many LSEs", lambda: attn.merge(o, l[:2]), "merge: counts differ")
+expect_error(TypeError, "LSEs must be float32", lambda: attn.merge(o[:1], [l[0].double()]),
+             "merge: f64 LSE")
+
+# route: softmax top-2 renormalized, with the router's projection, counts.
+x = torch.randn(37, 64)
+wr = torch.randn(64, 8)
+w, i, counts, psum = attn.route(x, 2, weight=wr, renormalize=True, return_counts=True)
+p = torch.softmax(x @ wr, -1)
+tv, ti = p.topk(2)
+check(rel(w, tv / tv.sum(-1, keepdim=True)) < 1e-5 and torch.equal(i, ti.int()),
+      "route: softmax top-2 renormalized")
+check(torch.equal(counts, torch.bincount(ti.flatten(), minlength=8).int()) and
+      rel(psum, p.sum(0)) < 1e-5, "route: counts and probability sums")
+ws, isg = attn.route(x @ wr, 3, scoring="sigmoid", bias=torch.linspace(-1, 1, 8))
+sel = (torch.sigmoid(x @ wr) + torch.linspace(-1, 1, 8)).topk(3).indices
+check(torch.equal(isg, sel.int()) and rel(ws, torch.sigmoid(x @ wr).gather(1, sel)) < 1e-5,
+      "route: sigmoid scoring with a selection bias")
+expect_error(ValueError, "k = 9 exceeds the 8 experts", lambda: attn.route(x @ wr, 9), "route: k too big")
+expect_error(ValueError, "weight must be [64, experts]", lambda: attn.route(x, 2, weight=wr.t()),
+             "route: weight of the wrong shape")
+expect_error(ValueError, "unknown scoring", lambda: attn.route(x @ wr, 2, scoring="max"),
+             "route: unknown scoring")
+
+# experts (and gradients through route + experts).
+w1, w3 = (torch.randn(8, 64, 32) * 0.1 for _ in range(2))
+w2 = torch.randn(8, 32, 64) * 0.1
+
+
+def experts_ref(x, w, i, w1, w3, w2):
+    y = torch.zeros_like(x)
+    for s in range(i.shape[1]):
+        e = i[:, s].long()
+        h = F.silu(torch.einsum("td,tdf->tf", x, w1[e])) * torch.einsum("td,tdf->tf", x, w3[e])
+        y = y + w[:, s:s + 1] * torch.einsum("tf,tfd->td", h, w2[e])
+    return y
+
+
+y = attn.experts(x, w, i, w1, w3, w2)
+check(rel(y, experts_ref(x, w, i, w1, w3, w2)) < 1e-5, "experts: SwiGLU over routed pairs")
+xs = [t.clone().requires_grad_(True) for t in (x, wr, w1, w3, w2)]
+wg, ig = attn.route(xs[0], 2, weight=xs[1], renormalize=True)
+(attn.experts(xs[0], wg, ig, *xs[2:]) ** 2).sum().backward()
+xt = [t.clone().requires_grad_(True) for t in (x, wr, w1, w3, w2)]
+pt = torch.softmax(xt[0] @ xt[1], -1)
+tv, ti = pt.topk(2)
+(experts_ref(xt[0], tv / tv.sum(-1, keepdim=True), ti, *xt[2:]) ** 2).sum().backward()
+errs = [rel(a.grad, b.grad) for a, b in zip(xs, xt)]
+check(max(errs) < 1e-4, "route + experts gradients: " + " ".join(f"{e:.1e}" for e in errs))
+expect_error(TypeError, "indices must be int32", lambda: attn.experts(x, w, i.long(), w1, w3, w2),
+             "experts: int64 indices")
+expect_error(ValueError, "activation must be one of",
+             lambda: attn.experts(x, w, i, w1, w3, w2, activation="tanh"), "experts: activation")
+
+# gate: per-(b, h, token) sigmoid gate on a [B, H, L, D] output, gradients.
+xo = torch.randn(2, 4, 11, 16, requires_grad=True)
+g = torch.randn(2, 4, 11, requires_grad=True)
+yg = attn.gate(xo, g, "sigmoid", dims=[0, 1, 2])
+xo2 = xo.detach().clone().requires_grad_(True)
+g2 = g.detach().clone().requires_grad_(True)
+yr = xo2 * torch.sigmoid(g2)[..., None]
+(yg * yr.detach()).sum().backward()
+(yr * yr.detach()).sum().backward()
+check(rel(yg, yr) < 1e-6 and rel(xo.grad, xo2.grad) < 1e-5 and rel(g.grad, g2.grad) < 1e-5,
+      "gate: sigmoid per token, with gradients")
+yn = attn.gate(np.ones((3, 5), np.float32), np.zeros((3, 5), np.float32), "swish")
+check(isinstance(yn, np.ndarray) and np.allclose(yn, 0), "gate: NumPy, swish(0) = 0")
+expect_error(ValueError, "must match x", lambda: attn.gate(xo, g, dims=[0, 1]), "gate: dims")
+
+print(f"{len(failures)} failed")
+sys.exit(1 if failures else 0)
