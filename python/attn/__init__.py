@@ -21,7 +21,9 @@ __all__ = ["compile", "load", "Module", "Function", "Error", "CompileError",
            "get_num_threads", "default_cache_dir", "attention", "to_mlir",
            "flex_attention", "create_block_mask", "where", "exp", "exp2",
            "log", "log2", "tanh", "sigmoid", "sin", "cos", "tan", "sqrt",
-           "minimum", "maximum", "clamp"]
+           "minimum", "maximum", "clamp", "and_masks", "or_masks",
+           "noop_mask", "BlockMask", "merge", "route", "experts", "gate",
+           "compiler_id", "distributed"]
 
 
 class Error(RuntimeError):

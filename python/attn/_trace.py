@@ -176,7 +176,7 @@ class Tracer:
         a, b = self.common(a, b)
         if a.type == "f32":
             if fop is None:
-                raise TracingError(f"this operation needs integer operands")
+                raise TracingError("this operation needs integer operands")
             return self.emit(f"{fop} {a.name}, {b.name} : f32", "f32")
         if iop is None:
             a, b = self.to(a, "f32"), self.to(b, "f32")
@@ -378,7 +378,7 @@ class Value:
     def _logic(self, o, op):
         a, b = self.tracer.common(self, o)
         if a.type == "f32":
-            raise TracingError(f"& | ^ need boolean or integer operands")
+            raise TracingError("& | ^ need boolean or integer operands")
         return self.tracer.emit(f"arith.{op} {a.name}, {b.name} : {a.type}",
                                 a.type)
 

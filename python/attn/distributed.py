@@ -71,7 +71,6 @@ class _Pair:
 
     def __init__(self, q, k, v, kind, qstart, kstart, score_mod, scale):
         mod = None
-        captures = []
         if score_mod is not None:
             off = torch.tensor([qstart, kstart], dtype=torch.int64)
 

@@ -5,36 +5,19 @@ Run by compile.test: ATTN_CACHE_DIR points at a fresh folder.
 """
 
 import os
-import sys
 import tracemalloc
 
 import numpy as np
 import torch
 
 import attn
+from helpers import check, expect_error, finish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
-failures = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
-
-def expect_error(exc, needle, fn, what):
-    try:
-        fn()
-    except exc as e:
-        msg = str(e)
-        check(needle in msg, f"{what}: {type(e).__name__}: {msg.splitlines()[0]}")
-        return
-    except Exception as e:  # the wrong kind
-        check(False, f"{what}: raised {type(e).__name__}: {e}")
-        return
-    check(False, f"{what}: no exception")
 
 
 def reference(q, k, v, causal):
@@ -217,5 +200,4 @@ expect_error(attn.ArgumentError, "no attn function named wrong_*",
              "attn.load with the wrong name")
 expect_error(attn.ArgumentError, "not recognized", lambda: attn.load(src), "attn.load of a text file")
 
-print(f"{len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -8,21 +8,15 @@ offset, trigonometric), at odd lengths and head dims (17, 24, 94, 121), GQA,
 batch 2, f32/f16/bf16, fully masked rows, sinks and the LSE.
 """
 
-import sys
 
 import numpy as np
 import torch
 
 import attn
+from helpers import check, expect_error, finish
 
-failures = []
 torch.manual_seed(0)
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def reference(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None):
@@ -252,16 +246,6 @@ check(torch.equal(o3, o4), "and_masks")
 
 
 # Bad input: each a Python exception that names the reason.
-def expect_error(exc, needle, fn, what):
-    try:
-        fn()
-    except exc as e:
-        check(needle in str(e), f"{what}: {type(e).__name__}: {e}")
-        return
-    except Exception as e:
-        check(False, f"{what}: raised {type(e).__name__}: {e}")
-        return
-    check(False, f"{what}: no exception")
 
 
 expect_error(attn.TracingError, "truth value",
@@ -290,5 +274,4 @@ expect_error(attn.ArgumentError, "a region reads it",
              lambda: attn.attention(q, k, v, score_mod=lambda s, b, h, i, j: s + short[b, h, i, j]),
              "a captured bias shorter than the sequence")
 
-print(f"{len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -2,38 +2,22 @@
 torch written from the ops' math, with gradients through torch autograd, and
 their bad-input errors."""
 
-import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import attn
+from helpers import check, expect_error, finish
 
-failures = []
 torch.manual_seed(3)
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def rel(a, b):
     return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp(min=1e-30)).item()
 
 
-def expect_error(exc, needle, fn, what):
-    try:
-        fn()
-    except exc as e:
-        check(needle in str(e), f"{what}: {type(e).__name__}: {e}")
-        return
-    except Exception as e:
-        check(False, f"{what}: raised {type(e).__name__}: {e}")
-        return
-    check(False, f"{what}: no exception")
 
 
 # merge: three partials, some rows empty in some partials, one row in all.
@@ -123,5 +107,4 @@ yn = attn.gate(np.ones((3, 5), np.float32), np.zeros((3, 5), np.float32), "swish
 check(isinstance(yn, np.ndarray) and np.allclose(yn, 0), "gate: NumPy, swish(0) = 0")
 expect_error(ValueError, "must match x", lambda: attn.gate(xo, g, dims=[0, 1]), "gate: dims")
 
-print(f"{len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish()
