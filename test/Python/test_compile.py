@@ -164,6 +164,34 @@ expect_error(FileNotFoundError, "nope.mlir", lambda: attn.compile("nope.mlir"),
 expect_error(ValueError, "set_num_threads", lambda: attn.set_num_threads(-1),
              "negative thread count")
 
+# A tensor on a CUDA device (a __dlpack__ object that says so) is refused by
+# the CPU kernel's validation.
+import ctypes  # noqa: E402
+from attn import _capi  # noqa: E402
+
+
+class FakeCuda:
+    def __init__(self, like):
+        self.like = like
+        self.managed = _capi.DLManagedTensor()
+        t = self.managed.dl_tensor
+        t.data = like.ctypes.data
+        t.device = _capi.DLDevice(_capi.kDLCUDA, 0)
+        t.ndim = like.ndim
+        t.dtype = _capi.DLDataType(_capi.kDLFloat, 32, 1)
+        self.shape = (ctypes.c_int64 * like.ndim)(*like.shape)
+        t.shape = ctypes.cast(self.shape, _capi.c_int64_p)
+
+    def __dlpack__(self, stream=None):
+        new = ctypes.pythonapi.PyCapsule_New
+        new.restype = ctypes.py_object
+        new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+        return new(ctypes.addressof(self.managed), b"dltensor", None)
+
+
+expect_error(attn.ArgumentError, "input 0", lambda: m.main(FakeCuda(q), k, v),
+             "a CUDA tensor for a CPU kernel")
+
 # A cache folder that cannot be written is not an error.
 mc = attn.compile(GQA, cache_dir="/proc/attn-cannot-write")
 check(np.array_equal(mc.main(q, k, v), o), "an unwritable cache still compiles")
