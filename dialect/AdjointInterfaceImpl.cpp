@@ -1110,6 +1110,46 @@ ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
 }
 
 //===----------------------------------------------------------------------===//
+// attn.merge
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+MergeOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                      ArrayRef<Value> resultAdjoints,
+                      SmallVectorImpl<Value> &operandAdjoints,
+                      SmallVectorImpl<std::pair<Value, Value>> &) {
+  // The generics attn-decompose-merge emits, built on the primal values and
+  // differentiated like any other (the LSEs' gradients from both summed).
+  operandAdjoints.assign(getNumOperands(), Value());
+  if (!isa<RankedTensorType>(getOutputs()[0].getType()))
+    return emitOpError("is differentiated on tensors only");
+  Value dO = resultAdjoints[0];
+  Value dL = resultAdjoints.size() > 1 ? resultAdjoints[1] : Value();
+  if (!dO && !dL)
+    return success();
+  TensorProgram g(b, getLoc());
+  SmallVector<Value> partials, lses;
+  for (Value p : getPartials())
+    partials.push_back(mapping.lookup(p));
+  for (Value l : getLses())
+    lses.push_back(mapping.lookup(l));
+  SmallVector<Value, 2> results = buildGenerics(
+      b, getLoc(), partials, lses,
+      dO ? mapping.lookup(getOutputs()[0]) : Value(),
+      dL ? mapping.lookup(getLseOutput()) : Value());
+  FailureOr<DenseMap<Value, Value>> adjoints =
+      g.differentiate({{results[0], dO}, {results[1], dL}});
+  if (failed(adjoints))
+    return failure();
+  int64_t n = partials.size();
+  for (int64_t k = 0; k < n; ++k) {
+    operandAdjoints[k] = adjoints->lookup(partials[k]);
+    operandAdjoints[n + k] = adjoints->lookup(lses[k]);
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // attn.scan
 //===----------------------------------------------------------------------===//
 

@@ -1352,6 +1352,115 @@ LogicalResult MergeOp::verify() {
   return success();
 }
 
+namespace {
+/// The row statistics of the partials' LSEs `lses` (f32 block arguments):
+/// the weights exp(LSE_s - m) and their sum, with m = max_s LSE_s read as 0
+/// where every LSE is -inf (so that the weights are exp(-inf) = 0, not NaN).
+struct MergeRowStats {
+  Value m;
+  SmallVector<Value> weights;
+  Value den;
+  /// den > 0 (some partial saw a key), and den where it is, else 1.
+  Value seen, safeDen;
+};
+} // namespace
+
+static Value mergeF32(OpBuilder &b, Location loc, float v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+static MergeRowStats mergeRowStats(OpBuilder &b, Location loc,
+                                   ValueRange lses) {
+  const float inf = std::numeric_limits<float>::infinity();
+  Value m = lses[0];
+  for (Value l : lses.drop_front())
+    m = arith::MaximumFOp::create(b, loc, m, l);
+  Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m,
+                                     mergeF32(b, loc, -inf));
+  MergeRowStats s;
+  s.m = arith::SelectOp::create(b, loc, none, mergeF32(b, loc, 0.0f), m);
+  s.den = mergeF32(b, loc, 0.0f);
+  for (Value l : lses) {
+    Value w = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, l, s.m));
+    s.weights.push_back(w);
+    s.den = arith::AddFOp::create(b, loc, s.den, w);
+  }
+  s.seen = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, s.den,
+                                 mergeF32(b, loc, 0.0f));
+  s.safeDen = arith::SelectOp::create(b, loc, s.seen, s.den,
+                                      mergeF32(b, loc, 1.0f));
+  return s;
+}
+
+SmallVector<Value, 2> MergeOp::buildGenerics(OpBuilder &b, Location loc,
+                                             ValueRange partials,
+                                             ValueRange lses, Value output,
+                                             Value lseOutput) {
+  MLIRContext *ctx = b.getContext();
+  int64_t n = partials.size();
+  SmallVector<Value, 2> results(2);
+  if (output) {
+    // O = sum_s w_s O_s / den: ins(O_1..O_n, LSE_1..LSE_n), the LSEs at the
+    // element's row.
+    auto type = cast<RankedTensorType>(output.getType());
+    int64_t rank = type.getRank();
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    SmallVector<AffineExpr> rowExprs;
+    for (int64_t d = 0; d + 1 < rank; ++d)
+      rowExprs.push_back(getAffineDimExpr(d, ctx));
+    AffineMap row = AffineMap::get(rank, 0, rowExprs, ctx);
+    SmallVector<Value> ins(partials);
+    llvm::append_range(ins, lses);
+    SmallVector<AffineMap> maps(n, id);
+    maps.append(n, row);
+    maps.push_back(id);
+    Type elem = type.getElementType();
+    results[0] =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{type}, ins, ValueRange{output}, maps,
+            SmallVector<utils::IteratorType>(rank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              MergeRowStats s = mergeRowStats(nb, l, args.slice(n, n));
+              Value num = mergeF32(nb, l, 0.0f);
+              for (int64_t k = 0; k < n; ++k) {
+                Value o = args[k];
+                if (!o.getType().isF32())
+                  o = arith::ExtFOp::create(nb, l, nb.getF32Type(), o);
+                num = arith::AddFOp::create(
+                    nb, l, num, arith::MulFOp::create(nb, l, s.weights[k], o));
+              }
+              Value o = arith::DivFOp::create(nb, l, num, s.safeDen);
+              if (!elem.isF32())
+                o = arith::TruncFOp::create(nb, l, elem, o);
+              linalg::YieldOp::create(nb, l, o);
+            })
+            .getResult(0);
+  }
+  if (lseOutput) {
+    // LSE = m + log(den), -inf where no partial saw a key.
+    auto type = cast<RankedTensorType>(lseOutput.getType());
+    int64_t rank = type.getRank();
+    SmallVector<AffineMap> maps(n + 1, b.getMultiDimIdentityMap(rank));
+    results[1] =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{type}, lses, ValueRange{lseOutput}, maps,
+            SmallVector<utils::IteratorType>(rank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              MergeRowStats s = mergeRowStats(nb, l, args.take_front(n));
+              Value v = arith::AddFOp::create(
+                  nb, l, s.m, math::LogOp::create(nb, l, s.safeDen));
+              v = arith::SelectOp::create(
+                  nb, l, s.seen, v,
+                  mergeF32(nb, l, -std::numeric_limits<float>::infinity()));
+              linalg::YieldOp::create(nb, l, v);
+            })
+            .getResult(0);
+  }
+  return results;
+}
+
 void MergeOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {

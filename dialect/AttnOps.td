@@ -623,6 +623,7 @@ def Attn_GateOp : Attn_Op<"gate", [
 def Attn_MergeOp : Attn_Op<"merge", [
     AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "Merge partial attention outputs by their log-sum-exp";
   let description = [{
@@ -643,7 +644,8 @@ def Attn_MergeOp : Attn_Op<"merge", [
     and multi-branch attention (a sink branch and a window branch) merge
     pairwise or all at once. `outs` holds the merged output and,
     optionally, the merged LSE (f32). `attn-decompose-merge` rewrites the
-    op into `linalg.generic`s, which every backend compiles.
+    op into `linalg.generic`s, which every backend compiles; its adjoint
+    differentiates the same generics.
 
     ```mlir
     %o, %l = attn.merge ins(%o1, %o2 : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>)
@@ -667,6 +669,13 @@ def Attn_MergeOp : Attn_Op<"merge", [
     ::mlir::Value getLseOutput() {
       return getOutputs().size() > 1 ? getOutputs()[1] : ::mlir::Value();
     }
+    /// The merge as linalg.generics on tensors: the merged output into
+    /// `output` (if non-null) and the merged LSE into `lseOutput` (if
+    /// non-null); returns those results, null where not built.
+    static ::llvm::SmallVector<::mlir::Value, 2>
+    buildGenerics(::mlir::OpBuilder &b, ::mlir::Location loc,
+                  ::mlir::ValueRange partials, ::mlir::ValueRange lses,
+                  ::mlir::Value output, ::mlir::Value lseOutput);
   }];
 }
 

@@ -9,7 +9,7 @@ def merge(outputs, lses, out_dtype=None):
     outputs [..., L, D] (f32/f16/bf16), lses [..., L] (f32, natural log, -inf
     for rows that saw no key). Returns (O, LSE): LSE = log sum exp(LSE_s),
     O = sum exp(LSE_s - LSE) O_s, O of out_dtype (default: the first
-    partial's dtype). NumPy arrays or torch tensors."""
+    partial's dtype). NumPy arrays or torch tensors; differentiable."""
     outputs, lses = list(outputs), list(lses)
     if not outputs or len(outputs) != len(lses):
         raise ValueError(f"merge: expected as many LSEs as outputs (at least "
@@ -50,7 +50,8 @@ def merge(outputs, lses, out_dtype=None):
         f"{', '.join([lty] * n)})\n"
         f"      outs(%oi, %li : {oty}, {lty}) -> {oty}, {lty}\n"
         f"  return %m#0, %m#1 : {oty}, {lty}\n}}\n")
-    return _module(text, filename="<attn.merge>").main(*outputs, *lses)
+    return _module(text, grad=_needs_grad(*outputs, *lses),
+                   filename="<attn.merge>").main(*outputs, *lses)
 
 
 def _needs_grad(*xs):

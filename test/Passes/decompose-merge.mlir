@@ -17,10 +17,13 @@
 // CHECK: %[[WA:.*]] = math.exp %[[DA]] : f32
 // CHECK: %[[DB:.*]] = arith.subf %[[LB]], %[[SAFE]] : f32
 // CHECK: %[[WB:.*]] = math.exp %[[DB]] : f32
-// CHECK: arith.extf %[[B]] : bf16 to f32
-// CHECK: %[[SEEN:.*]] = arith.cmpf ogt
-// CHECK: arith.select %[[SEEN]]
-// CHECK: %[[Q:.*]] = arith.divf
+// CHECK: %[[DEN:.*]] = arith.addf %{{.*}}, %[[WB]] : f32
+// CHECK: %[[SEEN:.*]] = arith.cmpf ogt, %[[DEN]]
+// CHECK: %[[SAFE_DEN:.*]] = arith.select %[[SEEN]], %[[DEN]]
+// CHECK: arith.mulf %[[WA]], %[[A]] : f32
+// CHECK: %[[BF:.*]] = arith.extf %[[B]] : bf16 to f32
+// CHECK: arith.mulf %[[WB]], %[[BF]] : f32
+// CHECK: %[[Q:.*]] = arith.divf %{{.*}}, %[[SAFE_DEN]] : f32
 // CHECK: linalg.yield %[[Q]] : f32
 // CHECK: %[[L:.*]] = linalg.generic {indexing_maps = [#[[ROW3]], #[[ROW3]], #[[ROW3]]], iterator_types = ["parallel", "parallel", "parallel"]}
 // CHECK-SAME: ins(%arg2, %arg3 :

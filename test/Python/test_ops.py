@@ -38,6 +38,18 @@ check(rel(mo, ref) < 1e-6 and (ml.double()[fin] - lse[fin]).abs().max() < 1e-6
       f"merge of 3 partials with empty rows: {rel(mo, ref):.1e}")
 mb, _ = attn.merge([o[0].bfloat16(), o[1]], [l[0], l[1]], out_dtype=torch.bfloat16)
 check(mb.dtype == torch.bfloat16, "merge: bf16 partial and output")
+# merge is differentiable (its adjoint), vs torch's logsumexp form.
+og = [torch.randn(2, 3, 9, 8, requires_grad=True) for _ in range(2)]
+lg = [torch.randn(2, 3, 9, requires_grad=True) for _ in range(2)]
+mo, ml = attn.merge(og, lg)
+(mo.sum() + (ml * ml).sum()).backward()
+ot = [t.detach().clone().requires_grad_(True) for t in og]
+lt = [t.detach().clone().requires_grad_(True) for t in lg]
+lr = torch.logsumexp(torch.stack(lt), 0)
+orr = sum(torch.exp(x - lr)[..., None] * y for x, y in zip(lt, ot))
+(orr.sum() + (lr * lr).sum()).backward()
+errs = [rel(a.grad, b.grad) for a, b in zip(og + lg, ot + lt)]
+check(max(errs) < 1e-5, "merge gradients: " + " ".join(f"{e:.1e}" for e in errs))
 expect_error(ValueError, "as many LSEs", lambda: attn.merge(o, l[:2]), "merge: counts differ")
 expect_error(TypeError, "LSEs must be float32", lambda: attn.merge(o[:1], [l[0].double()]),
              "merge: f64 LSE")
