@@ -1141,10 +1141,13 @@ MergeOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
       g.differentiate({{results[0], dO}, {results[1], dL}});
   if (failed(adjoints))
     return failure();
+  // A value passed twice already has its whole adjoint: give it once.
   int64_t n = partials.size();
-  for (int64_t k = 0; k < n; ++k) {
-    operandAdjoints[k] = adjoints->lookup(partials[k]);
-    operandAdjoints[n + k] = adjoints->lookup(lses[k]);
+  DenseSet<Value> given;
+  for (int64_t k = 0; k < 2 * n; ++k) {
+    Value v = k < n ? partials[k] : lses[k - n];
+    if (given.insert(v).second)
+      operandAdjoints[k] = adjoints->lookup(v);
   }
   return success();
 }

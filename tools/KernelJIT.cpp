@@ -6,11 +6,12 @@
 
 #include "tools/KernelJIT.h"
 
+#include "codegen/cpu/Target.h"
+
 #include "attn/gpu_emulation.h"
 #include "attn/runtime.h"
 
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
-#include "llvm/Support/TargetSelect.h"
 
 #include <type_traits>
 #include <utility>
@@ -20,9 +21,7 @@ using namespace mlir::attn;
 
 llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>>
 mlir::attn::createKernelJIT() {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  llvm::InitializeNativeTargetAsmParser();
+  initializeNativeTarget();
   auto jit = llvm::orc::LLJITBuilder().create();
   if (!jit)
     return jit.takeError();

@@ -17,6 +17,8 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
+#include <mutex>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -56,12 +58,21 @@ llvm::Expected<CPUTarget> mlir::attn::lookupCPUTarget(llvm::StringRef name) {
                                  getCPUTargetNames() + ")");
 }
 
+void mlir::attn::initializeNativeTarget() {
+  // Once per process: LLVM's target registration is not thread-safe (the
+  // Python package compiles from several threads).
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    // Inline assembly in linked code (Halide's runtime) needs the parser.
+    llvm::InitializeNativeTargetAsmParser();
+  });
+}
+
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 mlir::attn::createTargetMachine(const CPUTarget &target) {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  // Inline assembly in linked code (Halide's runtime) needs the parser.
-  llvm::InitializeNativeTargetAsmParser();
+  initializeNativeTarget();
   llvm::Triple triple(kTriple);
   std::string error;
   const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, error);

@@ -37,6 +37,10 @@ llvm::StringRef getCPUTargetNames();
 /// Looks up a target by name.
 llvm::Expected<CPUTarget> lookupCPUTarget(llvm::StringRef name);
 
+/// Registers LLVM's native target, its assembly printer and parser (once per
+/// process; safe from several threads).
+void initializeNativeTarget();
+
 /// Creates the LLVM target machine (PIC, -O3) for `target`.
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createTargetMachine(const CPUTarget &target);

@@ -75,7 +75,7 @@ def _from_array_interface(a, what):
     t.shape = ctypes.cast(shape, _capi.c_int64_p)
     t.strides = ctypes.cast(strides, _capi.c_int64_p)
     t.byte_offset = 0
-    return View(ctypes.pointer(t), (a, shape, strides, t))
+    return View(ctypes.pointer(t), (a, iface, shape, strides, t))
 
 
 def view(x, what, writable=False):
@@ -92,6 +92,8 @@ def view(x, what, writable=False):
         if x.is_conj() if hasattr(x, "is_conj") else False:
             raise ValueError(f"{what} is a lazily conjugated tensor")
     elif is_numpy(x):
+        import numpy as np
+        x = np.asarray(x)  # a NumPy scalar's memory lives in an array
         if writable and not x.flags.writeable:
             raise ValueError(f"{what} is a read-only array")
         if not x.flags.writeable or x.dtype.kind == "b":

@@ -69,6 +69,37 @@ class Tracer:
         self.prefix = prefix
         self.count = 0
         self.constants = {}
+        self.dims = {}
+        # The region's own arguments: reads at these indices are checked
+        # by the runtime against the tensor's sizes.
+        self.region_args = set()
+
+    def clamp_index(self, cap, d, v):
+        """A computed index into dim d of a capture, made safe: negative
+        indices count from the end (as in torch), and the result is clamped
+        into [0, size - 1] (the runtime checks reads at a bare region index
+        against the sizes; a computed one would otherwise read out of
+        bounds)."""
+        key = (cap.index, d)
+        size = self.dims.get(key)
+        if size is None:
+            c = self.const(d, "index")
+            size = self.emit(f"tensor.dim {cap.name}, {c.name} : "
+                             f"{cap.mlir_type}", "index")
+            self.dims[key] = size
+        zero = self.const(0, "index")
+        one = self.const(1, "index")
+        neg = self.emit(f"arith.cmpi slt, {v.name}, {zero.name} : index",
+                        "i1")
+        wrapped = self.emit(f"arith.addi {v.name}, {size.name} : index",
+                            "index")
+        v = self.emit(f"arith.select {neg.name}, {wrapped.name}, {v.name} : "
+                      f"index", "index")
+        last = self.emit(f"arith.subi {size.name}, {one.name} : index",
+                         "index")
+        v = self.emit(f"arith.maxsi {v.name}, {zero.name} : index", "index")
+        return self.emit(f"arith.minsi {v.name}, {last.name} : index",
+                         "index")
 
     def fresh(self):
         self.count += 1
@@ -80,6 +111,7 @@ class Tracer:
         return Value(self, name, type_)
 
     def arg(self, name, type_):
+        self.region_args.add(name)
         return Value(self, name, type_)
 
     # Constants -------------------------------------------------------------
@@ -113,6 +145,10 @@ class Tracer:
         if isinstance(x, float):
             return self.const(x, "f32")
         if hasattr(x, "item") and getattr(x, "ndim", None) == 0:
+            if type(x).__module__.split(".")[0] == "torch":
+                # A 0-d tensor is read at run time (a learned temperature
+                # gets its gradient; a changed value needs no new program).
+                return self.extract(x.reshape(1), (0,))
             return self.lift(x.item(), like)
         raise TracingError(f"cannot use a {type(x).__name__} in a traced "
                            f"function (numbers, traced values and captured "
@@ -174,6 +210,8 @@ class Tracer:
     # Operations ------------------------------------------------------------
     def binary(self, a, b, fop, iop):
         a, b = self.common(a, b)
+        if a.type == "i1":  # booleans count as integers (torch: True + True = 2)
+            a, b = self.to(a, "i64"), self.to(b, "i64")
         if a.type == "f32":
             if fop is None:
                 raise TracingError("this operation needs integer operands")
@@ -188,6 +226,9 @@ class Tracer:
         if a.type == "f32":
             return self.emit(f"arith.cmpf {fpred}, {a.name}, {b.name} : f32",
                              "i1")
+        if a.type == "i1":  # true is 1 (torch), not -1
+            ipred = {"slt": "ult", "sle": "ule", "sgt": "ugt",
+                     "sge": "uge"}.get(ipred, ipred)
         return self.emit(f"arith.cmpi {ipred}, {a.name}, {b.name} : {a.type}",
                          "i1")
 
@@ -208,6 +249,13 @@ class Tracer:
         if a.type == "f32":
             q = self.emit(f"arith.divf {a.name}, {b.name} : f32", "f32")
             return self.emit(f"math.floor {q.name} : f32", "f32")
+        # A zero divisor reads as 1 (x // 0 and x % 0 are x): integer
+        # division by zero would trap the process, and a kernel cannot raise.
+        zero = self.const(0, a.type)
+        is_zero = self.emit(f"arith.cmpi eq, {b.name}, {zero.name} : "
+                            f"{a.type}", "i1")
+        b = self.emit(f"arith.select {is_zero.name}, {self.const(1, a.type).name}"
+                      f", {b.name} : {a.type}", a.type)
         return self.emit(f"arith.floordivsi {a.name}, {b.name} : {a.type}",
                          a.type)
 
@@ -250,12 +298,15 @@ class Tracer:
             cap = Capture(tensor, len(self.captures), dtype)
             self.captures.append(cap)
         names = []
-        for i in idx:
+        for d, i in enumerate(idx):
             v = self.lift(i, None)
             if v.type == "f32":
                 raise TracingError("a captured tensor was indexed by a "
                                    "floating-point value")
-            names.append(self.to(v, "index").name)
+            v = self.to(v, "index")
+            if v.name not in self.region_args:
+                v = self.clamp_index(cap, d, v)
+            names.append(v.name)
         return self.emit(f"tensor.extract {cap.name}[{', '.join(names)}] : "
                          f"{cap.mlir_type}", cap.dtype)
 
@@ -452,8 +503,18 @@ class Value:
     def float(self):
         return self.tracer.float_(self)
 
-    def to(self, *args, **kwargs):
-        return self.tracer.float_(self)
+    def to(self, dtype=None, *args, **kwargs):
+        name = str(dtype)
+        if "int" in name:
+            if self.type in _FLOATS:
+                x = self.tracer.float_(self)
+                return self.tracer.emit(f"arith.fptosi {x.name} : f32 to i64",
+                                        "i64")
+            return self.tracer.to(self, "i64")
+        if dtype is None or "float" in name or "half" in name:
+            return self.tracer.float_(self)
+        raise TracingError(f"Value.to({name}) is not supported in a traced "
+                           f"function (float and integer types are)")
 
     def clamp(self, min=None, max=None):
         return clamp(self, min, max)
@@ -477,7 +538,22 @@ class Value:
         if handler is None:
             raise TracingError(f"torch.{name} is not supported in a traced "
                                f"function")
-        return handler(*args, **kwargs)
+        if kwargs:
+            raise TracingError(f"torch.{name}: keyword arguments "
+                               f"({', '.join(kwargs)}) are not supported in a "
+                               f"traced function")
+        tracer = _any_tracer(*args)
+        lifted = []
+        for a in args:
+            if type(a).__module__.split(".")[0] == "torch" and hasattr(a, "dim"):
+                if a.dim() != 0:
+                    raise TracingError(
+                        f"torch.{name}: a traced value cannot be combined with "
+                        f"a tensor of shape {tuple(a.shape)}; index it with "
+                        f"the traced indices instead")
+                a = tracer.lift(a)
+            lifted.append(a)
+        return handler(*lifted)
 
 
 def _tracer_of(x):

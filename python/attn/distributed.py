@@ -102,6 +102,14 @@ class _Ring:
             raise ValueError(f"ring_attention: q, k and v must hold the same "
                              f"shard length, got {q.shape[2]}, {k.shape[2]}, "
                              f"{v.shape[2]}")
+        # Every rank must hold a shard of the same length (else the ring's
+        # exchanges would not match): checked collectively.
+        lens = torch.tensor([n, -n], dtype=torch.int64)
+        dist.all_reduce(lens, op=dist.ReduceOp.MAX, group=group)
+        if int(lens[0]) != n or -int(lens[1]) != n:
+            raise ValueError(f"ring_attention: every rank must pass a shard of "
+                             f"the same length; this rank has {n}, others "
+                             f"between {-int(lens[1])} and {int(lens[0])}")
         self.n = n
         self.causal = causal
         self.score_mod = score_mod
@@ -261,7 +269,11 @@ def moe(x, router_weight, w1, w3, w2, k=2, group=None, scoring="softmax",
     dest = torch.where(flat >= 0, flat // e_local,
                        torch.full_like(flat, world))  # dropped slots last
     _, order = torch.sort(dest, stable=True)
-    send_counts = counts.long().view(world, e_local).sum(1)
+    # Pairs per destination rank (the router's per-expert counts summed over
+    # each rank's experts; counted from the indices themselves so that the
+    # split sizes agree with `order` whatever the router dropped).
+    send_counts = torch.bincount(dest, minlength=world + 1)[:world]
+    assert int(send_counts.sum()) == int(counts.sum()), "router counts"
     n_send = int(send_counts.sum())
     order = order[:n_send]
     token = order // k

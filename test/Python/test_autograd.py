@@ -77,6 +77,9 @@ grads_match("alibi_slopes",
             score_mod=lambda s, b, h, i, j: s - slopes[h] * (i - j),
             mask_mod=causal, extra=[slopes])
 grads_match("sinks", mask_mod=causal, sinks=torch.randn(4, requires_grad=True))
+temperature = torch.tensor(1.5, requires_grad=True)  # 0-d: read at run time
+grads_match("temperature", score_mod=lambda s, b, h, i, j: s / temperature,
+            extra=[temperature])
 
 # The LSE is differentiable too.
 torch.manual_seed(2)

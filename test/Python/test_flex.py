@@ -195,6 +195,23 @@ run("bool_capture", mask_mod=lambda b, h, q, kv: isdoc[b, kv] | (q == kv))
 slopes = torch.rand(4, dtype=torch.float64)
 run("f64_capture", score_mod=lambda s, b, h, q, kv: s - slopes[h] * (q - kv).abs())
 
+# Computed indices into a capture: a relative-position table (T5 style),
+# negative indices counting from the end as in torch, and 0-d tensors (read
+# at run time) on either side of an operator.
+rel = torch.randn(4, 2 * 37 - 1)
+run("relative_table", score_mod=lambda s, b, h, q, kv: s + rel[h, q - kv + 36])
+run("negative_index", score_mod=lambda s, b, h, q, kv: s + rel[h, kv - q])
+temp = torch.tensor(1.7)
+run("zero_d_tensor", score_mod=lambda s, b, h, q, kv: temp * s - torch.tensor(0.5) * (q - kv).abs() / temp)
+# Out of range (the table is too short) or a division by zero: torch would
+# raise; the kernel must not crash: indices are clamped, x // 0 reads x.
+short_rel = torch.randn(4, 10)
+for name, kw in [("clamped_index", dict(score_mod=lambda s, b, h, q, kv: s + short_rel[h, q + kv])),
+                 ("div_by_zero", dict(mask_mod=lambda b, h, q, kv: (q // (kv - kv)) + q % (kv - kv) >= kv))]:
+    o = attn.attention(torch.randn(1, 4, 37, 24), torch.randn(1, 4, 37, 24),
+                       torch.randn(1, 4, 37, 24), **kw)
+    check(bool(torch.isfinite(o).all()), f"{name}: runs, finite")
+
 # Sinks (gpt-oss), with the LSE.
 run("sinks", H=4, Hkv=2, D=16, sinks=torch.randn(4), mask_mod=causal_mask, lse=True)
 
@@ -260,6 +277,12 @@ expect_error(attn.TracingError, "must return a boolean",
 expect_error(attn.TracingError, "rank 4 must be indexed by 4",
              lambda: attn.attention(q, k, v, score_mod=lambda s, b, h, i, j: s + bias[b, h]),
              "a partly indexed capture")
+expect_error(attn.TracingError, "rounding_mode",
+             lambda: attn.attention(q, k, v, score_mod=lambda s, b, h, i, j: s + torch.div(i, 2, rounding_mode="floor")),
+             "keyword arguments of a torch function")
+expect_error(attn.TracingError, "cannot use a Tensor",
+             lambda: attn.attention(q, k, v, score_mod=lambda s, b, h, i, j: torch.zeros(2) + s),
+             "a whole tensor combined with a traced value")
 expect_error(ValueError, "not a multiple",
              lambda: attn.attention(q, torch.randn(1, 3, 23, 16), torch.randn(1, 3, 23, 16)),
              "heads not a multiple")

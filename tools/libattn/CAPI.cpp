@@ -23,6 +23,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Object/ELFObjectFile.h"
@@ -130,13 +131,14 @@ struct Manifest {
 /// Writes `data` to `path` through a temporary file and a rename, so that a
 /// reader (another process) sees all of it or nothing.
 static bool writeAtomically(const std::string &path, llvm::StringRef data) {
-  std::string tmp =
-      path + ".tmp" + std::to_string(llvm::sys::Process::getProcessId());
+  // A unique name: threads of one process may write the same key.
+  int fd = -1;
+  llvm::SmallString<256> tmpName;
+  if (llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%%%", fd, tmpName))
+    return false;
+  std::string tmp(tmpName);
   {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(tmp, ec);
-    if (ec)
-      return false;
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     os << data;
     os.close();
     if (os.has_error()) {
@@ -230,10 +232,16 @@ extern "C" int attn_compile(const char *source, size_t size,
               Manifest::parse((*manifestText)->getBuffer())) {
         m->functions = std::move(manifest->functions);
         m->fromCache = true;
-        if (int status = load(*m, (*object)->getBuffer()))
-          return status;
-        *out = m.release();
-        return ATTNRT_OK;
+        if (load(*m, (*object)->getBuffer()) == ATTNRT_OK) {
+          *out = m.release();
+          return ATTNRT_OK;
+        }
+        // A damaged object: compile it again (and replace it).
+        m->jit.reset();
+        m->functions.clear();
+        m->entries.clear();
+        m->roles.clear();
+        m->fromCache = false;
       }
   }
 
@@ -312,8 +320,9 @@ extern "C" int attn_load(const char *path, const char *name,
     return fail(ATTNRT_INVALID_ARGUMENT,
                 std::string(path) + ": not an ELF object or shared library");
   bool shared = elf->getEType() == llvm::ELF::ET_DYN;
-  // The functions: <prefix><f> with a <prefix><f>_signature.
-  std::vector<std::string> symbols;
+  // The functions: defined <prefix><f> with a defined <prefix><f>_signature.
+  std::vector<std::string> candidates, symbols;
+  llvm::StringSet<> defined;
   auto collect = [&](auto range) {
     for (const llvm::object::SymbolRef &sym : range) {
       llvm::Expected<llvm::StringRef> n = sym.getName();
@@ -321,15 +330,26 @@ extern "C" int attn_load(const char *path, const char *name,
         llvm::consumeError(n.takeError());
         continue;
       }
+      llvm::Expected<uint32_t> flags = sym.getFlags();
+      if (!flags) {
+        llvm::consumeError(flags.takeError());
+        continue;
+      }
+      if (*flags & llvm::object::SymbolRef::SF_Undefined)
+        continue;
+      defined.insert(n->str());
       if (n->starts_with(prefix) && n->ends_with("_signature") &&
           n->size() > prefix.size() + strlen("_signature"))
-        symbols.push_back(n->drop_back(strlen("_signature")).str());
+        candidates.push_back(n->drop_back(strlen("_signature")).str());
     }
   };
   if (shared)
     collect(elf->getDynamicSymbolIterators());
   else
     collect(file.symbols());
+  for (const std::string &c : candidates)
+    if (defined.contains(c))
+      symbols.push_back(c);
   llvm::sort(symbols);
   if (symbols.empty())
     return fail(ATTNRT_INVALID_ARGUMENT,
