@@ -22,7 +22,16 @@ if config.sanitize:
 
 config.substitutions.append(("%python", python))
 # The Python package from the build tree, with a cache of its own per test.
-config.substitutions.append(("%attn_python", "env PYTHONPATH=" +
+# Under --sanitize the interpreter preloads the sanitizers' runtimes, so that
+# the instrumented libattn.so it loads can run (leaks are the interpreter's).
+_preload = ""
+if config.sanitize:
+    import subprocess
+    _libs = [subprocess.run([config.c_compiler, "-print-file-name=" + l],
+                            capture_output=True, text=True).stdout.strip()
+             for l in ("libasan.so", "libubsan.so")]
+    _preload = "LD_PRELOAD='%s' ASAN_OPTIONS=detect_leaks=0 " % " ".join(_libs)
+config.substitutions.append(("%attn_python", "env " + _preload + "PYTHONPATH=" +
     os.path.join(config.attn_obj_root, "python") + " " + python))
 config.substitutions.append(("%attn_src", config.attn_src_root))
 config.substitutions.append(("%attn_build", os.path.dirname(config.attn_tools_dir)))

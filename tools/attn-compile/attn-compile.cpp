@@ -196,7 +196,7 @@ static LogicalResult writeFile(llvm::StringRef path, llvm::StringRef data) {
 /// The libattnrt.a a shared library links: $ATTN_RUNTIME_LIB, else next to
 /// this tool (an installed prefix's lib/, or the build tree's runtime/).
 static std::string findRuntimeArchive() {
-  if (const char *env = std::getenv("ATTN_RUNTIME_LIB"))
+  if (const char *env = std::getenv("ATTN_RUNTIME_LIB"); env && *env)
     return env;
   std::string exe = llvm::sys::fs::getMainExecutable(
       "attn-compile", reinterpret_cast<void *>(&findRuntimeArchive));
