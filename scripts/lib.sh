@@ -5,7 +5,7 @@ ATTN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ATTN_PACKAGES=(cmake ninja-build g++ gcc
                llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22
                libfmt-dev libdlpack-dev python3-numpy python3-torch libopenblas-dev
-               libhalide14-0-dev)
+               libhalide14-0-dev pkgconf)
 # Debian's interpreter: it has NumPy (the first python3 on PATH may not).
 ATTN_PYTHON=/usr/bin/python3
 ATTN_JOBS="${ATTN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
