@@ -116,6 +116,8 @@ class _Ring:
         self.layout = layout
         self.scale = scale
         self.qchunks = _chunks(self.rank, self.world, n, layout)
+        self.qslices = {}  # (q's data, chunk) -> its contiguous copy
+        self.programs = {}  # (chunk, key chunk start) -> _Pair
 
     def exchange(self, tensors):
         """Posts sends of `tensors` to the next rank and receives of the
@@ -137,11 +139,20 @@ class _Ring:
                 kind = _classify(qc, kc, self.causal)
                 if kind is None:
                     continue
-                qq = _slice(q, qc[1], qc[2])
+                # A query chunk is copied out once, and each pair traced
+                # once, for the forward and the backward together.
+                qq = self.qslices.get((q.data_ptr(), qi))
+                if qq is None:
+                    qq = _slice(q, qc[1], qc[2])
+                    self.qslices[(q.data_ptr(), qi)] = qq
                 kk = _slice(k, kc[1], kc[2])
                 vv = _slice(v, kc[1], kc[2])
-                yield qi, qc, kc, qq, kk, vv, _Pair(
-                    qq, kk, vv, kind, qc[0], kc[0], self.score_mod, self.scale)
+                pair = self.programs.get((qi, kc[0]))
+                if pair is None:
+                    pair = self.programs[(qi, kc[0])] = _Pair(
+                        qq, kk, vv, kind, qc[0], kc[0], self.score_mod,
+                        self.scale)
+                yield qi, qc, kc, qq, kk, vv, pair
 
     def forward(self, q, k, v):
         acc = [None] * len(self.qchunks)
