@@ -1133,12 +1133,17 @@ MergeOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
     partials.push_back(mapping.lookup(p));
   for (Value l : getLses())
     lses.push_back(mapping.lookup(l));
+  // A stacked merge's row maximum is a stabilizer: the result does not
+  // depend on it, so it passes no gradient on.
+  SmallVector<Operation *> stabilizers;
   SmallVector<Value, 2> results = buildGenerics(
       b, getLoc(), partials, lses,
       dO ? mapping.lookup(getOutputs()[0]) : Value(),
-      dL ? mapping.lookup(getLseOutput()) : Value());
+      dL ? mapping.lookup(getLseOutput()) : Value(), getStacked(),
+      &stabilizers);
+  DenseSet<Operation *> constants(stabilizers.begin(), stabilizers.end());
   FailureOr<DenseMap<Value, Value>> adjoints =
-      g.differentiate({{results[0], dO}, {results[1], dL}});
+      g.differentiate({{results[0], dO}, {results[1], dL}}, constants);
   if (failed(adjoints))
     return failure();
   // A value passed twice already has its whole adjoint: give it once.

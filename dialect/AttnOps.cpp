@@ -1317,24 +1317,31 @@ LogicalResult MergeOp::verify() {
                             "f32, f16 or bf16, got "
                          << out;
   int64_t rank = out.getRank();
-  auto checkShape = [&](ShapedType t, int64_t r,
+  bool stacked = getStacked();
+  if (stacked && getPartials().size() != 1)
+    return emitOpError() << "expected one stacked partial operand, got "
+                         << getPartials().size();
+  // `t` has the output's first `r` dims after `lead` leading dims (a stacked
+  // operand's partial index).
+  auto checkShape = [&](ShapedType t, int64_t r, int64_t lead,
                         StringRef what) -> LogicalResult {
-    if (t.getRank() != r)
-      return emitOpError() << "expected " << what << " to have rank " << r
-                           << ", got " << t;
+    if (t.getRank() != r + lead)
+      return emitOpError() << "expected " << what << " to have rank "
+                           << r + lead << ", got " << t;
     for (int64_t d = 0; d < r; ++d)
-      if (failed(checkDimsMatch(op, t.getDimSize(d), out.getDimSize(d),
-                                (what + " dim " + Twine(d)).str(),
+      if (failed(checkDimsMatch(op, t.getDimSize(d + lead), out.getDimSize(d),
+                                (what + " dim " + Twine(d + lead)).str(),
                                 "output dim " + std::to_string(d))))
         return failure();
     return success();
   };
+  int64_t lead = stacked ? 1 : 0;
   for (auto [k, p] : llvm::enumerate(getPartials())) {
     auto t = cast<ShapedType>(p.getType());
     if (!isSupportedFloat(t.getElementType()))
       return emitOpError() << "expected partial " << k
                            << " to be f32, f16 or bf16, got " << t;
-    if (failed(checkShape(t, rank, ("partial " + Twine(k)).str())))
+    if (failed(checkShape(t, rank, lead, ("partial " + Twine(k)).str())))
       return failure();
   }
   SmallVector<Value> lses(getLses());
@@ -1342,13 +1349,19 @@ LogicalResult MergeOp::verify() {
     lses.push_back(l);
   for (auto [k, l] : llvm::enumerate(lses)) {
     auto t = cast<ShapedType>(l.getType());
-    std::string what = k < getLses().size() ? "LSE " + std::to_string(k)
-                                            : std::string("the LSE output");
+    bool input = k < getLses().size();
+    std::string what =
+        input ? "LSE " + std::to_string(k) : std::string("the LSE output");
     if (!t.getElementType().isF32())
       return emitOpError() << "expected " << what << " to be f32, got " << t;
-    if (failed(checkShape(t, rank - 1, what)))
+    if (failed(checkShape(t, rank - 1, input ? lead : 0, what)))
       return failure();
   }
+  if (stacked)
+    return checkDimsMatch(
+        op, cast<ShapedType>(getLses()[0].getType()).getDimSize(0),
+        cast<ShapedType>(getPartials()[0].getType()).getDimSize(0),
+        "LSE 0 dim 0", "partial 0 dim 0");
   return success();
 }
 
@@ -1392,10 +1405,169 @@ static MergeRowStats mergeRowStats(OpBuilder &b, Location loc,
   return s;
 }
 
-SmallVector<Value, 2> MergeOp::buildGenerics(OpBuilder &b, Location loc,
-                                             ValueRange partials,
-                                             ValueRange lses, Value output,
-                                             Value lseOutput) {
+/// The stacked merge (`P [S, rows..., D]`, `LSE [S, rows...]`) as
+/// reductions over the leading dim: the row maximum m (a stabilizer), the
+/// weights' sum den = sum_s exp(LSE_s - m'), the numerator
+/// sum_s exp(LSE_s - m') P_s in f32 (m' = m, or 0 where every LSE is -inf),
+/// then O = num / den and LSE = m' + log(den) elementwise.
+static SmallVector<Value, 2>
+buildStackedMergeGenerics(OpBuilder &b, Location loc, Value partial,
+                          Value lse, Value output, Value lseOutput,
+                          SmallVectorImpl<Operation *> *stabilizers) {
+  MLIRContext *ctx = b.getContext();
+  const float inf = std::numeric_limits<float>::infinity();
+  Type f32 = b.getF32Type();
+  auto lseType = cast<RankedTensorType>(lse.getType());
+  // Row dims: the LSE's after the leading one.
+  int64_t rows = lseType.getRank() - 1;
+  SmallVector<int64_t> rowShape(lseType.getShape().drop_front());
+  SmallVector<Value> rowDyn;
+  for (int64_t d = 0; d < rows; ++d)
+    if (ShapedType::isDynamic(rowShape[d]))
+      rowDyn.push_back(tensor::DimOp::create(b, loc, lse, d + 1));
+  auto filled = [&](ArrayRef<int64_t> shape, ValueRange dyn,
+                    float v) -> Value {
+    Value e = tensor::EmptyOp::create(b, loc, shape, f32, dyn);
+    return linalg::FillOp::create(b, loc, mergeF32(b, loc, v), e).getResult(0);
+  };
+  // Maps of `loops` loops onto the listed dims.
+  auto map = [&](unsigned loops, ArrayRef<unsigned> dims) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned d : dims)
+      exprs.push_back(getAffineDimExpr(d, ctx));
+    return AffineMap::get(loops, 0, exprs, ctx);
+  };
+  auto iters = [&](unsigned loops, unsigned parallel) {
+    SmallVector<utils::IteratorType> it(loops, utils::IteratorType::parallel);
+    for (unsigned d = parallel; d < loops; ++d)
+      it[d] = utils::IteratorType::reduction;
+    return it;
+  };
+  SmallVector<unsigned> rowDims = llvm::to_vector(llvm::seq<unsigned>(0, rows));
+  // Over (rows..., s): the LSE at (s, rows...), a row value at (rows...).
+  unsigned loops = rows + 1;
+  SmallVector<unsigned> lseDims{static_cast<unsigned>(rows)};
+  llvm::append_range(lseDims, rowDims);
+  AffineMap lseMap = map(loops, lseDims), rowMap = map(loops, rowDims);
+  auto safeMax = [&](OpBuilder &nb, Location l, Value m) -> Value {
+    Value none = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, m,
+                                       mergeF32(nb, l, -inf));
+    return arith::SelectOp::create(nb, l, none, mergeF32(nb, l, 0.0f), m);
+  };
+  auto maxOp = linalg::GenericOp::create(
+      b, loc, TypeRange{RankedTensorType::get(rowShape, f32)}, ValueRange{lse},
+      ValueRange{filled(rowShape, rowDyn, -inf)},
+      ArrayRef<AffineMap>{lseMap, rowMap}, iters(loops, rows),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        linalg::YieldOp::create(nb, l,
+                                ValueRange{arith::MaximumFOp::create(
+                                    nb, l, a[1], a[0])});
+      });
+  if (stabilizers)
+    stabilizers->push_back(maxOp);
+  Value m = maxOp.getResult(0);
+  auto weight = [&](OpBuilder &nb, Location l, Value ls, Value mx) -> Value {
+    return math::ExpOp::create(
+        nb, l, arith::SubFOp::create(nb, l, ls, safeMax(nb, l, mx)));
+  };
+  Value den =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{m.getType()}, ValueRange{lse, m},
+          ValueRange{filled(rowShape, rowDyn, 0.0f)},
+          ArrayRef<AffineMap>{lseMap, rowMap, rowMap}, iters(loops, rows),
+          [&](OpBuilder &nb, Location l, ValueRange a) {
+            linalg::YieldOp::create(
+                nb, l,
+                ValueRange{arith::AddFOp::create(nb, l, a[2],
+                                                 weight(nb, l, a[0], a[1]))});
+          })
+          .getResult(0);
+  auto seenAndSafe = [&](OpBuilder &nb, Location l, Value d) {
+    Value seen = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, d,
+                                       mergeF32(nb, l, 0.0f));
+    return std::make_pair(
+        seen, arith::SelectOp::create(nb, l, seen, d, mergeF32(nb, l, 1.0f))
+                  .getResult());
+  };
+  SmallVector<Value, 2> results(2);
+  if (output) {
+    // Over (rows..., dim, s).
+    auto outType = cast<RankedTensorType>(output.getType());
+    unsigned oLoops = rows + 2;
+    SmallVector<unsigned> outDims = llvm::to_vector(
+        llvm::seq<unsigned>(0, rows + 1));
+    SmallVector<unsigned> partDims{static_cast<unsigned>(rows + 1)};
+    llvm::append_range(partDims, outDims);
+    SmallVector<unsigned> sRows{static_cast<unsigned>(rows + 1)};
+    llvm::append_range(sRows, rowDims);
+    SmallVector<Value> outDyn(rowDyn);
+    if (outType.isDynamicDim(rows))
+      outDyn.push_back(tensor::DimOp::create(b, loc, output, rows));
+    Value num =
+        linalg::GenericOp::create(
+            b, loc,
+            TypeRange{RankedTensorType::get(outType.getShape(), f32)},
+            ValueRange{partial, lse, m},
+            ValueRange{filled(outType.getShape(), outDyn, 0.0f)},
+            ArrayRef<AffineMap>{map(oLoops, partDims), map(oLoops, sRows),
+                                map(oLoops, rowDims), map(oLoops, outDims)},
+            iters(oLoops, rows + 1),
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              Value o = a[0];
+              if (!o.getType().isF32())
+                o = arith::ExtFOp::create(nb, l, nb.getF32Type(), o);
+              Value t = arith::MulFOp::create(nb, l, weight(nb, l, a[1], a[2]),
+                                              o);
+              linalg::YieldOp::create(
+                  nb, l, ValueRange{arith::AddFOp::create(nb, l, a[3], t)});
+            })
+            .getResult(0);
+    Type elem = outType.getElementType();
+    AffineMap id = b.getMultiDimIdentityMap(rows + 1);
+    results[0] =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{outType}, ValueRange{num, den},
+            ValueRange{output},
+            ArrayRef<AffineMap>{id, map(rows + 1, rowDims), id},
+            iters(rows + 1, rows + 1),
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              Value o = arith::DivFOp::create(nb, l, a[0],
+                                              seenAndSafe(nb, l, a[1]).second);
+              if (!elem.isF32())
+                o = arith::TruncFOp::create(nb, l, elem, o);
+              linalg::YieldOp::create(nb, l, o);
+            })
+            .getResult(0);
+  }
+  if (lseOutput) {
+    AffineMap id = b.getMultiDimIdentityMap(rows);
+    results[1] =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{lseOutput.getType()}, ValueRange{m, den},
+            ValueRange{lseOutput}, ArrayRef<AffineMap>{id, id, id},
+            iters(rows, rows),
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              auto [seen, safeDen] = seenAndSafe(nb, l, a[1]);
+              Value v = arith::AddFOp::create(
+                  nb, l, safeMax(nb, l, a[0]),
+                  math::LogOp::create(nb, l, safeDen));
+              v = arith::SelectOp::create(nb, l, seen, v,
+                                          mergeF32(nb, l, -inf));
+              linalg::YieldOp::create(nb, l, v);
+            })
+            .getResult(0);
+  }
+  return results;
+}
+
+SmallVector<Value, 2>
+MergeOp::buildGenerics(OpBuilder &b, Location loc, ValueRange partials,
+                       ValueRange lses, Value output, Value lseOutput,
+                       bool stacked,
+                       SmallVectorImpl<Operation *> *stabilizers) {
+  if (stacked)
+    return buildStackedMergeGenerics(b, loc, partials[0], lses[0], output,
+                                     lseOutput, stabilizers);
   MLIRContext *ctx = b.getContext();
   int64_t n = partials.size();
   SmallVector<Value, 2> results(2);

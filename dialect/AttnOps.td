@@ -643,21 +643,34 @@ def Attn_MergeOp : Attn_Op<"merge", [
     devices (context-parallel attention, BurstAttention), split-KV decode
     and multi-branch attention (a sink branch and a window branch) merge
     pairwise or all at once. `outs` holds the merged output and,
-    optionally, the merged LSE (f32). `attn-decompose-merge` rewrites the
-    op into `linalg.generic`s, which every backend compiles; its adjoint
-    differentiates the same generics.
+    optionally, the merged LSE (f32).
+
+    With `stacked`, a number of partials known only at run time comes as one
+    operand: `O [S, ..., L, D]` and `LSE [S, ..., L]` hold partial `s` at
+    index `s` of their leading dim (a split-KV decode's key splits, a ring's
+    steps). The CPU split-KV decode form of `attn-tile-attention` merges its
+    splits with this op.
+
+    `attn-decompose-merge` rewrites the op on tensors into
+    `linalg.generic`s, which every backend compiles, and on buffers into a
+    loop nest parallel over the rows; its adjoint differentiates the same
+    generics.
 
     ```mlir
     %o, %l = attn.merge ins(%o1, %o2 : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>)
         lse(%l1, %l2 : tensor<?x8x?xf32>, tensor<?x8x?xf32>)
         outs(%oi, %li : tensor<?x8x?x64xf32>, tensor<?x8x?xf32>)
         -> tensor<?x8x?x64xf32>, tensor<?x8x?xf32>
+    %m = attn.merge stacked ins(%os : tensor<?x?x8x1x64xf32>)
+        lse(%ls : tensor<?x?x8x1xf32>)
+        outs(%oi : tensor<?x8x1x64xbf16>) -> tensor<?x8x1x64xbf16>
     ```
   }];
   let arguments = (ins Variadic<AnyShaped>:$partials, Variadic<AnyShaped>:$lses,
-                       Variadic<AnyShaped>:$outputs);
+                       Variadic<AnyShaped>:$outputs, UnitAttr:$stacked);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
+    (`stacked` $stacked^)?
     `ins` `(` $partials `:` type($partials) `)`
     `lse` `(` $lses `:` type($lses) `)`
     `outs` `(` $outputs `:` type($outputs) `)` attr-dict (`->` type($results)^)?
@@ -672,10 +685,16 @@ def Attn_MergeOp : Attn_Op<"merge", [
     /// The merge as linalg.generics on tensors: the merged output into
     /// `output` (if non-null) and the merged LSE into `lseOutput` (if
     /// non-null); returns those results, null where not built.
+    /// With `stacked`, `partials` and `lses` are the single stacked operands;
+    /// the generics that only stabilize (the row maximum, which the result
+    /// does not depend on) are added to `stabilizers` when given.
     static ::llvm::SmallVector<::mlir::Value, 2>
     buildGenerics(::mlir::OpBuilder &b, ::mlir::Location loc,
                   ::mlir::ValueRange partials, ::mlir::ValueRange lses,
-                  ::mlir::Value output, ::mlir::Value lseOutput);
+                  ::mlir::Value output, ::mlir::Value lseOutput,
+                  bool stacked = false,
+                  ::llvm::SmallVectorImpl<::mlir::Operation *> *stabilizers =
+                      nullptr);
   }];
 }
 

@@ -169,8 +169,10 @@ def AttnTileAttentionPass : Pass<"attn-tile-attention", "func::FuncOp"> {
     query heads of each KV head are packed as the rows of one query tile,
     the keys are split into chunks of `decode-split-keys` (rounded to
     `kv-tile`) run in parallel, each writing a normalized partial output and
-    its LSE into a scratch buffer, and a second parallel loop merges them by
-    log-sum-exp and applies the epilogue.
+    its LSE into a scratch buffer `[splits, B, Hq, 1, Dv]`, and an
+    `attn.merge stacked` merges them by log-sum-exp (lowered by
+    `attn-decompose-merge`, run again after this pass); an epilogue then
+    runs over the merged rows.
 
     A block selection (`blocks`, MoBA) counts, per query tile, the rows that
     chose each key block in a stack row; key tiles (sized to divide the
@@ -371,7 +373,7 @@ def AttnLowerAttentionBackwardPass
 }
 
 def AttnDecomposeMergePass : Pass<"attn-decompose-merge", "func::FuncOp"> {
-  let summary = "Rewrite attn.merge into linalg.generics";
+  let summary = "Rewrite attn.merge into linalg.generics or parallel loops";
   let description = [{
     Each `attn.merge` on tensors becomes one elementwise `linalg.generic`
     for the merged output and, when the op has an LSE output, one for the
@@ -388,6 +390,18 @@ def AttnDecomposeMergePass : Pass<"attn-decompose-merge", "func::FuncOp"> {
     Every backend (CPU, NVPTX, Halide) compiles the generics like any other
     elementwise stage (`attn-fuse-elementwise` may fold them further).
 
+    A `stacked` merge (a run-time number of partials along the operands'
+    leading dim) becomes reductions over that dim: the row maximum, the
+    weights' sum and the weighted sum of the partials (f32), then the
+    elementwise quotient and LSE. Its adjoint treats the maximum as the
+    constant it is (the result does not depend on it).
+
+    A merge on buffers — the split-KV decode's, emitted by
+    `attn-tile-attention` — becomes an `scf.forall` over the output rows:
+    per row the maximum LSE, the weights (one `exp` per partial, kept in a
+    stack buffer) and their sum, then one weighted sum per column. The CPU
+    backend runs the forall on its thread pool, the SIMT path as a kernel.
+
     ```mlir
     %o = attn.merge ins(%o1, %o2 : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>)
         lse(%l1, %l2 : tensor<?x4x?xf32>, tensor<?x4x?xf32>)
@@ -399,7 +413,10 @@ def AttnDecomposeMergePass : Pass<"attn-decompose-merge", "func::FuncOp"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
-                           "::mlir::math::MathDialect"];
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def AttnLowerCumsumPass : Pass<"attn-lower-cumsum", "func::FuncOp"> {

@@ -1303,15 +1303,16 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
   };
   Value numSplits = arith::MaxSIOp::create(b, loc, c1, ceilDiv(b, lk, cSplit));
 
-  // Partial results: outputs [B, Hq, S, Dv] and LSEs [B, Hq, S].
+  // Partial results stacked for attn.merge: outputs [S, B, Hq, 1, Dv] and
+  // LSEs [S, B, Hq, 1].
   auto partOType = MemRefType::get(
-      {ShapedType::kDynamic, hq, ShapedType::kDynamic, dv}, f32);
-  auto partLType =
-      MemRefType::get({ShapedType::kDynamic, hq, ShapedType::kDynamic}, f32);
+      {ShapedType::kDynamic, ShapedType::kDynamic, hq, 1, dv}, f32);
+  auto partLType = MemRefType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic, hq, 1}, f32);
   Value partO =
-      memref::AllocOp::create(b, loc, partOType, ValueRange{batch, numSplits});
+      memref::AllocOp::create(b, loc, partOType, ValueRange{numSplits, batch});
   Value partL =
-      memref::AllocOp::create(b, loc, partLType, ValueRange{batch, numSplits});
+      memref::AllocOp::create(b, loc, partLType, ValueRange{numSplits, batch});
 
   auto splits = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hkv), numSplits},
@@ -1362,86 +1363,47 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
                      cst(group), k0, nk);
     }
     Value oTile = tileView(
-        b, loc, partO, {bb, h0, sp, zero},
-        {one, b.getIndexAttr(group), one, b.getIndexAttr(dv)}, {group, dv});
-    Value lTile = tileView(b, loc, partL, {bb, h0, sp},
-                           {one, b.getIndexAttr(group), one}, {group});
+        b, loc, partO, {sp, bb, h0, zero, zero},
+        {one, one, b.getIndexAttr(group), one, b.getIndexAttr(dv)},
+        {group, dv});
+    Value lTile = tileView(b, loc, partL, {sp, bb, h0, zero},
+                           {one, one, b.getIndexAttr(group), one}, {group});
     TileFinalizeOp::create(b, loc, maxes, sums, acc, oTile, lTile, Value(),
                            Value(), bb, h0, c0);
   }
 
-  // Merge: O = sum_s w_s O_s / sum_s w_s with w_s = exp(LSE_s - max LSE).
-  auto merge = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq)}, ValueRange{},
-      std::nullopt);
-  {
+  // Merge the splits by their LSEs (attn-decompose-merge lowers the op to a
+  // loop parallel over the rows). With an epilogue, into f32 rows that a
+  // second loop passes through it.
+  bool epilogue = !op.getEpilogue().empty();
+  Value merged = o;
+  if (epilogue)
+    merged = memref::AllocOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic, hq, 1, dv}, f32),
+        ValueRange{batch});
+  SmallVector<Value, 2> outs{merged};
+  if (lse)
+    outs.push_back(lse);
+  MergeOp::create(b, loc, TypeRange{}, ValueRange{partO}, ValueRange{partL},
+                  outs, /*stacked=*/true);
+  if (epilogue) {
+    auto apply = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq)},
+        ValueRange{}, std::nullopt);
     OpBuilder::InsertionGuard guard(b);
-    Block *body = merge.getBody();
+    Block *body = apply.getBody();
     b.setInsertionPointToStart(body);
     Value bb = body->getArgument(0), h = body->getArgument(1);
-    Value negInf = fconst(-INFINITY);
-    auto maxLoop = scf::ForOp::create(
-        b, loc, c0, numSplits, c1, ValueRange{negInf},
-        [&](OpBuilder &b, Location loc, Value s, ValueRange m) {
-          Value l = memref::LoadOp::create(b, loc, partL, ValueRange{bb, h, s});
-          scf::YieldOp::create(
-              b, loc, ValueRange{arith::MaximumFOp::create(b, loc, m[0], l)});
-        });
-    Value mx = maxLoop.getResult(0);
-    Value none =
-        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mx, negInf);
-    Value mSafe = arith::SelectOp::create(b, loc, none, fconst(0.0), mx);
-    // The split weights, computed once per (batch, head) and kept for the
-    // loop over the value dim.
-    Value weights = memref::AllocaOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, f32),
-        ValueRange{numSplits});
-    auto sumLoop = scf::ForOp::create(
-        b, loc, c0, numSplits, c1, ValueRange{fconst(0.0)},
-        [&](OpBuilder &b, Location loc, Value s, ValueRange w) {
-          Value l = memref::LoadOp::create(b, loc, partL, ValueRange{bb, h, s});
-          Value e = math::ExpOp::create(b, loc,
-                                        arith::SubFOp::create(b, loc, l, mSafe));
-          memref::StoreOp::create(b, loc, e, weights, s);
-          scf::YieldOp::create(b, loc,
-                               ValueRange{arith::AddFOp::create(b, loc, w[0], e)});
-        });
-    Value wsum = sumLoop.getResult(0);
-    Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, wsum,
-                                        fconst(0.0));
-    Value inv = arith::SelectOp::create(
-        b, loc, empty, fconst(0.0),
-        arith::DivFOp::create(b, loc, fconst(1.0), wsum));
-    Type outElem = cast<MemRefType>(o.getType()).getElementType();
     scf::ForOp::create(
         b, loc, c0, cst(dv), c1, ValueRange{},
         [&](OpBuilder &b, Location loc, Value dd, ValueRange) {
-          auto accLoop = scf::ForOp::create(
-              b, loc, c0, numSplits, c1, ValueRange{fconst(0.0)},
-              [&](OpBuilder &b, Location loc, Value s, ValueRange a) {
-                Value x = memref::LoadOp::create(b, loc, partO,
-                                                 ValueRange{bb, h, s, dd});
-                Value w = memref::LoadOp::create(b, loc, weights, s);
-                scf::YieldOp::create(
-                    b, loc, ValueRange{math::FmaOp::create(b, loc, w, x, a[0])});
-              });
-          Value x = arith::MulFOp::create(b, loc, accLoop.getResult(0), inv);
-          Value y = x;
-          if (!op.getEpilogue().empty()) {
-            SmallVector<Value> args{x, bb, h, c0, dd};
-            y = AttentionOp::inlineScalarRegion(b, op.getEpilogue(), args);
-          } else if (!outElem.isF32()) {
-            y = arith::TruncFOp::create(b, loc, outElem, x);
-          }
+          Value x = memref::LoadOp::create(b, loc, merged,
+                                           ValueRange{bb, h, c0, dd});
+          SmallVector<Value> args{x, bb, h, c0, dd};
+          Value y = AttentionOp::inlineScalarRegion(b, op.getEpilogue(), args);
           memref::StoreOp::create(b, loc, y, o, ValueRange{bb, h, c0, dd});
           scf::YieldOp::create(b, loc);
         });
-    if (lse) {
-      Value val =
-          arith::AddFOp::create(b, loc, mx, math::LogOp::create(b, loc, wsum));
-      val = arith::SelectOp::create(b, loc, empty, negInf, val);
-      memref::StoreOp::create(b, loc, val, lse, ValueRange{bb, h, c0});
-    }
   }
   op.erase();
   return success();

@@ -80,6 +80,8 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
            options.decodeSplitKeys,
            options.stripRows >= 0 ? options.stripRows
                                   : 2 * options.vectorWidth}));
+  // The split-KV decode's merge, on buffers.
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeMergePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(

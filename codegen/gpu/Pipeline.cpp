@@ -64,6 +64,8 @@ void mlir::attn::buildSIMTLowerings(OpPassManager &pm, bool tensorCores) {
   pm.addNestedPass<func::FuncOp>(createAttnTileAttentionPass(
       {/*qTile=*/kSimtVectorWidth, /*blockQTile=*/kSimtVectorWidth,
        /*kvTile=*/16, /*decodeSplitKeys=*/64}));
+  // The split-KV decode's merge, on buffers.
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeMergePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(

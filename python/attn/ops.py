@@ -9,7 +9,13 @@ def merge(outputs, lses, out_dtype=None):
     outputs [..., L, D] (f32/f16/bf16), lses [..., L] (f32, natural log, -inf
     for rows that saw no key). Returns (O, LSE): LSE = log sum exp(LSE_s),
     O = sum exp(LSE_s - LSE) O_s, O of out_dtype (default: the first
-    partial's dtype). NumPy arrays or torch tensors; differentiable."""
+    partial's dtype). NumPy arrays or torch tensors; differentiable.
+
+    outputs and lses may also each be one array holding the partials
+    stacked along a leading dim, [S, ..., L, D] and [S, ..., L] (attn.merge
+    stacked: one compiled program for any S, including 0)."""
+    if hasattr(outputs, "shape") or hasattr(lses, "shape"):
+        return _merge_stacked(outputs, lses, out_dtype)
     outputs, lses = list(outputs), list(lses)
     if not outputs or len(outputs) != len(lses):
         raise ValueError(f"merge: expected as many LSEs as outputs (at least "
@@ -52,6 +58,41 @@ def merge(outputs, lses, out_dtype=None):
         f"  return %m#0, %m#1 : {oty}, {lty}\n}}\n")
     return _module(text, grad=_needs_grad(*outputs, *lses),
                    filename="<attn.merge>").main(*outputs, *lses)
+
+
+def _merge_stacked(outputs, lses, out_dtype):
+    if not (hasattr(outputs, "shape") and hasattr(lses, "shape")):
+        raise TypeError("merge: stacked outputs and lses must both be arrays "
+                        "(or both sequences of arrays)")
+    rank = len(outputs.shape) - 1
+    if rank < 2:
+        raise ValueError(f"merge: stacked outputs must be [S, ..., length, "
+                         f"dim], got shape {tuple(outputs.shape)}")
+    if tuple(lses.shape) != tuple(outputs.shape[:-1]):
+        raise ValueError(f"merge: stacked lses must be the outputs' shape "
+                         f"without the last dim, {tuple(outputs.shape[:-1])}, "
+                         f"got {tuple(lses.shape)}")
+    t = _float_type(outputs, "merge: outputs")
+    if _trace._mlir_dtype(lses.dtype, "merge: lses") != "f32":
+        raise TypeError(f"merge: LSEs must be float32, got {lses.dtype}")
+    ot = t if out_dtype is None else _trace._mlir_dtype(out_dtype,
+                                                        "merge: out_dtype")
+    pty = f"tensor<{'?x' * (rank + 1)}{t}>"
+    slty = f"tensor<{'?x' * rank}f32>"
+    oty = f"tensor<{'?x' * rank}{ot}>"
+    lty = f"tensor<{'?x' * (rank - 1)}f32>"
+    dims = [f"  %c{d} = arith.constant {d + 1} : index\n"
+            f"  %d{d} = tensor.dim %o, %c{d} : {pty}" for d in range(rank)]
+    text = (
+        f"func.func @main(%o: {pty}, %l: {slty}) -> ({oty}, {lty}) {{\n"
+        + "\n".join(dims) + "\n"
+        f"  %oi = tensor.empty({', '.join(f'%d{d}' for d in range(rank))}) : {oty}\n"
+        f"  %li = tensor.empty({', '.join(f'%d{d}' for d in range(rank - 1))}) : {lty}\n"
+        f"  %m:2 = attn.merge stacked ins(%o : {pty}) lse(%l : {slty})\n"
+        f"      outs(%oi, %li : {oty}, {lty}) -> {oty}, {lty}\n"
+        f"  return %m#0, %m#1 : {oty}, {lty}\n}}\n")
+    return _module(text, grad=_needs_grad(outputs, lses),
+                   filename="<attn.merge>").main(outputs, lses)
 
 
 def _needs_grad(*xs):

@@ -308,7 +308,9 @@ int attnrt_validate_device(const char *sig, DLTensor *const *args,
       return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
                               "%s: data is not aligned to %lld bytes", name,
                               (long long)elem);
-    if (t->strides) {
+    /* (An empty tensor has no element whose place its strides could
+       give: any strides are fine, as torch gives a slice [:0].) */
+    if (t->strides && numel > 0) {
       int64_t expected = 1;
       for (int32_t d = t->ndim - 1; d >= 0; --d) {
         if (t->shape[d] != 1 && t->strides[d] != expected)

@@ -79,3 +79,43 @@ func.func @lse_rank(%o1: tensor<4x8xf32>, %l1: tensor<4x8xf32>, %o: tensor<4x8xf
   %r = attn.merge ins(%o1 : tensor<4x8xf32>) lse(%l1 : tensor<4x8xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
   return %r : tensor<4x8xf32>
 }
+
+// -----
+
+func.func @stacked_two(%p: tensor<3x4x8xf32>, %l: tensor<3x4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected one stacked partial operand, got 2}}
+  %r = attn.merge stacked ins(%p, %p : tensor<3x4x8xf32>, tensor<3x4x8xf32>) lse(%l, %l : tensor<3x4xf32>, tensor<3x4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @stacked_rank(%p: tensor<4x8xf32>, %l: tensor<3x4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected partial 0 to have rank 3, got 'tensor<4x8xf32>'}}
+  %r = attn.merge stacked ins(%p : tensor<4x8xf32>) lse(%l : tensor<3x4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @stacked_rows(%p: tensor<3x5x8xf32>, %l: tensor<3x4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected partial 0 dim 1 (5) to match output dim 0 (4)}}
+  %r = attn.merge stacked ins(%p : tensor<3x5x8xf32>) lse(%l : tensor<3x4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @stacked_lse_rank(%p: tensor<3x4x8xf32>, %l: tensor<4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected LSE 0 to have rank 2, got 'tensor<4xf32>'}}
+  %r = attn.merge stacked ins(%p : tensor<3x4x8xf32>) lse(%l : tensor<4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @stacked_count(%p: tensor<3x4x8xf32>, %l: tensor<2x4xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected LSE 0 dim 0 (2) to match partial 0 dim 0 (3)}}
+  %r = attn.merge stacked ins(%p : tensor<3x4x8xf32>) lse(%l : tensor<2x4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}

@@ -22,3 +22,12 @@ func.func @merge_rank2_memref(%o1: memref<8x64xf16>, %l1: memref<8xf32>,
       outs(%o : memref<8x64xf16>)
   return
 }
+
+// CHECK-LABEL: func @merge_stacked
+// CHECK: attn.merge stacked ins(%{{.*}} : tensor<?x?x8x1x64xf32>) lse(%{{.*}} : tensor<?x?x8x1xf32>) outs(%{{.*}} : tensor<?x8x1x64xbf16>) -> tensor<?x8x1x64xbf16>
+func.func @merge_stacked(%p: tensor<?x?x8x1x64xf32>, %l: tensor<?x?x8x1xf32>,
+                         %o: tensor<?x8x1x64xbf16>) -> tensor<?x8x1x64xbf16> {
+  %r = attn.merge stacked ins(%p : tensor<?x?x8x1x64xf32>) lse(%l : tensor<?x?x8x1xf32>)
+      outs(%o : tensor<?x8x1x64xbf16>) -> tensor<?x8x1x64xbf16>
+  return %r : tensor<?x8x1x64xbf16>
+}

@@ -57,3 +57,96 @@ func.func @merge_bf16_out(%o1: tensor<8x64xf32>, %l1: tensor<8xf32>,
       outs(%o : tensor<8x64xbf16>) -> tensor<8x64xbf16>
   return %r : tensor<8x64xbf16>
 }
+
+// -----
+
+// Stacked partials (a run-time count along the leading dim): reductions over
+// it for the row maximum, the weights' sum and the weighted sum (f32), then
+// the quotient and the LSE elementwise.
+// CHECK-DAG: #[[LSE_S:.*]] = affine_map<(d0, d1, d2) -> (d2, d0, d1)>
+// CHECK-DAG: #[[ROWS:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[PART:.*]] = affine_map<(d0, d1, d2, d3) -> (d3, d0, d1, d2)>
+// CHECK-DAG: #[[LSE_S4:.*]] = affine_map<(d0, d1, d2, d3) -> (d3, d0, d1)>
+// CHECK-DAG: #[[OUT4:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func @merge_stacked
+// CHECK-SAME: (%[[P:.*]]: tensor<?x?x4x16xbf16>, %[[LS:.*]]: tensor<?x?x4xf32>, %[[OI:.*]]: tensor<?x4x16xf16>, %[[LI:.*]]: tensor<?x4xf32>)
+// CHECK-NOT: attn.merge
+// CHECK: %[[M:.*]] = linalg.generic {indexing_maps = [#[[LSE_S]], #[[ROWS]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[LS]] :
+// CHECK: arith.maximumf
+// CHECK: %[[DEN:.*]] = linalg.generic {indexing_maps = [#[[LSE_S]], #[[ROWS]], #[[ROWS]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[LS]], %[[M]] :
+// CHECK: math.exp
+// CHECK: %[[NUM:.*]] = linalg.generic {indexing_maps = [#[[PART]], #[[LSE_S4]], #{{.*}}, #[[OUT4]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[P]], %[[LS]], %[[M]] :
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: %[[O:.*]] = linalg.generic {{.*}} ins(%[[NUM]], %[[DEN]] : {{.*}}) outs(%[[OI]] :
+// CHECK: arith.divf
+// CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[DEN]] : {{.*}}) outs(%[[LI]] :
+// CHECK: math.log
+// CHECK: return %[[O]], %[[L]]
+func.func @merge_stacked(%p: tensor<?x?x4x16xbf16>, %l: tensor<?x?x4xf32>,
+                         %oi: tensor<?x4x16xf16>, %li: tensor<?x4xf32>)
+    -> (tensor<?x4x16xf16>, tensor<?x4xf32>) {
+  %o:2 = attn.merge stacked ins(%p : tensor<?x?x4x16xbf16>)
+      lse(%l : tensor<?x?x4xf32>)
+      outs(%oi, %li : tensor<?x4x16xf16>, tensor<?x4xf32>)
+      -> tensor<?x4x16xf16>, tensor<?x4xf32>
+  return %o#0, %o#1 : tensor<?x4x16xf16>, tensor<?x4xf32>
+}
+
+// -----
+
+// On buffers (the split-KV decode's, after tiling): a forall over the rows;
+// per row the maximum LSE, the weights once (kept in a stack buffer) and
+// their sum, then a weighted sum per column.
+// CHECK-LABEL: func @merge_stacked_buffers
+// CHECK-SAME: (%[[P:.*]]: memref<?x2x8x64xf32>, %[[LS:.*]]: memref<?x2x8xf32>, %[[O:.*]]: memref<2x8x64xbf16>, %[[L:.*]]: memref<2x8xf32>)
+// CHECK: %[[S:.*]] = memref.dim %[[LS]], %c0
+// CHECK: scf.forall (%[[I:.*]], %[[J:.*]]) in (%{{.*}}, %{{.*}})
+// CHECK: scf.for %[[K:.*]] = %c0 to %[[S]]
+// CHECK: memref.load %[[LS]][%[[K]], %[[I]], %[[J]]]
+// CHECK: arith.maximumf
+// CHECK: %[[W:.*]] = memref.alloca(%[[S]]) : memref<?xf32>
+// CHECK: scf.for %[[K2:.*]] = %c0 to %[[S]]
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[W]][%[[K2]]]
+// CHECK: scf.for %[[C:.*]] = %c0 to %{{.*}}
+// CHECK: scf.for %[[K3:.*]] = %c0 to %[[S]]
+// CHECK: memref.load %[[W]][%[[K3]]]
+// CHECK: memref.load %[[P]][%[[K3]], %[[I]], %[[J]], %[[C]]]
+// CHECK: math.fma
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %{{.*}}, %[[O]][%[[I]], %[[J]], %[[C]]]
+// CHECK: math.log
+// CHECK: memref.store %{{.*}}, %[[L]][%[[I]], %[[J]]]
+// CHECK-NOT: attn.merge
+func.func @merge_stacked_buffers(%p: memref<?x2x8x64xf32>, %l: memref<?x2x8xf32>,
+                                 %o: memref<2x8x64xbf16>, %lo: memref<2x8xf32>) {
+  attn.merge stacked ins(%p : memref<?x2x8x64xf32>) lse(%l : memref<?x2x8xf32>)
+      outs(%o, %lo : memref<2x8x64xbf16>, memref<2x8xf32>)
+  return
+}
+
+// -----
+
+// Separate buffers: the loops over the partials are unrolled.
+// CHECK-LABEL: func @merge_two_buffers
+// CHECK-SAME: (%[[A:.*]]: memref<8x64xf16>, %[[B:.*]]: memref<8x64xf32>, %[[LA:.*]]: memref<8xf32>, %[[LB:.*]]: memref<8xf32>, %[[O:.*]]: memref<8x64xf32>)
+// CHECK: scf.forall (%[[I:.*]]) in (%{{.*}})
+// CHECK-NOT: scf.for {{.*}} iter_args
+// CHECK: memref.load %[[LA]][%[[I]]]
+// CHECK: memref.load %[[LB]][%[[I]]]
+// CHECK: arith.maximumf
+// CHECK: scf.for %[[C:.*]] =
+// CHECK: memref.load %[[A]][%[[I]], %[[C]]]
+// CHECK: arith.extf
+// CHECK: math.fma
+// CHECK: memref.load %[[B]][%[[I]], %[[C]]]
+// CHECK: math.fma
+// CHECK: memref.store %{{.*}}, %[[O]][%[[I]], %[[C]]]
+func.func @merge_two_buffers(%a: memref<8x64xf16>, %b: memref<8x64xf32>,
+                             %la: memref<8xf32>, %lb: memref<8xf32>,
+                             %o: memref<8x64xf32>) {
+  attn.merge ins(%a, %b : memref<8x64xf16>, memref<8x64xf32>)
+      lse(%la, %lb : memref<8xf32>, memref<8xf32>) outs(%o : memref<8x64xf32>)
+  return
+}

@@ -50,6 +50,34 @@ orr = sum(torch.exp(x - lr)[..., None] * y for x, y in zip(lt, ot))
 (orr.sum() + (lr * lr).sum()).backward()
 errs = [rel(a.grad, b.grad) for a, b in zip(og + lg, ot + lt)]
 check(max(errs) < 1e-5, "merge gradients: " + " ".join(f"{e:.1e}" for e in errs))
+# Stacked (one program for any number of partials): the same three, then
+# five and none; gradients vs torch.
+so, sl = attn.merge(torch.stack(o), torch.stack(l))
+check(rel(so, ref) < 1e-6 and (sl.double()[fin] - lse[fin]).abs().max() < 1e-6
+      and torch.isneginf(sl[~fin]).all() and (so[:, :, 8] == 0).all(),
+      f"stacked merge of 3 partials with empty rows: {rel(so, ref):.1e}")
+o5, l5 = torch.randn(5, 2, 9, 8), torch.randn(5, 2, 9)
+so, sl = attn.merge(o5, l5)
+lr5 = torch.logsumexp(l5.double(), 0)
+check(rel(so, (torch.exp(l5.double() - lr5)[..., None] * o5.double()).sum(0)) < 1e-6,
+      "stacked merge of 5 partials")
+so, sl = attn.merge(o5[:0], l5[:0])
+check(so.shape == (2, 9, 8) and (so == 0).all() and torch.isneginf(sl).all(),
+      "stacked merge of no partials: O = 0, LSE = -inf")
+og5 = torch.randn(4, 3, 7, 8, requires_grad=True)
+lg5 = torch.randn(4, 3, 7, requires_grad=True)
+mo, ml = attn.merge(og5, lg5)
+(mo.sum() + (ml * ml).sum()).backward()
+ot5 = og5.detach().clone().requires_grad_(True)
+lt5 = lg5.detach().clone().requires_grad_(True)
+lr = torch.logsumexp(lt5, 0)
+((torch.exp(lt5 - lr)[..., None] * ot5).sum(0).sum() + (lr * lr).sum()).backward()
+errs = [rel(og5.grad, ot5.grad), rel(lg5.grad, lt5.grad)]
+check(max(errs) < 1e-5, "stacked merge gradients: " + " ".join(f"{e:.1e}" for e in errs))
+expect_error(ValueError, "without the last dim", lambda: attn.merge(o5, l5[:, :, :4]),
+             "stacked merge: LSE shape")
+expect_error(TypeError, "both be arrays", lambda: attn.merge(o5, list(l5)),
+             "stacked merge: mixed forms")
 expect_error(ValueError, "as many LSEs", lambda: attn.merge(o, l[:2]), "merge: counts differ")
 expect_error(TypeError, "LSEs must be float32", lambda: attn.merge(o[:1], [l[0].double()]),
              "merge: f64 LSE")

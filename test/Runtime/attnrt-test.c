@@ -116,6 +116,17 @@ int main(void) {
   // CHECK: strides: invalid argument: input 0: expected a compact row-major tensor, but dim 2 has stride 1 instead of 64
   ta.strides = NULL;
 
+  // An empty tensor (a torch slice [:0]) has no layout to check.
+  int64_t empty[4] = {2, 8, 0, 64};
+  ta.shape = empty;
+  tc.shape = empty;
+  ta.strides = strides;
+  report("empty strides", attnrt_validate(kSig, args, 3));
+  // CHECK: empty strides: ok:
+  ta.strides = NULL;
+  ta.shape = sa;
+  tc.shape = sc;
+
   tc.data = NULL;
   report("null data", attnrt_validate(kSig, args, 3));
   // CHECK: null data: invalid argument: output 0: null data

@@ -4,7 +4,9 @@ catalogue's math (test/Integration/Inputs/merge.mlir):
   @split: attention over keys [k1; k2] computed as two attentions (full over
   the first block, causal over the second) merged, vs one softmax over both;
   @merge: three partials whose LSEs are -inf on some rows (one, two or all
-  three partials empty), vs LSE = log sum exp(LSE_s), O = sum exp(LSE_s - LSE) O_s.
+  three partials empty), vs LSE = log sum exp(LSE_s), O = sum exp(LSE_s - LSE) O_s;
+  @stacked: the same with a run-time number of partials stacked along a
+  leading dim (5, and 0).
 """
 
 import argparse
@@ -116,6 +118,38 @@ for backend in args.backends.split(","):
     rows = got[0][:, 5]
     print(f"{'ok  ' if (rows == 0).all() else 'FAIL'} merge {backend}: a row no partial saw is 0")
     failed |= not (rows == 0).all()
+
+# @stacked: S partials stacked along a leading dim (bf16), merged into f16;
+# S = 5 with rows empty in some partials (row 5 in all), and S = 0 (nothing
+# to merge: O = 0, LSE = -inf everywhere).
+def bf16(a):
+    u = a.astype(np.float32).view(np.uint32)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+for S in (5, 0):
+    ps = rng.standard_normal((S, A, R, 16))
+    lt = rng.standard_normal((S, A, R)) * 3
+    if S:
+        lt[1, :, 0:3] = -np.inf
+        lt[:, :, 5] = -np.inf
+    ps[np.isneginf(lt)] = 0
+    pb = bf16(ps)
+    ins = [save(f"stacked_p{S}", pb), save(f"stacked_l{S}", lt.astype(np.float32))]
+    ps = (pb.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    lt = lt.astype(np.float32).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        lse = np.log(np.exp(lt).sum(0))
+    safe = np.where(np.isneginf(lse), 0, lse)
+    w = np.where(np.isneginf(lse), 0, np.exp(lt - safe))
+    want_o = (w[..., None] * ps).sum(0)
+    for backend in args.backends.split(","):
+        got = run("stacked", backend, ins, 2)
+        if got is None:
+            failed = True
+            continue
+        report(f"stacked S={S} {backend} O (f16)", got[0], want_o, 2e-3)
+        report(f"stacked S={S} {backend} LSE", got[1], lse, 1e-5)
 
 print("FAILED" if failed else "all ok")
 sys.exit(1 if failed else 0)

@@ -1156,20 +1156,39 @@ LogicalResult Interpreter::merge(MergeOp op) {
   auto out = std::make_shared<Tensor>(*env.lookup(op.getOutputs()[0]).t);
   int64_t dim = out->shape.back();
   int64_t rows = dim ? static_cast<int64_t>(out->data.size()) / dim : 0;
-  std::vector<const Tensor *> parts, lses;
-  for (auto [p, l] : llvm::zip(op.getPartials(), op.getLses())) {
-    parts.push_back(env.lookup(p).t.get());
-    lses.push_back(env.lookup(l).t.get());
-    if (parts.back()->shape != out->shape)
-      return op.emitOpError("partial shape ")
-             << ::attn::shapeString(parts.back()->shape)
-             << " disagrees with the output "
-             << ::attn::shapeString(out->shape) << " at run time";
-    if (static_cast<int64_t>(lses.back()->data.size()) != rows)
-      return op.emitOpError("LSE shape ")
-             << ::attn::shapeString(lses.back()->shape)
-             << " disagrees with the output "
-             << ::attn::shapeString(out->shape) << " at run time";
+  // Partial s's output and LSE as (data, offset): separate operands, or
+  // slices of the stacked ones.
+  struct Part {
+    const std::vector<double> *o, *l;
+    int64_t oOffset, lOffset;
+  };
+  std::vector<Part> parts;
+  auto mismatch = [&](StringRef what, const Tensor &t) {
+    return op.emitOpError() << what << " shape " << ::attn::shapeString(t.shape)
+                            << " disagrees with the output "
+                            << ::attn::shapeString(out->shape)
+                            << " at run time";
+  };
+  if (op.getStacked()) {
+    const Tensor &p = *env.lookup(op.getPartials()[0]).t;
+    const Tensor &l = *env.lookup(op.getLses()[0]).t;
+    std::vector<int64_t> pRows(p.shape.begin() + 1, p.shape.end());
+    if (pRows != out->shape)
+      return mismatch("stacked partial", p);
+    if (l.shape.empty() || l.shape[0] != p.shape[0] ||
+        static_cast<int64_t>(l.data.size()) != rows * p.shape[0])
+      return mismatch("stacked LSE", l);
+    for (int64_t s = 0; s < p.shape[0]; ++s)
+      parts.push_back({&p.data, &l.data, s * rows * dim, s * rows});
+  } else {
+    for (auto [p, l] : llvm::zip(op.getPartials(), op.getLses())) {
+      const Tensor &pt = *env.lookup(p).t, &lt = *env.lookup(l).t;
+      if (pt.shape != out->shape)
+        return mismatch("partial", pt);
+      if (static_cast<int64_t>(lt.data.size()) != rows)
+        return mismatch("LSE", lt);
+      parts.push_back({&pt.data, &lt.data, 0, 0});
+    }
   }
   std::shared_ptr<Tensor> lseOut;
   if (Value l = op.getLseOutput())
@@ -1177,19 +1196,20 @@ LogicalResult Interpreter::merge(MergeOp op) {
   Type elem = getElementTypeOrSelf(op.getOutputs()[0].getType());
   for (int64_t r = 0; r < rows; ++r) {
     double m = -std::numeric_limits<double>::infinity();
-    for (const Tensor *l : lses)
-      m = std::max(m, l->data[r]);
+    for (const Part &p : parts)
+      m = std::max(m, (*p.l)[p.lOffset + r]);
     double total = 0;
     if (m > -std::numeric_limits<double>::infinity())
-      for (const Tensor *l : lses)
-        total += std::exp(l->data[r] - m);
-    // -inf if every partial is -inf.
+      for (const Part &p : parts)
+        total += std::exp((*p.l)[p.lOffset + r] - m);
+    // -inf if every partial is -inf (or there is none).
     double lse = total > 0 ? m + std::log(total) : m;
     for (int64_t d = 0; d < dim; ++d) {
       double o = 0;
-      for (size_t s = 0; s < parts.size(); ++s)
-        if (total > 0)
-          o += std::exp(lses[s]->data[r] - lse) * parts[s]->data[r * dim + d];
+      if (total > 0)
+        for (const Part &p : parts)
+          o += std::exp((*p.l)[p.lOffset + r] - lse) *
+               (*p.o)[p.oOffset + r * dim + d];
       out->data[r * dim + d] = roundTo(elem, o);
     }
     if (lseOut)

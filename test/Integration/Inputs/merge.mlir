@@ -43,3 +43,20 @@ func.func @merge(%o1: tensor<?x?x16xf32>, %o2: tensor<?x?x16xf16>,
       -> tensor<?x?x16xf32>, tensor<?x?xf32>
   return %m#0, %m#1 : tensor<?x?x16xf32>, tensor<?x?xf32>
 }
+
+// Stacked partials [S, A, R, 16] (bf16) and LSEs [S, A, R], S known at run
+// time; merged into f16.
+func.func @stacked(%p: tensor<?x?x?x16xbf16>, %l: tensor<?x?x?xf32>)
+    -> (tensor<?x?x16xf16>, tensor<?x?xf32>) {
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %a = tensor.dim %p, %c1 : tensor<?x?x?x16xbf16>
+  %r = tensor.dim %p, %c2 : tensor<?x?x?x16xbf16>
+  %oi = tensor.empty(%a, %r) : tensor<?x?x16xf16>
+  %li = tensor.empty(%a, %r) : tensor<?x?xf32>
+  %m:2 = attn.merge stacked ins(%p : tensor<?x?x?x16xbf16>)
+      lse(%l : tensor<?x?x?xf32>)
+      outs(%oi, %li : tensor<?x?x16xf16>, tensor<?x?xf32>)
+      -> tensor<?x?x16xf16>, tensor<?x?xf32>
+  return %m#0, %m#1 : tensor<?x?x16xf16>, tensor<?x?xf32>
+}
