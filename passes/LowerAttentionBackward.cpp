@@ -296,6 +296,19 @@ private:
                      });
   }
 
+  /// dst[r, :] = src[bi, h0 + r, 0, :] (f32) for r < rows: query row 0 of
+  /// consecutive heads (the packed decode tile).
+  void packHeads(Value src, Value bi, Value h0, Value rows, int64_t n,
+                 Value dst) {
+    int64_t w = lanesFor(n);
+    buildFor(b, loc, c0, rows, 1, [&](Value r) {
+      SmallVector<Value> at{bi, arith::AddIOp::create(b, loc, h0, r), c0};
+      buildFor(b, loc, c0, idx(n), w, [&](Value c) {
+        storeVec(loadVec(src, at, c, w), dst, {r}, c);
+      });
+    });
+  }
+
   /// dst[c, r] = src[lead, row0 + r, c] (f32) for r < rows, zero for
   /// rows <= r < kTile: the transposed tile a product over keys reads.
   void packTransposed(Value src, ArrayRef<Value> lead, Value row0, Value rows,
@@ -367,6 +380,15 @@ private:
       for (Operation *acc : accs)
         acc->erase();
     }
+    // Decode (a static query length of 1): the group's query heads are the
+    // rows of one query tile, as in the forward's split-KV form, so the
+    // products have G rows instead of one. Each row's regions still see
+    // its own head; a visibility that reads the head is not classified per
+    // tile then (the tile spans several heads).
+    auto qShape = cast<MemRefType>(op.getQuery().getType()).getShape();
+    bool packHeads = group > 1 && group <= kTile && qShape[2] == 1;
+    bool classifyTiles =
+        hasMask && !(packHeads && regionReadsArgument(visibility, 1));
     int64_t we = lanesFor(kTile);
     LogicalResult status = success();
     auto tile = [&](int64_t n) { return MemRefType::get({kTile, n}, f32t); };
@@ -432,15 +454,10 @@ private:
         if (op.getCausal())
           iStart = arith::MaxSIOp::create(
               b, loc, c0, arith::SubIOp::create(b, loc, j0, offset));
-        buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {
-          Value h = arith::AddIOp::create(b, loc, g0, hh);
-          buildFor(b, loc, iStart, lq, kTile, [&](Value i0) {
-            Value nq = arith::MinSIOp::create(
-                b, loc, kt0, arith::SubIOp::create(b, loc, lq, i0));
+        auto step = [&](Value h, Value i0, Value nq, Value iMax,
+                        Value packedG0) {
             Value live = arith::ConstantIntOp::create(b, loc, 1, 1);
-            if (hasMask) {
-              Value iMax = arith::SubIOp::create(
-                  b, loc, arith::AddIOp::create(b, loc, i0, nq), c1);
+            if (classifyTiles) {
               Value jMax = arith::SubIOp::create(
                   b, loc, arith::AddIOp::create(b, loc, j0, nk), c1);
               MaskClassifier classifier(b, loc, visibility.front(), bi, h, i0,
@@ -458,11 +475,26 @@ private:
               if (failed(queryTile(bi, h, i0, nq, j0, nk, dBuf, hasMask,
                                    visibility, scoreGrad, softmax, we, kT, vT,
                                    kRows, qTile, doTile, pTile, dsTile, dkAcc,
-                                   dvAcc, dqBuf, dqLead(bi, h))))
+                                   dvAcc, dqBuf, dqLead, packedG0)))
                 status = failure();
             });
+        };
+        if (packHeads) {
+          // One tile: the group's heads, query row 0 (which a causal mask
+          // lets see every key).
+          step(g0, c0, idx(group), c0, g0);
+        } else {
+          buildFor(b, loc, c0, idx(group), 1, [&](Value hh) {
+            Value h = arith::AddIOp::create(b, loc, g0, hh);
+            buildFor(b, loc, iStart, lq, kTile, [&](Value i0) {
+              Value nq = arith::MinSIOp::create(
+                  b, loc, kt0, arith::SubIOp::create(b, loc, lq, i0));
+              Value iMax = arith::SubIOp::create(
+                  b, loc, arith::AddIOp::create(b, loc, i0, nq), c1);
+              step(h, i0, nq, iMax, Value());
+            });
           });
-        });
+        }
         // The tile's dK, dV rows.
         buildFor(b, loc, c0, nk, 1, [&](Value c) {
           Value j = arith::AddIOp::create(b, loc, j0, c);
@@ -507,10 +539,25 @@ private:
                           int64_t we, Value kT, Value vT, Value kRows,
                           Value qTile, Value doTile, Value pTile, Value dsTile,
                           Value dkAcc, Value dvAcc, Value dq,
-                          SmallVector<Value> dqLead) {
+                          function_ref<SmallVector<Value>(Value, Value)> dqLead,
+                          Value packedG0) {
     Value kt0 = idx(kTile);
-    packRows(op.getQuery(), {bi, h}, i0, nq, d, qTile);
-    packRows(op.getGradOut(), {bi, h}, i0, nq, dv, doTile);
+    // Row r of the tile: query row i0 + r of head h, or, with the heads
+    // packed, row 0 of head packedG0 + r.
+    auto rowHead = [&](Value r) -> Value {
+      return packedG0 ? arith::AddIOp::create(b, loc, packedG0, r).getResult()
+                      : h;
+    };
+    auto rowIndex = [&](Value r) -> Value {
+      return packedG0 ? c0 : arith::AddIOp::create(b, loc, i0, r).getResult();
+    };
+    if (packedG0) {
+      packHeads(op.getQuery(), bi, packedG0, nq, d, qTile);
+      packHeads(op.getGradOut(), bi, packedG0, nq, dv, doTile);
+    } else {
+      packRows(op.getQuery(), {bi, h}, i0, nq, d, qTile);
+      packRows(op.getGradOut(), {bi, h}, i0, nq, dv, doTile);
+    }
     auto scalarAt = [&](Value buf) {
       return [this, buf](Value r, Value k) -> Value {
         return memref::LoadOp::create(b, loc, buf, ValueRange{r, k});
@@ -544,7 +591,8 @@ private:
     LogicalResult status = success();
     Value scaleV = splat(scale, we), zeroV = splat(zero, we);
     buildFor(b, loc, c0, nq, 1, [&](Value r) {
-      Value i = arith::AddIOp::create(b, loc, i0, r);
+      Value i = rowIndex(r);
+      Value h = rowHead(r);
       Value lse, dRow;
       Value rowLive = arith::ConstantIntOp::create(b, loc, 1, 1);
       if (softmax) {
@@ -682,7 +730,7 @@ private:
     gemm(kt0, d, nq, transposedAt(dsTile), rowsOf(qTile), rowsOf(dkAcc),
          storeTo(dkAcc));
     auto dqRow = [&](Value r) {
-      return row(dqLead, arith::AddIOp::create(b, loc, i0, r));
+      return row(dqLead(bi, rowHead(r)), rowIndex(r));
     };
     gemm(
         nq, d, nk, scalarAt(dsTile), rowsOf(kRows),

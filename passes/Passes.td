@@ -341,7 +341,11 @@ def AttnLowerAttentionBackwardPass
        `P` and `scale dR` elementwise on vectors of keys (score, mask and
        score_grad regions vectorized; invisible pairs and rows whose LSE is
        `-inf` are 0), then `dV += P^T dO`, `dK += dR^T Q` (f32 tile
-       accumulators) and `dQ += dR K`;
+       accumulators) and `dQ += dR K`. A static query length of 1
+       (decode) packs the group's heads as the rows of one query tile, as
+       the forward's split-KV form does (each row's regions see its own
+       head; a mask that reads the head is then evaluated per pair, not
+       classified per tile);
        without `tiled` (the pair form, which maps onto GPU threads): in
        parallel over (batch, KV head), for each key `j`, every query row of
        the group that sees it, in order, recomputes `P` from the saved LSE

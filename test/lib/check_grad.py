@@ -39,11 +39,13 @@ def ttype(shape, elt):
 
 def make_mlir(a):
     t = a.dtype
-    tq = ttype([None, a.hq, None, a.d], t)
+    lq = a.lq if a.static_lq else None
+    tq = ttype([None, a.hq, lq, a.d], t)
     tk = ttype([None, a.hkv, None, a.d], t)
     tv = ttype([None, a.hkv, None, a.dv], t)
-    to = ttype([None, a.hq, None, a.dv], t)
-    tl = ttype([None, a.hq, None], "f32")
+    to = ttype([None, a.hq, lq, a.dv], t)
+    tl = ttype([None, a.hq, lq], "f32")
+    dyn = "%b" if a.static_lq else "%b, %l"
     outs = "%init" + (", %linit" if a.lse_result else "")
     out_types = to + (", " + tl if a.lse_result else "")
     lines = ["func.func @main(%%q: %s, %%k: %s, %%v: %s) -> (%s) {" % (tq, tk, tv, out_types),
@@ -51,9 +53,9 @@ def make_mlir(a):
              "  %c2 = arith.constant 2 : index",
              "  %%b = tensor.dim %%q, %%c0 : %s" % tq,
              "  %%l = tensor.dim %%q, %%c2 : %s" % tq,
-             "  %%init = tensor.empty(%%b, %%l) : %s" % to]
+             "  %%init = tensor.empty(%s) : %s" % (dyn, to)]
     if a.lse_result:
-        lines.append("  %%linit = tensor.empty(%%b, %%l) : %s" % tl)
+        lines.append("  %%linit = tensor.empty(%s) : %s" % (dyn, tl))
     attrs = ("causal " if a.causal else "") + ("scale(%r) " % a.scale if a.scale else "")
     lines += ["  %%o:%d = attn.attention %sins(%%q, %%k, %%v : %s, %s, %s)" % (
         2 if a.lse_result else 1, attrs, tq, tk, tv),
@@ -116,6 +118,15 @@ def make_mlir(a):
                   "        %r = arith.cmpi sgt, %j, %lo : index",
                   "        attn.yield %r : i1",
                   "      }"]
+    if a.head_mask:
+        # Head h sees keys j >= 3 h (a mask that reads the head).
+        lines += ["      mask {",
+                  "      ^bb0(%bb: index, %h: index, %i: index, %j: index):",
+                  "        %c3 = arith.constant 3 : index",
+                  "        %lo = arith.muli %h, %c3 : index",
+                  "        %r = arith.cmpi sge, %j, %lo : index",
+                  "        attn.yield %r : i1",
+                  "      }"]
     if a.empty_rows:
         # Rows i < empty_rows see no key at all.
         lines += ["      mask {",
@@ -160,6 +171,8 @@ def reference(a, q, k, v, do, dlse):
         vis &= i >= a.empty_rows
     if a.empty_score_rows:
         vis &= i >= a.empty_score_rows
+    if a.head_mask:
+        vis = vis[None] & (j[None] >= 3 * np.arange(H)[:, None, None])
     s, dsdr = r, np.ones_like(r)
     if a.softcap:
         t = np.tanh(r / a.softcap)
@@ -235,6 +248,9 @@ def main():
     p.add_argument("--hq", type=int, default=2)
     p.add_argument("--hkv", type=int, default=None)
     p.add_argument("--lq", type=int, default=37)
+    p.add_argument("--static-lq", action="store_true",
+                   help="the query length static in the IR (Lq = 1: the packed decode form)")
+    p.add_argument("--head-mask", action="store_true", help="head h sees keys j >= 3h")
     p.add_argument("--lk", type=int, default=None)
     p.add_argument("--d", type=int, default=16)
     p.add_argument("--dv", type=int, default=None)
