@@ -1500,9 +1500,12 @@ buildStackedMergeGenerics(OpBuilder &b, Location loc, Value partial,
     llvm::append_range(partDims, outDims);
     SmallVector<unsigned> sRows{static_cast<unsigned>(rows + 1)};
     llvm::append_range(sRows, rowDims);
-    SmallVector<Value> outDyn(rowDyn);
-    if (outType.isDynamicDim(rows))
-      outDyn.push_back(tensor::DimOp::create(b, loc, output, rows));
+    // (The output's own dynamic dims: the verifier lets a static dim of
+    // one operand match a dynamic one of another.)
+    SmallVector<Value> outDyn;
+    for (int64_t d = 0; d <= rows; ++d)
+      if (outType.isDynamicDim(d))
+        outDyn.push_back(tensor::DimOp::create(b, loc, output, d));
     Value num =
         linalg::GenericOp::create(
             b, loc,

@@ -150,3 +150,21 @@ func.func @merge_two_buffers(%a: memref<8x64xf16>, %b: memref<8x64xf32>,
       lse(%la, %lb : memref<8xf32>, memref<8xf32>) outs(%o : memref<8x64xf32>)
   return
 }
+
+// -----
+
+// Static and dynamic dims mixed between the operands (the verifier matches
+// a static dim with a dynamic one): the output's own sizes build its
+// accumulator.
+// CHECK-LABEL: func @merge_stacked_mixed_dims
+// CHECK-SAME: (%{{.*}}: tensor<3x?x4x16xf32>, %{{.*}}: tensor<?x2x4xf32>, %[[OI:.*]]: tensor<?x4x?xbf16>)
+// CHECK-DAG: %[[D0:.*]] = tensor.dim %[[OI]], %c0
+// CHECK-DAG: %[[D2:.*]] = tensor.dim %[[OI]], %c2
+// CHECK: tensor.empty(%[[D0]], %[[D2]]) : tensor<?x4x?xf32>
+// CHECK: return
+func.func @merge_stacked_mixed_dims(%p: tensor<3x?x4x16xf32>, %l: tensor<?x2x4xf32>,
+                                   %oi: tensor<?x4x?xbf16>) -> tensor<?x4x?xbf16> {
+  %o = attn.merge stacked ins(%p : tensor<3x?x4x16xf32>) lse(%l : tensor<?x2x4xf32>)
+      outs(%oi : tensor<?x4x?xbf16>) -> tensor<?x4x?xbf16>
+  return %o : tensor<?x4x?xbf16>
+}

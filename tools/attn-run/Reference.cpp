@@ -1155,7 +1155,10 @@ LogicalResult Interpreter::merge(MergeOp op) {
     return op.emitOpError("the reference runs merges on tensors only");
   auto out = std::make_shared<Tensor>(*env.lookup(op.getOutputs()[0]).t);
   int64_t dim = out->shape.back();
-  int64_t rows = dim ? static_cast<int64_t>(out->data.size()) / dim : 0;
+  std::vector<int64_t> rowShape(out->shape.begin(), out->shape.end() - 1);
+  int64_t rows = 1;
+  for (int64_t s : rowShape)
+    rows *= s;
   // Partial s's output and LSE as (data, offset): separate operands, or
   // slices of the stacked ones.
   struct Part {
@@ -1176,7 +1179,7 @@ LogicalResult Interpreter::merge(MergeOp op) {
     if (pRows != out->shape)
       return mismatch("stacked partial", p);
     if (l.shape.empty() || l.shape[0] != p.shape[0] ||
-        static_cast<int64_t>(l.data.size()) != rows * p.shape[0])
+        std::vector<int64_t>(l.shape.begin() + 1, l.shape.end()) != rowShape)
       return mismatch("stacked LSE", l);
     for (int64_t s = 0; s < p.shape[0]; ++s)
       parts.push_back({&p.data, &l.data, s * rows * dim, s * rows});
@@ -1185,7 +1188,7 @@ LogicalResult Interpreter::merge(MergeOp op) {
       const Tensor &pt = *env.lookup(p).t, &lt = *env.lookup(l).t;
       if (pt.shape != out->shape)
         return mismatch("partial", pt);
-      if (static_cast<int64_t>(lt.data.size()) != rows)
+      if (lt.shape != rowShape)
         return mismatch("LSE", lt);
       parts.push_back({&pt.data, &lt.data, 0, 0});
     }
