@@ -43,21 +43,31 @@ def merge(outputs, lses, out_dtype=None):
     n = len(outputs)
     args = [f"%o{i}: {t}" for i, t in enumerate(pty)] + [
         f"%l{i}: {lty}" for i in range(n)]
-    dims = [f"  %c{d} = arith.constant {d} : index\n"
-            f"  %d{d} = tensor.dim %o0, %c{d} : {pty[0]}" for d in range(rank)]
+    merge = (f"attn.merge ins({', '.join(f'%o{i}' for i in range(n))} : "
+             f"{', '.join(pty)})\n"
+             f"      lse({', '.join(f'%l{i}' for i in range(n))} : "
+             f"{', '.join([lty] * n)})")
+    return _merge_call(", ".join(args), ("%o0", pty[0], 0), rank, merge, oty,
+                       lty, [*outputs, *lses])
+
+
+def _merge_call(params, first, rank, merge, oty, lty, inputs):
+    """Compiles (once) and calls @main(params) -> (O, LSE) whose outputs
+    take the sizes of `first` = (name, type, first dim) and whose body is
+    the attn.merge `merge` into them."""
+    name, ty, dim0 = first
+    dims = [f"  %c{d} = arith.constant {d + dim0} : index\n"
+            f"  %d{d} = tensor.dim {name}, %c{d} : {ty}" for d in range(rank)]
     text = (
-        f"func.func @main({', '.join(args)}) -> ({oty}, {lty}) {{\n"
+        f"func.func @main({params}) -> ({oty}, {lty}) {{\n"
         + "\n".join(dims) + "\n"
         f"  %oi = tensor.empty({', '.join(f'%d{d}' for d in range(rank))}) : {oty}\n"
         f"  %li = tensor.empty({', '.join(f'%d{d}' for d in range(rank - 1))}) : {lty}\n"
-        f"  %m:2 = attn.merge ins({', '.join(f'%o{i}' for i in range(n))} : "
-        f"{', '.join(pty)})\n"
-        f"      lse({', '.join(f'%l{i}' for i in range(n))} : "
-        f"{', '.join([lty] * n)})\n"
+        f"  %m:2 = {merge}\n"
         f"      outs(%oi, %li : {oty}, {lty}) -> {oty}, {lty}\n"
         f"  return %m#0, %m#1 : {oty}, {lty}\n}}\n")
-    return _module(text, grad=_needs_grad(*outputs, *lses),
-                   filename="<attn.merge>").main(*outputs, *lses)
+    return _module(text, grad=_needs_grad(*inputs),
+                   filename="<attn.merge>").main(*inputs)
 
 
 def _merge_stacked(outputs, lses, out_dtype):
@@ -81,18 +91,9 @@ def _merge_stacked(outputs, lses, out_dtype):
     slty = f"tensor<{'?x' * rank}f32>"
     oty = f"tensor<{'?x' * rank}{ot}>"
     lty = f"tensor<{'?x' * (rank - 1)}f32>"
-    dims = [f"  %c{d} = arith.constant {d + 1} : index\n"
-            f"  %d{d} = tensor.dim %o, %c{d} : {pty}" for d in range(rank)]
-    text = (
-        f"func.func @main(%o: {pty}, %l: {slty}) -> ({oty}, {lty}) {{\n"
-        + "\n".join(dims) + "\n"
-        f"  %oi = tensor.empty({', '.join(f'%d{d}' for d in range(rank))}) : {oty}\n"
-        f"  %li = tensor.empty({', '.join(f'%d{d}' for d in range(rank - 1))}) : {lty}\n"
-        f"  %m:2 = attn.merge stacked ins(%o : {pty}) lse(%l : {slty})\n"
-        f"      outs(%oi, %li : {oty}, {lty}) -> {oty}, {lty}\n"
-        f"  return %m#0, %m#1 : {oty}, {lty}\n}}\n")
-    return _module(text, grad=_needs_grad(outputs, lses),
-                   filename="<attn.merge>").main(outputs, lses)
+    return _merge_call(f"%o: {pty}, %l: {slty}", ("%o", pty, 1), rank,
+                       f"attn.merge stacked ins(%o : {pty}) lse(%l : {slty})",
+                       oty, lty, [outputs, lses])
 
 
 def _needs_grad(*xs):
