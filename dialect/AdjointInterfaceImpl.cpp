@@ -1139,7 +1139,7 @@ MergeOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   SmallVector<Value, 2> results = buildGenerics(
       b, getLoc(), partials, lses,
       dO ? mapping.lookup(getOutputs()[0]) : Value(),
-      dL ? mapping.lookup(getLseOutput()) : Value(), getStacked(),
+      dL ? mapping.lookup(getLseOutput()) : Value(), getStackDim(),
       &stabilizers);
   DenseSet<Operation *> constants(stabilizers.begin(), stabilizers.end());
   FailureOr<DenseMap<Value, Value>> adjoints =

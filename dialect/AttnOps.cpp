@@ -1297,6 +1297,22 @@ void GateOp::getEffects(
 // MergeOp
 //===----------------------------------------------------------------------===//
 
+/// After `stacked`: `(p)`, or nothing for the partials' dim first.
+static ParseResult parseStackDim(OpAsmParser &parser, IntegerAttr &dim) {
+  int64_t p = 0;
+  if (succeeded(parser.parseOptionalLParen()) &&
+      (parser.parseInteger(p) || parser.parseRParen()))
+    return failure();
+  dim = parser.getBuilder().getI64IntegerAttr(p);
+  return success();
+}
+
+static void printStackDim(OpAsmPrinter &printer, Operation *,
+                          IntegerAttr dim) {
+  if (dim && dim.getInt() != 0)
+    printer << "(" << dim.getInt() << ")";
+}
+
 LogicalResult MergeOp::verify() {
   Operation *op = getOperation();
   if (failed(verifyDpsForm(op)))
@@ -1317,25 +1333,32 @@ LogicalResult MergeOp::verify() {
                             "f32, f16 or bf16, got "
                          << out;
   int64_t rank = out.getRank();
-  bool stacked = getStacked();
-  if (stacked && getPartials().size() != 1)
+  std::optional<int64_t> stackDim = getStackDim();
+  if (stackDim && getPartials().size() != 1)
     return emitOpError() << "expected one stacked partial operand, got "
                          << getPartials().size();
-  // `t` has the output's first `r` dims after `lead` leading dims (a stacked
-  // operand's partial index).
-  auto checkShape = [&](ShapedType t, int64_t r, int64_t lead,
+  if (stackDim && (*stackDim < 0 || *stackDim > rank - 1))
+    return emitOpError() << "expected the stacked dim to be in [0, "
+                         << rank - 1 << "] (before the output's last dim), got "
+                         << *stackDim;
+  // `t` has the output's first `r` dims, with the partials' dim inserted at
+  // `at` when `at` is set (a stacked operand).
+  auto checkShape = [&](ShapedType t, int64_t r, std::optional<int64_t> at,
                         StringRef what) -> LogicalResult {
-    if (t.getRank() != r + lead)
-      return emitOpError() << "expected " << what << " to have rank "
-                           << r + lead << ", got " << t;
-    for (int64_t d = 0; d < r; ++d)
-      if (failed(checkDimsMatch(op, t.getDimSize(d + lead), out.getDimSize(d),
-                                (what + " dim " + Twine(d + lead)).str(),
+    int64_t want = r + (at ? 1 : 0);
+    if (t.getRank() != want)
+      return emitOpError() << "expected " << what << " to have rank " << want
+                           << ", got " << t;
+    for (int64_t d = 0; d < r; ++d) {
+      int64_t td = at && d >= *at ? d + 1 : d;
+      if (failed(checkDimsMatch(op, t.getDimSize(td), out.getDimSize(d),
+                                (what + " dim " + Twine(td)).str(),
                                 "output dim " + std::to_string(d))))
         return failure();
+    }
     return success();
   };
-  int64_t lead = stacked ? 1 : 0;
+  std::optional<int64_t> lead = stackDim;
   for (auto [k, p] : llvm::enumerate(getPartials())) {
     auto t = cast<ShapedType>(p.getType());
     if (!isSupportedFloat(t.getElementType()))
@@ -1354,14 +1377,16 @@ LogicalResult MergeOp::verify() {
         input ? "LSE " + std::to_string(k) : std::string("the LSE output");
     if (!t.getElementType().isF32())
       return emitOpError() << "expected " << what << " to be f32, got " << t;
-    if (failed(checkShape(t, rank - 1, input ? lead : 0, what)))
+    if (failed(checkShape(t, rank - 1, input ? lead : std::nullopt, what)))
       return failure();
   }
-  if (stacked)
+  if (stackDim) {
+    std::string dim = " dim " + std::to_string(*stackDim);
     return checkDimsMatch(
-        op, cast<ShapedType>(getLses()[0].getType()).getDimSize(0),
-        cast<ShapedType>(getPartials()[0].getType()).getDimSize(0),
-        "LSE 0 dim 0", "partial 0 dim 0");
+        op, cast<ShapedType>(getLses()[0].getType()).getDimSize(*stackDim),
+        cast<ShapedType>(getPartials()[0].getType()).getDimSize(*stackDim),
+        "LSE 0" + dim, "partial 0" + dim);
+  }
   return success();
 }
 
@@ -1405,26 +1430,29 @@ static MergeRowStats mergeRowStats(OpBuilder &b, Location loc,
   return s;
 }
 
-/// The stacked merge (`P [S, rows..., D]`, `LSE [S, rows...]`) as
-/// reductions over the leading dim: the row maximum m (a stabilizer), the
+/// The stacked merge (`P [rows..., D]`, `LSE [rows...]` with the partials'
+/// dim S inserted at `at`) as reductions over S: the row maximum m (a
+/// stabilizer), the
 /// weights' sum den = sum_s exp(LSE_s - m'), the numerator
 /// sum_s exp(LSE_s - m') P_s in f32 (m' = m, or 0 where every LSE is -inf),
 /// then O = num / den and LSE = m' + log(den) elementwise.
 static SmallVector<Value, 2>
 buildStackedMergeGenerics(OpBuilder &b, Location loc, Value partial,
-                          Value lse, Value output, Value lseOutput,
+                          Value lse, Value output, Value lseOutput, int64_t at,
                           SmallVectorImpl<Operation *> *stabilizers) {
   MLIRContext *ctx = b.getContext();
   const float inf = std::numeric_limits<float>::infinity();
   Type f32 = b.getF32Type();
   auto lseType = cast<RankedTensorType>(lse.getType());
-  // Row dims: the LSE's after the leading one.
+  // Row dims: the LSE's but the partials' one.
   int64_t rows = lseType.getRank() - 1;
-  SmallVector<int64_t> rowShape(lseType.getShape().drop_front());
+  SmallVector<int64_t> rowShape(lseType.getShape());
+  rowShape.erase(rowShape.begin() + at);
   SmallVector<Value> rowDyn;
   for (int64_t d = 0; d < rows; ++d)
     if (ShapedType::isDynamic(rowShape[d]))
-      rowDyn.push_back(tensor::DimOp::create(b, loc, lse, d + 1));
+      rowDyn.push_back(
+          tensor::DimOp::create(b, loc, lse, d >= at ? d + 1 : d));
   auto filled = [&](ArrayRef<int64_t> shape, ValueRange dyn,
                     float v) -> Value {
     Value e = tensor::EmptyOp::create(b, loc, shape, f32, dyn);
@@ -1444,10 +1472,15 @@ buildStackedMergeGenerics(OpBuilder &b, Location loc, Value partial,
     return it;
   };
   SmallVector<unsigned> rowDims = llvm::to_vector(llvm::seq<unsigned>(0, rows));
-  // Over (rows..., s): the LSE at (s, rows...), a row value at (rows...).
+  // `dims` with loop `s` inserted at the partials' position.
+  auto withS = [&](ArrayRef<unsigned> dims, unsigned s) {
+    SmallVector<unsigned> r(dims);
+    r.insert(r.begin() + at, s);
+    return r;
+  };
+  // Over (rows..., s): the LSE at (rows... with s), a row value at (rows...).
   unsigned loops = rows + 1;
-  SmallVector<unsigned> lseDims{static_cast<unsigned>(rows)};
-  llvm::append_range(lseDims, rowDims);
+  SmallVector<unsigned> lseDims = withS(rowDims, rows);
   AffineMap lseMap = map(loops, lseDims), rowMap = map(loops, rowDims);
   auto safeMax = [&](OpBuilder &nb, Location l, Value m) -> Value {
     Value none = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, m,
@@ -1496,10 +1529,8 @@ buildStackedMergeGenerics(OpBuilder &b, Location loc, Value partial,
     unsigned oLoops = rows + 2;
     SmallVector<unsigned> outDims = llvm::to_vector(
         llvm::seq<unsigned>(0, rows + 1));
-    SmallVector<unsigned> partDims{static_cast<unsigned>(rows + 1)};
-    llvm::append_range(partDims, outDims);
-    SmallVector<unsigned> sRows{static_cast<unsigned>(rows + 1)};
-    llvm::append_range(sRows, rowDims);
+    SmallVector<unsigned> partDims = withS(outDims, rows + 1);
+    SmallVector<unsigned> sRows = withS(rowDims, rows + 1);
     // (The output's own dynamic dims: the verifier lets a static dim of
     // one operand match a dynamic one of another.)
     SmallVector<Value> outDyn;
@@ -1566,11 +1597,11 @@ buildStackedMergeGenerics(OpBuilder &b, Location loc, Value partial,
 SmallVector<Value, 2>
 MergeOp::buildGenerics(OpBuilder &b, Location loc, ValueRange partials,
                        ValueRange lses, Value output, Value lseOutput,
-                       bool stacked,
+                       std::optional<int64_t> stackDim,
                        SmallVectorImpl<Operation *> *stabilizers) {
-  if (stacked)
+  if (stackDim)
     return buildStackedMergeGenerics(b, loc, partials[0], lses[0], output,
-                                     lseOutput, stabilizers);
+                                     lseOutput, *stackDim, stabilizers);
   MLIRContext *ctx = b.getContext();
   int64_t n = partials.size();
   SmallVector<Value, 2> results(2);

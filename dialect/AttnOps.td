@@ -648,8 +648,10 @@ def Attn_MergeOp : Attn_Op<"merge", [
     With `stacked`, a number of partials known only at run time comes as one
     operand: `O [S, ..., L, D]` and `LSE [S, ..., L]` hold partial `s` at
     index `s` of their leading dim (a split-KV decode's key splits, a ring's
-    steps). The CPU split-KV decode form of `attn-tile-attention` merges its
-    splits with this op.
+    steps); `stacked(p)` puts that dim at position `p` of both instead
+    (FlashInfer's `merge_states` layout `[L, S, H, D]` is `stacked(1)`),
+    any position before the last dim of `O`. The CPU split-KV decode form
+    of `attn-tile-attention` merges its splits with this op.
 
     `attn-decompose-merge` rewrites the op on tensors into
     `linalg.generic`s, which every backend compiles, and on buffers into a
@@ -667,10 +669,11 @@ def Attn_MergeOp : Attn_Op<"merge", [
     ```
   }];
   let arguments = (ins Variadic<AnyShaped>:$partials, Variadic<AnyShaped>:$lses,
-                       Variadic<AnyShaped>:$outputs, UnitAttr:$stacked);
+                       Variadic<AnyShaped>:$outputs,
+                       OptionalAttr<I64Attr>:$stacked);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
-    (`stacked` $stacked^)?
+    (`stacked` `` custom<StackDim>($stacked)^)?
     `ins` `(` $partials `:` type($partials) `)`
     `lse` `(` $lses `:` type($lses) `)`
     `outs` `(` $outputs `:` type($outputs) `)` attr-dict (`->` type($results)^)?
@@ -678,6 +681,12 @@ def Attn_MergeOp : Attn_Op<"merge", [
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    /// The position of the partials' dim in the stacked form, if stacked.
+    ::std::optional<int64_t> getStackDim() {
+      if (auto a = getStackedAttr())
+        return a.getInt();
+      return ::std::nullopt;
+    }
     /// The merged LSE output, or null.
     ::mlir::Value getLseOutput() {
       return getOutputs().size() > 1 ? getOutputs()[1] : ::mlir::Value();
@@ -685,14 +694,14 @@ def Attn_MergeOp : Attn_Op<"merge", [
     /// The merge as linalg.generics on tensors: the merged output into
     /// `output` (if non-null) and the merged LSE into `lseOutput` (if
     /// non-null); returns those results, null where not built.
-    /// With `stacked`, `partials` and `lses` are the single stacked operands;
+    /// With `stackDim`, `partials` and `lses` are the single stacked operands;
     /// the generics that only stabilize (the row maximum, which the result
     /// does not depend on) are added to `stabilizers` when given.
     static ::llvm::SmallVector<::mlir::Value, 2>
     buildGenerics(::mlir::OpBuilder &b, ::mlir::Location loc,
                   ::mlir::ValueRange partials, ::mlir::ValueRange lses,
                   ::mlir::Value output, ::mlir::Value lseOutput,
-                  bool stacked = false,
+                  ::std::optional<int64_t> stackDim = ::std::nullopt,
                   ::llvm::SmallVectorImpl<::mlir::Operation *> *stabilizers =
                       nullptr);
   }];

@@ -45,7 +45,8 @@ static Value f32Const(OpBuilder &b, Location loc, float v) {
 static void buildLoops(OpBuilder &b, Location loc, MergeOp op) {
   const float inf = std::numeric_limits<float>::infinity();
   Value output = op.getOutputs()[0], lseOutput = op.getLseOutput();
-  bool stacked = op.getStacked();
+  std::optional<int64_t> stackDim = op.getStackDim();
+  bool stacked = stackDim.has_value();
   auto outType = cast<MemRefType>(output.getType());
   int64_t rows = outType.getRank() - 1;
   Type f32 = b.getF32Type();
@@ -55,10 +56,10 @@ static void buildLoops(OpBuilder &b, Location loc, MergeOp op) {
   for (int64_t d = 0; d < rows; ++d)
     ubs.push_back(memref::DimOp::create(b, loc, output, d).getResult());
   Value cols = memref::DimOp::create(b, loc, output, rows);
-  // The partials' count: the stacked operands' leading dim, or the operands.
+  // The partials' count: the stacked operands' dim, or the operands.
   int64_t n = op.getPartials().size();
   Value count = stacked
-                    ? memref::DimOp::create(b, loc, op.getLses()[0], 0)
+                    ? memref::DimOp::create(b, loc, op.getLses()[0], *stackDim)
                           .getResult()
                     : arith::ConstantIndexOp::create(b, loc, n).getResult();
   auto forall =
@@ -68,10 +69,12 @@ static void buildLoops(OpBuilder &b, Location loc, MergeOp op) {
   SmallVector<Value> row(forall.getBody()->getArguments());
   // Partial s's LSE and element (row, col), `s` an index value.
   auto load = [&](OpBuilder &b, Value s, Value col) -> Value {
-    SmallVector<Value> idx;
+    SmallVector<Value> idx(row);
+    if (col)
+      idx.push_back(col);
     Value buf;
     if (stacked) {
-      idx.push_back(s);
+      idx.insert(idx.begin() + *stackDim, s);
       buf = col ? op.getPartials()[0] : op.getLses()[0];
     } else {
       // Unstacked buffers are chosen by a static index (the loops over
@@ -79,9 +82,6 @@ static void buildLoops(OpBuilder &b, Location loc, MergeOp op) {
       int64_t k = getConstantIntValue(s).value_or(0);
       buf = col ? op.getPartials()[k] : op.getLses()[k];
     }
-    llvm::append_range(idx, row);
-    if (col)
-      idx.push_back(col);
     Value x = memref::LoadOp::create(b, loc, buf, idx);
     if (!x.getType().isF32())
       x = arith::ExtFOp::create(b, loc, f32, x);
@@ -163,7 +163,7 @@ static LogicalResult decompose(MergeOp op) {
   // (The verifier admits no mix of tensors and buffers.)
   SmallVector<Value, 2> results = MergeOp::buildGenerics(
       b, op.getLoc(), op.getPartials(), op.getLses(), op.getOutputs()[0],
-      op.getLseOutput(), op.getStacked());
+      op.getLseOutput(), op.getStackDim());
   if (!op.getLseOutput())
     results.pop_back();
   op->replaceAllUsesWith(results);

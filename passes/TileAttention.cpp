@@ -1385,7 +1385,7 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
   if (lse)
     outs.push_back(lse);
   MergeOp::create(b, loc, TypeRange{}, ValueRange{partO}, ValueRange{partL},
-                  outs, /*stacked=*/true);
+                  outs, /*stacked=*/b.getI64IntegerAttr(0));
   if (epilogue) {
     auto apply = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(hq)},

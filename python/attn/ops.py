@@ -4,7 +4,7 @@ from . import _trace
 from .flex import _module
 
 
-def merge(outputs, lses, out_dtype=None):
+def merge(outputs, lses, out_dtype=None, dim=0):
     """Merges partial attention outputs by their log-sum-exp (attn.merge):
     outputs [..., L, D] (f32/f16/bf16), lses [..., L] (f32, natural log, -inf
     for rows that saw no key). Returns (O, LSE): LSE = log sum exp(LSE_s),
@@ -12,10 +12,12 @@ def merge(outputs, lses, out_dtype=None):
     partial's dtype). NumPy arrays or torch tensors; differentiable.
 
     outputs and lses may also each be one array holding the partials
-    stacked along a leading dim, [S, ..., L, D] and [S, ..., L] (attn.merge
-    stacked: one compiled program for any S, including 0)."""
+    stacked along dim `dim` (default the leading one: [S, ..., L, D] and
+    [S, ..., L]; FlashInfer's merge_states layout [L, S, H, D] is dim=1), any
+    dim of the outputs but the last (attn.merge stacked: one compiled program
+    for any S, including 0)."""
     if hasattr(outputs, "shape") or hasattr(lses, "shape"):
-        return _merge_stacked(outputs, lses, out_dtype)
+        return _merge_stacked(outputs, lses, out_dtype, dim)
     outputs, lses = list(outputs), list(lses)
     if not outputs or len(outputs) != len(lses):
         raise ValueError(f"merge: expected as many LSEs as outputs (at least "
@@ -47,16 +49,16 @@ def merge(outputs, lses, out_dtype=None):
              f"{', '.join(pty)})\n"
              f"      lse({', '.join(f'%l{i}' for i in range(n))} : "
              f"{', '.join([lty] * n)})")
-    return _merge_call(", ".join(args), ("%o0", pty[0], 0), rank, merge, oty,
-                       lty, [*outputs, *lses])
+    return _merge_call(", ".join(args), ("%o0", pty[0], list(range(rank))),
+                       rank, merge, oty, lty, [*outputs, *lses])
 
 
 def _merge_call(params, first, rank, merge, oty, lty, inputs):
     """Compiles (once) and calls @main(params) -> (O, LSE) whose outputs
-    take the sizes of `first` = (name, type, first dim) and whose body is
-    the attn.merge `merge` into them."""
-    name, ty, dim0 = first
-    dims = [f"  %c{d} = arith.constant {d + dim0} : index\n"
+    take the sizes of `first` = (name, type, its dim for each output dim)
+    and whose body is the attn.merge `merge` into them."""
+    name, ty, src = first
+    dims = [f"  %c{d} = arith.constant {src[d]} : index\n"
             f"  %d{d} = tensor.dim {name}, %c{d} : {ty}" for d in range(rank)]
     text = (
         f"func.func @main({params}) -> ({oty}, {lty}) {{\n"
@@ -70,7 +72,7 @@ def _merge_call(params, first, rank, merge, oty, lty, inputs):
                    filename="<attn.merge>").main(*inputs)
 
 
-def _merge_stacked(outputs, lses, out_dtype):
+def _merge_stacked(outputs, lses, out_dtype, dim):
     if not (hasattr(outputs, "shape") and hasattr(lses, "shape")):
         raise TypeError("merge: stacked outputs and lses must both be arrays "
                         "(or both sequences of arrays)")
@@ -78,6 +80,12 @@ def _merge_stacked(outputs, lses, out_dtype):
     if rank < 2:
         raise ValueError(f"merge: stacked outputs must be [S, ..., length, "
                          f"dim], got shape {tuple(outputs.shape)}")
+    if not isinstance(dim, int) or not -rank - 1 <= dim < rank:
+        raise ValueError(f"merge: dim must be an int naming a dim of the "
+                         f"outputs other than the last, got {dim!r}")
+    dim = dim + rank + 1 if dim < 0 else dim
+    if dim == rank:
+        raise ValueError("merge: dim must not be the outputs' last dim")
     if tuple(lses.shape) != tuple(outputs.shape[:-1]):
         raise ValueError(f"merge: stacked lses must be the outputs' shape "
                          f"without the last dim, {tuple(outputs.shape[:-1])}, "
@@ -91,9 +99,10 @@ def _merge_stacked(outputs, lses, out_dtype):
     slty = f"tensor<{'?x' * rank}f32>"
     oty = f"tensor<{'?x' * rank}{ot}>"
     lty = f"tensor<{'?x' * (rank - 1)}f32>"
-    return _merge_call(f"%o: {pty}, %l: {slty}", ("%o", pty, 1), rank,
-                       f"attn.merge stacked ins(%o : {pty}) lse(%l : {slty})",
-                       oty, lty, [outputs, lses])
+    src = [d if d < dim else d + 1 for d in range(rank)]
+    return _merge_call(f"%o: {pty}, %l: {slty}", ("%o", pty, src), rank,
+                       f"attn.merge stacked({dim}) ins(%o : {pty}) "
+                       f"lse(%l : {slty})", oty, lty, [outputs, lses])
 
 
 def _needs_grad(*xs):

@@ -119,3 +119,27 @@ func.func @stacked_count(%p: tensor<3x4x8xf32>, %l: tensor<2x4xf32>, %o: tensor<
   %r = attn.merge stacked ins(%p : tensor<3x4x8xf32>) lse(%l : tensor<2x4xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
   return %r : tensor<4x8xf32>
 }
+
+// -----
+
+func.func @stacked_last(%p: tensor<4x8x3xf32>, %l: tensor<4x8xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected the stacked dim to be in [0, 1] (before the output's last dim), got 2}}
+  %r = attn.merge stacked(2) ins(%p : tensor<4x8x3xf32>) lse(%l : tensor<4x8xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @stacked_mid_count(%p: tensor<4x3x8xf32>, %l: tensor<4x2xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected LSE 0 dim 1 (2) to match partial 0 dim 1 (3)}}
+  %r = attn.merge stacked(1) ins(%p : tensor<4x3x8xf32>) lse(%l : tensor<4x2xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @stacked_mid_rows(%p: tensor<4x3x8xf32>, %l: tensor<5x3xf32>, %o: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{expected LSE 0 dim 0 (5) to match output dim 0 (4)}}
+  %r = attn.merge stacked(1) ins(%p : tensor<4x3x8xf32>) lse(%l : tensor<5x3xf32>) outs(%o : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}

@@ -31,3 +31,13 @@ func.func @merge_stacked(%p: tensor<?x?x8x1x64xf32>, %l: tensor<?x?x8x1xf32>,
       outs(%o : tensor<?x8x1x64xbf16>) -> tensor<?x8x1x64xbf16>
   return %r : tensor<?x8x1x64xbf16>
 }
+
+// The partials' dim elsewhere (FlashInfer's merge_states layout [L, S, H, D]).
+// CHECK-LABEL: func @merge_stacked_mid
+// CHECK: attn.merge stacked(1) ins(%{{.*}} : tensor<?x?x8x64xf32>) lse(%{{.*}} : tensor<?x?x8xf32>) outs(%{{.*}} : tensor<?x8x64xf32>) -> tensor<?x8x64xf32>
+func.func @merge_stacked_mid(%p: tensor<?x?x8x64xf32>, %l: tensor<?x?x8xf32>,
+                             %o: tensor<?x8x64xf32>) -> tensor<?x8x64xf32> {
+  %r = attn.merge stacked(1) ins(%p : tensor<?x?x8x64xf32>) lse(%l : tensor<?x?x8xf32>)
+      outs(%o : tensor<?x8x64xf32>) -> tensor<?x8x64xf32>
+  return %r : tensor<?x8x64xf32>
+}

@@ -168,3 +168,39 @@ func.func @merge_stacked_mixed_dims(%p: tensor<3x?x4x16xf32>, %l: tensor<?x2x4xf
       outs(%oi : tensor<?x4x?xbf16>) -> tensor<?x4x?xbf16>
   return %o : tensor<?x4x?xbf16>
 }
+
+// -----
+
+// The partials' dim in the middle ([L, S, H, D]): the maps insert the
+// reduction loop there; the sizes come from the other dims.
+// CHECK-DAG: #[[LSE_MID:.*]] = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
+// CHECK-DAG: #[[PART_MID:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d1, d2)>
+// CHECK-LABEL: func @merge_stacked_mid
+// CHECK-SAME: (%[[P:.*]]: tensor<?x?x8x64xf32>, %[[LS:.*]]: tensor<?x?x8xf32>
+// CHECK: %[[R:.*]] = tensor.dim %[[LS]], %c0
+// CHECK: tensor.empty(%[[R]]) : tensor<?x8xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[LSE_MID]], {{.*}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[LS]] :
+// CHECK: linalg.generic {indexing_maps = [#[[PART_MID]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[P]], %[[LS]], %{{.*}} :
+func.func @merge_stacked_mid(%p: tensor<?x?x8x64xf32>, %l: tensor<?x?x8xf32>,
+                             %o: tensor<?x8x64xf32>) -> tensor<?x8x64xf32> {
+  %r = attn.merge stacked(1) ins(%p : tensor<?x?x8x64xf32>) lse(%l : tensor<?x?x8xf32>)
+      outs(%o : tensor<?x8x64xf32>) -> tensor<?x8x64xf32>
+  return %r : tensor<?x8x64xf32>
+}
+
+// -----
+
+// On buffers: the partial index goes at the stacked dim of each load.
+// CHECK-LABEL: func @merge_stacked_mid_buffers
+// CHECK-SAME: (%[[P:.*]]: memref<5x?x8x64xf32>, %[[LS:.*]]: memref<5x?x8xf32>
+// CHECK: %[[S:.*]] = memref.dim %[[LS]], %c1
+// CHECK: scf.forall (%[[I:.*]], %[[J:.*]]) in
+// CHECK: scf.for %[[K:.*]] = %c0 to %[[S]]
+// CHECK: memref.load %[[LS]][%[[I]], %[[K]], %[[J]]]
+// CHECK: memref.load %[[P]][%[[I]], %{{.*}}, %[[J]], %{{.*}}]
+func.func @merge_stacked_mid_buffers(%p: memref<5x?x8x64xf32>, %l: memref<5x?x8xf32>,
+                                     %o: memref<5x8x64xf32>) {
+  attn.merge stacked(1) ins(%p : memref<5x?x8x64xf32>) lse(%l : memref<5x?x8xf32>)
+      outs(%o : memref<5x8x64xf32>)
+  return
+}

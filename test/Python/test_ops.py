@@ -74,6 +74,24 @@ lr = torch.logsumexp(lt5, 0)
 ((torch.exp(lt5 - lr)[..., None] * ot5).sum(0).sum() + (lr * lr).sum()).backward()
 errs = [rel(og5.grad, ot5.grad), rel(lg5.grad, lt5.grad)]
 check(max(errs) < 1e-5, "stacked merge gradients: " + " ".join(f"{e:.1e}" for e in errs))
+# The partials' dim in the middle (FlashInfer's merge_states layout
+# [L, S, H, D]), with gradients.
+om = torch.randn(9, 3, 2, 8, requires_grad=True)
+lm = torch.randn(9, 3, 2, requires_grad=True)
+mo, ml = attn.merge(om, lm, dim=1)
+(mo.sum() + (ml * ml).sum()).backward()
+omt = om.detach().clone().requires_grad_(True)
+lmt = lm.detach().clone().requires_grad_(True)
+lr = torch.logsumexp(lmt, 1)
+orr = (torch.exp(lmt - lr[:, None])[..., None] * omt).sum(1)
+check(rel(mo, orr) < 1e-6 and rel(ml, lr) < 1e-6, "stacked merge along dim 1")
+(orr.sum() + (lr * lr).sum()).backward()
+errs = [rel(om.grad, omt.grad), rel(lm.grad, lmt.grad)]
+check(max(errs) < 1e-5, "stacked merge along dim 1, gradients: " + " ".join(f"{e:.1e}" for e in errs))
+so, _ = attn.merge(om.detach(), lm.detach(), dim=-3)
+check(rel(so, orr) < 1e-6, "stacked merge: dim=-3 is dim 1 here")
+expect_error(ValueError, "other than the last", lambda: attn.merge(o5, l5, dim=3), "stacked merge: the last dim")
+expect_error(ValueError, "last dim", lambda: attn.merge(o5, l5, dim=-1), "stacked merge: dim=-1")
 expect_error(ValueError, "without the last dim", lambda: attn.merge(o5, l5[:, :, :4]),
              "stacked merge: LSE shape")
 expect_error(TypeError, "both be arrays", lambda: attn.merge(o5, list(l5)),

@@ -6,7 +6,7 @@ catalogue's math (test/Integration/Inputs/merge.mlir):
   @merge: three partials whose LSEs are -inf on some rows (one, two or all
   three partials empty), vs LSE = log sum exp(LSE_s), O = sum exp(LSE_s - LSE) O_s;
   @stacked: the same with a run-time number of partials stacked along a
-  leading dim (5, and 0).
+  leading dim (5, and 0); @stacked_mid: stacked along dim 1 ([L, S, H, D]).
 """
 
 import argparse
@@ -152,6 +152,22 @@ for S in (5, 0):
     w = np.where(np.isneginf(lse), 0, np.exp(lt - safe))
     want_o = (w[..., None] * ps).sum(0)
     check_all("stacked", f"stacked S={S} (f16 O)", ins, want_o, lse, 2e-3)
+
+# @stacked_mid: [L = 7, S = 3, H = 4, D = 16] f16 partials, the partials'
+# dim in the middle (FlashInfer's merge_states layout), some rows empty.
+pm = rng.standard_normal((7, 3, 4, 16))
+lm = rng.standard_normal((7, 3, 4)) * 3
+lm[2, 0, :] = -np.inf
+lm[4, :, 1] = -np.inf
+pm[np.isneginf(lm)] = 0
+ins = [save("stacked_mid_p", pm.astype(np.float16)), save("stacked_mid_l", lm.astype(np.float32))]
+pm = pm.astype(np.float16).astype(np.float64)
+lm = lm.astype(np.float32).astype(np.float64)
+with np.errstate(divide="ignore"):
+    lse = np.log(np.exp(lm).sum(1))
+safe = np.where(np.isneginf(lse), 0, lse)
+w = np.where(np.isneginf(lse)[:, None], 0, np.exp(lm - safe[:, None]))
+check_all("stacked_mid", "stacked(1)", ins, (w[..., None] * pm).sum(1), lse, 1e-5)
 
 print("FAILED" if failed else "all ok")
 sys.exit(1 if failed else 0)

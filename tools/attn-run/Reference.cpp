@@ -1159,11 +1159,19 @@ LogicalResult Interpreter::merge(MergeOp op) {
   int64_t rows = 1;
   for (int64_t s : rowShape)
     rows *= s;
-  // Partial s's output and LSE as (data, offset): separate operands, or
-  // slices of the stacked ones.
+  // Partial s of n: separate operands (n = 1), or slices of the stacked
+  // ones, whose element for the output's linear index x is at
+  // (x / inner) * n * inner + s * inner + x % inner (inner: the output's
+  // elements per index of the dims from the partials' one on; oInner for
+  // O, lInner for the LSE).
   struct Part {
     const std::vector<double> *o, *l;
-    int64_t oOffset, lOffset;
+    int64_t s, n, oInner, lInner;
+    static int64_t at(int64_t x, int64_t s, int64_t n, int64_t inner) {
+      return (x / inner) * n * inner + s * inner + x % inner;
+    }
+    double lse(int64_t r) const { return (*l)[at(r, s, n, lInner)]; }
+    double out(int64_t x) const { return (*o)[at(x, s, n, oInner)]; }
   };
   std::vector<Part> parts;
   auto mismatch = [&](StringRef what, const Tensor &t) {
@@ -1172,17 +1180,28 @@ LogicalResult Interpreter::merge(MergeOp op) {
                             << ::attn::shapeString(out->shape)
                             << " at run time";
   };
-  if (op.getStacked()) {
+  if (std::optional<int64_t> at = op.getStackDim()) {
     const Tensor &p = *env.lookup(op.getPartials()[0]).t;
     const Tensor &l = *env.lookup(op.getLses()[0]).t;
-    std::vector<int64_t> pRows(p.shape.begin() + 1, p.shape.end());
+    std::vector<int64_t> pRows(p.shape), lRows(l.shape);
+    if (static_cast<int64_t>(pRows.size()) <= *at ||
+        static_cast<int64_t>(lRows.size()) <= *at || p.shape[*at] != l.shape[*at])
+      return mismatch("stacked partial", p);
+    int64_t n = p.shape[*at];
+    pRows.erase(pRows.begin() + *at);
+    lRows.erase(lRows.begin() + *at);
     if (pRows != out->shape)
       return mismatch("stacked partial", p);
-    if (l.shape.empty() || l.shape[0] != p.shape[0] ||
-        std::vector<int64_t>(l.shape.begin() + 1, l.shape.end()) != rowShape)
+    if (lRows != rowShape)
       return mismatch("stacked LSE", l);
-    for (int64_t s = 0; s < p.shape[0]; ++s)
-      parts.push_back({&p.data, &l.data, s * rows * dim, s * rows});
+    int64_t oInner = 1, lInner = 1;
+    for (size_t d = *at; d < out->shape.size(); ++d)
+      oInner *= out->shape[d];
+    for (size_t d = *at; d < rowShape.size(); ++d)
+      lInner *= rowShape[d];
+    for (int64_t s = 0; s < n; ++s)
+      parts.push_back({&p.data, &l.data, s, n, std::max<int64_t>(oInner, 1),
+                       std::max<int64_t>(lInner, 1)});
   } else {
     for (auto [p, l] : llvm::zip(op.getPartials(), op.getLses())) {
       const Tensor &pt = *env.lookup(p).t, &lt = *env.lookup(l).t;
@@ -1190,7 +1209,7 @@ LogicalResult Interpreter::merge(MergeOp op) {
         return mismatch("partial", pt);
       if (lt.shape != rowShape)
         return mismatch("LSE", lt);
-      parts.push_back({&pt.data, &lt.data, 0, 0});
+      parts.push_back({&pt.data, &lt.data, 0, 1, 1, 1});
     }
   }
   std::shared_ptr<Tensor> lseOut;
@@ -1200,19 +1219,18 @@ LogicalResult Interpreter::merge(MergeOp op) {
   for (int64_t r = 0; r < rows; ++r) {
     double m = -std::numeric_limits<double>::infinity();
     for (const Part &p : parts)
-      m = std::max(m, (*p.l)[p.lOffset + r]);
+      m = std::max(m, p.lse(r));
     double total = 0;
     if (m > -std::numeric_limits<double>::infinity())
       for (const Part &p : parts)
-        total += std::exp((*p.l)[p.lOffset + r] - m);
+        total += std::exp(p.lse(r) - m);
     // -inf if every partial is -inf (or there is none).
     double lse = total > 0 ? m + std::log(total) : m;
     for (int64_t d = 0; d < dim; ++d) {
       double o = 0;
       if (total > 0)
         for (const Part &p : parts)
-          o += std::exp((*p.l)[p.lOffset + r] - lse) *
-               (*p.o)[p.oOffset + r * dim + d];
+          o += std::exp(p.lse(r) - lse) * p.out(r * dim + d);
       out->data[r * dim + d] = roundTo(elem, o);
     }
     if (lseOut)

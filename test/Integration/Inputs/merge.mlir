@@ -60,3 +60,18 @@ func.func @stacked(%p: tensor<?x?x?x16xbf16>, %l: tensor<?x?x?xf32>)
       -> tensor<?x?x16xf16>, tensor<?x?xf32>
   return %m#0, %m#1 : tensor<?x?x16xf16>, tensor<?x?xf32>
 }
+
+// FlashInfer's merge_states layout: partials [L, S, H, D] (f16), LSEs
+// [L, S, H], the partials' dim in the middle; merged into f32.
+func.func @stacked_mid(%p: tensor<?x?x4x16xf16>, %l: tensor<?x?x4xf32>)
+    -> (tensor<?x4x16xf32>, tensor<?x4xf32>) {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %p, %c0 : tensor<?x?x4x16xf16>
+  %oi = tensor.empty(%n) : tensor<?x4x16xf32>
+  %li = tensor.empty(%n) : tensor<?x4xf32>
+  %m:2 = attn.merge stacked(1) ins(%p : tensor<?x?x4x16xf16>)
+      lse(%l : tensor<?x?x4xf32>)
+      outs(%oi, %li : tensor<?x4x16xf32>, tensor<?x4xf32>)
+      -> tensor<?x4x16xf32>, tensor<?x4xf32>
+  return %m#0, %m#1 : tensor<?x4x16xf32>, tensor<?x4xf32>
+}
