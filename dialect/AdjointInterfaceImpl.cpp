@@ -1634,6 +1634,10 @@ LogicalResult AttentionOp::buildAdjoint(
     return emitOpError("cannot be differentiated yet: ") << what;
   };
   bool softmax = getNormalizer() == Normalizer::softmax;
+  if (getKvLens())
+    return unsupported(isPaged() ? "a paged key/value cache (serving reads "
+                                   "it; training takes dense keys)"
+                                 : "per-request key lengths (kv_lens)");
   // attn-generate-backward unfuses these stages into generics and second
   // attentions first.
   if (getQuery2() || !getEpilogue().empty() || getRmsNormEps() ||

@@ -23,6 +23,20 @@ def Attn_Normalizer : I32EnumAttr<"Normalizer",
   }];
 }
 
+def Attn_PageLayout : I32EnumAttr<"PageLayout",
+    "the layout of a paged key/value pool", [
+      I32EnumAttrCase<"nhd", 0>,
+      I32EnumAttrCase<"hnd", 1>
+    ]> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    * `nhd`: `[pages, page_size, kv_heads, head_dim]` (vLLM's flash layout,
+      FlashInfer's default): a token's heads are adjacent;
+    * `hnd`: `[pages, kv_heads, page_size, head_dim]`: a page's rows of one
+      head are contiguous.
+  }];
+}
+
 def Attn_Activation : I32EnumAttr<"Activation",
     "a gate's activation", [
       I32EnumAttrCase<"sigmoid", 0>,

@@ -149,10 +149,14 @@ LogicalResult AttentionOp::verify() {
     if (isa<RankedTensorType>(operand.getType()) != isTensor)
       return emitOpError("expected operands to be all tensors or all memrefs");
 
-  // Static structure: head counts and head dims.
-  for (auto [type, name] :
-       {std::pair{*q, "query"}, {*k, "key"}, {*v, "value"}, {*o, "output"}}) {
-    if (type.isDynamicDim(1))
+  // Static structure: head counts and head dims (a pool's heads are at dim
+  // 2 in the nhd layout, its page size at dim 1).
+  bool paged = isPaged();
+  unsigned kvHeads = getKvHeadsDim(), rowsDim = getKeyRowsDim();
+  for (auto [type, name, headsDim] :
+       {std::tuple{*q, "query", 1u}, {*k, "key", kvHeads},
+        {*v, "value", kvHeads}, {*o, "output", 1u}}) {
+    if (type.isDynamicDim(headsDim))
       return emitOpError() << "expected the number of " << name
                            << " heads to be static";
     if (type.isDynamicDim(3))
@@ -161,28 +165,35 @@ LogicalResult AttentionOp::verify() {
   }
   if (failed(checkDimsMatch(op, k->getDimSize(3), q->getDimSize(3),
                             "key head dim", "query head dim")) ||
-      failed(checkDimsMatch(op, v->getDimSize(1), k->getDimSize(1),
-                            "value heads", "key heads")) ||
+      failed(checkDimsMatch(op, v->getDimSize(kvHeads),
+                            k->getDimSize(kvHeads), "value heads",
+                            "key heads")) ||
       failed(checkDimsMatch(op, o->getDimSize(1), q->getDimSize(1),
                             "output heads", "query heads")) ||
       failed(checkDimsMatch(op, o->getDimSize(3), v->getDimSize(3),
                             "output head dim", "value head dim")))
     return failure();
-  int64_t hq = q->getDimSize(1), hkv = k->getDimSize(1);
+  int64_t hq = q->getDimSize(1), hkv = k->getDimSize(kvHeads);
   if (hkv <= 0 || hq % hkv != 0)
     return emitOpError() << "expected the number of query heads (" << hq
                          << ") to be a multiple of the key/value heads (" << hkv
                          << ")";
 
-  // Dynamic dims must agree where both are static.
-  if (failed(checkDimsMatch(op, k->getDimSize(0), q->getDimSize(0), "key batch",
-                            "query batch")) ||
-      failed(checkDimsMatch(op, v->getDimSize(0), q->getDimSize(0),
-                            "value batch", "query batch")) ||
+  // Dynamic dims must agree where both are static (a pool's dim 0 counts
+  // pages, not requests).
+  if ((!paged &&
+       (failed(checkDimsMatch(op, k->getDimSize(0), q->getDimSize(0),
+                              "key batch", "query batch")) ||
+        failed(checkDimsMatch(op, v->getDimSize(0), q->getDimSize(0),
+                              "value batch", "query batch")))) ||
+      (paged && failed(checkDimsMatch(op, v->getDimSize(0), k->getDimSize(0),
+                                      "value pages", "key pages"))) ||
       failed(checkDimsMatch(op, o->getDimSize(0), q->getDimSize(0),
                             "output batch", "query batch")) ||
-      failed(checkDimsMatch(op, v->getDimSize(2), k->getDimSize(2),
-                            "value length", "key length")) ||
+      failed(checkDimsMatch(op, v->getDimSize(rowsDim),
+                            k->getDimSize(rowsDim),
+                            paged ? "value page size" : "value length",
+                            paged ? "key page size" : "key length")) ||
       failed(checkDimsMatch(op, o->getDimSize(2), q->getDimSize(2),
                             "output length", "query length")))
     return failure();
@@ -292,6 +303,47 @@ LogicalResult AttentionOp::verify() {
                          "selection");
   } else if (getBlockSize()) {
     return emitOpError("has a block_size but no block selection");
+  }
+  if (Value lens = getKvLens()) {
+    auto lt = dyn_cast<ShapedType>(lens.getType());
+    if (!lt || !lt.hasRank() || lt.getRank() != 1 ||
+        !lt.getElementType().isInteger(32))
+      return emitOpError() << "expected the key lengths to be a rank-1 i32 "
+                              "[batch] buffer, got "
+                           << lens.getType();
+    if (failed(checkDimsMatch(op, lt.getDimSize(0), q->getDimSize(0),
+                              "key lengths batch", "query batch")))
+      return failure();
+    StringRef what = paged ? "pages" : "kv_lens";
+    if (getQuery2())
+      return emitOpError() << "takes no second map with " << what;
+    if (getBlocks())
+      return emitOpError() << "takes no block selection with " << what;
+    if (getScoresOutput() || getEntropyOutput())
+      return emitOpError() << "computes no column scores or row entropy with "
+                           << what;
+  }
+  if (Value table = getPageTable()) {
+    if (!getKvLens())
+      return emitOpError("expected kv_lens with a page table (the keys of "
+                         "each request)");
+    auto tt = dyn_cast<ShapedType>(table.getType());
+    if (!tt || !tt.hasRank() || tt.getRank() != 2 ||
+        !tt.getElementType().isInteger(32))
+      return emitOpError() << "expected the page table to be a rank-2 i32 "
+                              "[batch, max_pages] buffer, got "
+                           << table.getType();
+    if (failed(checkDimsMatch(op, tt.getDimSize(0), q->getDimSize(0),
+                              "page table batch", "query batch")))
+      return failure();
+    int64_t ps = k->getDimSize(rowsDim);
+    if (ShapedType::isDynamic(ps) || ps <= 0)
+      return emitOpError() << "expected a static, positive page size (dim "
+                           << rowsDim << " of the key pool), got "
+                           << (ShapedType::isDynamic(ps) ? "?"
+                                                         : std::to_string(ps));
+  } else if (getPageLayout() != PageLayout::nhd) {
+    return emitOpError("has a page_layout but no page table");
   }
   if (std::optional<APFloat> eps = getRmsNormEps())
     if (!std::isfinite(eps->convertToFloat()) || eps->convertToFloat() < 0)
@@ -711,16 +763,20 @@ AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
                                            TypeRange resultTypes) {
   bool second = bool(getQuery2());
   bool blocks = bool(getBlocks());
-  size_t nIns = 3 + (second ? 2 : 0) + (blocks ? 1 : 0);
-  ValueRange outs = operands.drop_front(nIns);
+  bool lens = bool(getKvLens()), table = bool(getPageTable());
+  size_t n = 3;
+  auto next = [&](bool present) -> Value {
+    return present ? operands[n++] : Value();
+  };
+  Value q2 = next(second), k2 = next(second), sel = next(blocks),
+        lensV = next(lens), tableV = next(table);
+  ValueRange outs = operands.drop_front(n);
   auto newOp = AttentionOp::create(
       rewriter, getLoc(), resultTypes, operands[0], operands[1], operands[2],
-      second ? operands[3] : Value(), second ? operands[4] : Value(),
-      blocks ? operands[nIns - 1] : Value(), outs, getCausalAttr(),
-      getScaleAttr(), getNormalizerAttr(), getRmsNormEpsAttr(),
-      getBlockSizeAttr(), getRowEntropyAttr(), getColumnScoresAttr(),
-      getScoreDecayAttr(),
-      getValueNormAttr());
+      q2, k2, sel, lensV, tableV, outs, getCausalAttr(), getScaleAttr(),
+      getNormalizerAttr(), getRmsNormEpsAttr(), getBlockSizeAttr(),
+      getRowEntropyAttr(), getColumnScoresAttr(), getScoreDecayAttr(),
+      getValueNormAttr(), getPageLayoutAttr());
   for (auto [from, to] :
        llvm::zip(getOperation()->getRegions(), newOp->getRegions()))
     rewriter.inlineRegionBefore(from, to, to.end());

@@ -101,6 +101,23 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     `[batch, heads, seq]` f32 LSE buffer). On tensors it returns one result
     per output; on memrefs it writes them and returns nothing.
 
+    `kv_lens(%lens)` (an i32 `[batch]` buffer) gives each batch entry its own
+    key length (FlashAttention's `cache_seqlens`): request `b` sees keys
+    `j < lens[b]` only, and its causal mask is aligned to its own bottom-right
+    corner, `j <= i + lens[b] - Lq`. A row with no key (`lens[b] = 0`) is
+    empty. `pages(%table)` (with `kv_lens`) reads keys and values through a
+    page table (vLLM, FlashInfer): `%key` and `%value` are then page pools
+    `[pages, page_size, kv_heads, D]` (`page_layout(nhd)`, the default) or
+    `[pages, kv_heads, page_size, D]` (`page_layout(hnd)`), and `%table` an
+    i32 `[batch, max_pages]` block table; logical key `j` of request `b` is
+    row `j % page_size` of page `table[b, j / page_size]`. Pages may be
+    shared between requests and appear in any order; entries of the table
+    beyond a request's `ceil(lens[b] / page_size)` pages are never read.
+    Regions see logical positions. Not with a second map, a block
+    selection, column scores or a row entropy. The runtime checks every
+    length against the table's capacity (or the key length) and every read
+    entry against the pool before a call.
+
     Regions (all optional; a missing region is the identity / always-visible):
     * `score(%s: f32, %b: index, %h: index, %i: index, %j: index)` yields the
       modified f32 logit (FlexAttention's `score_mod`);
@@ -133,6 +150,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
   let arguments = (ins AnyShaped:$query, AnyShaped:$key, AnyShaped:$value,
                        Optional<AnyShaped>:$query2, Optional<AnyShaped>:$key2,
                        Optional<AnyShaped>:$blocks,
+                       Optional<AnyShaped>:$kv_lens,
+                       Optional<AnyShaped>:$page_table,
                        Variadic<AnyShaped>:$outputs,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
@@ -143,7 +162,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
                        UnitAttr:$row_entropy,
                        UnitAttr:$column_scores,
                        OptionalAttr<F32Attr>:$score_decay,
-                       UnitAttr:$value_norm);
+                       UnitAttr:$value_norm,
+                       DefaultValuedAttr<Attn_PageLayout,
+                                         "::mlir::attn::PageLayout::nhd">:$page_layout);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$score, AnyRegion:$mask,
                         AnyRegion:$epilogue, AnyRegion:$sink,
@@ -156,6 +177,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`second` `(` $query2^ `,` $key2 `:` type($query2) `,` type($key2) `)`)?
     (`blocks` `(` $blocks^ `:` type($blocks) `)`)?
     (`block_size` `(` $block_size^ `)`)?
+    (`kv_lens` `(` $kv_lens^ `:` type($kv_lens) `)`)?
+    (`pages` `(` $page_table^ `:` type($page_table) `)`)?
+    (`page_layout` `(` $page_layout^ `)`)?
     `outs` `(` $outputs `:` type($outputs) `)`
     (`row_entropy` $row_entropy^)?
     (`column_scores` $column_scores^)?
@@ -204,7 +228,21 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     ::mlir::ShapedType getBlocksType() { return getBlocks() ? ::llvm::cast<::mlir::ShapedType>(getBlocks().getType()) : ::mlir::ShapedType(); }
 
     int64_t getNumQueryHeads() { return getQueryType().getDimSize(1); }
-    int64_t getNumKvHeads() { return getKeyType().getDimSize(1); }
+    /// Whether keys and values live in page pools read through `pages(...)`.
+    bool isPaged() { return bool(getPageTable()); }
+    /// The dim of the key/value operands that holds the KV heads: 1, or 2
+    /// for a pool in the `nhd` layout.
+    unsigned getKvHeadsDim() {
+      return isPaged() && getPageLayout() == ::mlir::attn::PageLayout::nhd ? 2 : 1;
+    }
+    /// The dim of the key/value operands along the keys (of a page, for a
+    /// pool).
+    unsigned getKeyRowsDim() { return getKvHeadsDim() == 2 ? 1 : 2; }
+    /// Keys per page of a paged pool (0 when not paged).
+    int64_t getPageSize() {
+      return isPaged() ? getKeyType().getDimSize(getKeyRowsDim()) : 0;
+    }
+    int64_t getNumKvHeads() { return getKeyType().getDimSize(getKvHeadsDim()); }
     int64_t getHeadDim() { return getQueryType().getDimSize(3); }
     int64_t getValueHeadDim() { return getValueType().getDimSize(3); }
 

@@ -73,13 +73,15 @@ public:
       outs.push_back(op.getScoresOutput());
     auto main = AttentionOp::create(
         b, loc, TypeRange(ValueRange(outs)), op.getQuery(), op.getKey(),
-        op.getValue(), Value(), Value(), op.getBlocks(), outs,
-        op.getCausalAttr(), b.getF32FloatAttr(op.getScaleValue()),
-        op.getNormalizerAttr(), op.getRmsNormEpsAttr(), op.getBlockSizeAttr(),
+        op.getValue(), Value(), Value(), op.getBlocks(), op.getKvLens(),
+        op.getPageTable(), outs, op.getCausalAttr(),
+        b.getF32FloatAttr(op.getScaleValue()), op.getNormalizerAttr(),
+        op.getRmsNormEpsAttr(), op.getBlockSizeAttr(),
         keepEntropy ? op.getRowEntropyAttr() : nullptr,
         keepColumns ? op.getColumnScoresAttr() : nullptr,
         keepColumns ? op.getScoreDecayAttr() : nullptr,
-        keepColumns ? op.getValueNormAttr() : nullptr);
+        keepColumns ? op.getValueNormAttr() : nullptr,
+        op.getPageLayoutAttr());
     IRMapping map;
     for (auto [from, to] :
          llvm::zip(op->getRegions(), main->getRegions()))
@@ -255,8 +257,9 @@ private:
             b, loc, RankedTensorType::get({sb, heads, len}, f32), dyn)};
     return AttentionOp::create(
         b, loc, TypeRange(ValueRange(outs)), rows, keys, values, Value(),
-        Value(), blocks, outs, causal, b.getF32FloatAttr(op.getScaleValue()),
-        nullptr, nullptr, blockSize, nullptr, nullptr, nullptr, nullptr);
+        Value(), blocks, Value(), Value(), outs, causal,
+        b.getF32FloatAttr(op.getScaleValue()), nullptr, nullptr, blockSize,
+        nullptr, nullptr, nullptr, nullptr, nullptr);
   }
 
   /// A tensor of ones of the given shape (dynamic dims: batch, then length).

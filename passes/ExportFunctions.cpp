@@ -82,8 +82,22 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
   func.walk([&](Operation *op) {
     if (auto attn = dyn_cast<AttentionOp>(op)) {
       Value q = attn.getQuery(), k = attn.getKey();
-      uniteAttentionDims(eq, q, k, attn.getValue(), attn.getOutput(),
-                         attn.getLse());
+      if (attn.isPaged()) {
+        // Pools: [pages, ...] each, the table [batch, max_pages].
+        Value o = attn.getOutput();
+        eq.uniteDims(q, 0, o, 0);
+        eq.uniteDims(q, 2, o, 2);
+        eq.uniteDims(k, 0, attn.getValue(), 0);
+        if (Value lse = attn.getLse())
+          for (unsigned d = 0; d < 3; ++d)
+            eq.uniteDims(q, d, lse, d);
+        eq.uniteDims(q, 0, attn.getPageTable(), 0);
+      } else {
+        uniteAttentionDims(eq, q, k, attn.getValue(), attn.getOutput(),
+                           attn.getLse());
+      }
+      if (Value lens = attn.getKvLens())
+        eq.uniteDims(q, 0, lens, 0);
       if (Value scores = attn.getScoresOutput()) {
         eq.uniteDims(q, 0, scores, 0);
         eq.uniteDims(k, 2, scores, 2);
@@ -497,6 +511,63 @@ struct ExportFunctions
       if (clauses.insert(clause).second)
         sig += ";" + clause;
     }
+
+    // The contents of key lengths and page tables (`lens:L:A.d`,
+    // `pages:T:L:P.d:ps`): the runtime checks them before a call, so they
+    // must be arguments.
+    std::string indexError;
+    func.walk([&](AttentionOp attn) {
+      Value lens = attn.getKvLens();
+      if (!lens || !indexError.empty())
+        return;
+      auto argOf = [&](Value v) -> int {
+        if (auto arg = dyn_cast<BlockArgument>(stripCasts(v));
+            arg && arg.getOwner() == &func.getBody().front())
+          return (int)arg.getArgNumber();
+        return -1;
+      };
+      Value table = attn.getPageTable();
+      int l = argOf(lens), t = table ? argOf(table) : 0;
+      // The pool's pages (dim 0) or the dense keys' length (dim 2) as a
+      // dim of an argument.
+      unsigned d = table ? 0 : 2;
+      std::string extent;
+      if (int a = argOf(attn.getKey()); a >= 0) {
+        extent = std::to_string(a) + "." + std::to_string(d);
+      } else {
+        auto it =
+            argDims.find(eq.leader(DimEquivalence::key(attn.getKey(), d)));
+        if (it != argDims.end())
+          extent = std::to_string(it->second.first) + "." +
+                   std::to_string(it->second.second);
+      }
+      if (l < 0 || t < 0) {
+        attn.emitOpError()
+            << "takes its " << (l < 0 ? "key lengths" : "page table")
+            << " from an argument of the exported function (the runtime "
+               "checks its entries before a call)";
+        indexError = "x";
+        return;
+      }
+      if (extent.empty()) {
+        attn.emitOpError() << "reads a " << (table ? "pool" : "key tensor")
+                           << " whose " << (table ? "pages" : "length")
+                           << " no argument of the exported function gives "
+                              "(the runtime checks the key lengths against "
+                              "it)";
+        indexError = "x";
+        return;
+      }
+      std::string clause =
+          table ? "pages:" + std::to_string(t) + ":" + std::to_string(l) +
+                      ":" + extent + ":" +
+                      std::to_string(attn.getPageSize())
+                : "lens:" + std::to_string(l) + ":" + extent;
+      if (clauses.insert(clause).second)
+        sig += ";" + clause;
+    });
+    if (!indexError.empty())
+      return failure();
 
     // Destination arguments for the results.
     OpBuilder b(ret);

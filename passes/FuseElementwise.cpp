@@ -194,11 +194,13 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
       resultTypes.push_back(lse.getType());
     auto newOp = AttentionOp::create(
         rewriter, op.getLoc(), resultTypes, op.getQuery(), op.getKey(),
-        op.getValue(), op.getQuery2(), op.getKey2(), op.getBlocks(), outputs,
-        op.getCausalAttr(), op.getScaleAttr(), op.getNormalizerAttr(),
-        op.getRmsNormEpsAttr(), op.getBlockSizeAttr(), /*row_entropy=*/nullptr,
+        op.getValue(), op.getQuery2(), op.getKey2(), op.getBlocks(),
+        op.getKvLens(), op.getPageTable(), outputs, op.getCausalAttr(),
+        op.getScaleAttr(), op.getNormalizerAttr(), op.getRmsNormEpsAttr(),
+        op.getBlockSizeAttr(), /*row_entropy=*/nullptr,
         /*column_scores=*/nullptr,
-        /*score_decay=*/nullptr, /*value_norm=*/nullptr);
+        /*score_decay=*/nullptr, /*value_norm=*/nullptr,
+        op.getPageLayoutAttr());
     IRMapping regionMap;
     op.getScore().cloneInto(&newOp.getScore(), regionMap);
     op.getMask().cloneInto(&newOp.getMask(), regionMap);

@@ -216,7 +216,8 @@ static Value rmsNormAsGenerics(OpBuilder &b, Location loc, Value x,
 static LogicalResult unfuseForTraining(AttentionOp op, RewriterBase &rw) {
   if (!op.getQuery2() && !op.getRmsNormEps() && op.getEpilogue().empty())
     return success();
-  if (op.getBlocks() || op.getRowEntropy() || op.getColumnScores())
+  if (op.getBlocks() || op.getRowEntropy() || op.getColumnScores() ||
+      op.getKvLens())
     return success(); // refused with their reason by the adjoint
   Location loc = op.getLoc();
   rw.setInsertionPoint(op);
@@ -233,10 +234,10 @@ static LogicalResult unfuseForTraining(AttentionOp op, RewriterBase &rw) {
       types.push_back(op.getLse().getType());
     }
     auto a = AttentionOp::create(
-        rw, loc, types, q, k, op.getValue(), Value(), Value(), Value(), outs,
-        op.getCausalAttr(), op.getScaleAttr(), op.getNormalizerAttr(),
-        FloatAttr(), IntegerAttr(), UnitAttr(), UnitAttr(), FloatAttr(),
-        UnitAttr());
+        rw, loc, types, q, k, op.getValue(), Value(), Value(), Value(), Value(),
+        Value(), outs, op.getCausalAttr(), op.getScaleAttr(),
+        op.getNormalizerAttr(), FloatAttr(), IntegerAttr(), UnitAttr(),
+        UnitAttr(), FloatAttr(), UnitAttr(), nullptr);
     IRMapping m;
     op.getScore().cloneInto(&a.getScore(), m);
     op.getMask().cloneInto(&a.getMask(), m);

@@ -43,6 +43,10 @@ void expandSideOutputs(RewriterBase &b, AttentionOp op);
 void buildAttentionBackwardCaptures(AttentionBackwardOp op, Value dBuf,
                                     int64_t vectorWidth);
 
+/// Whether attn-tile-attention reads `op`'s per-request key lengths and
+/// page table itself (attn-materialize-pages keep-fused leaves such ops).
+bool tilesThroughPages(AttentionOp op);
+
 /// Name of the function attribute holding the C ABI signature string.
 inline constexpr llvm::StringLiteral kAbiAttrName = "attn.abi";
 

@@ -376,6 +376,52 @@ def AttnLowerAttentionBackwardPass
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnMaterializePagesPass
+    : Pass<"attn-materialize-pages", "func::FuncOp"> {
+  let summary = "Rewrite per-request key lengths and paged caches into a "
+                "dense attention with a mask";
+  let description = [{
+    The portable form of `attn.attention ... kv_lens(...)` and
+    `pages(...)` on tensors, for the backends whose tilers read dense
+    operands only:
+
+    * a paged pool is gathered into a dense `[batch, kv heads,
+      max_pages * page_size, D]` tensor by a `linalg.generic` that reads
+      row `j % page_size` of page `table[b, j / page_size]` (page 0 past the
+      request's length, so that table entries the request does not use are
+      never followed);
+    * the per-request length and the causal flag become mask terms, `j <
+      lens[b]` and `j <= i + lens[b] - Lq` (the bottom-right alignment of
+      each request), and-ed with the op's own mask region.
+
+    The gather costs one copy of every cache row per call: the CPU pipeline
+    runs the pass with `keep-fused`, which leaves the ops that
+    `attn-tile-attention` reads through the page table in place.
+
+    ```mlir
+    %o = attn.attention causal ins(%q, %kp, %vp : tensor<?x8x?x64xf16>,
+            tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>)
+        kv_lens(%lens : tensor<?xi32>) pages(%table : tensor<?x?xi32>)
+        outs(%init : tensor<?x8x?x64xf16>) -> tensor<?x8x?x64xf16>
+    // becomes
+    %k = linalg.generic ... outs(%e : tensor<?x2x?x64xf16>) {
+      ... tensor.extract %table[%b, %n] ... tensor.extract %kp[%page, %r, %g, %d]
+    }
+    %o = attn.attention ins(%q, %k, %v : ...) outs(%init : ...) mask {
+      ... j < lens[b] && j <= i + lens[b] - Lq ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"keepFused", "keep-fused", "bool", /*default=*/"false",
+           "Leave the ops that attn-tile-attention tiles through the page "
+           "table (CPU) in place">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def AttnDecomposeMergePass : Pass<"attn-decompose-merge", "func::FuncOp"> {
   let summary = "Rewrite attn.merge into linalg.generics or parallel loops";
   let description = [{

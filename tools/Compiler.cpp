@@ -7,6 +7,7 @@
 #include "tools/Compiler.h"
 
 #include "codegen/cpu/Passes.h"
+#include "dialect/AttnOps.h"
 #include "codegen/gpu/Passes.h"
 #include "codegen/halide/AOT.h"
 #include "passes/Passes.h"
@@ -298,6 +299,7 @@ mlir::attn::lowerForGPUEmulation(ModuleOp module, llvm::StringRef prefix,
 }
 
 void mlir::attn::buildHalideTensorPasses(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createAttnMaterializePagesPass());
   pm.addNestedPass<func::FuncOp>(createAttnExpandSideOutputsPass());
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeMergePass());

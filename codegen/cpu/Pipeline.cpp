@@ -43,6 +43,11 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeMergePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnExportFunctionsPass());
+  // Paged caches the tiler does not read through their tables (on the CPU,
+  // those it does stay) become dense, once the signature has recorded the
+  // checks of the tables' entries.
+  pm.addNestedPass<func::FuncOp>(
+      createAttnMaterializePagesPass({/*keepFused=*/false}));
 
   // Bufferize: outputs are written in place into the caller's buffers.
   bufferization::OneShotBufferizePassOptions bufferize;

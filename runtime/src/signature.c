@@ -45,8 +45,10 @@ int attnrt_signature_parse(const char *sig, attnrt_arg_info *args,
   while (*p) {
     attnrt_arg_info info;
     memset(&info, 0, sizeof(info));
-    if (strncmp(p, "ge:", 3) == 0) {
-      /* A bound between dims (attnrt_validate checks it), not an argument. */
+    if (strncmp(p, "ge:", 3) == 0 || strncmp(p, "pages:", 6) == 0 ||
+        strncmp(p, "lens:", 5) == 0) {
+      /* A bound between dims or on an index tensor's contents
+         (attnrt_validate checks it), not an argument. */
       p += strcspn(p, ";");
       if (*p == ';')
         ++p;
@@ -199,6 +201,137 @@ static int check_bounds(const char *sig, const attnrt_arg_info *infos,
   return ATTNRT_OK;
 }
 
+/* The n int32 values of `t`: in place on the CPU, copied from a CUDA
+   device into `*copy` (malloc'ed; the caller frees it). */
+static int read_i32(const DLTensor *t, int device_type, int64_t n,
+                    const int32_t **values, int32_t **copy) {
+  const char *src = (const char *)t->data + t->byte_offset;
+  *copy = NULL;
+  *values = (const int32_t *)src;
+  if (device_type != kDLCUDA || n == 0)
+    return ATTNRT_OK;
+  *copy = (int32_t *)malloc((size_t)n * sizeof(int32_t));
+  if (!*copy)
+    return attnrt_set_error(ATTNRT_INTERNAL,
+                            "no memory to check a page table");
+  *values = *copy;
+  return attnrt_cuda_copy_to_host(t->device.device_id, *copy, src,
+                                  (size_t)n * sizeof(int32_t));
+}
+
+/* Checks the clauses on index contents, on arguments whose shapes are
+   validated: "lens:L:A.d" (every per-request key length L[b] in
+   [0, dim d of A]) and "pages:T:L:P.d:ps" (L[b] in [0, T.shape[1] * ps],
+   and the entries T[b, n] of the pages each request uses,
+   n < ceil(L[b] / ps), in [0, dim d of P), the pool's pages). A kernel
+   then never follows an entry out of its pool. */
+static int check_indices(const char *sig, const attnrt_arg_info *infos,
+                         int32_t n, DLTensor *const *args, int device_type) {
+  char name[32], other[32];
+  for (const char *p = sig; *p;) {
+    const char *field = p;
+    p += strcspn(p, ";");
+    const char *next = *p == ';' ? p + 1 : p;
+    int is_pages = strncmp(field, "pages:", 6) == 0;
+    int is_lens = strncmp(field, "lens:", 5) == 0;
+    if (!is_pages && !is_lens) {
+      p = next;
+      continue;
+    }
+    char *end;
+    const char *q = field + (is_pages ? 6 : 5);
+    long table = -1, lens, pool = -1, dim = 0;
+    long long ps = 1;
+    if (is_pages) {
+      table = strtol(q, &end, 10);
+      q = end + 1;
+    }
+    lens = strtol(q, &end, 10);
+    q = end + 1;
+    pool = strtol(q, &end, 10);
+    int ok = *end == '.';
+    if (ok)
+      dim = strtol(end + 1, &end, 10);
+    if (is_pages)
+      ps = *end == ':' ? strtoll(end + 1, &end, 10) : 0;
+    if (!ok || lens < 0 || lens >= n || pool < 0 || pool >= n ||
+        table >= n || ps <= 0 || infos[lens].ndim != 1 ||
+        infos[lens].dtype.code != kDLInt || infos[lens].dtype.bits != 32 ||
+        (is_pages && (table < 0 || infos[table].ndim != 2 ||
+                      infos[table].dtype.code != kDLInt ||
+                      infos[table].dtype.bits != 32)) ||
+        dim < 0 || dim >= infos[pool].ndim)
+      return attnrt_set_error(ATTNRT_INTERNAL,
+                              "malformed signature clause at '%.20s'", field);
+    const DLTensor *lt = args[lens];
+    int64_t batch = lt->shape[0];
+    int64_t cols = is_pages ? args[table]->shape[1] : 0;
+    int64_t capacity =
+        is_pages ? cols * (int64_t)ps : args[pool]->shape[dim];
+    int64_t pages = is_pages ? args[pool]->shape[dim] : 0;
+    if (is_pages && cols > 0 && pages == 0) {
+      describe_arg(infos, n, (int32_t)pool, name, sizeof(name));
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                              "%s: a page pool needs at least one page "
+                              "(the page table has %lld columns)",
+                              name, (long long)cols);
+    }
+    const int32_t *buf = NULL, *entries = NULL;
+    int32_t *copy1 = NULL, *copy2 = NULL;
+    int status = read_i32(lt, device_type, batch, &buf, &copy1);
+    if (status == ATTNRT_OK && is_pages)
+      status =
+          read_i32(args[table], device_type, batch * cols, &entries, &copy2);
+    for (int64_t b = 0; status == ATTNRT_OK && b < batch; ++b) {
+      int64_t len = buf[b];
+      if (len < 0 || len > capacity) {
+        describe_arg(infos, n, (int32_t)lens, name, sizeof(name));
+        if (is_pages) {
+          describe_arg(infos, n, (int32_t)table, other, sizeof(other));
+          status = attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: key length %lld of request %lld is outside [0, %lld] "
+              "(the %lld pages of %lld keys per request that %s holds)",
+              name, (long long)len, (long long)b, (long long)capacity,
+              (long long)cols, ps, other);
+        } else {
+          describe_arg(infos, n, (int32_t)pool, other, sizeof(other));
+          status = attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: key length %lld of request %lld is outside [0, %lld] (dim "
+              "%ld of %s)",
+              name, (long long)len, (long long)b, (long long)capacity, dim,
+              other);
+        }
+        break;
+      }
+      if (!is_pages)
+        continue;
+      int64_t used = (len + ps - 1) / ps;
+      for (int64_t c = 0; c < used; ++c) {
+        int64_t e = entries[b * cols + c];
+        if (e < 0 || e >= pages) {
+          describe_arg(infos, n, (int32_t)table, name, sizeof(name));
+          describe_arg(infos, n, (int32_t)pool, other, sizeof(other));
+          status = attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: page table entry [%lld, %lld] is %lld, outside the %lld "
+              "pages of the pool (%s); request %lld has %lld keys",
+              name, (long long)b, (long long)c, (long long)e,
+              (long long)pages, other, (long long)b, (long long)len);
+          break;
+        }
+      }
+    }
+    free(copy1);
+    free(copy2);
+    if (status != ATTNRT_OK)
+      return status;
+    p = next;
+  }
+  return ATTNRT_OK;
+}
+
 /* Binding of dim symbols to sizes while checking a call. */
 typedef struct symbol_binding {
   int64_t size;
@@ -325,6 +458,9 @@ int attnrt_validate_device(const char *sig, DLTensor *const *args,
   }
 
   status = check_bounds(sig, infos, n, args);
+  if (status != ATTNRT_OK)
+    return status;
+  status = check_indices(sig, infos, n, args, device_type);
   if (status != ATTNRT_OK)
     return status;
 

@@ -22,3 +22,28 @@ func.func @region_reads_past_a_static_bias(%q: tensor<1x2x8x16xf32>, %bias: tens
       } -> tensor<1x2x8x16xf32>
   return %o : tensor<1x2x8x16xf32>
 }
+
+// -----
+
+// The runtime checks a page table's entries before a call: it must be an
+// argument, not computed inside the function.
+func.func @computed_table(%q: tensor<2x2x1x8xf32>, %k: tensor<5x4x1x8xf32>, %lens: tensor<2xi32>, %t: tensor<2x3xi32>) -> tensor<2x2x1x8xf32> {
+  %init = tensor.empty() : tensor<2x2x1x8xf32>
+  %t2 = arith.addi %t, %t : tensor<2x3xi32>
+  // expected-error @+1 {{takes its page table from an argument of the exported function (the runtime checks its entries before a call)}}
+  %o = attn.attention ins(%q, %k, %k : tensor<2x2x1x8xf32>, tensor<5x4x1x8xf32>, tensor<5x4x1x8xf32>)
+      kv_lens(%lens : tensor<2xi32>) pages(%t2 : tensor<2x3xi32>)
+      outs(%init : tensor<2x2x1x8xf32>) -> tensor<2x2x1x8xf32>
+  return %o : tensor<2x2x1x8xf32>
+}
+
+// -----
+
+func.func @computed_lens(%q: tensor<2x2x1x8xf32>, %k: tensor<2x1x6x8xf32>, %lens: tensor<2xi32>) -> tensor<2x2x1x8xf32> {
+  %init = tensor.empty() : tensor<2x2x1x8xf32>
+  %l2 = arith.addi %lens, %lens : tensor<2xi32>
+  // expected-error @+1 {{takes its key lengths from an argument of the exported function (the runtime checks its entries before a call)}}
+  %o = attn.attention ins(%q, %k, %k : tensor<2x2x1x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>)
+      kv_lens(%l2 : tensor<2xi32>) outs(%init : tensor<2x2x1x8xf32>) -> tensor<2x2x1x8xf32>
+  return %o : tensor<2x2x1x8xf32>
+}

@@ -659,8 +659,63 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   if (!op.hasPureTensorSemantics())
     return op.emitOpError("the reference runs attention on tensors only");
   const Tensor &q = *env.lookup(op.getQuery()).t;
-  const Tensor &k = *env.lookup(op.getKey()).t;
-  const Tensor &v = *env.lookup(op.getValue()).t;
+  // Per-request key lengths, checked; a paged pool read through its table
+  // into the logical [B, Hkv, max_pages * page_size, D] keys and values
+  // (every entry a request uses checked against the pool).
+  std::vector<int64_t> lens;
+  Tensor pagedK, pagedV;
+  if (Value l = op.getKvLens()) {
+    const Tensor &lt = *env.lookup(l).t;
+    int64_t capacity = 0;
+    const Tensor *table = nullptr;
+    if (op.isPaged()) {
+      table = env.lookup(op.getPageTable()).t.get();
+      capacity = table->shape[1] * op.getPageSize();
+    } else {
+      capacity = env.lookup(op.getKey()).t->shape[2];
+    }
+    if (lt.shape[0] != q.shape[0] || (table && table->shape[0] != q.shape[0]))
+      return op.emitOpError("key lengths or page table disagree with the "
+                            "query's batch at run time");
+    for (int64_t b = 0; b < q.shape[0]; ++b) {
+      double x = lt.data[b];
+      if (x < 0 || x > static_cast<double>(capacity))
+        return op.emitOpError()
+               << "key length " << static_cast<int64_t>(x) << " of request "
+               << b << " is outside [0, " << capacity << "] (the "
+               << (table ? "page table's capacity" : "key length") << ")";
+      lens.push_back(static_cast<int64_t>(x));
+    }
+    if (table) {
+      int64_t ps = op.getPageSize();
+      bool nhd = op.getPageLayout() == PageLayout::nhd;
+      for (auto [poolValue, dense] :
+           {std::pair{op.getKey(), &pagedK}, {op.getValue(), &pagedV}}) {
+        const Tensor &pool = *env.lookup(poolValue).t;
+        int64_t pages = pool.shape[0], hkv = op.getNumKvHeads();
+        int64_t dd = pool.shape[3];
+        dense->shape = {q.shape[0], hkv, capacity, dd};
+        dense->data.assign(q.shape[0] * hkv * capacity * dd, 0.0);
+        for (int64_t b = 0; b < q.shape[0]; ++b)
+          for (int64_t j = 0; j < lens[b]; ++j) {
+            double e = table->data[b * table->shape[1] + j / ps];
+            if (e < 0 || e >= static_cast<double>(pages))
+              return op.emitOpError()
+                     << "page table entry [" << b << ", " << j / ps
+                     << "] is " << static_cast<int64_t>(e)
+                     << ", outside the pool's " << pages << " pages";
+            int64_t page = static_cast<int64_t>(e), r = j % ps;
+            for (int64_t g = 0; g < hkv; ++g)
+              for (int64_t c = 0; c < dd; ++c)
+                dense->data[dense->linear({b, g, j, c})] =
+                    pool.data[nhd ? pool.linear({page, r, g, c})
+                                  : pool.linear({page, g, r, c})];
+          }
+      }
+    }
+  }
+  const Tensor &k = op.isPaged() ? pagedK : *env.lookup(op.getKey()).t;
+  const Tensor &v = op.isPaged() ? pagedV : *env.lookup(op.getValue()).t;
   auto out = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
   std::shared_ptr<Tensor> lse;
   if (Value l = op.getLse())
@@ -721,8 +776,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     const double *qi = &qt.data[((b * H + h) * Lq + i) * D];
     double m = -std::numeric_limits<double>::infinity();
     bool any = false;
+    // This request's keys (all of the operand's without kv_lens).
+    int64_t lkb = lens.empty() ? Lk : lens[b];
     for (int64_t j = 0; j < Lk; ++j) {
-      bool visible = !op.getCausal() || j <= i + (Lk - Lq);
+      bool visible = j < lkb && (!op.getCausal() || j <= i + (lkb - Lq));
       if (visible && blocks) {
         bool chosen = false;
         for (int64_t c = 0; c < blockK; ++c)

@@ -1,0 +1,332 @@
+"""attn.attention with per-request key lengths (kv_lens) and paged K/V
+caches (pages(...), nhd and hnd pools) on every backend, against float64
+NumPy written from the math (docs/serving.md):
+
+  request b has lens[b] keys; key j is row j % ps of page table[b, j // ps]
+  of the pool; row i of its Lq queries sees key j iff j < lens[b] and
+  (causal) j <= i + lens[b] - Lq; a row that sees nothing gives 0, LSE -inf.
+
+The pages are shuffled, shared between requests (a common prefix), the last
+ones partly filled, some requests empty; table entries past a request's
+pages hold garbage (-7, 10**6) that must never be read. With --errors, bad
+tables and lengths must be clean run-time errors naming the argument.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from check_attention import round_bf16, bf16_to_f32  # noqa: E402
+
+p = argparse.ArgumentParser()
+p.add_argument("--attn-run", required=True)
+p.add_argument("--workdir", required=True)
+p.add_argument("--backends", default="cpu,reference")
+p.add_argument("--configs", default="all",
+               help="comma-separated config names, or all")
+p.add_argument("--errors", action="store_true",
+               help="check bad page tables and lengths instead")
+args = p.parse_args()
+os.makedirs(args.workdir, exist_ok=True)
+rng = np.random.default_rng(11)
+failed = False
+
+TOL = {"f32": 2e-5, "f16": 2e-3, "bf16": 1.6e-2}
+
+
+def quantize(x, dtype):
+    """(array to save, float64 values the kernel sees)."""
+    if dtype == "f32":
+        v = x.astype(np.float32)
+        return v, v.astype(np.float64)
+    if dtype == "f16":
+        v = x.astype(np.float16)
+        return v, v.astype(np.float64)
+    bits, v = round_bf16(x.astype(np.float32))
+    return bits, v.astype(np.float64)
+
+
+def load(path, dtype):
+    a = np.load(path)
+    if dtype == "bf16":
+        return bf16_to_f32(a).astype(np.float64)
+    return a.astype(np.float64)
+
+
+# name: dtype, layout (nhd/hnd/dense), page size, Hq, Hkv, D, Lq, lens,
+#       causal, extra ("lse", "score" = a logical-position bias, "mask" =
+#       a logical-position window)
+CONFIGS = {
+    "decode_nhd16_f32": ("f32", "nhd", 16, 8, 2, 64, 1, [0, 1, 37, 100, 16],
+                         True, ("lse",)),
+    "chunk_hnd1_f16": ("f16", "hnd", 1, 4, 2, 32, 3, [3, 5, 20], True,
+                       ("lse",)),
+    "prefill_nhd64_bf16": ("bf16", "nhd", 64, 4, 4, 128, 5, [0, 64, 200],
+                           False, ("lse",)),
+    "decode_hnd128_f32": ("f32", "hnd", 128, 4, 1, 32, 1, [1, 300], True,
+                          ("score", "mask")),
+    "chunk_nhd16_f16_regions": ("f16", "nhd", 16, 6, 3, 64, 4,
+                                [4, 33, 0, 77], True, ("score", "mask", "lse")),
+    "dense_lens_f32": ("f32", "dense", 0, 4, 2, 16, 4, [0, 17, 50], True,
+                       ("lse",)),
+}
+
+
+def mlir_for(name, cfg, maxlen=None):
+    dtype, layout, ps, hq, hkv, d, lq, lens, causal, extra = cfg
+    if layout == "nhd":
+        pool = f"tensor<?x{ps}x{hkv}x{d}x{dtype}>"
+    elif layout == "hnd":
+        pool = f"tensor<?x{hkv}x{ps}x{d}x{dtype}>"
+    else:
+        pool = f"tensor<?x{hkv}x?x{d}x{dtype}>"
+    qt = f"tensor<?x{hq}x?x{d}x{dtype}>"
+    lse = "lse" in extra
+    ins = [f"%q: {qt}", f"%k: {pool}", f"%v: {pool}", "%lens: tensor<?xi32>"]
+    if layout != "dense":
+        ins.append("%table: tensor<?x?xi32>")
+    res = [qt] + (["tensor<?x" + str(hq) + "x?xf32>"] if lse else [])
+    lines = [f"func.func @{name}({', '.join(ins)}) -> ({', '.join(res)}) {{",
+             "  %c0 = arith.constant 0 : index",
+             "  %c2 = arith.constant 2 : index",
+             f"  %b = tensor.dim %q, %c0 : {qt}",
+             f"  %l = tensor.dim %q, %c2 : {qt}",
+             f"  %o0 = tensor.empty(%b, %l) : {qt}"]
+    outs, otypes = ["%o0"], [qt]
+    if lse:
+        lines.append(f"  %s0 = tensor.empty(%b, %l) : tensor<?x{hq}x?xf32>")
+        outs.append("%s0")
+        otypes.append(f"tensor<?x{hq}x?xf32>")
+    clause = "kv_lens(%lens : tensor<?xi32>)"
+    if layout != "dense":
+        clause += " pages(%table : tensor<?x?xi32>)"
+        if layout == "hnd":
+            clause += " page_layout(hnd)"
+    head = "causal " if causal else ""
+    res_names = "%o" + (", %s" if lse else "")
+    lines.append(f"  {res_names} = attn.attention {head}ins(%q, %k, %v : {qt}, "
+                 f"{pool}, {pool}) {clause} outs({', '.join(outs)} : "
+                 f"{', '.join(otypes)})")
+    if "score" in extra:
+        # A bias by logical key position: -0.01 j.
+        lines += ["    score {",
+                  "    ^bb0(%s: f32, %bb: index, %h: index, %i: index, %j: index):",
+                  "      %ji = arith.index_cast %j : index to i32",
+                  "      %jf = arith.sitofp %ji : i32 to f32",
+                  "      %c = arith.constant -0.01 : f32",
+                  "      %t = arith.mulf %jf, %c : f32",
+                  "      %r = arith.addf %s, %t : f32",
+                  "      attn.yield %r : f32",
+                  "    }"]
+    if "mask" in extra:
+        # A window on logical positions: key j visible iff j >= 3 * i.
+        lines += ["    mask {",
+                  "    ^bb0(%bb: index, %h: index, %i: index, %j: index):",
+                  "      %c3 = arith.constant 3 : index",
+                  "      %t = arith.muli %i, %c3 : index",
+                  "      %r = arith.cmpi uge, %j, %t : index",
+                  "      attn.yield %r : i1",
+                  "    }"]
+    lines.append(f"    -> {', '.join(otypes)}")
+    lines.append(f"  return {res_names} : {', '.join(res)}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def build_case(cfg):
+    """Inputs (saved arrays), and the float64 logical K, V per request."""
+    dtype, layout, ps, hq, hkv, d, lq, lens, causal, extra = cfg
+    bsz = len(lens)
+    q_s, q = quantize(rng.standard_normal((bsz, hq, lq, d)), dtype)
+    lens_a = np.array(lens, dtype=np.int32)
+    if layout == "dense":
+        lmax = max(lens) + 3
+        k_s, k = quantize(rng.standard_normal((bsz, hkv, lmax, d)), dtype)
+        v_s, v = quantize(rng.standard_normal((bsz, hkv, lmax, d)), dtype)
+        logical = [(k[b, :, :lens[b]], v[b, :, :lens[b]]) for b in range(bsz)]
+        return [q_s, k_s, v_s, lens_a], q, logical
+    npages = [(n + ps - 1) // ps for n in lens]
+    # Requests 0 and 1 share their first page when both fill it (a prefix).
+    shared = min(npages[0], npages[1]) if bsz > 1 else 0
+    shared = 1 if shared and lens[0] >= ps and lens[1] >= ps else 0
+    total = sum(npages) - shared + 2  # two pages nobody uses
+    perm = rng.permutation(total)
+    maxp = max(npages) + 2
+    table = np.full((bsz, maxp), -7, dtype=np.int32)
+    table[:, -1] = 10**6
+    nxt = 0
+    for b in range(bsz):
+        for c in range(npages[b]):
+            if b == 1 and c < shared:
+                table[b, c] = table[0, c]
+                continue
+            table[b, c] = perm[nxt]
+            nxt += 1
+    shape = (total, ps, hkv, d) if layout == "nhd" else (total, hkv, ps, d)
+    k_s, k = quantize(rng.standard_normal(shape), dtype)
+    v_s, v = quantize(rng.standard_normal(shape), dtype)
+    logical = []
+    for b in range(bsz):
+        ks, vs = [], []
+        for j in range(lens[b]):
+            pg, r = table[b, j // ps], j % ps
+            if layout == "nhd":
+                ks.append(k[pg, r]), vs.append(v[pg, r])
+            else:
+                ks.append(k[pg, :, r]), vs.append(v[pg, :, r])
+        kb = np.stack(ks, 1) if ks else np.zeros((hkv, 0, d))
+        vb = np.stack(vs, 1) if vs else np.zeros((hkv, 0, d))
+        logical.append((kb, vb))
+    return [q_s, k_s, v_s, lens_a, table], q, logical
+
+
+def reference(cfg, q, logical):
+    dtype, layout, ps, hq, hkv, d, lq, lens, causal, extra = cfg
+    bsz = len(lens)
+    out = np.zeros((bsz, hq, lq, d))
+    lse = np.full((bsz, hq, lq), -np.inf)
+    scale = 1.0 / np.sqrt(d)
+    for b in range(bsz):
+        kb, vb = logical[b]
+        n = lens[b]
+        j = np.arange(n)
+        for h in range(hq):
+            g = h // (hq // hkv)
+            for i in range(lq):
+                s = scale * (kb[g] @ q[b, h, i]) if n else np.zeros(0)
+                vis = np.ones(n, bool)
+                if causal:
+                    vis &= j <= i + n - lq
+                if "score" in extra:
+                    s = s - 0.01 * j
+                if "mask" in extra:
+                    vis &= j >= 3 * i
+                if not vis.any():
+                    continue
+                m = s[vis].max()
+                w = np.exp(s[vis] - m)
+                out[b, h, i] = w @ vb[g][vis] / w.sum()
+                lse[b, h, i] = m + np.log(w.sum())
+    return out, lse
+
+
+def run(src, fn, backend, inputs, nout):
+    paths = []
+    for k, a in enumerate(inputs):
+        path = os.path.join(args.workdir, f"{fn}_in{k}.npy")
+        np.save(path, a)
+        paths.append("--input=@" + path)
+    outs = [os.path.join(args.workdir, f"{fn}_{backend}_{k}.npy")
+            for k in range(nout)]
+    cmd = [args.attn_run, src, "--function=" + fn, "--backend=" + backend]
+    cmd += paths + ["--output=@" + o for o in outs]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    return r, outs
+
+
+def report(what, got, want, tol):
+    global failed
+    fin = np.isfinite(want)
+    same_inf = np.array_equal(np.isneginf(got), np.isneginf(want))
+    err = np.abs(got[fin] - want[fin]).max() if fin.any() else 0.0
+    ok = same_inf and err <= tol and not np.isnan(got).any()
+    failed |= not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {what}: err {err:.1e} (tol {tol:.0e})")
+
+
+def check_values():
+    names = list(CONFIGS) if args.configs == "all" else args.configs.split(",")
+    src = os.path.join(args.workdir, "paged.mlir")
+    with open(src, "w") as f:
+        for name in names:
+            f.write(mlir_for(name, CONFIGS[name]))
+    for name in names:
+        cfg = CONFIGS[name]
+        inputs, q, logical = build_case(cfg)
+        want_o, want_l = reference(cfg, q, logical)
+        lse = "lse" in cfg[9]
+        for backend in args.backends.split(","):
+            tol = TOL[cfg[0]]
+            if backend in ("cuda", "gpu-emulation"):
+                # Tensor cores take f32 operands and the probabilities
+                # rounded to f16 (unit roundoff 2^-11), as check_attention.
+                tol = max(tol, 5e-3)
+            r, outs = run(src, name, backend, inputs, 2 if lse else 1)
+            if r.returncode:
+                global failed
+                failed = True
+                print(f"FAIL {name} {backend}: {r.stderr.strip()}")
+                continue
+            report(f"{name} {backend} output", load(outs[0], cfg[0]), want_o,
+                   tol)
+            if lse:
+                report(f"{name} {backend} lse", np.load(outs[1]).astype(
+                    np.float64), want_l, tol)
+
+
+def check_errors():
+    """Bad tables and lengths: a non-zero exit and a message naming the
+    argument, on every backend, never a crash or a read out of the pool."""
+    global failed
+    name = "decode_nhd16_f32"
+    cfg = CONFIGS[name]
+    src = os.path.join(args.workdir, "paged_errors.mlir")
+    with open(src, "w") as f:
+        f.write(mlir_for(name, cfg))
+        f.write(mlir_for("dense_lens_f32", CONFIGS["dense_lens_f32"]))
+    inputs, _, _ = build_case(cfg)
+    pages = inputs[1].shape[0]
+    cases = []
+    bad = [a.copy() for a in inputs]
+    bad[4][2, 1] = pages  # request 2 (37 keys) uses pages 0..2
+    cases.append(("entry past the pool", name, bad,
+                  f"page table entry [2, 1] is {pages}, outside the"))
+    bad = [a.copy() for a in inputs]
+    bad[4][3, 0] = -1
+    cases.append(("negative entry", name, bad,
+                  "page table entry [3, 0] is -1, outside the"))
+    bad = [a.copy() for a in inputs]
+    cap = bad[4].shape[1] * 16
+    bad[3][1] = cap + 1
+    cases.append(("length past the table", name, bad,
+                  f"key length {cap + 1} of request 1 is outside [0, {cap}]"))
+    bad = [a.copy() for a in inputs]
+    bad[3][0] = -3
+    cases.append(("negative length", name, bad,
+                  "key length -3 of request 0 is outside [0, "))
+    dense, _, _ = build_case(CONFIGS["dense_lens_f32"])
+    dense[3][2] = dense[1].shape[2] + 1
+    cases.append(("dense length past the keys", "dense_lens_f32", dense,
+                  f"key length {dense[1].shape[2] + 1} of request 2 "
+                  f"is outside [0, {dense[1].shape[2]}]"))
+    for what, fn, ins, message in cases:
+        for backend in args.backends.split(","):
+            r, _ = run(src, fn, backend, ins, 2)
+            # The runtime names the argument ("input 4: ..."); the
+            # reference interpreter points at the op.
+            where = "error: input " if backend != "reference" else \
+                "'attn.attention' op "
+            ok = r.returncode > 0 and message in r.stderr and \
+                where in r.stderr
+            failed |= not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {what} {backend}: "
+                  f"rc {r.returncode}: {r.stderr.strip()[:200]}")
+    # Garbage past every request's pages is never read: a clean run.
+    for backend in args.backends.split(","):
+        r, _ = run(src, name, backend, inputs, 2)
+        ok = r.returncode == 0
+        failed |= not ok
+        print(f"{'ok  ' if ok else 'FAIL'} unused garbage entries {backend}: "
+              f"rc {r.returncode} {r.stderr.strip()[:200]}")
+
+
+if args.errors:
+    check_errors()
+else:
+    check_values()
+print("FAILED" if failed else "all ok")
+sys.exit(1 if failed else 0)
