@@ -77,6 +77,117 @@ static Value rowTile(OpBuilder &b, Location loc, Value src, Value bb, Value h,
                   {ShapedType::kDynamic, cols});
 }
 
+/// Where a key tile's rows come from: the dense [B, Hkv, L, D] operands, or
+/// the pages of a paged pool. A tile of a page size that `tk` divides is a
+/// view into one page (tiles start at multiples of `tk`); with smaller
+/// pages (below 8 keys, where one-page tiles would be too short) its rows
+/// are gathered into a stack tile first.
+struct KeySource {
+  /// Smallest key tile read straight from a page.
+  static constexpr int64_t kMinPageTile = 8;
+
+  mutable AttentionOp op;
+  int64_t tk = 0;        // the key tile (divides the page size if direct)
+  int64_t pageSize = 0;  // 0: dense operands
+  bool gather = false;
+
+  KeySource(AttentionOp op, int64_t tileKeys) : op(op), tk(tileKeys) {
+    if (!op.isPaged())
+      return;
+    pageSize = op.getPageSize();
+    int64_t g = std::gcd(tk, pageSize);
+    if (g >= kMinPageTile)
+      tk = g;
+    else
+      gather = true;
+  }
+  bool paged() const { return pageSize > 0; }
+  /// Tiles never straddle a page: interval bounds must be tile-aligned.
+  bool alignedTiles() const { return paged() && !gather; }
+
+  /// Request `bb`'s key count: kv_lens[bb], or the dense operand's length.
+  Value length(OpBuilder &b, Location loc, Value bb) const {
+    if (Value lens = op.getKvLens())
+      return arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          memref::LoadOp::create(b, loc, lens, ValueRange{bb}));
+    return memref::DimOp::create(b, loc, op.getKey(), 2);
+  }
+  /// Keys a request may have: the table's capacity or the operand's length.
+  Value capacity(OpBuilder &b, Location loc) const {
+    if (!paged())
+      return memref::DimOp::create(b, loc, op.getKey(), 2);
+    return arith::MulIOp::create(
+        b, loc, memref::DimOp::create(b, loc, op.getPageTable(), 1),
+        arith::ConstantIndexOp::create(b, loc, pageSize));
+  }
+
+  /// Stack tiles for gathered keys and values ([tk, D] and [tk, Dv]; null
+  /// unless gathering), allocated once outside the key loop.
+  std::pair<Value, Value> allocGatherTiles(OpBuilder &b, Location loc) const {
+    if (!gather)
+      return {};
+    auto tileOf = [&](Value src) -> Value {
+      auto t = cast<MemRefType>(src.getType());
+      return memref::AllocaOp::create(
+          b, loc, MemRefType::get({tk, t.getDimSize(3)}, t.getElementType()));
+    };
+    return {tileOf(op.getKey()), tileOf(op.getValue())};
+  }
+
+  /// The [nk, cols] tile of keys [k0, k0 + nk) of request `bb`, KV head
+  /// `hk`, of `src` (the key or value operand); `scratch` is its gather
+  /// tile.
+  Value tile(OpBuilder &b, Location loc, Value src, Value bb, Value hk,
+             Value k0, Value nk, Value scratch) const {
+    if (!paged())
+      return rowTile(b, loc, src, bb, hk, k0, nk);
+    int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
+    bool nhd = op.getPageLayout() == PageLayout::nhd;
+    Value ps = arith::ConstantIndexOp::create(b, loc, pageSize);
+    OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
+    // Rows [j, j + n) of one page, as [n, cols] (or one row as [cols]).
+    auto rowsAt = [&](OpBuilder &b, Value j, OpFoldResult n,
+                      ArrayRef<int64_t> shape) -> Value {
+      Value page = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          memref::LoadOp::create(
+              b, loc, op.getPageTable(),
+              ValueRange{bb, arith::DivUIOp::create(b, loc, j, ps)}));
+      Value r = arith::RemUIOp::create(b, loc, j, ps);
+      SmallVector<OpFoldResult> offsets =
+          nhd ? SmallVector<OpFoldResult>{page, r, hk, zero}
+              : SmallVector<OpFoldResult>{page, hk, r, zero};
+      SmallVector<OpFoldResult> sizes =
+          nhd ? SmallVector<OpFoldResult>{one, n, one, b.getIndexAttr(cols)}
+              : SmallVector<OpFoldResult>{one, one, n, b.getIndexAttr(cols)};
+      return tileView(b, loc, src, offsets, sizes, shape);
+    };
+    if (!gather)
+      return rowsAt(b, k0, nk, {ShapedType::kDynamic, cols});
+    // Row by row through the table into the stack tile.
+    Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+    Value cCols = arith::ConstantIndexOp::create(b, loc, cols);
+    scf::ForOp::create(
+        b, loc, c0, nk, c1, ValueRange{},
+        [&](OpBuilder &lb, Location, Value r, ValueRange) {
+          Value row =
+              rowsAt(lb, arith::AddIOp::create(lb, loc, k0, r), one, {cols});
+          scf::ForOp::create(
+              lb, loc, c0, cCols, c1, ValueRange{},
+              [&](OpBuilder &ib, Location, Value c, ValueRange) {
+                Value x = memref::LoadOp::create(ib, loc, row, ValueRange{c});
+                memref::StoreOp::create(ib, loc, x, scratch, ValueRange{r, c});
+                scf::YieldOp::create(ib, loc);
+              });
+          scf::YieldOp::create(lb, loc);
+        });
+    return tileView(b, loc, scratch, {zero, zero}, {nk, b.getIndexAttr(cols)},
+                    {ShapedType::kDynamic, cols});
+  }
+};
+
 /// Emits one key-tile step for a query tile: the tile classification from
 /// the mask (causal included when `causalOffset` is set) and the
 /// attn.tile_attend ops of its full and partial cases.
@@ -504,16 +615,23 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
   int64_t blockSize = sel ? *op.getBlockSize() : 0;
   if (sel)
     tk = std::gcd(tk, blockSize);
+  // Paged keys: tiles within a page (or gathered); per-request lengths:
+  // the key count and causal offset are the request's (set per batch
+  // entry below).
+  KeySource keys(op, tk);
+  tk = keys.tk;
+  bool perRequest = bool(op.getKvLens());
   Value c1 = cst(1);
   Value batch = memref::DimOp::create(b, loc, q, 0);
   Value lq = memref::DimOp::create(b, loc, q, 2);
-  Value lk = memref::DimOp::create(b, loc, k, 2);
+  Value lk = perRequest ? Value() : keys.length(b, loc, Value());
   auto ceilDiv = [&](Value x, Value t) -> Value {
     Value n =
         arith::AddIOp::create(b, loc, x, arith::SubIOp::create(b, loc, t, c1));
     return arith::DivUIOp::create(b, loc, n, t);
   };
-  Value causalOffset = arith::SubIOp::create(b, loc, lk, lq);
+  Value causalOffset =
+      perRequest ? Value() : arith::SubIOp::create(b, loc, lk, lq).getResult();
   bool columns = bool(op.getScoresOutput());
 
   // The keys of a query tile as intervals derived from the mask (a band:
@@ -522,7 +640,9 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
   // key. A fused column_scores indexes its buffers by aligned key tile and
   // a block selection aligns tiles with blocks: both keep the full loop.
   bool keyRanges = !columns && !sel;
-  if (keyRanges) {
+  // (With per-request lengths the band's width is not known here: the
+  // default tiles.)
+  if (keyRanges && !perRequest) {
     Region maskRegion;
     if (buildMaskRegion(b, loc, op, causalOffset, maskRegion)) {
       // A narrow band: query and key tiles of about half its width (at
@@ -543,7 +663,7 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
   }
   Value ctq = cst(tq), ctk = cst(tk);
   Value numQTiles = ceilDiv(lq, ctq);
-  Value numKTiles = ceilDiv(lk, ctk);
+  Value numKTiles = perRequest ? Value() : ceilDiv(lk, ctk);
 
   // Fused column_scores: each parallel iteration owns a chunk of the query
   // tiles (every chunks-th one, which balances causal work) and a row of
@@ -571,6 +691,12 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
   b.setInsertionPointToStart(body);
   Value bb = body->getArgument(0), h = body->getArgument(1),
         qt = body->getArgument(2);
+  if (perRequest) {
+    lk = keys.length(b, loc, bb);
+    causalOffset = arith::SubIOp::create(b, loc, lk, lq);
+    numKTiles = ceilDiv(lk, ctk);
+  }
+  auto [kScratch, vScratch] = keys.allocGatherTiles(b, loc);
 
   // Online-softmax state of this query tile.
   std::array<Value, 3> state = allocState(b, loc, tq, dv);
@@ -733,6 +859,30 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
         n1 = tiles(lo1, hi1);
         loopEnd = arith::AddIOp::create(b, loc, n1, tiles(lo2, hi2));
       }
+      if (keys.alignedTiles() && lo1) {
+        // Tiles must not straddle pages: widen the intervals to tile
+        // boundaries (the mask hides the extra keys; the length bounds
+        // them), the second starting where the widened first ends.
+        auto down = [&](Value x) -> Value {
+          return arith::MulIOp::create(b, loc,
+                                       arith::DivUIOp::create(b, loc, x, ctk),
+                                       ctk);
+        };
+        auto up = [&](Value x) -> Value {
+          return arith::MinSIOp::create(b, loc, down(arith::AddIOp::create(
+                                                    b, loc, x,
+                                                    cst(tk - 1))),
+                                        lk);
+        };
+        lo1 = down(lo1);
+        hi1 = arith::MaxSIOp::create(b, loc, up(hi1), lo1);
+        loopEnd = n1 = tiles(lo1, hi1);
+        if (lo2) {
+          lo2 = arith::MaxSIOp::create(b, loc, down(lo2), hi1);
+          hi2 = arith::MaxSIOp::create(b, loc, hi2, lo2);
+          loopEnd = arith::AddIOp::create(b, loc, n1, tiles(lo2, hi2));
+        }
+      }
     }
   }
   auto loop = scf::ForOp::create(b, loc, cst(0), loopEnd, c1);
@@ -757,10 +907,8 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
   }
   Value nk = arith::MinSIOp::create(b, loc, ctk,
                                     arith::SubIOp::create(b, loc, kEnd, k0));
-  Value kTile =
-      rowTile(b, loc, k, bb, hk, k0, nk);
-  Value vTile =
-      rowTile(b, loc, v, bb, hk, k0, nk);
+  Value kTile = keys.tile(b, loc, k, bb, hk, k0, nk, kScratch);
+  Value vTile = keys.tile(b, loc, v, bb, hk, k0, nk, vScratch);
 
   SmallVector<AttendMap, 2> maps{{qTile, kTile, maxes, sums, acc}};
   maps[0].logitSums = logitSums;
@@ -1284,6 +1432,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
   int64_t hq = op.getNumQueryHeads(), hkv = op.getNumKvHeads();
   int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
   int64_t group = hq / hkv;
+  KeySource keys(op, tk);
+  tk = keys.tk;
   splitKeys = std::max<int64_t>(tk, (splitKeys + tk - 1) / tk * tk);
   Type f32 = b.getF32Type();
   auto cst = [&](int64_t x) -> Value {
@@ -1295,7 +1445,9 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
   };
   Value c0 = cst(0), c1 = cst(1), ctk = cst(tk), cSplit = cst(splitKeys);
   Value batch = memref::DimOp::create(b, loc, q, 0);
-  Value lk = memref::DimOp::create(b, loc, k, 2);
+  // Splits cover the longest request the operands allow (with per-request
+  // lengths, a split past a request's keys is empty: O = 0, LSE = -inf).
+  Value lk = keys.capacity(b, loc);
   auto ceilDiv = [&](OpBuilder &b, Value x, Value t) -> Value {
     Value n =
         arith::AddIOp::create(b, loc, x, arith::SubIOp::create(b, loc, t, c1));
@@ -1343,7 +1495,9 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
                            {group, d});
     Value kBegin = arith::MulIOp::create(b, loc, sp, cSplit);
     Value kEnd = arith::MinSIOp::create(
-        b, loc, lk, arith::AddIOp::create(b, loc, kBegin, cSplit));
+        b, loc, op.getKvLens() ? keys.length(b, loc, bb) : lk,
+        arith::AddIOp::create(b, loc, kBegin, cSplit));
+    auto [kScratch, vScratch] = keys.allocGatherTiles(b, loc);
     Value span = arith::MaxSIOp::create(
         b, loc, c0, arith::SubIOp::create(b, loc, kEnd, kBegin));
     auto loop = scf::ForOp::create(b, loc, c0, ceilDiv(b, span, ctk), c1);
@@ -1355,8 +1509,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
           arith::MulIOp::create(b, loc, loop.getInductionVar(), ctk));
       Value nk = arith::MinSIOp::create(
           b, loc, ctk, arith::SubIOp::create(b, loc, kEnd, k0));
-      Value kTile = rowTile(b, loc, k, bb, hk, k0, nk);
-      Value vTile = rowTile(b, loc, v, bb, hk, k0, nk);
+      Value kTile = keys.tile(b, loc, k, bb, hk, k0, nk, kScratch);
+      Value vTile = keys.tile(b, loc, v, bb, hk, k0, nk, vScratch);
       // A single query row sees the whole cache: the causal mask is void.
       emitAttendStep(b, loc, op, /*causalOffset=*/Value(),
                      {{qTile, kTile, maxes, sums, acc}}, vTile, bb, h0, c0,

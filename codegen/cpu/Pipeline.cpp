@@ -47,7 +47,7 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   // those it does stay) become dense, once the signature has recorded the
   // checks of the tables' entries.
   pm.addNestedPass<func::FuncOp>(
-      createAttnMaterializePagesPass({/*keepFused=*/false}));
+      createAttnMaterializePagesPass({/*keepFused=*/fuseSideOutputs}));
 
   // Bufferize: outputs are written in place into the caller's buffers.
   bufferization::OneShotBufferizePassOptions bufferize;

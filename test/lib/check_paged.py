@@ -73,6 +73,11 @@ CONFIGS = {
                                 [4, 33, 0, 77], True, ("score", "mask", "lse")),
     "dense_lens_f32": ("f32", "dense", 0, 4, 2, 16, 4, [0, 17, 50], True,
                        ("lse",)),
+    # Two query tiles and a sinks + window mask: two key intervals per
+    # tile, widened to page-aligned tiles by the CPU tiler.
+    "prefill_nhd16_sinks_window": ("f32", "nhd", 16, 4, 2, 32, 70,
+                                   [150, 75, 0, 71], True,
+                                   ("sinkwin", "lse")),
 }
 
 
@@ -128,7 +133,19 @@ def mlir_for(name, cfg, maxlen=None):
                   "    ^bb0(%bb: index, %h: index, %i: index, %j: index):",
                   "      %c3 = arith.constant 3 : index",
                   "      %t = arith.muli %i, %c3 : index",
-                  "      %r = arith.cmpi uge, %j, %t : index",
+                  "      %r = arith.cmpi sge, %j, %t : index",
+                  "      attn.yield %r : i1",
+                  "    }"]
+    if "sinkwin" in extra:
+        # Four sink keys and the keys from i + 40 on (logical positions).
+        lines += ["    mask {",
+                  "    ^bb0(%bb: index, %h: index, %i: index, %j: index):",
+                  "      %c4 = arith.constant 4 : index",
+                  "      %c40 = arith.constant 40 : index",
+                  "      %a = arith.cmpi slt, %j, %c4 : index",
+                  "      %t = arith.addi %i, %c40 : index",
+                  "      %w = arith.cmpi sge, %j, %t : index",
+                  "      %r = arith.ori %a, %w : i1",
                   "      attn.yield %r : i1",
                   "    }"]
     lines.append(f"    -> {', '.join(otypes)}")
@@ -205,6 +222,8 @@ def reference(cfg, q, logical):
                     s = s - 0.01 * j
                 if "mask" in extra:
                     vis &= j >= 3 * i
+                if "sinkwin" in extra:
+                    vis &= (j < 4) | (j >= i + 40)
                 if not vis.any():
                     continue
                 m = s[vis].max()
