@@ -92,6 +92,27 @@ def attention_mlir(hq, hkv, d, dtype, causal, lq=None, out_dtype=None):
 """
 
 
+def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd"):
+    """Decode (lq = 1) over a paged pool: q [?, hq, lq, d], pools
+    [pages, ps, hkv, d] (nhd) or [pages, hkv, ps, d], kv_lens, block table."""
+    tq = "tensor<?x%dx%dx%dx%s>" % (hq, lq, d, dtype)
+    pool = ("tensor<?x%dx%dx%dx%s>" % (ps, hkv, d, dtype) if layout == "nhd" else
+            "tensor<?x%dx%dx%dx%s>" % (hkv, ps, d, dtype))
+    to = "tensor<?x%dx%dx%dxf32>" % (hq, lq, d)
+    lay = " page_layout(hnd)" if layout == "hnd" else ""
+    return f"""func.func @main(%q: {tq}, %k: {pool}, %v: {pool}, %lens: tensor<?xi32>,
+                %table: tensor<?x?xi32>) -> {to} {{
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %q, %c0 : {tq}
+  %init = tensor.empty(%b) : {to}
+  %o = attn.attention causal ins(%q, %k, %v : {tq}, {pool}, {pool})
+      kv_lens(%lens : tensor<?xi32>) pages(%table : tensor<?x?xi32>){lay}
+      outs(%init : {to}) -> {to}
+  return %o : {to}
+}}
+"""
+
+
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
           "#e377c2", "#7f7f7f", "#bcbd22"]
 
@@ -368,6 +389,50 @@ class Bench:
                              ggml=self.ggml(32, hkv, 1, s, 128, dtype, False) if lq else None)
                 for p in inputs:
                     os.remove(p)
+
+    def serving(self):
+        """Batched decode over a paged KV cache (issue 24's shape): --serving-batch
+        requests, Hq = 32, Hkv = 8, D = 128, key lengths uniform in
+        [512, 8192], pages of 16 keys shuffled through one pool, f16 and bf16;
+        GB/s count the K/V bytes the requests own (each read once), as a
+        fraction of the read bandwidth measured in the same run; tokens/s is
+        requests per second (one new token each)."""
+        hq, hkv, d, ps = 32, 8, 128, self.args.serving_page_size
+        rng = np.random.default_rng(24)
+        bsz = self.args.serving_batch
+        lens = rng.integers(512, 8193, size=bsz).astype(np.int32)
+        npages = (lens + ps - 1) // ps
+        total = int(npages.sum())
+        perm = rng.permutation(total).astype(np.int32)
+        table = np.zeros((bsz, int(npages.max())), dtype=np.int32)
+        start = 0
+        for b in range(bsz):
+            table[b, :npages[b]] = perm[start:start + npages[b]]
+            start += npages[b]
+        keys = int(lens.sum())
+        flops = 4.0 * hq * d * keys
+        for dtype in self.args.serving_dtypes.split(","):
+            name = "serving_paged_decode_%s" % dtype
+            layout = self.args.serving_layout
+            mlir, exe = self.compile(name, paged_mlir(hq, hkv, d, ps, dtype,
+                                                      layout=layout))
+            pool = (total, ps, hkv, d) if layout == "nhd" else (total, hkv, ps, d)
+            paths = self.inputs(name, [((bsz, hq, 1, d), dtype), (pool, dtype),
+                                       (pool, dtype)])
+            for n, a in (("lens", lens), ("table", table)):
+                path = os.path.join(self.work, "%s_%s.npy" % (name, n))
+                np.save(path, a)
+                paths.append(path)
+            kv_bytes = 2 * keys * hkv * d * 2
+            self.measure("serving", "paged_decode_" + dtype, exe, mlir, paths,
+                         "B=%d ps=%d %s" % (bsz, ps, layout), flops=flops,
+                         bytes_=kv_bytes)
+            for r in self.rows[-len(self.args.threads):]:
+                r["tokens_s"] = bsz / (r["ms"] * 1e-3)
+                print("  %s, %d thread(s): %.0f tokens/s, %.1f%% of the read bandwidth" %
+                      (name, r["threads"], r["tokens_s"], 100 * r["bw"]), flush=True)
+            for path in paths:
+                os.remove(path)
 
     def variant_cases(self, prefix):
         """(name, MLIR path, work dir, input paths, L) of each example of
@@ -664,7 +729,7 @@ class Bench:
             f.write("\n".join(self.lines) + "\n")
         keys = ["group", "kernel", "size", "threads", "ms", "gflops", "peak", "sgemm",
                 "naive_ms", "naive_gflops", "speedup", "halide_ms", "halide_gflops",
-                "gbps", "bw", "ggml_ms", "vs_ggml", "extra"]
+                "gbps", "bw", "ggml_ms", "vs_ggml", "extra", "tokens_s"]
         with open(os.path.join(self.out, "machine.csv"), "w") as f:
             f.write("threads,peak,bw,sgemm_default,sgemm_avx512\n")
             for t in self.args.threads:
@@ -768,11 +833,20 @@ def main():
     p.add_argument("--ggml", default=os.environ.get("ATTN_GGML"),
                    help="install prefix of a ggml built outside attn (include/, lib/): "
                    "adds ggml's CPU flash attention on the dense and decode shapes")
+    p.add_argument("--serving-batch", type=int, default=64,
+                   help="requests in the serving section's batch")
+    p.add_argument("--serving-dtypes", default="f16,bf16",
+                   help="cache element types of the serving section")
+    p.add_argument("--serving-layout", default="nhd", choices=["nhd", "hnd"],
+                   help="page pool layout in the serving section")
+    p.add_argument("--serving-page-size", type=int, default=16,
+                   help="keys per page in the serving section")
     p.add_argument("--backward-seqs", default="512 1024",
                    help="sequence lengths of the backward section")
-    p.add_argument("--only", default="dense,decode,variants,routing,linear,kvcache,backward",
+    p.add_argument("--only",
+                   default="dense,decode,variants,routing,linear,kvcache,backward,serving",
                    help="comma-separated sections: dense, decode, variants, routing, "
-                   "linear, kvcache, backward")
+                   "linear, kvcache, backward, serving")
     p.add_argument("--variant-filter", default="",
                    help="a regular expression: the variants (forward and backward) to run")
     p.add_argument("--replot", action="store_true",
@@ -801,7 +875,7 @@ def main():
     b.header()
     for section in a.only.split(","):
         if section not in ("dense", "decode", "variants", "routing", "linear", "kvcache",
-                           "backward"):
+                           "backward", "serving"):
             sys.exit("error: unknown section '%s'" % section)
         getattr(b, section)()
     b.save()

@@ -165,22 +165,29 @@ struct KeySource {
     };
     if (!gather)
       return rowsAt(b, k0, nk, {ShapedType::kDynamic, cols});
-    // Row by row through the table into the stack tile.
-    Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+    // Page by page: the rows of each page the tile touches, copied into
+    // the stack tile (linalg.copy, vectorized by the backend).
     Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-    Value cCols = arith::ConstantIndexOp::create(b, loc, cols);
+    Value kLast = arith::SubIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, k0, nk), c1);
+    Value kStop = arith::AddIOp::create(b, loc, k0, nk);
     scf::ForOp::create(
-        b, loc, c0, nk, c1, ValueRange{},
-        [&](OpBuilder &lb, Location, Value r, ValueRange) {
-          Value row =
-              rowsAt(lb, arith::AddIOp::create(lb, loc, k0, r), one, {cols});
-          scf::ForOp::create(
-              lb, loc, c0, cCols, c1, ValueRange{},
-              [&](OpBuilder &ib, Location, Value c, ValueRange) {
-                Value x = memref::LoadOp::create(ib, loc, row, ValueRange{c});
-                memref::StoreOp::create(ib, loc, x, scratch, ValueRange{r, c});
-                scf::YieldOp::create(ib, loc);
-              });
+        b, loc, arith::DivUIOp::create(b, loc, k0, ps),
+        arith::AddIOp::create(b, loc, arith::DivUIOp::create(b, loc, kLast, ps),
+                              c1),
+        c1, ValueRange{}, [&](OpBuilder &lb, Location, Value p, ValueRange) {
+          Value start = arith::MulIOp::create(lb, loc, p, ps);
+          Value lo = arith::MaxSIOp::create(lb, loc, k0, start);
+          Value hi = arith::MinSIOp::create(
+              lb, loc, kStop, arith::AddIOp::create(lb, loc, start, ps));
+          Value n = arith::SubIOp::create(lb, loc, hi, lo);
+          Value rows = rowsAt(lb, lo, n, {ShapedType::kDynamic, cols});
+          Value dst = tileView(lb, loc, scratch,
+                               {arith::SubIOp::create(lb, loc, lo, k0).getResult(),
+                                zero},
+                               {n, lb.getIndexAttr(cols)},
+                               {ShapedType::kDynamic, cols});
+          linalg::CopyOp::create(lb, loc, rows, dst);
           scf::YieldOp::create(lb, loc);
         });
     return tileView(b, loc, scratch, {zero, zero}, {nk, b.getIndexAttr(cols)},
