@@ -789,6 +789,82 @@ void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &results,
 }
 
 //===----------------------------------------------------------------------===//
+// AppendKVOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AppendKVOp::verify() {
+  if (getOutputs().size() != 2)
+    return emitOpError() << "expected two outputs (the key and value pools), "
+                            "got "
+                         << getOutputs().size();
+  auto shaped = [&](Value v, StringRef name, int64_t rank,
+                    bool isFloat) -> FailureOr<ShapedType> {
+    auto t = dyn_cast<ShapedType>(v.getType());
+    if (!t || !t.hasRank() || t.getRank() != rank ||
+        (isFloat ? !isSupportedFloat(t.getElementType())
+                 : !t.getElementType().isInteger(32)))
+      return emitOpError() << "expected " << name << " to be a rank-" << rank
+                           << (isFloat ? " f32, f16 or bf16" : " i32")
+                           << " buffer, got " << v.getType();
+    return t;
+  };
+  FailureOr<ShapedType> k, v, s, kp, vp;
+  if (failed(k = shaped(getKeys(), "the new keys", 3, true)) ||
+      failed(v = shaped(getValues(), "the new values", 3, true)) ||
+      failed(s = shaped(getSlots(), "the slots", 1, false)) ||
+      failed(kp = shaped(getKeyPool(), "the key pool", 4, true)) ||
+      failed(vp = shaped(getValuePool(), "the value pool", 4, true)))
+    return failure();
+  bool isTensor = isa<RankedTensorType>(*k);
+  for (Value operand : getOperands())
+    if (isa<RankedTensorType>(operand.getType()) != isTensor)
+      return emitOpError("expected operands to be all tensors or all memrefs");
+  if (isTensor ? getResults().getTypes() != getOutputs().getTypes()
+               : !getResults().empty())
+    return emitOpError("expected one result per pool on tensors and none on "
+                       "memrefs");
+  Operation *op = getOperation();
+  unsigned heads = getKvHeadsDim(), rows = getPageRowsDim();
+  if (kp->isDynamicDim(rows) || kp->getDimSize(rows) <= 0)
+    return emitOpError() << "expected a static, positive page size (dim "
+                         << rows << " of the key pool)";
+  return success(
+      succeeded(checkDimsMatch(op, k->getDimSize(0), s->getDimSize(0),
+                               "new keys", "slots")) &&
+      succeeded(checkDimsMatch(op, v->getDimSize(0), s->getDimSize(0),
+                               "new values", "slots")) &&
+      succeeded(checkDimsMatch(op, kp->getDimSize(0), vp->getDimSize(0),
+                               "key pages", "value pages")) &&
+      succeeded(checkDimsMatch(op, vp->getDimSize(rows), kp->getDimSize(rows),
+                               "value page size", "key page size")) &&
+      succeeded(checkDimsMatch(op, k->getDimSize(1), kp->getDimSize(heads),
+                               "new key heads", "key pool heads")) &&
+      succeeded(checkDimsMatch(op, v->getDimSize(1), vp->getDimSize(heads),
+                               "new value heads", "value pool heads")) &&
+      succeeded(checkDimsMatch(op, k->getDimSize(2), kp->getDimSize(3),
+                               "new key dim", "key pool dim")) &&
+      succeeded(checkDimsMatch(op, v->getDimSize(2), vp->getDimSize(3),
+                               "new value dim", "value pool dim")));
+}
+
+void AppendKVOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (!isa<MemRefType>(getKeys().getType()))
+    return;
+  for (OpOperand *in :
+       {&getKeysMutable(), &getValuesMutable(), &getSlotsMutable()})
+    effects.emplace_back(MemoryEffects::Read::get(), in,
+                         SideEffects::DefaultResource::get());
+  for (OpOperand &out : getOutputsMutable()) {
+    effects.emplace_back(MemoryEffects::Read::get(), &out,
+                         SideEffects::DefaultResource::get());
+    effects.emplace_back(MemoryEffects::Write::get(), &out,
+                         SideEffects::DefaultResource::get());
+  }
+}
+
+//===----------------------------------------------------------------------===//
 // CumsumOp
 //===----------------------------------------------------------------------===//
 

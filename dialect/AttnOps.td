@@ -368,6 +368,65 @@ def Attn_AttentionBackwardOp : Attn_Op<"attention_backward", [
 }
 
 //===----------------------------------------------------------------------===//
+// attn.append_kv
+//===----------------------------------------------------------------------===//
+
+def Attn_AppendKVOp : Attn_Op<"append_kv", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Writes new key/value rows into their slots of paged pools";
+  let description = [{
+    vLLM's `reshape_and_cache`: for every new token `t` with
+    `s = slots[t] >= 0`, row `s % page_size` of page `s / page_size` of the
+    key pool gets `keys[t]` and that of the value pool `values[t]`
+    (`[tokens, kv_heads, D]` each, converted to the pools' element type);
+    a negative slot (padding) writes nothing. Every other row of the pools
+    keeps its contents: the pools are read-write outputs, updated in place
+    when they are arguments of an exported function (their C entry point
+    takes them as in/out arguments and returns nothing for them). Pools
+    are `[pages, page_size, kv_heads, D]` (`page_layout(nhd)`, the default)
+    or `[pages, kv_heads, page_size, D]`, the layouts `attn.attention
+    ... pages(...)` reads. The runtime checks every slot against the
+    pool's `pages * page_size` rows before a call; two tokens with the same
+    slot leave one of them, unspecified which.
+
+    ```mlir
+    %kc, %vc = attn.append_kv ins(%k, %v : tensor<?x2x64xf16>, tensor<?x2x64xf16>)
+        slots(%slots : tensor<?xi32>)
+        outs(%kpool, %vpool : tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>)
+        -> tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$keys, AnyShaped:$values, AnyShaped:$slots,
+                       Variadic<AnyShaped>:$outputs,
+                       DefaultValuedAttr<Attn_PageLayout,
+                                         "::mlir::attn::PageLayout::nhd">:$page_layout);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `ins` `(` $keys `,` $values `:` type($keys) `,` type($values) `)`
+    `slots` `(` $slots `:` type($slots) `)`
+    (`page_layout` `(` $page_layout^ `)`)?
+    `outs` `(` $outputs `:` type($outputs) `)`
+    attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    ::mlir::Value getKeyPool() { return getOutputs()[0]; }
+    ::mlir::Value getValuePool() { return getOutputs()[1]; }
+    /// The pools' dim of the KV heads (2 in nhd) and of a page's rows.
+    unsigned getKvHeadsDim() {
+      return getPageLayout() == ::mlir::attn::PageLayout::nhd ? 2 : 1;
+    }
+    unsigned getPageRowsDim() { return getKvHeadsDim() == 2 ? 1 : 2; }
+    int64_t getPageSize() {
+      return ::llvm::cast<::mlir::ShapedType>(getKeyPool().getType())
+          .getDimSize(getPageRowsDim());
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // attn.cumsum
 //===----------------------------------------------------------------------===//
 

@@ -22,14 +22,17 @@ using namespace mlir::bufferization;
 
 namespace {
 /// Every destination-passing attn op: the same op on the operands' buffers
-/// (outputs are written, never read), regions moved over, no results.
-template <typename OpTy>
+/// (outputs are written, never read, unless `ReadsInits`: an update in
+/// place such as attn.append_kv's keeps what it does not write), regions
+/// moved over, no results.
+template <typename OpTy, bool ReadsInits = false>
 struct GenericDstInterface
-    : public DstBufferizableOpInterfaceExternalModel<GenericDstInterface<OpTy>,
-                                                     OpTy> {
+    : public DstBufferizableOpInterfaceExternalModel<
+          GenericDstInterface<OpTy, ReadsInits>, OpTy> {
   bool bufferizesToMemoryRead(Operation *op, OpOperand &opOperand,
                               const AnalysisState &state) const {
-    return !cast<DestinationStyleOpInterface>(op).isDpsInit(&opOperand);
+    return ReadsInits ||
+           !cast<DestinationStyleOpInterface>(op).isDpsInit(&opOperand);
   }
 
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
@@ -68,6 +71,8 @@ void mlir::attn::registerBufferizableOpInterfaceExternalModels(
     AttentionBackwardOp::attachInterface<
         GenericDstInterface<AttentionBackwardOp>>(*ctx);
     CumsumOp::attachInterface<GenericDstInterface<CumsumOp>>(*ctx);
+    AppendKVOp::attachInterface<
+        GenericDstInterface<AppendKVOp, /*ReadsInits=*/true>>(*ctx);
     RouteOp::attachInterface<GenericDstInterface<RouteOp>>(*ctx);
     ExpertsOp::attachInterface<GenericDstInterface<ExpertsOp>>(*ctx);
     GateOp::attachInterface<GenericDstInterface<GateOp>>(*ctx);

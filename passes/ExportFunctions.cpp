@@ -162,6 +162,11 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
       eq.uniteDims(evict.getValues(), rank - 1, evict.getValuesOutput(),
                    rank - 1);
     }
+    if (auto append = dyn_cast<AppendKVOp>(op)) {
+      eq.uniteDims(append.getKeys(), 0, append.getSlots(), 0);
+      eq.uniteDims(append.getValues(), 0, append.getSlots(), 0);
+      eq.uniteDims(append.getKeyPool(), 0, append.getValuePool(), 0);
+    }
     if (auto cumsum = dyn_cast<CumsumOp>(op)) {
       int64_t rank = cast<ShapedType>(cumsum.getInput().getType()).getRank();
       for (int64_t d = 0; d < rank; ++d)
@@ -425,6 +430,31 @@ struct ExportFunctions
     DimEquivalence eq;
     collectEqualities(func, eq);
 
+    // Results that an op updating its destination in place (attn.append_kv)
+    // wrote into an argument: that argument becomes in/out ("io") and the
+    // result gets no destination of its own ("alias:K:A").
+    SmallVector<BlockArgument> inPlace(ret.getNumOperands());
+    for (auto [k, r] : llvm::enumerate(ret.getOperands())) {
+      Value res = stripCasts(r);
+      auto append = res.getDefiningOp<AppendKVOp>();
+      if (!append)
+        continue;
+      OpOperand *tied = append.getTiedOpOperand(cast<OpResult>(res));
+      auto arg = dyn_cast<BlockArgument>(stripCasts(tied->get()));
+      if (!arg || arg.getOwner() != &func.getBody().front() ||
+          arg.getType() != r.getType() || llvm::is_contained(inPlace, arg))
+        continue;
+      inPlace[k] = arg;
+    }
+    auto isInOut = [&](BlockArgument arg) {
+      return llvm::is_contained(inPlace, arg);
+    };
+    // The C ABI's arguments: the function's, then the results' destinations.
+    SmallVector<Value> abiArgs(func.getArguments());
+    for (auto [k, r] : llvm::enumerate(ret.getOperands()))
+      if (!inPlace[k])
+        abiArgs.push_back(r);
+
     // Signature: inputs, then one output per result.
     std::string sig;
     llvm::DenseMap<DimKey, int> symbols;
@@ -446,16 +476,16 @@ struct ExportFunctions
       }
     };
     for (BlockArgument arg : func.getArguments())
-      appendArg("in", arg);
-    for (Value r : ret.getOperands())
-      appendArg("out", r);
+      appendArg(isInOut(arg) ? "io" : "in", arg);
+    for (auto [k, r] : llvm::enumerate(ret.getOperands()))
+      if (!inPlace[k])
+        appendArg("out", r);
 
     // Bounds of the tensors regions read (`ge:A.d:B.e:role`: dim d of
     // argument A is at least dim e of argument B, or a number): checked
     // here where both sizes are static, by the runtime otherwise.
     llvm::DenseMap<DimKey, std::pair<unsigned, unsigned>> argDims;
-    for (auto [a, v] : llvm::enumerate(llvm::concat<Value>(
-             func.getArguments(), ValueRange(ret.getOperands())))) {
+    for (auto [a, v] : llvm::enumerate(abiArgs)) {
       auto t = cast<RankedTensorType>(v.getType());
       for (unsigned d = 0; d < t.getRank(); ++d)
         if (t.isDynamicDim(d))
@@ -566,26 +596,81 @@ struct ExportFunctions
       if (clauses.insert(clause).second)
         sig += ";" + clause;
     });
+    // New rows' slots (`slots:S:P.d:ps`): checked against the pool's rows.
+    func.walk([&](AppendKVOp append) {
+      if (!indexError.empty())
+        return;
+      auto arg = dyn_cast<BlockArgument>(stripCasts(append.getSlots()));
+      if (!arg || arg.getOwner() != &func.getBody().front()) {
+        append.emitOpError("takes its slots from an argument of the exported "
+                           "function (the runtime checks them before a call)");
+        indexError = "x";
+        return;
+      }
+      Value pool = append.getKeyPool();
+      std::string extent;
+      if (auto p = dyn_cast<BlockArgument>(stripCasts(pool));
+          p && p.getOwner() == &func.getBody().front()) {
+        extent = std::to_string(p.getArgNumber()) + ".0";
+      } else if (auto it = argDims.find(
+                     eq.leader(DimEquivalence::key(pool, 0)));
+                 it != argDims.end()) {
+        extent = std::to_string(it->second.first) + "." +
+                 std::to_string(it->second.second);
+      } else {
+        append.emitOpError("writes a pool whose pages no argument of the "
+                           "exported function gives (the runtime checks the "
+                           "slots against it)");
+        indexError = "x";
+        return;
+      }
+      std::string clause = "slots:" + std::to_string(arg.getArgNumber()) +
+                           ":" + extent + ":" +
+                           std::to_string(append.getPageSize());
+      if (clauses.insert(clause).second)
+        sig += ";" + clause;
+    });
     if (!indexError.empty())
       return failure();
+    for (auto [k, arg] : llvm::enumerate(inPlace))
+      if (arg)
+        sig += ";alias:" + std::to_string(k) + ":" +
+               std::to_string(arg.getArgNumber());
 
-    // Destination arguments for the results.
+    // Destination arguments for the results (in-place ones: the argument
+    // they update, made writable).
     OpBuilder b(ret);
     Builder builder(func.getContext());
     unsigned numInputs = func.getNumArguments();
+    StringRef writableName =
+        bufferization::BufferizationDialect::kWritableAttrName;
+    NamedAttribute writable(builder.getStringAttr(writableName),
+                            builder.getBoolAttr(true));
+    SmallVector<BlockArgument> dests;
+    unsigned numDests = 0;
     for (auto [k, r] : llvm::enumerate(ret.getOperands())) {
-      NamedAttribute writable(
-          builder.getStringAttr(
-              bufferization::BufferizationDialect::kWritableAttrName),
-          builder.getBoolAttr(true));
-      if (failed(func.insertArgument(numInputs + k, r.getType(),
+      if (inPlace[k]) {
+        func.setArgAttr(inPlace[k].getArgNumber(), writableName,
+                        builder.getBoolAttr(true));
+        continue;
+      }
+      if (failed(func.insertArgument(numInputs + numDests, r.getType(),
                                      builder.getDictionaryAttr(writable),
                                      func.getLoc())))
         return failure();
+      ++numDests;
     }
+    for (unsigned k = 0, next = numInputs; k < ret.getNumOperands(); ++k)
+      dests.push_back(inPlace[k] ? inPlace[k] : func.getArgument(next++));
     for (unsigned k = 0; k < ret.getNumOperands(); ++k) {
       Value r = ret.getOperand(k);
-      BlockArgument dest = func.getArgument(numInputs + k);
+      BlockArgument dest = dests[k];
+      if (inPlace[k]) {
+        auto mat = bufferization::MaterializeInDestinationOp::create(
+            b, ret.getLoc(), r, dest);
+        ret.setOperand(k, mat.getResult());
+        continue;
+      }
       // Write in place when the result comes from a DPS op whose init is a
       // tensor.empty used only there.
       if (auto dps = r.getDefiningOp<DestinationStyleOpInterface>()) {

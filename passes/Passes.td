@@ -376,6 +376,35 @@ def AttnLowerAttentionBackwardPass
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnLowerAppendKVPass : Pass<"attn-lower-append-kv", "func::FuncOp"> {
+  let summary = "Lower attn.append_kv on buffers to a parallel scatter";
+  let description = [{
+    Each `attn.append_kv` on memrefs becomes an `scf.forall` over (token,
+    KV head): a token whose slot is non-negative copies its key and value
+    rows, converted to the pools' element type, into row `slot % page_size`
+    of page `slot / page_size` of each pool; a negative slot writes
+    nothing. The CPU backend runs the loop on its thread pool, the SIMT
+    path as a kernel. (The runtime has checked every slot against the
+    pool's rows before the call.)
+
+    ```mlir
+    attn.append_kv ins(%k, %v : memref<?x2x64xf16>, memref<?x2x64xf16>)
+        slots(%s : memref<?xi32>)
+        outs(%kp, %vp : memref<?x16x2x64xf16>, memref<?x16x2x64xf16>)
+    // becomes
+    scf.forall (%t, %g) in (%tokens, 2) {
+      %slot = memref.load %s[%t] : memref<?xi32>
+      scf.if %slot >= 0 {
+        // kp[slot / 16, slot % 16, g, :] = k[t, g, :], same for v
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def AttnMaterializePagesPass
     : Pass<"attn-materialize-pages", "func::FuncOp"> {
   let summary = "Rewrite per-request key lengths and paged caches into a "

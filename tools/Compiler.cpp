@@ -34,11 +34,12 @@ std::vector<AbiArg> mlir::attn::parseSignature(llvm::StringRef signature) {
   signature.split(fields, ';', -1, false);
   for (llvm::StringRef field : fields) {
     auto [dir, rest] = field.split(':');
-    if (dir != "in" && dir != "out")
+    if (dir != "in" && dir != "out" && dir != "io")
       continue; // a bound (ge:...), checked by the runtime
     auto [dtype, dims] = rest.split(':');
     AbiArg arg;
     arg.isOutput = dir == "out";
+    arg.isInOut = dir == "io";
     arg.dtype = dtype.str();
     llvm::SmallVector<llvm::StringRef> parts;
     dims.split(parts, ',', -1, false);
@@ -55,6 +56,22 @@ std::vector<AbiArg> mlir::attn::parseSignature(llvm::StringRef signature) {
     args.push_back(std::move(arg));
   }
   return args;
+}
+
+std::vector<std::pair<unsigned, unsigned>>
+mlir::attn::parseAliases(llvm::StringRef signature) {
+  std::vector<std::pair<unsigned, unsigned>> aliases;
+  llvm::SmallVector<llvm::StringRef> fields;
+  signature.split(fields, ';', -1, false);
+  for (llvm::StringRef field : fields) {
+    if (!field.consume_front("alias:"))
+      continue;
+    auto [r, a] = field.split(':');
+    unsigned result = 0, arg = 0;
+    if (!r.getAsInteger(10, result) && !a.getAsInteger(10, arg))
+      aliases.emplace_back(result, arg);
+  }
+  return aliases;
 }
 
 std::string mlir::attn::formatDims(const std::vector<int64_t> &dims) {
@@ -110,6 +127,7 @@ static LogicalResult collectExported(ModuleOp module, llvm::StringRef prefix,
     f.symbol = (prefix + f.name).str();
     f.signature = abi.getValue().str();
     f.args = parseSignature(f.signature);
+    f.aliases = parseAliases(f.signature);
     if (auto roles = fn->getAttrOfType<ArrayAttr>("attn.arg_roles"))
       for (Attribute r : roles)
         if (auto s = dyn_cast<StringAttr>(r))

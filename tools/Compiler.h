@@ -36,6 +36,7 @@ namespace mlir::attn {
 /// One argument of an exported function, parsed from its signature string.
 struct AbiArg {
   bool isOutput = false;
+  bool isInOut = false;      ///< an input the function updates in place
   std::string dtype;         ///< f32, bf16, ...
   std::vector<int64_t> dims; ///< >= 0 static; < 0 symbol -(d + 1)
 };
@@ -46,6 +47,10 @@ struct ExportedFunction {
   std::string symbol;    ///< public C symbol
   std::string signature; ///< signature string (see attn/runtime.h)
   std::vector<AbiArg> args;
+  /// (result, argument) pairs: results the function returns by updating an
+  /// in/out argument in place (attn.append_kv's pools), which have no
+  /// output argument of their own.
+  std::vector<std::pair<unsigned, unsigned>> aliases;
   /// What each argument is, where the function says (attn.arg_roles:
   /// @f_train and @f_backward); empty otherwise.
   std::vector<std::string> roles;
@@ -53,6 +58,9 @@ struct ExportedFunction {
 
 /// Parses a signature string.
 std::vector<AbiArg> parseSignature(llvm::StringRef signature);
+/// The `alias:K:A` clauses of a signature: result K is argument A.
+std::vector<std::pair<unsigned, unsigned>>
+parseAliases(llvm::StringRef signature);
 
 /// Formats dims as `[?0, 8, ?1, 64]`.
 std::string formatDims(const std::vector<int64_t> &dims);

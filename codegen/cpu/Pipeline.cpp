@@ -70,6 +70,7 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm,
   // Scans, pooling, routers and experts to loops; tile into the online-softmax form, then emit the
   // micro-kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerAppendKVPass());
   pm.addNestedPass<func::FuncOp>(
       createAttnLowerAttentionBackwardPass(
           {options.vectorWidth, /*tiled=*/true}));

@@ -49,6 +49,7 @@ void mlir::attn::buildSIMTLowerings(OpPassManager &pm, bool tensorCores) {
   // attention tiled with one thread per query tile and 4-wide vectors,
   // unfused elementwise ops), whose loops become SIMT kernels.
   pm.addNestedPass<func::FuncOp>(createAttnLowerCumsumPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerAppendKVPass());
   // The rest of the derived backward (attn-compile --grad; without tensor
   // cores, all of it): its loop nests (D per row, dK/dV per KV head, dQ per
   // head, captured gradients) become SIMT kernels.

@@ -23,6 +23,7 @@ __all__ = ["compile", "load", "Module", "Function", "Error", "CompileError",
            "log", "log2", "tanh", "sigmoid", "sin", "cos", "tan", "sqrt",
            "minimum", "maximum", "clamp", "and_masks", "or_masks",
            "noop_mask", "BlockMask", "merge", "route", "experts", "gate",
+           "paged_attention", "append_kv", "csr_to_block_table",
            "compiler_id", "distributed"]
 
 
@@ -68,14 +69,31 @@ def get_num_threads():
 
 
 def _parse_signature(signature):
+    """[(is_output, dtype, dims)] per argument; "io" arguments (inputs the
+    function updates in place) count as inputs."""
     args = []
     for field in signature.split(";"):
         parts = field.split(":")
-        if parts[0] not in ("in", "out"):
+        if parts[0] not in ("in", "out", "io"):
             continue  # a bound the runtime checks
         dims = [d for d in parts[2].split(",") if d] if len(parts) > 2 else []
         args.append((parts[0] == "out", parts[1], dims))
     return args
+
+
+def _parse_inplace(signature):
+    """(indices of the inputs updated in place, {result: input} of the
+    results returned that way) from the "io:" fields and "alias:K:A"."""
+    inputs, aliases, i = [], {}, 0
+    for field in signature.split(";"):
+        parts = field.split(":")
+        if parts[0] in ("in", "io"):
+            if parts[0] == "io":
+                inputs.append(i)
+            i += 1
+        elif parts[0] == "alias":
+            aliases[int(parts[1])] = int(parts[2])
+    return inputs, aliases
 
 
 class Function:
@@ -96,6 +114,9 @@ class Function:
         args = _parse_signature(self.signature)
         self.input_types = [(t, d) for o, t, d in args if not o]
         self.output_types = [(t, d) for o, t, d in args if o]
+        # Inputs updated in place (attn.append_kv's pools) and the results
+        # that are those inputs.
+        self.inplace_inputs, self.aliases = _parse_inplace(self.signature)
 
     @property
     def num_inputs(self):
@@ -112,7 +133,8 @@ class Function:
         if len(args) != self.num_inputs:
             raise TypeError(f"@{self.name} takes {self.num_inputs} input "
                             f"tensors, got {len(args)}")
-        views = [_tensors.view(a, f"@{self.name}: input {i}")
+        views = [_tensors.view(a, f"@{self.name}: input {i}",
+                               writable=i in self.inplace_inputs)
                  for i, a in enumerate(args)]
         if out is None:
             outs = None
@@ -156,6 +178,12 @@ class Function:
         if status:
             _raise(status, f"@{self.name}: ")
         del views, out_views
+        if self.aliases:
+            # The results in order: an in-place input is returned as the
+            # object the caller passed (now updated).
+            it = iter(outs)
+            outs = [args[self.aliases[k]] if k in self.aliases else next(it)
+                    for k in range(len(outs) + len(self.aliases))]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
@@ -276,6 +304,7 @@ from ._trace import (TracingError, where, exp, exp2, log, log2, tanh,  # noqa
 from .flex import (attention, to_mlir, flex_attention, create_block_mask,  # noqa
                    and_masks, or_masks, noop_mask, BlockMask)
 from .ops import merge, route, experts, gate  # noqa
+from .serving import paged_attention, append_kv, csr_to_block_table  # noqa
 
 
 def __getattr__(name):

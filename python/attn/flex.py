@@ -65,9 +65,22 @@ def _trace_region(fn, args, types, captures, prefix, result_type, what):
             f"        attn.yield {v.name} : {result_type}\n      }}")
 
 
+def _index_type(x, rank, what, shape):
+    """Checks an int32 index tensor of `rank` (named `what`, described as
+    `shape` in errors)."""
+    if not hasattr(x, "shape") or len(x.shape) != rank:
+        raise ValueError(f"attention: {what} must be an int32 {shape} "
+                         f"tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    if _trace._mlir_dtype(x.dtype, f"attention: {what}") != "i32":
+        raise TypeError(f"attention: {what} must be int32, got {x.dtype}")
+
+
 def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
-          return_lse=False, causal=False):
-    """The program attention() runs, as a _Program (text and captures)."""
+          return_lse=False, causal=False, kv_lens=None, block_table=None,
+          page_layout="nhd"):
+    """The program attention() runs, as a _Program (text and captures).
+    With kv_lens, each batch entry has its own key count; with block_table
+    as well, k and v are page pools (docs/serving.md)."""
     qt = _tensor_type(q, "q")
     kt = _tensor_type(k, "k")
     vt = _tensor_type(v, "v")
@@ -75,13 +88,46 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
         raise TypeError(f"attention: q, k and v must have one dtype, got "
                         f"{q.dtype}, {k.dtype}, {v.dtype}")
     B, H, Lq, D = q.shape
-    Bk, Hkv, Lk, Dk = k.shape
-    Bv, Hv, Lv, Dv = v.shape
+    paged = block_table is not None
+    if paged and kv_lens is None:
+        raise ValueError("attention: a block_table needs kv_lens (the keys "
+                         "of each request)")
+    if page_layout not in ("nhd", "hnd"):
+        raise ValueError(f"attention: page_layout must be 'nhd' or 'hnd', "
+                         f"got {page_layout!r}")
+    if paged:
+        # Pools [pages, ps, Hkv, D] (nhd) or [pages, Hkv, ps, D] (hnd).
+        if page_layout == "nhd":
+            Pk, ps, Hkv, Dk = k.shape
+            Pv, psv, Hv, Dv = v.shape
+        else:
+            Pk, Hkv, ps, Dk = k.shape
+            Pv, Hv, psv, Dv = v.shape
+        if (Pk, ps, Hkv) != (Pv, psv, Hv):
+            raise ValueError(f"attention: key pool {tuple(k.shape)} and "
+                             f"value pool {tuple(v.shape)} disagree in pages, "
+                             f"page size or heads")
+        if ps == 0:
+            raise ValueError("attention: pages of 0 keys")
+        _index_type(block_table, 2, "block_table", "[batch, max_pages]")
+        if block_table.shape[0] != B:
+            raise ValueError(f"attention: q has batch {B}, block_table has "
+                             f"{block_table.shape[0]}")
+        Bk = B
+    else:
+        Bk, Hkv, Lk, Dk = k.shape
+        Bv, Hv, Lv, Dv = v.shape
+        if (Bk, Hkv, Lk) != (Bv, Hv, Lv):
+            raise ValueError(f"attention: k {tuple(k.shape)} and v "
+                             f"{tuple(v.shape)} disagree in batch, heads or "
+                             f"length")
+    if kv_lens is not None:
+        _index_type(kv_lens, 1, "kv_lens", "[batch]")
+        if kv_lens.shape[0] != B:
+            raise ValueError(f"attention: q has batch {B}, kv_lens has "
+                             f"{kv_lens.shape[0]}")
     if Dk != D:
         raise ValueError(f"attention: q and k head dims differ ({D} vs {Dk})")
-    if (Bk, Hkv, Lk) != (Bv, Hv, Lv):
-        raise ValueError(f"attention: k {tuple(k.shape)} and v "
-                         f"{tuple(v.shape)} disagree in batch, heads or length")
     if B != Bk:
         raise ValueError(f"attention: q has batch {B}, k has {Bk}")
     if Hkv == 0 or H % Hkv:
@@ -127,9 +173,22 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
     qty = f"tensor<?x{H}x?x{D}x{qt}>"
     kty = f"tensor<?x{Hkv}x?x{D}x{qt}>"
     vty = f"tensor<?x{Hkv}x?x{Dv}x{qt}>"
+    if paged:
+        mid = f"{ps}x{Hkv}" if page_layout == "nhd" else f"{Hkv}x{ps}"
+        kty = f"tensor<?x{mid}x{D}x{qt}>"
+        vty = f"tensor<?x{mid}x{Dv}x{qt}>"
     oty = f"tensor<?x{H}x?x{Dv}x{qt}>"
     lty = f"tensor<?x{H}x?xf32>"
     args = [f"%q: {qty}", f"%k: {kty}", f"%v: {vty}"]
+    clauses = ""
+    if kv_lens is not None:
+        args.append("%kv_lens: tensor<?xi32>")
+        clauses += "\n      kv_lens(%kv_lens : tensor<?xi32>)"
+    if paged:
+        args.append("%table: tensor<?x?xi32>")
+        clauses += " pages(%table : tensor<?x?xi32>)"
+        if page_layout == "hnd":
+            clauses += " page_layout(hnd)"
     if has_sinks:
         args.append(f"%sinks: {sink_ty}")
     args += [f"{c.name}: {c.mlir_type}" for c in captures]
@@ -150,7 +209,7 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
     result = "%o:2" if return_lse else "%o"
     lines += [
         f"  {result} = attn.attention {attrs}",
-        f"      ins(%q, %k, %v : {qty}, {kty}, {vty})",
+        f"      ins(%q, %k, %v : {qty}, {kty}, {vty}){clauses}",
         f"      outs({outs} : {', '.join(results)})",
     ]
     lines += ["      " + r for r in regions]
@@ -158,7 +217,11 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
     rets = "%o#0, %o#1" if return_lse else "%o"
     lines.append(f"  return {rets} : {', '.join(results)}")
     lines.append("}")
-    return _Program("\n".join(lines) + "\n", captures, has_sinks, return_lse)
+    program = _Program("\n".join(lines) + "\n", captures, has_sinks,
+                       return_lse)
+    # The index tensors follow k, v (and precede the sinks) in @main.
+    program.index_inputs = [x for x in (kv_lens, block_table) if x is not None]
+    return program
 
 
 def to_mlir(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
@@ -205,7 +268,8 @@ def attention(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
                          f"{k.shape[1]} key heads need enable_gqa=True")
     program = trace(q, k, v, score_mod, mask_mod, scale, sinks, return_lse,
                     causal)
-    inputs = [q, k, v] + ([sinks] if sinks is not None else []) + [
+    inputs = [q, k, v] + program.index_inputs + (
+        [sinks] if sinks is not None else []) + [
         c.tensor for c in program.captures]
     from . import autograd
     if autograd.needs_grad(inputs):

@@ -46,7 +46,8 @@ int attnrt_signature_parse(const char *sig, attnrt_arg_info *args,
     attnrt_arg_info info;
     memset(&info, 0, sizeof(info));
     if (strncmp(p, "ge:", 3) == 0 || strncmp(p, "pages:", 6) == 0 ||
-        strncmp(p, "lens:", 5) == 0) {
+        strncmp(p, "lens:", 5) == 0 || strncmp(p, "slots:", 6) == 0 ||
+        strncmp(p, "alias:", 6) == 0) {
       /* A bound between dims or on an index tensor's contents
          (attnrt_validate checks it), not an argument. */
       p += strcspn(p, ";");
@@ -55,6 +56,9 @@ int attnrt_signature_parse(const char *sig, attnrt_arg_info *args,
       continue;
     }
     if (strncmp(p, "in:", 3) == 0) {
+      p += 3;
+    } else if (strncmp(p, "io:", 3) == 0) {
+      info.is_inout = 1;
       p += 3;
     } else if (strncmp(p, "out:", 4) == 0) {
       info.is_output = 1;
@@ -112,7 +116,8 @@ static void describe_arg(const attnrt_arg_info *infos, int32_t num, int32_t a,
   for (int32_t i = 0; i < a && i < num; ++i)
     if (infos[i].is_output == infos[a].is_output)
       ++k;
-  snprintf(buf, n, "%s %d", infos[a].is_output ? "output" : "input", (int)k);
+  snprintf(buf, n, "%s %d%s", infos[a].is_output ? "output" : "input", (int)k,
+           infos[a].is_inout ? " (updated in place)" : "");
 }
 
 static void format_shape(const DLTensor *t, char *buf, size_t n) {
@@ -234,6 +239,46 @@ static int check_indices(const char *sig, const attnrt_arg_info *infos,
     const char *next = *p == ';' ? p + 1 : p;
     int is_pages = strncmp(field, "pages:", 6) == 0;
     int is_lens = strncmp(field, "lens:", 5) == 0;
+    if (strncmp(field, "slots:", 6) == 0) {
+      /* "slots:S:P.d:ps": every slot negative (written nowhere) or below
+         dim d of P times ps, the pool's rows. */
+      char *end;
+      long s = strtol(field + 6, &end, 10), pool = -1, dim = -1;
+      long long ps = 0;
+      if (*end == ':')
+        pool = strtol(end + 1, &end, 10);
+      if (*end == '.')
+        dim = strtol(end + 1, &end, 10);
+      if (*end == ':')
+        ps = strtoll(end + 1, &end, 10);
+      if (s < 0 || s >= n || pool < 0 || pool >= n || dim < 0 ||
+          dim >= infos[pool].ndim || ps <= 0 || infos[s].ndim != 1 ||
+          infos[s].dtype.code != kDLInt || infos[s].dtype.bits != 32)
+        return attnrt_set_error(ATTNRT_INTERNAL,
+                                "malformed signature clause at '%.20s'", field);
+      int64_t count = args[s]->shape[0];
+      int64_t rows = args[pool]->shape[dim] * (int64_t)ps;
+      const int32_t *slots = NULL;
+      int32_t *copy = NULL;
+      int status = read_i32(args[s], device_type, count, &slots, &copy);
+      for (int64_t t = 0; status == ATTNRT_OK && t < count; ++t) {
+        if (slots[t] < rows)
+          continue;
+        describe_arg(infos, n, (int32_t)s, name, sizeof(name));
+        describe_arg(infos, n, (int32_t)pool, other, sizeof(other));
+        status = attnrt_set_error(
+            ATTNRT_INVALID_ARGUMENT,
+            "%s: slot %lld of token %lld is past the %lld rows (%lld pages "
+            "of %lld) of the pool (%s)",
+            name, (long long)slots[t], (long long)t, (long long)rows,
+            (long long)args[pool]->shape[dim], ps, other);
+      }
+      free(copy);
+      if (status != ATTNRT_OK)
+        return status;
+      p = next;
+      continue;
+    }
     if (!is_pages && !is_lens) {
       p = next;
       continue;
@@ -464,9 +509,9 @@ int attnrt_validate_device(const char *sig, DLTensor *const *args,
   if (status != ATTNRT_OK)
     return status;
 
-  /* Outputs must not overlap any other argument. */
+  /* Outputs and in-place inputs must not overlap any other argument. */
   for (int32_t a = 0; a < n; ++a) {
-    if (!infos[a].is_output)
+    if (!infos[a].is_output && !infos[a].is_inout)
       continue;
     const DLTensor *t = args[a];
     int64_t bytes = (t->dtype.bits + 7) / 8;

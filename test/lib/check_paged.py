@@ -30,6 +30,12 @@ p.add_argument("--configs", default="all",
                help="comma-separated config names, or all")
 p.add_argument("--errors", action="store_true",
                help="check bad page tables and lengths instead")
+p.add_argument("--append", action="store_true",
+               help="check attn.append_kv (nhd and hnd, f32 rows into f16 "
+               "pools, padding slots, a bad slot) instead")
+p.add_argument("--decode-step", metavar="MLIR",
+               help="check a decode step that appends then attends "
+               "(examples/serving/decode_step.mlir) instead")
 args = p.parse_args()
 os.makedirs(args.workdir, exist_ok=True)
 rng = np.random.default_rng(11)
@@ -343,7 +349,130 @@ def check_errors():
               f"rc {r.returncode} {r.stderr.strip()[:200]}")
 
 
-if args.errors:
+def append_mlir(name, layout, ps, hkv, d, src, dst):
+    pool = (f"tensor<?x{ps}x{hkv}x{d}x{dst}>" if layout == "nhd" else
+            f"tensor<?x{hkv}x{ps}x{d}x{dst}>")
+    rows = f"tensor<?x{hkv}x{d}x{src}>"
+    lay = " page_layout(hnd)" if layout == "hnd" else ""
+    return (f"func.func @{name}(%k: {rows}, %v: {rows}, %s: tensor<?xi32>, "
+            f"%kp: {pool}, %vp: {pool}) -> ({pool}, {pool}) {{\n"
+            f"  %a, %b = attn.append_kv ins(%k, %v : {rows}, {rows}) "
+            f"slots(%s : tensor<?xi32>){lay} outs(%kp, %vp : {pool}, {pool}) "
+            f"-> {pool}, {pool}\n"
+            f"  return %a, %b : {pool}, {pool}\n}}\n")
+
+
+def check_append():
+    """New rows land in their slots (converted to the pool's type), padding
+    slots write nothing, every other row keeps its value; a slot past the
+    pool is a run-time error."""
+    global failed
+    src = os.path.join(args.workdir, "append.mlir")
+    cases = [("append_nhd", "nhd", 16, 2, 32), ("append_hnd", "hnd", 4, 3, 8)]
+    with open(src, "w") as f:
+        for name, layout, ps, hkv, d in cases:
+            f.write(append_mlir(name, layout, ps, hkv, d, "f32", "f16"))
+    for name, layout, ps, hkv, d in cases:
+        pages, tokens = 7, 11
+        shape = (pages, ps, hkv, d) if layout == "nhd" else (pages, hkv, ps, d)
+        kp = rng.standard_normal(shape).astype(np.float16)
+        vp = rng.standard_normal(shape).astype(np.float16)
+        k = rng.standard_normal((tokens, hkv, d)).astype(np.float32)
+        v = rng.standard_normal((tokens, hkv, d)).astype(np.float32)
+        slots = rng.choice(pages * ps, size=tokens, replace=False).astype(np.int32)
+        slots[[2, 7]] = [-1, -5]  # padding
+        want_k, want_v = kp.copy(), vp.copy()
+        for t, s in enumerate(slots):
+            if s < 0:
+                continue
+            at = (s // ps, s % ps) if layout == "nhd" else (s // ps, slice(None), s % ps)
+            want_k[at] = k[t].astype(np.float16)
+            want_v[at] = v[t].astype(np.float16)
+        for backend in args.backends.split(","):
+            r, outs = run(src, name, backend, [k, v, slots, kp, vp], 2)
+            if r.returncode:
+                failed = True
+                print(f"FAIL {name} {backend}: {r.stderr.strip()}")
+                continue
+            for what, o, want in (("keys", outs[0], want_k), ("values", outs[1], want_v)):
+                got = np.load(o)
+                ok = got.dtype == np.float16 and np.array_equal(got, want)
+                failed |= not ok
+                print(f"{'ok  ' if ok else 'FAIL'} {name} {backend} {what}: "
+                      f"{int((got != want).sum())} elements differ")
+            bad = slots.copy()
+            bad[4] = pages * ps
+            r, _ = run(src, name, backend, [k, v, bad, kp, vp], 2)
+            msg = f"slot {pages * ps} of token 4 is past the"
+            ok = r.returncode > 0 and msg in r.stderr
+            failed |= not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {name} {backend} bad slot: "
+                  f"rc {r.returncode}: {r.stderr.strip()[:160]}")
+
+
+def check_decode_step(src):
+    """examples/serving/decode_step.mlir: append each request's new row,
+    then attend over its pages (f16 pools, GQA 32:8, D = 128, pages of 16);
+    one request is padding (slot -1, no new key) and one is empty."""
+    global failed
+    hq, hkv, d, ps = 32, 8, 128, 16
+    lens = [37, 1, 0, 16, 17, 200]
+    bsz = len(lens)
+    npages = [(n + ps - 1) // ps for n in lens]
+    total = sum(npages) + 3
+    perm = rng.permutation(total)
+    table = np.full((bsz, max(npages) + 1), -3, dtype=np.int32)
+    nxt = 0
+    for b in range(bsz):
+        for c in range(npages[b]):
+            table[b, c] = perm[nxt]
+            nxt += 1
+    kp = rng.standard_normal((total, ps, hkv, d)).astype(np.float16)
+    vp = rng.standard_normal((total, ps, hkv, d)).astype(np.float16)
+    k_new = rng.standard_normal((bsz, hkv, d)).astype(np.float16)
+    v_new = rng.standard_normal((bsz, hkv, d)).astype(np.float16)
+    q = rng.standard_normal((bsz, hq, 1, d)).astype(np.float16)
+    # The new token is each request's last key; request 1 is padding (its
+    # one key is already cached), request 2 has none.
+    slots = np.array([table[b, (n - 1) // ps] * ps + (n - 1) % ps if n else -1
+                      for b, n in enumerate(lens)], dtype=np.int32)
+    slots[1] = -1
+    want_k, want_v = kp.copy(), vp.copy()
+    for b, s in enumerate(slots):
+        if s >= 0:
+            want_k[s // ps, s % ps] = k_new[b]
+            want_v[s // ps, s % ps] = v_new[b]
+    logical = []
+    for b in range(bsz):
+        rows = [(table[b, j // ps], j % ps) for j in range(lens[b])]
+        kb = np.stack([want_k[p_, r] for p_, r in rows], 1) if rows else np.zeros((hkv, 0, d))
+        vb = np.stack([want_v[p_, r] for p_, r in rows], 1) if rows else np.zeros((hkv, 0, d))
+        logical.append((kb.astype(np.float64), vb.astype(np.float64)))
+    cfg = ("f16", "nhd", ps, hq, hkv, d, 1, lens, True, ())
+    want_o, _ = reference(cfg, q.astype(np.float64), logical)
+    for backend in args.backends.split(","):
+        inputs = [q, k_new, v_new, slots, kp, vp, np.array(lens, np.int32), table]
+        r, outs = run(src, "main", backend, inputs, 3)
+        if r.returncode:
+            failed = True
+            print(f"FAIL decode_step {backend}: {r.stderr.strip()}")
+            continue
+        tol = 5e-3 if backend in ("cuda", "gpu-emulation") else 2e-5
+        report(f"decode_step {backend} output", np.load(outs[0]).astype(np.float64),
+               want_o, tol)
+        for what, o, want in (("keys", outs[1], want_k), ("values", outs[2], want_v)):
+            got = np.load(o)
+            ok = np.array_equal(got, want)
+            failed |= not ok
+            print(f"{'ok  ' if ok else 'FAIL'} decode_step {backend} {what} pool: "
+                  f"{int((got != want).sum())} elements differ")
+
+
+if args.decode_step:
+    check_decode_step(args.decode_step)
+elif args.append:
+    check_append()
+elif args.errors:
     check_errors()
 else:
     check_values()

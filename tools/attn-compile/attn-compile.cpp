@@ -132,7 +132,7 @@ static llvm::Expected<CPUTuning> tuningOverrides() {
 }
 
 static std::string cType(const AbiArg &arg) {
-  return arg.isOutput ? "DLTensor *" : "const DLTensor *";
+  return arg.isOutput || arg.isInOut ? "DLTensor *" : "const DLTensor *";
 }
 
 static std::string makeHeader(llvm::StringRef guard,
@@ -154,6 +154,8 @@ static std::string makeHeader(llvm::StringRef guard,
           a.isOutput ? fmt::format("out{}", out++) : fmt::format("in{}", in++);
       size_t k = in + out - 1;
       std::string role = k < f.roles.size() ? "  " + f.roles[k] : "";
+      if (a.isInOut)
+        role += "  (updated in place)";
       h += fmt::format(" *   {:<6} {:<5} {}{}\n", pname, a.dtype,
                        formatDims(a.dims), role);
       params.push_back(cType(a) + pname);

@@ -518,6 +518,44 @@ LogicalResult Interpreter::exec(Operation *op) {
     return evict(e);
   if (auto sc = dyn_cast<ScanOp>(op))
     return scan(sc);
+  if (auto ap = dyn_cast<AppendKVOp>(op)) {
+    // New rows into their slots of copies of the pools (a negative slot
+    // writes nothing); every slot checked against the pool's rows.
+    const Tensor &slots = *env.lookup(ap.getSlots()).t;
+    int64_t ps = ap.getPageSize();
+    bool nhd = ap.getPageLayout() == PageLayout::nhd;
+    std::pair<Value, Value> pairs[] = {{ap.getKeys(), ap.getKeyPool()},
+                                       {ap.getValues(), ap.getValuePool()}};
+    for (auto [k, pair] : llvm::enumerate(pairs)) {
+      const Tensor &src = *env.lookup(pair.first).t;
+      auto pool = std::make_shared<Tensor>(*env.lookup(pair.second).t);
+      Type elem = getElementTypeOrSelf(pair.second.getType());
+      int64_t rows = pool->shape[0] * ps;
+      if (src.shape[0] != slots.shape[0] ||
+          src.shape[1] != pool->shape[ap.getKvHeadsDim()] ||
+          src.shape[2] != pool->shape[3])
+        return ap.emitOpError("new rows, slots and pools disagree at run "
+                              "time");
+      for (int64_t t = 0; t < slots.shape[0]; ++t) {
+        double s = slots.data[t];
+        if (s < 0)
+          continue;
+        if (s >= static_cast<double>(rows))
+          return ap.emitOpError()
+                 << "slot " << static_cast<int64_t>(s) << " of token " << t
+                 << " is past the pool's " << rows << " rows";
+        int64_t page = static_cast<int64_t>(s) / ps,
+                r = static_cast<int64_t>(s) % ps;
+        for (int64_t g = 0; g < src.shape[1]; ++g)
+          for (int64_t d = 0; d < src.shape[2]; ++d)
+            pool->data[nhd ? pool->linear({page, r, g, d})
+                           : pool->linear({page, g, r, d})] =
+                roundTo(elem, src.data[src.linear({t, g, d})]);
+      }
+      env[ap.getResult(k)] = fromTensor(pool);
+    }
+    return success();
+  }
   if (auto c = dyn_cast<CumsumOp>(op)) {
     // Inclusive prefix sum along dim, in double.
     const Tensor &in = *env.lookup(c.getInput()).t;

@@ -567,6 +567,27 @@ static int run() {
                                      deviceBuffers[in.size() + k],
                                      out[k].bytes) != ATTNRT_OK)
           return fail(attnrt_last_error());
+    // Results returned by updating an in/out argument (alias:K:A): that
+    // argument, after the call, in the results' order.
+    if (!exported->aliases.empty()) {
+      std::vector<::attn::HostArray> results;
+      size_t next = 0;
+      for (unsigned k = 0; k < fn.getNumResults(); ++k) {
+        auto alias = llvm::find_if(exported->aliases,
+                                   [&](auto &p) { return p.first == k; });
+        if (alias == exported->aliases.end()) {
+          results.push_back(std::move(out[next++]));
+          continue;
+        }
+        ::attn::HostArray &a = in[alias->second];
+        if (cuda && attnrt_cuda_copy_to_host(device, a.data,
+                                             deviceBuffers[alias->second],
+                                             a.bytes) != ATTNRT_OK)
+          return fail(attnrt_last_error());
+        results.push_back(a);
+      }
+      out = std::move(results);
+    }
     if (benchmark > 0) {
       std::vector<double> ms;
       for (int r = 0; r < benchmark; ++r) {

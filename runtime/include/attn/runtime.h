@@ -68,7 +68,8 @@ void _mlir_memref_to_llvm_free(void *ptr);
 
 /* A compiled function's signature is a string such as
  *   "in:f32:?0,8,?1,64;in:f32:?0,2,?2,64;in:f32:?0,2,?2,64;out:f32:?0,8,?1,64"
- * one field per argument: direction, element type (f32 f16 bf16 f64 i8
+ * one field per argument: direction ("in", "out", or "io" for an input
+ * updated in place), element type (f32 f16 bf16 f64 i8
  * i1 (stored as one byte per element, DLPack kDLUInt/8)
  * i32 i64), and dims, where numbers are static sizes and `?N` are symbols:
  * all dims with the same symbol must be equal at call time. */
@@ -77,6 +78,10 @@ void _mlir_memref_to_llvm_free(void *ptr);
 
 typedef struct attnrt_arg_info {
   int is_output;
+  /* An input the kernel updates in place ("io:", e.g. a KV-cache pool that
+     attn.append_kv writes): numbered with the inputs, checked for overlap
+     like an output. */
+  int is_inout;
   DLDataType dtype;
   int32_t ndim;
   /* dims[i] >= 0: static size; dims[i] < 0: symbol -(dims[i] + 1). */

@@ -1,0 +1,118 @@
+"""Serving entries: attention over paged KV caches, appending to them, and
+FlashInfer's CSR page lists as attn's block tables (docs/serving.md)."""
+
+import numpy as np
+
+from . import _trace
+from .flex import _module, trace
+
+
+def _needs_grad(xs):
+    return any(getattr(x, "requires_grad", False) for x in xs)
+
+
+def paged_attention(q, k_pool, v_pool, kv_lens, block_table, *, causal=False,
+                    page_layout="nhd", scale=None, score_mod=None,
+                    mask_mod=None, sinks=None, return_lse=False):
+    """Attention over a paged KV cache (attn.attention ... kv_lens(...)
+    pages(...)).
+
+    q [B, H, Lq, D]; k_pool, v_pool [pages, page_size, Hkv, D]
+    (page_layout="nhd", vLLM's and FlashInfer's default) or
+    [pages, Hkv, page_size, D] ("hnd"); kv_lens int32 [B], the keys of each
+    request; block_table int32 [B, max_pages], its pages in order (entries
+    past ceil(kv_lens[b] / page_size) are never read). Key j of request b is
+    row j % page_size of page block_table[b, j // page_size]. causal aligns
+    each request to its own bottom-right corner (j <= i + kv_lens[b] - Lq);
+    score_mod and mask_mod see logical positions. Returns O [B, H, Lq, D]
+    (and the natural-log LSE with return_lse); a row with no key gives 0.
+    Bad lengths or table entries raise attn.ArgumentError before the
+    kernel runs. Not differentiable (serving reads the cache)."""
+    inputs = (q, k_pool, v_pool, kv_lens, block_table)
+    if _needs_grad(inputs + ((sinks,) if sinks is not None else ())):
+        raise TypeError("paged_attention: not differentiable (train with "
+                        "attn.attention on dense keys)")
+    program = trace(q, k_pool, v_pool, score_mod, mask_mod, scale, sinks,
+                    return_lse, causal, kv_lens=kv_lens,
+                    block_table=block_table, page_layout=page_layout)
+    args = [q, k_pool, v_pool] + program.index_inputs + (
+        [sinks] if sinks is not None else []) + [
+        c.tensor for c in program.captures]
+    return _module(program.text, filename="<attn.paged_attention>").main(*args)
+
+
+def append_kv(k, v, slots, k_pool, v_pool, *, page_layout="nhd"):
+    """Writes new key/value rows into their slots of the pools, in place
+    (attn.append_kv; vLLM's reshape_and_cache): k, v [tokens, Hkv, D]
+    (float32/16, bfloat16, converted to the pools' dtype), slots int32
+    [tokens] (page * page_size + row; negative: padding, written nowhere),
+    pools as paged_attention takes them. Returns (k_pool, v_pool), the
+    objects passed in. A slot past the pools raises attn.ArgumentError
+    and writes nothing."""
+    if page_layout not in ("nhd", "hnd"):
+        raise ValueError(f"append_kv: page_layout must be 'nhd' or 'hnd', "
+                         f"got {page_layout!r}")
+    for x, what, rank in ((k, "k", 3), (v, "v", 3), (slots, "slots", 1),
+                          (k_pool, "k_pool", 4), (v_pool, "v_pool", 4)):
+        if not hasattr(x, "shape") or len(x.shape) != rank:
+            raise ValueError(f"append_kv: {what} must have rank {rank}, got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+    types = [_trace._mlir_dtype(x.dtype, f"append_kv: {w}")
+             for x, w in ((k, "k"), (v, "v"), (slots, "slots"),
+                          (k_pool, "k_pool"), (v_pool, "v_pool"))]
+    if types[2] != "i32":
+        raise TypeError(f"append_kv: slots must be int32, got {slots.dtype}")
+    for t, w in zip(types[:2] + types[3:], ("k", "v", "k_pool", "v_pool")):
+        if t not in ("f32", "f16", "bf16"):
+            raise TypeError(f"append_kv: {w} must be float32, float16 or "
+                            f"bfloat16, got {t}")
+    if tuple(k_pool.shape) != tuple(v_pool.shape) or types[3] != types[4]:
+        raise ValueError(f"append_kv: k_pool {tuple(k_pool.shape)} and v_pool "
+                         f"{tuple(v_pool.shape)} must have one shape and dtype")
+    heads = 2 if page_layout == "nhd" else 1
+    rows = 1 if page_layout == "nhd" else 2
+    hkv, d = k_pool.shape[heads], k_pool.shape[3]
+    for x, w in ((k, "k"), (v, "v")):
+        if tuple(x.shape[1:]) != (hkv, d) or x.shape[0] != slots.shape[0]:
+            raise ValueError(f"append_kv: {w} must be [{slots.shape[0]}, {hkv}, "
+                             f"{d}] (one row per slot), got {tuple(x.shape)}")
+    ps = k_pool.shape[rows]
+    mid = f"{ps}x{hkv}" if page_layout == "nhd" else f"{hkv}x{ps}"
+    pool = f"tensor<?x{mid}x{d}x{types[3]}>"
+    kt = f"tensor<?x{hkv}x{d}x{types[0]}>"
+    vt = f"tensor<?x{hkv}x{d}x{types[1]}>"
+    lay = " page_layout(hnd)" if page_layout == "hnd" else ""
+    text = (f"func.func @main(%k: {kt}, %v: {vt}, %s: tensor<?xi32>, "
+            f"%kp: {pool}, %vp: {pool}) -> ({pool}, {pool}) {{\n"
+            f"  %a, %b = attn.append_kv ins(%k, %v : {kt}, {vt}) "
+            f"slots(%s : tensor<?xi32>){lay}\n"
+            f"      outs(%kp, %vp : {pool}, {pool}) -> {pool}, {pool}\n"
+            f"  return %a, %b : {pool}, {pool}\n}}\n")
+    return _module(text, filename="<attn.append_kv>").main(
+        k, v, slots, k_pool, v_pool)
+
+
+def csr_to_block_table(indptr, indices, last_page_len, page_size):
+    """FlashInfer's page lists (kv_indptr [B + 1], kv_indices,
+    kv_last_page_len [B], last pages holding 1..page_size keys; empty
+    requests have no pages) as attn's (block_table [B, max_pages],
+    kv_lens [B]), int32 NumPy arrays; unused table entries are 0."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    indices = np.asarray(indices, dtype=np.int64)
+    last = np.asarray(last_page_len, dtype=np.int64)
+    if indptr.ndim != 1 or indptr.size < 1 or last.shape != (indptr.size - 1,):
+        raise ValueError("csr_to_block_table: indptr must be [B + 1] and "
+                         "last_page_len [B]")
+    counts = np.diff(indptr)
+    if indptr[0] != 0 or (counts < 0).any() or indptr[-1] > indices.size:
+        raise ValueError("csr_to_block_table: indptr must start at 0, not "
+                         "decrease, and end within indices")
+    if ((counts > 0) & ((last < 1) | (last > page_size))).any():
+        raise ValueError(f"csr_to_block_table: last_page_len must be in "
+                         f"[1, {page_size}] for requests with pages")
+    bsz = counts.size
+    table = np.zeros((bsz, max(int(counts.max(initial=0)), 1)), dtype=np.int32)
+    for b in range(bsz):
+        table[b, :counts[b]] = indices[indptr[b]:indptr[b + 1]]
+    lens = np.where(counts > 0, (counts - 1) * page_size + last, 0)
+    return table, lens.astype(np.int32)

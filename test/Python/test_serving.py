@@ -1,0 +1,171 @@
+"""attn.paged_attention, attn.append_kv and attn.csr_to_block_table from
+Python against torch written from the math (docs/serving.md): a paged decode
+step over shuffled, shared and partly filled pages in both layouts, torch
+tensors updated in place, FlashInfer's CSR page lists, a score_mod on
+logical positions, and bad arguments."""
+
+import numpy as np
+import torch
+
+import attn
+from helpers import check, expect_error, finish
+
+torch.manual_seed(5)
+rng = np.random.default_rng(5)
+
+
+def rel(a, b):
+    return ((a.double() - b.double()).abs().max()
+            / b.double().abs().max().clamp(min=1e-30)).item()
+
+
+def logical(pool, table, n, ps, layout):
+    """[Hkv, n, D] keys of one request, read through its table."""
+    rows = []
+    for j in range(n):
+        p, r = int(table[j // ps]), j % ps
+        rows.append(pool[p, r] if layout == "nhd" else pool[p, :, r])
+    if not rows:
+        hkv = pool.shape[2] if layout == "nhd" else pool.shape[1]
+        return torch.zeros(hkv, 0, pool.shape[3], dtype=torch.float64)
+    return torch.stack(rows, 1).double()
+
+
+def reference(q, kp, vp, lens, table, ps, layout, causal, bias=None):
+    B, H, Lq, D = q.shape
+    out = torch.zeros(B, H, Lq, D, dtype=torch.float64)
+    lse = torch.full((B, H, Lq), -float("inf"), dtype=torch.float64)
+    for b in range(B):
+        n = int(lens[b])
+        k = logical(kp, table[b], n, ps, layout)
+        v = logical(vp, table[b], n, ps, layout)
+        g = H // k.shape[0]
+        for h in range(H):
+            for i in range(Lq):
+                j = torch.arange(n)
+                s = (k[h // g] @ q[b, h, i].double()) / D ** 0.5
+                if bias is not None:
+                    s = s + bias(j)
+                vis = j <= i + n - Lq if causal else torch.ones(n, dtype=torch.bool)
+                if not vis.any():
+                    continue
+                p = torch.softmax(s[vis], 0)
+                out[b, h, i] = p @ v[h // g][vis]
+                lse[b, h, i] = torch.logsumexp(s[vis], 0)
+    return out, lse
+
+
+def pages_for(lens, ps, extra=2):
+    """A shuffled pool's table: request 1 shares request 0's first page."""
+    npages = [(n + ps - 1) // ps for n in lens]
+    total = sum(npages) + extra
+    perm = rng.permutation(total)
+    table = np.full((len(lens), max(npages) + 1), 123456, dtype=np.int32)
+    nxt = 0
+    for b, c in enumerate(npages):
+        for t in range(c):
+            if b == 1 and t == 0 and lens[0] >= ps:
+                table[b, 0] = table[0, 0]
+                continue
+            table[b, t] = perm[nxt]
+            nxt += 1
+    return total, torch.from_numpy(table)
+
+
+for layout, ps, dtype in (("nhd", 16, torch.float32), ("hnd", 4, torch.bfloat16)):
+    lens = [37, 20, 0, 5]
+    total, table = pages_for(lens, ps)
+    hkv, hq, d = 2, 4, 32
+    shape = (total, ps, hkv, d) if layout == "nhd" else (total, hkv, ps, d)
+    kp = torch.randn(shape).to(dtype)
+    vp = torch.randn(shape).to(dtype)
+    q = torch.randn(4, hq, 3, d).to(dtype)
+    kl = torch.tensor(lens, dtype=torch.int32)
+    o, l = attn.paged_attention(q, kp, vp, kl, table, causal=True,
+                                page_layout=layout, return_lse=True)
+    ro, rl = reference(q, kp, vp, kl, table, ps, layout, True)
+    fin = torch.isfinite(rl)
+    tol = 1e-5 if dtype == torch.float32 else 1.6e-2
+    check(o.dtype == dtype and rel(o, ro) < tol
+          and (l.double()[fin] - rl[fin]).abs().max() < 1e-4
+          and torch.isneginf(l[~fin]).all() and (o[2] == 0).all(),
+          f"paged_attention {layout} ps={ps} {dtype}: {rel(o, ro):.1e}")
+
+# A score_mod on logical positions (ALiBi-like), NumPy inputs.
+lens = [50, 9]
+total, table = pages_for(lens, 16)
+kp = torch.randn(total, 16, 1, 16)
+vp = torch.randn(total, 16, 1, 16)
+q = torch.randn(2, 2, 1, 16)
+o = attn.paged_attention(q.numpy(), kp.numpy(), vp.numpy(),
+                         np.array(lens, np.int32), table.numpy(),
+                         score_mod=lambda s, b, h, i, j: s - 0.05 * j)
+ro, _ = reference(q, kp, vp, lens, table, 16, "nhd", False,
+                  bias=lambda j: -0.05 * j.double())
+check(isinstance(o, np.ndarray) and rel(torch.from_numpy(o), ro) < 1e-5,
+      f"paged_attention with a score_mod on logical positions: "
+      f"{rel(torch.from_numpy(o), ro):.1e}")
+
+# append_kv updates torch pools in place, converting f32 rows to f16;
+# negative slots write nothing. Then a decode step reads them.
+kp = torch.randn(6, 8, 2, 16).half()
+vp = torch.randn(6, 8, 2, 16).half()
+k_new = torch.randn(3, 2, 16)
+v_new = torch.randn(3, 2, 16)
+slots = torch.tensor([13, -1, 40], dtype=torch.int32)
+want_k, want_v = kp.clone(), vp.clone()
+for t, s in enumerate(slots.tolist()):
+    if s >= 0:
+        want_k[s // 8, s % 8] = k_new[t].half()
+        want_v[s // 8, s % 8] = v_new[t].half()
+rk, rv = attn.append_kv(k_new, v_new, slots, kp, vp)
+check(rk is kp and rv is vp and torch.equal(kp, want_k) and torch.equal(vp, want_v),
+      "append_kv: pools updated in place, padding skipped, f32 rows into f16")
+expect_error(attn.ArgumentError, "slot 48 of token 0 is past the 48 rows",
+             lambda: attn.append_kv(k_new, v_new,
+                                    torch.tensor([48, 0, 1], dtype=torch.int32),
+                                    kp, vp),
+             "append_kv: a slot past the pool")
+check(torch.equal(kp, want_k), "append_kv: a rejected call writes nothing")
+
+# FlashInfer's CSR page lists as a block table.
+indptr = [0, 3, 3, 4]
+indices = [7, 2, 5, 1]
+last = [5, 1, 16]
+t, kl = attn.csr_to_block_table(indptr, indices, last, 16)
+check(t.tolist() == [[7, 2, 5], [0, 0, 0], [1, 0, 0]] and kl.tolist() == [37, 0, 16],
+      f"csr_to_block_table: {t.tolist()} {kl.tolist()}")
+expect_error(ValueError, "last_page_len must be in [1, 16]",
+             lambda: attn.csr_to_block_table([0, 1], [0], [17], 16),
+             "csr_to_block_table: last page overfull")
+expect_error(ValueError, "must start at 0, not decrease",
+             lambda: attn.csr_to_block_table([0, 2, 1], [0, 1], [1, 1], 16),
+             "csr_to_block_table: decreasing indptr")
+
+# Bad tables and arguments: clean errors, nothing read out of the pool.
+kp = torch.randn(4, 16, 1, 16)
+q = torch.randn(2, 1, 1, 16)
+good = torch.tensor([[0, 1], [2, 3]], dtype=torch.int32)
+expect_error(attn.ArgumentError, "page table entry [1, 0] is 9, outside the 4 pages",
+             lambda: attn.paged_attention(q, kp, kp, torch.tensor([3, 20], dtype=torch.int32),
+                                          torch.tensor([[0, 1], [9, 3]], dtype=torch.int32)),
+             "paged_attention: entry past the pool")
+expect_error(attn.ArgumentError, "key length 33 of request 0 is outside [0, 32]",
+             lambda: attn.paged_attention(q, kp, kp, torch.tensor([33, 1], dtype=torch.int32), good),
+             "paged_attention: length past the table")
+expect_error(TypeError, "kv_lens must be int32",
+             lambda: attn.paged_attention(q, kp, kp, torch.tensor([3, 1]), good),
+             "paged_attention: int64 lengths")
+expect_error(ValueError, "block_table has 3",
+             lambda: attn.paged_attention(q, kp, kp, torch.tensor([3, 1], dtype=torch.int32),
+                                          torch.zeros(3, 2, dtype=torch.int32)),
+             "paged_attention: table batch")
+expect_error(ValueError, "page_layout must be 'nhd' or 'hnd'",
+             lambda: attn.paged_attention(q, kp, kp, torch.tensor([3, 1], dtype=torch.int32),
+                                          good, page_layout="x"),
+             "paged_attention: bad layout")
+expect_error(TypeError, "not differentiable",
+             lambda: attn.paged_attention(q.requires_grad_(), kp, kp,
+                                          torch.tensor([3, 1], dtype=torch.int32), good),
+             "paged_attention: gradients")
+finish()
