@@ -38,3 +38,20 @@ func.func @dense_lens_memref(%q: memref<?x4x?x16xf32>, %k: memref<?x2x?x16xf32>,
       }
   return
 }
+
+// CHECK-LABEL: func.func @append
+// CHECK: attn.append_kv ins(%{{.*}}, %{{.*}} : tensor<?x2x64xf32>, tensor<?x2x64xf32>) slots(%{{.*}} : tensor<?xi32>) outs(%{{.*}}, %{{.*}} : tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>) -> tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>
+func.func @append(%k: tensor<?x2x64xf32>, %v: tensor<?x2x64xf32>, %s: tensor<?xi32>,
+                  %kp: tensor<?x16x2x64xf16>, %vp: tensor<?x16x2x64xf16>) -> (tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>) {
+  %a, %b = attn.append_kv ins(%k, %v : tensor<?x2x64xf32>, tensor<?x2x64xf32>) slots(%s : tensor<?xi32>)
+      outs(%kp, %vp : tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>) -> tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>
+  return %a, %b : tensor<?x16x2x64xf16>, tensor<?x16x2x64xf16>
+}
+
+// CHECK-LABEL: func.func @append_hnd_memref
+// CHECK: attn.append_kv ins({{.*}}) slots({{.*}}) page_layout(hnd) outs(
+func.func @append_hnd_memref(%k: memref<?x2x8xbf16>, %s: memref<?xi32>, %kp: memref<?x2x4x8xbf16>) {
+  attn.append_kv ins(%k, %k : memref<?x2x8xbf16>, memref<?x2x8xbf16>) slots(%s : memref<?xi32>) page_layout(hnd)
+      outs(%kp, %kp : memref<?x2x4x8xbf16>, memref<?x2x4x8xbf16>)
+  return
+}

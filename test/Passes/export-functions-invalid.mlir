@@ -47,3 +47,13 @@ func.func @computed_lens(%q: tensor<2x2x1x8xf32>, %k: tensor<2x1x6x8xf32>, %lens
       kv_lens(%l2 : tensor<2xi32>) outs(%init : tensor<2x2x1x8xf32>) -> tensor<2x2x1x8xf32>
   return %o : tensor<2x2x1x8xf32>
 }
+
+// -----
+
+func.func @computed_slots(%k: tensor<2x1x8xf32>, %s: tensor<2xi32>, %p: tensor<3x4x1x8xf32>) -> (tensor<3x4x1x8xf32>, tensor<3x4x1x8xf32>) {
+  %s2 = arith.addi %s, %s : tensor<2xi32>
+  // expected-error @+1 {{takes its slots from an argument of the exported function (the runtime checks them before a call)}}
+  %a, %b = attn.append_kv ins(%k, %k : tensor<2x1x8xf32>, tensor<2x1x8xf32>) slots(%s2 : tensor<2xi32>)
+      outs(%p, %p : tensor<3x4x1x8xf32>, tensor<3x4x1x8xf32>) -> tensor<3x4x1x8xf32>, tensor<3x4x1x8xf32>
+  return %a, %b : tensor<3x4x1x8xf32>, tensor<3x4x1x8xf32>
+}

@@ -50,3 +50,42 @@ func.func @hnd(%q: tensor<?x2x1x8xf32>, %k: tensor<?x1x4x8xf32>, %v: tensor<?x1x
       outs(%init : tensor<?x2x1x8xf32>) -> tensor<?x2x1x8xf32>
   return %o : tensor<?x2x1x8xf32>
 }
+
+// -----
+
+// attn.append_kv's pools, returned: updated in place. Each becomes an "io"
+// input (writable, no destination argument of its own), its result an
+// alias of it; the slots are checked against the key pool's pages.
+// CHECK-LABEL: func.func private @append
+// CHECK-SAME: %[[KP:[a-z0-9]+]]: tensor<?x4x2x8xf16> {bufferization.writable = true}, %[[VP:[a-z0-9]+]]: tensor<?x4x2x8xf16> {bufferization.writable = true}) -> (tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>)
+// CHECK-SAME: attn.abi = "in:f32:?0,2,8;in:f32:?0,2,8;in:i32:?0;io:f16:?1,4,2,8;io:f16:?1,4,2,8;slots:2:3.0:4;alias:0:3;alias:1:4"
+// CHECK: %[[A:.*]]:2 = attn.append_kv {{.*}} outs(%[[KP]], %[[VP]] :
+// CHECK: %[[M0:.*]] = bufferization.materialize_in_destination %[[A]]#0 in %[[KP]]
+// CHECK: %[[M1:.*]] = bufferization.materialize_in_destination %[[A]]#1 in %[[VP]]
+// CHECK: return %[[M0]], %[[M1]]
+func.func @append(%k: tensor<?x2x8xf32>, %v: tensor<?x2x8xf32>, %slots: tensor<?xi32>,
+                  %kp: tensor<?x4x2x8xf16>, %vp: tensor<?x4x2x8xf16>) -> (tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>) {
+  %a, %b = attn.append_kv ins(%k, %v : tensor<?x2x8xf32>, tensor<?x2x8xf32>) slots(%slots : tensor<?xi32>)
+      outs(%kp, %vp : tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>) -> tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>
+  return %a, %b : tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>
+}
+
+// -----
+
+// A decode step (examples/serving/decode_step.mlir): in-place pools and a
+// regular output in one signature.
+// CHECK-LABEL: func.func private @step
+// CHECK-SAME: attn.abi = "in:f16:?0,4,1,8;in:f16:?1,2,8;in:f16:?1,2,8;in:i32:?1;io:f16:?2,4,2,8;io:f16:?2,4,2,8;in:i32:?0;in:i32:?0,?3;out:f32:?0,4,1,8;pages:7:6:4.0:4;slots:3:4.0:4;alias:1:4;alias:2:5"
+func.func @step(%q: tensor<?x4x1x8xf16>, %k: tensor<?x2x8xf16>, %v: tensor<?x2x8xf16>, %slots: tensor<?xi32>,
+                %kp: tensor<?x4x2x8xf16>, %vp: tensor<?x4x2x8xf16>, %lens: tensor<?xi32>, %table: tensor<?x?xi32>)
+    -> (tensor<?x4x1x8xf32>, tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>) {
+  %a, %b = attn.append_kv ins(%k, %v : tensor<?x2x8xf16>, tensor<?x2x8xf16>) slots(%slots : tensor<?xi32>)
+      outs(%kp, %vp : tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>) -> tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %q, %c0 : tensor<?x4x1x8xf16>
+  %init = tensor.empty(%n) : tensor<?x4x1x8xf32>
+  %o = attn.attention ins(%q, %a, %b : tensor<?x4x1x8xf16>, tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>)
+      kv_lens(%lens : tensor<?xi32>) pages(%table : tensor<?x?xi32>)
+      outs(%init : tensor<?x4x1x8xf32>) -> tensor<?x4x1x8xf32>
+  return %o, %a, %b : tensor<?x4x1x8xf32>, tensor<?x4x2x8xf16>, tensor<?x4x2x8xf16>
+}
