@@ -342,6 +342,10 @@ LogicalResult AttentionOp::verify() {
                            << rowsDim << " of the key pool), got "
                            << (ShapedType::isDynamic(ps) ? "?"
                                                          : std::to_string(ps));
+    // (Both pools are addressed with the key pool's page size.)
+    if (v->isDynamicDim(rowsDim))
+      return emitOpError() << "expected the value pool's page size (dim "
+                           << rowsDim << ") to be static";
   } else if (getPageLayout() != PageLayout::nhd) {
     return emitOpError("has a page_layout but no page table");
   }
@@ -828,6 +832,17 @@ LogicalResult AppendKVOp::verify() {
   if (kp->isDynamicDim(rows) || kp->getDimSize(rows) <= 0)
     return emitOpError() << "expected a static, positive page size (dim "
                          << rows << " of the key pool)";
+  // The scatter's loops and addresses are built from these sizes.
+  for (auto [t, name, dims] :
+       {std::tuple{*k, "new keys", SmallVector<unsigned>{1, 2}},
+        {*v, "new values", SmallVector<unsigned>{1, 2}},
+        {*kp, "key pool", SmallVector<unsigned>{1, 2, 3}},
+        {*vp, "value pool", SmallVector<unsigned>{1, 2, 3}}})
+    for (unsigned d : dims)
+      if (t.isDynamicDim(d))
+        return emitOpError() << "expected dim " << d << " of the " << name
+                             << " to be static (heads, page size and head "
+                                "dim are)";
   return success(
       succeeded(checkDimsMatch(op, k->getDimSize(0), s->getDimSize(0),
                                "new keys", "slots")) &&

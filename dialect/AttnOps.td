@@ -388,7 +388,8 @@ def Attn_AppendKVOp : Attn_Op<"append_kv", [
     or `[pages, kv_heads, page_size, D]`, the layouts `attn.attention
     ... pages(...)` reads. The runtime checks every slot against the
     pool's `pages * page_size` rows before a call; two tokens with the same
-    slot leave one of them, unspecified which.
+    slot leave an unspecified row there (possibly a mix of both). Heads,
+    page size and head dims are static.
 
     ```mlir
     %kc, %vc = attn.append_kv ins(%k, %v : tensor<?x2x64xf16>, tensor<?x2x64xf16>)

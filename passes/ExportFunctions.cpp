@@ -368,6 +368,24 @@ static std::optional<StringRef> dtypeName(Type t) {
 struct ExportFunctions
     : attn::impl::AttnExportFunctionsPassBase<ExportFunctions> {
   void runOnOperation() override {
+    // Page tables, key lengths and slots are checked at an exported
+    // function's call: their ops must be in one (not in a callee).
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (!func.isPrivate() || func.isExternal() || func->hasAttr(kAbiAttrName))
+        continue;
+      WalkResult r = func.walk([](Operation *op) {
+        auto attn = dyn_cast<AttentionOp>(op);
+        if ((attn && attn.getKvLens()) || isa<AppendKVOp>(op)) {
+          op->emitOpError("must be in an exported (public) function: the "
+                          "runtime checks its lengths, page table or slots "
+                          "at that function's call");
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      });
+      if (r.wasInterrupted())
+        return signalPassFailure();
+    }
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (func.isPrivate() || func.isExternal() || func->hasAttr(kAbiAttrName))
         continue;
@@ -542,93 +560,82 @@ struct ExportFunctions
         sig += ";" + clause;
     }
 
-    // The contents of key lengths and page tables (`lens:L:A.d`,
-    // `pages:T:L:P.d:ps`): the runtime checks them before a call, so they
-    // must be arguments.
+    // The contents of key lengths, page tables and slots: the runtime
+    // checks them before a call (`lens:L:E`, `pages:T:L:E:ps`,
+    // `slots:S:E:ps`, E the extent they index: "A.d" or a static size), so
+    // they must be arguments.
     std::string indexError;
+    auto argOf = [&](Value v) -> int {
+      if (auto arg = dyn_cast<BlockArgument>(stripCasts(v));
+          arg && arg.getOwner() == &func.getBody().front())
+        return (int)arg.getArgNumber();
+      return -1;
+    };
+    // Dim d of `v` as an extent clause field ("" if no argument gives it).
+    auto extentOf = [&](Value v, unsigned d) -> std::string {
+      auto t = cast<ShapedType>(v.getType());
+      if (!t.isDynamicDim(d))
+        return std::to_string(t.getDimSize(d));
+      if (int a = argOf(v); a >= 0)
+        return std::to_string(a) + "." + std::to_string(d);
+      auto it = argDims.find(eq.leader(DimEquivalence::key(v, d)));
+      if (it == argDims.end())
+        return "";
+      return std::to_string(it->second.first) + "." +
+             std::to_string(it->second.second);
+    };
+    auto addClause = [&](const std::string &clause) {
+      if (clauses.insert(clause).second)
+        sig += ";" + clause;
+    };
+    auto refuse = [&](Operation *op, const Twine &what) {
+      if (indexError.empty())
+        op->emitOpError(what);
+      indexError = "x";
+    };
     func.walk([&](AttentionOp attn) {
       Value lens = attn.getKvLens();
-      if (!lens || !indexError.empty())
+      if (!lens)
         return;
-      auto argOf = [&](Value v) -> int {
-        if (auto arg = dyn_cast<BlockArgument>(stripCasts(v));
-            arg && arg.getOwner() == &func.getBody().front())
-          return (int)arg.getArgNumber();
-        return -1;
-      };
       Value table = attn.getPageTable();
       int l = argOf(lens), t = table ? argOf(table) : 0;
-      // The pool's pages (dim 0) or the dense keys' length (dim 2) as a
-      // dim of an argument.
-      unsigned d = table ? 0 : 2;
-      std::string extent;
-      if (int a = argOf(attn.getKey()); a >= 0) {
-        extent = std::to_string(a) + "." + std::to_string(d);
-      } else {
-        auto it =
-            argDims.find(eq.leader(DimEquivalence::key(attn.getKey(), d)));
-        if (it != argDims.end())
-          extent = std::to_string(it->second.first) + "." +
-                   std::to_string(it->second.second);
+      if (l < 0 || t < 0)
+        return refuse(attn, Twine("takes its ") +
+                                (l < 0 ? "key lengths" : "page table") +
+                                " from an argument of the exported function "
+                                "(the runtime checks its entries before a "
+                                "call)");
+      // Both pools' pages (dim 0), or both dense operands' length (dim 2).
+      for (Value operand : {attn.getKey(), attn.getValue()}) {
+        std::string extent = extentOf(operand, table ? 0 : 2);
+        if (extent.empty())
+          return refuse(attn, Twine("reads a ") +
+                                  (table ? "pool whose pages" :
+                                           "key tensor whose length") +
+                                  " no argument of the exported function "
+                                  "gives (the runtime checks the key lengths "
+                                  "against it)");
+        addClause(table ? "pages:" + std::to_string(t) + ":" +
+                              std::to_string(l) + ":" + extent + ":" +
+                              std::to_string(attn.getPageSize())
+                        : "lens:" + std::to_string(l) + ":" + extent);
       }
-      if (l < 0 || t < 0) {
-        attn.emitOpError()
-            << "takes its " << (l < 0 ? "key lengths" : "page table")
-            << " from an argument of the exported function (the runtime "
-               "checks its entries before a call)";
-        indexError = "x";
-        return;
-      }
-      if (extent.empty()) {
-        attn.emitOpError() << "reads a " << (table ? "pool" : "key tensor")
-                           << " whose " << (table ? "pages" : "length")
-                           << " no argument of the exported function gives "
-                              "(the runtime checks the key lengths against "
-                              "it)";
-        indexError = "x";
-        return;
-      }
-      std::string clause =
-          table ? "pages:" + std::to_string(t) + ":" + std::to_string(l) +
-                      ":" + extent + ":" +
-                      std::to_string(attn.getPageSize())
-                : "lens:" + std::to_string(l) + ":" + extent;
-      if (clauses.insert(clause).second)
-        sig += ";" + clause;
     });
-    // New rows' slots (`slots:S:P.d:ps`): checked against the pool's rows.
     func.walk([&](AppendKVOp append) {
-      if (!indexError.empty())
-        return;
-      auto arg = dyn_cast<BlockArgument>(stripCasts(append.getSlots()));
-      if (!arg || arg.getOwner() != &func.getBody().front()) {
-        append.emitOpError("takes its slots from an argument of the exported "
-                           "function (the runtime checks them before a call)");
-        indexError = "x";
-        return;
+      int s = argOf(append.getSlots());
+      if (s < 0)
+        return refuse(append, "takes its slots from an argument of the "
+                              "exported function (the runtime checks them "
+                              "before a call)");
+      for (Value pool : {append.getKeyPool(), append.getValuePool()}) {
+        std::string extent = extentOf(pool, 0);
+        if (extent.empty())
+          return refuse(append, "writes a pool whose pages no argument of "
+                                "the exported function gives (the runtime "
+                                "checks the slots against it)");
+        addClause("slots:" + std::to_string(s) + ":" + extent + ":" +
+                  std::to_string(append.getPageSize()));
       }
-      Value pool = append.getKeyPool();
-      std::string extent;
-      if (auto p = dyn_cast<BlockArgument>(stripCasts(pool));
-          p && p.getOwner() == &func.getBody().front()) {
-        extent = std::to_string(p.getArgNumber()) + ".0";
-      } else if (auto it = argDims.find(
-                     eq.leader(DimEquivalence::key(pool, 0)));
-                 it != argDims.end()) {
-        extent = std::to_string(it->second.first) + "." +
-                 std::to_string(it->second.second);
-      } else {
-        append.emitOpError("writes a pool whose pages no argument of the "
-                           "exported function gives (the runtime checks the "
-                           "slots against it)");
-        indexError = "x";
-        return;
-      }
-      std::string clause = "slots:" + std::to_string(arg.getArgNumber()) +
-                           ":" + extent + ":" +
-                           std::to_string(append.getPageSize());
-      if (clauses.insert(clause).second)
-        sig += ";" + clause;
     });
     if (!indexError.empty())
       return failure();

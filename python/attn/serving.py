@@ -110,9 +110,16 @@ def csr_to_block_table(indptr, indices, last_page_len, page_size):
     if ((counts > 0) & ((last < 1) | (last > page_size))).any():
         raise ValueError(f"csr_to_block_table: last_page_len must be in "
                          f"[1, {page_size}] for requests with pages")
+    i32 = np.iinfo(np.int32).max
+    if indices.size and (indices.min() < 0 or indices.max() > i32):
+        raise ValueError("csr_to_block_table: page indices must be in "
+                         f"[0, {i32}]")
     bsz = counts.size
+    lens = np.where(counts > 0, (counts - 1) * page_size + last, 0)
+    if lens.size and lens.max() > i32:
+        raise ValueError(f"csr_to_block_table: a request of {lens.max()} keys "
+                         f"does not fit int32 lengths")
     table = np.zeros((bsz, max(int(counts.max(initial=0)), 1)), dtype=np.int32)
     for b in range(bsz):
         table[b, :counts[b]] = indices[indptr[b]:indptr[b + 1]]
-    lens = np.where(counts > 0, (counts - 1) * page_size + last, 0)
     return table, lens.astype(np.int32)

@@ -224,146 +224,178 @@ static int read_i32(const DLTensor *t, int device_type, int64_t n,
                                   (size_t)n * sizeof(int32_t));
 }
 
+/* A decimal count at *p (at least one digit, at most 2^40), advancing *p. */
+static int parse_count(const char **p, int64_t *out) {
+  const char *s = *p;
+  int64_t v = 0;
+  if (*s < '0' || *s > '9')
+    return 0;
+  while (*s >= '0' && *s <= '9') {
+    if (v > ((int64_t)1 << 40))
+      return 0;
+    v = v * 10 + (*s++ - '0');
+  }
+  *p = s;
+  *out = v;
+  return 1;
+}
+
+/* An argument index at *p: a count below n. */
+static int parse_arg(const char **p, int32_t n, int32_t *arg) {
+  int64_t v;
+  if (!parse_count(p, &v) || v >= n)
+    return 0;
+  *arg = (int32_t)v;
+  return 1;
+}
+
+/* An extent at *p: "A.d" (dim d of argument A, or -1 in *arg) or a static
+   "N". */
+static int parse_extent(const char **p, const attnrt_arg_info *infos,
+                        int32_t n, DLTensor *const *args, int64_t *extent,
+                        int32_t *arg) {
+  int64_t v, d;
+  if (!parse_count(p, &v))
+    return 0;
+  if (**p != '.') {
+    *extent = v;
+    *arg = -1;
+    return 1;
+  }
+  ++*p;
+  if (v >= n || !parse_count(p, &d) || d >= infos[v].ndim)
+    return 0;
+  *extent = args[v]->shape[d];
+  *arg = (int32_t)v;
+  return 1;
+}
+
+static int is_i32_vector(const attnrt_arg_info *info, int32_t rank) {
+  return info->ndim == rank && info->dtype.code == kDLInt &&
+         info->dtype.bits == 32;
+}
+
 /* Checks the clauses on index contents, on arguments whose shapes are
-   validated: "lens:L:A.d" (every per-request key length L[b] in
-   [0, dim d of A]) and "pages:T:L:P.d:ps" (L[b] in [0, T.shape[1] * ps],
-   and the entries T[b, n] of the pages each request uses,
-   n < ceil(L[b] / ps), in [0, dim d of P), the pool's pages). A kernel
-   then never follows an entry out of its pool. */
+   validated (E below is an extent: "A.d", dim d of argument A, or a static
+   count):
+     "lens:L:E"       every per-request key length L[b] in [0, E];
+     "pages:T:L:E:ps" L[b] in [0, T.shape[1] * ps], T.shape[0] = L.shape[0],
+                      and the entries T[b, n] of the pages each request
+                      uses, n < ceil(L[b] / ps), in [0, E) (the pool's
+                      pages);
+     "slots:S:E:ps"   every slot S[t] negative (written nowhere) or below
+                      E * ps (the pool's rows).
+   A kernel then never follows an entry out of its pool. */
 static int check_indices(const char *sig, const attnrt_arg_info *infos,
                          int32_t n, DLTensor *const *args, int device_type) {
-  char name[32], other[32];
+  char name[48], other[48];
   for (const char *p = sig; *p;) {
     const char *field = p;
     p += strcspn(p, ";");
     const char *next = *p == ';' ? p + 1 : p;
-    int is_pages = strncmp(field, "pages:", 6) == 0;
-    int is_lens = strncmp(field, "lens:", 5) == 0;
-    if (strncmp(field, "slots:", 6) == 0) {
-      /* "slots:S:P.d:ps": every slot negative (written nowhere) or below
-         dim d of P times ps, the pool's rows. */
-      char *end;
-      long s = strtol(field + 6, &end, 10), pool = -1, dim = -1;
-      long long ps = 0;
-      if (*end == ':')
-        pool = strtol(end + 1, &end, 10);
-      if (*end == '.')
-        dim = strtol(end + 1, &end, 10);
-      if (*end == ':')
-        ps = strtoll(end + 1, &end, 10);
-      if (s < 0 || s >= n || pool < 0 || pool >= n || dim < 0 ||
-          dim >= infos[pool].ndim || ps <= 0 || infos[s].ndim != 1 ||
-          infos[s].dtype.code != kDLInt || infos[s].dtype.bits != 32)
-        return attnrt_set_error(ATTNRT_INTERNAL,
-                                "malformed signature clause at '%.20s'", field);
-      int64_t count = args[s]->shape[0];
-      int64_t rows = args[pool]->shape[dim] * (int64_t)ps;
-      const int32_t *slots = NULL;
-      int32_t *copy = NULL;
-      int status = read_i32(args[s], device_type, count, &slots, &copy);
-      for (int64_t t = 0; status == ATTNRT_OK && t < count; ++t) {
-        if (slots[t] < rows)
-          continue;
-        describe_arg(infos, n, (int32_t)s, name, sizeof(name));
-        describe_arg(infos, n, (int32_t)pool, other, sizeof(other));
-        status = attnrt_set_error(
-            ATTNRT_INVALID_ARGUMENT,
-            "%s: slot %lld of token %lld is past the %lld rows (%lld pages "
-            "of %lld) of the pool (%s)",
-            name, (long long)slots[t], (long long)t, (long long)rows,
-            (long long)args[pool]->shape[dim], ps, other);
-      }
-      free(copy);
-      if (status != ATTNRT_OK)
-        return status;
+    enum { LENS, PAGES, SLOTS } kind;
+    const char *q;
+    if (strncmp(field, "lens:", 5) == 0) {
+      kind = LENS;
+      q = field + 5;
+    } else if (strncmp(field, "pages:", 6) == 0) {
+      kind = PAGES;
+      q = field + 6;
+    } else if (strncmp(field, "slots:", 6) == 0) {
+      kind = SLOTS;
+      q = field + 6;
+    } else {
       p = next;
       continue;
     }
-    if (!is_pages && !is_lens) {
-      p = next;
-      continue;
-    }
-    char *end;
-    const char *q = field + (is_pages ? 6 : 5);
-    long table = -1, lens, pool = -1, dim = 0;
-    long long ps = 1;
-    if (is_pages) {
-      table = strtol(q, &end, 10);
-      q = end + 1;
-    }
-    lens = strtol(q, &end, 10);
-    q = end + 1;
-    pool = strtol(q, &end, 10);
-    int ok = *end == '.';
-    if (ok)
-      dim = strtol(end + 1, &end, 10);
-    if (is_pages)
-      ps = *end == ':' ? strtoll(end + 1, &end, 10) : 0;
-    if (!ok || lens < 0 || lens >= n || pool < 0 || pool >= n ||
-        table >= n || ps <= 0 || infos[lens].ndim != 1 ||
-        infos[lens].dtype.code != kDLInt || infos[lens].dtype.bits != 32 ||
-        (is_pages && (table < 0 || infos[table].ndim != 2 ||
-                      infos[table].dtype.code != kDLInt ||
-                      infos[table].dtype.bits != 32)) ||
-        dim < 0 || dim >= infos[pool].ndim)
+    int32_t table = -1, idx = -1, pool = -1;
+    int64_t extent = 0, ps = 1;
+    int ok = 1;
+    if (kind == PAGES)
+      ok = parse_arg(&q, n, &table) && *q++ == ':';
+    ok = ok && parse_arg(&q, n, &idx) && *q++ == ':' &&
+         parse_extent(&q, infos, n, args, &extent, &pool);
+    if (ok && kind != LENS)
+      ok = *q++ == ':' && parse_count(&q, &ps) && ps > 0;
+    ok = ok && q == p && is_i32_vector(&infos[idx], 1) &&
+         (kind != PAGES || is_i32_vector(&infos[table], 2));
+    if (!ok)
       return attnrt_set_error(ATTNRT_INTERNAL,
-                              "malformed signature clause at '%.20s'", field);
-    const DLTensor *lt = args[lens];
-    int64_t batch = lt->shape[0];
-    int64_t cols = is_pages ? args[table]->shape[1] : 0;
-    int64_t capacity =
-        is_pages ? cols * (int64_t)ps : args[pool]->shape[dim];
-    int64_t pages = is_pages ? args[pool]->shape[dim] : 0;
-    if (is_pages && cols > 0 && pages == 0) {
-      describe_arg(infos, n, (int32_t)pool, name, sizeof(name));
+                              "malformed signature clause at '%.24s'", field);
+    describe_arg(infos, n, idx, name, sizeof(name));
+    if (pool >= 0)
+      describe_arg(infos, n, pool, other, sizeof(other));
+    else
+      snprintf(other, sizeof(other), "the static size");
+    int64_t count = args[idx]->shape[0];
+    int64_t cols = kind == PAGES ? args[table]->shape[1] : 0;
+    if (kind == PAGES && args[table]->shape[0] != count) {
+      describe_arg(infos, n, table, other, sizeof(other));
       return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
-                              "%s: a page pool needs at least one page "
-                              "(the page table has %lld columns)",
-                              name, (long long)cols);
+                              "%s: %lld key lengths for the %lld requests of "
+                              "the page table (%s)",
+                              name, (long long)count,
+                              (long long)args[table]->shape[0], other);
     }
-    const int32_t *buf = NULL, *entries = NULL;
+    if (kind == PAGES && cols > 0 && extent == 0)
+      return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                              "%s: a page pool needs at least one page (the "
+                              "page table has %lld columns)",
+                              other, (long long)cols);
+    /* Capacities in keys (shape sizes are far below 2^62 / ps). */
+    int64_t capacity = kind == PAGES ? cols * ps
+                       : kind == SLOTS ? extent * ps
+                                       : extent;
+    const int32_t *values = NULL, *entries = NULL;
     int32_t *copy1 = NULL, *copy2 = NULL;
-    int status = read_i32(lt, device_type, batch, &buf, &copy1);
-    if (status == ATTNRT_OK && is_pages)
-      status =
-          read_i32(args[table], device_type, batch * cols, &entries, &copy2);
-    for (int64_t b = 0; status == ATTNRT_OK && b < batch; ++b) {
-      int64_t len = buf[b];
-      if (len < 0 || len > capacity) {
-        describe_arg(infos, n, (int32_t)lens, name, sizeof(name));
-        if (is_pages) {
-          describe_arg(infos, n, (int32_t)table, other, sizeof(other));
+    int status = read_i32(args[idx], device_type, count, &values, &copy1);
+    if (status == ATTNRT_OK && kind == PAGES)
+      status = read_i32(args[table], device_type, count * cols, &entries,
+                        &copy2);
+    for (int64_t b = 0; status == ATTNRT_OK && b < count; ++b) {
+      int64_t x = values[b];
+      if (kind == SLOTS) {
+        if (x >= capacity)
+          status = attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: slot %lld of token %lld is past the %lld rows (%lld pages "
+              "of %lld) of the pool (%s)",
+              name, (long long)x, (long long)b, (long long)capacity,
+              (long long)extent, (long long)ps, other);
+        continue;
+      }
+      if (x < 0 || x > capacity) {
+        if (kind == PAGES) {
+          describe_arg(infos, n, table, other, sizeof(other));
           status = attnrt_set_error(
               ATTNRT_INVALID_ARGUMENT,
               "%s: key length %lld of request %lld is outside [0, %lld] "
               "(the %lld pages of %lld keys per request that %s holds)",
-              name, (long long)len, (long long)b, (long long)capacity,
-              (long long)cols, ps, other);
+              name, (long long)x, (long long)b, (long long)capacity,
+              (long long)cols, (long long)ps, other);
         } else {
-          describe_arg(infos, n, (int32_t)pool, other, sizeof(other));
           status = attnrt_set_error(
               ATTNRT_INVALID_ARGUMENT,
-              "%s: key length %lld of request %lld is outside [0, %lld] (dim "
-              "%ld of %s)",
-              name, (long long)len, (long long)b, (long long)capacity, dim,
-              other);
+              "%s: key length %lld of request %lld is outside [0, %lld] (the "
+              "key length of %s)",
+              name, (long long)x, (long long)b, (long long)capacity, other);
         }
         break;
       }
-      if (!is_pages)
+      if (kind != PAGES)
         continue;
-      int64_t used = (len + ps - 1) / ps;
+      int64_t used = (x + ps - 1) / ps;
       for (int64_t c = 0; c < used; ++c) {
         int64_t e = entries[b * cols + c];
-        if (e < 0 || e >= pages) {
-          describe_arg(infos, n, (int32_t)table, name, sizeof(name));
-          describe_arg(infos, n, (int32_t)pool, other, sizeof(other));
+        if (e < 0 || e >= extent) {
+          char tname[48];
+          describe_arg(infos, n, table, tname, sizeof(tname));
           status = attnrt_set_error(
               ATTNRT_INVALID_ARGUMENT,
               "%s: page table entry [%lld, %lld] is %lld, outside the %lld "
               "pages of the pool (%s); request %lld has %lld keys",
-              name, (long long)b, (long long)c, (long long)e,
-              (long long)pages, other, (long long)b, (long long)len);
+              tname, (long long)b, (long long)c, (long long)e,
+              (long long)extent, other, (long long)b, (long long)x);
           break;
         }
       }

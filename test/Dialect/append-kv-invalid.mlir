@@ -95,3 +95,19 @@ func.func @pools(%k: tensor<4x2x8xf32>, %s: tensor<4xi32>, %p: tensor<3x4x2x8xf3
   %a, %b = attn.append_kv ins(%k, %k : tensor<4x2x8xf32>, tensor<4x2x8xf32>) slots(%s : tensor<4xi32>) outs(%p, %q : tensor<3x4x2x8xf32>, tensor<5x4x2x8xf32>) -> tensor<3x4x2x8xf32>, tensor<5x4x2x8xf32>
   return
 }
+
+// -----
+
+func.func @dynamic_heads(%k: tensor<4x?x8xf32>, %s: tensor<4xi32>, %p: tensor<3x4x2x8xf32>) {
+  // expected-error @+1 {{expected dim 1 of the new keys to be static (heads, page size and head dim are)}}
+  %a, %b = attn.append_kv ins(%k, %k : tensor<4x?x8xf32>, tensor<4x?x8xf32>) slots(%s : tensor<4xi32>) outs(%p, %p : tensor<3x4x2x8xf32>, tensor<3x4x2x8xf32>) -> tensor<3x4x2x8xf32>, tensor<3x4x2x8xf32>
+  return
+}
+
+// -----
+
+func.func @dynamic_pool_heads(%k: tensor<4x2x8xf32>, %s: tensor<4xi32>, %p: tensor<3x4x2x8xf32>, %q: tensor<3x4x?x8xf32>) {
+  // expected-error @+1 {{expected dim 2 of the value pool to be static (heads, page size and head dim are)}}
+  %a, %b = attn.append_kv ins(%k, %k : tensor<4x2x8xf32>, tensor<4x2x8xf32>) slots(%s : tensor<4xi32>) outs(%p, %q : tensor<3x4x2x8xf32>, tensor<3x4x?x8xf32>) -> tensor<3x4x2x8xf32>, tensor<3x4x?x8xf32>
+  return
+}

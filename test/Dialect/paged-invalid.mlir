@@ -123,3 +123,11 @@ func.func @pool_heads(%q: tensor<2x4x1x16xf32>, %k: tensor<9x8x3x16xf32>, %lens:
   %r = attn.attention ins(%q, %k, %k : tensor<2x4x1x16xf32>, tensor<9x8x3x16xf32>, tensor<9x8x3x16xf32>) kv_lens(%lens : tensor<2xi32>) pages(%t : tensor<2x3xi32>) outs(%o : tensor<2x4x1x16xf32>) -> tensor<2x4x1x16xf32>
   return %r : tensor<2x4x1x16xf32>
 }
+
+// -----
+
+func.func @value_page_size(%q: tensor<2x4x1x16xf32>, %k: tensor<9x8x2x16xf32>, %v: tensor<9x?x2x16xf32>, %lens: tensor<2xi32>, %t: tensor<2x3xi32>, %o: tensor<2x4x1x16xf32>) -> tensor<2x4x1x16xf32> {
+  // expected-error @+1 {{expected the value pool's page size (dim 1) to be static}}
+  %r = attn.attention ins(%q, %k, %v : tensor<2x4x1x16xf32>, tensor<9x8x2x16xf32>, tensor<9x?x2x16xf32>) kv_lens(%lens : tensor<2xi32>) pages(%t : tensor<2x3xi32>) outs(%o : tensor<2x4x1x16xf32>) -> tensor<2x4x1x16xf32>
+  return %r : tensor<2x4x1x16xf32>
+}

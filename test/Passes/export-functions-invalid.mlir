@@ -57,3 +57,20 @@ func.func @computed_slots(%k: tensor<2x1x8xf32>, %s: tensor<2xi32>, %p: tensor<3
       outs(%p, %p : tensor<3x4x1x8xf32>, tensor<3x4x1x8xf32>) -> tensor<3x4x1x8xf32>, tensor<3x4x1x8xf32>
   return %a, %b : tensor<3x4x1x8xf32>, tensor<3x4x1x8xf32>
 }
+
+// -----
+
+// Lengths, tables and slots are checked at an exported function's call:
+// a paged attention in a callee is refused.
+func.func private @callee(%q: tensor<2x2x1x8xf32>, %k: tensor<9x4x1x8xf32>, %lens: tensor<2xi32>, %t: tensor<2x3xi32>) -> tensor<2x2x1x8xf32> {
+  %init = tensor.empty() : tensor<2x2x1x8xf32>
+  // expected-error @+1 {{must be in an exported (public) function: the runtime checks its lengths, page table or slots at that function's call}}
+  %o = attn.attention ins(%q, %k, %k : tensor<2x2x1x8xf32>, tensor<9x4x1x8xf32>, tensor<9x4x1x8xf32>)
+      kv_lens(%lens : tensor<2xi32>) pages(%t : tensor<2x3xi32>)
+      outs(%init : tensor<2x2x1x8xf32>) -> tensor<2x2x1x8xf32>
+  return %o : tensor<2x2x1x8xf32>
+}
+func.func @caller(%q: tensor<2x2x1x8xf32>, %k: tensor<9x4x1x8xf32>, %lens: tensor<2xi32>, %t: tensor<2x3xi32>) -> tensor<2x2x1x8xf32> {
+  %o = func.call @callee(%q, %k, %lens, %t) : (tensor<2x2x1x8xf32>, tensor<9x4x1x8xf32>, tensor<2xi32>, tensor<2x3xi32>) -> tensor<2x2x1x8xf32>
+  return %o : tensor<2x2x1x8xf32>
+}

@@ -138,6 +138,9 @@ check(t.tolist() == [[7, 2, 5], [0, 0, 0], [1, 0, 0]] and kl.tolist() == [37, 0,
 expect_error(ValueError, "last_page_len must be in [1, 16]",
              lambda: attn.csr_to_block_table([0, 1], [0], [17], 16),
              "csr_to_block_table: last page overfull")
+expect_error(ValueError, "page indices must be in [0, 2147483647]",
+             lambda: attn.csr_to_block_table([0, 1], [2**32 + 5], [3], 16),
+             "csr_to_block_table: a page index past int32")
 expect_error(ValueError, "must start at 0, not decrease",
              lambda: attn.csr_to_block_table([0, 2, 1], [0, 1], [1, 1], 16),
              "csr_to_block_table: decreasing indptr")

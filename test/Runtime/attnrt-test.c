@@ -147,6 +147,48 @@ int main(void) {
   // CHECK: null tensor: invalid argument: input 1: null DLTensor
   args[1] = &tb;
 
+  {
+    /* Index clauses: a table with a static page count, lengths, slots. */
+    int32_t lens[2] = {5, 9}, table[2 * 3] = {0, 1, 7, 2, 3, 4};
+    int32_t slots[3] = {-1, 35, 0};
+    int64_t sl[1] = {2}, st[2] = {2, 3}, ss[1] = {3};
+    DLTensor tl = make(lens, 1, sl, kDLInt, 32),
+             tt = make(table, 2, st, kDLInt, 32),
+             ts = make(slots, 1, ss, kDLInt, 32);
+    DLTensor *iargs[3] = {&tl, &tt, &ts};
+    const char *sig =
+        "in:i32:?0;in:i32:?0,?1;in:i32:?2;pages:1:0:8:4;slots:2:9:4";
+    report("pages", attnrt_validate(sig, iargs, 3));
+    // CHECK: pages: ok:
+    table[0] = 8;
+    report("entry", attnrt_validate(sig, iargs, 3));
+    // CHECK: entry: invalid argument: input 1: page table entry [0, 0] is 8, outside the 8 pages of the pool (the static size); request 0 has 5 keys
+    table[0] = 0;
+    table[2] = -9; /* past request 0's two pages: never read */
+    report("unused entry", attnrt_validate(sig, iargs, 3));
+    // CHECK: unused entry: ok:
+    slots[1] = 36;
+    report("slot", attnrt_validate(sig, iargs, 3));
+    // CHECK: slot: invalid argument: input 2: slot 36 of token 1 is past the 36 rows (9 pages of 4) of the pool (the static size)
+    slots[1] = 35;
+    lens[1] = 13;
+    report("length", attnrt_validate(sig, iargs, 3));
+    // CHECK: length: invalid argument: input 0: key length 13 of request 1 is outside [0, 12] (the 3 pages of 4 keys per request that input 1 holds)
+    lens[1] = 9;
+    /* Malformed clauses (a compiler bug) are internal errors, never a read
+       past the string. */
+    const char *bad[] = {"in:i32:?0;in:i32:?0,?1;in:i32:?2;pages:1",
+                         "in:i32:?0;in:i32:?0,?1;in:i32:?2;pages:1:0:",
+                         "in:i32:?0;in:i32:?0,?1;in:i32:?2;pages:1:0:8:0",
+                         "in:i32:?0;in:i32:?0,?1;in:i32:?2;pages::0:8:4",
+                         "in:i32:?0;in:i32:?0,?1;in:i32:?2;lens:0:9.0",
+                         "in:i32:?0;in:i32:?0,?1;in:i32:?2;slots:2:8:4x"};
+    for (int i = 0; i < 6; ++i)
+      EXPECT(attnrt_validate(bad[i], iargs, 3) == ATTNRT_INTERNAL);
+    report("malformed", attnrt_validate(bad[0], iargs, 3));
+    // CHECK: malformed: internal error: malformed signature clause at 'pages:1'
+  }
+
   int64_t shape[8];
   int32_t ndim = 0;
   DLDataType dtype;

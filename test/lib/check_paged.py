@@ -33,6 +33,9 @@ p.add_argument("--errors", action="store_true",
 p.add_argument("--append", action="store_true",
                help="check attn.append_kv (nhd and hnd, f32 rows into f16 "
                "pools, padding slots, a bad slot) instead")
+p.add_argument("--cla", metavar="MLIR",
+               help="check two layers sharing one paged cache "
+               "(examples/serving/cla_cross_layer_kv.mlir) instead")
 p.add_argument("--decode-step", metavar="MLIR",
                help="check a decode step that appends then attends "
                "(examples/serving/decode_step.mlir) instead")
@@ -468,7 +471,31 @@ def check_decode_step(src):
                   f"{int((got != want).sum())} elements differ")
 
 
-if args.decode_step:
+def check_cla(src):
+    """Cross-layer attention: two layers' queries against one paged cache
+    (f32, GQA 8:2, D = 64, pages of 16), a prefill chunk of 5 rows with
+    requests of 5, 40 and 0 keys."""
+    global failed
+    cfg = ("f32", "nhd", 16, 8, 2, 64, 5, [5, 40, 0], True, ())
+    inputs, qa, logical = build_case(cfg)
+    qb_s, qb = quantize(rng.standard_normal(qa.shape), "f32")
+    want_a, _ = reference(cfg, qa, logical)
+    want_b, _ = reference(cfg, qb, logical)
+    q_s, k_s, v_s, lens_a, table = inputs
+    for backend in args.backends.split(","):
+        r, outs = run(src, "main", backend, [q_s, qb_s, k_s, v_s, lens_a, table], 2)
+        if r.returncode:
+            failed = True
+            print(f"FAIL cla {backend}: {r.stderr.strip()}")
+            continue
+        tol = 5e-3 if backend in ("cuda", "gpu-emulation") else 2e-5
+        report(f"cla {backend} layer a", load(outs[0], "f32"), want_a, tol)
+        report(f"cla {backend} layer b", load(outs[1], "f32"), want_b, tol)
+
+
+if args.cla:
+    check_cla(args.cla)
+elif args.decode_step:
     check_decode_step(args.decode_step)
 elif args.append:
     check_append()
