@@ -391,7 +391,8 @@ class Bench:
                     os.remove(p)
 
     def serving(self):
-        """Batched decode over a paged KV cache (issue 24's shape): --serving-batch
+        """Batched decode over a paged KV cache (issue 24's shape), then a
+        chunked prefill over pages next to dense keys: --serving-batch
         requests, Hq = 32, Hkv = 8, D = 128, key lengths uniform in
         [512, 8192], pages of 16 keys shuffled through one pool, f16 and bf16;
         GB/s count the K/V bytes the requests own (each read once), as a
@@ -433,6 +434,40 @@ class Bench:
                       (name, r["threads"], r["tokens_s"], 100 * r["bw"]), flush=True)
             for path in paths:
                 os.remove(path)
+        self.serving_prefill()
+
+    def serving_prefill(self):
+        """Chunked prefill over pages next to the same shapes on dense keys
+        (compute-bound): 2 requests, a chunk of 512 queries against 4096
+        cached keys each (the chunk included), GQA 32:8, D = 128, f16,
+        causal, shuffled pages of --serving-page-size in the
+        --serving-layout pool. GFLOP/s count the visible pairs."""
+        hq, hkv, d, ps, bsz, lq, lk = 32, 8, 128, self.args.serving_page_size, 2, 512, 4096
+        layout = self.args.serving_layout
+        flops = 4.0 * hq * d * bsz * (lq * (lk - lq) + lq * (lq + 1) / 2)
+        npg = (lk + ps - 1) // ps
+        table = np.random.default_rng(7).permutation(bsz * npg).astype(
+            np.int32).reshape(bsz, npg)
+        pool = (bsz * npg, ps, hkv, d) if layout == "nhd" else (bsz * npg, hkv, ps, d)
+        mlir, exe = self.compile("serving_paged_prefill",
+                                 paged_mlir(hq, hkv, d, ps, "f16", lq=lq, layout=layout))
+        paths = self.inputs("serving_paged_prefill",
+                            [((bsz, hq, lq, d), "f16"), (pool, "f16"), (pool, "f16")])
+        for n, a in (("lens", np.full(bsz, lk, np.int32)), ("table", table)):
+            path = os.path.join(self.work, "serving_paged_prefill_%s.npy" % n)
+            np.save(path, a)
+            paths.append(path)
+        dmlir, dexe = self.compile("serving_dense_prefill",
+                                   attention_mlir(hq, hkv, d, "f16", True, lq=lq,
+                                                  out_dtype="f32"))
+        dpaths = self.inputs("serving_dense_prefill",
+                             [((bsz, hq, lq, d), "f16"), ((bsz, hkv, lk, d), "f16"),
+                              ((bsz, hkv, lk, d), "f16")])
+        size = "B=2 Lq=512 L=4096 ps=%d %s" % (ps, layout)
+        self.measure("serving", "paged_prefill_f16", exe, mlir, paths, size, flops=flops)
+        self.measure("serving", "dense_prefill_f16", dexe, dmlir, dpaths, size, flops=flops)
+        for path in paths + dpaths:
+            os.remove(path)
 
     def variant_cases(self, prefix):
         """(name, MLIR path, work dir, input paths, L) of each example of
