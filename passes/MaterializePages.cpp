@@ -126,16 +126,11 @@ static void buildMask(OpBuilder &b, Location loc, AttentionOp op, Value lq,
         b, loc, visible,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, lhs, rhs));
   }
-  if (!op.getMask().empty()) {
-    IRMapping m;
-    Block &src = op.getMask().front();
-    for (auto [from, to] : llvm::zip(src.getArguments(), block->getArguments()))
-      m.map(from, to);
-    for (Operation &o : src.without_terminator())
-      b.clone(o, m);
-    Value user = m.lookup(AttentionOp::getYieldedValue(op.getMask()));
-    visible = arith::AndIOp::create(b, loc, visible, user);
-  }
+  if (!op.getMask().empty())
+    visible = arith::AndIOp::create(
+        b, loc, visible,
+        AttentionOp::inlineScalarRegion(b, op.getMask(),
+                                        block->getArguments()));
   YieldOp::create(b, loc, ValueRange{visible});
 }
 

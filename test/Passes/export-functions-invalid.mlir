@@ -74,3 +74,38 @@ func.func @caller(%q: tensor<2x2x1x8xf32>, %k: tensor<9x4x1x8xf32>, %lens: tenso
   %o = func.call @callee(%q, %k, %lens, %t) : (tensor<2x2x1x8xf32>, tensor<9x4x1x8xf32>, tensor<2xi32>, tensor<2x3xi32>) -> tensor<2x2x1x8xf32>
   return %o : tensor<2x2x1x8xf32>
 }
+
+// -----
+
+// A pool built inside the function with a size no argument carries: the
+// runtime could not bound the table's entries.
+func.func @unbounded_pool(%q: tensor<2x2x1x8xf32>, %lens: tensor<2xi32>, %t: tensor<2x3xi32>, %n: tensor<?xf32>) -> tensor<2x2x1x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %d = tensor.dim %n, %c0 : tensor<?xf32>
+  %p = arith.muli %d, %c2 : index
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty(%p) : tensor<?x4x1x8xf32>
+  %k = linalg.fill ins(%zero : f32) outs(%e : tensor<?x4x1x8xf32>) -> tensor<?x4x1x8xf32>
+  %init = tensor.empty() : tensor<2x2x1x8xf32>
+  // expected-error @+1 {{reads a pool whose pages no argument of the exported function gives (the runtime checks the key lengths against it)}}
+  %o = attn.attention ins(%q, %k, %k : tensor<2x2x1x8xf32>, tensor<?x4x1x8xf32>, tensor<?x4x1x8xf32>)
+      kv_lens(%lens : tensor<2xi32>) pages(%t : tensor<2x3xi32>)
+      outs(%init : tensor<2x2x1x8xf32>) -> tensor<2x2x1x8xf32>
+  return %o : tensor<2x2x1x8xf32>
+}
+
+// -----
+
+// (Not returned, so no destination argument carries its size either.)
+func.func @unbounded_append(%k: tensor<2x1x8xf32>, %s: tensor<2xi32>, %n: tensor<?xf32>) -> tensor<2x1x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %d = tensor.dim %n, %c0 : tensor<?xf32>
+  %p = arith.muli %d, %c2 : index
+  %e = tensor.empty(%p) : tensor<?x4x1x8xf32>
+  // expected-error @+1 {{writes a pool whose pages no argument of the exported function gives (the runtime checks the slots against it)}}
+  %a, %b = attn.append_kv ins(%k, %k : tensor<2x1x8xf32>, tensor<2x1x8xf32>) slots(%s : tensor<2xi32>)
+      outs(%e, %e : tensor<?x4x1x8xf32>, tensor<?x4x1x8xf32>) -> tensor<?x4x1x8xf32>, tensor<?x4x1x8xf32>
+  return %k : tensor<2x1x8xf32>
+}

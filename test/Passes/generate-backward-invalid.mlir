@@ -181,3 +181,25 @@ func.func @scan_dynamic_head_dim(%q: tensor<1x2x4x?xf32>, %k: tensor<1x2x4x?xf32
       outs(%o0 : tensor<1x2x4x?xf32>) -> tensor<1x2x4x?xf32>
   return %o : tensor<1x2x4x?xf32>
 }
+
+// -----
+
+// Serving reads a paged cache; training takes dense keys.
+func.func @paged(%q: tensor<2x2x1x8xf32>, %k: tensor<5x4x1x8xf32>, %lens: tensor<2xi32>, %t: tensor<2x3xi32>) -> tensor<2x2x1x8xf32> {
+  %init = tensor.empty() : tensor<2x2x1x8xf32>
+  // expected-error @+1 {{cannot be differentiated yet: a paged key/value cache (serving reads it; training takes dense keys)}}
+  %o = attn.attention ins(%q, %k, %k : tensor<2x2x1x8xf32>, tensor<5x4x1x8xf32>, tensor<5x4x1x8xf32>)
+      kv_lens(%lens : tensor<2xi32>) pages(%t : tensor<2x3xi32>)
+      outs(%init : tensor<2x2x1x8xf32>) -> tensor<2x2x1x8xf32>
+  return %o : tensor<2x2x1x8xf32>
+}
+
+// -----
+
+func.func @dense_lens(%q: tensor<2x2x1x8xf32>, %k: tensor<2x1x6x8xf32>, %lens: tensor<2xi32>) -> tensor<2x2x1x8xf32> {
+  %init = tensor.empty() : tensor<2x2x1x8xf32>
+  // expected-error @+1 {{cannot be differentiated yet: per-request key lengths (kv_lens)}}
+  %o = attn.attention ins(%q, %k, %k : tensor<2x2x1x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>)
+      kv_lens(%lens : tensor<2xi32>) outs(%init : tensor<2x2x1x8xf32>) -> tensor<2x2x1x8xf32>
+  return %o : tensor<2x2x1x8xf32>
+}

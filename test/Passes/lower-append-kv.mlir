@@ -42,3 +42,4 @@ func.func @hnd(%k: memref<?x3x8xf16>, %v: memref<?x3x8xf16>, %s: memref<?xi32>,
       outs(%kp, %vp : memref<?x3x4x8xbf16>, memref<?x3x4x8xbf16>)
   return
 }
+
