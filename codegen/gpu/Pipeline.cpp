@@ -107,8 +107,10 @@ void mlir::attn::buildNVPTXPipeline(OpPassManager &pm,
               "canonicalize,cse,"
               "reconcile-unrealized-casts,attn-gpu-extern-dynamic-shared)");
 
-  // Host code: kernel launches to the mgpu* ABI that libattnrt implements.
-  addText(pm, "finalize-memref-to-llvm,convert-math-to-llvm,"
+  // Host code: kernel launches to the mgpu* ABI that libattnrt implements;
+  // host loops may hold masked vector ops too (small gradient reductions).
+  addText(pm, "convert-vector-to-llvm,"
+              "finalize-memref-to-llvm,convert-math-to-llvm,"
               "convert-cf-to-llvm,gpu-to-llvm,canonicalize,cse,"
               "reconcile-unrealized-casts");
   // PTX in-process (the NVPTX backend; no CUDA toolkit), embedded; or, on
