@@ -505,6 +505,32 @@ CumsumOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
 }
 
 //===----------------------------------------------------------------------===//
+// attn.rope
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+RopeOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
+                     ArrayRef<Value> resultAdjoints,
+                     SmallVectorImpl<Value> &operandAdjoints,
+                     SmallVectorImpl<std::pair<Value, Value>> &) {
+  // y = m R(p) x with R(p) a rotation: dx = m R(p)^T dy = m R(-p) dy, the
+  // inverse rotation of the gradient at the same positions. Positions are
+  // integers: no gradient.
+  Location loc = getLoc();
+  Value dy = resultAdjoints[0];
+  auto type = cast<RankedTensorType>(dy.getType());
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       type.getElementType(),
+                                       dynamicSizes(b, loc, dy));
+  auto inv = RopeOp::create(b, loc, type, dy,
+                            mapping.lookup(getPositions()), init, getRope(),
+                            getInverse() ? UnitAttr() : b.getUnitAttr());
+  operandAdjoints.assign(getNumOperands(), Value());
+  operandAdjoints[0] = inv.getResult();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // attn.evict
 //===----------------------------------------------------------------------===//
 

@@ -7,6 +7,8 @@
 #ifndef ATTN_DIALECT_ATTNATTRS_TD
 #define ATTN_DIALECT_ATTNATTRS_TD
 
+include "dialect/AttnBase.td"
+include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
 
 def Attn_Normalizer : I32EnumAttr<"Normalizer",
@@ -86,6 +88,113 @@ def Attn_DecayKind : I32EnumAttr<"DecayKind",
       (Lightning / TransNormer), `decays` of shape `[H]`;
     * `channel`: `S_t = diag(alpha_t) S_{t-1} + ...` with a data-dependent
       decay per key channel (GLA), `decays = log(alpha)` of the keys' shape.
+  }];
+}
+
+def Attn_RopeStyle : I32EnumAttr<"RopeStyle",
+    "which channels a rotary embedding pairs", [
+      I32EnumAttrCase<"llama", 0>,
+      I32EnumAttrCase<"gptj", 1>
+    ]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+  let description = [{
+    * `llama`: channel `d` pairs with `d + R/2` (half rotation; GPT-NeoX,
+      Llama, HF's `rotate_half`);
+    * `gptj`: channel `2k` pairs with `2k + 1` (interleaved; GPT-J, the
+      original RoFormer).
+  }];
+}
+
+def Attn_RopeScaling : I32EnumAttr<"RopeScaling",
+    "how a rotary embedding's frequencies are rescaled for long contexts", [
+      I32EnumAttrCase<"none", 0>,
+      I32EnumAttrCase<"linear", 1>,
+      I32EnumAttrCase<"ntk", 2>,
+      I32EnumAttrCase<"yarn", 3>,
+      I32EnumAttrCase<"llama3", 4>
+    ]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+  let description = [{
+    With `s = factor`, `R` rotated channels and `f_k = theta^(-2k/R)`:
+    * `linear`: position interpolation, `f_k / s`;
+    * `ntk`: NTK-aware base change, `theta * s^(R / (R - 2))`;
+    * `yarn`: YaRN's per-frequency blend of `f_k` and `f_k / s` by a ramp
+      between `beta_fast` and `beta_slow` rotations over
+      `original_context`, and cos/sin scaled by `0.1 ln(s) + 1`
+      (or `attention_factor`);
+    * `llama3`: Llama 3.1's blend by wavelength between
+      `original_context / low_freq_factor` and `/ high_freq_factor`.
+  }];
+}
+
+class Attn_F64Param<string value>
+    : DefaultValuedParameter<"::llvm::APFloat", "::llvm::APFloat(" # value # ")"> {
+  let parser = [{ [&]() -> ::mlir::FailureOr<::llvm::APFloat> {
+    double v;
+    if ($_parser.parseFloat(v))
+      return ::mlir::failure();
+    return ::llvm::APFloat(v);
+  }() }];
+  let printer = [{ $_printer.printFloat($_self) }];
+}
+
+class Attn_EnumParam<EnumAttrInfo info, string value>
+    : EnumParameter<info> {
+  let defaultValue = value;
+}
+
+def Attn_RopeAttr : AttrDef<Attn_Dialect, "Rope"> {
+  let mnemonic = "rope";
+  let summary = "A rotary position embedding: pairing, base and scaling";
+  let description = [{
+    Rotates each pair of channels `(x[a], x[b])` of a query or key row at
+    position `p` by the angle `p * f_k`:
+    `y[a] = x[a] cos - x[b] sin`, `y[b] = x[b] cos + x[a] sin`, with
+    `f_k = theta^(-2k/R)` for pair `k < R/2` (after `scaling`) and `R =
+    dims` rotated channels (0: all of them; the others pass through,
+    partial RoPE). Every parameter has a default and may be left out:
+
+    ```mlir
+    #attn.rope<theta = 500000.0, scaling = llama3, factor = 8.0,
+               original_context = 8192>
+    #attn.rope<style = gptj, dims = 64>
+    ```
+
+    The frequencies are computed at compile time (in double precision);
+    angles are formed in double precision and reduced to `[-pi, pi]` before
+    the f32 cosine and sine, so positions far beyond 2^24 stay exact.
+  }];
+  let parameters = (ins
+    Attn_EnumParam<Attn_RopeStyle, "::mlir::attn::RopeStyle::llama">:$style,
+    Attn_F64Param<"10000.0">:$theta,
+    DefaultValuedParameter<"int64_t", "0">:$dims,
+    Attn_EnumParam<Attn_RopeScaling, "::mlir::attn::RopeScaling::none">:$scaling,
+    Attn_F64Param<"1.0">:$factor,
+    DefaultValuedParameter<"int64_t", "0">:$original_context,
+    Attn_F64Param<"32.0">:$beta_fast,
+    Attn_F64Param<"1.0">:$beta_slow,
+    Attn_F64Param<"1.0">:$low_freq_factor,
+    Attn_F64Param<"4.0">:$high_freq_factor,
+    Attn_F64Param<"0.0">:$attention_factor
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The rotated channel count for rows of `headDim` channels.
+    int64_t getRotatedDims(int64_t headDim) const {
+      return getDims() ? getDims() : headDim;
+    }
+    /// The signed angular frequency of every channel of a `headDim` row:
+    /// a row at position p turns channel d by p * f[d] against its pair
+    /// partner (negative for the first channel of a pair, 0 for channels
+    /// that are not rotated).
+    ::llvm::SmallVector<double> getChannelFrequencies(int64_t headDim) const;
+    /// The pair partner of channel d (itself where not rotated).
+    int64_t getPartner(int64_t d, int64_t headDim) const;
+    /// The factor on cos and sin (YaRN's attention temperature; else 1).
+    double getMagnitude() const;
   }];
 }
 

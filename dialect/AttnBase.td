@@ -12,6 +12,7 @@ include "mlir/IR/OpBase.td"
 def Attn_Dialect : Dialect {
   let name = "attn";
   let cppNamespace = "::mlir::attn";
+  let useDefaultAttributePrinterParser = 1;
   let summary = "Attention, gating and routing operators and their tiled forms";
   let description = [{
     The `attn` dialect describes attention variants as a few ops with regions

@@ -282,6 +282,13 @@ LogicalResult AttentionOp::verify() {
     if (!getSink().empty())
       return emitOpError("takes no sink region with a second map");
   }
+  if (std::optional<RopeAttr> rope = getRope()) {
+    int64_t d = q->getDimSize(3);
+    if (getQuery2())
+      return emitOpError("takes no rope with a second map");
+    if (failed(verifyRopeDims(op, *rope, d)))
+      return failure();
+  }
   if (Value blocks = getBlocks()) {
     auto bt = dyn_cast<ShapedType>(blocks.getType());
     if (!bt || !bt.hasRank() || bt.getRank() != 4 ||
@@ -780,7 +787,7 @@ AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
       q2, k2, sel, lensV, tableV, outs, getCausalAttr(), getScaleAttr(),
       getNormalizerAttr(), getRmsNormEpsAttr(), getBlockSizeAttr(),
       getRowEntropyAttr(), getColumnScoresAttr(), getScoreDecayAttr(),
-      getValueNormAttr(), getPageLayoutAttr());
+      getValueNormAttr(), getPageLayoutAttr(), getRopeAttr());
   for (auto [from, to] :
        llvm::zip(getOperation()->getRegions(), newOp->getRegions()))
     rewriter.inlineRegionBefore(from, to, to.end());
@@ -882,6 +889,57 @@ void AppendKVOp::getEffects(
 //===----------------------------------------------------------------------===//
 // CumsumOp
 //===----------------------------------------------------------------------===//
+
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult mlir::attn::verifyRopeDims(Operation *op, RopeAttr rope,
+                                         int64_t headDim) {
+  if (ShapedType::isDynamic(headDim))
+    return op->emitOpError("expected a static head dim with rope");
+  int64_t r = rope.getRotatedDims(headDim);
+  if (r % 2 || r > headDim)
+    return op->emitOpError()
+           << "expected rope to rotate an even number of channels, at most "
+              "the head dim ("
+           << headDim << "), got " << r;
+  return success();
+}
+
+LogicalResult RopeOp::verify() {
+  auto in = getInput().getType(), out = getOutput().getType();
+  auto pos = getPositions().getType();
+  if (in.getRank() != 4)
+    return emitOpError() << "expected a [batch, heads, len, head_dim] input, got "
+                         << in;
+  if (!isSupportedFloat(in.getElementType()) ||
+      !isSupportedFloat(out.getElementType()))
+    return emitOpError("expected f32, f16 or bf16 input and output");
+  if (out.getShape() != in.getShape() && out.getRank() == 4) {
+    for (int64_t d = 0; d < 4; ++d)
+      if (failed(checkDimsMatch(*this, out.getDimSize(d), in.getDimSize(d),
+                                "output dim " + std::to_string(d),
+                                "input dim " + std::to_string(d))))
+        return failure();
+  }
+  if (out.getRank() != 4)
+    return emitOpError() << "expected the output to have the input's rank, got "
+                         << out;
+  if (getResult().getType() != out)
+    return emitOpError("expected the result type to be the output type");
+  if (pos.getRank() != 2 || !isa<IntegerType>(pos.getElementType()) ||
+      !(pos.getElementType().isInteger(32) ||
+        pos.getElementType().isInteger(64)))
+    return emitOpError() << "expected i32 or i64 [batch, len] positions, got "
+                         << pos;
+  if (failed(checkDimsMatch(*this, pos.getDimSize(0), in.getDimSize(0),
+                            "positions batch", "input batch")) ||
+      failed(checkDimsMatch(*this, pos.getDimSize(1), in.getDimSize(2),
+                            "positions length", "input length")))
+    return failure();
+  return verifyRopeDims(*this, getRope(), in.getDimSize(3));
+}
 
 LogicalResult CumsumOp::verify() {
   auto in = cast<ShapedType>(getInput().getType());

@@ -118,6 +118,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     length against the table's capacity (or the key length) and every read
     entry against the pool before a call.
 
+    `rope <...>` (a `#attn.rope`) applies a rotary position embedding to
+    the queries and keys inside the kernel, at their logical positions: key
+    `j` at `j`, query row `i` at `i + Lk - Lq` (`i + lens[b] - Lq` with
+    `kv_lens`), the positions of the causal alignment. A cache then holds
+    keys before RoPE (StreamingLLM's cache-slot positions, Block-Attention's
+    re-encoded blocks), and a paged pool's rows take the position their
+    request reads them at. Not with a second map.
+
     Regions (all optional; a missing region is the identity / always-visible):
     * `score(%s: f32, %b: index, %h: index, %i: index, %j: index)` yields the
       modified f32 logit (FlexAttention's `score_mod`);
@@ -164,7 +172,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
                        OptionalAttr<F32Attr>:$score_decay,
                        UnitAttr:$value_norm,
                        DefaultValuedAttr<Attn_PageLayout,
-                                         "::mlir::attn::PageLayout::nhd">:$page_layout);
+                                         "::mlir::attn::PageLayout::nhd">:$page_layout,
+                       OptionalAttr<Attn_RopeAttr>:$rope);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$score, AnyRegion:$mask,
                         AnyRegion:$epilogue, AnyRegion:$sink,
@@ -173,6 +182,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
   let assemblyFormat = [{
     (`causal` $causal^)? (`scale` `(` $scale^ `)`)?
     (`normalizer` `(` $normalizer^ `)`)?
+    (`rope` $rope^)?
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
     (`second` `(` $query2^ `,` $key2 `:` type($query2) `,` type($key2) `)`)?
     (`blocks` `(` $blocks^ `:` type($blocks) `)`)?
@@ -462,6 +472,46 @@ def Attn_CumsumOp : Attn_Op<"cumsum", [
   }];
 }
 
+
+//===----------------------------------------------------------------------===//
+// attn.rope
+//===----------------------------------------------------------------------===//
+
+def Attn_RopeOp : Attn_Op<"rope", [
+    Pure,
+    DeclareOpInterfaceMethods<Attn_AdjointOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "Rotary position embedding of query or key rows";
+  let description = [{
+    Rotates every row `x[b, h, i, :]` of a `[batch, heads, len, head_dim]`
+    tensor by the `#attn.rope` embedding at position `positions[b, i]` (an
+    integer `[batch, len]` tensor: HF's `position_ids`, vLLM's
+    `positions`). With `inverse` the angles are negated: the inverse
+    rotation, which is also the adjoint (`attn-generate-backward` emits it).
+    What `attn.attention`'s `rope` becomes outside the CPU kernel
+    (`attn-materialize-rope`), and the form for explicit positions
+    (rotating keys as they are appended to a cache, block offsets).
+
+    ```mlir
+    %r = attn.rope <theta = 500000.0> ins(%k : tensor<?x8x?x128xbf16>)
+        positions(%pos : tensor<?x?xi32>) outs(%init : tensor<?x8x?x128xbf16>)
+        -> tensor<?x8x?x128xbf16>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$positions,
+                       AnyRankedTensor:$output, Attn_RopeAttr:$rope,
+                       UnitAttr:$inverse);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $rope (`inverse` $inverse^)? `ins` `(` $input `:` type($input) `)`
+    `positions` `(` $positions `:` type($positions) `)`
+    `outs` `(` $output `:` type($output) `)` attr-dict `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+  }];
+}
 
 //===----------------------------------------------------------------------===//
 // attn.scan

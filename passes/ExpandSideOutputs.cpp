@@ -81,7 +81,7 @@ public:
         keepColumns ? op.getColumnScoresAttr() : nullptr,
         keepColumns ? op.getScoreDecayAttr() : nullptr,
         keepColumns ? op.getValueNormAttr() : nullptr,
-        op.getPageLayoutAttr());
+        op.getPageLayoutAttr(), op.getRopeAttr());
     IRMapping map;
     for (auto [from, to] :
          llvm::zip(op->getRegions(), main->getRegions()))
@@ -259,7 +259,7 @@ private:
         b, loc, TypeRange(ValueRange(outs)), rows, keys, values, Value(),
         Value(), blocks, Value(), Value(), outs, causal,
         b.getF32FloatAttr(op.getScaleValue()), nullptr, nullptr, blockSize,
-        nullptr, nullptr, nullptr, nullptr, nullptr);
+        nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
   }
 
   /// A tensor of ones of the given shape (dynamic dims: batch, then length).

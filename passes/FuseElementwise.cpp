@@ -200,7 +200,7 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
         op.getBlockSizeAttr(), /*row_entropy=*/nullptr,
         /*column_scores=*/nullptr,
         /*score_decay=*/nullptr, /*value_norm=*/nullptr,
-        op.getPageLayoutAttr());
+        op.getPageLayoutAttr(), op.getRopeAttr());
     IRMapping regionMap;
     op.getScore().cloneInto(&newOp.getScore(), regionMap);
     op.getMask().cloneInto(&newOp.getMask(), regionMap);

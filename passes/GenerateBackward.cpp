@@ -237,7 +237,7 @@ static LogicalResult unfuseForTraining(AttentionOp op, RewriterBase &rw) {
         rw, loc, types, q, k, op.getValue(), Value(), Value(), Value(), Value(),
         Value(), outs, op.getCausalAttr(), op.getScaleAttr(),
         op.getNormalizerAttr(), FloatAttr(), IntegerAttr(), UnitAttr(),
-        UnitAttr(), FloatAttr(), UnitAttr(), nullptr);
+        UnitAttr(), FloatAttr(), UnitAttr(), nullptr, nullptr);
     IRMapping m;
     op.getScore().cloneInto(&a.getScore(), m);
     op.getMask().cloneInto(&a.getMask(), m);
@@ -282,6 +282,16 @@ static LogicalResult buildTrain(func::FuncOp train,
   // Side outputs (row entropy, column scores) as second attentions from the
   // first one's LSE, and generics: their gradients flow through those.
   SmallVector<AttentionOp> withSideOutputs;
+  // A fused rotary embedding becomes attn.rope ops on the query and keys,
+  // whose adjoint is the inverse rotation of their gradients.
+  SmallVector<AttentionOp> rotated;
+  train.walk([&](AttentionOp op) {
+    if (op->getParentOp() == train && op.getRope() && !op.getKvLens())
+      rotated.push_back(op);
+  });
+  for (AttentionOp op : rotated)
+    if (failed(materializeRope(rewriter, op)))
+      return failure();
   train.walk([&](AttentionOp op) {
     if (op->getParentOp() == train &&
         (op.getRowEntropy() || op.getColumnScores()))

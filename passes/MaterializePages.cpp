@@ -31,19 +31,18 @@ bool mlir::attn::tilesThroughPages(AttentionOp op) {
   // attn-tile-attention's dense-row and decode forms read a pool through
   // its table and take each request's length; the other forms need
   // uniform dense operands.
-  return op.getKvLens() && !op.getQuery2() && !op.getBlocks() &&
+  return op.getKvLens() && !op.getRope() && !op.getQuery2() &&
+         !op.getBlocks() &&
          !op.getRmsNormEps() && !op.getScoresOutput() &&
          !op.getEntropyOutput();
 }
-
-namespace {
 
 /// The dense [B, Hkv, max_pages * page_size, D] tensor of a paged pool:
 /// element (b, g, j, d) is pool[table[b, j / ps], j % ps, g, d] (nhd) or
 /// pool[..., g, j % ps, d] (hnd) for j < lens[b], and 0 past the length
 /// (where the table's entries are not read).
-static Value gatherPool(OpBuilder &b, Location loc, AttentionOp op,
-                        Value pool) {
+Value mlir::attn::gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op,
+                                  Value pool) {
   auto poolType = cast<RankedTensorType>(pool.getType());
   Value table = op.getPageTable(), lens = op.getKvLens();
   int64_t ps = op.getPageSize(), hkv = op.getNumKvHeads();
@@ -103,6 +102,8 @@ static Value gatherPool(OpBuilder &b, Location loc, AttentionOp op,
   return generic.getResult(0);
 }
 
+namespace {
+
 /// The mask region of the dense form: j < lens[b], with causal
 /// j <= i + lens[b] - Lq, and the op's own mask.
 static void buildMask(OpBuilder &b, Location loc, AttentionOp op, Value lq,
@@ -150,8 +151,8 @@ struct MaterializePages
       Location loc = op.getLoc();
       Value k = op.getKey(), v = op.getValue();
       if (op.isPaged()) {
-        k = gatherPool(b, loc, op, k);
-        v = gatherPool(b, loc, op, v);
+        k = gatherPagedPool(b, loc, op, k);
+        v = gatherPagedPool(b, loc, op, v);
       }
       SmallVector<Value> outs(op.getOutputs());
       // (Above the op: every backend evaluates regions' captured values.)
@@ -161,7 +162,7 @@ struct MaterializePages
           Value(), Value(), Value(), outs, /*causal=*/nullptr,
           b.getF32FloatAttr(op.getScaleValue()), op.getNormalizerAttr(),
           op.getRmsNormEpsAttr(), nullptr, nullptr, nullptr, nullptr, nullptr,
-          nullptr);
+          nullptr, op.getRopeAttr());
       IRMapping m;
       op.getScore().cloneInto(&dense.getScore(), m);
       op.getEpilogue().cloneInto(&dense.getEpilogue(), m);

@@ -11,12 +11,14 @@
 
 namespace mlir {
 class RewriterBase;
+class OpBuilder;
 namespace func {
 class FuncOp;
 } // namespace func
 namespace attn {
 class AttentionOp;
 class AttentionBackwardOp;
+class RopeOp;
 
 /// Steps per chunk of attn.scan's chunkwise form unless a tool or pipeline
 /// option says otherwise (measured best on AVX-512; docs/linear-attention.md).
@@ -46,6 +48,17 @@ void buildAttentionBackwardCaptures(AttentionBackwardOp op, Value dBuf,
 /// Whether attn-tile-attention reads `op`'s per-request key lengths and
 /// page table itself (attn-materialize-pages keep-fused leaves such ops).
 bool tilesThroughPages(AttentionOp op);
+
+/// The dense [B, Hkv, max_pages * page_size, D] tensor of `op`'s paged
+/// `pool` (its keys or values), zero past each request's length.
+Value gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op, Value pool);
+
+/// Rewrites `op`'s `rope` into attn.rope ops on its query and keys at their
+/// logical positions (gathering a paged pool first); no-op without rope.
+LogicalResult materializeRope(OpBuilder &b, AttentionOp op);
+
+/// The linalg.generic form of an attn.rope (its result); leaves `op`.
+Value lowerRope(OpBuilder &b, RopeOp op);
 
 /// Name of the function attribute holding the C ABI signature string.
 inline constexpr llvm::StringLiteral kAbiAttrName = "attn.abi";

@@ -405,6 +405,50 @@ def AttnLowerAppendKVPass : Pass<"attn-lower-append-kv", "func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def AttnMaterializeRopePass
+    : Pass<"attn-materialize-rope", "func::FuncOp"> {
+  let summary = "Make rotary embeddings explicit and lower attn.rope";
+  let description = [{
+    `attn.attention ... rope <...>` rotates the queries and keys at their
+    logical positions inside the kernel. This pass rewrites it into two
+    `attn.rope` ops feeding an attention without `rope`:
+
+    * the queries at positions `i + len_b - Lq` (`len_b` the request's
+      `kv_lens` entry, else the key length: the causal alignment);
+    * the keys at their index `j`; a paged pool is gathered through its
+      table first (as `attn-materialize-pages` does), since a pool row has
+      a position only through the request reading it. The attention then
+      keeps its `kv_lens` on dense keys.
+
+    Every `attn.rope` (these and the user's) then becomes a
+    `linalg.generic`: per element, the angle `positions[b, i] * f[d]` in
+    f64 (compile-time frequency table), reduced to `[-pi, pi]`, then the f32
+    `cos`/`sin` and `y = x[d] cos + x[partner(d)] sin` (the partner read
+    with `tensor.extract`; a signed frequency table folds the pair's sign).
+
+    `skip-paged` leaves paged attentions alone: the pipelines run the pass
+    first with it (before side outputs are expanded, so that their second
+    passes see rotated operands), then again after
+    `attn-export-functions` has recorded the page table's checks.
+
+    ```mlir
+    %o = attn.attention causal rope <theta = 500000.0> ins(%q, %k, %v : ...) ...
+    // becomes
+    %qr = attn.rope <theta = 5.000000e+05> ins(%q : ...) positions(%qpos : tensor<?x?xi64>) ...
+    %kr = attn.rope <theta = 5.000000e+05> ins(%k : ...) positions(%kpos : tensor<?x?xi64>) ...
+    %o = attn.attention causal ins(%qr, %kr, %v : ...) ...
+    ```
+  }];
+  let options = [
+    Option<"skipPaged", "skip-paged", "bool", /*default=*/"false",
+           "Leave attentions over paged pools (materialized later)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def AttnMaterializePagesPass
     : Pass<"attn-materialize-pages", "func::FuncOp"> {
   let summary = "Rewrite per-request key lengths and paged caches into a "

@@ -317,6 +317,7 @@ mlir::attn::lowerForGPUEmulation(ModuleOp module, llvm::StringRef prefix,
 }
 
 void mlir::attn::buildHalideTensorPasses(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createAttnMaterializeRopePass());
   pm.addNestedPass<func::FuncOp>(createAttnMaterializePagesPass());
   pm.addNestedPass<func::FuncOp>(createAttnExpandSideOutputsPass());
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());

@@ -37,6 +37,10 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   // Tensor level: side outputs as attention ops (column scores left to the
   // tiled loop where the backend fuses them), fuse, then give public
   // functions the C ABI.
+  // Rotary embeddings as explicit ops first (paged ones once the table's
+  // checks are recorded, below).
+  pm.addNestedPass<func::FuncOp>(
+      createAttnMaterializeRopePass({/*skipPaged=*/true}));
   pm.addNestedPass<func::FuncOp>(
       createAttnExpandSideOutputsPass({fuseSideOutputs, fuseSideOutputs}));
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
@@ -46,6 +50,7 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   // Paged caches the tiler does not read through their tables (on the CPU,
   // those it does stay) become dense, once the signature has recorded the
   // checks of the tables' entries.
+  pm.addNestedPass<func::FuncOp>(createAttnMaterializeRopePass());
   pm.addNestedPass<func::FuncOp>(
       createAttnMaterializePagesPass({/*keepFused=*/fuseSideOutputs}));
 

@@ -6,6 +6,11 @@ NumPy written from the math (docs/serving.md):
   of the pool; row i of its Lq queries sees key j iff j < lens[b] and
   (causal) j <= i + lens[b] - Lq; a row that sees nothing gives 0, LSE -inf.
 
+With a rotary embedding (`rope <...>`), q and k are rotated at their
+logical positions (key j at j, query row i at i + lens[b] - Lq), written
+here from the formulas of HF transformers' rope initializers, and rounded
+to the element type, as the kernels keep rotated operands in it.
+
 The pages are shuffled, shared between requests (a common prefix), the last
 ones partly filled, some requests empty; table entries past a request's
 pages hold garbage (-7, 10**6) that must never be read. With --errors, bad
@@ -88,7 +93,103 @@ CONFIGS = {
     "prefill_nhd16_sinks_window": ("f32", "nhd", 16, 4, 2, 32, 70,
                                    [150, 75, 0, 71], True,
                                    ("sinkwin", "lse")),
+    # Rotary embeddings at logical positions (the extra's dict: the
+    # #attn.rope parameters): paged, dense with lengths and plain.
+    "rope_llama_decode_nhd16_f32": ("f32", "nhd", 16, 8, 2, 64, 1,
+                                    [0, 1, 37, 300, 16], True,
+                                    ("lse", {})),
+    "rope_gptj_partial_chunk_hnd1_f16": (
+        "f16", "hnd", 1, 4, 2, 32, 3, [3, 5, 20], True,
+        ("lse", {"style": "gptj", "dims": 16, "scaling": "linear",
+                 "factor": 2.0})),
+    "rope_yarn_prefill_nhd64_bf16": (
+        "bf16", "nhd", 64, 4, 4, 128, 5, [0, 64, 200], False,
+        ({"theta": 500000.0, "scaling": "yarn", "factor": 4.0,
+          "original_context": 128},)),
+    "rope_llama3_dense_f32": (
+        "f32", "dense", 0, 4, 2, 64, 4, [0, 17, 50], True,
+        ("lse", {"theta": 500000.0, "scaling": "llama3", "factor": 8.0,
+                 "original_context": 256})),
+    "rope_ntk_plain_f32": ("f32", "plain", 0, 6, 3, 32, 19, [70, 70],
+                           True, ({"scaling": "ntk", "factor": 3.0},)),
+    "rope_plain_decode_f16": ("f16", "plain", 0, 8, 2, 128, 1, [777, 777],
+                              True, ("lse", {"theta": 1000000.0})),
 }
+
+
+def rope_of(extra):
+    for e in extra:
+        if isinstance(e, dict):
+            return e
+    return None
+
+
+def rope_attr(r):
+    """The #attn.rope text of the parameters."""
+    parts = []
+    for key, val in r.items():
+        parts.append(f"{key} = {val!r}" if not isinstance(val, str)
+                     else f"{key} = {val}")
+    return "rope <" + ", ".join(parts) + "> "
+
+
+def rope_frequencies(r, rot):
+    """inv_freq per pair and the cos/sin factor, from HF transformers'
+    _compute_*_parameters (default, linear, dynamic-at-fixed-factor ntk,
+    yarn, llama3)."""
+    theta = r.get("theta", 10000.0)
+    factor = r.get("factor", 1.0)
+    kind = r.get("scaling", "none")
+    if kind == "ntk":
+        theta = theta * factor ** (rot / (rot - 2))
+    inv = 1.0 / theta ** (np.arange(0, rot, 2, dtype=np.float64) / rot)
+    mscale = 1.0
+    if kind == "linear":
+        inv = inv / factor
+    elif kind == "yarn":
+        ctx = r["original_context"]
+        fast, slow = r.get("beta_fast", 32.0), r.get("beta_slow", 1.0)
+
+        def dim_at(rotations):
+            return rot * np.log(ctx / (rotations * 2 * np.pi)) / (2 * np.log(theta))
+        low = max(np.floor(dim_at(fast)), 0)
+        high = min(np.ceil(dim_at(slow)), rot - 1)
+        if low == high:
+            high += 0.001
+        ramp = np.clip((np.arange(rot // 2) - low) / (high - low), 0, 1)
+        extrapolate = 1 - ramp
+        inv = inv / factor * (1 - extrapolate) + inv * extrapolate
+        mscale = 0.1 * np.log(factor) + 1.0 if factor > 1 else 1.0
+    elif kind == "llama3":
+        ctx = r["original_context"]
+        lo, hi = r.get("low_freq_factor", 1.0), r.get("high_freq_factor", 4.0)
+        wave = 2 * np.pi / inv
+        scaled = np.where(wave > ctx / lo, inv / factor, inv)
+        smooth = (ctx / wave - lo) / (hi - lo)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = (wave >= ctx / hi) & (wave <= ctx / lo)
+        inv = np.where(medium, smoothed, scaled)
+    return inv, mscale
+
+
+def rotate(x, pos, r, dtype):
+    """x [..., L, D] rotated at positions pos [L] (float64), then rounded
+    to dtype."""
+    d = x.shape[-1]
+    rot = r.get("dims", 0) or d
+    inv, mscale = rope_frequencies(r, rot)
+    ang = np.asarray(pos, np.float64)[:, None] * inv[None, :]
+    c, s = np.cos(ang) * mscale, np.sin(ang) * mscale
+    y = x.copy()
+    if r.get("style", "llama") == "llama":
+        a, b = x[..., :rot // 2], x[..., rot // 2:rot]
+        y[..., :rot // 2] = a * c - b * s
+        y[..., rot // 2:rot] = b * c + a * s
+    else:
+        a, b = x[..., 0:rot:2], x[..., 1:rot:2]
+        y[..., 0:rot:2] = a * c - b * s
+        y[..., 1:rot:2] = b * c + a * s
+    return quantize(y, dtype)[1]
 
 
 def mlir_for(name, cfg, maxlen=None):
@@ -101,8 +202,10 @@ def mlir_for(name, cfg, maxlen=None):
         pool = f"tensor<?x{hkv}x?x{d}x{dtype}>"
     qt = f"tensor<?x{hq}x?x{d}x{dtype}>"
     lse = "lse" in extra
-    ins = [f"%q: {qt}", f"%k: {pool}", f"%v: {pool}", "%lens: tensor<?xi32>"]
-    if layout != "dense":
+    ins = [f"%q: {qt}", f"%k: {pool}", f"%v: {pool}"]
+    if layout != "plain":
+        ins.append("%lens: tensor<?xi32>")
+    if layout not in ("dense", "plain"):
         ins.append("%table: tensor<?x?xi32>")
     res = [qt] + (["tensor<?x" + str(hq) + "x?xf32>"] if lse else [])
     lines = [f"func.func @{name}({', '.join(ins)}) -> ({', '.join(res)}) {{",
@@ -116,12 +219,14 @@ def mlir_for(name, cfg, maxlen=None):
         lines.append(f"  %s0 = tensor.empty(%b, %l) : tensor<?x{hq}x?xf32>")
         outs.append("%s0")
         otypes.append(f"tensor<?x{hq}x?xf32>")
-    clause = "kv_lens(%lens : tensor<?xi32>)"
-    if layout != "dense":
+    clause = "kv_lens(%lens : tensor<?xi32>)" if layout != "plain" else ""
+    if layout not in ("dense", "plain"):
         clause += " pages(%table : tensor<?x?xi32>)"
         if layout == "hnd":
             clause += " page_layout(hnd)"
     head = "causal " if causal else ""
+    if rope_of(extra) is not None:
+        head += rope_attr(rope_of(extra))
     res_names = "%o" + (", %s" if lse else "")
     lines.append(f"  {res_names} = attn.attention {head}ins(%q, %k, %v : {qt}, "
                  f"{pool}, {pool}) {clause} outs({', '.join(outs)} : "
@@ -170,6 +275,11 @@ def build_case(cfg):
     bsz = len(lens)
     q_s, q = quantize(rng.standard_normal((bsz, hq, lq, d)), dtype)
     lens_a = np.array(lens, dtype=np.int32)
+    if layout == "plain":
+        k_s, k = quantize(rng.standard_normal((bsz, hkv, lens[0], d)), dtype)
+        v_s, v = quantize(rng.standard_normal((bsz, hkv, lens[0], d)), dtype)
+        logical = [(k[b], v[b]) for b in range(bsz)]
+        return [q_s, k_s, v_s], q, logical
     if layout == "dense":
         lmax = max(lens) + 3
         k_s, k = quantize(rng.standard_normal((bsz, hkv, lmax, d)), dtype)
@@ -217,14 +327,19 @@ def reference(cfg, q, logical):
     out = np.zeros((bsz, hq, lq, d))
     lse = np.full((bsz, hq, lq), -np.inf)
     scale = 1.0 / np.sqrt(d)
+    rope = rope_of(extra)
     for b in range(bsz):
         kb, vb = logical[b]
         n = lens[b]
         j = np.arange(n)
+        qb = q[b]
+        if rope is not None:
+            kb = rotate(kb, j, rope, dtype)
+            qb = rotate(qb, np.arange(lq) + n - lq, rope, dtype)
         for h in range(hq):
             g = h // (hq // hkv)
             for i in range(lq):
-                s = scale * (kb[g] @ q[b, h, i]) if n else np.zeros(0)
+                s = scale * (kb[g] @ qb[h, i]) if n else np.zeros(0)
                 vis = np.ones(n, bool)
                 if causal:
                     vis &= j <= i + n - lq

@@ -56,6 +56,35 @@ double roundBf16(double v) {
   return f;
 }
 
+/// Rounds a value to what an element of type `t` can hold.
+double roundTo(Type t, double v);
+
+/// `x` [B, H, L, D] with every row (b, ., i, .) rotated by `rope` at
+/// position pos(b, i) (angles negated for the inverse), in double, each
+/// element then rounded to the element type of `type`.
+Tensor rotate(const Tensor &x, RopeAttr rope, bool inverse, Type type,
+              llvm::function_ref<double(int64_t, int64_t)> pos) {
+  Tensor y = x;
+  int64_t B = x.shape[0], H = x.shape[1], L = x.shape[2], D = x.shape[3];
+  SmallVector<double> freq = rope.getChannelFrequencies(D);
+  int64_t r = rope.getRotatedDims(D);
+  double m = rope.getMagnitude();
+  Type elem = getElementTypeOrSelf(type);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < L; ++i) {
+      double p = pos(b, i);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t d = 0; d < r; ++d) {
+          double a = p * freq[d] * (inverse ? -1.0 : 1.0);
+          double xd = x.data[x.linear({b, h, i, d})];
+          double xp = x.data[x.linear({b, h, i, rope.getPartner(d, D)})];
+          y.data[y.linear({b, h, i, d})] =
+              roundTo(elem, m * (xd * std::cos(a) + xp * std::sin(a)));
+        }
+    }
+  return y;
+}
+
 /// Set while finite differences run: floats stay float64 everywhere.
 bool exactFloats = false;
 
@@ -556,6 +585,23 @@ LogicalResult Interpreter::exec(Operation *op) {
     }
     return success();
   }
+  if (auto r = dyn_cast<RopeOp>(op)) {
+    const Tensor &in = *env.lookup(r.getInput()).t;
+    const Tensor &pos = *env.lookup(r.getPositions()).t;
+    if (pos.shape.size() != 2 || pos.shape[0] != in.shape[0] ||
+        pos.shape[1] != in.shape[2])
+      return r.emitOpError("positions ")
+             << ::attn::shapeString(pos.shape)
+             << " disagree with the input " << ::attn::shapeString(in.shape)
+             << " at run time";
+    auto out = std::make_shared<Tensor>(
+        rotate(in, r.getRope(), r.getInverse(), r.getOutput().getType(),
+               [&](int64_t b, int64_t i) {
+                 return pos.data[b * pos.shape[1] + i];
+               }));
+    env[r.getResult()] = fromTensor(out);
+    return success();
+  }
   if (auto c = dyn_cast<CumsumOp>(op)) {
     // Inclusive prefix sum along dim, in double.
     const Tensor &in = *env.lookup(c.getInput()).t;
@@ -696,7 +742,7 @@ LogicalResult Interpreter::generic(linalg::GenericOp op) {
 LogicalResult Interpreter::attention(AttentionOp op) {
   if (!op.hasPureTensorSemantics())
     return op.emitOpError("the reference runs attention on tensors only");
-  const Tensor &q = *env.lookup(op.getQuery()).t;
+  const Tensor &q0 = *env.lookup(op.getQuery()).t;
   // Per-request key lengths, checked; a paged pool read through its table
   // into the logical [B, Hkv, max_pages * page_size, D] keys and values
   // (every entry a request uses checked against the pool).
@@ -712,10 +758,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     } else {
       capacity = env.lookup(op.getKey()).t->shape[2];
     }
-    if (lt.shape[0] != q.shape[0] || (table && table->shape[0] != q.shape[0]))
+    if (lt.shape[0] != q0.shape[0] || (table && table->shape[0] != q0.shape[0]))
       return op.emitOpError("key lengths or page table disagree with the "
                             "query's batch at run time");
-    for (int64_t b = 0; b < q.shape[0]; ++b) {
+    for (int64_t b = 0; b < q0.shape[0]; ++b) {
       double x = lt.data[b];
       if (x < 0 || x > static_cast<double>(capacity))
         return op.emitOpError()
@@ -732,9 +778,9 @@ LogicalResult Interpreter::attention(AttentionOp op) {
         const Tensor &pool = *env.lookup(poolValue).t;
         int64_t pages = pool.shape[0], hkv = op.getNumKvHeads();
         int64_t dd = pool.shape[3];
-        dense->shape = {q.shape[0], hkv, capacity, dd};
-        dense->data.assign(q.shape[0] * hkv * capacity * dd, 0.0);
-        for (int64_t b = 0; b < q.shape[0]; ++b)
+        dense->shape = {q0.shape[0], hkv, capacity, dd};
+        dense->data.assign(q0.shape[0] * hkv * capacity * dd, 0.0);
+        for (int64_t b = 0; b < q0.shape[0]; ++b)
           for (int64_t j = 0; j < lens[b]; ++j) {
             double e = table->data[b * table->shape[1] + j / ps];
             if (e < 0 || e >= static_cast<double>(pages))
@@ -752,7 +798,21 @@ LogicalResult Interpreter::attention(AttentionOp op) {
       }
     }
   }
-  const Tensor &k = op.isPaged() ? pagedK : *env.lookup(op.getKey()).t;
+  const Tensor &k0 = op.isPaged() ? pagedK : *env.lookup(op.getKey()).t;
+  // A rotary embedding at the logical positions: key j at j, query row i
+  // at i + len_b - Lq.
+  Tensor qRot, kRot;
+  if (std::optional<RopeAttr> rope = op.getRope()) {
+    int64_t lq = q0.shape[2], lk = k0.shape[2];
+    qRot = rotate(q0, *rope, false, op.getQuery().getType(),
+                  [&](int64_t b, int64_t i) -> double {
+                    return double(i + (lens.empty() ? lk : lens[b]) - lq);
+                  });
+    kRot = rotate(k0, *rope, false, op.getKey().getType(),
+                  [](int64_t, int64_t j) -> double { return double(j); });
+  }
+  const Tensor &q = op.getRope() ? qRot : q0;
+  const Tensor &k = op.getRope() ? kRot : k0;
   const Tensor &v = op.isPaged() ? pagedV : *env.lookup(op.getValue()).t;
   auto out = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
   std::shared_ptr<Tensor> lse;
