@@ -224,10 +224,12 @@ Value mlir::attn::lowerRope(OpBuilder &b, RopeOp op) {
                                     cidx(r)),
               m,
               arith::ConstantOp::create(gb, l, gb.getF32FloatAttr(1.0f)));
-        Value c = arith::MulFOp::create(gb, l, math::CosOp::create(gb, l, a32),
-                                        m);
-        Value s = arith::MulFOp::create(gb, l, math::SinOp::create(gb, l, a32),
-                                        m);
+        Value c = math::CosOp::create(gb, l, a32);
+        Value s = math::SinOp::create(gb, l, a32);
+        if (magnitude != 1.0) {
+          c = arith::MulFOp::create(gb, l, c, m);
+          s = arith::MulFOp::create(gb, l, s, m);
+        }
         Value y = arith::AddFOp::create(
             gb, l, arith::MulFOp::create(gb, l, toF32(args[0]), c),
             arith::MulFOp::create(gb, l, toF32(xp), s));
