@@ -45,6 +45,9 @@ p.add_argument("--cla", metavar="MLIR",
 p.add_argument("--decode-step", metavar="MLIR",
                help="check a decode step that appends then attends "
                "(examples/serving/decode_step.mlir) instead")
+p.add_argument("--rag", metavar="MLIR",
+               help="check Block-Attention for RAG "
+               "(examples/serving/block_attention_rag.mlir) instead")
 args = p.parse_args()
 os.makedirs(args.workdir, exist_ok=True)
 rng = np.random.default_rng(11)
@@ -601,7 +604,49 @@ def check_cla(src):
         report(f"cla {backend} layer b", load(outs[1], "f32"), want_b, tol)
 
 
-if args.cla:
+def check_rag(src):
+    """examples/serving/block_attention_rag.mlir: passages attend causally
+    within themselves, question tokens (block -1) to everything before
+    them; q and k rotated (theta 5e5) at their positions in the prompt."""
+    global failed
+    bsz, hq, hkv, d = 2, 8, 2, 64
+    # Three passages of uneven lengths then the question; the second
+    # request has one passage and a one-token question.
+    blocks = [[0] * 23 + [1] * 40 + [2] * 9 + [-1] * 17,
+              [0] * 88 + [-1] * 1]
+    L = len(blocks[0])
+    assert all(len(x) == L for x in blocks)
+    block = np.array(blocks, dtype=np.int32)
+    q_s, q = quantize(rng.standard_normal((bsz, hq, L, d)), "bf16")
+    k_s, k = quantize(rng.standard_normal((bsz, hkv, L, d)), "bf16")
+    v_s, v = quantize(rng.standard_normal((bsz, hkv, L, d)), "bf16")
+    rope = {"theta": 500000.0}
+    pos = np.arange(L)
+    want = np.zeros((bsz, hq, L, d))
+    for b in range(bsz):
+        qr = rotate(q[b], pos, rope, "bf16")
+        kr = rotate(k[b], pos, rope, "bf16")
+        for h in range(hq):
+            g = h // (hq // hkv)
+            s = (qr[h] @ kr[g].T) / np.sqrt(d)
+            vis = (pos[None, :] <= pos[:, None]) & (
+                (block[b][:, None] == block[b][None, :]) | (block[b][:, None] < 0))
+            s = np.where(vis, s, -np.inf)
+            w = np.exp(s - s.max(1, keepdims=True))
+            want[b, h] = (w / w.sum(1, keepdims=True)) @ v[b, g]
+    for backend in args.backends.split(","):
+        r, outs = run(src, "main", backend, [q_s, k_s, v_s, block], 1)
+        if r.returncode:
+            failed = True
+            print(f"FAIL rag {backend}: {r.stderr.strip()}")
+            continue
+        report(f"rag {backend}", load(outs[0], "bf16"), want,
+               tensor_core_tol(backend, TOL["bf16"]))
+
+
+if args.rag:
+    check_rag(args.rag)
+elif args.cla:
     check_cla(args.cla)
 elif args.decode_step:
     check_decode_step(args.decode_step)
