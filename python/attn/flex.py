@@ -75,9 +75,49 @@ def _index_type(x, rank, what, shape):
         raise TypeError(f"attention: {what} must be int32, got {x.dtype}")
 
 
+_ROPE_KEYS = {"style": str, "theta": float, "dims": int, "scaling": str,
+              "factor": float, "original_context": int, "beta_fast": float,
+              "beta_slow": float, "low_freq_factor": float,
+              "high_freq_factor": float, "attention_factor": float}
+_ROPE_WORDS = {"style": ("llama", "gptj"),
+               "scaling": ("none", "linear", "ntk", "yarn", "llama3")}
+
+
+def _rope_attr(rope):
+    """The `rope <...>` clause of a dict of #attn.rope parameters
+    (docs/serving.md); the compiler checks their values."""
+    if rope is None:
+        return ""
+    if not isinstance(rope, dict):
+        raise TypeError(f"attention: rope must be a dict of #attn.rope "
+                        f"parameters, got {type(rope).__name__}")
+    parts = []
+    for key, val in rope.items():
+        kind = _ROPE_KEYS.get(key)
+        if kind is None:
+            raise ValueError(f"attention: unknown rope parameter {key!r} "
+                             f"(one of {', '.join(_ROPE_KEYS)})")
+        if kind is str:
+            if val not in _ROPE_WORDS[key]:
+                raise ValueError(f"attention: rope {key} must be one of "
+                                 f"{', '.join(_ROPE_WORDS[key])}, got {val!r}")
+            parts.append(f"{key} = {val}")
+        elif kind is int:
+            if isinstance(val, bool) or not isinstance(val, int):
+                raise TypeError(f"attention: rope {key} must be an int, got "
+                                f"{val!r}")
+            parts.append(f"{key} = {val}")
+        else:
+            if isinstance(val, bool) or not isinstance(val, (int, float)):
+                raise TypeError(f"attention: rope {key} must be a number, "
+                                f"got {val!r}")
+            parts.append(f"{key} = {float(val)!r}")
+    return "rope <" + ", ".join(parts) + "> "
+
+
 def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
           return_lse=False, causal=False, kv_lens=None, block_table=None,
-          page_layout="nhd"):
+          page_layout="nhd", rope=None):
     """The program attention() runs, as a _Program (text and captures).
     With kv_lens, each batch entry has its own key count; with block_table
     as well, k and v are page pools (docs/serving.md)."""
@@ -194,7 +234,8 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
     args += [f"{c.name}: {c.mlir_type}" for c in captures]
     results = [oty] + ([lty] if return_lse else [])
     attrs = ("causal " if causal else "") + (
-        f"scale({float(scale):.9e}) " if scale is not None else "")
+        f"scale({float(scale):.9e}) " if scale is not None else "") + \
+        _rope_attr(rope)
     outs = "%init" + (", %linit" if return_lse else "")
     lines = [
         f"func.func @main({', '.join(args)}) -> ({', '.join(results)}) {{",
@@ -246,7 +287,7 @@ def _module(text, target="native", grad=False, filename="<attn.attention>"):
 
 def attention(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
               return_lse=False, *, causal=False, block_mask=None,
-              enable_gqa=True):
+              enable_gqa=True, rope=None):
     """Scaled dot-product attention with a traced score_mod / mask_mod.
 
     q [B, H, Lq, D], k [B, Hkv, Lk, D], v [B, Hkv, Lk, Dv] (H a multiple of
@@ -258,6 +299,10 @@ def attention(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
     natural-log LSE [B, H, Lq] in f32 with return_lse); a row that sees no
     key gets zeros (and an LSE of -inf). With torch tensors that require
     grad, the result is differentiable (q, k, v, sinks and captured tensors).
+    rope: a rotary embedding applied to q and k inside the kernel at their
+    positions (key j at j, query row i at i + Lk - Lq), a dict of
+    #attn.rope parameters, e.g. {"theta": 500000.0, "scaling": "llama3",
+    "factor": 8.0, "original_context": 8192} (docs/serving.md).
     """
     if block_mask is not None:
         if mask_mod is not None:
@@ -267,7 +312,7 @@ def attention(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
         raise ValueError(f"attention: {q.shape[1]} query heads and "
                          f"{k.shape[1]} key heads need enable_gqa=True")
     program = trace(q, k, v, score_mod, mask_mod, scale, sinks, return_lse,
-                    causal)
+                    causal, rope=rope)
     inputs = [q, k, v] + program.index_inputs + (
         [sinks] if sinks is not None else []) + [
         c.tensor for c in program.captures]

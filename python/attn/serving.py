@@ -13,7 +13,7 @@ def _needs_grad(xs):
 
 def paged_attention(q, k_pool, v_pool, kv_lens, block_table, *, causal=False,
                     page_layout="nhd", scale=None, score_mod=None,
-                    mask_mod=None, sinks=None, return_lse=False):
+                    mask_mod=None, sinks=None, return_lse=False, rope=None):
     """Attention over a paged KV cache (attn.attention ... kv_lens(...)
     pages(...)).
 
@@ -27,14 +27,17 @@ def paged_attention(q, k_pool, v_pool, kv_lens, block_table, *, causal=False,
     score_mod and mask_mod see logical positions. Returns O [B, H, Lq, D]
     (and the natural-log LSE with return_lse); a row with no key gives 0.
     Bad lengths or table entries raise attn.ArgumentError before the
-    kernel runs. Not differentiable (serving reads the cache)."""
+    kernel runs. rope: a rotary embedding of q and the cached keys (held
+    before RoPE) at their logical positions, as attn.attention takes it.
+    Not differentiable (serving reads the cache)."""
     inputs = (q, k_pool, v_pool, kv_lens, block_table)
     if _needs_grad(inputs + ((sinks,) if sinks is not None else ())):
         raise TypeError("paged_attention: not differentiable (train with "
                         "attn.attention on dense keys)")
     program = trace(q, k_pool, v_pool, score_mod, mask_mod, scale, sinks,
                     return_lse, causal, kv_lens=kv_lens,
-                    block_table=block_table, page_layout=page_layout)
+                    block_table=block_table, page_layout=page_layout,
+                    rope=rope)
     args = [q, k_pool, v_pool] + program.index_inputs + (
         [sinks] if sinks is not None else []) + [
         c.tensor for c in program.captures]

@@ -171,4 +171,58 @@ expect_error(TypeError, "not differentiable",
              lambda: attn.paged_attention(q.requires_grad_(), kp, kp,
                                           torch.tensor([3, 1], dtype=torch.int32), good),
              "paged_attention: gradients")
+
+# Rotary embeddings (rope=): HF transformers' rotate_half form in torch at
+# the logical positions, dense with gradients and through a paged cache.
+def hf_rope(x, pos, theta=10000.0):
+    d = x.shape[-1]
+    inv = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
+    ang = pos.double()[:, None] * inv[None, :]
+    cos, sin = torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1)
+    half = torch.cat([-x[..., d // 2:], x[..., :d // 2]], -1)
+    return x * cos + half * sin
+
+
+q = torch.randn(2, 4, 5, 32, dtype=torch.float64)
+k = torch.randn(2, 2, 9, 32, dtype=torch.float64)
+v = torch.randn(2, 2, 9, 32, dtype=torch.float64)
+qr, kr = hf_rope(q, torch.arange(4, 9)), hf_rope(k, torch.arange(9))
+s_ = (qr @ kr.repeat_interleave(2, 1).transpose(-1, -2)) / 32 ** 0.5
+vis = torch.arange(9)[None, :] <= torch.arange(5)[:, None] + 4
+ref = torch.softmax(s_.masked_fill(~vis, -float("inf")), -1) @ v.repeat_interleave(2, 1)
+qf, kf, vf = (t.float().requires_grad_() for t in (q, k, v))
+got = attn.attention(qf, kf, vf, causal=True, rope={"theta": 10000.0})
+check(rel(got, ref) < 2e-5, f"rope dense: rel {rel(got, ref):.2e}")
+dout = torch.randn_like(ref)
+gq, gk = torch.autograd.grad(got, (qf, kf), dout.float())
+qd, kd = q.clone().requires_grad_(), k.clone().requires_grad_()
+qr, kr = hf_rope(qd, torch.arange(4, 9)), hf_rope(kd, torch.arange(9))
+s_ = (qr @ kr.repeat_interleave(2, 1).transpose(-1, -2)) / 32 ** 0.5
+out = torch.softmax(s_.masked_fill(~vis, -float("inf")), -1) @ v.repeat_interleave(2, 1)
+rq, rk = torch.autograd.grad(out, (qd, kd), dout)
+check(rel(gq, rq) < 1e-4 and rel(gk, rk) < 1e-4,
+      f"rope gradients: dq {rel(gq, rq):.2e}, dk {rel(gk, rk):.2e}")
+# Paged: the cached keys are rotated at the position their request reads
+# them at (a shared first page sits at the same positions in both).
+lens = [21, 40]
+pages, table = pages_for(lens, 16)
+kp = torch.randn(pages, 16, 2, 32)
+vp = torch.randn(pages, 16, 2, 32)
+qd = torch.randn(2, 4, 3, 32)
+got = attn.paged_attention(qd, kp, vp, torch.tensor(lens, dtype=torch.int32),
+                           table, causal=True, rope={})
+for b, n in enumerate(lens):
+    kb = hf_rope(logical(kp, table[b], n, 16, "nhd"), torch.arange(n))
+    vb = logical(vp, table[b], n, 16, "nhd")
+    qb = hf_rope(qd[b].double(), torch.arange(n - 3, n))
+    sb = (qb @ kb.repeat_interleave(2, 0).transpose(-1, -2)) / 32 ** 0.5
+    vis = torch.arange(n)[None, :] <= torch.arange(3)[:, None] + n - 3
+    want = torch.softmax(sb.masked_fill(~vis, -float("inf")), -1) @ vb.repeat_interleave(2, 0)
+    check(rel(got[b], want) < 2e-5, f"rope paged request {b}: rel {rel(got[b], want):.2e}")
+expect_error(ValueError, "unknown rope parameter 'base'",
+             lambda: attn.attention(qf, kf, vf, rope={"base": 1.0}), "rope: unknown key")
+expect_error(ValueError, "rope scaling must be one of",
+             lambda: attn.attention(qf, kf, vf, rope={"scaling": "dynamic"}), "rope: bad word")
+expect_error(TypeError, "rope dims must be an int",
+             lambda: attn.attention(qf, kf, vf, rope={"dims": 8.0}), "rope: float dims")
 finish()
