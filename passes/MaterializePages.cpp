@@ -31,8 +31,7 @@ bool mlir::attn::tilesThroughPages(AttentionOp op) {
   // attn-tile-attention's dense-row and decode forms read a pool through
   // its table and take each request's length; the other forms need
   // uniform dense operands.
-  return op.getKvLens() && !op.getRope() && !op.getQuery2() &&
-         !op.getBlocks() &&
+  return op.getKvLens() && !op.getQuery2() && !op.getBlocks() &&
          !op.getRmsNormEps() && !op.getScoresOutput() &&
          !op.getEntropyOutput();
 }

@@ -249,7 +249,9 @@ struct MaterializeRope
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
       if (op.getRope() && op.hasPureTensorSemantics() &&
-          !(skipPaged && op.isPaged()))
+          !(skipPaged && op.isPaged()) &&
+          !(keepFused && tilesRope(op) &&
+            (!op.isPaged() || tilesThroughPages(op))))
         ops.push_back(op);
     });
     OpBuilder b(&getContext());

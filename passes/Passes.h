@@ -53,6 +53,10 @@ bool tilesThroughPages(AttentionOp op);
 /// `pool` (its keys or values), zero past each request's length.
 Value gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op, Value pool);
 
+/// Whether attn-tile-attention rotates `op`'s query and key tiles itself
+/// (attn-materialize-rope keep-fused leaves such ops).
+bool tilesRope(AttentionOp op);
+
 /// Rewrites `op`'s `rope` into attn.rope ops on its query and keys at their
 /// logical positions (gathering a paged pool first); no-op without rope.
 LogicalResult materializeRope(OpBuilder &b, AttentionOp op);

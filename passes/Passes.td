@@ -426,6 +426,12 @@ def AttnMaterializeRopePass
     `cos`/`sin` and `y = x[d] cos + x[partner(d)] sin` (the partner read
     with `tensor.extract`; a signed frequency table folds the pair's sign).
 
+    With `keep-fused` (the CPU pipeline) the attentions that
+    `attn-tile-attention` rotates itself stay as they are: it rotates each
+    query tile once and each key tile as it reads it, stepping cos and sin
+    from key to key by angle addition, so that a cache of keys before RoPE
+    is read once, paged or not.
+
     `skip-paged` leaves paged attentions alone: the pipelines run the pass
     first with it (before side outputs are expanded, so that their second
     passes see rotated operands), then again after
@@ -441,7 +447,10 @@ def AttnMaterializeRopePass
   }];
   let options = [
     Option<"skipPaged", "skip-paged", "bool", /*default=*/"false",
-           "Leave attentions over paged pools (materialized later)">
+           "Leave attentions over paged pools (materialized later)">,
+    Option<"keepFused", "keep-fused", "bool", /*default=*/"false",
+           "Leave the attentions whose query and key tiles "
+           "attn-tile-attention rotates (the CPU pipeline)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -77,6 +77,164 @@ static Value rowTile(OpBuilder &b, Location loc, Value src, Value bb, Value h,
                   {ShapedType::kDynamic, cols});
 }
 
+/// Rotates rows [0, n) of `src` ([n, D] view) into the same rows of `dst`
+/// (a [*, D] buffer, possibly `src` itself): row r at position
+/// pos0 + r * step (step 0 or 1). One row is a vector: its pairs are split
+/// into halves (llama) or even/odd lanes (gptj), turned by (c, s) and put
+/// back. cos and sin are computed once per call of this (f64 angles reduced
+/// to [-pi, pi], then f32), and stepped from row to row by the rotation of
+/// one position (angle addition), so a tile costs a few multiplies per pair
+/// and row rather than a sine and a cosine.
+static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
+                         Value dst, Value n, Value pos0, int64_t step) {
+  auto srcType = cast<MemRefType>(src.getType());
+  int64_t d = srcType.getDimSize(1);
+  int64_t r = rope.getRotatedDims(d), half = r / 2;
+  bool llama = rope.getStyle() == RopeStyle::llama;
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Type srcElt = srcType.getElementType();
+  Type dstElt = cast<MemRefType>(dst.getType()).getElementType();
+  // Pair k turns by f_k per position (the channel table holds -f_k at the
+  // pair's first channel, +f_k at its second).
+  SmallVector<double> chan = rope.getChannelFrequencies(d);
+  SmallVector<double> freq(half);
+  for (int64_t k = 0; k < half; ++k)
+    freq[k] = chan[llama ? half + k : 2 * k + 1];
+  double m = rope.getMagnitude();
+  auto halfF32 = VectorType::get({half}, f32);
+  auto halfF64 = VectorType::get({half}, f64);
+  auto rowF32 = VectorType::get({d}, f32);
+  // cos and sin of every pair at position `pos` (times the magnitude),
+  // from an f64 angle reduced to [-pi, pi].
+  auto exactAt = [&](OpBuilder &b, Value pos) -> std::pair<Value, Value> {
+    auto splat64 = [&](double x) -> Value {
+      return arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(halfF64, ArrayRef<double>(x)));
+    };
+    Value p = arith::SIToFPOp::create(
+        b, loc, f64, arith::IndexCastOp::create(b, loc, b.getI64Type(), pos));
+    Value angle = arith::MulFOp::create(
+        b, loc, vector::BroadcastOp::create(b, loc, halfF64, p),
+        arith::ConstantOp::create(
+            b, loc, DenseElementsAttr::get(halfF64, ArrayRef<double>(freq))));
+    Value turns = math::FloorOp::create(
+        b, loc,
+        arith::AddFOp::create(
+            b, loc, arith::DivFOp::create(b, loc, angle, splat64(2 * M_PI)),
+            splat64(0.5)));
+    Value reduced = arith::TruncFOp::create(
+        b, loc, halfF32,
+        arith::SubFOp::create(
+            b, loc, angle,
+            arith::MulFOp::create(b, loc, turns, splat64(2 * M_PI))));
+    Value c = math::CosOp::create(b, loc, reduced);
+    Value sn = math::SinOp::create(b, loc, reduced);
+    if (m != 1.0) {
+      Value mv = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(halfF32, static_cast<float>(m)));
+      c = arith::MulFOp::create(b, loc, c, mv);
+      sn = arith::MulFOp::create(b, loc, sn, mv);
+    }
+    return {c, sn};
+  };
+  // The rotation of one position: (cos f_k, sin f_k).
+  SmallVector<float> stepCos(half), stepSin(half);
+  for (int64_t k = 0; k < half; ++k) {
+    stepCos[k] = static_cast<float>(std::cos(freq[k] * double(step)));
+    stepSin[k] = static_cast<float>(std::sin(freq[k] * double(step)));
+  }
+  Value cf = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(halfF32, ArrayRef<float>(stepCos)));
+  Value sf = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(halfF32, ArrayRef<float>(stepSin)));
+  SmallVector<int64_t> evens, odds, interleave, concat;
+  for (int64_t c = 0; c < r; ++c)
+    concat.push_back(c);
+  for (int64_t k = 0; k < half; ++k) {
+    evens.push_back(2 * k);
+    odds.push_back(2 * k + 1);
+    interleave.push_back(k);
+    interleave.push_back(half + k);
+  }
+  Value c0i = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1i = arith::ConstantIndexOp::create(b, loc, 1);
+  // One row: read, turn its pairs by (c, s), write.
+  auto rotateRow = [&](OpBuilder &lb, Location l, Value row, Value c,
+                       Value s) {
+    Value x = vector::TransferReadOp::create(
+        lb, l, VectorType::get({d}, srcElt), src, ValueRange{row, c0i},
+        /*padding=*/std::nullopt, ArrayRef<bool>{true});
+    if (!srcElt.isF32())
+      x = arith::ExtFOp::create(lb, l, rowF32, x);
+    Value rot = x;
+    if (r < d)
+      rot = vector::ExtractStridedSliceOp::create(lb, l, x, {0}, {r}, {1});
+    Value a, bv;
+    if (llama) {
+      a = vector::ExtractStridedSliceOp::create(lb, l, rot, {0}, {half}, {1});
+      bv = vector::ExtractStridedSliceOp::create(lb, l, rot, {half}, {half},
+                                                 {1});
+    } else {
+      a = vector::ShuffleOp::create(lb, l, rot, rot, evens);
+      bv = vector::ShuffleOp::create(lb, l, rot, rot, odds);
+    }
+    Value ya = arith::SubFOp::create(lb, l, arith::MulFOp::create(lb, l, a, c),
+                                     arith::MulFOp::create(lb, l, bv, s));
+    Value yb = arith::AddFOp::create(lb, l, arith::MulFOp::create(lb, l, bv, c),
+                                     arith::MulFOp::create(lb, l, a, s));
+    Value y = vector::ShuffleOp::create(
+        lb, l, ya, yb,
+        llama ? ArrayRef<int64_t>(concat) : ArrayRef<int64_t>(interleave));
+    if (r < d)
+      y = vector::InsertStridedSliceOp::create(lb, l, y, x, {0}, {1});
+    if (!dstElt.isF32())
+      y = arith::TruncFOp::create(lb, l, VectorType::get({d}, dstElt), y);
+    vector::TransferWriteOp::create(lb, l, y, dst, ValueRange{row, c0i},
+                                    ArrayRef<bool>{true});
+  };
+  if (step == 0) {
+    // Every row at pos0 (a decode's query heads).
+    auto [c, sn] = exactAt(b, pos0);
+    scf::ForOp::create(b, loc, c0i, n, c1i, ValueRange{},
+                       [&](OpBuilder &lb, Location l, Value row, ValueRange) {
+                         rotateRow(lb, l, row, c, sn);
+                         scf::YieldOp::create(lb, l);
+                       });
+    return;
+  }
+  // Groups of kRopeAnchor rows: exact (c, s) at each group's first row,
+  // then turned by one position per row (a rounding per step: the error
+  // stays within a few ulp over a group).
+  constexpr int64_t kRopeAnchor = 8;
+  Value anchor = arith::ConstantIndexOp::create(b, loc, kRopeAnchor);
+  scf::ForOp::create(
+      b, loc, c0i, n, anchor, ValueRange{},
+      [&](OpBuilder &gb, Location l, Value first, ValueRange) {
+        auto [c, sn] =
+            exactAt(gb, arith::AddIOp::create(
+                            gb, l, pos0,
+                            arith::MulIOp::create(
+                                gb, l, first,
+                                arith::ConstantIndexOp::create(gb, l, step))));
+        Value last = arith::MinSIOp::create(
+            gb, l, n, arith::AddIOp::create(gb, l, first, anchor));
+        scf::ForOp::create(
+            gb, l, first, last, c1i, ValueRange{c, sn},
+            [&](OpBuilder &lb, Location l2, Value row, ValueRange cs) {
+              rotateRow(lb, l2, row, cs[0], cs[1]);
+              Value cc = cs[0], ss = cs[1];
+              Value cn = arith::SubFOp::create(
+                  lb, l2, arith::MulFOp::create(lb, l2, cc, cf),
+                  arith::MulFOp::create(lb, l2, ss, sf));
+              Value snext = arith::AddFOp::create(
+                  lb, l2, arith::MulFOp::create(lb, l2, ss, cf),
+                  arith::MulFOp::create(lb, l2, cc, sf));
+              scf::YieldOp::create(lb, l2, ValueRange{cn, snext});
+            });
+        scf::YieldOp::create(gb, l);
+      });
+}
+
 /// Where a key tile's rows come from: the dense [B, Hkv, L, D] operands, or
 /// the pages of a paged pool. A tile of a page size that `tk` divides is a
 /// view into one page (tiles start at multiples of `tk`); with smaller
@@ -90,8 +248,11 @@ struct KeySource {
   int64_t tk = 0;        // the key tile (divides the page size if direct)
   int64_t pageSize = 0;  // 0: dense operands
   bool gather = false;
+  RopeAttr rope;         // keys rotated at their positions into the tile
 
   KeySource(AttentionOp op, int64_t tileKeys) : op(op), tk(tileKeys) {
+    if (std::optional<RopeAttr> r = op.getRope())
+      rope = *r;
     if (!op.isPaged())
       return;
     pageSize = op.getPageSize();
@@ -125,20 +286,39 @@ struct KeySource {
   /// Stack tiles for gathered keys and values ([tk, D] and [tk, Dv]; null
   /// unless gathering), allocated once outside the key loop.
   std::pair<Value, Value> allocGatherTiles(OpBuilder &b, Location loc) const {
-    if (!gather)
-      return {};
     auto tileOf = [&](Value src) -> Value {
       auto t = cast<MemRefType>(src.getType());
       return memref::AllocaOp::create(
           b, loc, MemRefType::get({tk, t.getDimSize(3)}, t.getElementType()));
     };
-    return {tileOf(op.getKey()), tileOf(op.getValue())};
+    // Rotated keys always go through their stack tile.
+    return {gather || rope ? tileOf(op.getKey()) : Value(),
+            gather ? tileOf(op.getValue()) : Value()};
+  }
+
+  /// The tile of `tile` with its keys rotated (rope) into `scratch`, or
+  /// `tile` itself for values or without rope.
+  Value rotated(OpBuilder &b, Location loc, Value src, Value tile, Value k0,
+                Value nk, Value scratch) const {
+    if (!rope || src != op.getKey())
+      return tile;
+    emitRopeRows(b, loc, rope, tile, scratch, nk, k0, 1);
+    int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
+    return tileView(b, loc, scratch, {b.getIndexAttr(0), b.getIndexAttr(0)},
+                    {nk, b.getIndexAttr(cols)}, {ShapedType::kDynamic, cols});
   }
 
   /// The [nk, cols] tile of keys [k0, k0 + nk) of request `bb`, KV head
   /// `hk`, of `src` (the key or value operand); `scratch` is its gather
   /// tile.
   Value tile(OpBuilder &b, Location loc, Value src, Value bb, Value hk,
+             Value k0, Value nk, Value scratch) const {
+    return rotated(b, loc, src, rows(b, loc, src, bb, hk, k0, nk, scratch), k0,
+                   nk, scratch);
+  }
+
+  /// The tile's rows as stored (a view, or gathered into `scratch`).
+  Value rows(OpBuilder &b, Location loc, Value src, Value bb, Value hk,
              Value k0, Value nk, Value scratch) const {
     if (!paged())
       return rowTile(b, loc, src, bb, hk, k0, nk);
@@ -763,6 +943,17 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   Value qTile =
       rowTile(b, loc, q, bb, h, q0, nq);
+  // A rotary embedding: the query tile rotated once, at the rows' logical
+  // positions (i + Lk - Lq, per request with lengths).
+  if (std::optional<RopeAttr> rope = op.getRope()) {
+    auto qType = cast<MemRefType>(q.getType());
+    Value rotatedQ = memref::AllocaOp::create(
+        b, loc, MemRefType::get({tq, d}, qType.getElementType()));
+    emitRopeRows(b, loc, *rope, qTile, rotatedQ, nq,
+                 arith::AddIOp::create(b, loc, q0, causalOffset), 1);
+    qTile = tileView(b, loc, rotatedQ, {zero, zero}, {nq, b.getIndexAttr(d)},
+                     {ShapedType::kDynamic, d});
+  }
 
   Value q2Tile;
   if (q2)
@@ -1500,6 +1691,19 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
     Value qTile = tileView(b, loc, q, {bb, h0, zero, zero},
                            {one, b.getIndexAttr(group), one, b.getIndexAttr(d)},
                            {group, d});
+    // The group's rows share one position, the request's last.
+    if (std::optional<RopeAttr> rope = op.getRope()) {
+      auto qType = cast<MemRefType>(q.getType());
+      Value rotatedQ = memref::AllocaOp::create(
+          b, loc, MemRefType::get({group, d}, qType.getElementType()));
+      Value len = op.getKvLens() ? keys.length(b, loc, bb) : lk;
+      emitRopeRows(b, loc, *rope, qTile, rotatedQ, cst(group),
+                   arith::SubIOp::create(b, loc, len, c1), 0);
+      // A view defined after the rotation: the micro-kernels pack the
+      // query right after its view's definition.
+      qTile = tileView(b, loc, rotatedQ, {zero, zero},
+                       {b.getIndexAttr(group), b.getIndexAttr(d)}, {group, d});
+    }
     Value kBegin = arith::MulIOp::create(b, loc, sp, cSplit);
     Value kEnd = arith::MinSIOp::create(
         b, loc, op.getKvLens() ? keys.length(b, loc, bb) : lk,
@@ -1601,6 +1805,16 @@ static LogicalResult dispatchOnQueryLength(
   return prefill(prefillOp);
 }
 
+} // namespace
+
+bool mlir::attn::tilesRope(AttentionOp op) {
+  // The row-tiled and decode forms rotate their query and key tiles; the
+  // key-block-major form and the side outputs' passes take rotated
+  // operands.
+  return !op.getBlocks() && !op.getEntropyOutput() && !op.getScoresOutput();
+}
+
+namespace {
 struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
   using Base::Base;
   void runOnOperation() override {
@@ -1617,6 +1831,12 @@ struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
       if (!op.hasPureBufferSemantics()) {
         op.emitOpError("expected memref operands; run one-shot-bufferize "
                        "before attn-tile-attention");
+        return signalPassFailure();
+      }
+      if (op.getRope() && !tilesRope(op)) {
+        op.emitOpError("has a rope that attn-materialize-rope must make "
+                       "explicit first (with a block selection or side "
+                       "outputs)");
         return signalPassFailure();
       }
       if (isKeyBlockMajor(op)) {

@@ -39,8 +39,8 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   // functions the C ABI.
   // Rotary embeddings as explicit ops first (paged ones once the table's
   // checks are recorded, below).
-  pm.addNestedPass<func::FuncOp>(
-      createAttnMaterializeRopePass({/*skipPaged=*/true}));
+  pm.addNestedPass<func::FuncOp>(createAttnMaterializeRopePass(
+      {/*skipPaged=*/true, /*keepFused=*/fuseSideOutputs}));
   pm.addNestedPass<func::FuncOp>(
       createAttnExpandSideOutputsPass({fuseSideOutputs, fuseSideOutputs}));
   pm.addNestedPass<func::FuncOp>(createAttnFuseElementwisePass());
@@ -50,7 +50,8 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   // Paged caches the tiler does not read through their tables (on the CPU,
   // those it does stay) become dense, once the signature has recorded the
   // checks of the tables' entries.
-  pm.addNestedPass<func::FuncOp>(createAttnMaterializeRopePass());
+  pm.addNestedPass<func::FuncOp>(createAttnMaterializeRopePass(
+      {/*skipPaged=*/false, /*keepFused=*/fuseSideOutputs}));
   pm.addNestedPass<func::FuncOp>(
       createAttnMaterializePagesPass({/*keepFused=*/fuseSideOutputs}));
 
