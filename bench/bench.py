@@ -92,9 +92,10 @@ def attention_mlir(hq, hkv, d, dtype, causal, lq=None, out_dtype=None):
 """
 
 
-def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd"):
+def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd", rope=""):
     """Decode (lq = 1) over a paged pool: q [?, hq, lq, d], pools
-    [pages, ps, hkv, d] (nhd) or [pages, hkv, ps, d], kv_lens, block table."""
+    [pages, ps, hkv, d] (nhd) or [pages, hkv, ps, d], kv_lens, block table;
+    rope: a `rope <...> ` clause (keys cached before RoPE)."""
     tq = "tensor<?x%dx%dx%dx%s>" % (hq, lq, d, dtype)
     pool = ("tensor<?x%dx%dx%dx%s>" % (ps, hkv, d, dtype) if layout == "nhd" else
             "tensor<?x%dx%dx%dx%s>" % (hkv, ps, d, dtype))
@@ -105,7 +106,7 @@ def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd"):
   %c0 = arith.constant 0 : index
   %b = tensor.dim %q, %c0 : {tq}
   %init = tensor.empty(%b) : {to}
-  %o = attn.attention causal ins(%q, %k, %v : {tq}, {pool}, {pool})
+  %o = attn.attention causal {rope}ins(%q, %k, %v : {tq}, {pool}, {pool})
       kv_lens(%lens : tensor<?xi32>) pages(%table : tensor<?x?xi32>){lay}
       outs(%init : {to}) -> {to}
   return %o : {to}
@@ -412,11 +413,16 @@ class Bench:
             start += npages[b]
         keys = int(lens.sum())
         flops = 4.0 * hq * d * keys
-        for dtype in self.args.serving_dtypes.split(","):
-            name = "serving_paged_decode_%s" % dtype
+        runs = [(dtype, "") for dtype in self.args.serving_dtypes.split(",")]
+        if self.args.serving_rope:
+            # Keys cached before RoPE, rotated in the kernel (Llama 3's base).
+            runs += [(dtype, "rope <theta = 500000.0> ")
+                     for dtype in self.args.serving_dtypes.split(",")]
+        for dtype, rope in runs:
+            name = "serving_paged_decode_%s%s" % ("rope_" if rope else "", dtype)
             layout = self.args.serving_layout
             mlir, exe = self.compile(name, paged_mlir(hq, hkv, d, ps, dtype,
-                                                      layout=layout))
+                                                      layout=layout, rope=rope))
             pool = (total, ps, hkv, d) if layout == "nhd" else (total, hkv, ps, d)
             paths = self.inputs(name, [((bsz, hq, 1, d), dtype), (pool, dtype),
                                        (pool, dtype)])
@@ -425,7 +431,7 @@ class Bench:
                 np.save(path, a)
                 paths.append(path)
             kv_bytes = 2 * keys * hkv * d * 2
-            self.measure("serving", "paged_decode_" + dtype, exe, mlir, paths,
+            self.measure("serving", name[len("serving_"):], exe, mlir, paths,
                          "B=%d ps=%d %s" % (bsz, ps, layout), flops=flops,
                          bytes_=kv_bytes)
             for r in self.rows[-len(self.args.threads):]:
@@ -874,6 +880,9 @@ def main():
                    help="cache element types of the serving section")
     p.add_argument("--serving-layout", default="nhd", choices=["nhd", "hnd"],
                    help="page pool layout in the serving section")
+    p.add_argument("--serving-rope", action="store_true",
+                   help="also time the paged decode with RoPE applied to the "
+                   "cached keys in the kernel")
     p.add_argument("--serving-page-size", type=int, default=16,
                    help="keys per page in the serving section")
     p.add_argument("--backward-seqs", default="512 1024",

@@ -297,10 +297,11 @@ struct KeySource {
   }
 
   /// The tile of `tile` with its keys rotated (rope) into `scratch`, or
-  /// `tile` itself for values or without rope.
+  /// `tile` itself for values or without rope. (By role: the key and value
+  /// operands may be one buffer.)
   Value rotated(OpBuilder &b, Location loc, Value src, Value tile, Value k0,
-                Value nk, Value scratch) const {
-    if (!rope || src != op.getKey())
+                Value nk, Value scratch, bool isKey) const {
+    if (!rope || !isKey)
       return tile;
     emitRopeRows(b, loc, rope, tile, scratch, nk, k0, 1);
     int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
@@ -312,9 +313,9 @@ struct KeySource {
   /// `hk`, of `src` (the key or value operand); `scratch` is its gather
   /// tile.
   Value tile(OpBuilder &b, Location loc, Value src, Value bb, Value hk,
-             Value k0, Value nk, Value scratch) const {
+             Value k0, Value nk, Value scratch, bool isKey) const {
     return rotated(b, loc, src, rows(b, loc, src, bb, hk, k0, nk, scratch), k0,
-                   nk, scratch);
+                   nk, scratch, isKey);
   }
 
   /// The tile's rows as stored (a view, or gathered into `scratch`).
@@ -1105,8 +1106,8 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
   }
   Value nk = arith::MinSIOp::create(b, loc, ctk,
                                     arith::SubIOp::create(b, loc, kEnd, k0));
-  Value kTile = keys.tile(b, loc, k, bb, hk, k0, nk, kScratch);
-  Value vTile = keys.tile(b, loc, v, bb, hk, k0, nk, vScratch);
+  Value kTile = keys.tile(b, loc, k, bb, hk, k0, nk, kScratch, /*isKey=*/true);
+  Value vTile = keys.tile(b, loc, v, bb, hk, k0, nk, vScratch, /*isKey=*/false);
 
   SmallVector<AttendMap, 2> maps{{qTile, kTile, maxes, sums, acc}};
   maps[0].logitSums = logitSums;
@@ -1720,8 +1721,8 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
           arith::MulIOp::create(b, loc, loop.getInductionVar(), ctk));
       Value nk = arith::MinSIOp::create(
           b, loc, ctk, arith::SubIOp::create(b, loc, kEnd, k0));
-      Value kTile = keys.tile(b, loc, k, bb, hk, k0, nk, kScratch);
-      Value vTile = keys.tile(b, loc, v, bb, hk, k0, nk, vScratch);
+      Value kTile = keys.tile(b, loc, k, bb, hk, k0, nk, kScratch, /*isKey=*/true);
+      Value vTile = keys.tile(b, loc, v, bb, hk, k0, nk, vScratch, /*isKey=*/false);
       // A single query row sees the whole cache: the causal mask is void.
       emitAttendStep(b, loc, op, /*causalOffset=*/Value(),
                      {{qTile, kTile, maxes, sums, acc}}, vTile, bb, h0, c0,

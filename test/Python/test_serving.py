@@ -219,6 +219,27 @@ for b, n in enumerate(lens):
     vis = torch.arange(n)[None, :] <= torch.arange(3)[:, None] + n - 3
     want = torch.softmax(sb.masked_fill(~vis, -float("inf")), -1) @ vb.repeat_interleave(2, 0)
     check(rel(got[b], want) < 2e-5, f"rope paged request {b}: rel {rel(got[b], want):.2e}")
+# Keys that are also the values (one buffer): only the keys are rotated,
+# in the row and decode forms.
+for lq in (5, 1):
+    qs = torch.randn(2, 4, lq, 32)
+    ks = torch.randn(2, 2, 9, 32)
+    got = attn.attention(qs, ks, ks, causal=True, rope={"style": "gptj"})
+    # gptj pairs (2k, 2k + 1) are llama's halves after a deinterleave.
+    def gptj(x, pos):
+        d = x.shape[-1]
+        perm = torch.cat([torch.arange(0, d, 2), torch.arange(1, d, 2)])
+        y = hf_rope(x[..., perm], pos)
+        out = torch.empty_like(y)
+        out[..., perm] = y
+        return out
+    qr = gptj(qs.double(), torch.arange(9 - lq, 9))
+    kr = gptj(ks.double(), torch.arange(9))
+    sc = (qr @ kr.repeat_interleave(2, 1).transpose(-1, -2)) / 32 ** 0.5
+    vis = torch.arange(9)[None, :] <= torch.arange(lq)[:, None] + 9 - lq
+    want = torch.softmax(sc.masked_fill(~vis, -float("inf")), -1) @ \
+        ks.double().repeat_interleave(2, 1)
+    check(rel(got, want) < 2e-5, f"rope with k as v, Lq={lq}: rel {rel(got, want):.2e}")
 expect_error(ValueError, "unknown rope parameter 'base'",
              lambda: attn.attention(qf, kf, vf, rope={"base": 1.0}), "rope: unknown key")
 expect_error(ValueError, "rope scaling must be one of",

@@ -117,6 +117,12 @@ CONFIGS = {
                            True, ({"scaling": "ntk", "factor": 3.0},)),
     "rope_plain_decode_f16": ("f16", "plain", 0, 8, 2, 128, 1, [777, 777],
                               True, ("lse", {"theta": 1000000.0})),
+    # One buffer as keys and values (only the keys are rotated), in the
+    # row and decode forms.
+    "rope_k_as_v_f32": ("f32", "plain", 0, 4, 2, 32, 3, [40, 40], True,
+                        ("kasv", {"style": "gptj"})),
+    "rope_k_as_v_decode_f32": ("f32", "plain", 0, 4, 2, 32, 1, [40, 40],
+                               True, ("kasv", {})),
 }
 
 
@@ -206,6 +212,8 @@ def mlir_for(name, cfg, maxlen=None):
     qt = f"tensor<?x{hq}x?x{d}x{dtype}>"
     lse = "lse" in extra
     ins = [f"%q: {qt}", f"%k: {pool}", f"%v: {pool}"]
+    if "kasv" in extra:
+        ins.pop()
     if layout != "plain":
         ins.append("%lens: tensor<?xi32>")
     if layout not in ("dense", "plain"):
@@ -231,7 +239,8 @@ def mlir_for(name, cfg, maxlen=None):
     if rope_of(extra) is not None:
         head += rope_attr(rope_of(extra))
     res_names = "%o" + (", %s" if lse else "")
-    lines.append(f"  {res_names} = attn.attention {head}ins(%q, %k, %v : {qt}, "
+    vname = "%k" if "kasv" in extra else "%v"
+    lines.append(f"  {res_names} = attn.attention {head}ins(%q, %k, {vname} : {qt}, "
                  f"{pool}, {pool}) {clause} outs({', '.join(outs)} : "
                  f"{', '.join(otypes)})")
     if "score" in extra:
@@ -281,6 +290,8 @@ def build_case(cfg):
     if layout == "plain":
         k_s, k = quantize(rng.standard_normal((bsz, hkv, lens[0], d)), dtype)
         v_s, v = quantize(rng.standard_normal((bsz, hkv, lens[0], d)), dtype)
+        if "kasv" in extra:
+            return [q_s, k_s], q, [(k[b], k[b]) for b in range(bsz)]
         logical = [(k[b], v[b]) for b in range(bsz)]
         return [q_s, k_s, v_s], q, logical
     if layout == "dense":
