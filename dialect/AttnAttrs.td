@@ -163,7 +163,7 @@ def Attn_RopeAttr : AttrDef<Attn_Dialect, "Rope"> {
     ```
 
     The frequencies are computed at compile time (in double precision);
-    angles are formed in double precision and reduced to `[-pi, pi]` before
+    angles are formed in double precision and reduced by whole turns before
     the f32 cosine and sine, so positions far beyond 2^24 stay exact.
   }];
   let parameters = (ins

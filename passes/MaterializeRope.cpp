@@ -201,16 +201,20 @@ Value mlir::attn::lowerRope(OpBuilder &b, RopeOp op) {
                                      : arith::ExtFOp::create(gb, l, f32, v)
                                            .getResult();
         };
-        // The angle in f64, reduced to [-pi, pi] before the f32 cos/sin.
+        // The angle in f64, reduced by whole turns before the f32 cos/sin.
         Value pos = arith::SIToFPOp::create(gb, l, f64, args[2]);
         Value angle = arith::MulFOp::create(gb, l, pos, args[1]);
         Value twoPi = arith::ConstantOp::create(gb, l,
                                                 gb.getF64FloatAttr(2 * M_PI));
         Value half = arith::ConstantOp::create(gb, l, gb.getF64FloatAttr(0.5));
-        Value turns = math::FloorOp::create(
-            gb, l,
-            arith::AddFOp::create(
-                gb, l, arith::DivFOp::create(gb, l, angle, twoPi), half));
+        // Whole turns by truncation (a floor is a libdevice call on NVPTX):
+        // the remainder is within (-3 pi, pi], small for the f32 cos/sin.
+        Value turns = arith::SIToFPOp::create(
+            gb, l, f64,
+            arith::FPToSIOp::create(
+                gb, l, gb.getI64Type(),
+                arith::AddFOp::create(
+                    gb, l, arith::DivFOp::create(gb, l, angle, twoPi), half)));
         Value reduced = arith::SubFOp::create(
             gb, l, angle, arith::MulFOp::create(gb, l, turns, twoPi));
         Value a32 = arith::TruncFOp::create(gb, l, f32, reduced);

@@ -422,7 +422,7 @@ def AttnMaterializeRopePass
 
     Every `attn.rope` (these and the user's) then becomes a
     `linalg.generic`: per element, the angle `positions[b, i] * f[d]` in
-    f64 (compile-time frequency table), reduced to `[-pi, pi]`, then the f32
+    f64 (compile-time frequency table), reduced by whole turns (to within 3 pi), then the f32
     `cos`/`sin` and `y = x[d] cos + x[partner(d)] sin` (the partner read
     with `tensor.extract`; a signed frequency table folds the pair's sign).
 

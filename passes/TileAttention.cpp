@@ -82,7 +82,7 @@ static Value rowTile(OpBuilder &b, Location loc, Value src, Value bb, Value h,
 /// pos0 + r * step (step 0 or 1). One row is a vector: its pairs are split
 /// into halves (llama) or even/odd lanes (gptj), turned by (c, s) and put
 /// back. cos and sin are computed once per call of this (f64 angles reduced
-/// to [-pi, pi], then f32), and stepped from row to row by the rotation of
+/// by whole turns, then f32), and stepped from row to row by the rotation of
 /// one position (angle addition), so a tile costs a few multiplies per pair
 /// and row rather than a sine and a cosine.
 static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
@@ -105,7 +105,7 @@ static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
   auto halfF64 = VectorType::get({half}, f64);
   auto rowF32 = VectorType::get({d}, f32);
   // cos and sin of every pair at position `pos` (times the magnitude),
-  // from an f64 angle reduced to [-pi, pi].
+  // from an f64 angle reduced by whole turns.
   auto exactAt = [&](OpBuilder &b, Value pos) -> std::pair<Value, Value> {
     auto splat64 = [&](double x) -> Value {
       return arith::ConstantOp::create(
@@ -117,11 +117,15 @@ static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
         b, loc, vector::BroadcastOp::create(b, loc, halfF64, p),
         arith::ConstantOp::create(
             b, loc, DenseElementsAttr::get(halfF64, ArrayRef<double>(freq))));
-    Value turns = math::FloorOp::create(
-        b, loc,
-        arith::AddFOp::create(
-            b, loc, arith::DivFOp::create(b, loc, angle, splat64(2 * M_PI)),
-            splat64(0.5)));
+    // Whole turns by truncation (within (-3 pi, pi] for negative angles).
+    Value turns = arith::SIToFPOp::create(
+        b, loc, halfF64,
+        arith::FPToSIOp::create(
+            b, loc, VectorType::get({half}, b.getI64Type()),
+            arith::AddFOp::create(
+                b, loc,
+                arith::DivFOp::create(b, loc, angle, splat64(2 * M_PI)),
+                splat64(0.5))));
     Value reduced = arith::TruncFOp::create(
         b, loc, halfF32,
         arith::SubFOp::create(

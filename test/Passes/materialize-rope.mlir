@@ -19,7 +19,7 @@
 // CHECK: %[[XP:.*]] = tensor.extract %arg0[%{{.*}}, %{{.*}}, %{{.*}}, %[[PART]]]
 // CHECK: %[[PF:.*]] = arith.sitofp %[[P]] : i32 to f64
 // CHECK: %[[A:.*]] = arith.mulf %[[PF]], %[[F]] : f64
-// CHECK: math.floor
+// CHECK: arith.fptosi %{{.*}} : f64 to i64
 // CHECK: %[[R:.*]] = arith.subf %[[A]], %{{.*}} : f64
 // CHECK: %[[R32:.*]] = arith.truncf %[[R]] : f64 to f32
 // CHECK: %[[C:.*]] = math.cos %[[R32]]
