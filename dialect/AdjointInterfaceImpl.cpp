@@ -519,9 +519,7 @@ RopeOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Location loc = getLoc();
   Value dy = resultAdjoints[0];
   auto type = cast<RankedTensorType>(dy.getType());
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                       type.getElementType(),
-                                       dynamicSizes(b, loc, dy));
+  Value init = tensor::EmptyOp::create(b, loc, type, dynamicSizes(b, loc, dy));
   auto inv = RopeOp::create(b, loc, type, dy,
                             mapping.lookup(getPositions()), init, getRope(),
                             getInverse() ? UnitAttr() : b.getUnitAttr());

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialect/Adjoint.h"
 #include "dialect/AttnOps.h"
 #include "passes/Passes.h"
 
@@ -59,11 +60,7 @@ buildPositions(OpBuilder &b, Location loc, Value batch, Value len,
 static Value ropeOf(OpBuilder &b, Location loc, RopeAttr rope, Value x,
                     Value positions) {
   auto type = cast<RankedTensorType>(x.getType());
-  SmallVector<Value> dyn;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.isDynamicDim(d))
-      dyn.push_back(tensor::DimOp::create(b, loc, x, d));
-  Value init = tensor::EmptyOp::create(b, loc, type, dyn);
+  Value init = tensor::EmptyOp::create(b, loc, type, dynamicSizes(b, loc, x));
   return RopeOp::create(b, loc, type, x, positions, init, rope, nullptr)
       .getResult();
 }
