@@ -471,6 +471,14 @@ class Bench:
                               ((bsz, hkv, lk, d), "f16")])
         size = "B=2 Lq=512 L=4096 ps=%d %s" % (ps, layout)
         self.measure("serving", "paged_prefill_f16", exe, mlir, paths, size, flops=flops)
+        if self.args.serving_rope:
+            # The same chunk with q and the cached keys rotated in the kernel.
+            rmlir, rexe = self.compile(
+                "serving_paged_prefill_rope",
+                paged_mlir(hq, hkv, d, ps, "f16", lq=lq, layout=layout,
+                           rope="rope <theta = 500000.0> "))
+            self.measure("serving", "paged_prefill_rope_f16", rexe, rmlir, paths, size,
+                         flops=flops)
         self.measure("serving", "dense_prefill_f16", dexe, dmlir, dpaths, size, flops=flops)
         for path in paths + dpaths:
             os.remove(path)
