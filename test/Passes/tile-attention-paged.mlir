@@ -19,9 +19,15 @@
 // CHECK: %[[E:.*]] = memref.load %[[T]][%[[B]], %[[N]]]
 // CHECK: %[[PG:.*]] = arith.index_cast %[[E]]
 // CHECK: %[[R:.*]] = arith.remui %[[K0]], %c16
-// CHECK: memref.subview %[[K]][%[[PG]], %[[R]], %[[G]], 0] [1, %{{.*}}, 1, 16] [1, 1, 1, 1] : memref<?x16x2x16xf32> to memref<?x16xf32, strided<[32, 1], offset: ?>>
+// CHECK: %[[KP:.*]] = memref.subview %[[K]][%[[PG]], %[[R]], %[[G]], 0] [1, %{{.*}}, 1, 16] [1, 1, 1, 1] : memref<?x16x2x16xf32> to memref<?x16xf32, strided<[32, 1], offset: ?>>
+// The page's rows are staged into a compact stack tile, a row vector at a
+// time, before the micro-kernel reads them.
+// CHECK: %[[KS:.*]] = memref.subview %{{.*}}[0, 0] [%{{.*}}, 16] [1, 1] : memref<16x16xf32> to memref<?x16xf32, strided<[16, 1]>>
+// CHECK: scf.for %[[RW:.*]] =
+// CHECK: %[[ROW:.*]] = vector.transfer_read %[[KP]][%[[RW]], %{{.*}}]
+// CHECK: vector.transfer_write %[[ROW]], %[[KS]][%[[RW]], %{{.*}}]
 // CHECK: memref.subview %[[V]][
-// CHECK: attn.tile_attend
+// CHECK: attn.tile_attend ins(%{{.*}}, %[[KS]], %{{.*}} :
 // CHECK: attn.merge stacked
 // CHECK: } else {
 // CHECK: scf.forall (%[[PB:.*]], %{{.*}}, %{{.*}}) in
@@ -72,7 +78,7 @@ func.func @aligned_intervals(%q: memref<?x4x70x16xf32>, %k: memref<?x16x2x16xf32
 // -----
 
 // Pages of one key (hnd): the tile's rows are gathered through the table
-// into a stack tile, a linalg.copy per page it touches.
+// into a stack tile, a row vector at a time from each page it touches.
 // CHECK-LABEL: func.func @gather
 // CHECK: scf.forall (%[[B:.*]], %[[H:.*]], %{{.*}}) in
 // CHECK: %[[KT:.*]] = memref.alloca() : memref<64x8xf32>
@@ -84,9 +90,11 @@ func.func @aligned_intervals(%q: memref<?x4x70x16xf32>, %k: memref<?x16x2x16xf32
 // CHECK: %[[PG:.*]] = arith.index_cast %[[E]]
 // CHECK: %[[ROWS:.*]] = memref.subview %arg1[%[[PG]], %[[G]], %{{.*}}, 0] [1, 1, %{{.*}}, 8]
 // CHECK: %[[DST:.*]] = memref.subview %[[KT]][%{{.*}}, 0] [%{{.*}}, 8]
-// CHECK: linalg.copy ins(%[[ROWS]] : {{.*}}) outs(%[[DST]] :
+// CHECK: scf.for %[[RW:.*]] =
+// CHECK: %[[ROW:.*]] = vector.transfer_read %[[ROWS]][%[[RW]], %{{.*}}]
+// CHECK: vector.transfer_write %[[ROW]], %[[DST]][%[[RW]], %{{.*}}]
 // CHECK: %[[KV:.*]] = memref.subview %[[KT]][0, 0]
-// CHECK: linalg.copy {{.*}} outs(%{{.*}} : memref<?x8xf32, strided<[8, 1], offset: ?>>)
+// CHECK: vector.transfer_write %{{.*}} : vector<8xf32>, memref<?x8xf32, strided<[8, 1], offset: ?>>
 // CHECK: %[[VV:.*]] = memref.subview %[[VT]][0, 0]
 // CHECK: attn.tile_attend ins(%{{.*}}, %[[KV]], %[[VV]] :
 func.func @gather(%q: memref<?x2x5x8xf32>, %k: memref<?x1x1x8xf32>, %v: memref<?x1x1x8xf32>,
