@@ -211,7 +211,12 @@ Value mlir::attn::lowerRope(OpBuilder &b, RopeOp op) {
             arith::FPToSIOp::create(
                 gb, l, gb.getI64Type(),
                 arith::AddFOp::create(
-                    gb, l, arith::DivFOp::create(gb, l, angle, twoPi), half)));
+                    gb, l,
+                    arith::MulFOp::create(
+                        gb, l, angle,
+                        arith::ConstantOp::create(
+                            gb, l, gb.getF64FloatAttr(1.0 / (2 * M_PI)))),
+                    half)));
         Value reduced = arith::SubFOp::create(
             gb, l, angle, arith::MulFOp::create(gb, l, turns, twoPi));
         Value a32 = arith::TruncFOp::create(gb, l, f32, reduced);

@@ -124,7 +124,7 @@ static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
             b, loc, VectorType::get({half}, b.getI64Type()),
             arith::AddFOp::create(
                 b, loc,
-                arith::DivFOp::create(b, loc, angle, splat64(2 * M_PI)),
+                arith::MulFOp::create(b, loc, angle, splat64(1.0 / (2 * M_PI))),
                 splat64(0.5))));
     Value reduced = arith::TruncFOp::create(
         b, loc, halfF32,
@@ -247,17 +247,13 @@ static void emitRowCopy(OpBuilder &b, Location loc, Value src, Value dst,
   auto srcType = cast<MemRefType>(src.getType());
   int64_t d = srcType.getDimSize(1);
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
-  scf::ForOp::create(
-      b, loc, c0, n, arith::ConstantIndexOp::create(b, loc, 1), ValueRange{},
-      [&](OpBuilder &lb, Location l, Value row, ValueRange) {
-        Value x = vector::TransferReadOp::create(
-            lb, l, VectorType::get({d}, srcType.getElementType()), src,
-            ValueRange{row, c0}, /*padding=*/std::nullopt,
-            ArrayRef<bool>{true});
-        vector::TransferWriteOp::create(lb, l, x, dst, ValueRange{row, c0},
-                                        ArrayRef<bool>{true});
-        scf::YieldOp::create(lb, l);
-      });
+  buildFor(b, loc, c0, n, 1, [&](Value row) {
+    Value x = vector::TransferReadOp::create(
+        b, loc, VectorType::get({d}, srcType.getElementType()), src,
+        ValueRange{row, c0}, /*padding=*/std::nullopt, ArrayRef<bool>{true});
+    vector::TransferWriteOp::create(b, loc, x, dst, ValueRange{row, c0},
+                                    ArrayRef<bool>{true});
+  });
 }
 
 /// Where a key tile's rows come from: the dense [B, Hkv, L, D] operands, or
