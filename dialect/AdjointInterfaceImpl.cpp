@@ -1662,6 +1662,9 @@ LogicalResult AttentionOp::buildAdjoint(
     return unsupported(isPaged() ? "a paged key/value cache (serving reads "
                                    "it; training takes dense keys)"
                                  : "per-request key lengths (kv_lens)");
+  if (isQuantized())
+    return unsupported("a quantized key/value cache (its codes have no "
+                       "gradient)");
   // attn-generate-backward unfuses these stages into generics and second
   // attentions first.
   if (getQuery2() || !getEpilogue().empty() || getRmsNormEps() ||

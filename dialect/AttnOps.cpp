@@ -40,6 +40,60 @@ static bool isSupportedFloat(Type t) {
   return t.isF32() || t.isF16() || t.isBF16();
 }
 
+bool mlir::attn::isQuantizedKVType(Type t) {
+  return t.isInteger(8) || isa<Float8E4M3FNType, Float8E5M2Type>(t);
+}
+
+double mlir::attn::getQuantizedMax(Type t) {
+  if (isa<Float8E4M3FNType>(t))
+    return 448.0;
+  if (isa<Float8E5M2Type>(t))
+    return 57344.0;
+  return 127.0;
+}
+
+SmallVector<int64_t> mlir::attn::getScaleBlocks(ShapedType data,
+                                                ShapedType scale) {
+  SmallVector<int64_t> blocks;
+  for (int64_t d = 0; d < data.getRank(); ++d) {
+    int64_t n = data.getDimSize(d), s = scale.getDimSize(d);
+    if (s == 1)
+      blocks.push_back(0);
+    else if (ShapedType::isDynamic(s) || ShapedType::isDynamic(n))
+      blocks.push_back(1);
+    else
+      blocks.push_back(n / s);
+  }
+  return blocks;
+}
+
+LogicalResult mlir::attn::verifyQuantScale(Operation *op, ShapedType data,
+                                           Type scaleType, StringRef name) {
+  if (!isQuantizedKVType(data.getElementType()))
+    return op->emitOpError()
+           << "expected an 8-bit operand (i8, f8E4M3FN or f8E5M2) with a "
+           << name << ", got " << data.getElementType();
+  auto scale = dyn_cast<ShapedType>(scaleType);
+  if (!scale || !scale.hasRank() || scale.getRank() != data.getRank() ||
+      !(scale.getElementType().isF32() || scale.getElementType().isF16() ||
+        scale.getElementType().isBF16()))
+    return op->emitOpError()
+           << "expected the " << name << " to be an f32, f16 or bf16 buffer of "
+           << "rank " << data.getRank() << ", got " << scaleType;
+  for (int64_t d = 0; d < data.getRank(); ++d) {
+    int64_t n = data.getDimSize(d), s = scale.getDimSize(d);
+    bool ok = s == 1 || (ShapedType::isDynamic(s) && ShapedType::isDynamic(n)) ||
+              (!ShapedType::isDynamic(s) && !ShapedType::isDynamic(n) &&
+               s > 0 && n % s == 0);
+    if (!ok)
+      return op->emitOpError()
+             << "expected dim " << d << " of the " << name << " ("
+             << formatDim(s) << ") to be 1, the operand's size ("
+             << formatDim(n) << ") or a static divisor of it";
+  }
+  return success();
+}
+
 /// Emits an error unless `a` and `b` are equal or one is dynamic.
 static LogicalResult checkDimsMatch(Operation *op, int64_t a, int64_t b,
                                     StringRef aName, StringRef bName) {
@@ -115,17 +169,38 @@ LogicalResult AttentionOp::verify() {
                                << rank << ", got " << v.getType();
     }
     if (floatOnly && !isSupportedFloat(type.getElementType()))
-      return op->emitOpError() << "expected " << name
-                               << " element type to be f32, f16 or bf16, got "
-                               << type.getElementType();
+      return op->emitOpError()
+             << "expected " << name
+             << " element type to be f32, f16 or bf16, got "
+             << type.getElementType()
+             << (isQuantizedKVType(type.getElementType())
+                     ? (name == "key" ? " (8-bit keys take a key_scale)"
+                                      : (name == "value"
+                                             ? " (8-bit values take a value_scale)"
+                                             : ""))
+                     : "");
     return type;
   };
 
   FailureOr<ShapedType> q = checkOperand(getQuery(), "query", 4, true);
-  FailureOr<ShapedType> k = checkOperand(getKey(), "key", 4, true);
-  FailureOr<ShapedType> v = checkOperand(getValue(), "value", 4, true);
+  FailureOr<ShapedType> k =
+      checkOperand(getKey(), "key", 4, /*floatOnly=*/!getKeyScale());
+  FailureOr<ShapedType> v =
+      checkOperand(getValue(), "value", 4, /*floatOnly=*/!getValueScale());
   if (failed(q) || failed(k) || failed(v))
     return failure();
+  // Quantized caches: 8-bit keys/values with their scales.
+  if ((getKeyScale() &&
+       failed(verifyQuantScale(op, *k, getKeyScale().getType(), "key scale"))) ||
+      (getValueScale() &&
+       failed(verifyQuantScale(op, *v, getValueScale().getType(),
+                               "value scale"))))
+    return failure();
+  if (isQuantized() && (getQuery2() || getBlocks() || getRmsNormEps() ||
+                        getColumnScores() || getRowEntropy()))
+    return emitOpError("reads no quantized keys or values with a second map, "
+                       "a block selection, rms_norm, column scores or a row "
+                       "entropy");
 
   size_t numOutputs = getOutputs().size();
   size_t minOutputs = 1 + getNumSideOutputs();
@@ -780,11 +855,12 @@ AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
     return present ? operands[n++] : Value();
   };
   Value q2 = next(second), k2 = next(second), sel = next(blocks),
-        lensV = next(lens), tableV = next(table);
+        lensV = next(lens), tableV = next(table),
+        ks = next(bool(getKeyScale())), vs = next(bool(getValueScale()));
   ValueRange outs = operands.drop_front(n);
   auto newOp = AttentionOp::create(
       rewriter, getLoc(), resultTypes, operands[0], operands[1], operands[2],
-      q2, k2, sel, lensV, tableV, outs, getCausalAttr(), getScaleAttr(),
+      q2, k2, sel, lensV, tableV, ks, vs, outs, getCausalAttr(), getScaleAttr(),
       getNormalizerAttr(), getRmsNormEpsAttr(), getBlockSizeAttr(),
       getRowEntropyAttr(), getColumnScoresAttr(), getScoreDecayAttr(),
       getValueNormAttr(), getPageLayoutAttr(), getRopeAttr());
@@ -800,6 +876,37 @@ void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &results,
 }
 
 //===----------------------------------------------------------------------===//
+// QuantizeKVOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeKVOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  if (!isSupportedFloat(in.getElementType()))
+    return emitOpError() << "expected an f32, f16 or bf16 input, got "
+                         << in.getElementType();
+  size_t expected = getScale() ? 1 : 2;
+  if (getOutputs().size() != expected)
+    return emitOpError() << "expected " << expected
+                         << (getScale() ? " output (the codes; the scales are "
+                                          "given)"
+                                        : " outputs (the codes and the "
+                                          "scales)")
+                         << ", got " << getOutputs().size();
+  if (getResults().getTypes() != getOutputs().getTypes())
+    return emitOpError("expected the result types to match the output types");
+  auto codes = cast<RankedTensorType>(getOutputs()[0].getType());
+  if (codes.getRank() != in.getRank())
+    return emitOpError() << "expected the codes to have the input's rank ("
+                         << in.getRank() << "), got " << codes;
+  for (int64_t d = 0; d < in.getRank(); ++d)
+    if (failed(checkDimsMatch(*this, codes.getDimSize(d), in.getDimSize(d),
+                              "codes dim " + std::to_string(d),
+                              "input dim " + std::to_string(d))))
+      return failure();
+  return verifyQuantScale(*this, codes, getScales().getType(), "scale");
+}
+
+//===----------------------------------------------------------------------===//
 // AppendKVOp
 //===----------------------------------------------------------------------===//
 
@@ -812,10 +919,13 @@ LogicalResult AppendKVOp::verify() {
                     bool isFloat) -> FailureOr<ShapedType> {
     auto t = dyn_cast<ShapedType>(v.getType());
     if (!t || !t.hasRank() || t.getRank() != rank ||
-        (isFloat ? !isSupportedFloat(t.getElementType())
+        (isFloat ? !(isSupportedFloat(t.getElementType()) ||
+                     isQuantizedKVType(t.getElementType()))
                  : !t.getElementType().isInteger(32)))
       return emitOpError() << "expected " << name << " to be a rank-" << rank
-                           << (isFloat ? " f32, f16 or bf16" : " i32")
+                           << (isFloat ? " f32, f16, bf16 or 8-bit (i8, "
+                                         "f8E4M3FN, f8E5M2)"
+                                       : " i32")
                            << " buffer, got " << v.getType();
     return t;
   };
@@ -826,6 +936,17 @@ LogicalResult AppendKVOp::verify() {
       failed(kp = shaped(getKeyPool(), "the key pool", 4, true)) ||
       failed(vp = shaped(getValuePool(), "the value pool", 4, true)))
     return failure();
+  // 8-bit rows are stored as they are (attn.quantize_kv made them): no
+  // conversion into or out of a quantized pool.
+  for (auto [rows, pool, name] :
+       {std::tuple{*k, *kp, "key"}, {*v, *vp, "value"}}) {
+    Type re = rows.getElementType(), pe = pool.getElementType();
+    if ((isQuantizedKVType(re) || isQuantizedKVType(pe)) && re != pe)
+      return emitOpError() << "expected the new " << name << "s ("
+                           << re << ") to have the " << name
+                           << " pool's 8-bit type (" << pe
+                           << "): quantize them with attn.quantize_kv";
+  }
   bool isTensor = isa<RankedTensorType>(*k);
   for (Value operand : getOperands())
     if (isa<RankedTensorType>(operand.getType()) != isTensor)

@@ -126,6 +126,19 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     re-encoded blocks), and a paged pool's rows take the position their
     request reads them at. Not with a second map.
 
+    `key_scale(%ks)` / `value_scale(%vs)` make the keys / values a
+    quantized cache (dense or paged): an 8-bit operand (`i8`, `f8E4M3FN`
+    or `f8E5M2`) whose element `x` stands for `scale * decode(x)`. The
+    scale (f32, f16 or bf16) has the operand's rank and derives the
+    granularity from its shape: each dim is 1 (one scale along it), the
+    operand's size (one per index) or, static, a divisor of it (blocks).
+    Per-tensor fp8 (vLLM's `k_scale`) is `1x1x1x1`, int8 per token
+    `[pages, page_size, kv_heads, 1]`, int8 per channel `[1, 1, kv_heads,
+    D]`, q8_0 `[pages, page_size, kv_heads, D/32]` with f16 scales.
+    Dequantized into the query's element type as tiles are read; not with
+    a second map, a block selection, rms_norm, column scores or a row
+    entropy. `attn.quantize_kv` produces the formats.
+
     Regions (all optional; a missing region is the identity / always-visible):
     * `score(%s: f32, %b: index, %h: index, %i: index, %j: index)` yields the
       modified f32 logit (FlexAttention's `score_mod`);
@@ -160,6 +173,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
                        Optional<AnyShaped>:$blocks,
                        Optional<AnyShaped>:$kv_lens,
                        Optional<AnyShaped>:$page_table,
+                       Optional<AnyShaped>:$key_scale,
+                       Optional<AnyShaped>:$value_scale,
                        Variadic<AnyShaped>:$outputs,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
@@ -190,6 +205,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`kv_lens` `(` $kv_lens^ `:` type($kv_lens) `)`)?
     (`pages` `(` $page_table^ `:` type($page_table) `)`)?
     (`page_layout` `(` $page_layout^ `)`)?
+    (`key_scale` `(` $key_scale^ `:` type($key_scale) `)`)?
+    (`value_scale` `(` $value_scale^ `:` type($value_scale) `)`)?
     `outs` `(` $outputs `:` type($outputs) `)`
     (`row_entropy` $row_entropy^)?
     (`column_scores` $column_scores^)?
@@ -253,6 +270,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
       return isPaged() ? getKeyType().getDimSize(getKeyRowsDim()) : 0;
     }
     int64_t getNumKvHeads() { return getKeyType().getDimSize(getKvHeadsDim()); }
+    /// Whether the keys or values are an 8-bit cache with scales.
+    bool isQuantized() { return getKeyScale() || getValueScale(); }
     int64_t getHeadDim() { return getQueryType().getDimSize(3); }
     int64_t getValueHeadDim() { return getValueType().getDimSize(3); }
 
@@ -433,6 +452,59 @@ def Attn_AppendKVOp : Attn_Op<"append_kv", [
     int64_t getPageSize() {
       return ::llvm::cast<::mlir::ShapedType>(getKeyPool().getType())
           .getDimSize(getPageRowsDim());
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// attn.quantize_kv
+//===----------------------------------------------------------------------===//
+
+def Attn_QuantizeKVOp : Attn_Op<"quantize_kv", [
+    Pure, AttrSizedOperandSegments, DestinationStyleOpInterface]> {
+  let summary = "Quantizes keys or values into an 8-bit cache format";
+  let description = [{
+    Produces the 8-bit formats `attn.attention`'s `key_scale` /
+    `value_scale` read: `q = encode(x / s)` with `s` the scale of `x`'s
+    group, rounded to nearest even and saturated (`i8`: to [-127, 127];
+    `f8E4M3FN`: to +-448; `f8E5M2`: to +-57344). The scale's shape gives
+    the groups, as for `attn.attention`: each dim is 1, the input's size,
+    or a static divisor of it (blocks).
+
+    Without `scale(...)` the scales are computed and returned:
+    `s = max |x| over the group / max code` (127, 448 or 57344), rounded to
+    the scale's element type before `x` is divided by it (so that
+    `s * decode(q)` is what a reader sees; a group of zeros has `s = 0` and
+    codes 0). With `scale(%s)` the given scales are used (vLLM's
+    calibrated per-tensor `k_scale`) and only the codes are returned.
+
+    ```mlir
+    // int8, one scale per token and head (KIVI's values, per-token K)
+    %q, %s = attn.quantize_kv ins(%k : tensor<?x8x128xf32>)
+        outs(%qi, %si : tensor<?x8x128xi8>, tensor<?x8x1xf32>)
+        -> tensor<?x8x128xi8>, tensor<?x8x1xf32>
+    // fp8 with a calibrated per-tensor scale
+    %q8 = attn.quantize_kv ins(%k : tensor<?x8x128xf32>) scale(%ks : tensor<1x1x1xf32>)
+        outs(%qi8 : tensor<?x8x128xf8E4M3FN>) -> tensor<?x8x128xf8E4M3FN>
+    ```
+
+    Tensors only; `attn-lower-quantize-kv` lowers it to `linalg.generic`s.
+  }];
+  let arguments = (ins AnyRankedTensor:$input,
+                       Optional<AnyRankedTensor>:$scale,
+                       Variadic<AnyRankedTensor>:$outputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `ins` `(` $input `:` type($input) `)`
+    (`scale` `(` $scale^ `:` type($scale) `)`)?
+    `outs` `(` $outputs `:` type($outputs) `)` attr-dict `->` type($results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    /// The scales: given (`scale(...)`) or computed (the second output).
+    ::mlir::Value getScales() {
+      return getScale() ? getScale() : getOutputs()[1];
     }
   }];
 }

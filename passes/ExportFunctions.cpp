@@ -77,9 +77,29 @@ static void uniteAttentionDims(DimEquivalence &eq, Value q, Value k, Value v,
       eq.uniteDims(q, d, lse, d);
 }
 
+/// A quantized operand's scale: its dims of one scale per index are the
+/// operand's.
+static void uniteScaleDims(DimEquivalence &eq, Value data, Value scale) {
+  if (!scale)
+    return;
+  auto dt = cast<ShapedType>(data.getType());
+  for (auto [d, block] : llvm::enumerate(
+           getScaleBlocks(dt, cast<ShapedType>(scale.getType()))))
+    if (block == 1)
+      eq.uniteDims(data, d, scale, d);
+}
+
 /// Records the dim equalities the ops of `func` impose.
 static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
   func.walk([&](Operation *op) {
+    if (auto attn = dyn_cast<AttentionOp>(op)) {
+      uniteScaleDims(eq, attn.getKey(), attn.getKeyScale());
+      uniteScaleDims(eq, attn.getValue(), attn.getValueScale());
+    }
+    if (auto quant = dyn_cast<QuantizeKVOp>(op)) {
+      eq.uniteValues(quant.getInput(), quant.getOutputs()[0]);
+      uniteScaleDims(eq, quant.getOutputs()[0], quant.getScales());
+    }
     if (auto attn = dyn_cast<AttentionOp>(op)) {
       Value q = attn.getQuery(), k = attn.getKey();
       if (attn.isPaged()) {
@@ -358,6 +378,10 @@ static std::optional<StringRef> dtypeName(Type t) {
     return StringRef("i1");
   if (t.isInteger(8))
     return StringRef("i8");
+  if (isa<Float8E4M3FNType>(t))
+    return StringRef("f8e4m3");
+  if (isa<Float8E5M2Type>(t))
+    return StringRef("f8e5m2");
   if (t.isInteger(32))
     return StringRef("i32");
   if (t.isInteger(64))
@@ -440,7 +464,7 @@ struct ExportFunctions
       if (!tensor || !dtypeName(tensor.getElementType()))
         return func.emitOpError()
                << "exported functions take and return ranked tensors of f32, "
-                  "f16, bf16, f64, i1, i8, i32 or i64; got "
+                  "f16, bf16, f64, i1, i8, f8E4M3FN, f8E5M2, i32 or i64; got "
                << t;
     }
     auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());

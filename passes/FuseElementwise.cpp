@@ -195,7 +195,8 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
     auto newOp = AttentionOp::create(
         rewriter, op.getLoc(), resultTypes, op.getQuery(), op.getKey(),
         op.getValue(), op.getQuery2(), op.getKey2(), op.getBlocks(),
-        op.getKvLens(), op.getPageTable(), outputs, op.getCausalAttr(),
+        op.getKvLens(), op.getPageTable(), op.getKeyScale(),
+        op.getValueScale(), outputs, op.getCausalAttr(),
         op.getScaleAttr(), op.getNormalizerAttr(), op.getRmsNormEpsAttr(),
         op.getBlockSizeAttr(), /*row_entropy=*/nullptr,
         /*column_scores=*/nullptr,

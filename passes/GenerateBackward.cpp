@@ -217,7 +217,7 @@ static LogicalResult unfuseForTraining(AttentionOp op, RewriterBase &rw) {
   if (!op.getQuery2() && !op.getRmsNormEps() && op.getEpilogue().empty())
     return success();
   if (op.getBlocks() || op.getRowEntropy() || op.getColumnScores() ||
-      op.getKvLens())
+      op.getKvLens() || op.isQuantized())
     return success(); // refused with their reason by the adjoint
   Location loc = op.getLoc();
   rw.setInsertionPoint(op);
@@ -235,7 +235,7 @@ static LogicalResult unfuseForTraining(AttentionOp op, RewriterBase &rw) {
     }
     auto a = AttentionOp::create(
         rw, loc, types, q, k, op.getValue(), Value(), Value(), Value(), Value(),
-        Value(), outs, op.getCausalAttr(), op.getScaleAttr(),
+        Value(), Value(), Value(), outs, op.getCausalAttr(), op.getScaleAttr(),
         op.getNormalizerAttr(), FloatAttr(), IntegerAttr(), UnitAttr(),
         UnitAttr(), FloatAttr(), UnitAttr(), nullptr, nullptr);
     IRMapping m;
@@ -286,7 +286,8 @@ static LogicalResult buildTrain(func::FuncOp train,
   // whose adjoint is the inverse rotation of their gradients.
   SmallVector<AttentionOp> rotated;
   train.walk([&](AttentionOp op) {
-    if (op->getParentOp() == train && op.getRope() && !op.getKvLens())
+    if (op->getParentOp() == train && op.getRope() && !op.getKvLens() &&
+        !op.isQuantized())
       rotated.push_back(op);
   });
   for (AttentionOp op : rotated)

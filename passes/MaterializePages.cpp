@@ -158,7 +158,8 @@ struct MaterializePages
       Value lq = tensor::DimOp::create(b, loc, op.getQuery(), 2);
       auto dense = AttentionOp::create(
           b, loc, op->getResultTypes(), op.getQuery(), k, v, Value(), Value(),
-          Value(), Value(), Value(), outs, /*causal=*/nullptr,
+          Value(), Value(), Value(), Value(), Value(), outs,
+          /*causal=*/nullptr,
           b.getF32FloatAttr(op.getScaleValue()), op.getNormalizerAttr(),
           op.getRmsNormEpsAttr(), nullptr, nullptr, nullptr, nullptr, nullptr,
           nullptr, op.getRopeAttr());

@@ -70,6 +70,8 @@ LogicalResult mlir::attn::materializeRope(OpBuilder &b, AttentionOp op) {
   if (!rope)
     return success();
   Location loc = op.getLoc();
+  // Rotated keys are real numbers: a quantized cache is dequantized first.
+  dequantizeKV(b, op);
   b.setInsertionPoint(op);
   Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
   if (op.isPaged()) {
@@ -255,7 +257,7 @@ struct MaterializeRope
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) {
       if (op.getRope() && op.hasPureTensorSemantics() &&
-          !(skipPaged && op.isPaged()) &&
+          !(skipPaged && (op.isPaged() || op.isQuantized())) &&
           !(keepFused && tilesRope(op) &&
             (!op.isPaged() || tilesThroughPages(op))))
         ops.push_back(op);

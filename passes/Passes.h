@@ -53,6 +53,15 @@ bool tilesThroughPages(AttentionOp op);
 /// `pool` (its keys or values), zero past each request's length.
 Value gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op, Value pool);
 
+/// Whether attn-tile-attention dequantizes `op`'s 8-bit key and value
+/// tiles itself (attn-materialize-kv-quant keep-fused leaves such ops).
+bool tilesQuantized(AttentionOp op);
+
+/// Replaces `op`'s quantized keys/values (those with a scale) by
+/// linalg.generics that dequantize them into the query's element type, and
+/// drops the scales. No-op for an op that is not quantized.
+void dequantizeKV(OpBuilder &b, AttentionOp op);
+
 /// Whether attn-tile-attention rotates `op`'s query and key tiles itself
 /// (attn-materialize-rope keep-fused leaves such ops).
 bool tilesRope(AttentionOp op);

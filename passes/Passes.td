@@ -458,6 +458,73 @@ def AttnMaterializeRopePass
                            "::mlir::tensor::TensorDialect"];
 }
 
+def AttnMaterializeKVQuantPass
+    : Pass<"attn-materialize-kv-quant", "func::FuncOp"> {
+  let summary = "Dequantize 8-bit key/value caches into tensors for the "
+                "backends that do not read them fused";
+  let description = [{
+    `attn.attention ... key_scale(%ks) value_scale(%vs)` reads 8-bit caches
+    (i8, f8E4M3FN, f8E5M2; dense or paged). This pass replaces each
+    quantized operand by a `linalg.generic` that computes
+    `scale[group] * decode(code)` in the query's element type (fp8 codes
+    are decoded with integer shifts into an f32 and a power-of-two
+    multiply, so no backend needs an fp8 instruction; the scale is read
+    with `tensor.extract` at the element's group index) and drops the
+    scales. The CPU pipeline runs it with `keep-fused`, which leaves the
+    ops whose tiles `attn-tile-attention` dequantizes as it stages them.
+    Runs after `attn-export-functions` (which records that each scale's
+    dims match its cache's).
+
+    ```mlir
+    %o = attn.attention ins(%q, %k8, %v8 : tensor<?x8x1x64xf16>,
+            tensor<?x2x?x64xi8>, tensor<?x2x?x64xi8>)
+        key_scale(%ks : tensor<?x2x?x1xf32>) value_scale(%vs : tensor<?x2x?x1xf32>)
+        outs(%init : tensor<?x8x1x64xf16>) -> tensor<?x8x1x64xf16>
+    // becomes
+    %k = linalg.generic ins(%k8 : tensor<?x2x?x64xi8>) outs(%e : tensor<?x2x?x64xf16>) {
+      ... tensor.extract %ks[%b, %g, %j, %c0] ... arith.sitofp ... arith.mulf ...
+    }
+    %o = attn.attention ins(%q, %k, %v : ...) outs(%init : ...) -> ...
+    ```
+  }];
+  let options = [
+    Option<"keepFused", "keep-fused", "bool", /*default=*/"false",
+           "Leave the ops whose tiles attn-tile-attention dequantizes (CPU)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def AttnLowerQuantizeKVPass
+    : Pass<"attn-lower-quantize-kv", "func::FuncOp"> {
+  let summary = "Lower attn.quantize_kv to linalg.generics";
+  let description = [{
+    Each `attn.quantize_kv` becomes, when it computes its scales, a
+    reduction `linalg.generic` over `[scale dims (parallel), block dims
+    (reduction)]` of `max |x|` (the input read with `tensor.extract` at
+    `scale index * block + offset`; an unread `tensor.empty` of the block's
+    shape gives the reduction's extents) and a generic that divides by the
+    largest code and rounds to the scale's type; then an elementwise
+    generic of the codes, `encode(x / s)` with round-to-nearest-even and
+    saturation done in integer and f32 arithmetic. Runs after
+    `attn-export-functions`.
+
+    ```mlir
+    %q, %s = attn.quantize_kv ins(%x : tensor<?x8x128xf32>)
+        outs(%qi, %si : tensor<?x8x128xi8>, tensor<?x8x1xf32>) -> ...
+    // becomes
+    %amax = linalg.generic {iterator_types = ["parallel", "parallel", "parallel",
+        "reduction", "reduction", "reduction"]} ins(%blockShape : tensor<1x1x128xf32>) ...
+    %s = linalg.generic ins(%amax) outs(%si) { arith.divf ... }
+    %q = linalg.generic ins(%x) outs(%qi) { ... tensor.extract %s[...] ... }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def AttnMaterializePagesPass
     : Pass<"attn-materialize-pages", "func::FuncOp"> {
   let summary = "Rewrite per-request key lengths and paged caches into a "

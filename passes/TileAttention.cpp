@@ -23,6 +23,7 @@
 #include "passes/LoopBuilders.h"
 #include "passes/MaskAnalysis.h"
 #include "passes/Passes.h"
+#include "passes/Quant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -239,18 +240,74 @@ static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
       });
 }
 
+/// The dequantization of a staged tile's rows: the scale operand, its
+/// blocks (getScaleBlocks) and, for row `r` of the rows being copied, the
+/// operand's indices of the row's first element.
+struct RowDequant {
+  Value scale;
+  SmallVector<int64_t> blocks;
+  Type tileElt;
+  std::function<SmallVector<Value>(OpBuilder &, Value)> indices;
+};
+
+/// The f32 scales of one row (a [D] vector) from the scale at the row's
+/// indices: one scale broadcast, D scales, or D / block scales each
+/// repeated over its block of channels.
+static Value rowScales(OpBuilder &b, Location loc, const RowDequant &dq,
+                       Value row, int64_t d) {
+  auto sType = cast<MemRefType>(dq.scale.getType());
+  Type f32 = b.getF32Type();
+  SmallVector<Value> at =
+      scaleIndices(b, loc, dq.blocks, dq.indices(b, row));
+  int64_t ns = dq.blocks.back() == 0 ? 1 : sType.getShape().back();
+  if (ns == 1) {
+    Value s = memref::LoadOp::create(b, loc, dq.scale, at);
+    if (!s.getType().isF32())
+      s = arith::ExtFOp::create(b, loc, f32, s);
+    return vector::BroadcastOp::create(b, loc, VectorType::get({d}, f32), s);
+  }
+  Value s = vector::TransferReadOp::create(
+      b, loc, VectorType::get({ns}, sType.getElementType()), dq.scale, at,
+      /*padding=*/std::nullopt, ArrayRef<bool>{true});
+  if (!sType.getElementType().isF32())
+    s = arith::ExtFOp::create(b, loc, VectorType::get({ns}, f32), s);
+  if (ns == d)
+    return s;
+  SmallVector<int64_t> mask;
+  for (int64_t c = 0; c < d; ++c)
+    mask.push_back(c / (d / ns));
+  return vector::ShuffleOp::create(b, loc, s, s, mask);
+}
+
 /// Copies rows [0, n) of `src` ([n, D] view) into `dst` ([*, D]), a row
 /// vector at a time (linalg.copy of a dynamic strided view becomes scalar
-/// loops).
+/// loops); with `dq`, 8-bit codes are dequantized into `dst`'s element
+/// type on the way (scale * decode(code), in f32).
 static void emitRowCopy(OpBuilder &b, Location loc, Value src, Value dst,
-                        Value n) {
+                        Value n, const RowDequant *dq = nullptr) {
   auto srcType = cast<MemRefType>(src.getType());
   int64_t d = srcType.getDimSize(1);
+  Type code = srcType.getElementType();
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   buildFor(b, loc, c0, n, 1, [&](Value row) {
     Value x = vector::TransferReadOp::create(
-        b, loc, VectorType::get({d}, srcType.getElementType()), src,
+        b, loc, VectorType::get({d}, code), src,
         ValueRange{row, c0}, /*padding=*/std::nullopt, ArrayRef<bool>{true});
+    if (dq) {
+      auto f32 = VectorType::get({d}, b.getF32Type());
+      Value f = decodeCodes(b, loc, x);
+      if (double factor = decodeFactor(code); factor != 1.0)
+        f = arith::MulFOp::create(
+            b, loc, f,
+            arith::ConstantOp::create(
+                b, loc,
+                DenseElementsAttr::get(
+                    f32, b.getF32FloatAttr(static_cast<float>(factor)))));
+      x = arith::MulFOp::create(b, loc, f, rowScales(b, loc, *dq, row, d));
+      if (!dq->tileElt.isF32())
+        x = arith::TruncFOp::create(b, loc,
+                                    VectorType::get({d}, dq->tileElt), x);
+    }
     vector::TransferWriteOp::create(b, loc, x, dst, ValueRange{row, c0},
                                     ArrayRef<bool>{true});
   });
@@ -284,6 +341,16 @@ struct KeySource {
       gather = true;
   }
   bool paged() const { return pageSize > 0; }
+  /// The scale of an 8-bit key (value) operand, or null.
+  Value scaleOf(bool isKey) const {
+    return isKey ? op.getKeyScale() : op.getValueScale();
+  }
+  /// The element type of a staged tile: the operand's, or the query's for
+  /// a quantized operand (dequantized as it is staged).
+  Type tileElt(Value src, bool isKey) const {
+    return scaleOf(isKey) ? op.getQueryType().getElementType()
+                          : cast<MemRefType>(src.getType()).getElementType();
+  }
   /// A page's tile is copied into a compact stack tile first (a row vector
   /// at a time): the micro-kernels read it faster than the view of the
   /// page (nhd rows are Hkv * D apart; either layout's view has dynamic
@@ -313,14 +380,17 @@ struct KeySource {
   /// Stack tiles for gathered keys and values ([tk, D] and [tk, Dv]; null
   /// unless gathering), allocated once outside the key loop.
   std::pair<Value, Value> allocGatherTiles(OpBuilder &b, Location loc) const {
-    auto tileOf = [&](Value src) -> Value {
+    auto tileOf = [&](Value src, bool isKey) -> Value {
       auto t = cast<MemRefType>(src.getType());
       return memref::AllocaOp::create(
-          b, loc, MemRefType::get({tk, t.getDimSize(3)}, t.getElementType()));
+          b, loc, MemRefType::get({tk, t.getDimSize(3)}, tileElt(src, isKey)));
     };
-    // Rotated keys always go through their stack tile.
-    return {gather || rope || stage() ? tileOf(op.getKey()) : Value(),
-            gather || stage() ? tileOf(op.getValue()) : Value()};
+    // Rotated and quantized keys always go through their stack tile.
+    return {gather || rope || stage() || scaleOf(true)
+                ? tileOf(op.getKey(), true)
+                : Value(),
+            gather || stage() || scaleOf(false) ? tileOf(op.getValue(), false)
+                                                : Value()};
   }
 
   /// The tile of `tile` with its keys rotated (rope) into `scratch`, or
@@ -341,25 +411,62 @@ struct KeySource {
   /// tile.
   Value tile(OpBuilder &b, Location loc, Value src, Value bb, Value hk,
              Value k0, Value nk, Value scratch, bool isKey) const {
-    // Rotated keys are written compact by the rotation: no staging copy.
-    bool compact = !(rope && isKey);
+    // Rotated keys are written compact by the rotation: no staging copy
+    // (unless they are dequantized first, then rotated in place).
+    bool compact = !(rope && isKey) || scaleOf(isKey);
     return rotated(b, loc, src,
-                   rows(b, loc, src, bb, hk, k0, nk, scratch, compact), k0, nk,
-                   scratch, isKey);
+                   rows(b, loc, src, bb, hk, k0, nk, scratch, compact, isKey),
+                   k0, nk, scratch, isKey);
   }
 
-  /// The tile's rows as stored (a view, or gathered into `scratch`).
+  /// The dequantization of rows whose first element has operand indices
+  /// `at(r)` for row `r`, or null for an operand that is not quantized.
+  std::optional<RowDequant>
+  dequantOf(Value src, bool isKey,
+            std::function<SmallVector<Value>(OpBuilder &, Value)> at) const {
+    Value scale = scaleOf(isKey);
+    if (!scale)
+      return std::nullopt;
+    return RowDequant{scale,
+                      getScaleBlocks(cast<ShapedType>(src.getType()),
+                                     cast<ShapedType>(scale.getType())),
+                      tileElt(src, isKey), std::move(at)};
+  }
+
+  /// The tile's rows as stored (a view, or gathered into `scratch`; a
+  /// quantized operand's rows dequantized into `scratch`).
   Value rows(OpBuilder &b, Location loc, Value src, Value bb, Value hk,
-             Value k0, Value nk, Value scratch, bool compact) const {
-    if (!paged())
-      return rowTile(b, loc, src, bb, hk, k0, nk);
+             Value k0, Value nk, Value scratch, bool compact,
+             bool isKey) const {
     int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
+    OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
+    auto scratchRows = [&](OpBuilder &b, OpFoldResult at, OpFoldResult n) {
+      return tileView(b, loc, scratch, {at, zero}, {n, b.getIndexAttr(cols)},
+                      {ShapedType::kDynamic, cols});
+    };
+    if (!paged()) {
+      Value view = rowTile(b, loc, src, bb, hk, k0, nk);
+      std::optional<RowDequant> dq =
+          dequantOf(src, isKey, [&](OpBuilder &b, Value r) {
+            Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+            return SmallVector<Value>{bb, hk,
+                                      arith::AddIOp::create(b, loc, k0, r), c0};
+          });
+      if (!dq)
+        return view;
+      Value dst = scratchRows(b, zero, nk);
+      emitRowCopy(b, loc, view, dst, nk, &*dq);
+      return dst;
+    }
     bool nhd = op.getPageLayout() == PageLayout::nhd;
     Value ps = arith::ConstantIndexOp::create(b, loc, pageSize);
-    OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
-    // Rows [j, j + n) of one page, as [n, cols] (or one row as [cols]).
-    auto rowsAt = [&](OpBuilder &b, Value j, OpFoldResult n,
-                      ArrayRef<int64_t> shape) -> Value {
+    // Rows [j, j + n) of one page, as [n, cols], and the operand indices of
+    // its row r.
+    struct PageRows {
+      Value view;
+      std::function<SmallVector<Value>(OpBuilder &, Value)> at;
+    };
+    auto rowsAt = [&](OpBuilder &b, Value j, OpFoldResult n) -> PageRows {
       Value page = arith::IndexCastOp::create(
           b, loc, b.getIndexType(),
           memref::LoadOp::create(
@@ -372,16 +479,23 @@ struct KeySource {
       SmallVector<OpFoldResult> sizes =
           nhd ? SmallVector<OpFoldResult>{one, n, one, b.getIndexAttr(cols)}
               : SmallVector<OpFoldResult>{one, one, n, b.getIndexAttr(cols)};
-      return tileView(b, loc, src, offsets, sizes, shape);
+      auto at = [=](OpBuilder &b, Value row) {
+        Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+        Value rr = arith::AddIOp::create(b, loc, r, row);
+        return nhd ? SmallVector<Value>{page, rr, hk, c0}
+                   : SmallVector<Value>{page, hk, rr, c0};
+      };
+      return {tileView(b, loc, src, offsets, sizes,
+                       {ShapedType::kDynamic, cols}),
+              at};
     };
     if (!gather && !(stage() && compact))
-      return rowsAt(b, k0, nk, {ShapedType::kDynamic, cols});
+      return rowsAt(b, k0, nk).view;
     if (!gather) {
-      Value rows = rowsAt(b, k0, nk, {ShapedType::kDynamic, cols});
-      Value dst = tileView(b, loc, scratch, {zero, zero},
-                           {nk, b.getIndexAttr(cols)},
-                           {ShapedType::kDynamic, cols});
-      emitRowCopy(b, loc, rows, dst, nk);
+      PageRows rows = rowsAt(b, k0, nk);
+      Value dst = scratchRows(b, zero, nk);
+      std::optional<RowDequant> dq = dequantOf(src, isKey, rows.at);
+      emitRowCopy(b, loc, rows.view, dst, nk, dq ? &*dq : nullptr);
       return dst;
     }
     // Page by page: the rows of each page the tile touches, copied into
@@ -400,17 +514,14 @@ struct KeySource {
           Value hi = arith::MinSIOp::create(
               lb, loc, kStop, arith::AddIOp::create(lb, loc, start, ps));
           Value n = arith::SubIOp::create(lb, loc, hi, lo);
-          Value rows = rowsAt(lb, lo, n, {ShapedType::kDynamic, cols});
-          Value dst = tileView(lb, loc, scratch,
-                               {arith::SubIOp::create(lb, loc, lo, k0).getResult(),
-                                zero},
-                               {n, lb.getIndexAttr(cols)},
-                               {ShapedType::kDynamic, cols});
-          emitRowCopy(lb, loc, rows, dst, n);
+          PageRows rows = rowsAt(lb, lo, n);
+          Value dst = scratchRows(
+              lb, arith::SubIOp::create(lb, loc, lo, k0).getResult(), n);
+          std::optional<RowDequant> dq = dequantOf(src, isKey, rows.at);
+          emitRowCopy(lb, loc, rows.view, dst, n, dq ? &*dq : nullptr);
           scf::YieldOp::create(lb, loc);
         });
-    return tileView(b, loc, scratch, {zero, zero}, {nk, b.getIndexAttr(cols)},
-                    {ShapedType::kDynamic, cols});
+    return scratchRows(b, zero, nk);
   }
 };
 

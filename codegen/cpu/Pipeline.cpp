@@ -50,6 +50,12 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   // Paged caches the tiler does not read through their tables (on the CPU,
   // those it does stay) become dense, once the signature has recorded the
   // checks of the tables' entries.
+  // Quantized caches likewise: attn.quantize_kv as generics, and the
+  // caches the tiler does not dequantize as it stages tiles (on the CPU:
+  // none; elsewhere: all) dequantized into tensors.
+  pm.addNestedPass<func::FuncOp>(createAttnLowerQuantizeKVPass());
+  pm.addNestedPass<func::FuncOp>(
+      createAttnMaterializeKVQuantPass({/*keepFused=*/fuseSideOutputs}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeRopePass(
       {/*skipPaged=*/false, /*keepFused=*/fuseSideOutputs}));
   pm.addNestedPass<func::FuncOp>(

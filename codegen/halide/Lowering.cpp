@@ -44,6 +44,10 @@ struct TensorVal {
 /// The type values of `elem` are computed in: f32 for every float type (as
 /// on the MLIR path), i32 for integers and indices, bool for i1.
 H::Type computeType(Type elem) {
+  // fp8 values are their codes (0..255): the passes decode them with
+  // integer ops and bitcasts (passes/Quant.h).
+  if (isa<Float8E4M3FNType, Float8E5M2Type>(elem))
+    return H::Int(32);
   if (isa<FloatType>(elem))
     return H::Float(32);
   if (elem.isInteger(1))
@@ -237,6 +241,30 @@ FailureOr<H::Expr> Lowerer::scalarOp(Operation *op, ArrayRef<H::Expr> a) {
         return a[0].type().is_bool() ? (a[0] != a[1]) : (a[0] ^ a[1]);
       })
       .Case([&](arith::SelectOp) -> R { return H::select(a[0], a[1], a[2]); })
+      // (Shifted as unsigned: MLIR's shifts wrap; Halide's signed overflow
+      // is undefined.)
+      .Case([&](arith::ShLIOp) -> R {
+        H::Type u = a[0].type().with_code(H::Type::UInt);
+        return H::cast(a[0].type(), H::cast(u, a[0]) << H::cast(u, a[1]));
+      })
+      .Case([&](arith::ShRSIOp) -> R { return a[0] >> a[1]; })
+      .Case([&](arith::ShRUIOp) -> R {
+        H::Type u = a[0].type().with_code(H::Type::UInt);
+        return H::cast(a[0].type(), H::cast(u, a[0]) >> H::cast(u, a[1]));
+      })
+      // Same-width reinterpretations: i32 <-> f32 bits, and fp8 codes <->
+      // i8 (both computed as their integer codes).
+      .Case([&](arith::BitcastOp c) -> R {
+        Type to = getElementTypeOrSelf(c.getType());
+        Type from = getElementTypeOrSelf(c.getIn().getType());
+        if (to.isF32() && from.isInteger(32))
+          return H::reinterpret(H::Float(32), a[0]);
+        if (to.isInteger(32) && from.isF32())
+          return H::reinterpret(H::Int(32), a[0]);
+        if (to.getIntOrFloatBitWidth() == 8 && from.getIntOrFloatBitWidth() == 8)
+          return a[0];
+        return unsupported();
+      })
       .Case([&](arith::CmpFOp c) -> R {
         switch (c.getPredicate()) {
         case arith::CmpFPredicate::OEQ:
@@ -1533,6 +1561,8 @@ FailureOr<halide::LoweredFunction> Lowerer::run() {
 } // namespace
 
 H::Type mlir::attn::halide::storageType(Type elem) {
+  if (isa<Float8E4M3FNType, Float8E5M2Type>(elem))
+    return H::UInt(8);
   if (elem.isBF16())
     return H::BFloat(16);
   if (elem.isF16())

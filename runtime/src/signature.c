@@ -25,6 +25,8 @@ static const dtype_name kDtypes[] = {
     {"f32", kDLFloat, 32}, {"f16", kDLFloat, 16}, {"bf16", kDLBfloat, 16},
     {"f64", kDLFloat, 64}, {"i1", kDLUInt, 8},    {"i8", kDLInt, 8},
     {"i32", kDLInt, 32},   {"i64", kDLInt, 64},
+    /* fp8 caches: bytes (DLPack 0.6 has no fp8 codes; torch passes uint8) */
+    {"f8e4m3", kDLUInt, 8}, {"f8e5m2", kDLUInt, 8},
 };
 
 static const char *dtype_str(DLDataType t, char *buf, size_t n) {

@@ -123,7 +123,119 @@ CONFIGS = {
                         ("kasv", {"style": "gptj"})),
     "rope_k_as_v_decode_f32": ("f32", "plain", 0, 4, 2, 32, 1, [40, 40],
                                True, ("kasv", {})),
+    # Quantized caches (key_scale / value_scale): ("quant", key format,
+    # value format), a format being (code type, scale granularity, scale
+    # type) or None for a float operand.
+    "q_int8_token_decode_nhd16_f16": (
+        "f16", "nhd", 16, 8, 2, 64, 1, [0, 1, 37, 100, 16], True,
+        ("lse", ("quant", ("i8", "token", "f32"), ("i8", "token", "f32")))),
+    "q_int8_channel_chunk_hnd16_f32": (
+        "f32", "hnd", 16, 4, 2, 32, 3, [3, 50, 20], True,
+        ("lse", ("quant", ("i8", "channel", "f32"), ("i8", "token", "f16")))),
+    "q_fp8e4m3_tensor_decode_nhd16_bf16": (
+        "bf16", "nhd", 16, 8, 2, 128, 1, [5, 300, 64, 0], True,
+        ("lse", ("quant", ("f8E4M3FN", "tensor", "f32"),
+                 ("f8E4M3FN", "tensor", "f32")))),
+    "q_fp8e5m2_tensor_prefill_nhd64_f16": (
+        "f16", "nhd", 64, 4, 4, 64, 5, [0, 64, 200], False,
+        (("quant", ("f8E5M2", "tensor", "f32"), ("f8E5M2", "tensor", "f32")),)),
+    "q_q8_0_decode_hnd16_f16": (
+        "f16", "hnd", 16, 8, 2, 64, 1, [33, 1, 250], True,
+        ("lse", ("quant", ("i8", "block32", "f16"), ("i8", "block32", "f16")))),
+    "q_q8_0_gather_nhd4_f32": (
+        "f32", "nhd", 4, 4, 2, 64, 2, [9, 0, 30], True,
+        (("quant", ("i8", "block32", "f16"), ("f8E4M3FN", "token", "f32")),)),
+    "q_int8_dense_lens_f32": (
+        "f32", "dense", 0, 4, 2, 32, 4, [0, 17, 50], True,
+        ("lse", ("quant", ("i8", "token", "f32"), ("i8", "channel", "f32")))),
+    "q_fp8_plain_prefill_f16": (
+        "f16", "plain", 0, 6, 3, 64, 70, [90, 90], True,
+        (("quant", ("f8E4M3FN", "channel", "bf16"), None),)),
+    "q_int8_plain_decode_rope_f16": (
+        "f16", "plain", 0, 8, 2, 64, 1, [500, 500], True,
+        ("lse", ("quant", ("i8", "token", "f32"), ("i8", "token", "f32")),
+         {"theta": 500000.0})),
+    "q_int8_nhd16_rope_chunk_f32": (
+        "f32", "nhd", 16, 4, 2, 32, 3, [3, 50, 20], True,
+        (("quant", ("i8", "block32", "f16"), None), {"style": "gptj"})),
 }
+
+
+def quant_of(extra):
+    for e in extra:
+        if isinstance(e, tuple) and e and e[0] == "quant":
+            return e[1], e[2]
+    return None, None
+
+
+def fp8_table(fmt):
+    """The value of every fp8 code 0..255 (f8E4M3FN or f8E5M2), from the
+    format's definition."""
+    mant, bias = (3, 7) if fmt == "f8E4M3FN" else (2, 15)
+    vals = np.zeros(256)
+    for c in range(256):
+        e, m = (c & 0x7F) >> mant, c & ((1 << mant) - 1)
+        if e == 0:
+            v = m * 2.0 ** (1 - bias - mant)
+        else:
+            v = (1 + m / 2 ** mant) * 2.0 ** (e - bias)
+        if fmt == "f8E4M3FN" and (c & 0x7F) == 0x7F:
+            v = np.nan
+        if fmt == "f8E5M2" and e == 31:
+            v = np.nan
+        vals[c] = -v if c & 0x80 else v
+    return vals
+
+
+QMAX = {"i8": 127.0, "f8E4M3FN": 448.0, "f8E5M2": 57344.0}
+
+
+def scale_shape(shape, gran, layout):
+    """The scale's shape for a pool/dense operand: per tensor, per token
+    (and head), per channel (and head), or q8_0's blocks of 32."""
+    heads = 2 if layout == "nhd" else 1
+    if gran == "tensor":
+        return (1, 1, 1, 1)
+    if gran == "token":
+        return tuple(shape[:3]) + (1,)
+    if gran == "channel":
+        return tuple(shape[d] if d in (heads, 3) else 1 for d in range(4))
+    return tuple(shape[:3]) + (shape[3] // 32,)
+
+
+def round_to(x, dtype):
+    return quantize(x, dtype)[1]
+
+
+def quantize_cache(x, fmt, layout, qdtype):
+    """(codes to save, scales to save, float64 values the kernel sees):
+    scale = max |x| / max code per group (rounded to the scale type),
+    code = nearest (even) of x / scale, saturated; the values are
+    scale * code rounded to the query's type."""
+    code_t, gran, scale_t = fmt
+    sshape = scale_shape(x.shape, gran, layout)
+    groups = [x.shape[d] // sshape[d] for d in range(4)]
+    blocked = x.reshape(sshape[0], groups[0], sshape[1], groups[1],
+                        sshape[2], groups[2], sshape[3], groups[3])
+    amax = np.abs(blocked).max(axis=(1, 3, 5, 7))
+    s_save, s = quantize(amax / QMAX[code_t], scale_t)
+    sb = s.reshape(sshape[0], 1, sshape[1], 1, sshape[2], 1, sshape[3], 1)
+    y = np.where(sb == 0, 0.0, blocked / np.where(sb == 0, 1, sb))
+    y = np.clip(y, -QMAX[code_t], QMAX[code_t]).reshape(x.shape)
+    if code_t == "i8":
+        codes = np.rint(y).astype(np.int8)
+        cvals = codes.astype(np.float64)
+    else:
+        table = fp8_table(code_t)
+        finite = np.where(np.isnan(table), np.inf, table)
+        err = np.abs(y.reshape(-1, 1) - finite[None, :])
+        best = err.min(axis=1, keepdims=True)
+        # Ties to the even code.
+        cand = np.where(err == best, np.arange(256)[None, :] % 2, 2)
+        codes = cand.argmin(axis=1).astype(np.uint8).reshape(x.shape)
+        cvals = table[codes]
+    deq = (cvals.reshape(blocked.shape) * sb).reshape(x.shape)
+    return codes, s_save, round_to(deq.astype(np.float32), qdtype)
 
 
 def rope_of(extra):
@@ -211,13 +323,31 @@ def mlir_for(name, cfg, maxlen=None):
         pool = f"tensor<?x{hkv}x?x{d}x{dtype}>"
     qt = f"tensor<?x{hq}x?x{d}x{dtype}>"
     lse = "lse" in extra
-    ins = [f"%q: {qt}", f"%k: {pool}", f"%v: {pool}"]
+    kq, vq = quant_of(extra)
+    kpool = pool.replace(f"x{dtype}>", f"x{kq[0]}>") if kq else pool
+    vpool = pool.replace(f"x{dtype}>", f"x{vq[0]}>") if vq else pool
+    ins = [f"%q: {qt}", f"%k: {kpool}", f"%v: {vpool}"]
     if "kasv" in extra:
         ins.pop()
     if layout != "plain":
         ins.append("%lens: tensor<?xi32>")
     if layout not in ("dense", "plain"):
         ins.append("%table: tensor<?x?xi32>")
+    dims = {"nhd": ["?", ps, hkv, d], "hnd": ["?", hkv, ps, d]}.get(
+        layout, ["?", hkv, "?", d])
+
+    def scale_type(fmt):
+        shp = scale_shape([9999 if x == "?" else x for x in dims], fmt[1],
+                          layout)
+        txt = "x".join("?" if x == 9999 else str(x) for x in shp)
+        return f"tensor<{txt}x{fmt[2]}>"
+    qclause = ""
+    if kq:
+        ins.append(f"%ks: {scale_type(kq)}")
+        qclause += f" key_scale(%ks : {scale_type(kq)})"
+    if vq:
+        ins.append(f"%vs: {scale_type(vq)}")
+        qclause += f" value_scale(%vs : {scale_type(vq)})"
     res = [qt] + (["tensor<?x" + str(hq) + "x?xf32>"] if lse else [])
     lines = [f"func.func @{name}({', '.join(ins)}) -> ({', '.join(res)}) {{",
              "  %c0 = arith.constant 0 : index",
@@ -241,7 +371,7 @@ def mlir_for(name, cfg, maxlen=None):
     res_names = "%o" + (", %s" if lse else "")
     vname = "%k" if "kasv" in extra else "%v"
     lines.append(f"  {res_names} = attn.attention {head}ins(%q, %k, {vname} : {qt}, "
-                 f"{pool}, {pool}) {clause} outs({', '.join(outs)} : "
+                 f"{kpool}, {vpool}) {clause}{qclause} outs({', '.join(outs)} : "
                  f"{', '.join(otypes)})")
     if "score" in extra:
         # A bias by logical key position: -0.01 j.
@@ -287,6 +417,34 @@ def build_case(cfg):
     bsz = len(lens)
     q_s, q = quantize(rng.standard_normal((bsz, hq, lq, d)), dtype)
     lens_a = np.array(lens, dtype=np.int32)
+    kq, vq = quant_of(extra)
+    scales = []
+
+    def cache(shape, fmt):
+        """A K or V operand: float, or quantized (codes; scale appended)."""
+        # Channels of different magnitudes, as real keys have.
+        x = rng.standard_normal(shape) * rng.uniform(0.2, 3.0, shape[-1])
+        if not fmt:
+            return quantize(x, dtype)
+        codes, s_save, vals = quantize_cache(x, fmt, layout, dtype)
+        scales.append(s_save)
+        return codes, vals
+
+    def with_scales(ins):
+        return ins + scales
+    if kq or vq:
+        if layout == "plain":
+            k_s, k = cache((bsz, hkv, lens[0], d), kq)
+            v_s, v = cache((bsz, hkv, lens[0], d), vq)
+            return with_scales([q_s, k_s, v_s]), q, [(k[b], v[b])
+                                                     for b in range(bsz)]
+        if layout == "dense":
+            lmax = max(lens) + 3
+            k_s, k = cache((bsz, hkv, lmax, d), kq)
+            v_s, v = cache((bsz, hkv, lmax, d), vq)
+            logical = [(k[b, :, :lens[b]], v[b, :, :lens[b]])
+                       for b in range(bsz)]
+            return with_scales([q_s, k_s, v_s, lens_a]), q, logical
     if layout == "plain":
         k_s, k = quantize(rng.standard_normal((bsz, hkv, lens[0], d)), dtype)
         v_s, v = quantize(rng.standard_normal((bsz, hkv, lens[0], d)), dtype)
@@ -318,8 +476,12 @@ def build_case(cfg):
             table[b, c] = perm[nxt]
             nxt += 1
     shape = (total, ps, hkv, d) if layout == "nhd" else (total, hkv, ps, d)
-    k_s, k = quantize(rng.standard_normal(shape), dtype)
-    v_s, v = quantize(rng.standard_normal(shape), dtype)
+    if kq or vq:
+        k_s, k = cache(shape, kq)
+        v_s, v = cache(shape, vq)
+    else:
+        k_s, k = quantize(rng.standard_normal(shape), dtype)
+        v_s, v = quantize(rng.standard_normal(shape), dtype)
     logical = []
     for b in range(bsz):
         ks, vs = [], []
@@ -332,7 +494,7 @@ def build_case(cfg):
         kb = np.stack(ks, 1) if ks else np.zeros((hkv, 0, d))
         vb = np.stack(vs, 1) if vs else np.zeros((hkv, 0, d))
         logical.append((kb, vb))
-    return [q_s, k_s, v_s, lens_a, table], q, logical
+    return [q_s, k_s, v_s, lens_a, table] + scales, q, logical
 
 
 def reference(cfg, q, logical):

@@ -7,6 +7,7 @@
 #ifndef ATTN_TOOLS_ATTN_RUN_DTYPE_H
 #define ATTN_TOOLS_ATTN_RUN_DTYPE_H
 
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Types.h"
 
 #include <string>
@@ -27,6 +28,10 @@ inline std::string dtypeOf(Type t) {
     return "i1";
   if (t.isInteger(8))
     return "i8";
+  if (isa<Float8E4M3FNType>(t))
+    return "f8e4m3";
+  if (isa<Float8E5M2Type>(t))
+    return "f8e5m2";
   if (t.isInteger(32))
     return "i32";
   if (t.isInteger(64))

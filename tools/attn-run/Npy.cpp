@@ -24,6 +24,8 @@ struct DtypeInfo {
 const DtypeInfo kDtypes[] = {
     {"f32", "<f4", 4}, {"f16", "<f2", 2}, {"bf16", "<u2", 2}, {"f64", "<f8", 8},
     {"i32", "<i4", 4}, {"i64", "<i8", 8}, {"i8", "|i1", 1},   {"i1", "|b1", 1},
+    // Bytes: read as u8, taken as fp8 codes where the function wants those.
+    {"u8", "|u1", 1},  {"f8e4m3", "|u1", 1}, {"f8e5m2", "|u1", 1},
 };
 
 uint16_t floatToBf16(float f) {
@@ -176,12 +178,14 @@ bool attn::readNpy(const std::string &path, HostArray &out,
   }
   std::string dtype;
   for (const DtypeInfo &d : kDtypes)
-    if (descr == d.descr ||
-        (descr[0] == '=' && descr.substr(1) == std::string(d.descr).substr(1)))
+    if (dtype.empty() &&
+        (descr == d.descr || (descr[0] == '=' &&
+                              descr.substr(1) == std::string(d.descr).substr(1))))
       dtype = d.name;
   if (dtype.empty()) {
     error = path + ": unsupported dtype '" + descr +
-            "' (supported: <f4 <f2 <f8 <i4 <i8 |i1 |b1, and <u2 for bf16)";
+            "' (supported: <f4 <f2 <f8 <i4 <i8 |i1 |b1, <u2 for bf16 and |u1 for "
+            "fp8)";
     return false;
   }
   std::vector<int64_t> shape;
@@ -250,6 +254,38 @@ template <typename T> static T readAs(const uint8_t *p) {
   return v;
 }
 
+double attn::decodeFp8(uint8_t c, bool e5m2) {
+  int mant = e5m2 ? 2 : 3, bias = e5m2 ? 15 : 7;
+  int e = (c & 0x7f) >> mant, m = c & ((1 << mant) - 1);
+  double sign = (c & 0x80) ? -1.0 : 1.0;
+  if (e5m2 && e == 31)
+    return m == 0 ? sign * INFINITY : NAN;
+  if (!e5m2 && e == 15 && m == 7)
+    return NAN;
+  if (e == 0)
+    return sign * std::ldexp(m, 1 - bias - mant);
+  return sign * std::ldexp(1.0 + std::ldexp(m, -mant), e - bias);
+}
+
+uint8_t attn::encodeFp8(double v, bool e5m2) {
+  if (std::isnan(v))
+    return e5m2 ? 0x7e : 0x7f;
+  uint8_t sign = std::signbit(v) ? 0x80 : 0;
+  double a = std::fabs(v);
+  // The nearest finite code (saturating), ties to the even code.
+  int maxCode = e5m2 ? 0x7b : 0x7e;
+  int best = 0;
+  double bestErr = INFINITY;
+  for (int c = 0; c <= maxCode; ++c) {
+    double err = std::fabs(decodeFp8(static_cast<uint8_t>(c), e5m2) - a);
+    if (err < bestErr || (err == bestErr && (c & 1) == 0)) {
+      best = c;
+      bestErr = err;
+    }
+  }
+  return static_cast<uint8_t>(best | sign);
+}
+
 double attn::loadElement(const HostArray &a, int64_t i) {
   const uint8_t *p = a.data + i * HostArray::elementSize(a.dtype);
   if (a.dtype == "f32")
@@ -266,6 +302,10 @@ double attn::loadElement(const HostArray &a, int64_t i) {
     return static_cast<double>(readAs<int64_t>(p));
   if (a.dtype == "i8")
     return static_cast<int8_t>(*p);
+  if (a.dtype == "f8e4m3" || a.dtype == "f8e5m2")
+    return decodeFp8(*p, a.dtype == "f8e5m2");
+  if (a.dtype == "u8")
+    return *p;
   return *p != 0; // i1
 }
 
@@ -290,6 +330,10 @@ void attn::storeElement(HostArray &a, int64_t i, double v) {
     std::memcpy(p, &x, 8);
   } else if (a.dtype == "i8") {
     *p = static_cast<uint8_t>(static_cast<int8_t>(v));
+  } else if (a.dtype == "f8e4m3" || a.dtype == "f8e5m2") {
+    *p = encodeFp8(v, a.dtype == "f8e5m2");
+  } else if (a.dtype == "u8") {
+    *p = static_cast<uint8_t>(v);
   } else {
     *p = v != 0;
   }

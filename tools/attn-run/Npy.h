@@ -20,7 +20,8 @@ namespace attn {
 
 /// A host array with 64-byte aligned storage.
 struct HostArray {
-  std::string dtype; ///< attn name: f32, f16, bf16, f64, i32, i64, i8, i1
+  std::string dtype; ///< attn name: f32, f16, bf16, f64, i32, i64, i8, i1,
+                     ///< f8e4m3, f8e5m2 (u8: raw bytes read from |u1)
   std::vector<int64_t> shape;
   std::shared_ptr<uint8_t> storage;
   uint8_t *data = nullptr;
@@ -41,6 +42,11 @@ bool writeNpy(const std::string &path, const HostArray &array,
 /// Formats a shape as `[1,8,5,64]`.
 std::string shapeString(const std::vector<int64_t> &shape);
 std::string npyDescr(const std::string &dtype);
+
+/// fp8 codes (f8E4M3FN, or f8E5M2 with `e5m2`) to their values, and a value
+/// to its nearest finite code (saturating, ties to even).
+double decodeFp8(uint8_t code, bool e5m2);
+uint8_t encodeFp8(double v, bool e5m2);
 
 /// Element conversions used by the reference backend.
 double loadElement(const HostArray &a, int64_t index);

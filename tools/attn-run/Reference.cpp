@@ -98,6 +98,10 @@ double roundTo(Type t, double v) {
     return roundBf16(v);
   if (t.isF16())
     return static_cast<double>(static_cast<_Float16>(v));
+  if (isa<Float8E4M3FNType, Float8E5M2Type>(t)) {
+    bool e5m2 = isa<Float8E5M2Type>(t);
+    return ::attn::decodeFp8(::attn::encodeFp8(v, e5m2), e5m2);
+  }
   if (t.isInteger(1))
     return v != 0;
   if (auto it = dyn_cast<IntegerType>(t)) {
@@ -113,6 +117,32 @@ double roundTo(Type t, double v) {
 }
 
 bool isFloatLike(Type t) { return isa<FloatType>(getElementTypeOrSelf(t)); }
+
+/// The linear index into `scale` (of shape `sshape`) of element `idx` of a
+/// quantized tensor, for getScaleBlocks' blocks.
+int64_t scaleIndex(const Tensor &scale, ArrayRef<int64_t> blocks,
+                   ArrayRef<int64_t> idx) {
+  SmallVector<int64_t> at;
+  for (auto [block, i] : llvm::zip(blocks, idx))
+    at.push_back(block == 0 ? 0 : i / block);
+  return scale.linear(at);
+}
+
+/// Checks at run time that `scale`'s shape is what `blocks` make of
+/// `shape` (dims that were dynamic).
+LogicalResult checkScaleShape(Operation *op, const Tensor &x,
+                              const Tensor &scale, ArrayRef<int64_t> blocks,
+                              StringRef name) {
+  for (auto [d, block] : llvm::enumerate(blocks)) {
+    int64_t want = block == 0 ? 1 : x.shape[d] / block;
+    if (scale.shape[d] != want)
+      return op->emitOpError()
+             << "the " << name << " " << ::attn::shapeString(scale.shape)
+             << " does not fit the quantized operand "
+             << ::attn::shapeString(x.shape) << " at run time";
+  }
+  return success();
+}
 
 int64_t wrapInt(Type t, int64_t v) {
   auto it = dyn_cast<IntegerType>(getElementTypeOrSelf(t));
@@ -585,6 +615,56 @@ LogicalResult Interpreter::exec(Operation *op) {
     }
     return success();
   }
+  if (auto qk = dyn_cast<QuantizeKVOp>(op)) {
+    // Scales (max |x| per group / max code, rounded to the scale type) or
+    // the given ones; codes x / s rounded to nearest even and saturated
+    // (fp8 codes are their values here).
+    const Tensor &x = *env.lookup(qk.getInput()).t;
+    Value scaleOut = qk.getScales();
+    auto codesType = cast<ShapedType>(qk.getOutputs()[0].getType());
+    auto sType = cast<ShapedType>(scaleOut.getType());
+    Type code = codesType.getElementType(), sElt = sType.getElementType();
+    SmallVector<int64_t> blocks = getScaleBlocks(codesType, sType);
+    auto scales = std::make_shared<Tensor>(*env.lookup(scaleOut).t);
+    if (failed(checkScaleShape(op, x, *scales, blocks, "scale")))
+      return failure();
+    double maxCode = getQuantizedMax(code);
+    auto forEach = [&](auto fn) {
+      SmallVector<int64_t> idx(x.shape.size(), 0);
+      for (size_t l = 0; l < x.data.size(); ++l) {
+        int64_t rest = static_cast<int64_t>(l);
+        for (int64_t d = static_cast<int64_t>(x.shape.size()) - 1; d >= 0;
+             --d) {
+          idx[d] = rest % x.shape[d];
+          rest /= x.shape[d];
+        }
+        fn(l, scaleIndex(*scales, blocks, idx));
+      }
+    };
+    if (!qk.getScale()) {
+      std::vector<double> amax(scales->data.size(), 0.0);
+      forEach([&](size_t l, int64_t s) {
+        amax[s] = std::max(amax[s], std::fabs(x.data[l]));
+      });
+      for (size_t s = 0; s < amax.size(); ++s)
+        scales->data[s] = roundTo(sElt, roundTo(FloatType(Float32Type::get(
+                                                    op->getContext())),
+                                                amax[s] / maxCode));
+    }
+    auto codes = std::make_shared<Tensor>(*env.lookup(qk.getOutputs()[0]).t);
+    codes->shape = x.shape;
+    codes->data.assign(x.data.size(), 0.0);
+    forEach([&](size_t l, int64_t s) {
+      double sc = scales->data[s];
+      double y = sc == 0.0 ? 0.0 : x.data[l] / sc;
+      y = std::min(maxCode, std::max(-maxCode, y));
+      codes->data[l] = code.isInteger(8) ? std::nearbyint(y) : roundTo(code, y);
+    });
+    env[qk.getResult(0)] = fromTensor(codes);
+    if (!qk.getScale())
+      env[qk.getResult(1)] = fromTensor(scales);
+    return success();
+  }
   if (auto r = dyn_cast<RopeOp>(op)) {
     const Tensor &in = *env.lookup(r.getInput()).t;
     const Tensor &pos = *env.lookup(r.getPositions()).t;
@@ -743,6 +823,35 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   if (!op.hasPureTensorSemantics())
     return op.emitOpError("the reference runs attention on tensors only");
   const Tensor &q0 = *env.lookup(op.getQuery()).t;
+  // Quantized caches: scale * code (codes are values here: i8 integers,
+  // fp8 decoded), rounded to the query's element type.
+  std::shared_ptr<Tensor> keys = env.lookup(op.getKey()).t,
+                          values = env.lookup(op.getValue()).t;
+  Type qElt = op.getQueryType().getElementType();
+  for (auto [data, scaleValue, name] :
+       {std::tuple{&keys, op.getKeyScale(), "key scale"},
+        {&values, op.getValueScale(), "value scale"}}) {
+    if (!scaleValue)
+      continue;
+    const Tensor &x = **data, &s = *env.lookup(scaleValue).t;
+    SmallVector<int64_t> blocks = getScaleBlocks(
+        cast<ShapedType>((name[0] == 'k' ? op.getKey() : op.getValue()).getType()),
+        cast<ShapedType>(scaleValue.getType()));
+    if (failed(checkScaleShape(op, x, s, blocks, name)))
+      return failure();
+    auto deq = std::make_shared<Tensor>(x);
+    SmallVector<int64_t> idx(x.shape.size(), 0);
+    for (size_t l = 0; l < x.data.size(); ++l) {
+      int64_t rest = static_cast<int64_t>(l);
+      for (int64_t d = static_cast<int64_t>(x.shape.size()) - 1; d >= 0; --d) {
+        idx[d] = rest % x.shape[d];
+        rest /= x.shape[d];
+      }
+      deq->data[l] =
+          roundTo(qElt, x.data[l] * s.data[scaleIndex(s, blocks, idx)]);
+    }
+    *data = deq;
+  }
   // Per-request key lengths, checked; a paged pool read through its table
   // into the logical [B, Hkv, max_pages * page_size, D] keys and values
   // (every entry a request uses checked against the pool).
@@ -756,7 +865,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
       table = env.lookup(op.getPageTable()).t.get();
       capacity = table->shape[1] * op.getPageSize();
     } else {
-      capacity = env.lookup(op.getKey()).t->shape[2];
+      capacity = keys->shape[2];
     }
     if (lt.shape[0] != q0.shape[0] || (table && table->shape[0] != q0.shape[0]))
       return op.emitOpError("key lengths or page table disagree with the "
@@ -773,9 +882,9 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     if (table) {
       int64_t ps = op.getPageSize();
       bool nhd = op.getPageLayout() == PageLayout::nhd;
-      for (auto [poolValue, dense] :
-           {std::pair{op.getKey(), &pagedK}, {op.getValue(), &pagedV}}) {
-        const Tensor &pool = *env.lookup(poolValue).t;
+      for (auto [poolTensor, dense] :
+           {std::pair{keys.get(), &pagedK}, {values.get(), &pagedV}}) {
+        const Tensor &pool = *poolTensor;
         int64_t pages = pool.shape[0], hkv = op.getNumKvHeads();
         int64_t dd = pool.shape[3];
         dense->shape = {q0.shape[0], hkv, capacity, dd};
@@ -798,7 +907,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
       }
     }
   }
-  const Tensor &k0 = op.isPaged() ? pagedK : *env.lookup(op.getKey()).t;
+  const Tensor &k0 = op.isPaged() ? pagedK : *keys;
   // A rotary embedding at the logical positions: key j at j, query row i
   // at i + len_b - Lq.
   Tensor qRot, kRot;
@@ -808,12 +917,15 @@ LogicalResult Interpreter::attention(AttentionOp op) {
                   [&](int64_t b, int64_t i) -> double {
                     return double(i + (lens.empty() ? lk : lens[b]) - lq);
                   });
-    kRot = rotate(k0, *rope, false, op.getKey().getType(),
+    // (Dequantized keys are in the query's type.)
+    kRot = rotate(k0, *rope, false,
+                  op.getKeyScale() ? op.getQuery().getType()
+                                   : op.getKey().getType(),
                   [](int64_t, int64_t j) -> double { return double(j); });
   }
   const Tensor &q = op.getRope() ? qRot : q0;
   const Tensor &k = op.getRope() ? kRot : k0;
-  const Tensor &v = op.isPaged() ? pagedV : *env.lookup(op.getValue()).t;
+  const Tensor &v = op.isPaged() ? pagedV : *values;
   auto out = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
   std::shared_ptr<Tensor> lse;
   if (Value l = op.getLse())

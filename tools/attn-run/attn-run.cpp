@@ -168,7 +168,7 @@ static std::string stripAt(const std::string &arg) {
 }
 
 /// Checks an input array against the function's parameter type.
-static std::string checkInput(const ::attn::HostArray &a, Type type,
+static std::string checkInput(::attn::HostArray &a, Type type,
                               size_t index, const std::string &path) {
   auto t = dyn_cast<RankedTensorType>(type);
   if (!t)
@@ -176,6 +176,9 @@ static std::string checkInput(const ::attn::HostArray &a, Type type,
                        "cannot feed",
                        index, path, "a non-tensor");
   std::string want = dtypeOf(t.getElementType());
+  // fp8 arrays are bytes in NumPy (|u1): their codes.
+  if (a.dtype == "u8" && (want == "f8e4m3" || want == "f8e5m2"))
+    a.dtype = want;
   if (a.dtype != want)
     return fmt::format("input {} ({}): expected element type {} (npy '{}'), "
                        "got {} (npy '{}')",
@@ -270,9 +273,12 @@ static DLTensor toDLTensor(::attn::HostArray &a) {
   t.dtype.lanes = 1;
   t.dtype.bits =
       static_cast<uint8_t>(::attn::HostArray::elementSize(a.dtype) * 8);
+  // (fp8 codes are bytes, kDLUInt/8: DLPack 0.6 has no fp8 codes.)
+  bool bytes = a.dtype == "i1" || a.dtype == "u8" ||
+               a.dtype.rfind("f8", 0) == 0;
   t.dtype.code = a.dtype == "bf16"   ? kDLBfloat
+                 : bytes             ? kDLUInt
                  : a.dtype[0] == 'f' ? kDLFloat
-                 : a.dtype == "i1"   ? kDLUInt
                                      : kDLInt;
   return t;
 }

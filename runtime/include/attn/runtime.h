@@ -70,7 +70,8 @@ void _mlir_memref_to_llvm_free(void *ptr);
  *   "in:f32:?0,8,?1,64;in:f32:?0,2,?2,64;in:f32:?0,2,?2,64;out:f32:?0,8,?1,64"
  * one field per argument: direction ("in", "out", or "io" for an input
  * updated in place), element type (f32 f16 bf16 f64 i8
- * i1 (stored as one byte per element, DLPack kDLUInt/8)
+ * i1 (stored as one byte per element, DLPack kDLUInt/8), f8e4m3 f8e5m2
+ * (fp8 bytes, DLPack kDLUInt/8: DLPack 0.6 has no fp8 codes)
  * i32 i64), and dims, where numbers are static sizes and `?N` are symbols:
  * all dims with the same symbol must be equal at call time. */
 #define ATTNRT_MAX_RANK 8
