@@ -45,6 +45,12 @@ p.add_argument("--cla", metavar="MLIR",
 p.add_argument("--decode-step", metavar="MLIR",
                help="check a decode step that appends then attends "
                "(examples/serving/decode_step.mlir) instead")
+p.add_argument("--quantize", action="store_true",
+               help="check attn.quantize_kv (int8 per token/channel, q8_0, "
+               "fp8 with computed and given scales) instead")
+p.add_argument("--quant-step", metavar="MLIR",
+               help="check a decode step over an int8 cache "
+               "(examples/serving/quantized_decode_step.mlir) instead")
 p.add_argument("--rag", metavar="MLIR",
                help="check Block-Attention for RAG "
                "(examples/serving/block_attention_rag.mlir) instead")
@@ -649,6 +655,186 @@ def append_mlir(name, layout, ps, hkv, d, src, dst):
             f"  return %a, %b : {pool}, {pool}\n}}\n")
 
 
+# name: input dtype, code type, scale granularity (as for the caches, on
+#       [T, H, D] rows: "row" = per token and head), scale type, given scale
+QUANTIZE = {
+    "qz_int8_row_f32": ("f32", "i8", "row", "f32", None),
+    "qz_int8_channel_f32": ("f32", "i8", "channel", "f32", None),
+    "qz_q8_0_f16": ("f16", "i8", "block32", "f16", None),
+    "qz_int8_row_bf16": ("bf16", "i8", "row", "bf16", None),
+    "qz_fp8e4m3_tensor_f32": ("f32", "f8E4M3FN", "tensor", "f32", None),
+    "qz_fp8e5m2_row_f32": ("f32", "f8E5M2", "row", "f32", None),
+    # vLLM's calibrated per-tensor scale, small enough that some values
+    # saturate.
+    "qz_fp8e4m3_given_f32": ("f32", "f8E4M3FN", "tensor", "f32", 0.004),
+    "qz_int8_given_f16": ("f16", "i8", "tensor", "f32", 0.01),
+}
+
+
+def quantize_rows_shape(shape, gran):
+    t, h, d = shape
+    return {"row": ("?", h, 1), "channel": (1, h, d), "tensor": (1, 1, 1),
+            "block32": ("?", h, d // 32)}[gran]
+
+
+def check_quantize():
+    """attn.quantize_kv against NumPy's quantization from the definition:
+    scales equal (to the scale type), codes equal but for ties that f32
+    division may break differently (at most one code step, rarely)."""
+    global failed
+    src = os.path.join(args.workdir, "quantize.mlir")
+    t, h, d = 13, 3, 64
+    with open(src, "w") as f:
+        for name, (dt, code, gran, st, given) in QUANTIZE.items():
+            xt = f"tensor<?x{h}x{d}x{dt}>"
+            ct = f"tensor<?x{h}x{d}x{code}>"
+            sshape = quantize_rows_shape((t, h, d), gran)
+            stt = "tensor<" + "x".join(map(str, sshape)) + f"x{st}>"
+            dyn = "%n" if sshape[0] == "?" else ""
+            if given is None:
+                f.write(f"func.func @{name}(%x: {xt}) -> ({ct}, {stt}) {{\n"
+                        f"  %c0 = arith.constant 0 : index\n"
+                        f"  %n = tensor.dim %x, %c0 : {xt}\n"
+                        f"  %q0 = tensor.empty(%n) : {ct}\n"
+                        f"  %s0 = tensor.empty({dyn}) : {stt}\n"
+                        f"  %q, %s = attn.quantize_kv ins(%x : {xt}) outs(%q0, %s0 : "
+                        f"{ct}, {stt}) -> {ct}, {stt}\n"
+                        f"  return %q, %s : {ct}, {stt}\n}}\n")
+            else:
+                f.write(f"func.func @{name}(%x: {xt}, %s: {stt}) -> {ct} {{\n"
+                        f"  %c0 = arith.constant 0 : index\n"
+                        f"  %n = tensor.dim %x, %c0 : {xt}\n"
+                        f"  %q0 = tensor.empty(%n) : {ct}\n"
+                        f"  %q = attn.quantize_kv ins(%x : {xt}) scale(%s : {stt}) "
+                        f"outs(%q0 : {ct}) -> {ct}\n"
+                        f"  return %q : {ct}\n}}\n")
+    for name, (dt, code, gran, st, given) in QUANTIZE.items():
+        x = rng.standard_normal((t, h, d)) * rng.uniform(0.1, 4.0, d)
+        x[3] = 0.0  # a token of zeros: scale 0, codes 0
+        x_s, xv = quantize(x, dt)
+        sshape = tuple(t if e == "?" else e for e in
+                       quantize_rows_shape((t, h, d), gran))
+        groups = [x.shape[k] // sshape[k] for k in range(3)]
+        blocked = xv.reshape(sshape[0], groups[0], sshape[1], groups[1],
+                             sshape[2], groups[2])
+        if given is None:
+            amax = np.abs(blocked).max(axis=(1, 3, 5))
+            s_save, s = quantize(amax / QMAX[code], st)
+            ins = [x_s]
+        else:
+            s_save, s = quantize(np.full(sshape, given), st)
+            ins = [x_s, s_save]
+        sb = s.reshape(sshape[0], 1, sshape[1], 1, sshape[2], 1)
+        # x / s in f32, as the kernels divide (float64 division, as in the
+        # reference interpreter, may round a near-tie the other way).
+        y = np.where(sb == 0, 0.0, (blocked.astype(np.float32) / np.where(
+            sb == 0, 1, sb).astype(np.float32)).astype(np.float64))
+        y = np.clip(y, -QMAX[code], QMAX[code]).reshape(x.shape)
+        if code == "i8":
+            want = np.rint(y)
+        else:
+            table = fp8_table(code)
+            finite = np.where(np.isnan(table), np.inf, table)
+            err = np.abs(y.reshape(-1, 1) - finite[None, :])
+            best = err.min(axis=1, keepdims=True)
+            cand = np.where(err == best, np.arange(256)[None, :] % 2, 2)
+            want = table[cand.argmin(axis=1)].reshape(x.shape)
+        for backend in args.backends.split(","):
+            r, outs = run(src, name, backend, ins, 1 if given else 2)
+            if r.returncode:
+                failed = True
+                print(f"FAIL {name} {backend}: {r.stderr.strip()[:300]}")
+                continue
+            got = np.load(outs[0])
+            got = (got.astype(np.float64) if code == "i8"
+                   else fp8_table(code)[got])
+            # One code step at most where f32 and float64 division round a
+            # near-tie differently.
+            step = np.abs(want) * (2.0 ** -(3 if code == "f8E4M3FN" else 2)) \
+                if code != "i8" else np.ones_like(want)
+            step = np.maximum(step, 2.0 ** -9 if code == "f8E4M3FN" else
+                              2.0 ** -16 if code == "f8E5M2" else 1.0)
+            diff = np.abs(got - want)
+            off = int((diff > 0).sum())
+            ok = bool((diff <= step * 1.0001).all()) and off <= want.size // 100
+            msg = f"codes: {off} of {want.size} one step off"
+            if given is None:
+                gs = load(outs[1], st)
+                ok &= bool(np.allclose(gs, s.reshape(gs.shape), rtol=1e-6,
+                                       atol=0))
+                msg += f", scales max_rel_err={np.max(np.abs(gs - s.reshape(gs.shape)) / np.maximum(np.abs(s.reshape(gs.shape)), 1e-30)):.3g}"
+            if given is not None:
+                msg += f", {int((np.abs(want) == QMAX[code]).sum())} saturated"
+            failed |= not ok
+            print(f"{name} {backend} {msg} {'ok' if ok else 'FAIL'}")
+
+
+def check_quant_step(src):
+    """The int8 decode step: the new rows quantized per token and head
+    into their slots (codes and scales), every other row unchanged, and
+    the attention over the dequantized cache."""
+    global failed
+    bsz, hq, hkv, d, ps, pages = 3, 32, 8, 128, 16, 9
+    lens = np.array([1, 20, 37], np.int32)
+    q = rng.standard_normal((bsz, hq, 1, d)).astype(np.float16)
+    k_new = rng.standard_normal((bsz, hkv, d)).astype(np.float32)
+    v_new = rng.standard_normal((bsz, hkv, d)).astype(np.float32)
+    kp = rng.integers(-127, 128, (pages, ps, hkv, d)).astype(np.int8)
+    vp = rng.integers(-127, 128, (pages, ps, hkv, d)).astype(np.int8)
+    ksp = rng.uniform(0.001, 0.03, (pages, ps, hkv, 1)).astype(np.float32)
+    vsp = rng.uniform(0.001, 0.03, (pages, ps, hkv, 1)).astype(np.float32)
+    table = np.full((bsz, 4), -1, np.int32)
+    perm = rng.permutation(pages)
+    table[0, 0] = perm[0]
+    table[1, :2] = perm[1:3]
+    table[2, :3] = perm[3:6]
+    slots = np.array([table[b, (n - 1) // ps] * ps + (n - 1) % ps
+                      for b, n in enumerate(lens)], np.int32)
+    want = [kp.copy(), vp.copy(), ksp.copy(), vsp.copy()]
+    for b in range(bsz):
+        pg, r = slots[b] // ps, slots[b] % ps
+        for new, codes, scales in ((k_new, want[0], want[2]),
+                                   (v_new, want[1], want[3])):
+            s = np.abs(new[b]).max(axis=1, keepdims=True) / 127.0
+            s = s.astype(np.float32)
+            codes[pg, r] = np.rint(new[b] / s).astype(np.int8)
+            scales[pg, r] = s
+    out = np.zeros((bsz, hq, 1, d))
+    for b in range(bsz):
+        n = lens[b]
+        rows = [(table[b, j // ps], j % ps) for j in range(n)]
+        kk = np.stack([want[0][p_, r_].astype(np.float64) * want[2][p_, r_]
+                       for p_, r_ in rows], 1)
+        vv = np.stack([want[1][p_, r_].astype(np.float64) * want[3][p_, r_]
+                       for p_, r_ in rows], 1)
+        # Dequantized into the query's type (f16).
+        kk, vv = kk.astype(np.float16).astype(np.float64), \
+            vv.astype(np.float16).astype(np.float64)
+        for h in range(hq):
+            g = h // (hq // hkv)
+            s = kk[g] @ q[b, h, 0].astype(np.float64) / np.sqrt(d)
+            w = np.exp(s - s.max())
+            out[b, h, 0] = w @ vv[g] / w.sum()
+    for backend in args.backends.split(","):
+        ins = [q, k_new, v_new, slots, kp, vp, ksp, vsp, lens, table]
+        r, outs = run(src, "main", backend, ins, 5)
+        if r.returncode:
+            failed = True
+            print(f"FAIL quant step {backend}: {r.stderr.strip()[:300]}")
+            continue
+        report(f"quant step {backend} output", np.load(outs[0]).astype(
+            np.float64), out, 2e-3)
+        for k, what in enumerate(["key codes", "value codes", "key scales",
+                                  "value scales"]):
+            got = np.load(outs[k + 1])
+            diff = np.abs(got.astype(np.float64) - want[k].astype(np.float64))
+            tol = 1.0 if k < 2 else 1e-6 * np.abs(want[k]).max()
+            ok = bool((diff <= tol).all()) and int((diff > 0).sum()) <= 2
+            failed |= not ok
+            print(f"quant step {backend} {what}: {int((diff > 0).sum())} "
+                  f"differ {'ok' if ok else 'FAIL'}")
+
+
 def check_append():
     """New rows land in their slots (converted to the pool's type), padding
     slots write nothing, every other row keeps its value; a slot past the
@@ -817,7 +1003,11 @@ def check_rag(src):
                tensor_core_tol(backend, TOL["bf16"]))
 
 
-if args.rag:
+if args.quantize:
+    check_quantize()
+elif args.quant_step:
+    check_quant_step(args.quant_step)
+elif args.rag:
     check_rag(args.rag)
 elif args.cla:
     check_cla(args.cla)

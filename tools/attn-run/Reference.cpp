@@ -7,6 +7,7 @@
 #include "tools/attn-run/Reference.h"
 
 #include "dialect/AttnOps.h"
+#include "tools/attn-run/DType.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -1724,16 +1725,7 @@ static LogicalResult run(Interpreter &interp, func::FuncOp func,
     return failure();
   for (auto [k, r] : llvm::enumerate(results)) {
     auto type = cast<RankedTensorType>(func.getResultTypes()[k]);
-    std::string dtype;
-    Type e = type.getElementType();
-    dtype = e.isF32()         ? "f32"
-            : e.isBF16()      ? "bf16"
-            : e.isF16()       ? "f16"
-            : e.isF64()       ? "f64"
-            : e.isInteger(32) ? "i32"
-            : e.isInteger(64) ? "i64"
-            : e.isInteger(8)  ? "i8"
-                              : "i1";
+    std::string dtype = dtypeOf(type.getElementType());
     ::attn::HostArray a = ::attn::HostArray::allocate(dtype, r.t->shape);
     for (int64_t i = 0; i < a.numElements(); ++i)
       ::attn::storeElement(a, i, r.t->data[i]);
