@@ -92,22 +92,39 @@ def attention_mlir(hq, hkv, d, dtype, causal, lq=None, out_dtype=None):
 """
 
 
-def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd", rope=""):
+# Quantized cache formats of the serving section: (code type, scale shape
+# of an nhd pool [pages, ps, hkv, d] as a function, scale type).
+KV_FORMATS = {
+    "int8": ("i8", lambda p, ps, h, d: ("?", ps, h, 1), "f32"),
+    "fp8": ("f8E4M3FN", lambda p, ps, h, d: (1, 1, 1, 1), "f32"),
+    "q8_0": ("i8", lambda p, ps, h, d: ("?", ps, h, d // 32), "f16"),
+}
+
+
+def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd", rope="", kv=""):
     """Decode (lq = 1) over a paged pool: q [?, hq, lq, d], pools
     [pages, ps, hkv, d] (nhd) or [pages, hkv, ps, d], kv_lens, block table;
-    rope: a `rope <...> ` clause (keys cached before RoPE)."""
+    rope: a `rope <...> ` clause (keys cached before RoPE); kv: a quantized
+    cache format of KV_FORMATS (nhd; the scales are two more arguments)."""
     tq = "tensor<?x%dx%dx%dx%s>" % (hq, lq, d, dtype)
-    pool = ("tensor<?x%dx%dx%dx%s>" % (ps, hkv, d, dtype) if layout == "nhd" else
-            "tensor<?x%dx%dx%dx%s>" % (hkv, ps, d, dtype))
+    elt = KV_FORMATS[kv][0] if kv else dtype
+    pool = ("tensor<?x%dx%dx%dx%s>" % (ps, hkv, d, elt) if layout == "nhd" else
+            "tensor<?x%dx%dx%dx%s>" % (hkv, ps, d, elt))
     to = "tensor<?x%dx%dx%dxf32>" % (hq, lq, d)
     lay = " page_layout(hnd)" if layout == "hnd" else ""
+    scales, clause = "", ""
+    if kv:
+        shape = KV_FORMATS[kv][1](None, ps, hkv, d)
+        st = "tensor<%sx%s>" % ("x".join(map(str, shape)), KV_FORMATS[kv][2])
+        scales = f", %ks: {st}, %vs: {st}"
+        clause = f" key_scale(%ks : {st}) value_scale(%vs : {st})"
     return f"""func.func @main(%q: {tq}, %k: {pool}, %v: {pool}, %lens: tensor<?xi32>,
-                %table: tensor<?x?xi32>) -> {to} {{
+                %table: tensor<?x?xi32>{scales}) -> {to} {{
   %c0 = arith.constant 0 : index
   %b = tensor.dim %q, %c0 : {tq}
   %init = tensor.empty(%b) : {to}
   %o = attn.attention causal {rope}ins(%q, %k, %v : {tq}, {pool}, {pool})
-      kv_lens(%lens : tensor<?xi32>) pages(%table : tensor<?x?xi32>){lay}
+      kv_lens(%lens : tensor<?xi32>) pages(%table : tensor<?x?xi32>){lay}{clause}
       outs(%init : {to}) -> {to}
   return %o : {to}
 }}
@@ -413,24 +430,56 @@ class Bench:
             start += npages[b]
         keys = int(lens.sum())
         flops = 4.0 * hq * d * keys
-        runs = [(dtype, "") for dtype in self.args.serving_dtypes.split(",")]
+        runs = [(dtype, "", "") for dtype in self.args.serving_dtypes.split(",")]
         if self.args.serving_rope:
             # Keys cached before RoPE, rotated in the kernel (Llama 3's base).
-            runs += [(dtype, "rope <theta = 500000.0> ")
+            runs += [(dtype, "rope <theta = 500000.0> ", "")
                      for dtype in self.args.serving_dtypes.split(",")]
-        for dtype, rope in runs:
-            name = "serving_paged_decode_%s%s" % ("rope_" if rope else "", dtype)
-            layout = self.args.serving_layout
+        # 8-bit caches (nhd), bf16 queries: the tiles dequantized to bf16.
+        runs += [("bf16", "", kv) for kv in self.args.serving_kv.split(",") if kv]
+        for dtype, rope, kv in runs:
+            name = "serving_paged_decode_%s%s" % ("rope_" if rope else "", kv or dtype)
+            layout = "nhd" if kv else self.args.serving_layout
             mlir, exe = self.compile(name, paged_mlir(hq, hkv, d, ps, dtype,
-                                                      layout=layout, rope=rope))
+                                                      layout=layout, rope=rope, kv=kv))
             pool = (total, ps, hkv, d) if layout == "nhd" else (total, hkv, ps, d)
-            paths = self.inputs(name, [((bsz, hq, 1, d), dtype), (pool, dtype),
-                                       (pool, dtype)])
+            paths = self.inputs(name, [((bsz, hq, 1, d), dtype)] +
+                                ([] if kv else [(pool, dtype), (pool, dtype)]))
+            if kv:
+                # Codes uniform over the format's range; scales around 0.01.
+                code, shape_of, st = KV_FORMATS[kv]
+                sshape = tuple(total if x == "?" else x
+                               for x in shape_of(total, ps, hkv, d))
+                for n in ("k", "v"):
+                    path = os.path.join(self.work, "%s_%s.npy" % (name, n))
+                    if code == "i8":
+                        a = rng.integers(-127, 128, pool).astype(np.int8)
+                    else:  # fp8 codes of finite values
+                        a = rng.integers(0, 255, pool).astype(np.uint8)
+                        a[(a & 0x7F) == 0x7F] = 0
+                    np.save(path, a)
+                    paths.append(path)
             for n, a in (("lens", lens), ("table", table)):
                 path = os.path.join(self.work, "%s_%s.npy" % (name, n))
                 np.save(path, a)
                 paths.append(path)
-            kv_bytes = 2 * keys * hkv * d * 2
+            if kv:
+                for n in ("ks", "vs"):
+                    path = os.path.join(self.work, "%s_%s.npy" % (name, n))
+                    np.save(path, rng.uniform(0.005, 0.02, sshape).astype(
+                        np.float32 if st == "f32" else np.float16))
+                    paths.append(path)
+            # K/V bytes per key and head: 2 (f16/bf16), or 1 plus the scales'
+            # share (per token: 4 / D; q8_0: 2 per 32 channels).
+            per = 2.0
+            if kv:
+                sbytes = 4 if KV_FORMATS[kv][2] == "f32" else 2
+                n_s = 1
+                for x in KV_FORMATS[kv][1](1, 1, 1, d)[1:]:
+                    n_s *= x
+                per = 1.0 + (sbytes * n_s / d if KV_FORMATS[kv][1](1, ps, 1, d)[0] == "?"
+                             else 0.0)
+            kv_bytes = 2 * keys * hkv * d * per
             self.measure("serving", name[len("serving_"):], exe, mlir, paths,
                          "B=%d ps=%d %s" % (bsz, ps, layout), flops=flops,
                          bytes_=kv_bytes)
@@ -888,6 +937,9 @@ def main():
                    help="cache element types of the serving section")
     p.add_argument("--serving-layout", default="nhd", choices=["nhd", "hnd"],
                    help="page pool layout in the serving section")
+    p.add_argument("--serving-kv", default="int8,fp8,q8_0",
+                   help="8-bit cache formats of the serving section's decode "
+                   "(int8 per token, fp8 e4m3 per tensor, q8_0), '' for none")
     p.add_argument("--serving-rope", action="store_true",
                    help="also time the paged decode with RoPE applied to the "
                    "cached keys in the kernel")

@@ -22,6 +22,9 @@ DTYPES = {
     "i32": ((_capi.kDLInt, 32), "int32", "int32"),
     "i64": ((_capi.kDLInt, 64), "int64", "int64"),
     "i1": ((_capi.kDLUInt, 8), "bool", "bool"),
+    # fp8 codes: bytes (DLPack 0.6 has no fp8 codes; torch 1.13 no fp8 dtype).
+    "f8e4m3": ((_capi.kDLUInt, 8), "uint8", "uint8"),
+    "f8e5m2": ((_capi.kDLUInt, 8), "uint8", "uint8"),
 }
 
 _NUMPY_CODES = {"f": _capi.kDLFloat, "i": _capi.kDLInt, "u": _capi.kDLUInt,

@@ -115,16 +115,70 @@ def _rope_attr(rope):
     return "rope <" + ", ".join(parts) + "> "
 
 
+# The 8-bit cache formats (kv_dtype) and their MLIR element types.
+KV_DTYPES = {"int8": "i8", "fp8_e4m3": "f8E4M3FN", "fp8_e5m2": "f8E5M2"}
+
+
+def _code_type(x, what, kv_dtype):
+    """The MLIR element type of an 8-bit cache operand: int8 tensors hold
+    int8 codes, uint8 ones fp8 codes (kv_dtype names the format)."""
+    name = str(x.dtype).replace("torch.", "")
+    if name == "int8" and kv_dtype in (None, "int8"):
+        return "i8"
+    if name == "uint8" and kv_dtype in ("fp8_e4m3", "fp8_e5m2"):
+        return KV_DTYPES[kv_dtype]
+    raise TypeError(f"attention: a quantized {what} must be int8 codes "
+                    f"(kv_dtype='int8') or uint8 fp8 codes (kv_dtype="
+                    f"'fp8_e4m3' or 'fp8_e5m2'), got {x.dtype} with "
+                    f"kv_dtype={kv_dtype!r}")
+
+
+def _scale_type(s, x, mlir_dims, what):
+    """The MLIR type of the scale `s` of quantized `x` (whose MLIR dims
+    are `mlir_dims`, '?' where dynamic): each dim 1, x's size, or a
+    static divisor of it."""
+    rank = s.dim() if hasattr(s, "dim") else s.ndim
+    if rank != len(x.shape):
+        raise ValueError(f"attention: {what} must have the rank of its cache "
+                         f"({len(x.shape)}), got shape {tuple(s.shape)}")
+    st = _trace._mlir_dtype(s.dtype, f"attention: {what}")
+    if st not in ("f32", "f16", "bf16"):
+        raise TypeError(f"attention: {what} must be float32, float16 or "
+                        f"bfloat16, got {s.dtype}")
+    dims = []
+    for n, m, sd in zip(x.shape, mlir_dims, s.shape):
+        if sd == 1:
+            dims.append("1")
+        elif sd == n:
+            dims.append(str(m))
+        elif m != "?" and sd > 0 and n % sd == 0:
+            dims.append(str(sd))
+        else:
+            raise ValueError(f"attention: {what} {tuple(s.shape)} does not "
+                             f"fit its cache {tuple(x.shape)}: each dim must "
+                             f"be 1, the cache's, or a divisor of a static "
+                             f"one (heads, page size, head dim)")
+    return f"tensor<{'x'.join(dims)}x{st}>"
+
+
 def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
           return_lse=False, causal=False, kv_lens=None, block_table=None,
-          page_layout="nhd", rope=None):
+          page_layout="nhd", rope=None, k_scale=None, v_scale=None,
+          kv_dtype=None):
     """The program attention() runs, as a _Program (text and captures).
     With kv_lens, each batch entry has its own key count; with block_table
-    as well, k and v are page pools (docs/serving.md)."""
+    as well, k and v are page pools (docs/serving.md). With k_scale /
+    v_scale, k / v are 8-bit caches (kv_dtype for uint8 fp8 codes)."""
+    if kv_dtype is not None and kv_dtype not in KV_DTYPES:
+        raise ValueError(f"attention: kv_dtype must be one of "
+                         f"{sorted(KV_DTYPES)}, got {kv_dtype!r}")
     qt = _tensor_type(q, "q")
-    kt = _tensor_type(k, "k")
-    vt = _tensor_type(v, "v")
-    if not (qt == kt == vt):
+    kt = _code_type(k, "k", kv_dtype) if k_scale is not None else \
+        _tensor_type(k, "k")
+    vt = _code_type(v, "v", kv_dtype) if v_scale is not None else \
+        _tensor_type(v, "v")
+    if not ((k_scale is not None or kt == qt) and
+            (v_scale is not None or vt == qt)):
         raise TypeError(f"attention: q, k and v must have one dtype, got "
                         f"{q.dtype}, {k.dtype}, {v.dtype}")
     B, H, Lq, D = q.shape
@@ -211,12 +265,15 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
             f"        %sinkv = tensor.extract %sinks[%h] : {sink_ty}{conv}\n"
             f"        attn.yield {yv} : f32\n      }}")
     qty = f"tensor<?x{H}x?x{D}x{qt}>"
-    kty = f"tensor<?x{Hkv}x?x{D}x{qt}>"
-    vty = f"tensor<?x{Hkv}x?x{Dv}x{qt}>"
+    kty = f"tensor<?x{Hkv}x?x{D}x{kt}>"
+    vty = f"tensor<?x{Hkv}x?x{Dv}x{vt}>"
+    kdims, vdims = ["?", Hkv, "?", D], ["?", Hkv, "?", Dv]
     if paged:
         mid = f"{ps}x{Hkv}" if page_layout == "nhd" else f"{Hkv}x{ps}"
-        kty = f"tensor<?x{mid}x{D}x{qt}>"
-        vty = f"tensor<?x{mid}x{Dv}x{qt}>"
+        kty = f"tensor<?x{mid}x{D}x{kt}>"
+        vty = f"tensor<?x{mid}x{Dv}x{vt}>"
+        middle = [ps, Hkv] if page_layout == "nhd" else [Hkv, ps]
+        kdims, vdims = ["?"] + middle + [D], ["?"] + middle + [Dv]
     oty = f"tensor<?x{H}x?x{Dv}x{qt}>"
     lty = f"tensor<?x{H}x?xf32>"
     args = [f"%q: {qty}", f"%k: {kty}", f"%v: {vty}"]
@@ -229,6 +286,14 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
         clauses += " pages(%table : tensor<?x?xi32>)"
         if page_layout == "hnd":
             clauses += " page_layout(hnd)"
+    if k_scale is not None:
+        kst = _scale_type(k_scale, k, kdims, "k_scale")
+        args.append(f"%k_scale: {kst}")
+        clauses += f" key_scale(%k_scale : {kst})"
+    if v_scale is not None:
+        vst = _scale_type(v_scale, v, vdims, "v_scale")
+        args.append(f"%v_scale: {vst}")
+        clauses += f" value_scale(%v_scale : {vst})"
     if has_sinks:
         args.append(f"%sinks: {sink_ty}")
     args += [f"{c.name}: {c.mlir_type}" for c in captures]
@@ -260,8 +325,10 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
     lines.append("}")
     program = _Program("\n".join(lines) + "\n", captures, has_sinks,
                        return_lse)
-    # The index tensors follow k, v (and precede the sinks) in @main.
-    program.index_inputs = [x for x in (kv_lens, block_table) if x is not None]
+    # The index tensors and scales follow k, v (and precede the sinks) in
+    # @main.
+    program.index_inputs = [x for x in (kv_lens, block_table, k_scale,
+                                        v_scale) if x is not None]
     return program
 
 

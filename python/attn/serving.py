@@ -3,17 +3,32 @@ FlashInfer's CSR page lists as attn's block tables (docs/serving.md)."""
 
 import numpy as np
 
-from . import _trace
-from .flex import _module, trace
+from . import _tensors, _trace
+from .flex import KV_DTYPES, _module, trace
 
 
 def _needs_grad(xs):
     return any(getattr(x, "requires_grad", False) for x in xs)
 
 
+def _scale_tensor(s, like, what):
+    """A scale as a tensor: a number becomes a [1, 1, 1, 1] float32 one (a
+    per-tensor scale) of like's kind (torch or NumPy)."""
+    if s is None or hasattr(s, "shape"):
+        return s
+    if not isinstance(s, (int, float)):
+        raise TypeError(f"paged_attention: {what} must be a number or a "
+                        f"tensor, got {type(s).__name__}")
+    if _tensors.is_torch(like):
+        import torch
+        return torch.full((1, 1, 1, 1), float(s), dtype=torch.float32)
+    return np.full((1, 1, 1, 1), float(s), dtype=np.float32)
+
+
 def paged_attention(q, k_pool, v_pool, kv_lens, block_table, *, causal=False,
                     page_layout="nhd", scale=None, score_mod=None,
-                    mask_mod=None, sinks=None, return_lse=False, rope=None):
+                    mask_mod=None, sinks=None, return_lse=False, rope=None,
+                    k_scale=None, v_scale=None, kv_dtype=None):
     """Attention over a paged KV cache (attn.attention ... kv_lens(...)
     pages(...)).
 
@@ -29,7 +44,15 @@ def paged_attention(q, k_pool, v_pool, kv_lens, block_table, *, causal=False,
     Bad lengths or table entries raise attn.ArgumentError before the
     kernel runs. rope: a rotary embedding of q and the cached keys (held
     before RoPE) at their logical positions, as attn.attention takes it.
-    Not differentiable (serving reads the cache)."""
+    k_scale / v_scale: the pools are 8-bit caches (docs/serving.md,
+    "Quantized caches"): int8 codes, or uint8 fp8 codes with
+    kv_dtype="fp8_e4m3" / "fp8_e5m2"; each scale a number (per tensor,
+    vLLM's k_scale) or a tensor of the pool's rank whose dims are 1, the
+    pool's, or divisors of its static ones (per token [pages, ps, Hkv, 1],
+    q8_0 [pages, ps, Hkv, D // 32]). Not differentiable (serving reads the
+    cache)."""
+    k_scale = _scale_tensor(k_scale, q, "k_scale")
+    v_scale = _scale_tensor(v_scale, q, "v_scale")
     inputs = (q, k_pool, v_pool, kv_lens, block_table)
     if _needs_grad(inputs + ((sinks,) if sinks is not None else ())):
         raise TypeError("paged_attention: not differentiable (train with "
@@ -37,7 +60,8 @@ def paged_attention(q, k_pool, v_pool, kv_lens, block_table, *, causal=False,
     program = trace(q, k_pool, v_pool, score_mod, mask_mod, scale, sinks,
                     return_lse, causal, kv_lens=kv_lens,
                     block_table=block_table, page_layout=page_layout,
-                    rope=rope)
+                    rope=rope, k_scale=k_scale, v_scale=v_scale,
+                    kv_dtype=kv_dtype)
     args = [q, k_pool, v_pool] + program.index_inputs + (
         [sinks] if sinks is not None else []) + [
         c.tensor for c in program.captures]
@@ -47,7 +71,8 @@ def paged_attention(q, k_pool, v_pool, kv_lens, block_table, *, causal=False,
 def append_kv(k, v, slots, k_pool, v_pool, *, page_layout="nhd"):
     """Writes new key/value rows into their slots of the pools, in place
     (attn.append_kv; vLLM's reshape_and_cache): k, v [tokens, Hkv, D]
-    (float32/16, bfloat16, converted to the pools' dtype), slots int32
+    (float32/16, bfloat16, converted to the pools' dtype; or 8-bit codes,
+    int8 / uint8, into pools of their dtype, copied), slots int32
     [tokens] (page * page_size + row; negative: padding, written nowhere),
     pools as paged_attention takes them. Returns (k_pool, v_pool), the
     objects passed in. A slot past the pools raises attn.ArgumentError
@@ -60,15 +85,29 @@ def append_kv(k, v, slots, k_pool, v_pool, *, page_layout="nhd"):
         if not hasattr(x, "shape") or len(x.shape) != rank:
             raise ValueError(f"append_kv: {what} must have rank {rank}, got "
                              f"{getattr(x, 'shape', type(x).__name__)}")
-    types = [_trace._mlir_dtype(x.dtype, f"append_kv: {w}")
+    def mlir_type(x, w):
+        # 8-bit caches: int8 codes, or uint8 fp8 codes (copied as bytes).
+        name = str(x.dtype).replace("torch.", "")
+        if name == "int8":
+            return "i8"
+        if name == "uint8":
+            return "f8E4M3FN"
+        return _trace._mlir_dtype(x.dtype, f"append_kv: {w}")
+    types = [mlir_type(x, w)
              for x, w in ((k, "k"), (v, "v"), (slots, "slots"),
                           (k_pool, "k_pool"), (v_pool, "v_pool"))]
     if types[2] != "i32":
         raise TypeError(f"append_kv: slots must be int32, got {slots.dtype}")
     for t, w in zip(types[:2] + types[3:], ("k", "v", "k_pool", "v_pool")):
-        if t not in ("f32", "f16", "bf16"):
-            raise TypeError(f"append_kv: {w} must be float32, float16 or "
-                            f"bfloat16, got {t}")
+        if t not in ("f32", "f16", "bf16", "i8", "f8E4M3FN"):
+            raise TypeError(f"append_kv: {w} must be float32, float16, "
+                            f"bfloat16 or 8-bit codes (int8, uint8), got {t}")
+    for t, w in ((types[0], "k"), (types[1], "v")):
+        if (t in ("i8", "f8E4M3FN") or types[3] in ("i8", "f8E4M3FN")) and \
+                t != types[3]:
+            raise TypeError(f"append_kv: {w} ({t}) and the pools "
+                            f"({types[3]}) must both be 8-bit codes of one "
+                            f"dtype (quantize with attn.quantize_kv)")
     if tuple(k_pool.shape) != tuple(v_pool.shape) or types[3] != types[4]:
         raise ValueError(f"append_kv: k_pool {tuple(k_pool.shape)} and v_pool "
                          f"{tuple(v_pool.shape)} must have one shape and dtype")
@@ -93,6 +132,73 @@ def append_kv(k, v, slots, k_pool, v_pool, *, page_layout="nhd"):
             f"  return %a, %b : {pool}, {pool}\n}}\n")
     return _module(text, filename="<attn.append_kv>").main(
         k, v, slots, k_pool, v_pool)
+
+
+def quantize_kv(x, scale_shape=None, *, dtype="int8", scale=None,
+                scale_dtype="float32"):
+    """attn.quantize_kv: x (float32/16, bfloat16, any rank >= 1) as 8-bit
+    codes, q = round(x / s) to nearest even, saturated. dtype: "int8"
+    (codes int8), "fp8_e4m3" or "fp8_e5m2" (codes uint8). The scales'
+    shape gives the groups: each dim 1, x's, or a divisor of x's (e.g.
+    [T, H, 1] per token and head, [T, H, D // 32] q8_0, [1] * rank per
+    tensor). Without scale, returns (codes, scales) with scales = max |x|
+    per group / largest code (127, 448, 57344) in scale_dtype; with scale
+    (a tensor of that shape: vLLM's calibrated k_scale), returns codes."""
+    if dtype not in KV_DTYPES:
+        raise ValueError(f"quantize_kv: dtype must be one of "
+                         f"{sorted(KV_DTYPES)}, got {dtype!r}")
+    if not hasattr(x, "shape") or len(x.shape) < 1:
+        raise ValueError("quantize_kv: x must be a tensor of rank >= 1")
+    xt = _trace._mlir_dtype(x.dtype, "quantize_kv: x")
+    if xt not in ("f32", "f16", "bf16"):
+        raise TypeError(f"quantize_kv: x must be float32, float16 or "
+                        f"bfloat16, got {x.dtype}")
+    if scale is not None:
+        scale_shape = tuple(scale.shape)
+        st = _trace._mlir_dtype(scale.dtype, "quantize_kv: scale")
+    else:
+        if scale_shape is None:
+            raise ValueError("quantize_kv: give scale_shape (or scale)")
+        st = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}.get(
+            str(scale_dtype).replace("torch.", ""))
+    if st not in ("f32", "f16", "bf16"):
+        raise TypeError(f"quantize_kv: scales must be float32, float16 or "
+                        f"bfloat16, got {scale_dtype if scale is None else scale.dtype}")
+    shape = tuple(x.shape)
+    if len(scale_shape) != len(shape) or any(
+            s <= 0 or n % s for n, s in zip(shape, scale_shape)):
+        raise ValueError(f"quantize_kv: scale shape {tuple(scale_shape)} "
+                         f"does not fit x {shape}: each dim must be 1, x's, "
+                         f"or a divisor of it")
+    code = KV_DTYPES[dtype]
+    # x's first dim is dynamic (tokens); the scale's first dim follows it
+    # unless it is 1.
+    xdims = ["?"] + [str(n) for n in shape[1:]]
+    sdims = ["1" if scale_shape[0] == 1 else "?"] + [
+        str(s) for s in scale_shape[1:]]
+    if scale_shape[0] not in (1, shape[0]):
+        raise ValueError("quantize_kv: the scales' first dim must be 1 or "
+                         "x's (one per token)")
+    xty = f"tensor<{'x'.join(xdims)}x{xt}>"
+    cty = f"tensor<{'x'.join(xdims)}x{code}>"
+    sty = f"tensor<{'x'.join(sdims)}x{st}>"
+    sdyn = "%n" if sdims[0] == "?" else ""
+    head = ("func.func @main(%x: " + xty +
+            (f", %s: {sty}) -> {cty} {{\n" if scale is not None else
+             f") -> ({cty}, {sty}) {{\n") +
+            "  %c0 = arith.constant 0 : index\n"
+            f"  %n = tensor.dim %x, %c0 : {xty}\n"
+            f"  %q0 = tensor.empty(%n) : {cty}\n")
+    if scale is not None:
+        body = (f"  %q = attn.quantize_kv ins(%x : {xty}) scale(%s : {sty}) "
+                f"outs(%q0 : {cty}) -> {cty}\n  return %q : {cty}\n}}\n")
+        return _module(head + body, filename="<attn.quantize_kv>").main(
+            x, scale)
+    body = (f"  %s0 = tensor.empty({sdyn}) : {sty}\n"
+            f"  %q, %s = attn.quantize_kv ins(%x : {xty}) outs(%q0, %s0 : "
+            f"{cty}, {sty}) -> {cty}, {sty}\n"
+            f"  return %q, %s : {cty}, {sty}\n}}\n")
+    return _module(head + body, filename="<attn.quantize_kv>").main(x)
 
 
 def csr_to_block_table(indptr, indices, last_page_len, page_size):

@@ -246,4 +246,85 @@ expect_error(ValueError, "rope scaling must be one of",
              lambda: attn.attention(qf, kf, vf, rope={"scaling": "dynamic"}), "rope: bad word")
 expect_error(TypeError, "rope dims must be an int",
              lambda: attn.attention(qf, kf, vf, rope={"dims": 8.0}), "rope: float dims")
+
+# Quantized caches: int8 per-token codes from attn.quantize_kv, appended
+# into int8 pools with their scale pools, then a paged decode over them,
+# against torch on the dequantized values; q8_0 scales; fp8 e4m3 with a
+# per-tensor scale given as a number (vLLM's k_scale, v_scale).
+ps, hkv, hq, d = 16, 2, 4, 64
+lens = [37, 20, 0, 5]
+total, table = pages_for(lens, ps)
+kl = torch.tensor(lens, dtype=torch.int32)
+kf = torch.randn(total, ps, hkv, d) * torch.rand(d) * 3
+vf = torch.randn(total, ps, hkv, d)
+kq, ks = attn.quantize_kv(kf.reshape(-1, hkv, d), (total * ps, hkv, 1))
+vq, vs = attn.quantize_kv(vf.reshape(-1, hkv, d), (total * ps, hkv, 1))
+check(kq.dtype == torch.int8 and ks.dtype == torch.float32 and
+      torch.equal(ks.reshape(-1), (kf.reshape(-1, hkv, d).abs().amax(-1) / 127).reshape(-1)) and
+      (kq.double() - kf.reshape(-1, hkv, d).double() / ks.double()).abs().max() <= 0.5 + 1e-4,
+      "quantize_kv int8 per token: scales amax / 127, codes round(x / s)")
+# Append the codes of pages 0..total into empty pools, row by row slots.
+kp = torch.zeros(total, ps, hkv, d, dtype=torch.int8)
+vp = torch.zeros(total, ps, hkv, d, dtype=torch.int8)
+ksp = torch.zeros(total, ps, hkv, 1)
+vsp = torch.zeros(total, ps, hkv, 1)
+slots = torch.arange(total * ps, dtype=torch.int32)
+attn.append_kv(kq, vq, slots, kp, vp)
+attn.append_kv(ks, vs, slots, ksp, vsp)
+check(torch.equal(kp.reshape(-1, hkv, d), kq) and torch.equal(vsp.reshape(-1, hkv, 1), vs),
+      "append_kv: int8 codes and their f32 scales into their pools")
+q = torch.randn(4, hq, 1, d)
+o = attn.paged_attention(q, kp, vp, kl, table, causal=True, k_scale=ksp, v_scale=vsp)
+ro, _ = reference(q, (kp.double() * ksp.double()).float(), (vp.double() * vsp.double()).float(),
+                  kl, table, ps, "nhd", True)
+check(rel(o, ro) < 1e-5, f"paged_attention over an int8 per-token cache: {rel(o, ro):.1e}")
+# q8_0: f16 scales per 32 channels, bf16 queries.
+kq, ks = attn.quantize_kv(kf.reshape(-1, hkv, d), (total * ps, hkv, d // 32),
+                          scale_dtype="float16")
+check(ks.dtype == torch.float16 and ks.shape == (total * ps, hkv, 2), "quantize_kv q8_0 scales")
+qb = torch.randn(4, hq, 1, d).bfloat16()
+o = attn.paged_attention(qb, kq.reshape(total, ps, hkv, d), vf.bfloat16(), kl, table,
+                         k_scale=ks.reshape(total, ps, hkv, 2))
+kd = (kq.reshape(total, ps, hkv, 2, 32).double() *
+      ks.reshape(total, ps, hkv, 2, 1).double()).reshape(total, ps, hkv, d).bfloat16()
+ro, _ = reference(qb, kd, vf.bfloat16(), kl, table, ps, "nhd", False)
+check(rel(o, ro) < 1.6e-2, f"paged_attention over a q8_0 key cache: {rel(o, ro):.1e}")
+# fp8 e4m3, per-tensor scales as numbers; the codes from a given scale.
+k8 = attn.quantize_kv(kf, dtype="fp8_e4m3", scale=torch.full((1, 1, 1, 1), 0.02))
+v8 = attn.quantize_kv(vf, dtype="fp8_e4m3", scale=torch.full((1, 1, 1, 1), 0.01))
+check(k8.dtype == torch.uint8 and k8.shape == kf.shape, "quantize_kv fp8: uint8 codes")
+
+
+def e4m3(c):
+    c = c.long()
+    e, m = (c & 0x7F) >> 3, c & 7
+    v = torch.where(e == 0, m.double() * 2.0 ** -9,
+                    (1 + m.double() / 8) * 2.0 ** (e.double() - 7))
+    return torch.where(c & 0x80 != 0, -v, v)
+
+
+o = attn.paged_attention(q, k8, v8, kl, table, causal=True, k_scale=0.02,
+                         v_scale=0.01, kv_dtype="fp8_e4m3")
+ro, _ = reference(q, (e4m3(k8) * 0.02).float(), (e4m3(v8) * 0.01).float(), kl, table, ps,
+                  "nhd", True)
+check(rel(o, ro) < 1e-5, f"paged_attention over an fp8 e4m3 cache: {rel(o, ro):.1e}")
+# Within half a mantissa step where not saturated (|x| < 448 s), else
+# the largest code.
+inside = kf.abs() < 448 * 0.02
+err = ((e4m3(k8) * 0.02) - kf.double()).abs() / kf.double().abs().clamp(min=0.02 * 2 ** -6)
+check(err[inside].max() <= 2 ** -4 + 1e-6 and
+      torch.equal(e4m3(k8)[~inside].abs(), torch.full_like(e4m3(k8)[~inside], 448.0)),
+      f"fp8 e4m3 codes within half a mantissa step ({err[inside].max():.3g}), "
+      f"{int((~inside).sum())} saturated to 448")
+expect_error(TypeError, "a quantized k must be int8 codes",
+             lambda: attn.paged_attention(q, k8, v8, kl, table, k_scale=0.02, v_scale=0.01),
+             "paged_attention: uint8 codes without kv_dtype")
+expect_error(ValueError, "k_scale (3, 16, 2, 1) does not fit its cache",
+             lambda: attn.paged_attention(q, kp, vp, kl, table, k_scale=ksp[:3],
+                                          v_scale=vsp), "paged_attention: a bad scale shape")
+expect_error(ValueError, "does not fit x",
+             lambda: attn.quantize_kv(kf, (1, 1, 1, 3)), "quantize_kv: bad scale shape")
+expect_error(TypeError, "must both be 8-bit codes",
+             lambda: attn.append_kv(kf[0], vq[:16], slots[:16], kp, vp),
+             "append_kv: float rows into an int8 pool")
 finish()
