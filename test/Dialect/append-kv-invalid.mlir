@@ -11,7 +11,7 @@ func.func @one_output(%k: tensor<4x2x8xf32>, %s: tensor<4xi32>, %p: tensor<3x4x2
 // -----
 
 func.func @keys_rank(%k: tensor<4x8xf32>, %s: tensor<4xi32>, %p: tensor<3x4x2x8xf32>) {
-  // expected-error @+1 {{expected the new keys to be a rank-3 f32, f16 or bf16 buffer, got 'tensor<4x8xf32>'}}
+  // expected-error @+1 {{expected the new keys to be a rank-3 f32, f16, bf16 or 8-bit (i8, f8E4M3FN, f8E5M2) buffer, got 'tensor<4x8xf32>'}}
   %a, %b = attn.append_kv ins(%k, %k : tensor<4x8xf32>, tensor<4x8xf32>) slots(%s : tensor<4xi32>) outs(%p, %p : tensor<3x4x2x8xf32>, tensor<3x4x2x8xf32>) -> tensor<3x4x2x8xf32>, tensor<3x4x2x8xf32>
   return
 }
@@ -27,7 +27,7 @@ func.func @slots_type(%k: tensor<4x2x8xf32>, %s: tensor<4xi64>, %p: tensor<3x4x2
 // -----
 
 func.func @pool_rank(%k: tensor<4x2x8xf32>, %s: tensor<4xi32>, %p: tensor<12x2x8xf32>) {
-  // expected-error @+1 {{expected the key pool to be a rank-4 f32, f16 or bf16 buffer, got 'tensor<12x2x8xf32>'}}
+  // expected-error @+1 {{expected the key pool to be a rank-4 f32, f16, bf16 or 8-bit (i8, f8E4M3FN, f8E5M2) buffer, got 'tensor<12x2x8xf32>'}}
   %a, %b = attn.append_kv ins(%k, %k : tensor<4x2x8xf32>, tensor<4x2x8xf32>) slots(%s : tensor<4xi32>) outs(%p, %p : tensor<12x2x8xf32>, tensor<12x2x8xf32>) -> tensor<12x2x8xf32>, tensor<12x2x8xf32>
   return
 }

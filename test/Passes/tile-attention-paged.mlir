@@ -1,10 +1,12 @@
 // RUN: attn-opt %s -split-input-file -attn-tile-attention=kv-tile=64 | FileCheck %s
 
-// A paged pool whose page size (16) divides the key tile: tiles of one
-// page, read as views of the page the table names. Per request: the key
-// count is kv_lens[b], the causal offset kv_lens[b] - Lq. A dynamic query
-// length dispatches: the decode form splits the table's capacity (empty
-// splits past a request's keys merge away), the prefill form tiles rows.
+// A paged pool whose page size (16) divides the key tile. Per request: the
+// key count is kv_lens[b], the causal offset kv_lens[b] - Lq. A dynamic
+// query length dispatches: the decode form splits the table's capacity
+// (empty splits past a request's keys merge away) and gathers the pages of
+// each 64-key tile into a stack tile (one online-softmax step per 64 keys,
+// not per page), page by page, a row vector at a time; the prefill form
+// tiles rows with tiles of one page, read from the page the table names.
 // CHECK-LABEL: func.func @paged_nhd
 // CHECK-SAME: %[[K:[a-z0-9]+]]: memref<?x16x2x16xf32>, %[[V:[a-z0-9]+]]: memref<?x16x2x16xf32>, %[[LENS:[a-z0-9]+]]: memref<?xi32>, %[[T:[a-z0-9]+]]: memref<?x?xi32>
 // CHECK: scf.if
@@ -14,20 +16,22 @@
 // CHECK: %[[L:.*]] = memref.load %[[LENS]][%[[B]]]
 // CHECK: %[[LI:.*]] = arith.index_cast %[[L]]
 // CHECK: %[[END:.*]] = arith.minsi %[[LI]],
+// CHECK: %[[KT:.*]] = memref.alloca() : memref<64x16xf32>
 // CHECK: scf.for
-// CHECK: %[[N:.*]] = arith.divui %[[K0:.*]], %c16
+// CHECK: scf.for %[[PGI:.*]] =
+// CHECK: %[[K0:.*]] = arith.maxsi
+// CHECK: %[[N:.*]] = arith.divui %[[K0]], %c16
 // CHECK: %[[E:.*]] = memref.load %[[T]][%[[B]], %[[N]]]
 // CHECK: %[[PG:.*]] = arith.index_cast %[[E]]
 // CHECK: %[[R:.*]] = arith.remui %[[K0]], %c16
 // CHECK: %[[KP:.*]] = memref.subview %[[K]][%[[PG]], %[[R]], %[[G]], 0] [1, %{{.*}}, 1, 16] [1, 1, 1, 1] : memref<?x16x2x16xf32> to memref<?x16xf32, strided<[32, 1], offset: ?>>
-// The page's rows are staged into a compact stack tile, a row vector at a
-// time, before the micro-kernel reads them.
-// CHECK: %[[KS:.*]] = memref.subview %{{.*}}[0, 0] [%{{.*}}, 16] [1, 1] : memref<16x16xf32> to memref<?x16xf32, strided<[16, 1]>>
+// CHECK: %[[KS:.*]] = memref.subview %[[KT]][%{{.*}}, 0] [%{{.*}}, 16] [1, 1] : memref<64x16xf32> to memref<?x16xf32, strided<[16, 1], offset: ?>>
 // CHECK: scf.for %[[RW:.*]] =
 // CHECK: %[[ROW:.*]] = vector.transfer_read %[[KP]][%[[RW]], %{{.*}}]
 // CHECK: vector.transfer_write %[[ROW]], %[[KS]][%[[RW]], %{{.*}}]
+// CHECK: %[[KTILE:.*]] = memref.subview %[[KT]][0, 0]
 // CHECK: memref.subview %[[V]][
-// CHECK: attn.tile_attend ins(%{{.*}}, %[[KS]], %{{.*}} :
+// CHECK: attn.tile_attend ins(%{{.*}}, %[[KTILE]], %{{.*}} :
 // CHECK: attn.merge stacked
 // CHECK: } else {
 // CHECK: scf.forall (%[[PB:.*]], %{{.*}}, %{{.*}}) in

@@ -1,18 +1,19 @@
 // RUN: attn-opt %s -split-input-file -attn-tile-attention=kv-tile=64 | FileCheck %s
 
-// Quantized caches: each key and value tile is dequantized into a stack
-// tile of the query's element type as it is staged, a row vector at a
-// time: int8 codes converted (sitofp), q8_0's f16 scales (one per 32
+// Quantized caches: each key and value tile (here 64 keys gathered from
+// pages of 16) is dequantized into a stack tile of the query's element
+// type as it is staged, a row vector at a time: int8 codes converted (sitofp), q8_0's f16 scales (one per 32
 // channels) read as a vector and spread over their channels (shuffle);
 // fp8 codes decoded with integer shifts into an f32 (no fp8 instruction)
 // times 2^120, times the per-tensor scale; then rounded to f16. The
 // micro-kernel reads the stack tiles.
 // CHECK-LABEL: func.func @paged_decode
 // CHECK: scf.forall
-// CHECK: %[[KT:.*]] = memref.alloca() : memref<16x64xf16>
-// CHECK: %[[VT:.*]] = memref.alloca() : memref<16x64xf16>
+// CHECK: %[[KT:.*]] = memref.alloca() : memref<64x64xf16>
+// CHECK: %[[VT:.*]] = memref.alloca() : memref<64x64xf16>
 // CHECK: scf.for
-// CHECK: %[[KDST:.*]] = memref.subview %[[KT]][0, 0]
+// CHECK: scf.for
+// CHECK: %[[KDST:.*]] = memref.subview %[[KT]][
 // CHECK: scf.for %[[R:.*]] =
 // CHECK: %[[X:.*]] = vector.transfer_read {{.*}} : memref<?x64xi8, {{.*}}>, vector<64xi8>
 // CHECK: %[[XF:.*]] = arith.sitofp %[[X]] : vector<64xi8> to vector<64xf32>
@@ -22,7 +23,8 @@
 // CHECK: %[[Y:.*]] = arith.mulf %[[XF]], %[[SS]] : vector<64xf32>
 // CHECK: %[[H:.*]] = arith.truncf %[[Y]] : vector<64xf32> to vector<64xf16>
 // CHECK: vector.transfer_write %[[H]], %[[KDST]][%[[R]],
-// CHECK: %[[VDST:.*]] = memref.subview %[[VT]][0, 0]
+// CHECK: %[[KTILE:.*]] = memref.subview %[[KT]][0, 0]
+// CHECK: %[[VDST:.*]] = memref.subview %[[VT]][
 // CHECK: vector.transfer_read {{.*}} : memref<?x64xf8E4M3FN, {{.*}}>, vector<64xf8E4M3FN>
 // CHECK: arith.bitcast {{.*}} : vector<64xf8E4M3FN> to vector<64xi8>
 // CHECK: arith.extui {{.*}} : vector<64xi8> to vector<64xi32>
@@ -33,7 +35,8 @@
 // CHECK: %[[VS:.*]] = memref.load %arg6[
 // CHECK: %[[VSS:.*]] = vector.broadcast %[[VS]] : f32 to vector<64xf32>
 // CHECK: arith.mulf %[[VE]], %[[VSS]] : vector<64xf32>
-// CHECK: attn.tile_attend ins(%{{.*}}, %[[KDST]], %[[VDST]] : memref<4x64xf16, {{.*}}>, memref<?x64xf16, {{.*}}>, memref<?x64xf16, {{.*}}>)
+// CHECK: %[[VTILE:.*]] = memref.subview %[[VT]][0, 0]
+// CHECK: attn.tile_attend ins(%{{.*}}, %[[KTILE]], %[[VTILE]] : memref<4x64xf16, {{.*}}>, memref<?x64xf16, {{.*}}>, memref<?x64xf16, {{.*}}>)
 func.func @paged_decode(%q: memref<?x8x1x64xf16>, %k: memref<?x16x2x64xi8>, %v: memref<?x16x2x64xf8E4M3FN>,
     %lens: memref<?xi32>, %t: memref<?x?xi32>, %ks: memref<?x16x2x2xf16>, %vs: memref<1x1x1x1xf32>,
     %o: memref<?x8x1x64xf16>) {

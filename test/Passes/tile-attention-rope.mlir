@@ -2,9 +2,10 @@
 
 // A decode over a paged pool with rope: the group's query rows are rotated
 // once at the request's last position (lens[b] - 1, one cos/sin for all
-// rows), each key tile as it is read: the page's rows into the key's stack
-// tile, cos/sin exact at every 8th row and turned by one position between
-// (loop-carried), halves of each row (llama pairs) turned and written back.
+// rows); each 64-key tile is gathered from its pages of 16 into the key's
+// stack tile and rotated there in place: cos/sin exact at every 8th row
+// and turned by one position between (loop-carried), halves of each row
+// (llama pairs) turned and written back.
 // CHECK-LABEL: func.func @paged_decode
 // CHECK: scf.forall (%[[B:.*]], %[[G:.*]], %[[S:.*]]) in
 // CHECK: %[[QROT:.*]] = memref.alloca() : memref<4x16xf32>
@@ -20,13 +21,18 @@
 // CHECK: vector.extract_strided_slice {{.*}} {offsets = [8], sizes = [8], strides = [1]}
 // CHECK: vector.transfer_write %{{.*}}, %[[QROT]][%[[QR]], %c0{{.*}}]
 // CHECK: %[[QT:.*]] = memref.subview %[[QROT]][0, 0] [4, 16] [1, 1]
-// CHECK: %[[KROT:.*]] = memref.alloca() : memref<16x16xf32>
+// CHECK: %[[KROT:.*]] = memref.alloca() : memref<64x16xf32>
+// CHECK: scf.for
 // CHECK: scf.for
 // CHECK: %[[PAGE:.*]] = memref.subview %arg1[
+// CHECK: %[[DST:.*]] = memref.subview %[[KROT]][
+// CHECK: vector.transfer_read %[[PAGE]]
+// CHECK: vector.transfer_write %{{.*}}, %[[DST]]
+// CHECK: %[[GATHERED:.*]] = memref.subview %[[KROT]][0, 0]
 // CHECK: scf.for %[[FIRST:.*]] = %c0{{.*}} to %{{.*}} step %c8
 // CHECK: math.cos
 // CHECK: scf.for %[[ROW:.*]] = %[[FIRST]] to %{{.*}} step %c1{{.*}} iter_args(%[[C:.*]] = %{{.*}}, %[[SN:.*]] = %{{.*}}) -> (vector<8xf32>, vector<8xf32>)
-// CHECK: vector.transfer_read %[[PAGE]][%[[ROW]], %c0{{.*}}]
+// CHECK: vector.transfer_read %[[GATHERED]][%[[ROW]], %c0{{.*}}]
 // CHECK: vector.transfer_write %{{.*}}, %[[KROT]][%[[ROW]], %c0{{.*}}]
 // CHECK: scf.yield %{{.*}}, %{{.*}} : vector<8xf32>, vector<8xf32>
 // CHECK: %[[KT:.*]] = memref.subview %[[KROT]][0, 0]
