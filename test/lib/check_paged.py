@@ -196,6 +196,21 @@ def fp8_table(fmt):
 QMAX = {"i8": 127.0, "f8E4M3FN": 448.0, "f8E5M2": 57344.0}
 
 
+def encode(y, code_t):
+    """(codes to save, their values) of saturated y: the nearest integer,
+    or the nearest finite fp8 value, ties to even."""
+    if code_t == "i8":
+        codes = np.rint(y).astype(np.int8)
+        return codes, codes.astype(np.float64)
+    table = fp8_table(code_t)
+    finite = np.where(np.isnan(table), np.inf, table)
+    err = np.abs(y.reshape(-1, 1) - finite[None, :])
+    best = err.min(axis=1, keepdims=True)
+    cand = np.where(err == best, np.arange(256)[None, :] % 2, 2)
+    codes = cand.argmin(axis=1).astype(np.uint8).reshape(y.shape)
+    return codes, table[codes]
+
+
 def scale_shape(shape, gran, layout):
     """The scale's shape for a pool/dense operand: per tensor, per token
     (and head), per channel (and head), or q8_0's blocks of 32."""
@@ -228,18 +243,7 @@ def quantize_cache(x, fmt, layout, qdtype):
     sb = s.reshape(sshape[0], 1, sshape[1], 1, sshape[2], 1, sshape[3], 1)
     y = np.where(sb == 0, 0.0, blocked / np.where(sb == 0, 1, sb))
     y = np.clip(y, -QMAX[code_t], QMAX[code_t]).reshape(x.shape)
-    if code_t == "i8":
-        codes = np.rint(y).astype(np.int8)
-        cvals = codes.astype(np.float64)
-    else:
-        table = fp8_table(code_t)
-        finite = np.where(np.isnan(table), np.inf, table)
-        err = np.abs(y.reshape(-1, 1) - finite[None, :])
-        best = err.min(axis=1, keepdims=True)
-        # Ties to the even code.
-        cand = np.where(err == best, np.arange(256)[None, :] % 2, 2)
-        codes = cand.argmin(axis=1).astype(np.uint8).reshape(x.shape)
-        cvals = table[codes]
+    codes, cvals = encode(y, code_t)
     deq = (cvals.reshape(blocked.shape) * sb).reshape(x.shape)
     return codes, s_save, round_to(deq.astype(np.float32), qdtype)
 
@@ -743,15 +747,7 @@ def check_quantize():
         y = np.where(sb == 0, 0.0, (blocked.astype(np.float32) / np.where(
             sb == 0, 1, sb).astype(np.float32)).astype(np.float64))
         y = np.clip(y, -QMAX[code], QMAX[code]).reshape(x.shape)
-        if code == "i8":
-            want = np.rint(y)
-        else:
-            table = fp8_table(code)
-            finite = np.where(np.isnan(table), np.inf, table)
-            err = np.abs(y.reshape(-1, 1) - finite[None, :])
-            best = err.min(axis=1, keepdims=True)
-            cand = np.where(err == best, np.arange(256)[None, :] % 2, 2)
-            want = table[cand.argmin(axis=1)].reshape(x.shape)
+        want = encode(y, code)[1]
         for backend in args.backends.split(","):
             r, outs = run(src, name, backend, ins, 1 if given else 2)
             if r.returncode:
