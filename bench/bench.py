@@ -101,6 +101,24 @@ KV_FORMATS = {
 }
 
 
+def q8_0_decode_mlir(hkv, hq=32, d=128):
+    """One decode query per head over a dense q8_0 cache: i8 codes
+    [1, hkv, S, d] and f16 scales [1, hkv, S, d / 32], f16 queries."""
+    tq = "tensor<?x%dx1x%dxf16>" % (hq, d)
+    tk = "tensor<?x%dx?x%dxi8>" % (hkv, d)
+    ts = "tensor<?x%dx?x%dxf16>" % (hkv, d // 32)
+    to = "tensor<?x%dx1x%dxf32>" % (hq, d)
+    return f"""func.func @main(%q: {tq}, %k: {tk}, %v: {tk}, %ks: {ts}, %vs: {ts}) -> {to} {{
+  %c0 = arith.constant 0 : index
+  %b = tensor.dim %q, %c0 : {tq}
+  %init = tensor.empty(%b) : {to}
+  %o = attn.attention ins(%q, %k, %v : {tq}, {tk}, {tk})
+      key_scale(%ks : {ts}) value_scale(%vs : {ts}) outs(%init : {to}) -> {to}
+  return %o : {to}
+}}
+"""
+
+
 def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd", rope="", kv=""):
     """Decode (lq = 1) over a paged pool: q [?, hq, lq, d], pools
     [pages, ps, hkv, d] (nhd) or [pages, hkv, ps, d], kv_lens, block table;
@@ -393,15 +411,32 @@ class Bench:
         specs = [("decode_h32_d128_" + dt, 32, dt, 1) for dt in ("f32", "f16", "bf16")]
         specs += [("decode_gqa32:8_d128_" + dt, 8, dt, 1) for dt in ("f16", "bf16")]
         specs.append(("decode_h32_d128_f16_dynlq", 32, "f16", None))
+        # llama.cpp's q8_0 K/V cache: i8 codes and f16 scales per 32
+        # channels, f16 queries; ggml's q8_0 cache next to it.
+        specs.append(("decode_gqa32:8_d128_q8_0", 8, "q8_0", 1))
         for name, hkv, dtype, lq in specs:
             fname = name.replace(":", "_")
-            mlir, exe = self.compile(fname, attention_mlir(32, hkv, 128, dtype, False, lq=lq,
-                                                           out_dtype="f32"))
+            q8 = dtype == "q8_0"
+            mlir, exe = self.compile(fname, q8_0_decode_mlir(hkv) if q8 else
+                                     attention_mlir(32, hkv, 128, dtype, False, lq=lq,
+                                                    out_dtype="f32"))
             for s in self.args.decode_keys:
-                inputs = self.inputs(fname, [((1, 32, 1, 128), dtype),
-                                             ((1, hkv, s, 128), dtype),
-                                             ((1, hkv, s, 128), dtype)])
-                kv_bytes = 2 * hkv * s * 128 * (4 if dtype == "f32" else 2)
+                if q8:
+                    inputs = self.inputs(fname, [((1, 32, 1, 128), "f16")])
+                    rng = np.random.default_rng(s)
+                    for n, a in (("k", rng.integers(-127, 128, (1, hkv, s, 128)).astype(np.int8)),
+                                 ("v", rng.integers(-127, 128, (1, hkv, s, 128)).astype(np.int8)),
+                                 ("ks", rng.uniform(0.005, 0.02, (1, hkv, s, 4)).astype(np.float16)),
+                                 ("vs", rng.uniform(0.005, 0.02, (1, hkv, s, 4)).astype(np.float16))):
+                        p = os.path.join(self.work, "%s_%s.npy" % (fname, n))
+                        np.save(p, a)
+                        inputs.append(p)
+                    kv_bytes = 2 * hkv * s * 128 * (1 + 2 / 32)
+                else:
+                    inputs = self.inputs(fname, [((1, 32, 1, 128), dtype),
+                                                 ((1, hkv, s, 128), dtype),
+                                                 ((1, hkv, s, 128), dtype)])
+                    kv_bytes = 2 * hkv * s * 128 * (4 if dtype == "f32" else 2)
                 self.measure("decode", name, exe, mlir, inputs, "S=%d" % s,
                              bytes_=kv_bytes,
                              ggml=self.ggml(32, hkv, 1, s, 128, dtype, False) if lq else None)

@@ -9,9 +9,10 @@
  * this repository (include/ggml.h, include/ggml-cpu.h, lib/libggml*.so); no
  * ggml code is part of attn.
  *
- *   ggml_attention H HKV LQ LK D kv_type(f32|f16|bf16) causal(0|1) threads runs
+ *   ggml_attention H HKV LQ LK D kv_type(f32|f16|bf16|q8_0) causal(0|1) threads runs
  *
- * Q is f32 (what llama.cpp hands the op), K and V of kv_type, layouts
+ * Q is f32 (what llama.cpp hands the op), K and V of kv_type (q8_0:
+ * llama.cpp's 8-bit cache, blocks of 32 codes with an f16 scale), layouts
  * [H, L, D] as in attn's benchmarks; a causal mask is ggml's f16 additive
  * mask [LQ, LK] with the queries at the end of the keys (LK - LQ + i sees keys
  * 0..LK - LQ + i). ggml's default precision is kept (its CPU kernel
@@ -40,6 +41,9 @@ static void fill(struct ggml_tensor *t, unsigned seed) {
   }
   if (t->type == GGML_TYPE_F32)
     memcpy(t->data, tmp, (size_t)n * sizeof(float));
+  else if (t->type == GGML_TYPE_Q8_0)
+    ggml_quantize_chunk(GGML_TYPE_Q8_0, tmp, t->data, 0, n / t->ne[0], t->ne[0],
+                        NULL);
   else if (t->type == GGML_TYPE_F16)
     ggml_fp32_to_fp16_row(tmp, t->data, n);
   else
@@ -59,11 +63,12 @@ int main(int argc, char **argv) {
   enum ggml_type type = !strcmp(kvt, "f32")   ? GGML_TYPE_F32
                         : !strcmp(kvt, "f16") ? GGML_TYPE_F16
                         : !strcmp(kvt, "bf16") ? GGML_TYPE_BF16
+                        : !strcmp(kvt, "q8_0") ? GGML_TYPE_Q8_0
                                                : GGML_TYPE_COUNT;
   if (H < 1 || HKV < 1 || H % HKV || LQ < 1 || LK < LQ || D < 1 || threads < 1 ||
       runs < 1 || type == GGML_TYPE_COUNT) {
     fprintf(stderr, "error: bad arguments (H %% HKV == 0, 1 <= LQ <= LK, kv_type "
-                    "f32|f16|bf16, threads and runs >= 1)\n");
+                    "f32|f16|bf16|q8_0, threads and runs >= 1)\n");
     return 1;
   }
   size_t bytes = (size_t)(H * LQ * D * 4 + 2 * HKV * LK * D * 4 + LQ * LK * 2 +
