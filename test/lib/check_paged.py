@@ -566,11 +566,11 @@ def report(what, got, want, tol):
 
 def check_values():
     names = list(CONFIGS) if args.configs == "all" else args.configs.split(",")
-    src = os.path.join(args.workdir, "paged.mlir")
-    with open(src, "w") as f:
-        for name in names:
-            f.write(mlir_for(name, CONFIGS[name]))
     for name in names:
+        # One module per configuration: attn-run compiles its whole module.
+        src = os.path.join(args.workdir, f"paged_{name}.mlir")
+        with open(src, "w") as f:
+            f.write(mlir_for(name, CONFIGS[name]))
         cfg = CONFIGS[name]
         inputs, q, logical = build_case(cfg)
         want_o, want_l = reference(cfg, q, logical)
