@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Utils/Utils.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNLOWERQUANTIZEKVPASS
@@ -24,16 +25,6 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
-
-/// The dynamic sizes of a tensor of `type` shaped like `like`'s dims `dims`.
-static SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value like,
-                                       RankedTensorType type) {
-  SmallVector<Value> sizes;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.isDynamicDim(d))
-      sizes.push_back(tensor::DimOp::create(b, loc, like, d));
-  return sizes;
-}
 
 /// The computed scales: max |x| over each group / the largest code, in the
 /// scale's element type. A reduction generic over [scale dims (parallel),
@@ -65,7 +56,8 @@ static Value computeScales(OpBuilder &b, Location loc, QuantizeKVOp op) {
                        b, loc, ValueRange{zero},
                        ValueRange{tensor::EmptyOp::create(
                            b, loc, amaxType,
-                           dynamicSizes(b, loc, op.getOutputs()[1], sType))})
+                           tensor::createDynamicDimValues(
+                               b, loc, op.getOutputs()[1]))})
                        .getResult(0);
   SmallVector<AffineExpr> outer, inner;
   for (int64_t d = 0; d < rank; ++d) {

@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Utils/Utils.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNMATERIALIZEKVQUANTPASS
@@ -41,12 +42,9 @@ static Value dequantize(OpBuilder &b, Location loc, Value codes, Value scale,
   auto scaleType = cast<RankedTensorType>(scale.getType());
   SmallVector<int64_t> blocks = getScaleBlocks(type, scaleType);
   double factor = decodeFactor(type.getElementType());
-  SmallVector<Value> dynSizes;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.isDynamicDim(d))
-      dynSizes.push_back(tensor::DimOp::create(b, loc, codes, d));
   auto outType = RankedTensorType::get(type.getShape(), eltType);
-  Value init = tensor::EmptyOp::create(b, loc, outType, dynSizes);
+  Value init = tensor::EmptyOp::create(
+      b, loc, outType, tensor::createDynamicDimValues(b, loc, codes));
   AffineMap id = b.getMultiDimIdentityMap(type.getRank());
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{outType}, ValueRange{codes}, ValueRange{init},

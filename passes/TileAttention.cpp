@@ -246,7 +246,6 @@ static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
 struct RowDequant {
   Value scale;
   SmallVector<int64_t> blocks;
-  Type tileElt;
   std::function<SmallVector<Value>(OpBuilder &, Value)> indices;
 };
 
@@ -304,9 +303,9 @@ static void emitRowCopy(OpBuilder &b, Location loc, Value src, Value dst,
                 DenseElementsAttr::get(
                     f32, b.getF32FloatAttr(static_cast<float>(factor)))));
       x = arith::MulFOp::create(b, loc, f, rowScales(b, loc, *dq, row, d));
-      if (!dq->tileElt.isF32())
-        x = arith::TruncFOp::create(b, loc,
-                                    VectorType::get({d}, dq->tileElt), x);
+      Type tileElt = cast<MemRefType>(dst.getType()).getElementType();
+      if (!tileElt.isF32())
+        x = arith::TruncFOp::create(b, loc, VectorType::get({d}, tileElt), x);
     }
     vector::TransferWriteOp::create(b, loc, x, dst, ValueRange{row, c0},
                                     ArrayRef<bool>{true});
@@ -432,7 +431,7 @@ struct KeySource {
     return RowDequant{scale,
                       getScaleBlocks(cast<ShapedType>(src.getType()),
                                      cast<ShapedType>(scale.getType())),
-                      tileElt(src, isKey), std::move(at)};
+                      std::move(at)};
   }
 
   /// The tile's rows as stored (a view, or gathered into `scratch`; a

@@ -203,3 +203,14 @@ func.func @dense_lens(%q: tensor<2x2x1x8xf32>, %k: tensor<2x1x6x8xf32>, %lens: t
       kv_lens(%lens : tensor<2xi32>) outs(%init : tensor<2x2x1x8xf32>) -> tensor<2x2x1x8xf32>
   return %o : tensor<2x2x1x8xf32>
 }
+
+// -----
+
+// A quantized cache is read, not trained: its codes have no gradient.
+func.func @quantized(%q: tensor<1x2x3x8xf32>, %k: tensor<1x1x5x8xi8>, %v: tensor<1x1x5x8xf32>, %ks: tensor<1x1x5x1xf32>) -> tensor<1x2x3x8xf32> {
+  %init = tensor.empty() : tensor<1x2x3x8xf32>
+  // expected-error @+1 {{cannot be differentiated yet: a quantized key/value cache (its codes have no gradient)}}
+  %o = attn.attention ins(%q, %k, %v : tensor<1x2x3x8xf32>, tensor<1x1x5x8xi8>, tensor<1x1x5x8xf32>)
+      key_scale(%ks : tensor<1x1x5x1xf32>) outs(%init : tensor<1x2x3x8xf32>) -> tensor<1x2x3x8xf32>
+  return %o : tensor<1x2x3x8xf32>
+}

@@ -7,6 +7,7 @@
 #include "tools/attn-run/Npy.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -270,20 +271,22 @@ double attn::decodeFp8(uint8_t c, bool e5m2) {
 uint8_t attn::encodeFp8(double v, bool e5m2) {
   if (std::isnan(v))
     return e5m2 ? 0x7e : 0x7f;
+  int mant = e5m2 ? 2 : 3, bias = e5m2 ? 15 : 7;
   uint8_t sign = std::signbit(v) ? 0x80 : 0;
-  double a = std::fabs(v);
-  // The nearest finite code (saturating), ties to the even code.
-  int maxCode = e5m2 ? 0x7b : 0x7e;
-  int best = 0;
-  double bestErr = INFINITY;
-  for (int c = 0; c <= maxCode; ++c) {
-    double err = std::fabs(decodeFp8(static_cast<uint8_t>(c), e5m2) - a);
-    if (err < bestErr || (err == bestErr && (c & 1) == 0)) {
-      best = c;
-      bestErr = err;
-    }
-  }
-  return static_cast<uint8_t>(best | sign);
+  // Saturated, then rounded to the codes' spacing around it: 2^(e - mant)
+  // in the binade [2^e, 2^(e + 1)), that of the smallest normal binade
+  // for subnormals; nearbyint rounds ties to even (an even multiple is an
+  // even mantissa). A carry into the next binade is a code too.
+  double a = std::min(std::fabs(v), e5m2 ? 57344.0 : 448.0);
+  double minNormal = std::ldexp(1.0, 1 - bias);
+  int e = a < minNormal ? 1 - bias : std::ilogb(a);
+  double r = std::ldexp(std::nearbyint(std::ldexp(a, mant - e)), e - mant);
+  if (r < minNormal)
+    return static_cast<uint8_t>(sign | static_cast<int>(
+                                           std::ldexp(r, bias - 1 + mant)));
+  int re = std::ilogb(r);
+  int m = static_cast<int>(std::ldexp(r, mant - re)) - (1 << mant);
+  return static_cast<uint8_t>(sign | ((re + bias) << mant) | m);
 }
 
 double attn::loadElement(const HostArray &a, int64_t i) {

@@ -37,6 +37,13 @@ struct Tensor {
       l = l * shape[d] + idx[d];
     return l;
   }
+  /// The inverse of linear(): the index of element `l` into `idx`.
+  void unravel(int64_t l, MutableArrayRef<int64_t> idx) const {
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+      idx[d] = l % shape[d];
+      l /= shape[d];
+    }
+  }
 };
 
 /// A runtime value: a float, an integer (also index and i1) or a tensor.
@@ -633,12 +640,7 @@ LogicalResult Interpreter::exec(Operation *op) {
     auto forEach = [&](auto fn) {
       SmallVector<int64_t> idx(x.shape.size(), 0);
       for (size_t l = 0; l < x.data.size(); ++l) {
-        int64_t rest = static_cast<int64_t>(l);
-        for (int64_t d = static_cast<int64_t>(x.shape.size()) - 1; d >= 0;
-             --d) {
-          idx[d] = rest % x.shape[d];
-          rest /= x.shape[d];
-        }
+        x.unravel(static_cast<int64_t>(l), idx);
         fn(l, scaleIndex(*scales, blocks, idx));
       }
     };
@@ -843,11 +845,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     auto deq = std::make_shared<Tensor>(x);
     SmallVector<int64_t> idx(x.shape.size(), 0);
     for (size_t l = 0; l < x.data.size(); ++l) {
-      int64_t rest = static_cast<int64_t>(l);
-      for (int64_t d = static_cast<int64_t>(x.shape.size()) - 1; d >= 0; --d) {
-        idx[d] = rest % x.shape[d];
-        rest /= x.shape[d];
-      }
+      x.unravel(static_cast<int64_t>(l), idx);
       deq->data[l] =
           roundTo(qElt, x.data[l] * s.data[scaleIndex(s, blocks, idx)]);
     }
@@ -1399,13 +1397,10 @@ LogicalResult Interpreter::gate(GateOp op) {
              << ::attn::shapeString(g.shape) << " disagrees with the input "
              << ::attn::shapeString(x.shape) << " at run time";
   Type elem = getElementTypeOrSelf(op.getOutput().getType());
-  std::vector<int64_t> iv(x.shape.size(), 0), gi(dims.size());
+  SmallVector<int64_t> iv(x.shape.size(), 0);
+  std::vector<int64_t> gi(dims.size());
   for (size_t n = 0; n < x.data.size(); ++n) {
-    int64_t rest = n;
-    for (int64_t d = x.shape.size() - 1; d >= 0; --d) {
-      iv[d] = rest % x.shape[d];
-      rest /= x.shape[d];
-    }
+    x.unravel(static_cast<int64_t>(n), iv);
     for (auto [pos, d] : llvm::enumerate(dims))
       gi[pos] = iv[d];
     out->data[n] = roundTo(
