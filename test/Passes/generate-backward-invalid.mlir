@@ -214,3 +214,22 @@ func.func @quantized(%q: tensor<1x2x3x8xf32>, %k: tensor<1x1x5x8xi8>, %v: tensor
       key_scale(%ks : tensor<1x1x5x1xf32>) outs(%init : tensor<1x2x3x8xf32>) -> tensor<1x2x3x8xf32>
   return %o : tensor<1x2x3x8xf32>
 }
+
+// -----
+
+// A block selection keeps the op fused (it is not unfused for training),
+// so an epilogue on it reaches the adjoint, which refuses it.
+func.func @blocks_epilogue(%q: tensor<1x2x8x8xf32>, %k: tensor<1x2x8x8xf32>, %sel: tensor<1x2x8x1xi32>) -> tensor<1x2x8x8xf32> {
+  %init = tensor.empty() : tensor<1x2x8x8xf32>
+  // expected-error @+1 {{cannot be differentiated yet: a second map, rms_norm, an epilogue or side outputs (the training forward unfuses them)}}
+  %o = attn.attention ins(%q, %k, %k : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>)
+      blocks(%sel : tensor<1x2x8x1xi32>) block_size(4)
+      outs(%init : tensor<1x2x8x8xf32>)
+      epilogue {
+      ^bb0(%x: f32, %b: index, %h: index, %i: index, %d: index):
+        %two = arith.constant 2.0 : f32
+        %y = arith.mulf %x, %two : f32
+        attn.yield %y : f32
+      } -> tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x8x8xf32>
+}
