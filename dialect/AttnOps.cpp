@@ -256,11 +256,17 @@ LogicalResult AttentionOp::verify() {
 
   // Dynamic dims must agree where both are static (a pool's dim 0 counts
   // pages, not requests).
-  if ((!paged &&
+  // A ragged batch's query dim 0 counts tokens: the requests are the key
+  // lengths' entries.
+  bool ragged = isRagged();
+  if ((!paged && !ragged &&
        (failed(checkDimsMatch(op, k->getDimSize(0), q->getDimSize(0),
                               "key batch", "query batch")) ||
         failed(checkDimsMatch(op, v->getDimSize(0), q->getDimSize(0),
                               "value batch", "query batch")))) ||
+      (!paged && ragged &&
+       failed(checkDimsMatch(op, v->getDimSize(0), k->getDimSize(0),
+                             "value batch", "key batch"))) ||
       (paged && failed(checkDimsMatch(op, v->getDimSize(0), k->getDimSize(0),
                                       "value pages", "key pages"))) ||
       failed(checkDimsMatch(op, o->getDimSize(0), q->getDimSize(0),
@@ -393,8 +399,13 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "expected the key lengths to be a rank-1 i32 "
                               "[batch] buffer, got "
                            << lens.getType();
-    if (failed(checkDimsMatch(op, lt.getDimSize(0), q->getDimSize(0),
-                              "key lengths batch", "query batch")))
+    if (!ragged && failed(checkDimsMatch(op, lt.getDimSize(0),
+                                         q->getDimSize(0),
+                                         "key lengths batch", "query batch")))
+      return failure();
+    if (ragged && !paged &&
+        failed(checkDimsMatch(op, k->getDimSize(0), lt.getDimSize(0),
+                              "key batch", "key lengths batch")))
       return failure();
     StringRef what = paged ? "pages" : "kv_lens";
     if (getQuery2())
@@ -415,8 +426,11 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "expected the page table to be a rank-2 i32 "
                               "[batch, max_pages] buffer, got "
                            << table.getType();
-    if (failed(checkDimsMatch(op, tt.getDimSize(0), q->getDimSize(0),
-                              "page table batch", "query batch")))
+    if (failed(checkDimsMatch(
+            op, tt.getDimSize(0),
+            ragged ? cast<ShapedType>(getKvLens().getType()).getDimSize(0)
+                   : q->getDimSize(0),
+            "page table batch", ragged ? "key lengths batch" : "query batch")))
       return failure();
     int64_t ps = k->getDimSize(rowsDim);
     if (ShapedType::isDynamic(ps) || ps <= 0)
@@ -430,6 +444,45 @@ LogicalResult AttentionOp::verify() {
                            << rowsDim << ") to be static";
   } else if (getPageLayout() != PageLayout::nhd) {
     return emitOpError("has a page_layout but no page table");
+  }
+  if (Value indptr = getQoIndptr()) {
+    if (!getKvLens())
+      return emitOpError("expected kv_lens with qo_indptr (the keys of each "
+                         "request)");
+    auto it = dyn_cast<ShapedType>(indptr.getType());
+    if (!it || !it.hasRank() || it.getRank() != 1 ||
+        !it.getElementType().isInteger(32))
+      return emitOpError() << "expected qo_indptr to be a rank-1 i32 "
+                              "[batch + 1] buffer, got "
+                           << indptr.getType();
+    int64_t nl = cast<ShapedType>(getKvLens().getType()).getDimSize(0);
+    if (!it.isDynamicDim(0) && !ShapedType::isDynamic(nl) &&
+        it.getDimSize(0) != nl + 1)
+      return emitOpError() << "expected qo_indptr to have one entry more "
+                              "than the key lengths ("
+                           << nl + 1 << "), got " << it.getDimSize(0);
+    if (q->getDimSize(2) != 1)
+      return emitOpError() << "expected a ragged query [tokens, heads, 1, D] "
+                              "(query length 1) with qo_indptr, got length "
+                           << (q->isDynamicDim(2)
+                                   ? std::string("?")
+                                   : std::to_string(q->getDimSize(2)));
+  }
+  if (Value plan = getPlan()) {
+    if (!getQoIndptr())
+      return emitOpError("has a plan but no qo_indptr (a plan partitions a "
+                         "ragged batch)");
+    auto pt = dyn_cast<ShapedType>(plan.getType());
+    if (!pt || !pt.hasRank() || pt.getRank() != 2 ||
+        !pt.getElementType().isInteger(32) || pt.getDimSize(0) != 2)
+      return emitOpError() << "expected the plan to be an i32 [2, batch + 1] "
+                              "buffer, got "
+                           << plan.getType();
+    if (failed(checkDimsMatch(
+            op, pt.getDimSize(1),
+            cast<ShapedType>(getQoIndptr().getType()).getDimSize(0),
+            "plan length", "qo_indptr length")))
+      return failure();
   }
   if (std::optional<APFloat> eps = getRmsNormEps())
     if (!std::isfinite(eps->convertToFloat()) || eps->convertToFloat() < 0)
@@ -856,11 +909,12 @@ AttentionOp AttentionOp::cloneWithOperands(RewriterBase &rewriter,
   };
   Value q2 = next(second), k2 = next(second), sel = next(blocks),
         lensV = next(lens), tableV = next(table),
-        ks = next(bool(getKeyScale())), vs = next(bool(getValueScale()));
+        ks = next(bool(getKeyScale())), vs = next(bool(getValueScale())),
+        indptr = next(bool(getQoIndptr())), plan = next(bool(getPlan()));
   ValueRange outs = operands.drop_front(n);
   auto newOp = AttentionOp::create(
       rewriter, getLoc(), resultTypes, operands[0], operands[1], operands[2],
-      q2, k2, sel, lensV, tableV, ks, vs, outs, getCausalAttr(), getScaleAttr(),
+      q2, k2, sel, lensV, tableV, ks, vs, indptr, plan, outs, getCausalAttr(), getScaleAttr(),
       getNormalizerAttr(), getRmsNormEpsAttr(), getBlockSizeAttr(),
       getRowEntropyAttr(), getColumnScoresAttr(), getScoreDecayAttr(),
       getValueNormAttr(), getPageLayoutAttr(), getRopeAttr());

@@ -126,6 +126,21 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     re-encoded blocks), and a paged pool's rows take the position their
     request reads them at. Not with a second map.
 
+    `qo_indptr(%indptr)` makes the batch ragged (FlashInfer's batch
+    prefill, FlashAttention-2's `cu_seqlens_q`): the query is
+    `[tokens, heads, 1, D]`, every request's queries packed one after the
+    other, and `%indptr` (i32 `[batch + 1]`, with `kv_lens`) says that
+    request `b` owns tokens `indptr[b] .. indptr[b+1] - 1`: a chunk of
+    `Lq_b = indptr[b+1] - indptr[b]` queries (1 for a decode step, 0 for
+    none) against its own `lens[b]` keys, causal aligned to its own
+    bottom-right corner. The output and LSE are per token (`[tokens, heads,
+    1, Dv]`, `[tokens, heads, 1]`); regions see the request `b` and the
+    query's row `i` within its chunk. `plan(%plan)` (i32 `[2, batch + 1]`,
+    from `attnrt_plan_ragged`) is an optional host-side work partition
+    reused by every layer of a step: the order requests are processed in
+    and their first work item (docs/serving.md). The runtime checks the
+    pointer and the plan against the batch before a call.
+
     `key_scale(%ks)` / `value_scale(%vs)` make the keys / values a
     quantized cache (dense or paged): an 8-bit operand (`i8`, `f8E4M3FN`
     or `f8E5M2`) whose element `x` stands for `scale * decode(x)`. The
@@ -175,6 +190,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
                        Optional<AnyShaped>:$page_table,
                        Optional<AnyShaped>:$key_scale,
                        Optional<AnyShaped>:$value_scale,
+                       Optional<AnyShaped>:$qo_indptr,
+                       Optional<AnyShaped>:$plan,
                        Variadic<AnyShaped>:$outputs,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
@@ -207,6 +224,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`page_layout` `(` $page_layout^ `)`)?
     (`key_scale` `(` $key_scale^ `:` type($key_scale) `)`)?
     (`value_scale` `(` $value_scale^ `:` type($value_scale) `)`)?
+    (`qo_indptr` `(` $qo_indptr^ `:` type($qo_indptr) `)`)?
+    (`plan` `(` $plan^ `:` type($plan) `)`)?
     `outs` `(` $outputs `:` type($outputs) `)`
     (`row_entropy` $row_entropy^)?
     (`column_scores` $column_scores^)?
@@ -272,6 +291,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     int64_t getNumKvHeads() { return getKeyType().getDimSize(getKvHeadsDim()); }
     /// Whether the keys or values are an 8-bit cache with scales.
     bool isQuantized() { return getKeyScale() || getValueScale(); }
+    /// Whether the queries are a ragged batch packed by `qo_indptr`.
+    bool isRagged() { return bool(getQoIndptr()); }
     int64_t getHeadDim() { return getQueryType().getDimSize(3); }
     int64_t getValueHeadDim() { return getValueType().getDimSize(3); }
 

@@ -74,7 +74,8 @@ public:
     auto main = AttentionOp::create(
         b, loc, TypeRange(ValueRange(outs)), op.getQuery(), op.getKey(),
         op.getValue(), Value(), Value(), op.getBlocks(), op.getKvLens(),
-        op.getPageTable(), op.getKeyScale(), op.getValueScale(), outs,
+        op.getPageTable(), op.getKeyScale(), op.getValueScale(),
+        op.getQoIndptr(), op.getPlan(), outs,
         op.getCausalAttr(),
         b.getF32FloatAttr(op.getScaleValue()), op.getNormalizerAttr(),
         op.getRmsNormEpsAttr(), op.getBlockSizeAttr(),
@@ -258,7 +259,8 @@ private:
             b, loc, RankedTensorType::get({sb, heads, len}, f32), dyn)};
     return AttentionOp::create(
         b, loc, TypeRange(ValueRange(outs)), rows, keys, values, Value(),
-        Value(), blocks, Value(), Value(), Value(), Value(), outs, causal,
+        Value(), blocks, Value(), Value(), Value(), Value(), Value(), Value(),
+        outs, causal,
         b.getF32FloatAttr(op.getScaleValue()), nullptr, nullptr, blockSize,
         nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
   }

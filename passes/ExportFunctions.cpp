@@ -102,7 +102,19 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
     }
     if (auto attn = dyn_cast<AttentionOp>(op)) {
       Value q = attn.getQuery(), k = attn.getKey();
-      if (attn.isPaged()) {
+      // A ragged batch: queries, outputs and LSE per token; keys, lengths
+      // and table per request (dim 0 of the pointer is one more).
+      Value perRequest = attn.isRagged() ? attn.getKvLens() : q;
+      if (attn.isRagged() && !attn.isPaged()) {
+        Value o = attn.getOutput();
+        eq.uniteDims(q, 0, o, 0);
+        eq.uniteDims(k, 0, attn.getValue(), 0);
+        eq.uniteDims(k, 2, attn.getValue(), 2);
+        eq.uniteDims(k, 0, perRequest, 0);
+        if (Value lse = attn.getLse())
+          for (unsigned d = 0; d < 3; ++d)
+            eq.uniteDims(q, d, lse, d);
+      } else if (attn.isPaged()) {
         // Pools: [pages, ...] each, the table [batch, max_pages].
         Value o = attn.getOutput();
         eq.uniteDims(q, 0, o, 0);
@@ -111,13 +123,15 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
         if (Value lse = attn.getLse())
           for (unsigned d = 0; d < 3; ++d)
             eq.uniteDims(q, d, lse, d);
-        eq.uniteDims(q, 0, attn.getPageTable(), 0);
+        eq.uniteDims(perRequest, 0, attn.getPageTable(), 0);
       } else {
         uniteAttentionDims(eq, q, k, attn.getValue(), attn.getOutput(),
                            attn.getLse());
       }
       if (Value lens = attn.getKvLens())
-        eq.uniteDims(q, 0, lens, 0);
+        eq.uniteDims(perRequest, 0, lens, 0);
+      if (Value plan = attn.getPlan())
+        eq.uniteDims(attn.getQoIndptr(), 0, plan, 1);
       if (Value scores = attn.getScoresOutput()) {
         eq.uniteDims(q, 0, scores, 0);
         eq.uniteDims(k, 2, scores, 2);
@@ -348,6 +362,12 @@ static void collectRegionBounds(func::FuncOp func,
       q = attn.getQuery(), k = attn.getKey(), v = attn.getValue();
       std::pair<Value, unsigned> pair[] = {{q, 0}, {q, 1}, {q, 2}, {k, 2}};
       std::pair<Value, unsigned> epi[] = {{q, 0}, {q, 1}, {q, 2}, {v, 3}};
+      if (attn.isRagged()) {
+        // Regions see the request (kv_lens' entries) and the row within
+        // its chunk (below the token count).
+        pair[0] = epi[0] = {attn.getKvLens(), 0};
+        pair[2] = epi[2] = {q, 0};
+      }
       scan(attn.getScore(), 1, pairRoles, pair);
       scan(attn.getMask(), 0, pairRoles, pair);
       scan(attn.getSink(), 0, ArrayRef<StringRef>(pairRoles).take_front(3),
@@ -643,6 +663,32 @@ struct ExportFunctions
                               std::to_string(l) + ":" + extent + ":" +
                               std::to_string(attn.getPageSize())
                         : "lens:" + std::to_string(l) + ":" + extent);
+      }
+      // A ragged batch: the pointer against the lengths and the tokens
+      // (`ragged:I:L:E`), the plan against the pointer (`plan:P:I:H:D`, H
+      // the query heads, D the work items of a decode request).
+      if (Value indptr = attn.getQoIndptr()) {
+        int i = argOf(indptr);
+        if (i < 0)
+          return refuse(attn, "takes its qo_indptr from an argument of the "
+                              "exported function (the runtime checks it "
+                              "before a call)");
+        std::string tokens = extentOf(attn.getQuery(), 0);
+        if (tokens.empty())
+          return refuse(attn, "reads a ragged query whose token count no "
+                              "argument of the exported function gives");
+        addClause("ragged:" + std::to_string(i) + ":" + std::to_string(l) +
+                  ":" + tokens);
+        if (Value plan = attn.getPlan()) {
+          int p = argOf(plan);
+          if (p < 0)
+            return refuse(attn, "takes its plan from an argument of the "
+                                "exported function (the runtime checks it "
+                                "before a call)");
+          addClause("plan:" + std::to_string(p) + ":" + std::to_string(i) +
+                    ":" + std::to_string(attn.getNumQueryHeads()) + ":" +
+                    std::to_string(raggedDecodeItems(attn)));
+        }
       }
     });
     func.walk([&](AppendKVOp append) {

@@ -196,7 +196,7 @@ struct FoldOutputConsumer : OpRewritePattern<AttentionOp> {
         rewriter, op.getLoc(), resultTypes, op.getQuery(), op.getKey(),
         op.getValue(), op.getQuery2(), op.getKey2(), op.getBlocks(),
         op.getKvLens(), op.getPageTable(), op.getKeyScale(),
-        op.getValueScale(), outputs, op.getCausalAttr(),
+        op.getValueScale(), op.getQoIndptr(), op.getPlan(), outputs, op.getCausalAttr(),
         op.getScaleAttr(), op.getNormalizerAttr(), op.getRmsNormEpsAttr(),
         op.getBlockSizeAttr(), /*row_entropy=*/nullptr,
         /*column_scores=*/nullptr,

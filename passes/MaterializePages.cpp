@@ -40,14 +40,62 @@ bool mlir::attn::tilesThroughPages(AttentionOp op) {
 /// element (b, g, j, d) is pool[table[b, j / ps], j % ps, g, d] (nhd) or
 /// pool[..., g, j % ps, d] (hnd) for j < lens[b], and 0 past the length
 /// (where the table's entries are not read).
+Value mlir::attn::raggedRequests(OpBuilder &b, Location loc, AttentionOp op) {
+  Value indptr = op.getQoIndptr();
+  Type i32 = b.getI32Type();
+  Value tokens = tensor::DimOp::create(b, loc, op.getQuery(), 0);
+  Value batch = tensor::DimOp::create(b, loc, op.getKvLens(), 0);
+  // indptr[1 .. B] as the reduction's input.
+  Value ends = tensor::ExtractSliceOp::create(
+      b, loc, indptr, ArrayRef<OpFoldResult>{b.getIndexAttr(1)},
+      ArrayRef<OpFoldResult>{batch}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  auto type = RankedTensorType::get({ShapedType::kDynamic}, i32);
+  Value init = linalg::FillOp::create(
+                   b, loc,
+                   ValueRange{arith::ConstantOp::create(
+                       b, loc, b.getI32IntegerAttr(0))},
+                   ValueRange{tensor::EmptyOp::create(b, loc, type,
+                                                      ValueRange{tokens})})
+                   .getResult(0);
+  MLIRContext *ctx = b.getContext();
+  AffineExpr t = getAffineDimExpr(0, ctx), r = getAffineDimExpr(1, ctx);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{ends}, ValueRange{init},
+             ArrayRef<AffineMap>{AffineMap::get(2, 0, {r}, ctx),
+                                 AffineMap::get(2, 0, {t}, ctx)},
+             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                           utils::IteratorType::reduction},
+             [&](OpBuilder &gb, Location l, ValueRange args) {
+               Value ti = arith::IndexCastOp::create(
+                   gb, l, i32, linalg::IndexOp::create(gb, l, 0));
+               Value past = arith::CmpIOp::create(
+                   gb, l, arith::CmpIPredicate::sle, args[0], ti);
+               Value add = arith::ExtUIOp::create(gb, l, i32, past);
+               linalg::YieldOp::create(
+                   gb, l, ValueRange{arith::AddIOp::create(gb, l, args[1],
+                                                           add)});
+             })
+      .getResult(0);
+}
+
+/// The request index of dense batch entry `bi` (a token of a ragged batch:
+/// requests[bi]; otherwise bi itself).
+static Value requestOf(OpBuilder &b, Location loc, Value requests, Value bi) {
+  if (!requests)
+    return bi;
+  return arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      tensor::ExtractOp::create(b, loc, requests, ValueRange{bi}));
+}
+
 Value mlir::attn::gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op,
-                                  Value pool) {
+                                  Value pool, Value requests) {
   auto poolType = cast<RankedTensorType>(pool.getType());
   Value table = op.getPageTable(), lens = op.getKvLens();
   int64_t ps = op.getPageSize(), hkv = op.getNumKvHeads();
   int64_t d = poolType.getDimSize(3);
   bool nhd = op.getPageLayout() == PageLayout::nhd;
-  Value batch = tensor::DimOp::create(b, loc, op.getQuery(), 0);
+  Value batch = tensor::DimOp::create(b, loc, requests ? requests : lens, 0);
   Value maxPages = tensor::DimOp::create(b, loc, table, 1);
   Value length = arith::MulIOp::create(
       b, loc, maxPages, arith::ConstantIndexOp::create(b, loc, ps));
@@ -65,7 +113,7 @@ Value mlir::attn::gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op,
       ArrayRef<AffineMap>{id},
       SmallVector<utils::IteratorType>(4, utils::IteratorType::parallel),
       [&](OpBuilder &gb, Location l, ValueRange) {
-        Value bi = linalg::IndexOp::create(gb, l, 0);
+        Value bi = requestOf(gb, l, requests, linalg::IndexOp::create(gb, l, 0));
         Value g = linalg::IndexOp::create(gb, l, 1);
         Value j = linalg::IndexOp::create(gb, l, 2);
         Value di = linalg::IndexOp::create(gb, l, 3);
@@ -103,16 +151,95 @@ Value mlir::attn::gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op,
 
 namespace {
 
+/// Dense keys [B, Hkv, L, D] per token of a ragged batch: [T, Hkv, L, D],
+/// entry t the keys of request requests[t].
+static Value gatherRequests(OpBuilder &b, Location loc, Value x,
+                            Value requests) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape[0] = ShapedType::kDynamic;
+  auto outType = RankedTensorType::get(shape, type.getElementType());
+  SmallVector<Value> dims{tensor::DimOp::create(b, loc, requests, 0)};
+  for (unsigned d = 1; d < 4; ++d)
+    if (type.isDynamicDim(d))
+      dims.push_back(tensor::DimOp::create(b, loc, x, d));
+  Value init = tensor::EmptyOp::create(b, loc, outType, dims);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{outType}, ValueRange{}, ValueRange{init},
+             ArrayRef<AffineMap>{b.getMultiDimIdentityMap(4)},
+             SmallVector<utils::IteratorType>(4, utils::IteratorType::parallel),
+             [&](OpBuilder &gb, Location l, ValueRange) {
+               SmallVector<Value> at;
+               for (unsigned d = 0; d < 4; ++d)
+                 at.push_back(linalg::IndexOp::create(gb, l, d));
+               at[0] = requestOf(gb, l, requests, at[0]);
+               linalg::YieldOp::create(
+                   gb, l, ValueRange{tensor::ExtractOp::create(gb, l, x, at)});
+             })
+      .getResult(0);
+}
+
+/// Where a dense-form row (batch entry `bi`, row `i`) of a ragged op sits:
+/// its request, its row within the request's chunk and the chunk's length.
+struct RaggedRow {
+  Value request, row, chunk;
+};
+static RaggedRow raggedRow(OpBuilder &b, Location loc, AttentionOp op,
+                           Value requests, Value bi, Value i) {
+  Type idx = b.getIndexType();
+  Value r = requestOf(b, loc, requests, bi);
+  auto at = [&](Value n) -> Value {
+    return arith::IndexCastOp::create(
+        b, loc, idx,
+        tensor::ExtractOp::create(b, loc, op.getQoIndptr(), ValueRange{n}));
+  };
+  Value start = at(r);
+  Value end = at(arith::AddIOp::create(
+      b, loc, r, arith::ConstantIndexOp::create(b, loc, 1)));
+  return {r, arith::AddIOp::create(b, loc, arith::SubIOp::create(b, loc, bi, start), i),
+          arith::SubIOp::create(b, loc, end, start)};
+}
+
+/// `src` (a region of `op` whose block arguments from `first` are batch,
+/// head, query row, ...) into `dst` for the per-token dense form: the
+/// batch and row arguments replaced by the token's request and row within
+/// its chunk.
+static void remapRaggedRegion(OpBuilder &b, Location loc, AttentionOp op,
+                              Value requests, Region &src, Region &dst,
+                              unsigned first) {
+  if (src.empty())
+    return;
+  OpBuilder::InsertionGuard guard(b);
+  Block &from = src.front();
+  SmallVector<Type> types(from.getArgumentTypes());
+  Block *block = b.createBlock(&dst, dst.end(), types,
+                               SmallVector<Location>(types.size(), loc));
+  SmallVector<Value> args(block->getArguments());
+  RaggedRow rr = raggedRow(b, loc, op, requests, args[first], args[first + 2]);
+  args[first] = rr.request;
+  args[first + 2] = rr.row;
+  YieldOp::create(b, loc,
+                  ValueRange{AttentionOp::inlineScalarRegion(b, src, args)});
+}
+
 /// The mask region of the dense form: j < lens[b], with causal
-/// j <= i + lens[b] - Lq, and the op's own mask.
+/// j <= i + lens[b] - Lq, and the op's own mask (for a ragged op, b, i and
+/// Lq are the token's request, its row within the chunk and the chunk's
+/// length).
 static void buildMask(OpBuilder &b, Location loc, AttentionOp op, Value lq,
-                      Region &into) {
+                      Value requests, Region &into) {
   Type idx = b.getIndexType();
   OpBuilder::InsertionGuard guard(b);
   Block *block = b.createBlock(&into, into.end(), {idx, idx, idx, idx},
                                SmallVector<Location>(4, loc));
   Value bi = block->getArgument(0), i = block->getArgument(2),
         j = block->getArgument(3);
+  if (op.isRagged()) {
+    RaggedRow rr = raggedRow(b, loc, op, requests, bi, i);
+    bi = rr.request;
+    i = rr.row;
+    lq = rr.chunk;
+  }
   Value len = arith::IndexCastOp::create(
       b, loc, idx,
       tensor::ExtractOp::create(b, loc, op.getKvLens(), ValueRange{bi}));
@@ -129,8 +256,9 @@ static void buildMask(OpBuilder &b, Location loc, AttentionOp op, Value lq,
   if (!op.getMask().empty())
     visible = arith::AndIOp::create(
         b, loc, visible,
-        AttentionOp::inlineScalarRegion(b, op.getMask(),
-                                        block->getArguments()));
+        AttentionOp::inlineScalarRegion(
+            b, op.getMask(),
+            {bi, block->getArgument(1), i, block->getArgument(3)}));
   YieldOp::create(b, loc, ValueRange{visible});
 }
 
@@ -149,25 +277,40 @@ struct MaterializePages
       OpBuilder b(op);
       Location loc = op.getLoc();
       Value k = op.getKey(), v = op.getValue();
+      // A ragged batch becomes one dense row per token, against its
+      // request's keys (gathered per token).
+      Value requests = op.isRagged() ? raggedRequests(b, loc, op) : Value();
       if (op.isPaged()) {
-        k = gatherPagedPool(b, loc, op, k);
-        v = gatherPagedPool(b, loc, op, v);
+        k = gatherPagedPool(b, loc, op, k, requests);
+        v = gatherPagedPool(b, loc, op, v, requests);
+      } else if (requests) {
+        k = gatherRequests(b, loc, k, requests);
+        v = gatherRequests(b, loc, v, requests);
       }
       SmallVector<Value> outs(op.getOutputs());
       // (Above the op: every backend evaluates regions' captured values.)
       Value lq = tensor::DimOp::create(b, loc, op.getQuery(), 2);
       auto dense = AttentionOp::create(
           b, loc, op->getResultTypes(), op.getQuery(), k, v, Value(), Value(),
-          Value(), Value(), Value(), Value(), Value(), outs,
+          Value(), Value(), Value(), Value(), Value(), Value(), Value(), outs,
           /*causal=*/nullptr,
           b.getF32FloatAttr(op.getScaleValue()), op.getNormalizerAttr(),
           op.getRmsNormEpsAttr(), nullptr, nullptr, nullptr, nullptr, nullptr,
           nullptr, op.getRopeAttr());
-      IRMapping m;
-      op.getScore().cloneInto(&dense.getScore(), m);
-      op.getEpilogue().cloneInto(&dense.getEpilogue(), m);
-      op.getSink().cloneInto(&dense.getSink(), m);
-      buildMask(b, loc, op, lq, dense.getMask());
+      if (requests) {
+        remapRaggedRegion(b, loc, op, requests, op.getScore(),
+                          dense.getScore(), 1);
+        remapRaggedRegion(b, loc, op, requests, op.getEpilogue(),
+                          dense.getEpilogue(), 1);
+        remapRaggedRegion(b, loc, op, requests, op.getSink(),
+                          dense.getSink(), 0);
+      } else {
+        IRMapping m;
+        op.getScore().cloneInto(&dense.getScore(), m);
+        op.getEpilogue().cloneInto(&dense.getEpilogue(), m);
+        op.getSink().cloneInto(&dense.getSink(), m);
+      }
+      buildMask(b, loc, op, lq, requests, dense.getMask());
       op.replaceAllUsesWith(dense.getResults());
       op.erase();
     }

@@ -82,18 +82,39 @@ LogicalResult mlir::attn::materializeRope(OpBuilder &b, AttentionOp op) {
   Value lq = tensor::DimOp::create(b, loc, q, 2);
   Value lk = tensor::DimOp::create(b, loc, k, 2);
   Value lens = op.getKvLens();
+  // A ragged batch's token t (request r) sits at t + lens[r] - indptr[r+1]
+  // (its row in the chunk plus the chunk's offset).
+  Value requests = op.isRagged() ? raggedRequests(b, loc, op) : Value();
   // Query row i sits at i + len_b - Lq (len_b: the request's length, else
   // Lk), the causal alignment; keys at their index.
   Value qpos = buildPositions(
       b, loc, batch, lq, [&](OpBuilder &gb, Location l, Value bi) -> Value {
+        Type idx = gb.getIndexType();
+        Value r = bi;
+        if (requests)
+          r = arith::IndexCastOp::create(
+              gb, l, idx,
+              tensor::ExtractOp::create(gb, l, requests, ValueRange{bi}));
         Value len = lk;
         if (lens)
           len = arith::IndexCastOp::create(
-              gb, l, gb.getIndexType(),
-              tensor::ExtractOp::create(gb, l, lens, ValueRange{bi}));
-        return arith::SubIOp::create(gb, l, len, lq);
+              gb, l, idx,
+              tensor::ExtractOp::create(gb, l, lens, ValueRange{r}));
+        if (!requests)
+          return arith::SubIOp::create(gb, l, len, lq);
+        Value end = arith::IndexCastOp::create(
+            gb, l, idx,
+            tensor::ExtractOp::create(
+                gb, l, op.getQoIndptr(),
+                ValueRange{arith::AddIOp::create(
+                    gb, l, r, arith::ConstantIndexOp::create(gb, l, 1))}));
+        return arith::SubIOp::create(gb, l,
+                                     arith::AddIOp::create(gb, l, bi, len),
+                                     end);
       });
-  Value kpos = buildPositions(b, loc, batch, lk, nullptr);
+  Value kpos = buildPositions(
+      b, loc, lens ? tensor::DimOp::create(b, loc, lens, 0).getResult() : batch,
+      lk, nullptr);
   q = ropeOf(b, loc, *rope, q, qpos);
   k = ropeOf(b, loc, *rope, k, kpos);
   op.getQueryMutable().assign(q);
@@ -259,7 +280,7 @@ struct MaterializeRope
       if (op.getRope() && op.hasPureTensorSemantics() &&
           !(skipPaged && (op.isPaged() || op.isQuantized())) &&
           !(keepFused && tilesRope(op) &&
-            (!op.isPaged() || tilesThroughPages(op))))
+            (!op.getKvLens() || tilesThroughPages(op))))
         ops.push_back(op);
     });
     OpBuilder b(&getContext());

@@ -50,8 +50,15 @@ void buildAttentionBackwardCaptures(AttentionBackwardOp op, Value dBuf,
 bool tilesThroughPages(AttentionOp op);
 
 /// The dense [B, Hkv, max_pages * page_size, D] tensor of `op`'s paged
-/// `pool` (its keys or values), zero past each request's length.
-Value gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op, Value pool);
+/// `pool` (its keys or values), zero past each request's length. With
+/// `requests` (an i32 [N] tensor of request indices), [N, ...]: entry n
+/// holds request requests[n]'s keys.
+Value gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op, Value pool,
+                      Value requests = {});
+
+/// The request of every token of a ragged `op` (qo_indptr): an i32 [T]
+/// tensor, the number of r in [1, B] with indptr[r] <= t.
+Value raggedRequests(OpBuilder &b, Location loc, AttentionOp op);
 
 /// Whether attn-tile-attention dequantizes `op`'s 8-bit key and value
 /// tiles itself (attn-materialize-kv-quant keep-fused leaves such ops).
@@ -61,6 +68,11 @@ bool tilesQuantized(AttentionOp op);
 /// linalg.generics that dequantize them into the query's element type, and
 /// drops the scales. No-op for an op that is not quantized.
 void dequantizeKV(OpBuilder &b, AttentionOp op);
+
+/// The work items of a decode request of ragged `op` on the CPU: its KV
+/// heads when attn-tile-attention packs a group's query heads into one
+/// tile, else its query heads (the plan's `decode_items`, runtime.h).
+int64_t raggedDecodeItems(AttentionOp op);
 
 /// Whether attn-tile-attention rotates `op`'s query and key tiles itself
 /// (attn-materialize-rope keep-fused leaves such ops).

@@ -761,6 +761,116 @@ static void emitAttendStep(OpBuilder &b, Location loc, AttentionOp op,
   }
 }
 
+/// The key loop of a query tile (rows [q0, q0 + nq) of request `bb`, head
+/// `h`; `lk` keys, `numKTiles` tiles of `tk`): over every key tile, or, with
+/// `keyRanges`, over the tiles of the mask's key intervals. Leaves `b` at
+/// the start of the loop's body.
+struct KeyLoop {
+  scf::ForOp loop;
+  Value kt, k0, kEnd; // the iteration, its first key, its interval's end
+};
+static KeyLoop emitKeyLoop(OpBuilder &b, Location loc, AttentionOp op,
+                           const KeySource &keys, bool keyRanges,
+                           Value causalOffset, Value bb, Value h, Value q0,
+                           Value nq, Value lk, Value numKTiles, int64_t tk) {
+  auto cst = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  Value c1 = cst(1), ctk = cst(tk);
+  auto ceilDiv = [&](Value x, Value t) -> Value {
+    Value n =
+        arith::AddIOp::create(b, loc, x, arith::SubIOp::create(b, loc, t, c1));
+    return arith::DivUIOp::create(b, loc, n, t);
+  };
+  // The key/value loop: over every key tile, or over the tiles of the
+  // mask's key intervals (each from its first key; a second interval starts
+  // where the first ends so that no key is visited twice).
+  Value loopEnd = numKTiles, lo1, hi1, lo2, hi2, n1;
+  if (keyRanges) {
+    Region maskRegion;
+    if (buildMaskRegion(b, loc, op, causalOffset, maskRegion)) {
+      Value qLast = arith::SubIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, q0, nq), c1);
+      MaskClassifier classifier(b, loc, maskRegion.front(), bb, h, q0, qLast,
+                                Value(), Value());
+      auto yield = cast<YieldOp>(maskRegion.front().getTerminator());
+      SmallVector<MaskClassifier::KeyInterval> intervals =
+          classifier.keyIntervals(yield.getValues()[0]);
+      auto tiles = [&](Value lo, Value hi) {
+        return ceilDiv(arith::SubIOp::create(b, loc, hi, lo), ctk);
+      };
+      if (intervals.empty()) {
+        loopEnd = cst(0);
+      } else {
+        std::tie(lo1, hi1) = classifier.emitKeyInterval(intervals[0], lk);
+        loopEnd = n1 = tiles(lo1, hi1);
+      }
+      if (intervals.size() == 2) {
+        std::tie(lo2, hi2) = classifier.emitKeyInterval(intervals[1], lk);
+        // The interval that starts first goes first.
+        Value swap =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lo2, lo1);
+        auto pick = [&](Value x, Value y) -> Value {
+          return arith::SelectOp::create(b, loc, swap, x, y);
+        };
+        Value a = pick(lo2, lo1), bEnd = pick(hi2, hi1);
+        Value c = pick(lo1, lo2), d = pick(hi1, hi2);
+        lo1 = a;
+        hi1 = bEnd;
+        lo2 = arith::MaxSIOp::create(b, loc, c, hi1);
+        hi2 = arith::MaxSIOp::create(b, loc, d, lo2);
+        n1 = tiles(lo1, hi1);
+        loopEnd = arith::AddIOp::create(b, loc, n1, tiles(lo2, hi2));
+      }
+      if (keys.alignedTiles() && lo1) {
+        // Tiles must not straddle pages: widen the intervals to tile
+        // boundaries (the mask hides the extra keys; the length bounds
+        // them), the second starting where the widened first ends.
+        auto down = [&](Value x) -> Value {
+          return arith::MulIOp::create(b, loc,
+                                       arith::DivUIOp::create(b, loc, x, ctk),
+                                       ctk);
+        };
+        auto up = [&](Value x) -> Value {
+          return arith::MinSIOp::create(b, loc, down(arith::AddIOp::create(
+                                                    b, loc, x,
+                                                    cst(tk - 1))),
+                                        lk);
+        };
+        lo1 = down(lo1);
+        hi1 = arith::MaxSIOp::create(b, loc, up(hi1), lo1);
+        loopEnd = n1 = tiles(lo1, hi1);
+        if (lo2) {
+          lo2 = arith::MaxSIOp::create(b, loc, down(lo2), hi1);
+          hi2 = arith::MaxSIOp::create(b, loc, hi2, lo2);
+          loopEnd = arith::AddIOp::create(b, loc, n1, tiles(lo2, hi2));
+        }
+      }
+    }
+  }
+  auto loop = scf::ForOp::create(b, loc, cst(0), loopEnd, c1);
+  b.setInsertionPointToStart(loop.getBody());
+  Value kt = loop.getInductionVar();
+  Value k0, kEnd = lk;
+  if (!lo1) {
+    k0 = arith::MulIOp::create(b, loc, kt, ctk);
+  } else if (!lo2) {
+    k0 = arith::AddIOp::create(b, loc, lo1,
+                               arith::MulIOp::create(b, loc, kt, ctk));
+    kEnd = hi1;
+  } else {
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kt, n1);
+    Value t = arith::SelectOp::create(
+        b, loc, first, kt, arith::SubIOp::create(b, loc, kt, n1));
+    k0 = arith::AddIOp::create(
+        b, loc, arith::SelectOp::create(b, loc, first, lo1, lo2),
+        arith::MulIOp::create(b, loc, t, ctk));
+    kEnd = arith::SelectOp::create(b, loc, first, hi1, hi2);
+  }
+  return {loop, kt, k0, kEnd};
+}
+
 /// Finalizes a query tile whose rows need more than elementwise work: the
 /// maps are normalized into stack tiles, combined elementwise (`combine`),
 /// normalized per row (`rms_norm`), passed through the epilogue and stored.
@@ -876,6 +986,8 @@ static std::array<Value, 3> allocState(OpBuilder &b, Location loc, int64_t tq,
 /// Parallel iterations (query-tile chunks) per (batch, head) of fused
 /// column scores: partial sums cost chunks * Lk floats per head.
 constexpr int64_t kColumnChunks = 8;
+/// The largest group of query heads a ragged decode item packs.
+constexpr int64_t kRaggedRowsForPacking = 64;
 /// The smallest query/key tile a narrow band chooses (two AVX-512 vectors of
 /// rows; smaller tiles measured slower on a 64-key window).
 constexpr int64_t kMinBandTile = 32;
@@ -1168,92 +1280,10 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
         });
   }
 
-  // The key/value loop: over every key tile, or over the tiles of the
-  // mask's key intervals (each from its first key; a second interval starts
-  // where the first ends so that no key is visited twice).
-  Value loopEnd = numKTiles, lo1, hi1, lo2, hi2, n1;
-  if (keyRanges) {
-    Region maskRegion;
-    if (buildMaskRegion(b, loc, op, causalOffset, maskRegion)) {
-      Value qLast = arith::SubIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, q0, nq), c1);
-      MaskClassifier classifier(b, loc, maskRegion.front(), bb, h, q0, qLast,
-                                Value(), Value());
-      auto yield = cast<YieldOp>(maskRegion.front().getTerminator());
-      SmallVector<MaskClassifier::KeyInterval> intervals =
-          classifier.keyIntervals(yield.getValues()[0]);
-      auto tiles = [&](Value lo, Value hi) {
-        return ceilDiv(arith::SubIOp::create(b, loc, hi, lo), ctk);
-      };
-      if (intervals.empty()) {
-        loopEnd = cst(0);
-      } else {
-        std::tie(lo1, hi1) = classifier.emitKeyInterval(intervals[0], lk);
-        loopEnd = n1 = tiles(lo1, hi1);
-      }
-      if (intervals.size() == 2) {
-        std::tie(lo2, hi2) = classifier.emitKeyInterval(intervals[1], lk);
-        // The interval that starts first goes first.
-        Value swap =
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lo2, lo1);
-        auto pick = [&](Value x, Value y) -> Value {
-          return arith::SelectOp::create(b, loc, swap, x, y);
-        };
-        Value a = pick(lo2, lo1), bEnd = pick(hi2, hi1);
-        Value c = pick(lo1, lo2), d = pick(hi1, hi2);
-        lo1 = a;
-        hi1 = bEnd;
-        lo2 = arith::MaxSIOp::create(b, loc, c, hi1);
-        hi2 = arith::MaxSIOp::create(b, loc, d, lo2);
-        n1 = tiles(lo1, hi1);
-        loopEnd = arith::AddIOp::create(b, loc, n1, tiles(lo2, hi2));
-      }
-      if (keys.alignedTiles() && lo1) {
-        // Tiles must not straddle pages: widen the intervals to tile
-        // boundaries (the mask hides the extra keys; the length bounds
-        // them), the second starting where the widened first ends.
-        auto down = [&](Value x) -> Value {
-          return arith::MulIOp::create(b, loc,
-                                       arith::DivUIOp::create(b, loc, x, ctk),
-                                       ctk);
-        };
-        auto up = [&](Value x) -> Value {
-          return arith::MinSIOp::create(b, loc, down(arith::AddIOp::create(
-                                                    b, loc, x,
-                                                    cst(tk - 1))),
-                                        lk);
-        };
-        lo1 = down(lo1);
-        hi1 = arith::MaxSIOp::create(b, loc, up(hi1), lo1);
-        loopEnd = n1 = tiles(lo1, hi1);
-        if (lo2) {
-          lo2 = arith::MaxSIOp::create(b, loc, down(lo2), hi1);
-          hi2 = arith::MaxSIOp::create(b, loc, hi2, lo2);
-          loopEnd = arith::AddIOp::create(b, loc, n1, tiles(lo2, hi2));
-        }
-      }
-    }
-  }
-  auto loop = scf::ForOp::create(b, loc, cst(0), loopEnd, c1);
-  b.setInsertionPointToStart(loop.getBody());
-  Value kt = loop.getInductionVar();
-  Value k0, kEnd = lk;
-  if (!lo1) {
-    k0 = arith::MulIOp::create(b, loc, kt, ctk);
-  } else if (!lo2) {
-    k0 = arith::AddIOp::create(b, loc, lo1,
-                               arith::MulIOp::create(b, loc, kt, ctk));
-    kEnd = hi1;
-  } else {
-    Value first =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kt, n1);
-    Value t = arith::SelectOp::create(
-        b, loc, first, kt, arith::SubIOp::create(b, loc, kt, n1));
-    k0 = arith::AddIOp::create(
-        b, loc, arith::SelectOp::create(b, loc, first, lo1, lo2),
-        arith::MulIOp::create(b, loc, t, ctk));
-    kEnd = arith::SelectOp::create(b, loc, first, hi1, hi2);
-  }
+  KeyLoop keyLoop = emitKeyLoop(b, loc, op, keys, keyRanges, causalOffset, bb,
+                                h, q0, nq, lk, numKTiles, tk);
+  scf::ForOp loop = keyLoop.loop;
+  Value kt = keyLoop.kt, k0 = keyLoop.k0, kEnd = keyLoop.kEnd;
   Value nk = arith::MinSIOp::create(b, loc, ctk,
                                     arith::SubIOp::create(b, loc, kEnd, k0));
   Value kTile = keys.tile(b, loc, k, bb, hk, k0, nk, kScratch, /*isKey=*/true);
@@ -1753,6 +1783,17 @@ static bool isPackedDecode(AttentionOp op, int64_t tq) {
          !regionReadsArgument(op.getMask(), 2);
 }
 
+/// Whether a decode row of a ragged batch packs the G query heads of a KV
+/// head into one tile: the decode's packing, with an epilogue that reads
+/// neither the head nor the row (the rows of the tile are heads; G at most
+/// one ragged item's rows).
+static bool packsRaggedDecode(AttentionOp op) {
+  int64_t group = op.getNumQueryHeads() / op.getNumKvHeads();
+  return isPackedDecode(op, kRaggedRowsForPacking) &&
+         (group == 1 || (!regionReadsArgument(op.getEpilogue(), 2) &&
+                         !regionReadsArgument(op.getEpilogue(), 3)));
+}
+
 /// `v` (a query, output or LSE buffer) with its query-length dim 2 cast to
 /// the static size 1.
 static Value castToOneRow(OpBuilder &b, Location loc, Value v) {
@@ -1764,6 +1805,83 @@ static Value castToOneRow(OpBuilder &b, Location loc, Value v) {
                                                 type.getLayout(),
                                                 type.getMemorySpace()),
                                 v);
+}
+
+/// The decode of one request `bb` and KV head `hk`: its G query heads
+/// (the rows of `qTile`, [G, D]) against keys [kBegin, kEnd) of the
+/// request's `len` (the query's position is len - 1). Returns the
+/// online-softmax state (maxes, sums, acc) of the G rows.
+static std::array<Value, 3> emitDecodeGroup(OpBuilder &b, Location loc,
+                                            AttentionOp op,
+                                            const KeySource &keys, int64_t tq,
+                                            Value qTile, Value bb, Value hk,
+                                            Value len, Value kBegin,
+                                            Value kEnd) {
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+  int64_t group = op.getNumQueryHeads() / op.getNumKvHeads();
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim(), tk = keys.tk;
+  Type f32 = b.getF32Type();
+  auto cst = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  auto fconst = [&](double x) -> Value {
+    return arith::ConstantOp::create(b, loc, f32,
+                                     b.getF32FloatAttr(static_cast<float>(x)));
+  };
+  Value c0 = cst(0), c1 = cst(1), ctk = cst(tk);
+  auto ceilDiv = [&](OpBuilder &b, Value x, Value t) -> Value {
+    Value n =
+        arith::AddIOp::create(b, loc, x, arith::SubIOp::create(b, loc, t, c1));
+    return arith::DivUIOp::create(b, loc, n, t);
+  };
+  // The state holds the G rows of the group, rounded up to 16 (a multiple
+  // of every vector width) rather than a whole query tile.
+  int64_t rows = std::min<int64_t>(tq, llvm::alignTo(group, 16));
+  auto rowType = MemRefType::get({rows}, f32);
+  Value maxes = memref::AllocaOp::create(b, loc, rowType);
+  Value sums = memref::AllocaOp::create(b, loc, rowType);
+  Value acc =
+      memref::AllocaOp::create(b, loc, MemRefType::get({rows, dv}, f32));
+  linalg::FillOp::create(b, loc, ValueRange{fconst(-INFINITY)},
+                         ValueRange{maxes});
+  linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{sums});
+  linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{acc});
+  Value h0 = arith::MulIOp::create(b, loc, hk, cst(group));
+  OpFoldResult zero = b.getIndexAttr(0);
+  // The group's rows share one position, the request's last.
+  if (std::optional<RopeAttr> rope = op.getRope()) {
+    auto qType = cast<MemRefType>(q.getType());
+    Value rotatedQ = memref::AllocaOp::create(
+        b, loc, MemRefType::get({group, d}, qType.getElementType()));
+    emitRopeRows(b, loc, *rope, qTile, rotatedQ, cst(group),
+                 arith::SubIOp::create(b, loc, len, c1), 0);
+    // A view defined after the rotation: the micro-kernels pack the
+    // query right after its view's definition.
+    qTile = tileView(b, loc, rotatedQ, {zero, zero},
+                     {b.getIndexAttr(group), b.getIndexAttr(d)}, {group, d});
+  }
+  auto [kScratch, vScratch] = keys.allocGatherTiles(b, loc);
+  Value span = arith::MaxSIOp::create(
+      b, loc, c0, arith::SubIOp::create(b, loc, kEnd, kBegin));
+  auto loop = scf::ForOp::create(b, loc, c0, ceilDiv(b, span, ctk), c1);
+  {
+    OpBuilder::InsertionGuard g2(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value k0 = arith::AddIOp::create(
+        b, loc, kBegin,
+        arith::MulIOp::create(b, loc, loop.getInductionVar(), ctk));
+    Value nk = arith::MinSIOp::create(
+        b, loc, ctk, arith::SubIOp::create(b, loc, kEnd, k0));
+    Value kTile =
+        keys.tile(b, loc, k, bb, hk, k0, nk, kScratch, /*isKey=*/true);
+    Value vTile =
+        keys.tile(b, loc, v, bb, hk, k0, nk, vScratch, /*isKey=*/false);
+    // A single query row sees the whole cache: the causal mask is void.
+    emitAttendStep(b, loc, op, /*causalOffset=*/Value(),
+                   {{qTile, kTile, maxes, sums, acc}}, vTile, bb, h0, c0,
+                   cst(group), k0, nk);
+  }
+  return {maxes, sums, acc};
 }
 
 /// One query row per head against a long cache. The G query heads sharing a
@@ -1829,59 +1947,17 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
     b.setInsertionPointToStart(body);
     Value bb = body->getArgument(0), hk = body->getArgument(1),
           sp = body->getArgument(2);
-    // The state holds the G rows of the group, rounded up to 16 (a
-    // multiple of every vector width) rather than a whole query tile.
-    int64_t rows = std::min<int64_t>(tq, llvm::alignTo(group, 16));
-    auto rowType = MemRefType::get({rows}, f32);
-    Value maxes = memref::AllocaOp::create(b, loc, rowType);
-    Value sums = memref::AllocaOp::create(b, loc, rowType);
-    Value acc =
-        memref::AllocaOp::create(b, loc, MemRefType::get({rows, dv}, f32));
-    linalg::FillOp::create(b, loc, ValueRange{fconst(-INFINITY)},
-                           ValueRange{maxes});
-    linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{sums});
-    linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{acc});
     Value h0 = arith::MulIOp::create(b, loc, hk, cst(group));
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     Value qTile = tileView(b, loc, q, {bb, h0, zero, zero},
                            {one, b.getIndexAttr(group), one, b.getIndexAttr(d)},
                            {group, d});
-    // The group's rows share one position, the request's last.
-    if (std::optional<RopeAttr> rope = op.getRope()) {
-      auto qType = cast<MemRefType>(q.getType());
-      Value rotatedQ = memref::AllocaOp::create(
-          b, loc, MemRefType::get({group, d}, qType.getElementType()));
-      Value len = op.getKvLens() ? keys.length(b, loc, bb) : lk;
-      emitRopeRows(b, loc, *rope, qTile, rotatedQ, cst(group),
-                   arith::SubIOp::create(b, loc, len, c1), 0);
-      // A view defined after the rotation: the micro-kernels pack the
-      // query right after its view's definition.
-      qTile = tileView(b, loc, rotatedQ, {zero, zero},
-                       {b.getIndexAttr(group), b.getIndexAttr(d)}, {group, d});
-    }
+    Value len = op.getKvLens() ? keys.length(b, loc, bb) : lk;
     Value kBegin = arith::MulIOp::create(b, loc, sp, cSplit);
     Value kEnd = arith::MinSIOp::create(
-        b, loc, op.getKvLens() ? keys.length(b, loc, bb) : lk,
-        arith::AddIOp::create(b, loc, kBegin, cSplit));
-    auto [kScratch, vScratch] = keys.allocGatherTiles(b, loc);
-    Value span = arith::MaxSIOp::create(
-        b, loc, c0, arith::SubIOp::create(b, loc, kEnd, kBegin));
-    auto loop = scf::ForOp::create(b, loc, c0, ceilDiv(b, span, ctk), c1);
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value k0 = arith::AddIOp::create(
-          b, loc, kBegin,
-          arith::MulIOp::create(b, loc, loop.getInductionVar(), ctk));
-      Value nk = arith::MinSIOp::create(
-          b, loc, ctk, arith::SubIOp::create(b, loc, kEnd, k0));
-      Value kTile = keys.tile(b, loc, k, bb, hk, k0, nk, kScratch, /*isKey=*/true);
-      Value vTile = keys.tile(b, loc, v, bb, hk, k0, nk, vScratch, /*isKey=*/false);
-      // A single query row sees the whole cache: the causal mask is void.
-      emitAttendStep(b, loc, op, /*causalOffset=*/Value(),
-                     {{qTile, kTile, maxes, sums, acc}}, vTile, bb, h0, c0,
-                     cst(group), k0, nk);
-    }
+        b, loc, len, arith::AddIOp::create(b, loc, kBegin, cSplit));
+    auto [maxes, sums, acc] = emitDecodeGroup(b, loc, op, keys, tq, qTile, bb,
+                                              hk, len, kBegin, kEnd);
     Value oTile = tileView(
         b, loc, partO, {sp, bb, h0, zero, zero},
         {one, one, b.getIndexAttr(group), one, b.getIndexAttr(dv)},
@@ -1929,6 +2005,216 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Ragged batches (qo_indptr): prefill chunks and decode steps in one call
+//===----------------------------------------------------------------------===//
+
+/// Query rows of one prefill work item (attnrt's ATTNRT_RAGGED_ROWS: the
+/// runtime's plan counts items with it).
+constexpr int64_t kRaggedRows = 64;
+
+/// A ragged batch as one parallel loop over work items (runtime.h, "Ragged
+/// batches"): a decode request's item is one KV head with its G query heads
+/// packed as rows (or one query head when the op does not pack them), a
+/// prefill request's item a query head's block of 64 rows. Items are
+/// numbered request by request in the plan's order (or the batch's, without
+/// a plan); an item finds its request by a binary search of the requests'
+/// first items.
+static LogicalResult tileRagged(AttentionOp op, int64_t tk,
+                                int64_t stripRows) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(),
+        o = op.getOutput(), lse = op.getLse();
+  Value indptr = op.getQoIndptr(), plan = op.getPlan();
+  int64_t hq = op.getNumQueryHeads(), hkv = op.getNumKvHeads();
+  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
+  int64_t group = hq / hkv, tq = kRaggedRows;
+  bool packed = raggedDecodeItems(op) == hkv;
+  Type idx = b.getIndexType();
+  auto cst = [&](OpBuilder &b, int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  auto ceilDiv = [&](OpBuilder &b, Value x, int64_t t) -> Value {
+    return arith::DivUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, x, cst(b, t - 1)), cst(b, t));
+  };
+  auto load = [&](OpBuilder &b, Value buf, ValueRange at) -> Value {
+    return arith::IndexCastOp::create(b, loc, idx,
+                                      memref::LoadOp::create(b, loc, buf, at));
+  };
+  // Items of a request whose chunk has `lq` rows (attnrt_ragged_items).
+  auto itemsOf = [&](OpBuilder &b, Value lq) -> Value {
+    Value prefill = arith::MulIOp::create(b, loc, cst(b, hq),
+                                          ceilDiv(b, lq, kRaggedRows));
+    Value one = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lq,
+                                      cst(b, 1));
+    return arith::SelectOp::create(b, loc, one,
+                                   cst(b, packed ? hkv : hq), prefill);
+  };
+  KeySource keys(op, tk);
+  KeySource decodeKeys(op, tk, /*minPageTile=*/tk);
+  Value batch = memref::DimOp::create(b, loc, op.getKvLens(), 0);
+  Value c0 = cst(b, 0), c1 = cst(b, 1);
+
+  // The requests' first items: the plan's row 1, or counted here in batch
+  // order.
+  Value firsts;
+  if (!plan) {
+    firsts = memref::AllocOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, idx),
+        ValueRange{arith::AddIOp::create(b, loc, batch, c1)});
+    memref::StoreOp::create(b, loc, c0, firsts, ValueRange{c0});
+    buildFor(b, loc, c0, batch, 1, [&](Value r) {
+      Value r1 = arith::AddIOp::create(b, loc, r, c1);
+      Value lq = arith::SubIOp::create(b, loc, load(b, indptr, {r1}),
+                                       load(b, indptr, {r}));
+      memref::StoreOp::create(
+          b, loc,
+          arith::AddIOp::create(
+              b, loc, memref::LoadOp::create(b, loc, firsts, ValueRange{r}),
+              itemsOf(b, lq)),
+          firsts, ValueRange{r1});
+    });
+  }
+  auto firstOf = [&](OpBuilder &b, Value p) -> Value {
+    return plan ? load(b, plan, {c1, p})
+                : memref::LoadOp::create(b, loc, firsts, ValueRange{p})
+                      .getResult();
+  };
+  Value numItems = firstOf(b, batch);
+
+  auto items = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{numItems}, ValueRange{}, std::nullopt);
+  items->setAttr("attn.tile_sizes", b.getDenseI64ArrayAttr({tq, tk}));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(items.getBody());
+  Value n = items.getBody()->getArgument(0);
+  // The last position p whose first item is <= n (first(0) = 0 <= n <
+  // first(B)): lo <= p < hi.
+  auto search = scf::WhileOp::create(
+      b, loc, TypeRange{idx, idx}, ValueRange{c0, batch},
+      [&](OpBuilder &wb, Location, ValueRange args) {
+        Value wide = arith::CmpIOp::create(
+            wb, loc, arith::CmpIPredicate::ugt,
+            arith::SubIOp::create(wb, loc, args[1], args[0]), cst(wb, 1));
+        scf::ConditionOp::create(wb, loc, wide, args);
+      },
+      [&](OpBuilder &wb, Location, ValueRange args) {
+        Value mid = arith::DivUIOp::create(
+            wb, loc, arith::AddIOp::create(wb, loc, args[0], args[1]),
+            cst(wb, 2));
+        Value below = arith::CmpIOp::create(
+            wb, loc, arith::CmpIPredicate::ule, firstOf(wb, mid), n);
+        scf::YieldOp::create(
+            wb, loc,
+            ValueRange{arith::SelectOp::create(wb, loc, below, mid, args[0]),
+                       arith::SelectOp::create(wb, loc, below, args[1], mid)});
+      });
+  Value p = search.getResult(0);
+  Value bb = plan ? load(b, plan, {c0, p}) : p;
+  Value local = arith::SubIOp::create(b, loc, n, firstOf(b, p));
+  Value tok = load(b, indptr, {bb});
+  Value lq = arith::SubIOp::create(
+      b, loc, load(b, indptr, {arith::AddIOp::create(b, loc, bb, c1)}), tok);
+  Value lk = keys.length(b, loc, bb);
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+
+  // Rows [r0, r0 + nr) of head(s) of the packed per-token operands.
+  auto tokenRows = [&](OpBuilder &b, Value src, Value h, Value r0,
+                       Value nr) -> Value {
+    int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
+    return tileView(b, loc, src,
+                    {arith::AddIOp::create(b, loc, tok, r0).getResult(), h,
+                     zero, zero},
+                    {nr, one, one, b.getIndexAttr(cols)},
+                    {ShapedType::kDynamic, cols});
+  };
+
+  // A prefill item (or a decode row not packed): head h, rows [q0, q0+nq).
+  auto emitPrefill = [&](OpBuilder &b) {
+    Value tiles = ceilDiv(b, lq, kRaggedRows);
+    Value h = arith::DivUIOp::create(b, loc, local, tiles);
+    Value q0 = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, local, tiles), cst(b, tq));
+    Value nq = arith::MinSIOp::create(b, loc, cst(b, tq),
+                                      arith::SubIOp::create(b, loc, lq, q0));
+    Value hk = arith::DivUIOp::create(b, loc, h, cst(b, group));
+    Value causalOffset = arith::SubIOp::create(b, loc, lk, lq);
+    auto [kScratch, vScratch] = keys.allocGatherTiles(b, loc);
+    std::array<Value, 3> state = allocState(b, loc, tq, dv);
+    Value qTile = tokenRows(b, q, h, q0, nq);
+    if (std::optional<RopeAttr> rope = op.getRope()) {
+      auto qType = cast<MemRefType>(q.getType());
+      Value rotatedQ = memref::AllocaOp::create(
+          b, loc, MemRefType::get({tq, d}, qType.getElementType()));
+      emitRopeRows(b, loc, *rope, qTile, rotatedQ, nq,
+                   arith::AddIOp::create(b, loc, q0, causalOffset), 1);
+      qTile = tileView(b, loc, rotatedQ, {zero, zero}, {nq, b.getIndexAttr(d)},
+                       {ShapedType::kDynamic, d});
+    }
+    {
+      OpBuilder::InsertionGuard g(b);
+      KeyLoop kl = emitKeyLoop(b, loc, op, keys, /*keyRanges=*/true,
+                               causalOffset, bb, h, q0, nq, lk,
+                               ceilDiv(b, lk, keys.tk), keys.tk);
+      Value nk = arith::MinSIOp::create(
+          b, loc, cst(b, keys.tk), arith::SubIOp::create(b, loc, kl.kEnd, kl.k0));
+      Value kTile = keys.tile(b, loc, k, bb, hk, kl.k0, nk, kScratch, true);
+      Value vTile = keys.tile(b, loc, v, bb, hk, kl.k0, nk, vScratch, false);
+      emitAttendStep(b, loc, op, causalOffset,
+                     {{qTile, kTile, state[0], state[1], state[2]}}, vTile, bb,
+                     h, q0, nq, kl.k0, nk, Value(), stripRows);
+    }
+    Value lseTile;
+    if (lse)
+      lseTile = tileView(b, loc, lse,
+                         {arith::AddIOp::create(b, loc, tok, q0).getResult(),
+                          h, zero},
+                         {nq, one, one}, {ShapedType::kDynamic});
+    auto fin = TileFinalizeOp::create(
+        b, loc, state[0], state[1], state[2], tokenRows(b, o, h, q0, nq),
+        lseTile, Value(), Value(), bb, h, q0, op.getNormalizerAttr());
+    IRMapping m;
+    op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
+    op.getSink().cloneInto(&fin.getSink(), m);
+  };
+  if (!packed) {
+    emitPrefill(b);
+  } else {
+    Value decode = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lq,
+                                         c1);
+    auto branch = scf::IfOp::create(b, loc, decode, /*withElseRegion=*/true);
+    OpBuilder eb = branch.getElseBodyBuilder();
+    emitPrefill(eb);
+    // A decode item: KV head `local`, its G query heads the rows of one
+    // tile (one token: rows of [Hq, D] are contiguous).
+    OpBuilder db = branch.getThenBodyBuilder();
+    Value hk = local;
+    Value h0 = arith::MulIOp::create(db, loc, hk, cst(db, group));
+    auto headRows = [&](Value src) {
+      int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
+      return tileView(db, loc, src, {tok, h0, zero, zero},
+                      {one, db.getIndexAttr(group), one,
+                       db.getIndexAttr(cols)},
+                      {group, cols});
+    };
+    auto [maxes, sums, acc] = emitDecodeGroup(db, loc, op, decodeKeys, tq,
+                                              headRows(q), bb, hk, lk, c0, lk);
+    Value lseTile;
+    if (lse)
+      lseTile = tileView(db, loc, lse, {tok, h0, zero},
+                         {one, db.getIndexAttr(group), one}, {group});
+    auto fin = TileFinalizeOp::create(db, loc, maxes, sums, acc, headRows(o),
+                                      lseTile, Value(), Value(), bb, h0, c0,
+                                      op.getNormalizerAttr());
+    IRMapping m;
+    op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
+  }
+  op.erase();
+  return success();
+}
+
 /// A query length known only at run time: one kernel serves decode and
 /// prefill. `scf.if (Lq == 1)` takes the decode form on the query, output
 /// and LSE cast to one row; the other branch the tiled prefill form.
@@ -1962,6 +2248,10 @@ static LogicalResult dispatchOnQueryLength(
 
 } // namespace
 
+int64_t mlir::attn::raggedDecodeItems(AttentionOp op) {
+  return packsRaggedDecode(op) ? op.getNumKvHeads() : op.getNumQueryHeads();
+}
+
 bool mlir::attn::tilesRope(AttentionOp op) {
   // The row-tiled and decode forms rotate their query and key tiles; the
   // key-block-major form and the side outputs' passes take rotated
@@ -1993,6 +2283,11 @@ struct TileAttention : attn::impl::AttnTileAttentionPassBase<TileAttention> {
                        "explicit first (with a block selection or side "
                        "outputs)");
         return signalPassFailure();
+      }
+      if (op.isRagged()) {
+        if (failed(tileRagged(op, kvTile, stripRows)))
+          return signalPassFailure();
+        continue;
       }
       if (isKeyBlockMajor(op)) {
         if (failed(tileBlockSparse(op, qTile, kvTile)))

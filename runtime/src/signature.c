@@ -48,6 +48,7 @@ int attnrt_signature_parse(const char *sig, attnrt_arg_info *args,
     attnrt_arg_info info;
     memset(&info, 0, sizeof(info));
     if (strncmp(p, "ge:", 3) == 0 || strncmp(p, "pages:", 6) == 0 ||
+        strncmp(p, "ragged:", 7) == 0 || strncmp(p, "plan:", 5) == 0 ||
         strncmp(p, "lens:", 5) == 0 || strncmp(p, "slots:", 6) == 0 ||
         strncmp(p, "alias:", 6) == 0) {
       /* A bound between dims or on an index tensor's contents
@@ -411,6 +412,135 @@ static int check_indices(const char *sig, const attnrt_arg_info *infos,
   return ATTNRT_OK;
 }
 
+/* Checks the clauses of ragged batches:
+     "ragged:I:L:E"  I (int32 [B + 1], B = L.shape[0]) starts at 0, never
+                     decreases and ends at E (the tokens);
+     "plan:P:I:H:D"  P is the plan attnrt_plan_ragged computes for I with H
+                     heads and D items per decode request (a permutation
+                     and each request's first item; any order is valid).
+   The kernel then never reads a token or item outside its tensors. */
+static int check_ragged(const char *sig, const attnrt_arg_info *infos,
+                        int32_t n, DLTensor *const *args, int device_type) {
+  char name[48], other[48];
+  for (const char *p = sig; *p;) {
+    const char *field = p;
+    p += strcspn(p, ";");
+    const char *next = *p == ';' ? p + 1 : p;
+    int isPlan = strncmp(field, "plan:", 5) == 0;
+    if (!isPlan && strncmp(field, "ragged:", 7) != 0) {
+      p = next;
+      continue;
+    }
+    const char *q = field + (isPlan ? 5 : 7);
+    int32_t a = -1, idx = -1, ext = -1;
+    int64_t extent = 0, heads = 0, dec = 0;
+    int ok = parse_arg(&q, n, &a) && *q++ == ':' && parse_arg(&q, n, &idx) &&
+             *q++ == ':';
+    if (ok && isPlan)
+      ok = parse_count(&q, &heads) && *q++ == ':' && parse_count(&q, &dec) &&
+           heads > 0 && dec > 0;
+    else if (ok)
+      ok = parse_extent(&q, infos, n, args, &extent, &ext);
+    ok = ok && q == p &&
+         is_i32_vector(&infos[isPlan ? idx : a], 1) &&
+         (isPlan ? is_i32_vector(&infos[a], 2) : is_i32_vector(&infos[idx], 1));
+    if (!ok)
+      return attnrt_set_error(ATTNRT_INTERNAL,
+                              "malformed signature clause at '%.24s'", field);
+    int32_t ptrArg = isPlan ? idx : a;
+    describe_arg(infos, n, ptrArg, name, sizeof(name));
+    int64_t size = args[ptrArg]->shape[0];
+    if (!isPlan) {
+      describe_arg(infos, n, idx, other, sizeof(other));
+      if (size != args[idx]->shape[0] + 1)
+        return attnrt_set_error(ATTNRT_INVALID_ARGUMENT,
+                                "%s: qo_indptr has %lld entries, expected one "
+                                "more than the %lld requests of %s",
+                                name, (long long)size,
+                                (long long)args[idx]->shape[0], other);
+    }
+    const int32_t *ptr = NULL, *plan = NULL;
+    int32_t *copy1 = NULL, *copy2 = NULL;
+    int status = read_i32(args[ptrArg], device_type, size, &ptr, &copy1);
+    for (int64_t b = 0; !isPlan && status == ATTNRT_OK && b < size; ++b) {
+      int64_t prev = b ? ptr[b - 1] : 0;
+      if (ptr[b] < prev || (b == 0 && ptr[0] != 0))
+        status = attnrt_set_error(
+            ATTNRT_INVALID_ARGUMENT,
+            "%s: qo_indptr[%lld] is %lld, %s", name, (long long)b,
+            (long long)ptr[b],
+            b == 0 ? "expected 0" : "below the entry before it (a pointer "
+                                    "never decreases)");
+      else if (b == size - 1 && ptr[b] != extent) {
+        char tok[48];
+        if (ext >= 0)
+          describe_arg(infos, n, ext, tok, sizeof(tok));
+        else
+          snprintf(tok, sizeof(tok), "the static size");
+        status = attnrt_set_error(
+            ATTNRT_INVALID_ARGUMENT,
+            "%s: the last qo_indptr entry is %lld, not the %lld query tokens "
+            "of %s",
+            name, (long long)ptr[b], (long long)extent, tok);
+      }
+    }
+    if (isPlan && status == ATTNRT_OK) {
+      describe_arg(infos, n, a, other, sizeof(other));
+      if (args[a]->shape[0] != 2 || args[a]->shape[1] != size)
+        status = attnrt_set_error(
+            ATTNRT_INVALID_ARGUMENT,
+            "%s: expected a plan of shape [2, %lld] for qo_indptr (%s)",
+            other, (long long)size, name);
+      else
+        status = read_i32(args[a], device_type, 2 * size, &plan, &copy2);
+      int64_t batch = size - 1;
+      unsigned char *seen = NULL;
+      if (status == ATTNRT_OK && batch > 0 &&
+          !(seen = (unsigned char *)calloc((size_t)batch, 1)))
+        status = attnrt_set_error(ATTNRT_INTERNAL, "no memory to check a plan");
+      if (status == ATTNRT_OK && plan[batch] != ATTNRT_RAGGED_ROWS)
+        status = attnrt_set_error(
+            ATTNRT_INVALID_ARGUMENT,
+            "%s: plan[0, %lld] is %lld, not %d: not a plan from "
+            "attnrt_plan_ragged",
+            other, (long long)batch, (long long)plan[batch],
+            ATTNRT_RAGGED_ROWS);
+      int64_t first = 0;
+      for (int64_t k = 0; status == ATTNRT_OK && k <= batch; ++k) {
+        int64_t at = plan[size + k];
+        if (at != first) {
+          status = attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: plan[1, %lld] is %lld, expected %lld (the plan was made "
+              "for another batch)",
+              other, (long long)k, (long long)at, (long long)first);
+          break;
+        }
+        if (k == batch)
+          break;
+        int64_t r = plan[k];
+        if (r < 0 || r >= batch || seen[r]) {
+          status = attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: plan[0, %lld] is %lld, %s", other, (long long)k,
+              (long long)r,
+              r < 0 || r >= batch ? "not a request" : "a request listed twice");
+          break;
+        }
+        seen[r] = 1;
+        first += attnrt_ragged_items(ptr[r + 1] - ptr[r], heads, dec);
+      }
+      free(seen);
+    }
+    free(copy1);
+    free(copy2);
+    if (status != ATTNRT_OK)
+      return status;
+    p = next;
+  }
+  return ATTNRT_OK;
+}
+
 /* Binding of dim symbols to sizes while checking a call. */
 typedef struct symbol_binding {
   int64_t size;
@@ -540,6 +670,8 @@ int attnrt_validate_device(const char *sig, DLTensor *const *args,
   if (status != ATTNRT_OK)
     return status;
   status = check_indices(sig, infos, n, args, device_type);
+  if (status == ATTNRT_OK)
+    status = check_ragged(sig, infos, n, args, device_type);
   if (status != ATTNRT_OK)
     return status;
 

@@ -51,6 +51,9 @@ p.add_argument("--quantize", action="store_true",
 p.add_argument("--quant-step", metavar="MLIR",
                help="check a decode step over an int8 cache "
                "(examples/serving/quantized_decode_step.mlir) instead")
+p.add_argument("--ragged", action="store_true",
+               help="check ragged batches (qo_indptr, plans) instead; with "
+               "--errors, bad pointers and plans")
 p.add_argument("--rag", metavar="MLIR",
                help="check Block-Attention for RAG "
                "(examples/serving/block_attention_rag.mlir) instead")
@@ -323,7 +326,9 @@ def rotate(x, pos, r, dtype):
     return quantize(y, dtype)[1]
 
 
-def mlir_for(name, cfg, maxlen=None):
+def mlir_for(name, cfg, maxlen=None, ragged=None):
+    """The function `name` for `cfg`; with `ragged` ("plan" or ""), queries
+    packed [T, hq, 1, d] by qo_indptr (and a plan argument)."""
     dtype, layout, ps, hq, hkv, d, lq, lens, causal, extra = cfg
     if layout == "nhd":
         pool = f"tensor<?x{ps}x{hkv}x{d}x{dtype}>"
@@ -331,7 +336,8 @@ def mlir_for(name, cfg, maxlen=None):
         pool = f"tensor<?x{hkv}x{ps}x{d}x{dtype}>"
     else:
         pool = f"tensor<?x{hkv}x?x{d}x{dtype}>"
-    qt = f"tensor<?x{hq}x?x{d}x{dtype}>"
+    qt = f"tensor<?x{hq}x{'1' if ragged is not None else '?'}x{d}x{dtype}>"
+    st = f"tensor<?x{hq}x{'1' if ragged is not None else '?'}xf32>"
     lse = "lse" in extra
     kq, vq = quant_of(extra)
     kpool = pool.replace(f"x{dtype}>", f"x{kq[0]}>") if kq else pool
@@ -358,18 +364,25 @@ def mlir_for(name, cfg, maxlen=None):
     if vq:
         ins.append(f"%vs: {scale_type(vq)}")
         qclause += f" value_scale(%vs : {scale_type(vq)})"
-    res = [qt] + (["tensor<?x" + str(hq) + "x?xf32>"] if lse else [])
+    if ragged is not None:
+        ins.append("%indptr: tensor<?xi32>")
+        qclause += " qo_indptr(%indptr : tensor<?xi32>)"
+        if ragged == "plan":
+            ins.append("%plan: tensor<2x?xi32>")
+            qclause += " plan(%plan : tensor<2x?xi32>)"
+    res = [qt] + ([st] if lse else [])
+    dyn = "%b" if ragged is not None else "%b, %l"
     lines = [f"func.func @{name}({', '.join(ins)}) -> ({', '.join(res)}) {{",
              "  %c0 = arith.constant 0 : index",
              "  %c2 = arith.constant 2 : index",
              f"  %b = tensor.dim %q, %c0 : {qt}",
              f"  %l = tensor.dim %q, %c2 : {qt}",
-             f"  %o0 = tensor.empty(%b, %l) : {qt}"]
+             f"  %o0 = tensor.empty({dyn}) : {qt}"]
     outs, otypes = ["%o0"], [qt]
     if lse:
-        lines.append(f"  %s0 = tensor.empty(%b, %l) : tensor<?x{hq}x?xf32>")
+        lines.append(f"  %s0 = tensor.empty({dyn}) : {st}")
         outs.append("%s0")
-        otypes.append(f"tensor<?x{hq}x?xf32>")
+        otypes.append(st)
     clause = "kv_lens(%lens : tensor<?xi32>)" if layout != "plain" else ""
     if layout not in ("dense", "plain"):
         clause += " pages(%table : tensor<?x?xi32>)"
@@ -542,6 +555,159 @@ def reference(cfg, q, logical):
                 out[b, h, i] = w @ vb[g][vis] / w.sum()
                 lse[b, h, i] = m + np.log(w.sum())
     return out, lse
+
+
+# Ragged batches (qo_indptr): per request a chunk of lqs[b] queries (0: no
+# query, 1: a decode step) against its lens[b] keys, packed [T, hq, 1, d].
+# (dtype, layout, ps, hq, hkv, d, lqs, lens, causal, extras, plan, D) with
+# plan "plan" (attnrt's order, computed here from its definition),
+# "reversed" (any order is a valid plan) or "" (no plan argument), and D
+# the work items of a decode request (hkv when the kernel packs a group's
+# heads, hq when a region reads the head or row).
+RAGGED = {
+    "ragged_mixed_nhd16_f16": (
+        "f16", "nhd", 16, 8, 2, 64, [1, 70, 0, 1, 5, 1],
+        [37, 150, 0, 1, 3, 300], True, ("lse",), "plan", 2),
+    "ragged_regions_hnd1_bf16": (
+        "bf16", "hnd", 1, 6, 3, 32, [3, 1, 65], [40, 9, 65], True,
+        ("score", "mask", "lse"), "reversed", 6),
+    "ragged_dense_lens_mqa_f32": (
+        "f32", "dense", 0, 4, 1, 32, [2, 1, 0, 66], [10, 50, 5, 130], True,
+        ("lse",), "", 1),
+    "ragged_noncausal_hnd16_f16": (
+        "f16", "hnd", 16, 4, 2, 32, [4, 1, 7], [20, 16, 7], False,
+        ("lse",), "plan", 2),
+    "ragged_sinkwin_nhd16_f32": (
+        "f32", "nhd", 16, 4, 2, 32, [70, 1, 2], [150, 75, 46], True,
+        ("sinkwin", "lse"), "plan", 4),
+    "ragged_rope_nhd16_f32": (
+        "f32", "nhd", 16, 8, 2, 64, [1, 17, 1], [33, 100, 1], True,
+        ("lse", {"theta": 500000.0}), "plan", 2),
+    "ragged_q_int8_nhd16_f16": (
+        "f16", "nhd", 16, 8, 2, 64, [1, 1, 40], [50, 0, 60], True,
+        ("lse", ("quant", ("i8", "token", "f32"), ("i8", "token", "f32"))),
+        "", 2),
+}
+
+RAGGED_ROWS = 64
+
+
+def ragged_plan(lqs, lens, heads, dec, order=None):
+    """The plan of docs/serving.md: requests by the cost of one item
+    (rows x (keys + 1)), longest first, ties in batch order; then each
+    request's first item."""
+    def items(lq):
+        return 0 if lq == 0 else dec if lq == 1 else \
+            heads * -(-lq // RAGGED_ROWS)
+
+    def cost(b):
+        lq = lqs[b]
+        rows = heads // dec if lq == 1 else min(lq, RAGGED_ROWS)
+        return -1 if lq == 0 else rows * (lens[b] + 1)
+    n = len(lqs)
+    if order is None:
+        order = sorted(range(n), key=lambda b: (-cost(b), b))
+    plan = np.zeros((2, n + 1), np.int32)
+    plan[0, :n] = order
+    plan[0, n] = RAGGED_ROWS
+    first = 0
+    for k, b in enumerate(order):
+        plan[1, k] = first
+        first += items(lqs[b])
+    plan[1, n] = first
+    return plan
+
+
+def ragged_case(name):
+    """(mlir, inputs, want_o, want_lse) of a ragged configuration."""
+    (dtype, layout, ps, hq, hkv, d, lqs, lens, causal, extra, plan,
+     dec) = RAGGED[name]
+    cfg = (dtype, layout, ps, hq, hkv, d, 1, lens, causal, extra)
+    inputs, _, logical = build_case(cfg)
+    indptr = np.concatenate([[0], np.cumsum(lqs)]).astype(np.int32)
+    tokens = int(indptr[-1])
+    q_s, q = quantize(rng.standard_normal((tokens, hq, 1, d)), dtype)
+    inputs[0] = q_s
+    inputs.append(indptr)
+    if plan:
+        order = list(range(len(lqs)))[::-1] if plan == "reversed" else None
+        inputs.append(ragged_plan(lqs, lens, hq, dec, order))
+    want_o = np.zeros((tokens, hq, 1, d))
+    want_l = np.full((tokens, hq, 1), -np.inf)
+    for b, lq in enumerate(lqs):
+        if lq == 0:
+            continue
+        t0 = indptr[b]
+        qb = q[t0:t0 + lq, :, 0].transpose(1, 0, 2)[None]
+        cb = (dtype, layout, ps, hq, hkv, d, lq, [lens[b]], causal, extra)
+        o, l = reference(cb, qb, [logical[b]])
+        want_o[t0:t0 + lq, :, 0] = o[0].transpose(1, 0, 2)
+        want_l[t0:t0 + lq, :, 0] = l[0].T
+    return (mlir_for(name, cfg, ragged="plan" if plan else ""), inputs,
+            want_o, want_l)
+
+
+def check_ragged():
+    global failed
+    names = list(RAGGED) if args.configs == "all" else args.configs.split(",")
+    for name in names:
+        text, inputs, want_o, want_l = ragged_case(name)
+        src = os.path.join(args.workdir, f"ragged_{name}.mlir")
+        with open(src, "w") as f:
+            f.write(text)
+        lse = "lse" in RAGGED[name][9]
+        for backend in args.backends.split(","):
+            tol = tensor_core_tol(backend, TOL[RAGGED[name][0]])
+            r, outs = run(src, name, backend, inputs, 2 if lse else 1)
+            if r.returncode:
+                failed = True
+                print(f"FAIL {name} {backend}: {r.stderr.strip()}")
+                continue
+            report(f"{name} {backend} output", load(outs[0], RAGGED[name][0]),
+                   want_o, tol)
+            if lse:
+                report(f"{name} {backend} lse", np.load(outs[1]).astype(
+                    np.float64), want_l, tol)
+
+
+def check_ragged_errors():
+    """Bad pointers and plans: run-time errors naming the argument."""
+    global failed
+    name = "ragged_mixed_nhd16_f16"
+    text, inputs, _, _ = ragged_case(name)
+    src = os.path.join(args.workdir, "ragged_errors.mlir")
+    with open(src, "w") as f:
+        f.write(text)
+    ip, pl = len(inputs) - 2, len(inputs) - 1
+    cases = []
+
+    def bad(edit, what, message, reference=None):
+        ins = [a.copy() for a in inputs]
+        edit(ins)
+        cases.append((what, ins, message, reference or message))
+    bad(lambda x: x[ip].__setitem__(0, 1), "pointer not at 0",
+        "qo_indptr[0] is 1, expected 0")
+    bad(lambda x: x[ip].__setitem__(3, 0), "decreasing pointer",
+        "qo_indptr[3] is 0, below the entry before it")
+    bad(lambda x: x[ip].__setitem__(6, 77), "pointer past the tokens",
+        "the last qo_indptr entry is 77, not the 78 query tokens")
+    bad(lambda x: x[pl].__setitem__((0, 1), x[pl][0, 0]), "plan repeats",
+        "a request listed twice", "not a request listed once")
+    bad(lambda x: x[pl].__setitem__((1, 2), x[pl][1, 2] + 1),
+        "plan for another batch", "(the plan was made for another batch)",
+        "plan[1, 2] is")
+    bad(lambda x: x[pl].__setitem__((0, 6), 32), "not a plan",
+        "not a plan from attnrt_plan_ragged", "the plan is not one of")
+    for what, ins, message, ref_message in cases:
+        for backend in args.backends.split(","):
+            r, _ = run(src, name, backend, ins, 2)
+            where = "error: input " if backend != "reference" else \
+                "'attn.attention' op "
+            want = ref_message if backend == "reference" else message
+            ok = r.returncode > 0 and want in r.stderr and where in r.stderr
+            failed |= not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {what} {backend}: "
+                  f"rc {r.returncode}: {r.stderr.strip()[:200]}")
 
 
 def run(src, fn, backend, inputs, nout):
@@ -1012,7 +1178,11 @@ def check_rag(src):
                tensor_core_tol(backend, TOL["bf16"]))
 
 
-if args.quantize:
+if args.ragged and args.errors:
+    check_ragged_errors()
+elif args.ragged:
+    check_ragged()
+elif args.quantize:
     check_quantize()
 elif args.quant_step:
     check_quant_step(args.quant_step)

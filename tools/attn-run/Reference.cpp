@@ -8,6 +8,7 @@
 
 #include "dialect/AttnOps.h"
 #include "tools/attn-run/DType.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -856,6 +857,61 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   // (every entry a request uses checked against the pool).
   std::vector<int64_t> lens;
   Tensor pagedK, pagedV;
+  // A ragged batch: the requests are the key lengths' entries, the query's
+  // dim 0 its tokens; ptr is qo_indptr, reqOf the request of each token.
+  bool ragged = op.isRagged();
+  int64_t numRequests = q0.shape[0];
+  std::vector<int64_t> ptr, reqOf;
+  if (ragged) {
+    const Tensor &lt = *env.lookup(op.getKvLens()).t;
+    const Tensor &it = *env.lookup(op.getQoIndptr()).t;
+    numRequests = lt.shape[0];
+    if (it.shape[0] != numRequests + 1)
+      return op.emitOpError() << "qo_indptr has " << it.shape[0]
+                              << " entries, expected one more than the "
+                              << numRequests << " requests";
+    for (int64_t r = 0; r <= numRequests; ++r) {
+      int64_t x = static_cast<int64_t>(it.data[r]);
+      if ((r == 0 && x != 0) || (r > 0 && x < ptr.back()))
+        return op.emitOpError() << "qo_indptr[" << r << "] is " << x
+                                << (r == 0 ? ", expected 0"
+                                           : ", below the entry before it");
+      ptr.push_back(x);
+    }
+    if (ptr.back() != q0.shape[0])
+      return op.emitOpError() << "the last qo_indptr entry is " << ptr.back()
+                              << ", not the " << q0.shape[0]
+                              << " query tokens";
+    for (int64_t r = 0; r < numRequests; ++r)
+      for (int64_t t = ptr[r]; t < ptr[r + 1]; ++t)
+        reqOf.push_back(r);
+    if (Value planValue = op.getPlan()) {
+      // Any order of the requests is a valid plan; its item offsets must
+      // be the batch's (what the runtime checks).
+      const Tensor &pl = *env.lookup(planValue).t;
+      int64_t n = numRequests + 1, heads = op.getNumQueryHeads(),
+              dec = raggedDecodeItems(op), first = 0;
+      std::vector<char> seen(numRequests, 0);
+      if (pl.shape[0] != 2 || pl.shape[1] != n ||
+          pl.data[numRequests] != 64.0)
+        return op.emitOpError("the plan is not one of this batch");
+      for (int64_t k = 0; k <= numRequests; ++k) {
+        if (static_cast<int64_t>(pl.data[n + k]) != first)
+          return op.emitOpError() << "plan[1, " << k << "] is "
+                                  << static_cast<int64_t>(pl.data[n + k])
+                                  << ", expected " << first;
+        if (k == numRequests)
+          break;
+        int64_t r = static_cast<int64_t>(pl.data[k]);
+        if (r < 0 || r >= numRequests || seen[r])
+          return op.emitOpError() << "plan[0, " << k << "] is " << r
+                                  << ", not a request listed once";
+        seen[r] = 1;
+        int64_t lq = ptr[r + 1] - ptr[r];
+        first += lq == 0 ? 0 : lq == 1 ? dec : heads * ((lq + 63) / 64);
+      }
+    }
+  }
   if (Value l = op.getKvLens()) {
     const Tensor &lt = *env.lookup(l).t;
     int64_t capacity = 0;
@@ -866,10 +922,11 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     } else {
       capacity = keys->shape[2];
     }
-    if (lt.shape[0] != q0.shape[0] || (table && table->shape[0] != q0.shape[0]))
+    if (lt.shape[0] != numRequests ||
+        (table && table->shape[0] != numRequests))
       return op.emitOpError("key lengths or page table disagree with the "
                             "query's batch at run time");
-    for (int64_t b = 0; b < q0.shape[0]; ++b) {
+    for (int64_t b = 0; b < numRequests; ++b) {
       double x = lt.data[b];
       if (x < 0 || x > static_cast<double>(capacity))
         return op.emitOpError()
@@ -886,9 +943,9 @@ LogicalResult Interpreter::attention(AttentionOp op) {
         const Tensor &pool = *poolTensor;
         int64_t pages = pool.shape[0], hkv = op.getNumKvHeads();
         int64_t dd = pool.shape[3];
-        dense->shape = {q0.shape[0], hkv, capacity, dd};
-        dense->data.assign(q0.shape[0] * hkv * capacity * dd, 0.0);
-        for (int64_t b = 0; b < q0.shape[0]; ++b)
+        dense->shape = {numRequests, hkv, capacity, dd};
+        dense->data.assign(numRequests * hkv * capacity * dd, 0.0);
+        for (int64_t b = 0; b < numRequests; ++b)
           for (int64_t j = 0; j < lens[b]; ++j) {
             double e = table->data[b * table->shape[1] + j / ps];
             if (e < 0 || e >= static_cast<double>(pages))
@@ -914,6 +971,9 @@ LogicalResult Interpreter::attention(AttentionOp op) {
     int64_t lq = q0.shape[2], lk = k0.shape[2];
     qRot = rotate(q0, *rope, false, op.getQuery().getType(),
                   [&](int64_t b, int64_t i) -> double {
+                    // A ragged token t: its row plus its chunk's offset.
+                    if (ragged)
+                      return double(b + lens[reqOf[b]] - ptr[reqOf[b] + 1]);
                     return double(i + (lens.empty() ? lk : lens[b]) - lq);
                   });
     // (Dequantized keys are in the query's type.)
@@ -946,7 +1006,8 @@ LogicalResult Interpreter::attention(AttentionOp op) {
                           : 1.0;
   int64_t B = q.shape[0], H = q.shape[1], Lq = q.shape[2], D = q.shape[3];
   int64_t Hkv = k.shape[1], Lk = k.shape[2], Dv = v.shape[3];
-  if (k.shape[0] != B || v.shape[0] != B || v.shape[2] != Lk ||
+  if (k.shape[0] != numRequests || v.shape[0] != numRequests ||
+      v.shape[2] != Lk ||
       out->shape[0] != B || out->shape[2] != Lq)
     return op.emitOpError("operand shapes disagree at run time: query ")
            << ::attn::shapeString(q.shape) << ", key "
@@ -978,11 +1039,15 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   bool sigmoid = op.getNormalizer() == Normalizer::sigmoid;
   // One row of one map: the normalized output (before combine/epilogue)
   // into `row`, and the row's log-sum-exp.
+  // (Request b's row i is row i of its chunk: token ptr[b] + i of a ragged
+  // batch, whose chunk has ptr[b + 1] - ptr[b] rows.)
   auto attendRow = [&](const Tensor &qt, const Tensor &kt, int64_t b, int64_t h,
                        int64_t i, std::vector<double> &row,
                        double &rowLse) -> LogicalResult {
     int64_t hk = h / group;
-    const double *qi = &qt.data[((b * H + h) * Lq + i) * D];
+    int64_t Lq = ragged ? ptr[b + 1] - ptr[b] : q.shape[2];
+    const double *qi = &qt.data[ragged ? ((ptr[b] + i) * H + h) * D
+                                       : ((b * H + h) * Lq + i) * D];
     double m = -std::numeric_limits<double>::infinity();
     bool any = false;
     // This request's keys (all of the operand's without kv_lens).
@@ -1099,9 +1164,11 @@ LogicalResult Interpreter::attention(AttentionOp op) {
   if (std::optional<APFloat> e = op.getRmsNormEps())
     eps = e->convertToDouble();
   std::vector<double> o1(Dv), o2(Dv);
-  for (int64_t b = 0; b < B; ++b)
+  for (int64_t b = 0; b < numRequests; ++b)
     for (int64_t h = 0; h < H; ++h)
-      for (int64_t i = 0; i < Lq; ++i) {
+      for (int64_t i = 0; i < (ragged ? ptr[b + 1] - ptr[b] : Lq); ++i) {
+        // Where the row lands: (b, h, i), or token ptr[b] + i.
+        int64_t at = ragged ? (ptr[b] + i) * H + h : (b * H + h) * Lq + i;
         double lse1 = 0, lse2 = 0;
         if (failed(attendRow(q, k, b, h, i, o1, lse1)))
           return failure();
@@ -1136,10 +1203,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
               return failure();
             x = isFloatLike(outElem) ? r->f : r->i;
           }
-          out->data[((b * H + h) * Lq + i) * Dv + d] = roundTo(outElem, x);
+          out->data[at * Dv + d] = roundTo(outElem, x);
         }
         if (lse)
-          lse->data[(b * H + h) * Lq + i] = roundTo(Float32Type::get(op.getContext()), lse1);
+          lse->data[at] = roundTo(Float32Type::get(op.getContext()), lse1);
       }
   env[op.getResult(0)] = fromTensor(out);
   if (lse)

@@ -110,6 +110,32 @@ int attnrt_validate(const char *signature, DLTensor *const *args,
 int attnrt_validate_device(const char *signature, DLTensor *const *args,
                            int32_t num_args, int device_type);
 
+/*--- Ragged batches: the host-side plan ----------------------------------*/
+
+/* An attention over a ragged batch (`qo_indptr`, docs/serving.md) splits
+ * its work into items: request b with a chunk of Lq = qo_indptr[b+1] -
+ * qo_indptr[b] queries has no item if Lq = 0, `decode_items` items if
+ * Lq = 1 (one per KV head when the kernel packs a group's query heads,
+ * else one per query head), and heads * ceil(Lq / ATTNRT_RAGGED_ROWS)
+ * items otherwise (a head's chunk in blocks of 64 rows). A plan is an int32
+ * [2, B + 1] tensor: row 0 the order requests are processed in (a
+ * permutation of 0..B-1, then ATTNRT_RAGGED_ROWS), row 1 the first item of
+ * each request in that order (then the item count). The numbers H and D of
+ * a function's signature clause "plan:P:I:H:D" are its `heads` and
+ * `decode_items`. */
+#define ATTNRT_RAGGED_ROWS 64
+
+/* Work items of a request whose chunk has `lq` queries. */
+int64_t attnrt_ragged_items(int64_t lq, int64_t heads, int64_t decode_items);
+
+/* Computes a plan once per step, for every layer's call: requests ordered
+ * by the cost of one of their items, longest first (so that dynamic
+ * scheduling ends with short items). Validates every tensor (CPU, int32,
+ * contiguous; qo_indptr [B + 1] starting at 0 and non-decreasing, kv_lens
+ * [B], plan [2, B + 1]). Returns a status. */
+int attnrt_plan_ragged(const DLTensor *qo_indptr, const DLTensor *kv_lens,
+                       int64_t heads, int64_t decode_items, DLTensor *plan);
+
 /*--- Kernel invocation (called by generated entry points) -----------------*/
 
 /* The generated kernel takes an array of pointers to MLIR memref
