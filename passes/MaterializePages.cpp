@@ -44,11 +44,8 @@ Value mlir::attn::raggedRequests(OpBuilder &b, Location loc, AttentionOp op) {
   Value indptr = op.getQoIndptr();
   Type i32 = b.getI32Type();
   Value tokens = tensor::DimOp::create(b, loc, op.getQuery(), 0);
-  Value batch = tensor::DimOp::create(b, loc, op.getKvLens(), 0);
-  // indptr[1 .. B] as the reduction's input.
-  Value ends = tensor::ExtractSliceOp::create(
-      b, loc, indptr, ArrayRef<OpFoldResult>{b.getIndexAttr(1)},
-      ArrayRef<OpFoldResult>{batch}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  // The reduction's extent over requests comes from kv_lens ([B]); it
+  // reads indptr[r + 1] (a slice would be one more op for every backend).
   auto type = RankedTensorType::get({ShapedType::kDynamic}, i32);
   Value init = linalg::FillOp::create(
                    b, loc,
@@ -60,7 +57,8 @@ Value mlir::attn::raggedRequests(OpBuilder &b, Location loc, AttentionOp op) {
   MLIRContext *ctx = b.getContext();
   AffineExpr t = getAffineDimExpr(0, ctx), r = getAffineDimExpr(1, ctx);
   return linalg::GenericOp::create(
-             b, loc, TypeRange{type}, ValueRange{ends}, ValueRange{init},
+             b, loc, TypeRange{type}, ValueRange{op.getKvLens()},
+             ValueRange{init},
              ArrayRef<AffineMap>{AffineMap::get(2, 0, {r}, ctx),
                                  AffineMap::get(2, 0, {t}, ctx)},
              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
@@ -68,8 +66,13 @@ Value mlir::attn::raggedRequests(OpBuilder &b, Location loc, AttentionOp op) {
              [&](OpBuilder &gb, Location l, ValueRange args) {
                Value ti = arith::IndexCastOp::create(
                    gb, l, i32, linalg::IndexOp::create(gb, l, 0));
+               Value end = tensor::ExtractOp::create(
+                   gb, l, indptr,
+                   ValueRange{arith::AddIOp::create(
+                       gb, l, linalg::IndexOp::create(gb, l, 1),
+                       arith::ConstantIndexOp::create(gb, l, 1))});
                Value past = arith::CmpIOp::create(
-                   gb, l, arith::CmpIPredicate::sle, args[0], ti);
+                   gb, l, arith::CmpIPredicate::sle, end, ti);
                Value add = arith::ExtUIOp::create(gb, l, i32, past);
                linalg::YieldOp::create(
                    gb, l, ValueRange{arith::AddIOp::create(gb, l, args[1],
@@ -80,12 +83,27 @@ Value mlir::attn::raggedRequests(OpBuilder &b, Location loc, AttentionOp op) {
 
 /// The request index of dense batch entry `bi` (a token of a ragged batch:
 /// requests[bi]; otherwise bi itself).
-static Value requestOf(OpBuilder &b, Location loc, Value requests, Value bi) {
+/// (Clamped into [0, B - 1] = [0, `last`]: in range by construction, and the
+/// clamp bounds the reads for Halide's inference.)
+static Value requestOf(OpBuilder &b, Location loc, Value requests, Value last,
+                       Value bi) {
   if (!requests)
     return bi;
-  return arith::IndexCastOp::create(
+  Value r = arith::IndexCastOp::create(
       b, loc, b.getIndexType(),
       tensor::ExtractOp::create(b, loc, requests, ValueRange{bi}));
+  return arith::MinSIOp::create(
+      b, loc,
+      arith::MaxSIOp::create(b, loc, r,
+                             arith::ConstantIndexOp::create(b, loc, 0)),
+      last);
+}
+
+/// The last request index of `op` (B - 1), computed at `b`.
+static Value lastRequest(OpBuilder &b, Location loc, AttentionOp op) {
+  return arith::SubIOp::create(
+      b, loc, tensor::DimOp::create(b, loc, op.getKvLens(), 0),
+      arith::ConstantIndexOp::create(b, loc, 1));
 }
 
 Value mlir::attn::gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op,
@@ -107,13 +125,15 @@ Value mlir::attn::gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op,
   Value last = arith::SubIOp::create(
       b, loc, tensor::DimOp::create(b, loc, pool, 0),
       arith::ConstantIndexOp::create(b, loc, 1));
+  Value lastReq = requests ? lastRequest(b, loc, op) : Value();
   AffineMap id = b.getMultiDimIdentityMap(4);
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{type}, ValueRange{}, ValueRange{init},
       ArrayRef<AffineMap>{id},
       SmallVector<utils::IteratorType>(4, utils::IteratorType::parallel),
       [&](OpBuilder &gb, Location l, ValueRange) {
-        Value bi = requestOf(gb, l, requests, linalg::IndexOp::create(gb, l, 0));
+        Value bi = requestOf(gb, l, requests, lastReq,
+                             linalg::IndexOp::create(gb, l, 0));
         Value g = linalg::IndexOp::create(gb, l, 1);
         Value j = linalg::IndexOp::create(gb, l, 2);
         Value di = linalg::IndexOp::create(gb, l, 3);
@@ -153,8 +173,9 @@ namespace {
 
 /// Dense keys [B, Hkv, L, D] per token of a ragged batch: [T, Hkv, L, D],
 /// entry t the keys of request requests[t].
-static Value gatherRequests(OpBuilder &b, Location loc, Value x,
-                            Value requests) {
+static Value gatherRequests(OpBuilder &b, Location loc, AttentionOp op,
+                            Value x, Value requests) {
+  Value last = lastRequest(b, loc, op);
   auto type = cast<RankedTensorType>(x.getType());
   SmallVector<int64_t> shape(type.getShape());
   shape[0] = ShapedType::kDynamic;
@@ -172,7 +193,7 @@ static Value gatherRequests(OpBuilder &b, Location loc, Value x,
                SmallVector<Value> at;
                for (unsigned d = 0; d < 4; ++d)
                  at.push_back(linalg::IndexOp::create(gb, l, d));
-               at[0] = requestOf(gb, l, requests, at[0]);
+               at[0] = requestOf(gb, l, requests, last, at[0]);
                linalg::YieldOp::create(
                    gb, l, ValueRange{tensor::ExtractOp::create(gb, l, x, at)});
              })
@@ -185,9 +206,9 @@ struct RaggedRow {
   Value request, row, chunk;
 };
 static RaggedRow raggedRow(OpBuilder &b, Location loc, AttentionOp op,
-                           Value requests, Value bi, Value i) {
+                           Value requests, Value last, Value bi, Value i) {
   Type idx = b.getIndexType();
-  Value r = requestOf(b, loc, requests, bi);
+  Value r = requestOf(b, loc, requests, last, bi);
   auto at = [&](Value n) -> Value {
     return arith::IndexCastOp::create(
         b, loc, idx,
@@ -205,8 +226,8 @@ static RaggedRow raggedRow(OpBuilder &b, Location loc, AttentionOp op,
 /// batch and row arguments replaced by the token's request and row within
 /// its chunk.
 static void remapRaggedRegion(OpBuilder &b, Location loc, AttentionOp op,
-                              Value requests, Region &src, Region &dst,
-                              unsigned first) {
+                              Value requests, Value last, Region &src,
+                              Region &dst, unsigned first) {
   if (src.empty())
     return;
   OpBuilder::InsertionGuard guard(b);
@@ -215,7 +236,8 @@ static void remapRaggedRegion(OpBuilder &b, Location loc, AttentionOp op,
   Block *block = b.createBlock(&dst, dst.end(), types,
                                SmallVector<Location>(types.size(), loc));
   SmallVector<Value> args(block->getArguments());
-  RaggedRow rr = raggedRow(b, loc, op, requests, args[first], args[first + 2]);
+  RaggedRow rr =
+      raggedRow(b, loc, op, requests, last, args[first], args[first + 2]);
   args[first] = rr.request;
   args[first + 2] = rr.row;
   YieldOp::create(b, loc,
@@ -227,7 +249,7 @@ static void remapRaggedRegion(OpBuilder &b, Location loc, AttentionOp op,
 /// Lq are the token's request, its row within the chunk and the chunk's
 /// length).
 static void buildMask(OpBuilder &b, Location loc, AttentionOp op, Value lq,
-                      Value requests, Region &into) {
+                      Value requests, Value last, Region &into) {
   Type idx = b.getIndexType();
   OpBuilder::InsertionGuard guard(b);
   Block *block = b.createBlock(&into, into.end(), {idx, idx, idx, idx},
@@ -235,7 +257,7 @@ static void buildMask(OpBuilder &b, Location loc, AttentionOp op, Value lq,
   Value bi = block->getArgument(0), i = block->getArgument(2),
         j = block->getArgument(3);
   if (op.isRagged()) {
-    RaggedRow rr = raggedRow(b, loc, op, requests, bi, i);
+    RaggedRow rr = raggedRow(b, loc, op, requests, last, bi, i);
     bi = rr.request;
     i = rr.row;
     lq = rr.chunk;
@@ -280,12 +302,13 @@ struct MaterializePages
       // A ragged batch becomes one dense row per token, against its
       // request's keys (gathered per token).
       Value requests = op.isRagged() ? raggedRequests(b, loc, op) : Value();
+      Value last = requests ? lastRequest(b, loc, op) : Value();
       if (op.isPaged()) {
         k = gatherPagedPool(b, loc, op, k, requests);
         v = gatherPagedPool(b, loc, op, v, requests);
       } else if (requests) {
-        k = gatherRequests(b, loc, k, requests);
-        v = gatherRequests(b, loc, v, requests);
+        k = gatherRequests(b, loc, op, k, requests);
+        v = gatherRequests(b, loc, op, v, requests);
       }
       SmallVector<Value> outs(op.getOutputs());
       // (Above the op: every backend evaluates regions' captured values.)
@@ -298,11 +321,11 @@ struct MaterializePages
           op.getRmsNormEpsAttr(), nullptr, nullptr, nullptr, nullptr, nullptr,
           nullptr, op.getRopeAttr());
       if (requests) {
-        remapRaggedRegion(b, loc, op, requests, op.getScore(),
+        remapRaggedRegion(b, loc, op, requests, last, op.getScore(),
                           dense.getScore(), 1);
-        remapRaggedRegion(b, loc, op, requests, op.getEpilogue(),
+        remapRaggedRegion(b, loc, op, requests, last, op.getEpilogue(),
                           dense.getEpilogue(), 1);
-        remapRaggedRegion(b, loc, op, requests, op.getSink(),
+        remapRaggedRegion(b, loc, op, requests, last, op.getSink(),
                           dense.getSink(), 0);
       } else {
         IRMapping m;
@@ -310,7 +333,7 @@ struct MaterializePages
         op.getEpilogue().cloneInto(&dense.getEpilogue(), m);
         op.getSink().cloneInto(&dense.getSink(), m);
       }
-      buildMask(b, loc, op, lq, requests, dense.getMask());
+      buildMask(b, loc, op, lq, requests, last, dense.getMask());
       op.replaceAllUsesWith(dense.getResults());
       op.erase();
     }

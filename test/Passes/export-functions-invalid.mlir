@@ -109,3 +109,25 @@ func.func @unbounded_append(%k: tensor<2x1x8xf32>, %s: tensor<2xi32>, %n: tensor
       outs(%e, %e : tensor<?x4x1x8xf32>, tensor<?x4x1x8xf32>) -> tensor<?x4x1x8xf32>, tensor<?x4x1x8xf32>
   return %k : tensor<2x1x8xf32>
 }
+
+// -----
+
+func.func @computed_indptr(%q: tensor<5x2x1x8xf32>, %k: tensor<2x1x6x8xf32>, %lens: tensor<2xi32>, %p: tensor<3xi32>) -> tensor<5x2x1x8xf32> {
+  %init = tensor.empty() : tensor<5x2x1x8xf32>
+  %p2 = arith.addi %p, %p : tensor<3xi32>
+  // expected-error @+1 {{takes its qo_indptr from an argument of the exported function (the runtime checks it before a call)}}
+  %o = attn.attention ins(%q, %k, %k : tensor<5x2x1x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>)
+      kv_lens(%lens : tensor<2xi32>) qo_indptr(%p2 : tensor<3xi32>) outs(%init : tensor<5x2x1x8xf32>) -> tensor<5x2x1x8xf32>
+  return %o : tensor<5x2x1x8xf32>
+}
+
+// -----
+
+func.func @computed_plan(%q: tensor<5x2x1x8xf32>, %k: tensor<2x1x6x8xf32>, %lens: tensor<2xi32>, %p: tensor<3xi32>, %plan: tensor<2x3xi32>) -> tensor<5x2x1x8xf32> {
+  %init = tensor.empty() : tensor<5x2x1x8xf32>
+  %plan2 = arith.addi %plan, %plan : tensor<2x3xi32>
+  // expected-error @+1 {{takes its plan from an argument of the exported function (the runtime checks it before a call)}}
+  %o = attn.attention ins(%q, %k, %k : tensor<5x2x1x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>)
+      kv_lens(%lens : tensor<2xi32>) qo_indptr(%p : tensor<3xi32>) plan(%plan2 : tensor<2x3xi32>) outs(%init : tensor<5x2x1x8xf32>) -> tensor<5x2x1x8xf32>
+  return %o : tensor<5x2x1x8xf32>
+}

@@ -109,3 +109,52 @@ func.func @dense_lens(%q: tensor<?x2x?x4xf32>, %k: tensor<?x1x?x4xf32>, %v: tens
       } -> tensor<?x2x?x4xf32>
   return %o : tensor<?x2x?x4xf32>
 }
+
+// -----
+
+// A ragged batch (qo_indptr): the request of every token (how many
+// requests end at or before it: a reduction over the pointer), each pool
+// gathered per token from its request's pages (the request clamped into
+// [0, B - 1] for Halide's bounds), then one dense row per token; the
+// regions see the token's request and its row within the chunk, and the
+// causal alignment is the chunk's.
+// CHECK-LABEL: func.func @ragged_paged
+// CHECK-SAME: %[[Q:[a-z0-9]+]]: tensor<?x4x1x16xf32>, %{{.*}}: tensor<?x8x2x16xf32>, %{{.*}}: tensor<?x8x2x16xf32>, %[[LENS:[a-z0-9]+]]: tensor<?xi32>, %[[T:[a-z0-9]+]]: tensor<?x?xi32>, %[[P:[a-z0-9]+]]: tensor<?xi32>
+// CHECK: %[[REQ:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[LENS]] : tensor<?xi32>)
+// CHECK: tensor.extract %[[P]]
+// CHECK: arith.cmpi sle
+// CHECK: linalg.generic
+// CHECK: tensor.extract %[[REQ]]
+// CHECK: arith.minsi
+// CHECK: tensor.extract %[[T]]
+// CHECK: attn.attention scale(2.500000e-01) ins(%[[Q]], {{.*}}) outs(
+// CHECK: score {
+// CHECK: tensor.extract %[[REQ]]
+// CHECK: %[[R:.*]] = arith.minsi
+// CHECK: %[[BF:.*]] = arith.index_cast %[[R]] : index to i32
+// CHECK: arith.sitofp %[[BF]]
+// CHECK: mask {
+// CHECK: %[[S0:.*]] = tensor.extract %[[P]][
+// CHECK: %[[START:.*]] = arith.index_cast %[[S0]] : i32 to index
+// CHECK: %[[E0:.*]] = tensor.extract %[[P]][
+// CHECK: %[[END:.*]] = arith.index_cast %[[E0]] : i32 to index
+// CHECK: %[[LQ:.*]] = arith.subi %[[END]], %[[START]]
+// CHECK: arith.addi %{{.*}}, %[[LQ]]
+// CHECK: arith.cmpi sle
+// KEEP-LABEL: func.func @ragged_paged
+// KEEP: attn.attention causal {{.*}} qo_indptr(
+func.func @ragged_paged(%q: tensor<?x4x1x16xf32>, %k: tensor<?x8x2x16xf32>, %v: tensor<?x8x2x16xf32>,
+                        %lens: tensor<?xi32>, %table: tensor<?x?xi32>, %indptr: tensor<?xi32>,
+                        %o: tensor<?x4x1x16xf32>) -> tensor<?x4x1x16xf32> {
+  %r = attn.attention causal ins(%q, %k, %v : tensor<?x4x1x16xf32>, tensor<?x8x2x16xf32>, tensor<?x8x2x16xf32>)
+      kv_lens(%lens : tensor<?xi32>) pages(%table : tensor<?x?xi32>) qo_indptr(%indptr : tensor<?xi32>)
+      outs(%o : tensor<?x4x1x16xf32>)
+      score {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %bi = arith.index_cast %b : index to i32
+        %bf = arith.sitofp %bi : i32 to f32
+        %x = arith.addf %s, %bf : f32
+        attn.yield %x : f32
+      } -> tensor<?x4x1x16xf32>
+  return %r : tensor<?x4x1x16xf32>
+}
