@@ -23,7 +23,8 @@ __all__ = ["compile", "load", "Module", "Function", "Error", "CompileError",
            "log", "log2", "tanh", "sigmoid", "sin", "cos", "tan", "sqrt",
            "minimum", "maximum", "clamp", "and_masks", "or_masks",
            "noop_mask", "BlockMask", "merge", "route", "experts", "gate",
-           "paged_attention", "append_kv", "csr_to_block_table", "quantize_kv",
+           "paged_attention", "batch_attention", "plan_batch", "append_kv",
+           "csr_to_block_table", "quantize_kv",
            "compiler_id", "distributed"]
 
 
@@ -304,7 +305,8 @@ from ._trace import (TracingError, where, exp, exp2, log, log2, tanh,  # noqa
 from .flex import (attention, to_mlir, flex_attention, create_block_mask,  # noqa
                    and_masks, or_masks, noop_mask, BlockMask)
 from .ops import merge, route, experts, gate  # noqa
-from .serving import paged_attention, append_kv, csr_to_block_table, quantize_kv  # noqa
+from .serving import (paged_attention, batch_attention, plan_batch,  # noqa
+                      append_kv, csr_to_block_table, quantize_kv)
 
 
 def __getattr__(name):

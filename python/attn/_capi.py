@@ -90,6 +90,9 @@ def lib():
         "attn_last_error": (ctypes.c_char_p, []),
         "attn_set_num_threads": (ctypes.c_int, [ctypes.c_int]),
         "attn_get_num_threads": (ctypes.c_int, []),
+        "attn_plan_ragged": (ctypes.c_int, [P(DLTensor), P(DLTensor),
+                                            ctypes.c_int64, ctypes.c_int64,
+                                            P(DLTensor)]),
         "attn_compiler_id": (ctypes.c_char_p, []),
     }
     for name, (res, args) in sig.items():

@@ -164,7 +164,7 @@ def _scale_type(s, x, mlir_dims, what):
 def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
           return_lse=False, causal=False, kv_lens=None, block_table=None,
           page_layout="nhd", rope=None, k_scale=None, v_scale=None,
-          kv_dtype=None):
+          kv_dtype=None, qo_indptr=None, plan=None):
     """The program attention() runs, as a _Program (text and captures).
     With kv_lens, each batch entry has its own key count; with block_table
     as well, k and v are page pools (docs/serving.md). With k_scale /
@@ -182,6 +182,28 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
         raise TypeError(f"attention: q, k and v must have one dtype, got "
                         f"{q.dtype}, {k.dtype}, {v.dtype}")
     B, H, Lq, D = q.shape
+    # A ragged batch: q holds tokens [T, H, 1, D]; the requests are
+    # kv_lens' entries (qo_indptr has one more).
+    ragged = qo_indptr is not None
+    if ragged:
+        if kv_lens is None:
+            raise ValueError("attention: qo_indptr needs kv_lens (the keys "
+                             "of each request)")
+        _index_type(kv_lens, 1, "kv_lens", "[batch]")
+        _index_type(qo_indptr, 1, "qo_indptr", "[batch + 1]")
+        if qo_indptr.shape[0] != kv_lens.shape[0] + 1:
+            raise ValueError(f"attention: qo_indptr has {qo_indptr.shape[0]} "
+                             f"entries, expected one more than the "
+                             f"{kv_lens.shape[0]} requests of kv_lens")
+        if plan is not None:
+            _index_type(plan, 2, "plan", "[2, batch + 1]")
+            if tuple(plan.shape) != (2, qo_indptr.shape[0]):
+                raise ValueError(f"attention: plan has shape "
+                                 f"{tuple(plan.shape)}, expected "
+                                 f"(2, {qo_indptr.shape[0]})")
+        B = kv_lens.shape[0]
+    elif plan is not None:
+        raise ValueError("attention: a plan needs qo_indptr")
     paged = block_table is not None
     if paged and kv_lens is None:
         raise ValueError("attention: a block_table needs kv_lens (the keys "
@@ -215,7 +237,7 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
             raise ValueError(f"attention: k {tuple(k.shape)} and v "
                              f"{tuple(v.shape)} disagree in batch, heads or "
                              f"length")
-    if kv_lens is not None:
+    if kv_lens is not None and not ragged:
         _index_type(kv_lens, 1, "kv_lens", "[batch]")
         if kv_lens.shape[0] != B:
             raise ValueError(f"attention: q has batch {B}, kv_lens has "
@@ -264,7 +286,8 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
             "sink {\n      ^bb0(%b: index, %h: index, %i: index):\n"
             f"        %sinkv = tensor.extract %sinks[%h] : {sink_ty}{conv}\n"
             f"        attn.yield {yv} : f32\n      }}")
-    qty = f"tensor<?x{H}x?x{D}x{qt}>"
+    rows = "1" if ragged else "?"
+    qty = f"tensor<?x{H}x{rows}x{D}x{qt}>"
     kty = f"tensor<?x{Hkv}x?x{D}x{kt}>"
     vty = f"tensor<?x{Hkv}x?x{Dv}x{vt}>"
     kdims, vdims = ["?", Hkv, "?", D], ["?", Hkv, "?", Dv]
@@ -274,8 +297,8 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
         vty = f"tensor<?x{mid}x{Dv}x{vt}>"
         middle = [ps, Hkv] if page_layout == "nhd" else [Hkv, ps]
         kdims, vdims = ["?"] + middle + [D], ["?"] + middle + [Dv]
-    oty = f"tensor<?x{H}x?x{Dv}x{qt}>"
-    lty = f"tensor<?x{H}x?xf32>"
+    oty = f"tensor<?x{H}x{rows}x{Dv}x{qt}>"
+    lty = f"tensor<?x{H}x{rows}xf32>"
     args = [f"%q: {qty}", f"%k: {kty}", f"%v: {vty}"]
     clauses = ""
     if kv_lens is not None:
@@ -294,6 +317,12 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
         vst = _scale_type(v_scale, v, vdims, "v_scale")
         args.append(f"%v_scale: {vst}")
         clauses += f" value_scale(%v_scale : {vst})"
+    if ragged:
+        args.append("%qo_indptr: tensor<?xi32>")
+        clauses += "\n      qo_indptr(%qo_indptr : tensor<?xi32>)"
+        if plan is not None:
+            args.append("%plan: tensor<2x?xi32>")
+            clauses += " plan(%plan : tensor<2x?xi32>)"
     if has_sinks:
         args.append(f"%sinks: {sink_ty}")
     args += [f"{c.name}: {c.mlir_type}" for c in captures]
@@ -302,16 +331,17 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
         f"scale({float(scale):.9e}) " if scale is not None else "") + \
         _rope_attr(rope)
     outs = "%init" + (", %linit" if return_lse else "")
+    dyn = "%bsz" if ragged else "%bsz, %len"
     lines = [
         f"func.func @main({', '.join(args)}) -> ({', '.join(results)}) {{",
         "  %c0 = arith.constant 0 : index",
         "  %c2 = arith.constant 2 : index",
         f"  %bsz = tensor.dim %q, %c0 : {qty}",
         f"  %len = tensor.dim %q, %c2 : {qty}",
-        f"  %init = tensor.empty(%bsz, %len) : {oty}",
+        f"  %init = tensor.empty({dyn}) : {oty}",
     ]
     if return_lse:
-        lines.append(f"  %linit = tensor.empty(%bsz, %len) : {lty}")
+        lines.append(f"  %linit = tensor.empty({dyn}) : {lty}")
     result = "%o:2" if return_lse else "%o"
     lines += [
         f"  {result} = attn.attention {attrs}",
@@ -328,7 +358,8 @@ def trace(q, k, v, score_mod=None, mask_mod=None, scale=None, sinks=None,
     # The index tensors and scales follow k, v (and precede the sinks) in
     # @main.
     program.index_inputs = [x for x in (kv_lens, block_table, k_scale,
-                                        v_scale) if x is not None]
+                                        v_scale, qo_indptr, plan)
+                            if x is not None]
     return program
 
 

@@ -68,6 +68,89 @@ def paged_attention(q, k_pool, v_pool, kv_lens, block_table, *, causal=False,
     return _module(program.text, filename="<attn.paged_attention>").main(*args)
 
 
+def _rows(x, shape):
+    """x (NumPy or torch) viewed with `shape` (no copy)."""
+    return x.reshape(shape) if _tensors.is_numpy(x) else x.view(shape)
+
+
+def batch_attention(q, k, v, qo_indptr, kv_lens, block_table=None, *,
+                    plan=None, causal=False, page_layout="nhd", scale=None,
+                    score_mod=None, mask_mod=None, sinks=None,
+                    return_lse=False, rope=None, k_scale=None, v_scale=None,
+                    kv_dtype=None):
+    """Attention over a ragged batch: prefill chunks and decode steps in one
+    call (FlashInfer's batch prefill; attn.attention ... qo_indptr(...)).
+
+    q [T, H, D]: the queries of every request packed one after the other;
+    request b owns tokens qo_indptr[b] .. qo_indptr[b + 1] - 1 (int32
+    [B + 1], from 0 to T; a chunk of one query is a decode step, of none an
+    idle request), and sees its kv_lens[b] keys: page pools with
+    block_table as paged_attention takes them, or dense k, v [B, Hkv, L, D]
+    without. causal aligns each chunk to its request's bottom-right corner;
+    score_mod / mask_mod see the request b and the row i within its chunk.
+    plan: plan_batch's result for this qo_indptr and kv_lens, reused by
+    every layer of a step (optional; a plan for another batch raises
+    attn.ArgumentError). Returns O [T, H, Dv] (and the LSE [T, H])."""
+    if q.ndim != 3:
+        raise ValueError(f"batch_attention: q must be [tokens, heads, D], "
+                         f"got shape {tuple(q.shape)}")
+    k_scale = _scale_tensor(k_scale, q, "k_scale")
+    v_scale = _scale_tensor(v_scale, q, "v_scale")
+    if _needs_grad((q, k, v) + ((sinks,) if sinks is not None else ())):
+        raise TypeError("batch_attention: not differentiable (serving reads "
+                        "the cache)")
+    T, H, D = q.shape
+    q4 = _rows(q, (T, H, 1, D))
+    program = trace(q4, k, v, score_mod, mask_mod, scale, sinks, return_lse,
+                    causal, kv_lens=kv_lens, block_table=block_table,
+                    page_layout=page_layout, rope=rope, k_scale=k_scale,
+                    v_scale=v_scale, kv_dtype=kv_dtype, qo_indptr=qo_indptr,
+                    plan=plan)
+    args = [q4, k, v] + program.index_inputs + (
+        [sinks] if sinks is not None else []) + [
+        c.tensor for c in program.captures]
+    r = _module(program.text, filename="<attn.batch_attention>").main(*args)
+    o, lse = (r if return_lse else (r, None))
+    o = _rows(o, (T, H, o.shape[3]))
+    return (o, _rows(lse, (T, H))) if return_lse else o
+
+
+def plan_batch(qo_indptr, kv_lens, num_heads, decode_items):
+    """The plan of a ragged batch (libattnrt's attnrt_plan_ragged), once per
+    step for every layer's batch_attention: an int32 [2, B + 1] tensor (like
+    qo_indptr: NumPy or torch). num_heads: the query heads; decode_items:
+    the work items of a decode request, the KV heads (the kernel packs a
+    group's query heads into one tile) or, when score_mod / mask_mod read
+    the head or row, the query heads (docs/serving.md)."""
+    from . import _raise
+    for x, name, shape in ((qo_indptr, "qo_indptr", "[batch + 1]"),
+                           (kv_lens, "kv_lens", "[batch]")):
+        if not hasattr(x, "shape") or len(x.shape) != 1 or \
+                "int32" not in str(x.dtype):
+            raise TypeError(f"plan_batch: {name} must be an int32 {shape} "
+                            f"tensor")
+    for x, name in ((num_heads, "num_heads"), (decode_items, "decode_items")):
+        if not isinstance(x, int) or x <= 0:
+            raise ValueError(f"plan_batch: {name} must be a positive int, "
+                             f"got {x!r}")
+    shape = (2, qo_indptr.shape[0])
+    if _tensors.is_torch(qo_indptr):
+        import torch
+        plan = torch.empty(shape, dtype=torch.int32)
+    else:
+        plan = np.empty(shape, dtype=np.int32)
+    from . import _capi
+    views = [_tensors.view(x, f"plan_batch: {n}")
+             for x, n in ((qo_indptr, "qo_indptr"), (kv_lens, "kv_lens"))]
+    out = _tensors.view(plan, "plan_batch: plan", writable=True)
+    status = _capi.lib().attn_plan_ragged(views[0].ptr, views[1].ptr,
+                                          num_heads, decode_items, out.ptr)
+    if status:
+        _raise(status, "plan_batch: ")
+    del views, out
+    return plan
+
+
 def append_kv(k, v, slots, k_pool, v_pool, *, page_layout="nhd"):
     """Writes new key/value rows into their slots of the pools, in place
     (attn.append_kv; vLLM's reshape_and_cache): k, v [tokens, Hkv, D]

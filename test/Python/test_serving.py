@@ -327,4 +327,76 @@ expect_error(ValueError, "does not fit x",
 expect_error(TypeError, "must both be 8-bit codes",
              lambda: attn.append_kv(kf[0], vq[:16], slots[:16], kp, vp),
              "append_kv: float rows into an int8 pool")
+# A ragged batch (batch_attention): prefill chunks, decode steps and an idle
+# request packed [T, H, D] by qo_indptr, over one paged pool, each chunk
+# causal against its own cache; with plan_batch's plan, a plan in another
+# order, and none; against paged_attention per request.
+lens = [37, 20, 0, 5, 70]
+lqs = [1, 6, 0, 1, 70]
+total, table = pages_for(lens, 16)
+hkv, hq, d = 2, 8, 32
+kp = torch.randn(total, 16, hkv, d)
+vp = torch.randn(total, 16, hkv, d)
+kl = torch.tensor(lens, dtype=torch.int32)
+indptr = torch.tensor(np.concatenate([[0], np.cumsum(lqs)]), dtype=torch.int32)
+T = int(indptr[-1])
+q = torch.randn(T, hq, d)
+want_o = torch.zeros(T, hq, d, dtype=torch.float64)
+want_l = torch.full((T, hq), -float("inf"), dtype=torch.float64)
+for b, lq in enumerate(lqs):
+    if lq == 0:
+        continue
+    t0 = int(indptr[b])
+    qb = q[t0:t0 + lq].transpose(0, 1)[None]
+    ro, rl = reference(qb, kp, vp, kl[b:b + 1], table[b:b + 1], 16, "nhd", True)
+    want_o[t0:t0 + lq] = ro[0].transpose(0, 1)
+    want_l[t0:t0 + lq] = rl[0].T
+plan = attn.plan_batch(indptr, kl, hq, hkv)
+check(plan.dtype == torch.int32 and tuple(plan.shape) == (2, 6) and
+      plan[0, :5].sort().values.tolist() == [0, 1, 2, 3, 4] and plan[0, 5] == 64
+      and plan[1].tolist()[-1] == 2 + 8 + 2 + 8 * 2 and plan[0, 0] == 4,
+      f"plan_batch: the longest items first, then every request ({plan.tolist()})")
+for what, p in (("plan", plan), ("no plan", None)):
+    o, l = attn.batch_attention(q, kp, vp, indptr, kl, table, causal=True,
+                                plan=p, return_lse=True)
+    fin = torch.isfinite(want_l)
+    check(o.shape == (T, hq, d) and rel(o, want_o) < 1e-5 and
+          (l.double()[fin] - want_l[fin]).abs().max() < 1e-4 and
+          torch.isneginf(l[~fin]).all(),
+          f"batch_attention ({what}): {rel(o, want_o):.1e}")
+# Any order is a valid plan; NumPy inputs and dense keys with lengths.
+order = plan.clone()
+order[0, :5] = torch.tensor([0, 1, 2, 3, 4])
+first = 0
+for k, b in enumerate(range(5)):
+    order[1, k] = first
+    first += [0, hkv][lqs[b] == 1] if lqs[b] <= 1 else hq * -(-lqs[b] // 64)
+o = attn.batch_attention(q.numpy(), kp.numpy(), vp.numpy(), indptr.numpy(),
+                         kl.numpy(), table.numpy(), causal=True,
+                         plan=order.numpy())
+check(isinstance(o, np.ndarray) and rel(torch.from_numpy(o), want_o) < 1e-5,
+      "batch_attention with a plan in batch order (NumPy)")
+expect_error(attn.ArgumentError, "the plan was made for another batch",
+             lambda: attn.batch_attention(q, kp, vp, indptr, kl, table,
+                                          causal=True,
+                                          plan=attn.plan_batch(indptr, kl, hq, hq)),
+             "batch_attention: a plan with the wrong decode items")
+bad = indptr.clone()
+bad[2] = 0
+expect_error(attn.ArgumentError, "below the entry before it",
+             lambda: attn.batch_attention(q, kp, vp, bad, kl, table),
+             "batch_attention: a decreasing qo_indptr")
+expect_error(attn.ArgumentError, "below the entry before it",
+             lambda: attn.plan_batch(bad, kl, hq, hkv),
+             "plan_batch: a decreasing qo_indptr")
+expect_error(ValueError, "expected one more than the 4 requests",
+             lambda: attn.batch_attention(q, kp, vp, indptr, kl[:4], table[:4]),
+             "batch_attention: qo_indptr and kv_lens disagree")
+expect_error(ValueError, "must be [tokens, heads, D]",
+             lambda: attn.batch_attention(q[None], kp, vp, indptr, kl, table),
+             "batch_attention: a rank-4 q")
+expect_error(TypeError, "must be an int32",
+             lambda: attn.plan_batch(indptr.long(), kl, hq, hkv),
+             "plan_batch: int64 pointer")
+
 finish()

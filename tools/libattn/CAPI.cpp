@@ -505,3 +505,13 @@ extern "C" int attn_set_num_threads(int num_threads) {
 }
 
 extern "C" int attn_get_num_threads(void) { return attnrt_get_num_threads(); }
+
+extern "C" int attn_plan_ragged(const DLTensor *qo_indptr,
+                                const DLTensor *kv_lens, int64_t heads,
+                                int64_t decode_items, DLTensor *plan) {
+  int status = attnrt_plan_ragged(qo_indptr, kv_lens, heads, decode_items,
+                                  plan);
+  if (status != ATTNRT_OK)
+    return fail(status, attnrt_last_error());
+  return ATTNRT_OK;
+}

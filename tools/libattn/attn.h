@@ -94,6 +94,12 @@ const char *attn_last_error(void);
 int attn_set_num_threads(int num_threads);
 int attn_get_num_threads(void);
 
+/* The plan of a ragged batch (libattnrt's attnrt_plan_ragged: the format
+ * and the numbers `heads` and `decode_items` are in attn/runtime.h and
+ * docs/serving.md), computed once per step for every layer's call. */
+int attn_plan_ragged(const DLTensor *qo_indptr, const DLTensor *kv_lens,
+                     int64_t heads, int64_t decode_items, DLTensor *plan);
+
 /* A hash of this library's file: what the cache keys name as the compiler. */
 const char *attn_compiler_id(void);
 
