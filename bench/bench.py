@@ -119,11 +119,43 @@ def q8_0_decode_mlir(hkv, hq=32, d=128):
 """
 
 
-def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd", rope="", kv=""):
+def ragged_plan(indptr, lens, heads, decode_items, rows=64):
+    """attnrt_plan_ragged's plan (runtime.h): requests by the cost of one
+    of their items, longest first, then each request's first item."""
+    lqs = np.diff(indptr)
+
+    def items(lq):
+        return 0 if lq == 0 else decode_items if lq == 1 else heads * -(-lq // rows)
+
+    def cost(b):
+        lq = lqs[b]
+        r = heads // decode_items if lq == 1 else min(lq, rows)
+        return r * (int(lens[b]) + 1)
+
+    def kind(b):  # chunks, then decode steps, then idle requests
+        return 0 if lqs[b] >= 2 else 1 if lqs[b] == 1 else 2
+    order = sorted(range(len(lqs)), key=lambda b: (kind(b), -cost(b), b))
+    plan = np.zeros((2, len(lqs) + 1), np.int32)
+    plan[0, :-1] = order
+    plan[0, -1] = rows
+    first = 0
+    for k, b in enumerate(order):
+        plan[1, k] = first
+        first += items(lqs[b])
+    plan[1, -1] = first
+    return plan
+
+
+def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd", rope="", kv="",
+               ragged=""):
     """Decode (lq = 1) over a paged pool: q [?, hq, lq, d], pools
     [pages, ps, hkv, d] (nhd) or [pages, hkv, ps, d], kv_lens, block table;
     rope: a `rope <...> ` clause (keys cached before RoPE); kv: a quantized
-    cache format of KV_FORMATS (nhd; the scales are two more arguments)."""
+    cache format of KV_FORMATS (nhd; the scales are two more arguments);
+    ragged: "ragged" (q [tokens, hq, 1, d] and qo_indptr) or "plan" (and a
+    plan)."""
+    if ragged:
+        lq = 1
     tq = "tensor<?x%dx%dx%dx%s>" % (hq, lq, d, dtype)
     elt = KV_FORMATS[kv][0] if kv else dtype
     pool = ("tensor<?x%dx%dx%dx%s>" % (ps, hkv, d, elt) if layout == "nhd" else
@@ -136,6 +168,12 @@ def paged_mlir(hq, hkv, d, ps, dtype, lq=1, layout="nhd", rope="", kv=""):
         st = "tensor<%sx%s>" % ("x".join(map(str, shape)), KV_FORMATS[kv][2])
         scales = f", %ks: {st}, %vs: {st}"
         clause = f" key_scale(%ks : {st}) value_scale(%vs : {st})"
+    if ragged:
+        scales += ", %indptr: tensor<?xi32>"
+        clause += " qo_indptr(%indptr : tensor<?xi32>)"
+    if ragged == "plan":
+        scales += ", %plan: tensor<2x?xi32>"
+        clause += " plan(%plan : tensor<2x?xi32>)"
     return f"""func.func @main(%q: {tq}, %k: {pool}, %v: {pool}, %lens: tensor<?xi32>,
                 %table: tensor<?x?xi32>{scales}) -> {to} {{
   %c0 = arith.constant 0 : index
@@ -525,6 +563,85 @@ class Bench:
             for path in paths:
                 os.remove(path)
         self.serving_prefill()
+        self.serving_mixed()
+
+    def serving_mixed(self):
+        """A ragged batch (qo_indptr) that mixes 8 prefill chunks of 512
+        queries with 56 decode steps in one call, next to its parts as two
+        calls (a paged prefill of the 8 chunks, a paged decode of the 56):
+        GQA 32:8, D = 128, f16, causal, key lengths uniform in [512, 8192]
+        (a chunk's included), shuffled pages of 16 (nhd); with the runtime's
+        plan and without."""
+        hq, hkv, d, ps = 32, 8, 128, self.args.serving_page_size
+        rng = np.random.default_rng(25)
+        bsz, npre, chunk = 64, 8, 512
+        lens = rng.integers(512, 8193, size=bsz).astype(np.int32)
+        pre = np.sort(rng.choice(bsz, npre, replace=False))
+        dec = np.array([b for b in range(bsz) if b not in set(pre)])
+        lqs = np.ones(bsz, np.int64)
+        lqs[pre] = chunk
+        indptr = np.concatenate([[0], np.cumsum(lqs)]).astype(np.int32)
+        npages = (lens + ps - 1) // ps
+        total = int(npages.sum())
+        perm = rng.permutation(total).astype(np.int32)
+        table = np.zeros((bsz, int(npages.max())), dtype=np.int32)
+        start = 0
+        for b in range(bsz):
+            table[b, :npages[b]] = perm[start:start + npages[b]]
+            start += npages[b]
+        pool = (total, ps, hkv, d)
+        work = self.work
+
+        def save(name, a):
+            path = os.path.join(work, "serving_mixed_%s.npy" % name)
+            np.save(path, a)
+            return path
+        kv = self.inputs("serving_mixed_pool", [(pool, "f16"), (pool, "f16")])
+        # (inputs() names by position: the pools are its "q" and "k".)
+        tokens = int(indptr[-1])
+        q = self.inputs("serving_mixed_q", [((tokens, hq, 1, d), "f16")])[0]
+        qa = np.load(q)
+        qpre = save("qpre", np.ascontiguousarray(
+            np.stack([qa[indptr[b]:indptr[b + 1], :, 0] for b in pre]).transpose(0, 2, 1, 3)))
+        qdec = save("qdec", np.stack([qa[indptr[b]] for b in dec]))
+        common = [save("lens", lens), save("table", table), save("indptr", indptr)]
+        plan = save("plan", ragged_plan(indptr, lens, hq, hkv))
+        parts = {
+            "pre": ([qpre] + kv + [save("lens_pre", lens[pre]),
+                                   save("table_pre", table[pre])]),
+            "dec": ([qdec] + kv + [save("lens_dec", lens[dec]),
+                                   save("table_dec", table[dec])]),
+        }
+        pre_pairs = sum(chunk * (int(lens[b]) - chunk) + chunk * (chunk + 1) / 2
+                        for b in pre)
+        dec_pairs = float(lens[dec].sum())
+        fl_pre, fl_dec = 4.0 * hq * d * pre_pairs, 4.0 * hq * d * dec_pairs
+        runs = [
+            ("mixed_f16_plan", paged_mlir(hq, hkv, d, ps, "f16", ragged="plan"),
+             [q] + kv + common + [plan], fl_pre + fl_dec),
+            ("mixed_f16", paged_mlir(hq, hkv, d, ps, "f16", ragged="ragged"),
+             [q] + kv + common, fl_pre + fl_dec),
+            ("mixed_part_prefill_f16", paged_mlir(hq, hkv, d, ps, "f16", lq=chunk),
+             parts["pre"], fl_pre),
+            ("mixed_part_decode_f16", paged_mlir(hq, hkv, d, ps, "f16"),
+             parts["dec"], fl_dec),
+        ]
+        ms = {}
+        for name, text, paths, flops in runs:
+            mlir, exe = self.compile("serving_" + name, text)
+            self.measure("serving", name, exe, mlir, paths,
+                         "8x512 + 56x1, ps=%d" % ps, flops=flops)
+            for r in self.rows[-len(self.args.threads):]:
+                ms[(name, r["threads"])] = r["ms"]
+        for t in self.args.threads:
+            parts_ms = ms[("mixed_part_prefill_f16", t)] + ms[("mixed_part_decode_f16", t)]
+            for name in ("mixed_f16_plan", "mixed_f16"):
+                print("  %s, %d thread(s): %.2f ms, the parts %.2f ms: %.3f of their sum" %
+                      (name, t, ms[(name, t)], parts_ms, ms[(name, t)] / parts_ms),
+                      flush=True)
+        for path in set(kv + [q, qpre, qdec, plan] + common + parts["pre"][3:] +
+                        parts["dec"][3:]):
+            os.remove(path)
 
     def serving_prefill(self):
         """Chunked prefill over pages next to the same shapes on dense keys
@@ -1014,7 +1131,7 @@ def main():
     b.header()
     for section in a.only.split(","):
         if section not in ("dense", "decode", "variants", "routing", "linear", "kvcache",
-                           "backward", "serving"):
+                           "backward", "serving", "serving_mixed"):
             sys.exit("error: unknown section '%s'" % section)
         getattr(b, section)()
     b.save()

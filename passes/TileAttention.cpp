@@ -2013,13 +2013,15 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
 /// runtime's plan counts items with it).
 constexpr int64_t kRaggedRows = 64;
 
-/// A ragged batch as one parallel loop over work items (runtime.h, "Ragged
-/// batches"): a decode request's item is one KV head with its G query heads
-/// packed as rows (or one query head when the op does not pack them), a
-/// prefill request's item a query head's block of 64 rows. Items are
-/// numbered request by request in the plan's order (or the batch's, without
-/// a plan); an item finds its request by a binary search of the requests'
-/// first items.
+/// A ragged batch as parallel loops over work items (runtime.h, "Ragged
+/// batches"): a prefill request's item is a query head's block of 64 rows,
+/// a decode request's one KV head with its G query heads packed as rows
+/// (or, when the op does not pack them, one query head through the prefill
+/// form). Items are numbered request by request in the plan's order (or,
+/// without a plan, chunks then decode steps, each in batch order): the
+/// chunks' items first, in one loop, the decode items in a second (one loop
+/// with both bodies measured 25% slower on the prefill items). An item
+/// finds its request by a binary search of the requests' first items.
 static LogicalResult tileRagged(AttentionOp op, int64_t tk,
                                 int64_t stripRows) {
   OpBuilder b(op);
@@ -2043,6 +2045,12 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
     return arith::IndexCastOp::create(b, loc, idx,
                                       memref::LoadOp::create(b, loc, buf, at));
   };
+  // Request r's chunk length.
+  auto chunkOf = [&](OpBuilder &b, Value r) -> Value {
+    Value r1 = arith::AddIOp::create(b, loc, r, cst(b, 1));
+    return arith::SubIOp::create(b, loc, load(b, indptr, {r1}),
+                                 load(b, indptr, {r}));
+  };
   // Items of a request whose chunk has `lq` rows (attnrt_ragged_items).
   auto itemsOf = [&](OpBuilder &b, Value lq) -> Value {
     Value prefill = arith::MulIOp::create(b, loc, cst(b, hq),
@@ -2052,98 +2060,146 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
     return arith::SelectOp::create(b, loc, one,
                                    cst(b, packed ? hkv : hq), prefill);
   };
+  auto isChunk = [&](OpBuilder &b, Value lq) -> Value {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, lq,
+                                 cst(b, 2));
+  };
+  // A loop over the requests accumulating `init` (index values).
+  auto foldRequests =
+      [&](ValueRange init,
+          function_ref<SmallVector<Value>(OpBuilder &, Value, ValueRange)>
+              step) -> SmallVector<Value> {
+    auto loop = scf::ForOp::create(
+        b, loc, cst(b, 0), memref::DimOp::create(b, loc, op.getKvLens(), 0),
+        cst(b, 1), init,
+        [&](OpBuilder &lb, Location, Value r, ValueRange acc) {
+          scf::YieldOp::create(lb, loc, step(lb, r, acc));
+        });
+    return SmallVector<Value>(loop.getResults());
+  };
   KeySource keys(op, tk);
   KeySource decodeKeys(op, tk, /*minPageTile=*/tk);
   Value batch = memref::DimOp::create(b, loc, op.getKvLens(), 0);
   Value c0 = cst(b, 0), c1 = cst(b, 1);
 
-  // The requests' first items: the plan's row 1, or counted here in batch
-  // order.
-  Value firsts;
+  // The order and the requests' first items: the plan's rows, or counted
+  // here (chunks, then the others, each in batch order).
+  Value order, firsts;
   if (!plan) {
+    auto vec = MemRefType::get({ShapedType::kDynamic}, idx);
+    order = memref::AllocOp::create(b, loc, vec, ValueRange{batch});
     firsts = memref::AllocOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, idx),
-        ValueRange{arith::AddIOp::create(b, loc, batch, c1)});
-    memref::StoreOp::create(b, loc, c0, firsts, ValueRange{c0});
-    buildFor(b, loc, c0, batch, 1, [&](Value r) {
-      Value r1 = arith::AddIOp::create(b, loc, r, c1);
-      Value lq = arith::SubIOp::create(b, loc, load(b, indptr, {r1}),
-                                       load(b, indptr, {r}));
-      memref::StoreOp::create(
-          b, loc,
-          arith::AddIOp::create(
-              b, loc, memref::LoadOp::create(b, loc, firsts, ValueRange{r}),
-              itemsOf(b, lq)),
-          firsts, ValueRange{r1});
-    });
+        b, loc, vec, ValueRange{arith::AddIOp::create(b, loc, batch, c1)});
+    SmallVector<Value> at{c0, c0}; // (position, next item)
+    for (bool chunks : {true, false})
+      at = foldRequests(at, [&](OpBuilder &lb, Value r, ValueRange acc) {
+        Value lq = chunkOf(lb, r);
+        Value take = isChunk(lb, lq);
+        if (!chunks)
+          take = arith::XOrIOp::create(
+              lb, loc, take, arith::ConstantIntOp::create(lb, loc, 1, 1));
+        auto branch = scf::IfOp::create(lb, loc, TypeRange{idx, idx}, take,
+                                        /*withElseRegion=*/true);
+        OpBuilder tb = branch.getThenBodyBuilder();
+        memref::StoreOp::create(tb, loc, r, order, ValueRange{acc[0]});
+        memref::StoreOp::create(tb, loc, acc[1], firsts, ValueRange{acc[0]});
+        scf::YieldOp::create(
+            tb, loc,
+            ValueRange{arith::AddIOp::create(tb, loc, acc[0], cst(tb, 1)),
+                       arith::AddIOp::create(tb, loc, acc[1],
+                                             itemsOf(tb, lq))});
+        OpBuilder eb = branch.getElseBodyBuilder();
+        scf::YieldOp::create(eb, loc, acc);
+        return SmallVector<Value>(branch.getResults());
+      });
+    memref::StoreOp::create(b, loc, at[1], firsts, ValueRange{batch});
   }
+  auto orderOf = [&](OpBuilder &b, Value p) -> Value {
+    return plan ? load(b, plan, {c0, p})
+                : memref::LoadOp::create(b, loc, order, ValueRange{p})
+                      .getResult();
+  };
   auto firstOf = [&](OpBuilder &b, Value p) -> Value {
     return plan ? load(b, plan, {c1, p})
                 : memref::LoadOp::create(b, loc, firsts, ValueRange{p})
                       .getResult();
   };
   Value numItems = firstOf(b, batch);
-
-  auto items = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{numItems}, ValueRange{}, std::nullopt);
-  items->setAttr("attn.tile_sizes", b.getDenseI64ArrayAttr({tq, tk}));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(items.getBody());
-  Value n = items.getBody()->getArgument(0);
-  // The last position p whose first item is <= n (first(0) = 0 <= n <
-  // first(B)): lo <= p < hi.
-  auto search = scf::WhileOp::create(
-      b, loc, TypeRange{idx, idx}, ValueRange{c0, batch},
-      [&](OpBuilder &wb, Location, ValueRange args) {
-        Value wide = arith::CmpIOp::create(
-            wb, loc, arith::CmpIPredicate::ugt,
-            arith::SubIOp::create(wb, loc, args[1], args[0]), cst(wb, 1));
-        scf::ConditionOp::create(wb, loc, wide, args);
-      },
-      [&](OpBuilder &wb, Location, ValueRange args) {
-        Value mid = arith::DivUIOp::create(
-            wb, loc, arith::AddIOp::create(wb, loc, args[0], args[1]),
-            cst(wb, 2));
-        Value below = arith::CmpIOp::create(
-            wb, loc, arith::CmpIPredicate::ule, firstOf(wb, mid), n);
-        scf::YieldOp::create(
-            wb, loc,
-            ValueRange{arith::SelectOp::create(wb, loc, below, mid, args[0]),
-                       arith::SelectOp::create(wb, loc, below, args[1], mid)});
-      });
-  Value p = search.getResult(0);
-  Value bb = plan ? load(b, plan, {c0, p}) : p;
-  Value local = arith::SubIOp::create(b, loc, n, firstOf(b, p));
-  Value tok = load(b, indptr, {bb});
-  Value lq = arith::SubIOp::create(
-      b, loc, load(b, indptr, {arith::AddIOp::create(b, loc, bb, c1)}), tok);
-  Value lk = keys.length(b, loc, bb);
+  // The chunks' items come first (the runtime checks a plan's order).
+  Value numChunkItems = numItems;
+  if (packed)
+    numChunkItems =
+        foldRequests({c0}, [&](OpBuilder &lb, Value r, ValueRange acc) {
+          Value lq = chunkOf(lb, r);
+          Value n = arith::SelectOp::create(lb, loc, isChunk(lb, lq),
+                                            itemsOf(lb, lq), cst(lb, 0));
+          return SmallVector<Value>{
+              arith::AddIOp::create(lb, loc, acc[0], n)};
+        })[0];
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
 
-  // Rows [r0, r0 + nr) of head(s) of the packed per-token operands.
-  auto tokenRows = [&](OpBuilder &b, Value src, Value h, Value r0,
-                       Value nr) -> Value {
+  // One item: its request, its index within the request, the request's
+  // first token, chunk length and key count.
+  struct Item {
+    Value bb, local, tok, lq, lk;
+  };
+  auto itemAt = [&](OpBuilder &b, Value n) -> Item {
+    // The last position p whose first item is <= n (first(0) = 0 <= n <
+    // first(B)): lo <= p < hi.
+    auto search = scf::WhileOp::create(
+        b, loc, TypeRange{idx, idx}, ValueRange{c0, batch},
+        [&](OpBuilder &wb, Location, ValueRange args) {
+          Value wide = arith::CmpIOp::create(
+              wb, loc, arith::CmpIPredicate::ugt,
+              arith::SubIOp::create(wb, loc, args[1], args[0]), cst(wb, 1));
+          scf::ConditionOp::create(wb, loc, wide, args);
+        },
+        [&](OpBuilder &wb, Location, ValueRange args) {
+          Value mid = arith::DivUIOp::create(
+              wb, loc, arith::AddIOp::create(wb, loc, args[0], args[1]),
+              cst(wb, 2));
+          Value below = arith::CmpIOp::create(
+              wb, loc, arith::CmpIPredicate::ule, firstOf(wb, mid), n);
+          scf::YieldOp::create(
+              wb, loc,
+              ValueRange{arith::SelectOp::create(wb, loc, below, mid, args[0]),
+                         arith::SelectOp::create(wb, loc, below, args[1],
+                                                 mid)});
+        });
+    Value p = search.getResult(0);
+    Item it;
+    it.bb = orderOf(b, p);
+    it.local = arith::SubIOp::create(b, loc, n, firstOf(b, p));
+    it.tok = load(b, indptr, {it.bb});
+    it.lq = chunkOf(b, it.bb);
+    it.lk = keys.length(b, loc, it.bb);
+    return it;
+  };
+  // Rows [r0, r0 + nr) of a head of the packed per-token operands.
+  auto tokenRows = [&](OpBuilder &b, const Item &it, Value src, Value h,
+                       Value r0, Value nr) -> Value {
     int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
     return tileView(b, loc, src,
-                    {arith::AddIOp::create(b, loc, tok, r0).getResult(), h,
+                    {arith::AddIOp::create(b, loc, it.tok, r0).getResult(), h,
                      zero, zero},
                     {nr, one, one, b.getIndexAttr(cols)},
                     {ShapedType::kDynamic, cols});
   };
 
   // A prefill item (or a decode row not packed): head h, rows [q0, q0+nq).
-  auto emitPrefill = [&](OpBuilder &b) {
-    Value tiles = ceilDiv(b, lq, kRaggedRows);
-    Value h = arith::DivUIOp::create(b, loc, local, tiles);
+  auto emitPrefill = [&](OpBuilder &b, const Item &it) {
+    Value bb = it.bb, lk = it.lk;
+    Value tiles = ceilDiv(b, it.lq, kRaggedRows);
+    Value h = arith::DivUIOp::create(b, loc, it.local, tiles);
     Value q0 = arith::MulIOp::create(
-        b, loc, arith::RemUIOp::create(b, loc, local, tiles), cst(b, tq));
-    Value nq = arith::MinSIOp::create(b, loc, cst(b, tq),
-                                      arith::SubIOp::create(b, loc, lq, q0));
+        b, loc, arith::RemUIOp::create(b, loc, it.local, tiles), cst(b, tq));
+    Value nq = arith::MinSIOp::create(
+        b, loc, cst(b, tq), arith::SubIOp::create(b, loc, it.lq, q0));
     Value hk = arith::DivUIOp::create(b, loc, h, cst(b, group));
-    Value causalOffset = arith::SubIOp::create(b, loc, lk, lq);
+    Value causalOffset = arith::SubIOp::create(b, loc, lk, it.lq);
     auto [kScratch, vScratch] = keys.allocGatherTiles(b, loc);
     std::array<Value, 3> state = allocState(b, loc, tq, dv);
-    Value qTile = tokenRows(b, q, h, q0, nq);
+    Value qTile = tokenRows(b, it, q, h, q0, nq);
     if (std::optional<RopeAttr> rope = op.getRope()) {
       auto qType = cast<MemRefType>(q.getType());
       Value rotatedQ = memref::AllocaOp::create(
@@ -2159,7 +2215,8 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
                                causalOffset, bb, h, q0, nq, lk,
                                ceilDiv(b, lk, keys.tk), keys.tk);
       Value nk = arith::MinSIOp::create(
-          b, loc, cst(b, keys.tk), arith::SubIOp::create(b, loc, kl.kEnd, kl.k0));
+          b, loc, cst(b, keys.tk),
+          arith::SubIOp::create(b, loc, kl.kEnd, kl.k0));
       Value kTile = keys.tile(b, loc, k, bb, hk, kl.k0, nk, kScratch, true);
       Value vTile = keys.tile(b, loc, v, bb, hk, kl.k0, nk, vScratch, false);
       emitAttendStep(b, loc, op, causalOffset,
@@ -2169,48 +2226,58 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
     Value lseTile;
     if (lse)
       lseTile = tileView(b, loc, lse,
-                         {arith::AddIOp::create(b, loc, tok, q0).getResult(),
+                         {arith::AddIOp::create(b, loc, it.tok, q0).getResult(),
                           h, zero},
                          {nq, one, one}, {ShapedType::kDynamic});
     auto fin = TileFinalizeOp::create(
-        b, loc, state[0], state[1], state[2], tokenRows(b, o, h, q0, nq),
+        b, loc, state[0], state[1], state[2], tokenRows(b, it, o, h, q0, nq),
         lseTile, Value(), Value(), bb, h, q0, op.getNormalizerAttr());
     IRMapping m;
     op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
     op.getSink().cloneInto(&fin.getSink(), m);
   };
-  if (!packed) {
-    emitPrefill(b);
-  } else {
-    Value decode = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lq,
-                                         c1);
-    auto branch = scf::IfOp::create(b, loc, decode, /*withElseRegion=*/true);
-    OpBuilder eb = branch.getElseBodyBuilder();
-    emitPrefill(eb);
-    // A decode item: KV head `local`, its G query heads the rows of one
-    // tile (one token: rows of [Hq, D] are contiguous).
-    OpBuilder db = branch.getThenBodyBuilder();
-    Value hk = local;
-    Value h0 = arith::MulIOp::create(db, loc, hk, cst(db, group));
+  // A decode item: KV head `local`, its G query heads the rows of one tile
+  // (one token: rows of [Hq, D] are contiguous), over all the request's
+  // keys gathered into whole key tiles.
+  auto emitDecode = [&](OpBuilder &b, const Item &it) {
+    Value hk = it.local;
+    Value h0 = arith::MulIOp::create(b, loc, hk, cst(b, group));
     auto headRows = [&](Value src) {
       int64_t cols = cast<MemRefType>(src.getType()).getDimSize(3);
-      return tileView(db, loc, src, {tok, h0, zero, zero},
-                      {one, db.getIndexAttr(group), one,
-                       db.getIndexAttr(cols)},
+      return tileView(b, loc, src, {it.tok, h0, zero, zero},
+                      {one, b.getIndexAttr(group), one, b.getIndexAttr(cols)},
                       {group, cols});
     };
-    auto [maxes, sums, acc] = emitDecodeGroup(db, loc, op, decodeKeys, tq,
-                                              headRows(q), bb, hk, lk, c0, lk);
+    auto [maxes, sums, acc] = emitDecodeGroup(
+        b, loc, op, decodeKeys, tq, headRows(q), it.bb, hk, it.lk, c0, it.lk);
     Value lseTile;
     if (lse)
-      lseTile = tileView(db, loc, lse, {tok, h0, zero},
-                         {one, db.getIndexAttr(group), one}, {group});
-    auto fin = TileFinalizeOp::create(db, loc, maxes, sums, acc, headRows(o),
-                                      lseTile, Value(), Value(), bb, h0, c0,
-                                      op.getNormalizerAttr());
+      lseTile = tileView(b, loc, lse, {it.tok, h0, zero},
+                         {one, b.getIndexAttr(group), one}, {group});
+    auto fin = TileFinalizeOp::create(b, loc, maxes, sums, acc, headRows(o),
+                                      lseTile, Value(), Value(), it.bb, h0,
+                                      c0, op.getNormalizerAttr());
     IRMapping m;
     op.getEpilogue().cloneInto(&fin.getEpilogue(), m);
-  }
+  };
+  // Items [first, first + count) in parallel.
+  auto emitItems = [&](Value first, Value count,
+                       function_ref<void(OpBuilder &, const Item &)> body) {
+    auto items = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{count}, ValueRange{}, std::nullopt);
+    items->setAttr("attn.tile_sizes", b.getDenseI64ArrayAttr({tq, tk}));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(items.getBody());
+    Value n = items.getBody()->getArgument(0);
+    if (first != c0)
+      n = arith::AddIOp::create(b, loc, n, first);
+    body(b, itemAt(b, n));
+  };
+  emitItems(c0, numChunkItems, emitPrefill);
+  if (packed)
+    emitItems(numChunkItems,
+              arith::SubIOp::create(b, loc, numItems, numChunkItems),
+              emitDecode);
   op.erase();
   return success();
 }

@@ -26,13 +26,18 @@ int64_t attnrt_ragged_items(int64_t lq, int64_t heads, int64_t decode_items) {
 }
 
 typedef struct request_cost {
+  int kind;
   int64_t cost;
   int64_t index;
 } request_cost;
 
-/* Longest item first; ties in request order (a deterministic plan). */
+/* Chunks (kind 0) before decode steps (1) and idle requests (2), as the
+   kernel's loops take them; within a kind the longest item first; ties in
+   request order (a deterministic plan). */
 static int by_cost(const void *a, const void *b) {
   const request_cost *x = (const request_cost *)a, *y = (const request_cost *)b;
+  if (x->kind != y->kind)
+    return x->kind < y->kind ? -1 : 1;
   if (x->cost != y->cost)
     return x->cost > y->cost ? -1 : 1;
   return x->index < y->index ? -1 : (x->index > y->index ? 1 : 0);
@@ -117,7 +122,8 @@ int attnrt_plan_ragged(const DLTensor *qo_indptr, const DLTensor *kv_lens,
     int64_t lq = ptr[b + 1] - ptr[b];
     int64_t rows = lq == 1 ? heads / decode_items
                            : (lq < ATTNRT_RAGGED_ROWS ? lq : ATTNRT_RAGGED_ROWS);
-    order[b].cost = lq == 0 ? -1 : rows * ((int64_t)lens[b] + 1);
+    order[b].kind = lq >= 2 ? 0 : lq == 1 ? 1 : 2;
+    order[b].cost = rows * ((int64_t)lens[b] + 1);
     order[b].index = b;
   }
   if (batch > 1)

@@ -417,7 +417,8 @@ static int check_indices(const char *sig, const attnrt_arg_info *infos,
                      decreases and ends at E (the tokens);
      "plan:P:I:H:D"  P is the plan attnrt_plan_ragged computes for I with H
                      heads and D items per decode request (a permutation
-                     and each request's first item; any order is valid).
+                     listing chunks before decode steps, and each request's
+                     first item; any such order is valid).
    The kernel then never reads a token or item outside its tensors. */
 static int check_ragged(const char *sig, const attnrt_arg_info *infos,
                         int32_t n, DLTensor *const *args, int device_type) {
@@ -506,6 +507,7 @@ static int check_ragged(const char *sig, const attnrt_arg_info *infos,
             other, (long long)batch, (long long)plan[batch],
             ATTNRT_RAGGED_ROWS);
       int64_t first = 0;
+      int decodeSeen = 0;
       for (int64_t k = 0; status == ATTNRT_OK && k <= batch; ++k) {
         int64_t at = plan[size + k];
         if (at != first) {
@@ -528,7 +530,17 @@ static int check_ragged(const char *sig, const attnrt_arg_info *infos,
           break;
         }
         seen[r] = 1;
-        first += attnrt_ragged_items(ptr[r + 1] - ptr[r], heads, dec);
+        int64_t lq = ptr[r + 1] - ptr[r];
+        if (lq >= 2 && decodeSeen) {
+          status = attnrt_set_error(
+              ATTNRT_INVALID_ARGUMENT,
+              "%s: plan[0, %lld] is request %lld, a chunk of %lld queries "
+              "after a decode step (a plan lists the chunks first)",
+              other, (long long)k, (long long)r, (long long)lq);
+          break;
+        }
+        decodeSeen |= lq == 1;
+        first += attnrt_ragged_items(lq, heads, dec);
       }
       free(seen);
     }

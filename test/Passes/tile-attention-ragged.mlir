@@ -1,35 +1,44 @@
 // RUN: attn-opt %s -split-input-file -attn-tile-attention=kv-tile=64 | FileCheck %s
 
-// A ragged batch (qo_indptr): one parallel loop over work items. Without a
-// plan the requests' first items are counted in batch order (a decode
-// request: its 2 KV heads; a prefill chunk: 8 heads times its blocks of 64
-// rows); an item finds its request by a binary search of those; a decode
-// item packs the 4 query heads of its KV head as the rows of one tile (one
-// token's heads are contiguous) over the request's keys gathered into
-// 64-key tiles; a prefill item reads its head's rows of the packed tokens
-// (stride Hq * D = 128) and tiles the keys within pages.
+// A ragged batch (qo_indptr): parallel loops over work items. Without a
+// plan the order and the requests' first items are counted here, chunks
+// first then the rest, each in batch order (a decode request: its 2 KV
+// heads; a chunk: 8 heads times its blocks of 64 rows); the chunks' items
+// run in a first loop, the decode items in a second; an item finds its
+// request by a binary search of the first items. A chunk's item reads its
+// head's rows of the packed tokens (stride Hq * D = 128) and tiles the keys
+// within pages; a decode item packs the 4 query heads of its KV head as the
+// rows of one tile (one token's heads are contiguous) over the request's
+// keys gathered into 64-key tiles.
 // CHECK-LABEL: func.func @ragged_nhd
 // CHECK-SAME: %[[Q:[a-z0-9]+]]: memref<?x8x1x16xf32>, %{{.*}}: memref<?x16x2x16xf32>, %{{.*}}: memref<?x16x2x16xf32>, %[[LENS:[a-z0-9]+]]: memref<?xi32>, %[[T:[a-z0-9]+]]: memref<?x?xi32>, %[[P:[a-z0-9]+]]: memref<?xi32>, %[[O:[a-z0-9]+]]: memref<?x8x1x16xf32>
+// CHECK: %[[ORDER:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
 // CHECK: %[[FIRSTS:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
-// CHECK: scf.for
-// CHECK: arith.select %{{.*}}, %c2, %{{.*}} : index
-// CHECK: %[[N:.*]] = memref.load %[[FIRSTS]][%dim] : memref<?xindex>
-// CHECK: scf.forall (%{{.*}}) in (%[[N]])
-// CHECK: %[[R:.*]]:2 = scf.while
+// CHECK: %[[C:.*]]:2 = scf.for {{.*}} iter_args
+// CHECK: arith.cmpi sge, %{{.*}}, %{{c2[_0-9]*}}
+// CHECK: arith.select %{{.*}}, %{{c2[_0-9]*}}, %{{.*}} : index
+// CHECK: %[[D:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %[[C]]#0, %{{.*}} = %[[C]]#1)
+// CHECK: memref.store %[[D]]#1, %[[FIRSTS]]
+// CHECK: %[[N:.*]] = memref.load %[[FIRSTS]]
+// CHECK: %[[NC:.*]] = scf.for {{.*}} iter_args
+// CHECK: scf.forall (%{{.*}}) in (%[[NC]])
+// CHECK: scf.while
 // CHECK: memref.load %[[FIRSTS]]
-// CHECK: %[[TOK:.*]] = memref.load %[[P]][%[[R]]#0]
-// CHECK: memref.load %[[LENS]][%[[R]]#0]
-// CHECK: scf.if
-// CHECK: memref.subview %[[Q]][%{{.*}}, %{{.*}}, 0, 0] [1, 4, 1, 16]
-// CHECK: memref.alloca() : memref<64x16xf32>
-// CHECK: memref.load %[[T]][%[[R]]#0,
-// CHECK: attn.tile_attend ins({{.*}} : memref<4x16xf32, strided<[16, 1], offset: ?>>
-// CHECK: memref.subview %[[O]][%{{.*}}, %{{.*}}, 0, 0] [1, 4, 1, 16]
-// CHECK: attn.tile_finalize
-// CHECK: } else {
+// CHECK: %[[R:.*]] = memref.load %[[ORDER]]
+// CHECK: memref.load %[[P]][%[[R]]]
 // CHECK: memref.subview %[[Q]][%{{.*}}, %{{.*}}, 0, 0] [%{{.*}}, 1, 1, 16] [1, 1, 1, 1] : memref<?x8x1x16xf32> to memref<?x16xf32, strided<[128, 1], offset: ?>>
+// CHECK: memref.load %[[T]][%[[R]],
 // CHECK: attn.tile_attend
 // CHECK: memref.subview %[[O]][%{{.*}}, %{{.*}}, 0, 0] [%{{.*}}, 1, 1, 16]
+// CHECK: attn.tile_finalize
+// CHECK: %[[ND:.*]] = arith.subi %[[N]], %[[NC]]
+// CHECK: scf.forall (%[[I:.*]]) in (%[[ND]])
+// CHECK: arith.addi %[[I]], %[[NC]]
+// CHECK: scf.while
+// CHECK: memref.subview %[[Q]][%{{.*}}, %{{.*}}, 0, 0] [1, 4, 1, 16]
+// CHECK: memref.alloca() : memref<64x16xf32>
+// CHECK: attn.tile_attend ins({{.*}} : memref<4x16xf32, strided<[16, 1], offset: ?>>
+// CHECK: memref.subview %[[O]][%{{.*}}, %{{.*}}, 0, 0] [1, 4, 1, 16]
 // CHECK: attn.tile_finalize
 func.func @ragged_nhd(%q: memref<?x8x1x16xf32>, %k: memref<?x16x2x16xf32>, %v: memref<?x16x2x16xf32>,
                       %lens: memref<?xi32>, %table: memref<?x?xi32>, %indptr: memref<?xi32>,
@@ -44,7 +53,7 @@ func.func @ragged_nhd(%q: memref<?x8x1x16xf32>, %k: memref<?x16x2x16xf32>, %v: m
 
 // With a plan: no counting; the order and first items are its rows. A mask
 // that reads the row: decode requests are not packed (one item per query
-// head, through the prefill form).
+// head, through the prefill form), so one loop takes every item.
 // CHECK-LABEL: func.func @ragged_plan
 // CHECK-SAME: %[[PLAN:[a-z0-9]+]]: memref<2x?xi32>
 // CHECK-NOT: memref.alloc(
@@ -55,6 +64,7 @@ func.func @ragged_nhd(%q: memref<?x8x1x16xf32>, %k: memref<?x16x2x16xf32>, %v: m
 // CHECK: memref.load %[[PLAN]][%{{c0[_0-9]*}}, %{{.*}}] : memref<2x?xi32>
 // CHECK-NOT: [1, 4, 1, 16]
 // CHECK: attn.tile_attend
+// CHECK-NOT: scf.forall
 func.func @ragged_plan(%q: memref<?x4x1x16xf32>, %k: memref<?x2x?x16xf32>, %lens: memref<?xi32>,
                        %indptr: memref<?xi32>, %plan: memref<2x?xi32>, %o: memref<?x4x1x16xf32>) {
   attn.attention causal ins(%q, %k, %k : memref<?x4x1x16xf32>, memref<?x2x?x16xf32>, memref<?x2x?x16xf32>)

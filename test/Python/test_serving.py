@@ -364,18 +364,25 @@ for what, p in (("plan", plan), ("no plan", None)):
           (l.double()[fin] - want_l[fin]).abs().max() < 1e-4 and
           torch.isneginf(l[~fin]).all(),
           f"batch_attention ({what}): {rel(o, want_o):.1e}")
-# Any order is a valid plan; NumPy inputs and dense keys with lengths.
+# Any order that lists the chunks first is a valid plan; NumPy inputs.
 order = plan.clone()
-order[0, :5] = torch.tensor([0, 1, 2, 3, 4])
 first = 0
-for k, b in enumerate(range(5)):
+for k, b in enumerate([1, 4, 0, 3, 2]):
+    order[0, k] = b
     order[1, k] = first
     first += [0, hkv][lqs[b] == 1] if lqs[b] <= 1 else hq * -(-lqs[b] // 64)
 o = attn.batch_attention(q.numpy(), kp.numpy(), vp.numpy(), indptr.numpy(),
                          kl.numpy(), table.numpy(), causal=True,
                          plan=order.numpy())
 check(isinstance(o, np.ndarray) and rel(torch.from_numpy(o), want_o) < 1e-5,
-      "batch_attention with a plan in batch order (NumPy)")
+      "batch_attention with a plan in batch order, chunks first (NumPy)")
+chunk_late = order.clone()
+chunk_late[0, :2] = torch.tensor([0, 1])
+chunk_late[1, :2] = torch.tensor([0, hkv])
+expect_error(attn.ArgumentError, "a chunk of 6 queries after a decode step",
+             lambda: attn.batch_attention(q, kp, vp, indptr, kl, table,
+                                          causal=True, plan=chunk_late),
+             "batch_attention: a plan with a decode step before a chunk")
 expect_error(attn.ArgumentError, "the plan was made for another batch",
              lambda: attn.batch_attention(q, kp, vp, indptr, kl, table,
                                           causal=True,

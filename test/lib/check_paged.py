@@ -561,7 +561,9 @@ def reference(cfg, q, logical):
 # query, 1: a decode step) against its lens[b] keys, packed [T, hq, 1, d].
 # (dtype, layout, ps, hq, hkv, d, lqs, lens, causal, extras, plan, D) with
 # plan "plan" (attnrt's order, computed here from its definition),
-# "reversed" (any order is a valid plan) or "" (no plan argument), and D
+# "reversed" (any order that lists the chunks before the decode steps is a
+# valid plan: here each kind in reverse batch order) or "" (no plan
+# argument), and D
 # the work items of a decode request (hkv when the kernel packs a group's
 # heads, hq when a region reads the head or row).
 RAGGED = {
@@ -603,10 +605,13 @@ def ragged_plan(lqs, lens, heads, dec, order=None):
     def cost(b):
         lq = lqs[b]
         rows = heads // dec if lq == 1 else min(lq, RAGGED_ROWS)
-        return -1 if lq == 0 else rows * (lens[b] + 1)
+        return rows * (lens[b] + 1)
+
+    def kind(b):  # chunks, then decode steps, then idle requests
+        return 0 if lqs[b] >= 2 else 1 if lqs[b] == 1 else 2
     n = len(lqs)
     if order is None:
-        order = sorted(range(n), key=lambda b: (-cost(b), b))
+        order = sorted(range(n), key=lambda b: (kind(b), -cost(b), b))
     plan = np.zeros((2, n + 1), np.int32)
     plan[0, :n] = order
     plan[0, n] = RAGGED_ROWS
@@ -630,7 +635,8 @@ def ragged_case(name):
     inputs[0] = q_s
     inputs.append(indptr)
     if plan:
-        order = list(range(len(lqs)))[::-1] if plan == "reversed" else None
+        order = sorted(range(len(lqs)), key=lambda b: (
+            lqs[b] < 2, -b)) if plan == "reversed" else None
         inputs.append(ragged_plan(lqs, lens, hq, dec, order))
     want_o = np.zeros((tokens, hq, 1, d))
     want_l = np.full((tokens, hq, 1), -np.inf)
@@ -696,6 +702,12 @@ def check_ragged_errors():
     bad(lambda x: x[pl].__setitem__((1, 2), x[pl][1, 2] + 1),
         "plan for another batch", "(the plan was made for another batch)",
         "plan[1, 2] is")
+    lqs, lens = RAGGED[name][6], RAGGED[name][7]
+    bad(lambda x: x.__setitem__(pl, ragged_plan(lqs, lens, 8, 2,
+                                                list(range(len(lqs))))),
+        "a chunk after a decode step",
+        "plan[0, 1] is request 1, a chunk of 70 queries after a decode step",
+        "plan[0, 1] is request 1, a chunk after a decode step")
     bad(lambda x: x[pl].__setitem__((0, 6), 32), "not a plan",
         "not a plan from attnrt_plan_ragged", "the plan is not one of")
     for what, ins, message, ref_message in cases:

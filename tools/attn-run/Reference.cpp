@@ -892,6 +892,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
       int64_t n = numRequests + 1, heads = op.getNumQueryHeads(),
               dec = raggedDecodeItems(op), first = 0;
       std::vector<char> seen(numRequests, 0);
+      bool decodeSeen = false;
       if (pl.shape[0] != 2 || pl.shape[1] != n ||
           pl.data[numRequests] != 64.0)
         return op.emitOpError("the plan is not one of this batch");
@@ -908,6 +909,10 @@ LogicalResult Interpreter::attention(AttentionOp op) {
                                   << ", not a request listed once";
         seen[r] = 1;
         int64_t lq = ptr[r + 1] - ptr[r];
+        if (lq >= 2 && decodeSeen)
+          return op.emitOpError() << "plan[0, " << k << "] is request " << r
+                                  << ", a chunk after a decode step";
+        decodeSeen |= lq == 1;
         first += lq == 0 ? 0 : lq == 1 ? dec : heads * ((lq + 63) / 64);
       }
     }

@@ -119,7 +119,8 @@ int attnrt_validate_device(const char *signature, DLTensor *const *args,
  * else one per query head), and heads * ceil(Lq / ATTNRT_RAGGED_ROWS)
  * items otherwise (a head's chunk in blocks of 64 rows). A plan is an int32
  * [2, B + 1] tensor: row 0 the order requests are processed in (a
- * permutation of 0..B-1, then ATTNRT_RAGGED_ROWS), row 1 the first item of
+ * permutation of 0..B-1 that lists every chunk of two or more queries
+ * before any decode step, then ATTNRT_RAGGED_ROWS), row 1 the first item of
  * each request in that order (then the item count). The numbers H and D of
  * a function's signature clause "plan:P:I:H:D" are its `heads` and
  * `decode_items`. */
@@ -128,9 +129,9 @@ int attnrt_validate_device(const char *signature, DLTensor *const *args,
 /* Work items of a request whose chunk has `lq` queries. */
 int64_t attnrt_ragged_items(int64_t lq, int64_t heads, int64_t decode_items);
 
-/* Computes a plan once per step, for every layer's call: requests ordered
- * by the cost of one of their items, longest first (so that dynamic
- * scheduling ends with short items). Validates every tensor (CPU, int32,
+/* Computes a plan once per step, for every layer's call: chunks, then
+ * decode steps, each ordered by the cost of one of their items, longest
+ * first (so that dynamic scheduling ends with short items). Validates every tensor (CPU, int32,
  * contiguous; qo_indptr [B + 1] starting at 0 and non-decreasing, kv_lens
  * [B], plan [2, B + 1]). Returns a status. */
 int attnrt_plan_ragged(const DLTensor *qo_indptr, const DLTensor *kv_lens,
