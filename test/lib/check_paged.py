@@ -54,6 +54,9 @@ p.add_argument("--quant-step", metavar="MLIR",
 p.add_argument("--ragged", action="store_true",
                help="check ragged batches (qo_indptr, plans) instead; with "
                "--errors, bad pointers and plans")
+p.add_argument("--ragged-step", metavar="MLIR",
+               help="check a chunked-prefill step that appends then attends "
+               "(examples/serving/ragged_step.mlir) instead")
 p.add_argument("--rag", metavar="MLIR",
                help="check Block-Attention for RAG "
                "(examples/serving/block_attention_rag.mlir) instead")
@@ -1128,6 +1131,77 @@ def check_decode_step(src):
                   f"{int((got != want).sum())} elements differ")
 
 
+def check_ragged_step(src):
+    """examples/serving/ragged_step.mlir: one step of chunked prefill in one
+    call: a prefill chunk of 70 tokens (a request's first), one of 5 (on a
+    cached prefix), three decode steps and an idle request; every token's
+    key/value row is appended in place, then each token attends causally to
+    its request's cache (f16 pools, GQA 32:8, D = 128, pages of 16), with
+    the runtime's plan."""
+    global failed
+    hq, hkv, d, ps = 32, 8, 128, 16
+    lens = [70, 41, 1, 0, 200, 17]
+    lqs = [70, 5, 1, 0, 1, 1]
+    bsz = len(lens)
+    npages = [(n + ps - 1) // ps for n in lens]
+    total = sum(npages) + 3
+    perm = rng.permutation(total)
+    table = np.full((bsz, max(npages) + 1), -3, dtype=np.int32)
+    nxt = 0
+    for b in range(bsz):
+        for c in range(npages[b]):
+            table[b, c] = perm[nxt]
+            nxt += 1
+    indptr = np.concatenate([[0], np.cumsum(lqs)]).astype(np.int32)
+    T = int(indptr[-1])
+    kp = rng.standard_normal((total, ps, hkv, d)).astype(np.float16)
+    vp = rng.standard_normal((total, ps, hkv, d)).astype(np.float16)
+    k_new = rng.standard_normal((T, hkv, d)).astype(np.float16)
+    v_new = rng.standard_normal((T, hkv, d)).astype(np.float16)
+    q = rng.standard_normal((T, hq, d)).astype(np.float16)
+    # Token i of request b's chunk is its key lens[b] - lqs[b] + i.
+    slots = np.zeros(T, np.int32)
+    for b in range(bsz):
+        for i in range(lqs[b]):
+            j = lens[b] - lqs[b] + i
+            slots[indptr[b] + i] = table[b, j // ps] * ps + j % ps
+    want_k, want_v = kp.copy(), vp.copy()
+    for t, s in enumerate(slots):
+        want_k[s // ps, s % ps] = k_new[t]
+        want_v[s // ps, s % ps] = v_new[t]
+    want_o = np.zeros((T, hq, d))
+    for b in range(bsz):
+        if not lqs[b]:
+            continue
+        rows = [(table[b, j // ps], j % ps) for j in range(lens[b])]
+        kb = np.stack([want_k[p_, r] for p_, r in rows], 1).astype(np.float64)
+        vb = np.stack([want_v[p_, r] for p_, r in rows], 1).astype(np.float64)
+        t0, lq = indptr[b], lqs[b]
+        cfg = ("f16", "nhd", ps, hq, hkv, d, lq, [lens[b]], True, ())
+        qb = q[t0:t0 + lq].astype(np.float64).transpose(1, 0, 2)[None]
+        o, _ = reference(cfg, qb, [(kb, vb)])
+        want_o[t0:t0 + lq] = o[0].transpose(1, 0, 2)
+    plan = ragged_plan(lqs, lens, hq, hkv)
+    for backend in args.backends.split(","):
+        inputs = [q, k_new, v_new, slots, kp, vp, np.array(lens, np.int32),
+                  table, indptr, plan]
+        r, outs = run(src, "main", backend, inputs, 3)
+        if r.returncode:
+            failed = True
+            print(f"FAIL ragged_step {backend}: {r.stderr.strip()}")
+            continue
+        tol = tensor_core_tol(backend, 2e-5)
+        report(f"ragged_step {backend} output",
+               np.load(outs[0]).astype(np.float64), want_o, tol)
+        for what, o, want in (("keys", outs[1], want_k),
+                              ("values", outs[2], want_v)):
+            got = np.load(o)
+            ok = np.array_equal(got, want)
+            failed |= not ok
+            print(f"{'ok  ' if ok else 'FAIL'} ragged_step {backend} {what} "
+                  f"pool: {int((got != want).sum())} elements differ")
+
+
 def check_cla(src):
     """Cross-layer attention: two layers' queries against one paged cache
     (f32, GQA 8:2, D = 64, pages of 16), a prefill chunk of 5 rows with
@@ -1190,7 +1264,9 @@ def check_rag(src):
                tensor_core_tol(backend, TOL["bf16"]))
 
 
-if args.ragged and args.errors:
+if args.ragged_step:
+    check_ragged_step(args.ragged_step)
+elif args.ragged and args.errors:
     check_ragged_errors()
 elif args.ragged:
     check_ragged()

@@ -160,6 +160,23 @@ static std::string makeHeader(llvm::StringRef guard,
                        formatDims(a.dims), role);
       params.push_back(cType(a) + pname);
     }
+    // A ragged batch's plan: which call computes it (runtime.h).
+    std::map<std::string, std::string> lensOf; // qo_indptr arg -> kv_lens arg
+    llvm::SmallVector<llvm::StringRef> clauses;
+    llvm::StringRef(f.signature).split(clauses, ';');
+    for (llvm::StringRef c : clauses) {
+      llvm::SmallVector<llvm::StringRef> parts;
+      c.split(parts, ':');
+      if (parts.size() == 4 && parts[0] == "ragged")
+        lensOf[parts[1].str()] = parts[2].str();
+      if (parts.size() == 5 && parts[0] == "plan")
+        h += fmt::format(" * in{} is the plan of the ragged batch in{}: "
+                         "attnrt_plan_ragged(in{}, in{},\n *   {}, {}, in{}), "
+                         "once per step for every layer (runtime.h).\n",
+                         parts[1].str(), parts[2].str(), parts[2].str(),
+                         lensOf[parts[2].str()], parts[3].str(),
+                         parts[4].str(), parts[1].str());
+    }
     h += cuda ? " * Dims written ?N are dynamic; equal N must be equal sizes. "
                 "Inputs and\n * caller-allocated outputs are compact row-major "
                 "CUDA device tensors\n * (kDLCUDA). The kernels run on the "
