@@ -119,6 +119,20 @@ def q8_0_decode_mlir(hkv, hq=32, d=128):
 """
 
 
+def shuffled_pages(lens, ps, rng):
+    """The pages of requests with `lens` keys shuffled through one pool: its
+    page count and the block table."""
+    npages = (lens + ps - 1) // ps
+    total = int(npages.sum())
+    perm = rng.permutation(total).astype(np.int32)
+    table = np.zeros((len(lens), int(npages.max())), dtype=np.int32)
+    start = 0
+    for b in range(len(lens)):
+        table[b, :npages[b]] = perm[start:start + npages[b]]
+        start += npages[b]
+    return total, table
+
+
 def ragged_plan(indptr, lens, heads, decode_items, rows=64):
     """attnrt_plan_ragged's plan (runtime.h): requests by the cost of one
     of their items, longest first, then each request's first item."""
@@ -493,14 +507,7 @@ class Bench:
         rng = np.random.default_rng(24)
         bsz = self.args.serving_batch
         lens = rng.integers(512, 8193, size=bsz).astype(np.int32)
-        npages = (lens + ps - 1) // ps
-        total = int(npages.sum())
-        perm = rng.permutation(total).astype(np.int32)
-        table = np.zeros((bsz, int(npages.max())), dtype=np.int32)
-        start = 0
-        for b in range(bsz):
-            table[b, :npages[b]] = perm[start:start + npages[b]]
-            start += npages[b]
+        total, table = shuffled_pages(lens, ps, rng)
         keys = int(lens.sum())
         flops = 4.0 * hq * d * keys
         runs = [(dtype, "", "") for dtype in self.args.serving_dtypes.split(",")]
@@ -581,14 +588,7 @@ class Bench:
         lqs = np.ones(bsz, np.int64)
         lqs[pre] = chunk
         indptr = np.concatenate([[0], np.cumsum(lqs)]).astype(np.int32)
-        npages = (lens + ps - 1) // ps
-        total = int(npages.sum())
-        perm = rng.permutation(total).astype(np.int32)
-        table = np.zeros((bsz, int(npages.max())), dtype=np.int32)
-        start = 0
-        for b in range(bsz):
-            table[b, :npages[b]] = perm[start:start + npages[b]]
-            start += npages[b]
+        total, table = shuffled_pages(lens, ps, rng)
         pool = (total, ps, hkv, d)
         work = self.work
 

@@ -235,7 +235,8 @@ static LogicalResult unfuseForTraining(AttentionOp op, RewriterBase &rw) {
     }
     auto a = AttentionOp::create(
         rw, loc, types, q, k, op.getValue(), Value(), Value(), Value(), Value(),
-        Value(), Value(), Value(), Value(), Value(), outs, op.getCausalAttr(), op.getScaleAttr(),
+        Value(), Value(), Value(), Value(), Value(), outs, op.getCausalAttr(),
+        op.getScaleAttr(),
         op.getNormalizerAttr(), FloatAttr(), IntegerAttr(), UnitAttr(),
         UnitAttr(), FloatAttr(), UnitAttr(), nullptr, nullptr);
     IRMapping m;

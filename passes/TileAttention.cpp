@@ -243,6 +243,23 @@ static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
 /// The dequantization of a staged tile's rows: the scale operand, its
 /// blocks (getScaleBlocks) and, for row `r` of the rows being copied, the
 /// operand's indices of the row's first element.
+/// The [nq, D] query tile `qTile` of `op`, rotated by its rope (if any) at
+/// positions pos0 + r into a stack tile of `tq` rows; else `qTile`.
+static Value rotatedQueryRows(OpBuilder &b, Location loc, AttentionOp op,
+                              Value qTile, Value nq, Value pos0, int64_t tq) {
+  std::optional<RopeAttr> rope = op.getRope();
+  if (!rope)
+    return qTile;
+  auto qType = cast<MemRefType>(op.getQuery().getType());
+  int64_t d = qType.getDimSize(3);
+  Value rotated = memref::AllocaOp::create(
+      b, loc, MemRefType::get({tq, d}, qType.getElementType()));
+  emitRopeRows(b, loc, *rope, qTile, rotated, nq, pos0, 1);
+  OpFoldResult zero = b.getIndexAttr(0);
+  return tileView(b, loc, rotated, {zero, zero}, {nq, b.getIndexAttr(d)},
+                  {ShapedType::kDynamic, d});
+}
+
 struct RowDequant {
   Value scale;
   SmallVector<int64_t> blocks;
@@ -1204,19 +1221,12 @@ static LogicalResult tileAttention(AttentionOp op, int64_t tq, int64_t tk,
                                     arith::SubIOp::create(b, loc, lq, q0));
   Value hk = arith::DivUIOp::create(b, loc, h, cst(group));
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-  Value qTile =
-      rowTile(b, loc, q, bb, h, q0, nq);
   // A rotary embedding: the query tile rotated once, at the rows' logical
   // positions (i + Lk - Lq, per request with lengths).
-  if (std::optional<RopeAttr> rope = op.getRope()) {
-    auto qType = cast<MemRefType>(q.getType());
-    Value rotatedQ = memref::AllocaOp::create(
-        b, loc, MemRefType::get({tq, d}, qType.getElementType()));
-    emitRopeRows(b, loc, *rope, qTile, rotatedQ, nq,
-                 arith::AddIOp::create(b, loc, q0, causalOffset), 1);
-    qTile = tileView(b, loc, rotatedQ, {zero, zero}, {nq, b.getIndexAttr(d)},
-                     {ShapedType::kDynamic, d});
-  }
+  Value qTile = rotatedQueryRows(b, loc, op, rowTile(b, loc, q, bb, h, q0, nq),
+                                 nq, arith::AddIOp::create(b, loc, q0,
+                                                           causalOffset),
+                                 tq);
 
   Value q2Tile;
   if (q2)
@@ -1894,8 +1904,7 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
                                 int64_t splitKeys) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  Value q = op.getQuery(), k = op.getKey(), v = op.getValue(),
-        o = op.getOutput(), lse = op.getLse();
+  Value q = op.getQuery(), o = op.getOutput(), lse = op.getLse();
   int64_t hq = op.getNumQueryHeads(), hkv = op.getNumKvHeads();
   int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
   int64_t group = hq / hkv;
@@ -1910,11 +1919,7 @@ static LogicalResult tileDecode(AttentionOp op, int64_t tq, int64_t tk,
   auto cst = [&](int64_t x) -> Value {
     return arith::ConstantIndexOp::create(b, loc, x);
   };
-  auto fconst = [&](double x) -> Value {
-    return arith::ConstantOp::create(b, loc, f32,
-                                     b.getF32FloatAttr(static_cast<float>(x)));
-  };
-  Value c0 = cst(0), c1 = cst(1), ctk = cst(tk), cSplit = cst(splitKeys);
+  Value c0 = cst(0), c1 = cst(1), cSplit = cst(splitKeys);
   Value batch = memref::DimOp::create(b, loc, q, 0);
   // Splits cover the longest request the operands allow (with per-request
   // lengths, a split past a request's keys is empty: O = 0, LSE = -inf).
@@ -2199,16 +2204,9 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
     Value causalOffset = arith::SubIOp::create(b, loc, lk, it.lq);
     auto [kScratch, vScratch] = keys.allocGatherTiles(b, loc);
     std::array<Value, 3> state = allocState(b, loc, tq, dv);
-    Value qTile = tokenRows(b, it, q, h, q0, nq);
-    if (std::optional<RopeAttr> rope = op.getRope()) {
-      auto qType = cast<MemRefType>(q.getType());
-      Value rotatedQ = memref::AllocaOp::create(
-          b, loc, MemRefType::get({tq, d}, qType.getElementType()));
-      emitRopeRows(b, loc, *rope, qTile, rotatedQ, nq,
-                   arith::AddIOp::create(b, loc, q0, causalOffset), 1);
-      qTile = tileView(b, loc, rotatedQ, {zero, zero}, {nq, b.getIndexAttr(d)},
-                       {ShapedType::kDynamic, d});
-    }
+    Value qTile = rotatedQueryRows(
+        b, loc, op, tokenRows(b, it, q, h, q0, nq), nq,
+        arith::AddIOp::create(b, loc, q0, causalOffset), tq);
     {
       OpBuilder::InsertionGuard g(b);
       KeyLoop kl = emitKeyLoop(b, loc, op, keys, /*keyRanges=*/true,

@@ -555,7 +555,7 @@ func.func @cumsum_result_type(%x: tensor<?xf32>) {
 // Only the generic form can give a second query without a second key.
 func.func @second_query_only(%q: tensor<1x4x8x64xf32>, %o: tensor<1x4x8x64xf32>) {
   // expected-error @+1 {{expected both a second query and a second key}}
-  %r = "attn.attention"(%q, %q, %q, %q, %o) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1>}> ({}, {}, {}, {}, {
+  %r = "attn.attention"(%q, %q, %q, %q, %o) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1>}> ({}, {}, {}, {}, {
   ^bb0(%a: f32, %c: f32, %b: index, %h: index, %i: index, %d: index):
     attn.yield %a : f32
   }) : (tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>, tensor<1x4x8x64xf32>) -> tensor<1x4x8x64xf32>

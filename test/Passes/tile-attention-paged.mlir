@@ -57,8 +57,8 @@ func.func @paged_nhd(%q: memref<?x4x?x16xf32>, %k: memref<?x16x2x16xf32>, %v: me
 // and the second start.)
 // CHECK: arith.index_cast
 // CHECK-NOT: scf.for
-// CHECK-COUNT-3: arith.muli %{{[0-9]+}}, %c16 : index
-// CHECK-NOT: arith.muli %{{[0-9]+}}, %c16 : index
+// CHECK-COUNT-3: arith.muli %{{[0-9]+}}, %{{c16[_0-9]*}} : index
+// CHECK-NOT: arith.muli %{{[0-9]+}}, %{{c16[_0-9]*}} : index
 // CHECK: scf.for
 // CHECK: attn.tile_attend
 func.func @aligned_intervals(%q: memref<?x4x70x16xf32>, %k: memref<?x16x2x16xf32>, %v: memref<?x16x2x16xf32>,

@@ -8,9 +8,9 @@
 // (llama pairs) turned and written back.
 // CHECK-LABEL: func.func @paged_decode
 // CHECK: scf.forall (%[[B:.*]], %[[G:.*]], %[[S:.*]]) in
-// CHECK: %[[QROT:.*]] = memref.alloca() : memref<4x16xf32>
 // CHECK: %[[L:.*]] = memref.load %arg3[%[[B]]]
 // CHECK: %[[LI:.*]] = arith.index_cast %[[L]]
+// CHECK: %[[QROT:.*]] = memref.alloca() : memref<4x16xf32>
 // CHECK: %[[QPOS:.*]] = arith.subi %[[LI]], %c1
 // CHECK: math.cos %{{.*}} : vector<8xf32>
 // CHECK: math.sin %{{.*}} : vector<8xf32>

@@ -1073,6 +1073,21 @@ def check_append():
                   f"rc {r.returncode}: {r.stderr.strip()[:160]}")
 
 
+def step_table(lens, ps):
+    """A shuffled pool of the requests' pages and three unused ones, and its
+    block table (-3 past each request's pages)."""
+    npages = [(n + ps - 1) // ps for n in lens]
+    total = sum(npages) + 3
+    perm = rng.permutation(total)
+    table = np.full((len(lens), max(npages) + 1), -3, dtype=np.int32)
+    nxt = 0
+    for b in range(len(lens)):
+        for c in range(npages[b]):
+            table[b, c] = perm[nxt]
+            nxt += 1
+    return total, table
+
+
 def check_decode_step(src):
     """examples/serving/decode_step.mlir: append each request's new row,
     then attend over its pages (f16 pools, GQA 32:8, D = 128, pages of 16);
@@ -1081,15 +1096,7 @@ def check_decode_step(src):
     hq, hkv, d, ps = 32, 8, 128, 16
     lens = [37, 1, 0, 16, 17, 200]
     bsz = len(lens)
-    npages = [(n + ps - 1) // ps for n in lens]
-    total = sum(npages) + 3
-    perm = rng.permutation(total)
-    table = np.full((bsz, max(npages) + 1), -3, dtype=np.int32)
-    nxt = 0
-    for b in range(bsz):
-        for c in range(npages[b]):
-            table[b, c] = perm[nxt]
-            nxt += 1
+    total, table = step_table(lens, ps)
     kp = rng.standard_normal((total, ps, hkv, d)).astype(np.float16)
     vp = rng.standard_normal((total, ps, hkv, d)).astype(np.float16)
     k_new = rng.standard_normal((bsz, hkv, d)).astype(np.float16)
@@ -1143,15 +1150,7 @@ def check_ragged_step(src):
     lens = [70, 41, 1, 0, 200, 17]
     lqs = [70, 5, 1, 0, 1, 1]
     bsz = len(lens)
-    npages = [(n + ps - 1) // ps for n in lens]
-    total = sum(npages) + 3
-    perm = rng.permutation(total)
-    table = np.full((bsz, max(npages) + 1), -3, dtype=np.int32)
-    nxt = 0
-    for b in range(bsz):
-        for c in range(npages[b]):
-            table[b, c] = perm[nxt]
-            nxt += 1
+    total, table = step_table(lens, ps)
     indptr = np.concatenate([[0], np.cumsum(lqs)]).astype(np.int32)
     T = int(indptr[-1])
     kp = rng.standard_normal((total, ps, hkv, d)).astype(np.float16)
