@@ -431,6 +431,8 @@ def mlir_for(name, cfg, maxlen=None, ragged=None):
                   "      %r = arith.ori %a, %w : i1",
                   "      attn.yield %r : i1",
                   "    }"]
+    if "rms" in extra:
+        lines.append("    rms_norm(1.0e-6)")
     lines.append(f"    -> {', '.join(otypes)}")
     lines.append(f"  return {res_names} : {', '.join(res)}")
     lines.append("}")
@@ -556,6 +558,8 @@ def reference(cfg, q, logical):
                 m = s[vis].max()
                 w = np.exp(s[vis] - m)
                 out[b, h, i] = w @ vb[g][vis] / w.sum()
+                if "rms" in extra:  # o / sqrt(mean(o^2) + eps)
+                    out[b, h, i] /= np.sqrt((out[b, h, i] ** 2).mean() + 1e-6)
                 lse[b, h, i] = m + np.log(w.sum())
     return out, lse
 
@@ -588,6 +592,11 @@ RAGGED = {
     "ragged_rope_nhd16_f32": (
         "f32", "nhd", 16, 8, 2, 64, [1, 17, 1], [33, 100, 1], True,
         ("lse", {"theta": 500000.0}), "plan", 2),
+    # rms_norm: not tiled through the pages on the CPU, so the portable
+    # per-token form runs there too.
+    "ragged_rms_norm_dense_f32": (
+        "f32", "dense", 0, 4, 2, 16, [1, 5, 1], [5, 20, 3], True,
+        ("rms",), "", 2),
     "ragged_q_int8_nhd16_f16": (
         "f16", "nhd", 16, 8, 2, 64, [1, 1, 40], [50, 0, 60], True,
         ("lse", ("quant", ("i8", "token", "f32"), ("i8", "token", "f32"))),
