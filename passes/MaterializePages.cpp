@@ -36,10 +36,6 @@ bool mlir::attn::tilesThroughPages(AttentionOp op) {
          !op.getEntropyOutput();
 }
 
-/// The dense [B, Hkv, max_pages * page_size, D] tensor of a paged pool:
-/// element (b, g, j, d) is pool[table[b, j / ps], j % ps, g, d] (nhd) or
-/// pool[..., g, j % ps, d] (hnd) for j < lens[b], and 0 past the length
-/// (where the table's entries are not read).
 Value mlir::attn::raggedRequests(OpBuilder &b, Location loc, AttentionOp op) {
   Value indptr = op.getQoIndptr();
   Type i32 = b.getI32Type();
@@ -81,12 +77,8 @@ Value mlir::attn::raggedRequests(OpBuilder &b, Location loc, AttentionOp op) {
       .getResult(0);
 }
 
-/// The request index of dense batch entry `bi` (a token of a ragged batch:
-/// requests[bi]; otherwise bi itself).
-/// (Clamped into [0, B - 1] = [0, `last`]: in range by construction, and the
-/// clamp bounds the reads for Halide's inference.)
-static Value requestOf(OpBuilder &b, Location loc, Value requests, Value last,
-                       Value bi) {
+Value mlir::attn::requestOf(OpBuilder &b, Location loc, Value requests,
+                            Value last, Value bi) {
   if (!requests)
     return bi;
   Value r = arith::IndexCastOp::create(
@@ -99,13 +91,16 @@ static Value requestOf(OpBuilder &b, Location loc, Value requests, Value last,
       last);
 }
 
-/// The last request index of `op` (B - 1), computed at `b`.
-static Value lastRequest(OpBuilder &b, Location loc, AttentionOp op) {
+Value mlir::attn::lastRequest(OpBuilder &b, Location loc, AttentionOp op) {
   return arith::SubIOp::create(
       b, loc, tensor::DimOp::create(b, loc, op.getKvLens(), 0),
       arith::ConstantIndexOp::create(b, loc, 1));
 }
 
+/// The dense [B, Hkv, max_pages * page_size, D] tensor of a paged pool:
+/// element (b, g, j, d) is pool[table[b, j / ps], j % ps, g, d] (nhd) or
+/// pool[..., g, j % ps, d] (hnd) for j < lens[b], and 0 past the length
+/// (where the table's entries are not read).
 Value mlir::attn::gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op,
                                   Value pool, Value requests) {
   auto poolType = cast<RankedTensorType>(pool.getType());

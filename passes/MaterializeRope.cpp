@@ -85,28 +85,13 @@ LogicalResult mlir::attn::materializeRope(OpBuilder &b, AttentionOp op) {
   // A ragged batch's token t (request r) sits at t + lens[r] - indptr[r+1]
   // (its row in the chunk plus the chunk's offset).
   Value requests = op.isRagged() ? raggedRequests(b, loc, op) : Value();
-  Value lastReq;
-  if (requests)
-    lastReq = arith::SubIOp::create(
-        b, loc, tensor::DimOp::create(b, loc, lens, 0),
-        arith::ConstantIndexOp::create(b, loc, 1));
+  Value lastReq = requests ? lastRequest(b, loc, op) : Value();
   // Query row i sits at i + len_b - Lq (len_b: the request's length, else
   // Lk), the causal alignment; keys at their index.
   Value qpos = buildPositions(
       b, loc, batch, lq, [&](OpBuilder &gb, Location l, Value bi) -> Value {
         Type idx = gb.getIndexType();
-        Value r = bi;
-        if (requests) // (clamped for Halide's bounds inference)
-          r = arith::MinSIOp::create(
-              gb, l,
-              arith::MaxSIOp::create(
-                  gb, l,
-                  arith::IndexCastOp::create(
-                      gb, l, idx,
-                      tensor::ExtractOp::create(gb, l, requests,
-                                                ValueRange{bi})),
-                  arith::ConstantIndexOp::create(gb, l, 0)),
-              lastReq);
+        Value r = requestOf(gb, l, requests, lastReq, bi);
         Value len = lk;
         if (lens)
           len = arith::IndexCastOp::create(

@@ -60,6 +60,16 @@ Value gatherPagedPool(OpBuilder &b, Location loc, AttentionOp op, Value pool,
 /// tensor, the number of r in [1, B] with indptr[r] <= t.
 Value raggedRequests(OpBuilder &b, Location loc, AttentionOp op);
 
+/// The request of dense batch entry `bi`: requests[bi] (raggedRequests'
+/// tensor) clamped into [0, `last`] (lastRequest: in range by construction;
+/// the clamp bounds the reads for Halide's inference), or `bi` itself
+/// without `requests`.
+Value requestOf(OpBuilder &b, Location loc, Value requests, Value last,
+                Value bi);
+
+/// B - 1, the last request index of `op` (its kv_lens' size), at `b`.
+Value lastRequest(OpBuilder &b, Location loc, AttentionOp op);
+
 /// Whether attn-tile-attention dequantizes `op`'s 8-bit key and value
 /// tiles itself (attn-materialize-kv-quant keep-fused leaves such ops).
 bool tilesQuantized(AttentionOp op);

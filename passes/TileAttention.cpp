@@ -26,11 +26,13 @@
 #include "passes/Quant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
@@ -240,13 +242,14 @@ static void emitRopeRows(OpBuilder &b, Location loc, RopeAttr rope, Value src,
       });
 }
 
-/// The dequantization of a staged tile's rows: the scale operand, its
-/// blocks (getScaleBlocks) and, for row `r` of the rows being copied, the
-/// operand's indices of the row's first element.
-/// The [nq, D] query tile `qTile` of `op`, rotated by its rope (if any) at
-/// positions pos0 + r into a stack tile of `tq` rows; else `qTile`.
+/// The [nq, D] query tile `qTile` of `op`, rotated by its rope (if any)
+/// into a stack tile of `tq` rows, row r at position pos0 + r * step (step
+/// 0: a decode group's heads share one position); else `qTile`. The view is
+/// defined after the rotation (the micro-kernels pack the query right after
+/// its view's definition); static when `nq` is.
 static Value rotatedQueryRows(OpBuilder &b, Location loc, AttentionOp op,
-                              Value qTile, Value nq, Value pos0, int64_t tq) {
+                              Value qTile, OpFoldResult nq, Value pos0,
+                              int64_t tq, int64_t step = 1) {
   std::optional<RopeAttr> rope = op.getRope();
   if (!rope)
     return qTile;
@@ -254,11 +257,17 @@ static Value rotatedQueryRows(OpBuilder &b, Location loc, AttentionOp op,
   int64_t d = qType.getDimSize(3);
   Value rotated = memref::AllocaOp::create(
       b, loc, MemRefType::get({tq, d}, qType.getElementType()));
-  emitRopeRows(b, loc, *rope, qTile, rotated, nq, pos0, 1);
+  emitRopeRows(b, loc, *rope, qTile, rotated,
+               getValueOrCreateConstantIndexOp(b, loc, nq), pos0, step);
   OpFoldResult zero = b.getIndexAttr(0);
+  std::optional<int64_t> rows = getConstantIntValue(nq);
   return tileView(b, loc, rotated, {zero, zero}, {nq, b.getIndexAttr(d)},
-                  {ShapedType::kDynamic, d});
+                  {rows ? *rows : ShapedType::kDynamic, d});
 }
+
+/// The dequantization of a staged tile's rows: the scale operand, its
+/// blocks (getScaleBlocks) and, for row `r` of the rows being copied, the
+/// operand's indices of the row's first element.
 
 struct RowDequant {
   Value scale;
@@ -1827,16 +1836,11 @@ static std::array<Value, 3> emitDecodeGroup(OpBuilder &b, Location loc,
                                             Value qTile, Value bb, Value hk,
                                             Value len, Value kBegin,
                                             Value kEnd) {
-  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+  Value k = op.getKey(), v = op.getValue();
   int64_t group = op.getNumQueryHeads() / op.getNumKvHeads();
-  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim(), tk = keys.tk;
-  Type f32 = b.getF32Type();
+  int64_t dv = op.getValueHeadDim(), tk = keys.tk;
   auto cst = [&](int64_t x) -> Value {
     return arith::ConstantIndexOp::create(b, loc, x);
-  };
-  auto fconst = [&](double x) -> Value {
-    return arith::ConstantOp::create(b, loc, f32,
-                                     b.getF32FloatAttr(static_cast<float>(x)));
   };
   Value c0 = cst(0), c1 = cst(1), ctk = cst(tk);
   auto ceilDiv = [&](OpBuilder &b, Value x, Value t) -> Value {
@@ -1846,30 +1850,13 @@ static std::array<Value, 3> emitDecodeGroup(OpBuilder &b, Location loc,
   };
   // The state holds the G rows of the group, rounded up to 16 (a multiple
   // of every vector width) rather than a whole query tile.
-  int64_t rows = std::min<int64_t>(tq, llvm::alignTo(group, 16));
-  auto rowType = MemRefType::get({rows}, f32);
-  Value maxes = memref::AllocaOp::create(b, loc, rowType);
-  Value sums = memref::AllocaOp::create(b, loc, rowType);
-  Value acc =
-      memref::AllocaOp::create(b, loc, MemRefType::get({rows, dv}, f32));
-  linalg::FillOp::create(b, loc, ValueRange{fconst(-INFINITY)},
-                         ValueRange{maxes});
-  linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{sums});
-  linalg::FillOp::create(b, loc, ValueRange{fconst(0.0)}, ValueRange{acc});
+  auto [maxes, sums, acc] = allocState(
+      b, loc, std::min<int64_t>(tq, llvm::alignTo(group, 16)), dv);
   Value h0 = arith::MulIOp::create(b, loc, hk, cst(group));
-  OpFoldResult zero = b.getIndexAttr(0);
   // The group's rows share one position, the request's last.
-  if (std::optional<RopeAttr> rope = op.getRope()) {
-    auto qType = cast<MemRefType>(q.getType());
-    Value rotatedQ = memref::AllocaOp::create(
-        b, loc, MemRefType::get({group, d}, qType.getElementType()));
-    emitRopeRows(b, loc, *rope, qTile, rotatedQ, cst(group),
-                 arith::SubIOp::create(b, loc, len, c1), 0);
-    // A view defined after the rotation: the micro-kernels pack the
-    // query right after its view's definition.
-    qTile = tileView(b, loc, rotatedQ, {zero, zero},
-                     {b.getIndexAttr(group), b.getIndexAttr(d)}, {group, d});
-  }
+  qTile = rotatedQueryRows(b, loc, op, qTile, b.getIndexAttr(group),
+                           arith::SubIOp::create(b, loc, len, c1), group,
+                           /*step=*/0);
   auto [kScratch, vScratch] = keys.allocGatherTiles(b, loc);
   Value span = arith::MaxSIOp::create(
       b, loc, c0, arith::SubIOp::create(b, loc, kEnd, kBegin));
@@ -2069,14 +2056,14 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, lq,
                                  cst(b, 2));
   };
+  Value batch = memref::DimOp::create(b, loc, op.getKvLens(), 0);
   // A loop over the requests accumulating `init` (index values).
   auto foldRequests =
       [&](ValueRange init,
           function_ref<SmallVector<Value>(OpBuilder &, Value, ValueRange)>
               step) -> SmallVector<Value> {
     auto loop = scf::ForOp::create(
-        b, loc, cst(b, 0), memref::DimOp::create(b, loc, op.getKvLens(), 0),
-        cst(b, 1), init,
+        b, loc, cst(b, 0), batch, cst(b, 1), init,
         [&](OpBuilder &lb, Location, Value r, ValueRange acc) {
           scf::YieldOp::create(lb, loc, step(lb, r, acc));
         });
@@ -2084,19 +2071,20 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
   };
   KeySource keys(op, tk);
   KeySource decodeKeys(op, tk, /*minPageTile=*/tk);
-  Value batch = memref::DimOp::create(b, loc, op.getKvLens(), 0);
   Value c0 = cst(b, 0), c1 = cst(b, 1);
 
   // The order and the requests' first items: the plan's rows, or counted
   // here (chunks, then the others, each in batch order).
-  Value order, firsts;
+  Value order, firsts, numChunkItems;
   if (!plan) {
     auto vec = MemRefType::get({ShapedType::kDynamic}, idx);
     order = memref::AllocOp::create(b, loc, vec, ValueRange{batch});
     firsts = memref::AllocOp::create(
         b, loc, vec, ValueRange{arith::AddIOp::create(b, loc, batch, c1)});
     SmallVector<Value> at{c0, c0}; // (position, next item)
-    for (bool chunks : {true, false})
+    for (bool chunks : {true, false}) {
+      if (!chunks) // the chunks' items end where the others' begin
+        numChunkItems = at[1];
       at = foldRequests(at, [&](OpBuilder &lb, Value r, ValueRange acc) {
         Value lq = chunkOf(lb, r);
         Value take = isChunk(lb, lq);
@@ -2117,6 +2105,7 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
         scf::YieldOp::create(eb, loc, acc);
         return SmallVector<Value>(branch.getResults());
       });
+    }
     memref::StoreOp::create(b, loc, at[1], firsts, ValueRange{batch});
   }
   auto orderOf = [&](OpBuilder &b, Value p) -> Value {
@@ -2130,9 +2119,11 @@ static LogicalResult tileRagged(AttentionOp op, int64_t tk,
                       .getResult();
   };
   Value numItems = firstOf(b, batch);
-  // The chunks' items come first (the runtime checks a plan's order).
-  Value numChunkItems = numItems;
-  if (packed)
+  // The chunks' items come first (the runtime checks a plan's order); with
+  // a plan, they are counted here (idle requests may sit anywhere in it).
+  if (!packed)
+    numChunkItems = numItems;
+  else if (plan)
     numChunkItems =
         foldRequests({c0}, [&](OpBuilder &lb, Value r, ValueRange acc) {
           Value lq = chunkOf(lb, r);

@@ -131,3 +131,19 @@ func.func @computed_plan(%q: tensor<5x2x1x8xf32>, %k: tensor<2x1x6x8xf32>, %lens
       kv_lens(%lens : tensor<2xi32>) qo_indptr(%p : tensor<3xi32>) plan(%plan2 : tensor<2x3xi32>) outs(%init : tensor<5x2x1x8xf32>) -> tensor<5x2x1x8xf32>
   return %o : tensor<5x2x1x8xf32>
 }
+
+// -----
+
+// The tokens come from a concatenation and no result carries them: the
+// runtime could not check the pointer's last entry.
+func.func @computed_tokens(%q0: tensor<?x2x1x8xf32>, %k: tensor<2x1x6x8xf32>, %lens: tensor<2xi32>, %p: tensor<3xi32>) -> tensor<1x2x1x8xf32> {
+  %q = tensor.concat dim(0) %q0, %q0 : (tensor<?x2x1x8xf32>, tensor<?x2x1x8xf32>) -> tensor<?x2x1x8xf32>
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %q, %c0 : tensor<?x2x1x8xf32>
+  %init = tensor.empty(%t) : tensor<?x2x1x8xf32>
+  // expected-error @+1 {{reads a ragged query whose token count no argument of the exported function gives}}
+  %o = attn.attention ins(%q, %k, %k : tensor<?x2x1x8xf32>, tensor<2x1x6x8xf32>, tensor<2x1x6x8xf32>)
+      kv_lens(%lens : tensor<2xi32>) qo_indptr(%p : tensor<3xi32>) outs(%init : tensor<?x2x1x8xf32>) -> tensor<?x2x1x8xf32>
+  %s = tensor.extract_slice %o[0, 0, 0, 0] [1, 2, 1, 8] [1, 1, 1, 1] : tensor<?x2x1x8xf32> to tensor<1x2x1x8xf32>
+  return %s : tensor<1x2x1x8xf32>
+}

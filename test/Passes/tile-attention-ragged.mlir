@@ -4,7 +4,8 @@
 // plan the order and the requests' first items are counted here, chunks
 // first then the rest, each in batch order (a decode request: its 2 KV
 // heads; a chunk: 8 heads times its blocks of 64 rows); the chunks' items
-// run in a first loop, the decode items in a second; an item finds its
+// run in a first loop (as many as the counting's first pass gave), the
+// decode items in a second; an item finds its
 // request by a binary search of the first items. A chunk's item reads its
 // head's rows of the packed tokens (stride Hq * D = 128) and tiles the keys
 // within pages; a decode item packs the 4 query heads of its KV head as the
@@ -20,8 +21,8 @@
 // CHECK: %[[D:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %[[C]]#0, %{{.*}} = %[[C]]#1)
 // CHECK: memref.store %[[D]]#1, %[[FIRSTS]]
 // CHECK: %[[N:.*]] = memref.load %[[FIRSTS]]
-// CHECK: %[[NC:.*]] = scf.for {{.*}} iter_args
-// CHECK: scf.forall (%{{.*}}) in (%[[NC]])
+// CHECK-NOT: scf.for
+// CHECK: scf.forall (%{{.*}}) in (%[[C]]#1)
 // CHECK: scf.while
 // CHECK: memref.load %[[FIRSTS]]
 // CHECK: %[[R:.*]] = memref.load %[[ORDER]]
@@ -31,9 +32,9 @@
 // CHECK: attn.tile_attend
 // CHECK: memref.subview %[[O]][%{{.*}}, %{{.*}}, 0, 0] [%{{.*}}, 1, 1, 16]
 // CHECK: attn.tile_finalize
-// CHECK: %[[ND:.*]] = arith.subi %[[N]], %[[NC]]
+// CHECK: %[[ND:.*]] = arith.subi %[[N]], %[[C]]#1
 // CHECK: scf.forall (%[[I:.*]]) in (%[[ND]])
-// CHECK: arith.addi %[[I]], %[[NC]]
+// CHECK: arith.addi %[[I]], %[[C]]#1
 // CHECK: scf.while
 // CHECK: memref.subview %[[Q]][%{{.*}}, %{{.*}}, 0, 0] [1, 4, 1, 16]
 // CHECK: memref.alloca() : memref<64x16xf32>
@@ -77,5 +78,28 @@ func.func @ragged_plan(%q: memref<?x4x1x16xf32>, %k: memref<?x2x?x16xf32>, %lens
         %r = arith.cmpi sge, %j, %t : index
         attn.yield %r : i1
       }
+  return
+}
+
+// -----
+
+// With a plan and packed decode items: the chunks' items are counted over
+// the requests (a plan may list idle requests anywhere), then the two
+// loops as without a plan.
+// CHECK-LABEL: func.func @ragged_plan_packed
+// CHECK-SAME: %[[PLAN:[a-z0-9]+]]: memref<2x?xi32>
+// CHECK-NOT: memref.alloc(
+// CHECK: %[[N:.*]] = memref.load %[[PLAN]][%{{c1[_0-9]*}}, %{{.*}}] : memref<2x?xi32>
+// CHECK: %[[NC:.*]] = scf.for {{.*}} iter_args
+// CHECK: scf.forall (%{{.*}}) in (%[[NC]])
+// CHECK: attn.tile_finalize
+// CHECK: %[[ND:.*]] = arith.subi %{{.*}}, %[[NC]]
+// CHECK: scf.forall (%{{.*}}) in (%[[ND]])
+// CHECK: [1, 2, 1, 16]
+func.func @ragged_plan_packed(%q: memref<?x4x1x16xf32>, %k: memref<?x2x?x16xf32>, %lens: memref<?xi32>,
+                              %indptr: memref<?xi32>, %plan: memref<2x?xi32>, %o: memref<?x4x1x16xf32>) {
+  attn.attention causal ins(%q, %k, %k : memref<?x4x1x16xf32>, memref<?x2x?x16xf32>, memref<?x2x?x16xf32>)
+      kv_lens(%lens : memref<?xi32>) qo_indptr(%indptr : memref<?xi32>) plan(%plan : memref<2x?xi32>)
+      outs(%o : memref<?x4x1x16xf32>)
   return
 }

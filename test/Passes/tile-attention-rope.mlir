@@ -10,8 +10,8 @@
 // CHECK: scf.forall (%[[B:.*]], %[[G:.*]], %[[S:.*]]) in
 // CHECK: %[[L:.*]] = memref.load %arg3[%[[B]]]
 // CHECK: %[[LI:.*]] = arith.index_cast %[[L]]
-// CHECK: %[[QROT:.*]] = memref.alloca() : memref<4x16xf32>
 // CHECK: %[[QPOS:.*]] = arith.subi %[[LI]], %c1
+// CHECK: %[[QROT:.*]] = memref.alloca() : memref<4x16xf32>
 // CHECK: math.cos %{{.*}} : vector<8xf32>
 // CHECK: math.sin %{{.*}} : vector<8xf32>
 // CHECK: scf.for %[[QR:.*]] = %c0{{.*}} to %c4

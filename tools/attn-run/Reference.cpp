@@ -7,8 +7,9 @@
 #include "tools/attn-run/Reference.h"
 
 #include "dialect/AttnOps.h"
-#include "tools/attn-run/DType.h"
 #include "passes/Passes.h"
+#include "tools/attn-run/DType.h"
+#include <attn/runtime.h>
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -894,7 +895,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
       std::vector<char> seen(numRequests, 0);
       bool decodeSeen = false;
       if (pl.shape[0] != 2 || pl.shape[1] != n ||
-          pl.data[numRequests] != 64.0)
+          pl.data[numRequests] != ATTNRT_RAGGED_ROWS)
         return op.emitOpError("the plan is not one of this batch");
       for (int64_t k = 0; k <= numRequests; ++k) {
         if (static_cast<int64_t>(pl.data[n + k]) != first)
@@ -913,7 +914,7 @@ LogicalResult Interpreter::attention(AttentionOp op) {
           return op.emitOpError() << "plan[0, " << k << "] is request " << r
                                   << ", a chunk after a decode step";
         decodeSeen |= lq == 1;
-        first += lq == 0 ? 0 : lq == 1 ? dec : heads * ((lq + 63) / 64);
+        first += attnrt_ragged_items(lq, heads, dec);
       }
     }
   }
