@@ -510,6 +510,21 @@ class Bench:
         total, table = shuffled_pages(lens, ps, rng)
         keys = int(lens.sum())
         flops = 4.0 * hq * d * keys
+        # What the page order allows at all: the same pools read without
+        # arithmetic, by (request, KV head) as the decode's items do and by
+        # whole pages (attn-bench-page-read; the same lengths' distribution).
+        ceiling = {}
+        reader = os.path.join(self.bin, "attn-bench-page-read")
+        layout = self.args.serving_layout
+        if bsz == 64 and os.path.exists(reader):
+            for t in self.args.threads:
+                out = sh([reader, str(t), str(ps), layout])
+                ceiling[t] = (field(out, "head_gbps"), field(out, "request_gbps"))
+                print("  page-order read ceiling (%s pages of %d, %d thread(s)): "
+                      "per (request, head) %.1f GB/s = %.0f%%, whole pages %.1f GB/s"
+                      " = %.0f%% of the read bandwidth" %
+                      (layout, ps, t, ceiling[t][0], 100 * ceiling[t][0] / self.bw[t],
+                       ceiling[t][1], 100 * ceiling[t][1] / self.bw[t]), flush=True)
         runs = [(dtype, "", "") for dtype in self.args.serving_dtypes.split(",")]
         if self.args.serving_rope:
             # Keys cached before RoPE, rotated in the kernel (Llama 3's base).
@@ -565,6 +580,9 @@ class Bench:
                          bytes_=kv_bytes)
             for r in self.rows[-len(self.args.threads):]:
                 r["tokens_s"] = bsz / (r["ms"] * 1e-3)
+                if r["threads"] in ceiling and layout == self.args.serving_layout:
+                    r["head_order_bw"] = ceiling[r["threads"]][0] / self.bw[r["threads"]]
+                    r["page_order_bw"] = ceiling[r["threads"]][1] / self.bw[r["threads"]]
                 print("  %s, %d thread(s): %.0f tokens/s, %.1f%% of the read bandwidth" %
                       (name, r["threads"], r["tokens_s"], 100 * r["bw"]), flush=True)
             for path in paths:
@@ -979,7 +997,8 @@ class Bench:
             f.write("\n".join(self.lines) + "\n")
         keys = ["group", "kernel", "size", "threads", "ms", "gflops", "peak", "sgemm",
                 "naive_ms", "naive_gflops", "speedup", "halide_ms", "halide_gflops",
-                "gbps", "bw", "ggml_ms", "vs_ggml", "extra", "tokens_s"]
+                "gbps", "bw", "ggml_ms", "vs_ggml", "extra", "tokens_s",
+                "head_order_bw", "page_order_bw"]
         with open(os.path.join(self.out, "machine.csv"), "w") as f:
             f.write("threads,peak,bw,sgemm_default,sgemm_avx512\n")
             for t in self.args.threads:
