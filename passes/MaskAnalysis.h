@@ -445,17 +445,226 @@ private:
   std::optional<std::pair<Value, Value>> classifyCompare(arith::CmpIOp cmp) {
     if (auto r = classifyLoadCompare(cmp))
       return r;
-    if (!cmp.getLhs().getType().isIndex() &&
-        !cmp.getLhs().getType().isInteger(64))
+    if (cmp.getLhs().getType().isIndex() ||
+        cmp.getLhs().getType().isInteger(64)) {
+      auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());
+      if (l && r) {
+        // The predicate on e = lhs - rhs against 0, e bounded over the tile
+        // (exact for differences such as i - j, which ranges would lose).
+        LinearForm e = l->plus(r->scaled(-1));
+        Value zero = index(0);
+        return classifyRanges(cmp.getPredicate(), bound(e, false),
+                              bound(e, true), zero, zero);
+      }
+    }
+    // Non-linear sides: each side's range over the tile.
+    auto l = range(cmp.getLhs());
+    if (!l)
       return std::nullopt;
-    auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());
-    if (!l || !r)
+    auto r = range(cmp.getRhs());
+    if (!r)
       return std::nullopt;
-    // The predicate on e = lhs - rhs against 0, e bounded over the tile.
-    LinearForm e = l->plus(r->scaled(-1));
-    Value zero = index(0);
-    return classifyRanges(cmp.getPredicate(), bound(e, false), bound(e, true),
-                          zero, zero);
+    return classifyRanges(cmp.getPredicate(), l->first, l->second, r->first,
+                          r->second);
+  }
+
+  /// Whether `v` is non-negative by construction: the block arguments
+  /// (indices), non-negative constants, and sums, products, quotients,
+  /// remainders, maxima and minima of such values.
+  bool knownNonNegative(Value v, unsigned depth = 0) {
+    if (auto c = getConstantIntValue(v))
+      return *c >= 0;
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return arg.getOwner() == &mask;
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getBlock() != &mask || depth > 16)
+      return false;
+    if (isa<arith::MaxSIOp>(def))
+      return knownNonNegative(def->getOperand(0), depth + 1) ||
+             knownNonNegative(def->getOperand(1), depth + 1);
+    if (isa<arith::AddIOp, arith::MulIOp, arith::DivSIOp, arith::DivUIOp,
+            arith::FloorDivSIOp, arith::RemSIOp, arith::RemUIOp,
+            arith::MinSIOp>(def))
+      return knownNonNegative(def->getOperand(0), depth + 1) &&
+             knownNonNegative(def->getOperand(1), depth + 1);
+    if (isa<arith::IndexCastOp>(def))
+      return knownNonNegative(def->getOperand(0), depth + 1);
+    return false;
+  }
+
+  Value constant(Type t, int64_t c) {
+    return t.isIndex() ? index(c)
+                       : arith::ConstantOp::create(b, loc, t,
+                                                   b.getIntegerAttr(t, c))
+                             .getResult();
+  }
+
+  /// The run-time range [min, max] (signed) of an integer value of the mask
+  /// region over the tile, by interval arithmetic: the block arguments (i
+  /// and j over the tile's rows and keys, b and h single values), constants
+  /// and values defined above, loads with one varying index (loadRange),
+  /// and addi, subi, muli by a constant, divsi / floordivsi / divui and
+  /// remsi / remui by a positive constant, minsi / maxsi, select and
+  /// index_cast. Maps of the indices such as a token's tile coordinates in
+  /// a 3-D grid ((i / 64) / 4 % 4) or a window's clamped centre are exact
+  /// where one value covers the tile, so a tile-granular mask classifies
+  /// every aligned tile as full or empty. Anything else: no range.
+  std::optional<std::pair<Value, Value>> range(Value v) {
+    if (auto it = ranges.find(v); it != ranges.end())
+      return it->second;
+    std::optional<std::pair<Value, Value>> r = computeRange(v);
+    if (r)
+      ranges[v] = *r;
+    return r;
+  }
+
+  std::optional<std::pair<Value, Value>> computeRange(Value v) {
+    Type t = v.getType();
+    if (!t.isIntOrIndex())
+      return std::nullopt;
+    if (auto c = getConstantIntValue(v)) {
+      Value x = constant(t, *c);
+      return std::make_pair(x, x);
+    }
+    if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.getOwner() == &mask) {
+      // (A classifier built for other queries may lack some of them.)
+      auto known = [](Value lo, Value hi)
+          -> std::optional<std::pair<Value, Value>> {
+        if (!lo || !hi)
+          return std::nullopt;
+        return std::make_pair(lo, hi);
+      };
+      switch (arg.getArgNumber()) {
+      case 0:
+        return known(batch, batch);
+      case 1:
+        return known(head, head);
+      case 2:
+        return known(iMin, iMax);
+      default:
+        return known(jMin, jMax);
+      }
+    }
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getBlock() != &mask)
+      return std::make_pair(v, v); // a run-time invariant of the op
+    if (isa<memref::LoadOp>(def))
+      return loadRange(v);
+    auto minOf = [&](Value a, Value c) -> Value {
+      return arith::MinSIOp::create(b, loc, a, c);
+    };
+    auto maxOf = [&](Value a, Value c) -> Value {
+      return arith::MaxSIOp::create(b, loc, a, c);
+    };
+    auto sides = [&](Operation *op)
+        -> std::optional<std::pair<std::pair<Value, Value>,
+                                   std::pair<Value, Value>>> {
+      auto l = range(op->getOperand(0));
+      if (!l)
+        return std::nullopt;
+      auto r = range(op->getOperand(1));
+      if (!r)
+        return std::nullopt;
+      return std::make_pair(*l, *r);
+    };
+    if (isa<arith::AddIOp, arith::SubIOp, arith::MinSIOp, arith::MaxSIOp>(
+            def)) {
+      auto lr = sides(def);
+      if (!lr)
+        return std::nullopt;
+      auto [l, r] = *lr;
+      if (isa<arith::AddIOp>(def))
+        return std::make_pair(
+            arith::AddIOp::create(b, loc, l.first, r.first).getResult(),
+            arith::AddIOp::create(b, loc, l.second, r.second).getResult());
+      if (isa<arith::SubIOp>(def))
+        return std::make_pair(
+            arith::SubIOp::create(b, loc, l.first, r.second).getResult(),
+            arith::SubIOp::create(b, loc, l.second, r.first).getResult());
+      if (isa<arith::MinSIOp>(def))
+        return std::make_pair(minOf(l.first, r.first),
+                              minOf(l.second, r.second));
+      return std::make_pair(maxOf(l.first, r.first), maxOf(l.second, r.second));
+    }
+    if (auto sel = dyn_cast<arith::SelectOp>(def)) {
+      auto l = range(sel.getTrueValue());
+      if (!l)
+        return std::nullopt;
+      auto r = range(sel.getFalseValue());
+      if (!r)
+        return std::nullopt;
+      return std::make_pair(minOf(l->first, r->first),
+                            maxOf(l->second, r->second));
+    }
+    if (auto cast = dyn_cast<arith::IndexCastOp>(def)) {
+      auto in = range(cast.getIn());
+      if (!in)
+        return std::nullopt;
+      return std::make_pair(
+          arith::IndexCastOp::create(b, loc, t, in->first).getResult(),
+          arith::IndexCastOp::create(b, loc, t, in->second).getResult());
+    }
+    // The rest take a constant right operand.
+    if (def->getNumOperands() != 2)
+      return std::nullopt;
+    std::optional<int64_t> c = getConstantIntValue(def->getOperand(1));
+    if (!c)
+      return std::nullopt;
+    if (isa<arith::MulIOp>(def)) {
+      auto in = range(def->getOperand(0));
+      if (!in)
+        return std::nullopt;
+      Value k = constant(t, *c);
+      Value lo = arith::MulIOp::create(b, loc, in->first, k);
+      Value hi = arith::MulIOp::create(b, loc, in->second, k);
+      return *c >= 0 ? std::make_pair(lo, hi) : std::make_pair(hi, lo);
+    }
+    bool unsignedOp = isa<arith::DivUIOp, arith::RemUIOp>(def);
+    bool div = isa<arith::DivSIOp, arith::FloorDivSIOp, arith::DivUIOp>(def);
+    bool rem = isa<arith::RemSIOp, arith::RemUIOp>(def);
+    if ((!div && !rem) || *c <= 0)
+      return std::nullopt;
+    auto in = range(def->getOperand(0));
+    if (!in)
+      return std::nullopt;
+    using P = arith::CmpIPredicate;
+    Value zero = constant(t, 0), k = constant(t, *c);
+    Value nonNeg =
+        knownNonNegative(def->getOperand(0))
+            ? boolean(true)
+            : arith::CmpIOp::create(b, loc, P::sge, in->first, zero).getResult();
+    auto select = [&](Value cond, Value a, Value c2) -> Value {
+      return arith::SelectOp::create(b, loc, cond, a, c2);
+    };
+    // Floor and truncating division by a positive constant are monotone.
+    auto quotient = [&](Value x) -> Value {
+      return isa<arith::FloorDivSIOp>(def)
+                 ? arith::FloorDivSIOp::create(b, loc, x, k).getResult()
+                 : arith::DivSIOp::create(b, loc, x, k).getResult();
+    };
+    Value qLo = quotient(in->first), qHi = quotient(in->second);
+    // Unsigned operations on a range that may hold negative values: any
+    // value at all.
+    auto guard = [&](Value lo, Value hi) -> std::pair<Value, Value> {
+      if (!unsignedOp)
+        return {lo, hi};
+      unsigned w = t.isIndex() ? 64 : t.getIntOrFloatBitWidth();
+      Value min = constant(t, llvm::APInt::getSignedMinValue(w).getSExtValue());
+      Value max = constant(t, llvm::APInt::getSignedMaxValue(w).getSExtValue());
+      return {select(nonNeg, lo, min), select(nonNeg, hi, max)};
+    };
+    if (div)
+      return guard(qLo, qHi);
+    // x rem c over one period of non-negative values is monotone; otherwise
+    // [0, c - 1], or [-(c - 1), c - 1] with negative values.
+    Value onePeriod = arith::AndIOp::create(
+        b, loc, nonNeg, arith::CmpIOp::create(b, loc, P::eq, qLo, qHi));
+    Value remLo = arith::RemSIOp::create(b, loc, in->first, k);
+    Value remHi = arith::RemSIOp::create(b, loc, in->second, k);
+    Value top = constant(t, *c - 1), bottom = constant(t, 1 - *c);
+    Value lo = select(onePeriod, remLo, select(nonNeg, zero, bottom));
+    Value hi = select(onePeriod, remHi, top);
+    return guard(lo, hi);
   }
 
   OpBuilder &b;
@@ -463,6 +672,8 @@ private:
   Block &mask;
   Value batch, head, iMin, iMax, jMin, jMax;
   const RowRanges *rowRanges = nullptr;
+  /// Ranges emitted for this tile, by value (shared sub-expressions).
+  llvm::DenseMap<Value, std::pair<Value, Value>> ranges;
 };
 
 /// Whether region `r` (possibly empty) uses its block argument `arg`: a

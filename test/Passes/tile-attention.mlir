@@ -155,6 +155,76 @@ func.func @document_mask(%q: memref<?x4x?x64xf32>, %doc: memref<?x?xi32>, %o: me
 
 // -----
 
+// A tile-granular mask (tile coordinates (i / 64) % 4 against (j / 64) % 4,
+// as sliding tile attention's 3-D windows): each side's range over the tile
+// by interval arithmetic. Inside one 64-block a coordinate is a single value
+// (the remainder is exact over one period; [0, 3] otherwise), so the tile
+// is full or empty and the mask runs only in the else branch. The indices
+// are non-negative: the unsigned ops need no sign guard.
+// CHECK-LABEL: func.func @tile_granular
+// CHECK: scf.for %[[KT:.+]] =
+// CHECK-NOT: arith.select %{{.+}}, %c-9223372036854775808
+// CHECK: %[[KB0:.+]] = arith.divsi %[[K0:.+]], %c64 : index
+// CHECK: %[[KB1:.+]] = arith.divsi %[[K1:.+]], %c64 : index
+// CHECK: %[[KP0:.+]] = arith.divsi %[[KB0]], %c4 : index
+// CHECK: %[[KP1:.+]] = arith.divsi %[[KB1]], %c4 : index
+// CHECK: %[[KONE:.+]] = arith.cmpi eq, %[[KP0]], %[[KP1]] : index
+// CHECK: %[[KR0:.+]] = arith.remsi %[[KB0]], %c4 : index
+// CHECK: %[[KR1:.+]] = arith.remsi %[[KB1]], %c4 : index
+// CHECK: %[[KLO:.+]] = arith.select %[[KONE]], %[[KR0]], %c0 : index
+// CHECK: %[[KHI:.+]] = arith.select %[[KONE]], %[[KR1]], %c3 : index
+// CHECK: %[[QLO:.+]] = arith.select %{{.+}}, %{{.+}}, %c0 : index
+// CHECK: %[[QHI:.+]] = arith.select %{{.+}}, %{{.+}}, %c3 : index
+// CHECK-DAG: arith.cmpi slt, %[[QHI]], %[[KLO]] : index
+// CHECK-DAG: arith.cmpi slt, %[[KHI]], %[[QLO]] : index
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK: attn.tile_attend
+// CHECK-NOT: mask
+// CHECK: } else {
+// CHECK: attn.tile_attend {{.*}} mask {
+// CHECK: attn.tile_finalize
+func.func @tile_granular(%q: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
+  attn.attention ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %c64 = arith.constant 64 : index
+        %c4 = arith.constant 4 : index
+        %qi = arith.divui %i, %c64 : index
+        %kj = arith.divui %j, %c64 : index
+        %kx = arith.remui %kj, %c4 : index
+        %qx = arith.remui %qi, %c4 : index
+        %same = arith.cmpi eq, %kx, %qx : index
+        attn.yield %same : i1
+      }
+  return
+}
+
+// -----
+
+// An index map the ranges cannot follow (a remainder by a run-time value):
+// every tile is partial.
+// CHECK-LABEL: func.func @tile_granular_opaque
+// CHECK-NOT: scf.if %{{.+}} {
+// CHECK: attn.tile_attend {{.*}} mask {
+// CHECK-NOT: attn.tile_attend
+// CHECK: attn.tile_finalize
+func.func @tile_granular_opaque(%q: memref<?x4x?x64xf32>, %n: index, %o: memref<?x4x?x64xf32>) {
+  attn.attention ins(%q, %q, %q : memref<?x4x?x64xf32>, memref<?x4x?x64xf32>, memref<?x4x?x64xf32>)
+      outs(%o : memref<?x4x?x64xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %kx = arith.remui %j, %n : index
+        %qx = arith.remui %i, %n : index
+        %same = arith.cmpi eq, %kx, %qx : index
+        attn.yield %same : i1
+      }
+  return
+}
+
+// -----
+
 // A mask the classifier cannot bound (a load indexed by i and j together):
 // with causal, tiles above the diagonal are still skipped, but no tile
 // counts as full.

@@ -63,6 +63,86 @@ def differential(x):
     return 0.8 * d / rms
 
 
+def softmax_rows(s, vis):
+    """Row softmax of s over the visible entries (rows with none give 0)."""
+    s = np.where(vis, s, -np.inf)
+    m = s.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    p = np.where(vis, np.exp(s - m), 0.0)
+    l = p.sum(axis=-1, keepdims=True)
+    return p / np.where(l > 0, l, 1.0)
+
+
+def pasta(x, alpha=0.01):
+    """PASTA: causal softmax probabilities, then on the steered heads the
+    keys outside the emphasised span scaled by alpha and each row
+    renormalised (the paper's post-softmax form)."""
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+    vis = np.tril(np.ones((Lq, Lk), bool), Lk - Lq)
+    o = np.zeros(q.shape[:3] + (v.shape[3],))
+    for b in range(B):
+        for h in range(H):
+            a = softmax_rows(q[b, h] @ k[b, h].T / np.sqrt(D), vis)
+            if x["steer"][h]:
+                a = a * np.where(x["emph"][b] != 0, 1.0, alpha)[None, :]
+                c = a.sum(axis=1, keepdims=True)
+                a = a / np.where(c > 0, c, 1.0)
+            o[b, h] = a @ v[b, h]
+    return o
+
+
+def deberta(x, k_rel=16):
+    """DeBERTa's disentangled attention: A = Qc Kc^T + Qc Kr_d(i,j)^T +
+    Kc_j Qr_d(j,i)^T, softmax(A / sqrt(3 D)) Vc, bidirectional."""
+    q, k, v, qr, kr = x["q"], x["k"], x["v"], x["qr"], x["kr"]
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+    i = np.arange(Lq)[:, None]
+    j = np.arange(Lk)[None, :]
+    dij = np.clip(i - j + k_rel, 0, 2 * k_rel - 1)
+    dji = np.clip(j - i + k_rel, 0, 2 * k_rel - 1)
+    o = np.zeros(q.shape[:3] + (v.shape[3],))
+    for b in range(B):
+        for h in range(H):
+            c2c = q[b, h] @ k[b, h].T
+            c2p = np.einsum("id,ijd->ij", q[b, h], kr[h][dij])
+            p2c = np.einsum("jd,ijd->ij", k[b, h], qr[h][dji])
+            a = softmax_rows((c2c + c2p + p2c) / np.sqrt(3.0 * D), np.ones((Lq, Lk), bool))
+            o[b, h] = a @ v[b, h]
+    return o
+
+
+def sepllm_mask(ids, n_init=4, n_nb=64, separators=(0, 1, 2)):
+    """SepLLM: initial tokens, separator tokens (by id) and a window of the
+    n_nb most recent tokens (the causal mask is added by attend)."""
+    def f(b, h, I, J):
+        sep = np.isin(ids[b], separators)[J]
+        return (J < n_init) | sep | (I - n_nb < J)
+    return f
+
+
+def sta_mask(L):
+    """Sliding tile attention on a T x 16 x 16 latent in 4 x 4 x 4 tiles
+    stored tile-major: a 3 x 3 x 3 window of tiles around the query's tile,
+    its centre clamped so that it stays inside the nT x 4 x 4 tile grid."""
+    nt = -(-L // 1024)
+
+    def coords(n):
+        tile = n // 64
+        return tile // 16, (tile // 4) % 4, tile % 4
+
+    def f(b, h, I, J):
+        qt, qy, qx = coords(I)
+        kt, ky, kx = coords(J)
+        ct = np.minimum(np.maximum(qt, 1), nt - 2)
+        cy = np.minimum(np.maximum(qy, 1), 2)
+        cx = np.minimum(np.maximum(qx, 1), 2)
+        return (np.abs(kt - ct) <= 1) & (np.abs(ky - cy) <= 1) & (np.abs(kx - cx) <= 1)
+    return f
+
+
 def alibi_score(H):
     def f(s, b, h, I, J):
         return s - 2.0 ** (-8.0 * (h + 1) / H) * (I - J)
@@ -149,7 +229,25 @@ VARIANTS = {
     "document_mask": (qkv(4, 64) + [("doc", lambda B, Lq, Lk: (B, Lk), "i32", "documents")],
                       lambda a, x: [(attend(x["q"], x["k"], x["v"],
                                             mask=lambda b, h, I, J: x["doc"][b][I] == x["doc"][b][J])[0], "f32")]),
+    # Issue 25: priority-2 catalogue variants (examples/variants, sparse, ...).
+    "attention_reweight_pasta": (
+        qkv(4, 64) + [("emph", lambda B, Lq, Lk: (B, Lk), "i32", "span"),
+                      ("steer", lambda B, Lq, Lk: (4,), "i32", "heads")],
+        lambda a, x: [(pasta(x), "f32")]),
+    "deberta_disentangled_attention": (
+        qkv(4, 64) + [("qr", lambda B, Lq, Lk: (4, 32, 64), "f32", "normal"),
+                      ("kr", lambda B, Lq, Lk: (4, 32, 64), "f32", "normal")],
+        lambda a, x: [(deberta(x), "f32")]),
+    "sepllm_separator_mask": (
+        qkv(4, 64) + [("ids", lambda B, Lq, Lk: (B, Lk), "i32", "tokens")],
+        lambda a, x: [(attend(x["q"], x["k"], x["v"], mask=sepllm_mask(x["ids"]))[0], "f32")]),
+    "sliding_tile_attention": (
+        qkv(4, 64),
+        lambda a, x: [(attend(x["q"], x["k"], x["v"], causal=False, mask=sta_mask(a.lk))[0], "f32")]),
 }
+
+# Where a variant's example lives, if not in examples/variants.
+EXAMPLE_DIRS = ("variants", "sparse", "linear", "routing", "kvcache")
 
 
 def draw(rng, kind, shape, a):
@@ -180,6 +278,23 @@ def draw(rng, kind, shape, a):
             cuts = np.sort(rng.choice(np.arange(1, max(L, 2)), size=min(5, max(L - 1, 0)), replace=False))
             out[b] = np.searchsorted(cuts, np.arange(L), side="right")
         return out
+    if kind == "span":
+        # One emphasised span [s, e) per batch row, anywhere in the keys.
+        B, L = shape
+        out = np.zeros(shape, dtype=np.int64)
+        for b in range(B):
+            s = rng.integers(0, L)
+            out[b, s:rng.integers(s + 1, L + 1)] = 1
+        return out
+    if kind == "heads":
+        # A head subset with at least one steered and one plain head.
+        out = rng.integers(0, 2, shape)
+        out[0], out[-1] = 1, 0
+        return out
+    if kind == "tokens":
+        # Token ids of a toy vocabulary of 16; ids 0-2 (about 19%) are
+        # SepLLM's separators.
+        return rng.integers(0, 16, shape)
     raise ValueError(kind)
 
 
@@ -194,8 +309,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variant", required=True, choices=sorted(VARIANTS))
     p.add_argument("--workdir", required=True)
-    p.add_argument("--examples", default=os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "variants"))
+    p.add_argument("--examples", default=None,
+                   help="the directory of the variant's example (default: the "
+                        "one of examples/{%s} that has it)" % ",".join(EXAMPLE_DIRS))
     p.add_argument("--attn-run", default="attn-run")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--lq", type=int, required=True)
@@ -206,12 +322,18 @@ def main():
     p.add_argument("--threads", type=int)
     p.add_argument("--tol", type=float)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tune", help="attn-run --tune for the cpu backend (tile sizes)")
     p.add_argument("--inputs-only", action="store_true",
                    help="write the inputs, print their paths, run nothing")
     a = p.parse_args()
     a.lk = a.lk if a.lk is not None else a.lq
     inputs, reference = VARIANTS[a.variant]
     os.makedirs(a.workdir, exist_ok=True)
+    if a.examples is None:
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
+        dirs = [os.path.join(root, d) for d in EXAMPLE_DIRS]
+        a.examples = next((d for d in dirs if os.path.exists(os.path.join(d, a.variant + ".mlir"))),
+                          dirs[0])
     src = os.path.join(a.examples, a.variant + ".mlir")
     rng = np.random.default_rng(a.seed)
     x, files = {}, []
@@ -230,7 +352,8 @@ def main():
     ok = True
     for backend in a.backends.split(","):
         outs = [os.path.join(a.workdir, "out%d_%s.npy" % (n, backend)) for n in range(len(refs))]
-        if not run_attn(a.attn_run, src, backend, files, outs, a.threads):
+        extra = ["--tune=" + a.tune] if a.tune and backend == "cpu" else []
+        if not run_attn(a.attn_run, src, backend, files, outs, a.threads, extra=extra):
             ok = False
             continue
         for n, ((ref, dtype), path) in enumerate(zip(refs, outs)):
