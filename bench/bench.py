@@ -702,11 +702,12 @@ class Bench:
         for path in paths + dpaths:
             os.remove(path)
 
-    def variant_cases(self, prefix):
+    def variant_cases(self, prefix, sparse=False):
         """(name, MLIR path, work dir, input paths, L) of each example of
-        examples/variants matching --variant-filter, inputs made by
-        check_variant.py at --variant-seq (decode: one query row)."""
-        vdir = os.path.join(ROOT, "examples/variants")
+        examples/variants (with `sparse`, of examples/sparse) matching
+        --variant-filter, inputs made by check_variant.py at --variant-seq
+        (decode: one query row; sparse: --sparse-seq)."""
+        vdir = os.path.join(ROOT, "examples/sparse" if sparse else "examples/variants")
         env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ["PATH"])
         for f in sorted(os.listdir(vdir)):
             if not f.endswith(".mlir"):
@@ -714,22 +715,46 @@ class Bench:
             name = f[:-5]
             if not re.search(self.args.variant_filter, name):
                 continue
-            l = self.args.variant_seq
+            l = self.args.sparse_seq if sparse else self.args.variant_seq
             lq = 1 if name.startswith("decode") else l
             work = os.path.join(self.work, prefix + name)
             r = subprocess.run([sys.executable, os.path.join(ROOT, "test/lib/check_variant.py"),
                                 "--variant", name, "--workdir", work, "--lq", str(lq),
-                                "--lk", str(l), "--inputs-only"],
+                                "--lk", str(l), "--inputs-only"] +
+                               (["--count-pairs"] if sparse else []),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             if r.returncode != 0:
                 sys.exit("error: inputs for %s:\n%s" % (name, r.stderr))
-            yield name, os.path.join(vdir, f), work, r.stdout.split(), l
+            lines = r.stdout.splitlines()
+            if sparse:
+                # The pairs the selection keeps (attn-run --count-flops would
+                # evaluate the mask region per pair in its interpreter).
+                yield name, os.path.join(vdir, f), work, lines[0].split(), l, \
+                    field(lines[1], "pairs")
+            else:
+                yield name, os.path.join(vdir, f), work, lines[0].split(), l
 
     def variants(self):
         for name, path, _, inputs, l in self.variant_cases("v_"):
             mlir, exe = self.compile("v_" + name, mlir_path=path)
             hal = self.halide("v_" + name, mlir)
             self.measure("variants", name, exe, mlir, inputs, "L=%d" % l, halide=hal)
+        # Sparse attention (examples/sparse) next to dense causal attention
+        # of the same shape (4 heads, D = 64; the "naive" columns), and the
+        # share of the causal pairs each one computes.
+        dense = None
+        for name, path, _, inputs, l, pairs in self.variant_cases("s_", sparse=True):
+            if dense is None:
+                dmlir, dexe = self.compile("s_dense_causal", attention_mlir(4, 4, 64, "f32", True))
+                dense = (dmlir, dexe, inputs[:3], self.flops(dmlir, inputs[:3]))
+            mlir, exe = self.compile("s_" + name, mlir_path=path)
+
+            def dense_ms(t):
+                return field(sh([dense[1], str(t), str(self.args.runs)] + dense[2]), "median_ms")
+            flops = 2.0 * (64 + 64) * pairs
+            self.measure("variants", name + " (vs dense causal)", exe, mlir, inputs,
+                         "L=%d" % l, dense_ms, flops=flops)
+            print("  %s: %.1f%% of the causal pairs" % (name, 100 * flops / dense[3]), flush=True)
 
     def routing(self):
         """The MoE layer against OpenBLAS MoE loops; MoBA against dense
@@ -1092,6 +1117,8 @@ def main():
     p.add_argument("--decode-keys", default="4096 32768")
     p.add_argument("--variant-seq", type=int, default=2048)
     p.add_argument("--moba-seq", type=int, default=8192)
+    p.add_argument("--sparse-seq", type=int, default=8192,
+                   help="L of the examples/sparse variants (variants section)")
     p.add_argument("--linear-seqs", default="2048 4096 8192 16384")
     p.add_argument("--kv-seq", type=int, default=4096,
                    help="sequence length of the kvcache section")

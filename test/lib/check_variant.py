@@ -123,6 +123,100 @@ def sepllm_mask(ids, n_init=4, n_nb=64, separators=(0, 1, 2)):
     return f
 
 
+def evict_ref(scores, k, v, budget, sink, recent):
+    """Keep, per (batch, KV head), the sink first and recent last positions
+    and the budget best-scoring ones between them (ties: lower position),
+    in position order; fewer positions than slots: all, padded with -1 and
+    zero rows."""
+    B, H, S = scores.shape
+    n = sink + budget + recent
+    idx = np.full((B, H, n), -1, dtype=np.int64)
+    kk = np.zeros((B, H, n, k.shape[3]))
+    vv = np.zeros((B, H, n, v.shape[3]))
+    for b in range(B):
+        for h in range(H):
+            if S <= n:
+                keep = np.arange(S)
+            else:
+                middle = np.arange(sink, S - recent)
+                order = sorted(middle, key=lambda j: (-scores[b, h, j], j))
+                keep = np.sort(np.concatenate([np.arange(sink), order[:budget],
+                                               np.arange(S - recent, S)]))
+            idx[b, h, :len(keep)] = keep
+            kk[b, h, :len(keep)] = k[b, h, keep]
+            vv[b, h, :len(keep)] = v[b, h, keep]
+    return idx, kk, vv
+
+
+def q_filters(x):
+    """Q-Filters: score_j = -<f_h, k_j>, then the cache policy."""
+    s = -np.einsum("bhjd,hd->bhj", x["k"], x["f"])
+    idx, kk, vv = evict_ref(s, x["k"], x["v"], budget=44, sink=4, recent=16)
+    return [(idx, "i32"), (kk, "f32"), (vv, "f32"), (s, "f32")]
+
+
+def trim_kv(x):
+    """TRIM-KV: causal attention with each logit times beta_j^(t - j),
+    beta = sigmoid(g); eviction by the retention beta_j^(T - j) at the
+    newest position T."""
+    q, k, v = x["q"], x["k"], x["v"]
+    Lq, Lk = q.shape[2], k.shape[2]
+    log_beta = np.log(sigmoid(x["g"]))
+    t = np.arange(Lq)[:, None] + (Lk - Lq)
+    age = t - np.arange(Lk)[None, :]
+    o = attend(q, k, v, score=lambda s, b, h, I, J: s * np.exp((I + Lk - Lq - J) * log_beta[b, h][J]))[0]
+    assert age.shape == (Lq, Lk)
+    retention = (Lk - 1 - np.arange(Lk))[None, None, :] * log_beta
+    idx, kk, vv = evict_ref(retention, k, v, budget=44, sink=4, recent=16)
+    return [(o, "f32"), (idx, "i32"), (kk, "f32"), (vv, "f32")]
+
+
+def zipcache(x):
+    """ZipCache: column sums of the causal probabilities over the number of
+    queries that see each key."""
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+    vis = np.arange(Lk)[None, :] <= np.arange(Lq)[:, None] + (Lk - Lq)
+    o = np.zeros(q.shape[:3] + (v.shape[3],))
+    s = np.zeros((B, H, Lk))
+    for b in range(B):
+        for h in range(H):
+            p = softmax_rows(q[b, h] @ k[b, h].T / np.sqrt(D), vis)
+            o[b, h] = p @ v[b, h]
+            s[b, h] = p.sum(axis=0) / np.maximum(vis.sum(axis=0), 1)
+    return [(o, "f32"), (s, "f32")]
+
+
+def dense_to_sparse_gate(x, threshold=0.01):
+    """G = softmax(tanh(x W + b) / tau) over all experts, in decreasing
+    order (ties: lower expert), weights below the threshold dropped."""
+    z = np.tanh(x["x"] @ x["w"] + x["bias"]) / x["tau"][0]
+    g = np.exp(z - z.max(axis=1, keepdims=True))
+    g /= g.sum(axis=1, keepdims=True)
+    order = np.argsort(-g, axis=1, kind="stable")
+    w = np.take_along_axis(g, order, axis=1)
+    drop = w < threshold
+    return [(np.where(drop, 0.0, w), "f32"), (np.where(drop, -1, order), "i32")]
+
+
+def global_batch_lbl(x, k=2):
+    """The global-batch load-balancing loss: frequencies of top-k choices over
+    every micro-batch plus the other ranks' counts; mean probabilities per
+    micro-batch; LBL_m = E sum_i f_i p_m,i. Also the routing itself."""
+    l = x["l"]
+    M, T, E = l.shape
+    p = np.exp(l - l.max(axis=2, keepdims=True))
+    p /= p.sum(axis=2, keepdims=True)
+    order = np.argsort(-p, axis=2, kind="stable")[..., :k]
+    w = np.take_along_axis(p, order, axis=2)
+    counts = np.bincount(order.ravel(), minlength=E)
+    g = counts + x["other"]
+    f = g / g.sum()
+    lbl = E * (p.mean(axis=1) * f[None, :]).sum(axis=1)
+    return [(w, "f32"), (order, "i32"), (counts, "i32"), (lbl, "f32")]
+
+
 def sta_mask(L):
     """Sliding tile attention on a T x 16 x 16 latent in 4 x 4 x 4 tiles
     stored tile-major: a 3 x 3 x 3 window of tiles around the query's tile,
@@ -244,7 +338,52 @@ VARIANTS = {
     "sliding_tile_attention": (
         qkv(4, 64),
         lambda a, x: [(attend(x["q"], x["k"], x["v"], causal=False, mask=sta_mask(a.lk))[0], "f32")]),
+    "q_filters_projection_score": (
+        [("k", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
+         ("v", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
+         ("f", lambda B, Lq, Lk: (4, 64), "f32", "normal")],
+        lambda a, x: q_filters(x)),
+    "trim_kv_retention_gate": (
+        qkv(4, 64) + [("g", lambda B, Lq, Lk: (B, 4, Lk), "f32", "uniform:1:6")],
+        lambda a, x: trim_kv(x)),
+    "zipcache_normalized_attention_score": (qkv(4, 64), lambda a, x: zipcache(x)),
+    # Routing: T = --lq tokens.
+    "dense_to_sparse_temperature_gating": (
+        [("x", lambda B, Lq, Lk: (Lq, 64), "f32", "normal"),
+         ("w", lambda B, Lq, Lk: (64, 8), "f32", "uniform:-0.2:0.2"),
+         ("bias", lambda B, Lq, Lk: (8,), "f32", "uniform:-0.5:0.5"),
+         ("tau", lambda B, Lq, Lk: (1,), "f32", "uniform:0.15:0.4")],
+        lambda a, x: dense_to_sparse_gate(x)),
+    # M = --batch micro-batches of T = --lq tokens.
+    "load_balancing_loss_global_batch": (
+        [("l", lambda B, Lq, Lk: (B, Lq, 8), "f32", "normal"),
+         ("other", lambda B, Lq, Lk: (8,), "i32", "counts")],
+        lambda a, x: global_batch_lbl(x)),
 }
+
+# The visibility of the sparse variants, (mask(b, h, I, J), causal), for
+# --count-pairs: the (query, key) pairs their selection keeps.
+SELECTIONS = {
+    "sepllm_separator_mask": lambda a, x: (sepllm_mask(x["ids"]), True),
+    "sliding_tile_attention": lambda a, x: (sta_mask(a.lk), False),
+}
+
+
+def count_pairs(a, x, heads):
+    """Visible (b, h, i, j) of a sparse variant, a block of rows at a time."""
+    mask, causal = SELECTIONS[a.variant](a, x)
+    total = 0
+    for b in range(a.batch):
+        for h in range(heads):
+            for i0 in range(0, a.lq, 256):
+                I = np.arange(i0, min(i0 + 256, a.lq))[:, None] + np.zeros((1, a.lk), dtype=int)
+                J = np.arange(a.lk)[None, :] + np.zeros((I.shape[0], 1), dtype=int)
+                vis = mask(b, h, I, J)
+                if causal:
+                    vis = vis & (J <= I + (a.lk - a.lq))
+                total += int(np.count_nonzero(vis))
+    return total
+
 
 # Where a variant's example lives, if not in examples/variants.
 EXAMPLE_DIRS = ("variants", "sparse", "linear", "routing", "kvcache")
@@ -291,6 +430,9 @@ def draw(rng, kind, shape, a):
         out = rng.integers(0, 2, shape)
         out[0], out[-1] = 1, 0
         return out
+    if kind == "counts":
+        # Another rank's expert counts: skewed towards the low experts.
+        return rng.integers(0, 400, shape) * (np.arange(shape[0]) < 4)
     if kind == "tokens":
         # Token ids of a toy vocabulary of 16; ids 0-2 (about 19%) are
         # SepLLM's separators.
@@ -325,6 +467,9 @@ def main():
     p.add_argument("--tune", help="attn-run --tune for the cpu backend (tile sizes)")
     p.add_argument("--inputs-only", action="store_true",
                    help="write the inputs, print their paths, run nothing")
+    p.add_argument("--count-pairs", action="store_true",
+                   help="with --inputs-only, a sparse variant: also print "
+                        "pairs=N, the (b, h, i, j) its selection keeps")
     a = p.parse_args()
     a.lk = a.lk if a.lk is not None else a.lq
     inputs, reference = VARIANTS[a.variant]
@@ -345,6 +490,8 @@ def main():
         low_precision |= dtype in ("bf16", "f16")
     if a.inputs_only:
         print(" ".join(files))
+        if a.count_pairs:
+            print("pairs=%d" % count_pairs(a, x, heads=4))
         return 0
     refs = reference(a, x)
     tol = a.tol if a.tol is not None else (2e-2 if low_precision else 1e-4)
