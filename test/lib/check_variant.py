@@ -217,6 +217,19 @@ def global_batch_lbl(x, k=2):
     return [(w, "f32"), (order, "i32"), (counts, "i32"), (lbl, "f32")]
 
 
+def transnormer(x, eps=1e-6):
+    """NormAttention: u_t = phi(q_t) sum_{s<=t} phi(k_s)^T v_s (no
+    denominator), phi = elu + 1, then RMSNorm over d with gain g."""
+    phi = lambda z: np.where(z > 0, z + 1.0, np.exp(np.minimum(z, 0.0)))
+    q, k, v = phi(x["q"]), phi(x["k"]), x["v"]
+    Lq, Lk = q.shape[2], k.shape[2]
+    # Causal: the attention weights phi(q_t) . phi(k_s) for s <= t.
+    a = np.einsum("bhtd,bhsd->bhts", q, k)
+    a = np.where(np.arange(Lk)[None, :] <= np.arange(Lq)[:, None] + (Lk - Lq), a, 0.0)
+    u = np.einsum("bhts,bhsd->bhtd", a, v)
+    return u / np.sqrt((u * u).mean(axis=-1, keepdims=True) + eps) * x["g"]
+
+
 def sta_mask(L):
     """Sliding tile attention on a T x 16 x 16 latent in 4 x 4 x 4 tiles
     stored tile-major: a 3 x 3 x 3 window of tiles around the query's tile,
@@ -347,6 +360,9 @@ VARIANTS = {
         qkv(4, 64) + [("g", lambda B, Lq, Lk: (B, 4, Lk), "f32", "uniform:1:6")],
         lambda a, x: trim_kv(x)),
     "zipcache_normalized_attention_score": (qkv(4, 64), lambda a, x: zipcache(x)),
+    "transnormer_norm_attention": (
+        qkv(4, 64) + [("g", lambda B, Lq, Lk: (64,), "f32", "uniform:0.5:1.5")],
+        lambda a, x: [(transnormer(x), "f32")]),
     # Routing: T = --lq tokens.
     "dense_to_sparse_temperature_gating": (
         [("x", lambda B, Lq, Lk: (Lq, 64), "f32", "normal"),
