@@ -123,7 +123,7 @@ def sepllm_mask(ids, n_init=4, n_nb=64, separators=(0, 1, 2)):
     return f
 
 
-def evict_ref(scores, k, v, budget, sink, recent):
+def evict_ref(scores, k, v, budget, sink, recent, lowest=False):
     """Keep, per (batch, KV head), the sink first and recent last positions
     and the budget best-scoring ones between them (ties: lower position),
     in position order; fewer positions than slots: all, padded with -1 and
@@ -139,7 +139,8 @@ def evict_ref(scores, k, v, budget, sink, recent):
                 keep = np.arange(S)
             else:
                 middle = np.arange(sink, S - recent)
-                order = sorted(middle, key=lambda j: (-scores[b, h, j], j))
+                sign = 1 if lowest else -1
+                order = sorted(middle, key=lambda j: (sign * scores[b, h, j], j))
                 keep = np.sort(np.concatenate([np.arange(sink), order[:budget],
                                                np.arange(S - recent, S)]))
             idx[b, h, :len(keep)] = keep
@@ -228,6 +229,66 @@ def transnormer(x, eps=1e-6):
     a = np.where(np.arange(Lk)[None, :] <= np.arange(Lq)[:, None] + (Lk - Lq), a, 0.0)
     u = np.einsum("bhts,bhsd->bhtd", a, v)
     return u / np.sqrt((u * u).mean(axis=-1, keepdims=True) + eps) * x["g"]
+
+
+def ltp(x):
+    """Learned token pruning: the mean attention each token receives over
+    heads and rows (bidirectional), kept where it reaches theta."""
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+    o = np.zeros(q.shape[:3] + (v.shape[3],))
+    s = np.zeros((B, Lk))
+    for b in range(B):
+        for h in range(H):
+            p = softmax_rows(q[b, h] @ k[b, h].T / np.sqrt(D), np.ones((Lq, Lk), bool))
+            o[b, h] = p @ v[b, h]
+            s[b] += p.sum(axis=0) / (H * Lq)
+    keep = (s >= x["theta"][0]).astype(np.int64)
+    return [(o, "f32"), (s, "f32"), (keep, "i32"), (keep.sum(axis=1), "i32")]
+
+
+def attention_gate(x):
+    """Attention-Gate: a causal 1-head gate attention, per-head keep logits
+    u . w_h + c_h, keep iff sigmoid >= 0.5; causal attention over each
+    head's kept keys and the row's own token."""
+    u = attend(x["qg"], x["kg"], x["vg"])[0][:, 0]
+    keep = (np.einsum("bjd,hd->bhj", u, x["w"]) + x["c"][None, :, None] >= 0)
+    o = attend(x["q"], x["k"], x["v"], mask=lambda b, h, I, J: keep[b, h][J] | (I == J))[0]
+    return [(o, "f32"), (keep.astype(np.int64), "i32")]
+
+
+def scissorhands(x, window=16):
+    """Scissorhands: per key, the rows of the last `window` that see it and
+    give it less than half of 1 / (number of keys they see); keep the 16
+    most recent and the 48 others with the lowest counts."""
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, L, D = q.shape
+    o = attend(q, k, v)[0]
+    w = min(window, L)
+    cnt = np.zeros((B, H, L))
+    vis = np.tril(np.ones((L, L), bool))
+    for b in range(B):
+        for h in range(H):
+            p = softmax_rows(q[b, h] @ k[b, h].T / np.sqrt(D), vis)
+            rows = np.arange(L - w, L)
+            low = (p[rows] < 0.5 / (rows + 1)[:, None]) & vis[rows]
+            cnt[b, h] = low.sum(axis=0)
+    idx, kk, vv = evict_ref(cnt, k, v, budget=48, sink=0, recent=16, lowest=True)
+    return [(o, "f32"), (cnt, "f32"), (idx, "i32"), (kk, "f32"), (vv, "f32")]
+
+
+def hedgehog(x):
+    """Hedgehog: phi(x) = [softmax(W x + b); softmax(-W x - b)] per head,
+    then causal normalised linear attention over phi(q), phi(k)."""
+    def phi(t):
+        z = np.einsum("bhtd,hfd->bhtf", t, x["w"]) + x["bias"][None, :, None, :]
+        sm = lambda u: np.exp(u - u.max(-1, keepdims=True)) / np.exp(u - u.max(-1, keepdims=True)).sum(-1, keepdims=True)
+        return np.concatenate([sm(z), sm(-z)], axis=-1)
+    fq, fk, v = phi(x["q"]), phi(x["k"]), x["v"]
+    L = fq.shape[2]
+    a = np.einsum("bhtf,bhsf->bhts", fq, fk) * np.tril(np.ones((L, L)))
+    return (a @ v) / a.sum(-1, keepdims=True)
 
 
 def sta_mask(L):
@@ -363,6 +424,21 @@ VARIANTS = {
     "transnormer_norm_attention": (
         qkv(4, 64) + [("g", lambda B, Lq, Lk: (64,), "f32", "uniform:0.5:1.5")],
         lambda a, x: [(transnormer(x), "f32")]),
+    "ltp_threshold_token_pruning": (
+        qkv(4, 64) + [("theta", lambda B, Lq, Lk: (1,), "f32", "mean_share")],
+        lambda a, x: ltp(x)),
+    "attention_gate_kv_eviction": (
+        qkv(4, 64) + [("qg", lambda B, Lq, Lk: (B, 1, Lq, 16), "f32", "normal"),
+                      ("kg", lambda B, Lq, Lk: (B, 1, Lk, 16), "f32", "normal"),
+                      ("vg", lambda B, Lq, Lk: (B, 1, Lk, 16), "f32", "normal"),
+                      ("w", lambda B, Lq, Lk: (4, 16), "f32", "normal"),
+                      ("c", lambda B, Lq, Lk: (4,), "f32", "uniform:-0.5:1.0")],
+        lambda a, x: attention_gate(x)),
+    "scissorhands_persistence_count": (qkv(4, 64), lambda a, x: scissorhands(x)),
+    "hedgehog_learned_feature_map": (
+        qkv(4, 64) + [("w", lambda B, Lq, Lk: (4, 32, 64), "f32", "uniform:-0.3:0.3"),
+                      ("bias", lambda B, Lq, Lk: (4, 32), "f32", "uniform:-0.5:0.5")],
+        lambda a, x: [(hedgehog(x), "f32")]),
     # Routing: T = --lq tokens.
     "dense_to_sparse_temperature_gating": (
         [("x", lambda B, Lq, Lk: (Lq, 64), "f32", "normal"),
@@ -446,6 +522,9 @@ def draw(rng, kind, shape, a):
         out = rng.integers(0, 2, shape)
         out[0], out[-1] = 1, 0
         return out
+    if kind == "mean_share":
+        # Around the mean attention a key receives (1 / Lk): keeps about half.
+        return rng.uniform(0.9, 1.1, shape) / a.lk
     if kind == "counts":
         # Another rank's expert counts: skewed towards the low experts.
         return rng.integers(0, 400, shape) * (np.arange(shape[0]) < 4)

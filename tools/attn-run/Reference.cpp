@@ -756,9 +756,38 @@ LogicalResult Interpreter::exec(Operation *op) {
   return success();
 }
 
+/// The value of an indexing-map result at the loop indices `iv`: dims,
+/// constants, and sums, products, divisions and remainders of them.
+static int64_t evalIndex(AffineExpr e, ArrayRef<int64_t> iv) {
+  if (auto d = dyn_cast<AffineDimExpr>(e))
+    return iv[d.getPosition()];
+  if (auto c = dyn_cast<AffineConstantExpr>(e))
+    return c.getValue();
+  auto bin = cast<AffineBinaryOpExpr>(e);
+  int64_t l = evalIndex(bin.getLHS(), iv), r = evalIndex(bin.getRHS(), iv);
+  switch (e.getKind()) {
+  case AffineExprKind::Add:
+    return l + r;
+  case AffineExprKind::Mul:
+    return l * r;
+  case AffineExprKind::FloorDiv:
+    return r == 0 ? 0 : (l / r - ((l % r != 0) && ((l < 0) != (r < 0))));
+  case AffineExprKind::CeilDiv:
+    return r == 0 ? 0 : (l / r + ((l % r != 0) && ((l < 0) == (r < 0))));
+  case AffineExprKind::Mod:
+    return r == 0 ? 0 : ((l % r) + r) % r;
+  default:
+    return 0;
+  }
+}
+
 LogicalResult Interpreter::generic(linalg::GenericOp op) {
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   unsigned numLoops = op.getNumLoops();
+  for (AffineMap map : maps)
+    if (map.getNumSymbols() != 0)
+      return op.emitOpError("indexing maps with symbols are unsupported by "
+                            "the reference");
   SmallVector<int64_t> bounds(numLoops, -1);
   SmallVector<Val> operands;
   for (Value v : op->getOperands())
@@ -790,12 +819,15 @@ LogicalResult Interpreter::generic(linalg::GenericOp op) {
     for (auto [k, map] : llvm::enumerate(maps)) {
       pos.clear();
       for (AffineExpr e : map.getResults())
-        pos.push_back(cast<AffineDimExpr>(e).getPosition() < numLoops
-                          ? iv[cast<AffineDimExpr>(e).getPosition()]
-                          : 0);
+        pos.push_back(evalIndex(e, iv));
       const Tensor &t = k < op.getNumDpsInputs()
                             ? *operands[k].t
                             : *outs[k - op.getNumDpsInputs()];
+      for (auto [r, p] : llvm::enumerate(pos))
+        if (p < 0 || p >= t.shape[r])
+          return op.emitOpError()
+                 << "operand " << k << " is indexed at " << p << " in its dim "
+                 << r << " of size " << t.shape[r];
       double x = t.data[t.linear(pos)];
       args.push_back(isFloatLike(body.getArgument(k).getType())
                          ? fromFloat(x)
@@ -812,7 +844,7 @@ LogicalResult Interpreter::generic(linalg::GenericOp op) {
       AffineMap map = maps[op.getNumDpsInputs() + k];
       pos.clear();
       for (AffineExpr e : map.getResults())
-        pos.push_back(iv[cast<AffineDimExpr>(e).getPosition()]);
+        pos.push_back(evalIndex(e, iv));
       Type elem = getElementTypeOrSelf(op.getResult(k).getType());
       outs[k]->data[outs[k]->linear(pos)] =
           roundTo(elem, isFloatLike(elem) ? r.f : r.i);
