@@ -520,7 +520,8 @@ private:
 
   std::optional<std::pair<Value, Value>> computeRange(Value v) {
     Type t = v.getType();
-    if (!t.isIntOrIndex())
+    // (Booleans are combined by classify(), not ranged.)
+    if (!t.isIndex() && !(t.isInteger() && t.getIntOrFloatBitWidth() >= 8))
       return std::nullopt;
     if (auto c = getConstantIntValue(v)) {
       Value x = constant(t, *c);
