@@ -291,6 +291,22 @@ def hedgehog(x):
     return (a @ v) / a.sum(-1, keepdims=True)
 
 
+def lina(x):
+    """LINA: bidirectional normalised linear attention with per-position KV
+    gates w[h, j] (phi = elu + 1), plus a width-3 depth-wise convolution of
+    v over the tokens (zero padded)."""
+    phi = lambda z: np.where(z > 0, z + 1.0, np.exp(np.minimum(z, 0.0)))
+    fq, fk, v, w = phi(x["q"]), phi(x["k"]), x["v"], x["w"]
+    gk = fk * w[None, :, :, None]
+    S = np.einsum("bhjd,bhje->bhde", gk, v)
+    z = gk.sum(axis=2)
+    o = np.einsum("bhid,bhde->bhie", fq, S) / np.einsum("bhid,bhd->bhi", fq, z)[..., None]
+    vp = np.pad(v, ((0, 0), (0, 0), (1, 1), (0, 0)))
+    L = v.shape[2]
+    conv = sum(x["cw"][:, t] * vp[:, :, t:t + L, :] for t in range(3))
+    return o + conv
+
+
 def sta_mask(L):
     """Sliding tile attention on a T x 16 x 16 latent in 4 x 4 x 4 tiles
     stored tile-major: a 3 x 3 x 3 window of tiles around the query's tile,
@@ -439,6 +455,10 @@ VARIANTS = {
         qkv(4, 64) + [("w", lambda B, Lq, Lk: (4, 32, 64), "f32", "uniform:-0.3:0.3"),
                       ("bias", lambda B, Lq, Lk: (4, 32), "f32", "uniform:-0.5:0.5")],
         lambda a, x: [(hedgehog(x), "f32")]),
+    "lina_kv_gate_bidirectional": (
+        qkv(4, 64) + [("w", lambda B, Lq, Lk: (4, Lk), "f32", "uniform:0.2:1.5"),
+                      ("cw", lambda B, Lq, Lk: (64, 3), "f32", "uniform:-0.5:0.5")],
+        lambda a, x: [(lina(x), "f32")]),
     # Routing: T = --lq tokens.
     "dense_to_sparse_temperature_gating": (
         [("x", lambda B, Lq, Lk: (Lq, 64), "f32", "normal"),
