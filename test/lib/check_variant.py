@@ -307,6 +307,25 @@ def lina(x):
     return o + conv
 
 
+def flatten(x, p=3, eps=1e-6):
+    """FLatten: phi(x) = |relu x| relu(x)^p / |relu(x)^p| (rows over d),
+    bidirectional linear attention + 1e-6 in the denominator, plus the
+    width-3 depth-wise convolution of v over the tokens."""
+    def phi(t):
+        r = np.maximum(t, 0.0)
+        rp = r ** p
+        n1 = np.linalg.norm(r, axis=-1, keepdims=True)
+        n3 = np.linalg.norm(rp, axis=-1, keepdims=True)
+        return np.where(n3 > 0, n1 * rp / np.where(n3 > 0, n3, 1.0), 0.0)
+    fq, fk, v = phi(x["q"]), phi(x["k"]), x["v"]
+    S = np.einsum("bhjd,bhje->bhde", fk, v)
+    z = fk.sum(axis=2)
+    o = np.einsum("bhid,bhde->bhie", fq, S) / (np.einsum("bhid,bhd->bhi", fq, z)[..., None] + eps)
+    vp = np.pad(v, ((0, 0), (0, 0), (1, 1), (0, 0)))
+    L = v.shape[2]
+    return o + sum(x["cw"][:, t] * vp[:, :, t:t + L, :] for t in range(3))
+
+
 def sta_mask(L):
     """Sliding tile attention on a T x 16 x 16 latent in 4 x 4 x 4 tiles
     stored tile-major: a 3 x 3 x 3 window of tiles around the query's tile,
@@ -459,6 +478,9 @@ VARIANTS = {
         qkv(4, 64) + [("w", lambda B, Lq, Lk: (4, Lk), "f32", "uniform:0.2:1.5"),
                       ("cw", lambda B, Lq, Lk: (64, 3), "f32", "uniform:-0.5:0.5")],
         lambda a, x: [(lina(x), "f32")]),
+    "flatten_focused_linear": (
+        qkv(4, 64) + [("cw", lambda B, Lq, Lk: (64, 3), "f32", "uniform:-0.5:0.5")],
+        lambda a, x: [(flatten(x), "f32")]),
     # Routing: T = --lq tokens.
     "dense_to_sparse_temperature_gating": (
         [("x", lambda B, Lq, Lk: (Lq, 64), "f32", "normal"),
