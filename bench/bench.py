@@ -703,7 +703,7 @@ class Bench:
             os.remove(path)
 
     def variant_cases(self, prefix, sparse=False):
-        """(name, MLIR path, work dir, input paths, L) of each example of
+        """(name, MLIR path, work dir, input paths, L, kept pairs or None) of each example of
         examples/variants (with `sparse`, of examples/sparse) matching
         --variant-filter, inputs made by check_variant.py at --variant-seq
         (decode: one query row; sparse: --sparse-seq)."""
@@ -726,16 +726,13 @@ class Bench:
             if r.returncode != 0:
                 sys.exit("error: inputs for %s:\n%s" % (name, r.stderr))
             lines = r.stdout.splitlines()
-            if sparse:
-                # The pairs the selection keeps (attn-run --count-flops would
-                # evaluate the mask region per pair in its interpreter).
-                yield name, os.path.join(vdir, f), work, lines[0].split(), l, \
-                    field(lines[1], "pairs")
-            else:
-                yield name, os.path.join(vdir, f), work, lines[0].split(), l
+            # Sparse: the pairs the selection keeps (attn-run --count-flops
+            # would evaluate the mask region per pair in its interpreter).
+            pairs = field(lines[1], "pairs") if sparse else None
+            yield name, os.path.join(vdir, f), work, lines[0].split(), l, pairs
 
     def variants(self):
-        for name, path, _, inputs, l in self.variant_cases("v_"):
+        for name, path, _, inputs, l, _ in self.variant_cases("v_"):
             mlir, exe = self.compile("v_" + name, mlir_path=path)
             hal = self.halide("v_" + name, mlir)
             self.measure("variants", name, exe, mlir, inputs, "L=%d" % l, halide=hal)
@@ -847,7 +844,7 @@ class Bench:
         section makes them, the saved state from @main_train, one random
         gradient per result; GFLOP/s count 2.5x the forward's visible-pair
         work."""
-        for name, src, work, inputs, l in self.variant_cases("bv_"):
+        for name, src, work, inputs, l, _ in self.variant_cases("bv_"):
             gen = os.path.join(work, "gen.mlir")
             with open(gen, "w") as out:
                 out.write(sh([os.path.join(self.bin, "attn-opt"), src,

@@ -374,33 +374,6 @@ private:
     return std::make_pair(loop.getResult(0), loop.getResult(1));
   }
 
-  /// Classifies a comparison of two loaded values from their run-time ranges.
-  /// One side may also be a constant or a value defined above the region.
-  std::optional<std::pair<Value, Value>>
-  classifyLoadCompare(arith::CmpIOp cmp) {
-    auto invariant = [&](Value v) -> std::optional<std::pair<Value, Value>> {
-      if (!isa<IntegerType>(v.getType()) ||
-          v.getParentBlock() == &mask && !getConstantIntValue(v))
-        return std::nullopt;
-      if (auto c = getConstantIntValue(v))
-        v = arith::ConstantOp::create(b, loc, v.getType(),
-                                      b.getIntegerAttr(v.getType(), *c));
-      return std::make_pair(v, v);
-    };
-    bool lhsLoad = cmp.getLhs().getDefiningOp<memref::LoadOp>() != nullptr;
-    bool rhsLoad = cmp.getRhs().getDefiningOp<memref::LoadOp>() != nullptr;
-    if (!lhsLoad && !rhsLoad)
-      return std::nullopt;
-    auto l = lhsLoad ? loadRange(cmp.getLhs()) : invariant(cmp.getLhs());
-    if (!l)
-      return std::nullopt;
-    auto r = rhsLoad ? loadRange(cmp.getRhs()) : invariant(cmp.getRhs());
-    if (!r)
-      return std::nullopt;
-    return classifyRanges(cmp.getPredicate(), l->first, l->second, r->first,
-                          r->second);
-  }
-
   /// (full, empty) of `lhs pred rhs` over a tile where lhs takes values in
   /// [lMin, lMax] and rhs in [rMin, rMax]; signed predicates only.
   std::optional<std::pair<Value, Value>>
@@ -442,9 +415,10 @@ private:
     }
   }
 
+  /// Linear comparisons from the tile's corners; any other comparison from
+  /// each side's range over the tile (loaded values, such as document ids,
+  /// from their run-time ranges; index maps by interval arithmetic).
   std::optional<std::pair<Value, Value>> classifyCompare(arith::CmpIOp cmp) {
-    if (auto r = classifyLoadCompare(cmp))
-      return r;
     if (cmp.getLhs().getType().isIndex() ||
         cmp.getLhs().getType().isInteger(64)) {
       auto l = analyze(cmp.getLhs()), r = analyze(cmp.getRhs());
@@ -520,8 +494,7 @@ private:
 
   std::optional<std::pair<Value, Value>> computeRange(Value v) {
     Type t = v.getType();
-    // (Booleans are combined by classify(), not ranged.)
-    if (!t.isIndex() && !(t.isInteger() && t.getIntOrFloatBitWidth() >= 8))
+    if (!t.isIntOrIndex())
       return std::nullopt;
     if (auto c = getConstantIntValue(v)) {
       Value x = constant(t, *c);

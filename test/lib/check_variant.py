@@ -163,10 +163,8 @@ def trim_kv(x):
     q, k, v = x["q"], x["k"], x["v"]
     Lq, Lk = q.shape[2], k.shape[2]
     log_beta = np.log(sigmoid(x["g"]))
-    t = np.arange(Lq)[:, None] + (Lk - Lq)
-    age = t - np.arange(Lk)[None, :]
+    # The query's position t = I + Lk - Lq; its age for key J is t - J.
     o = attend(q, k, v, score=lambda s, b, h, I, J: s * np.exp((I + Lk - Lq - J) * log_beta[b, h][J]))[0]
-    assert age.shape == (Lq, Lk)
     retention = (Lk - 1 - np.arange(Lk))[None, None, :] * log_beta
     idx, kk, vv = evict_ref(retention, k, v, budget=44, sink=4, recent=16)
     return [(o, "f32"), (idx, "i32"), (kk, "f32"), (vv, "f32")]
@@ -283,8 +281,11 @@ def hedgehog(x):
     then causal normalised linear attention over phi(q), phi(k)."""
     def phi(t):
         z = np.einsum("bhtd,hfd->bhtf", t, x["w"]) + x["bias"][None, :, None, :]
-        sm = lambda u: np.exp(u - u.max(-1, keepdims=True)) / np.exp(u - u.max(-1, keepdims=True)).sum(-1, keepdims=True)
-        return np.concatenate([sm(z), sm(-z)], axis=-1)
+
+        def softmax(u):
+            e = np.exp(u - u.max(-1, keepdims=True))
+            return e / e.sum(-1, keepdims=True)
+        return np.concatenate([softmax(z), softmax(-z)], axis=-1)
     fq, fk, v = phi(x["q"]), phi(x["k"]), x["v"]
     L = fq.shape[2]
     a = np.einsum("bhtf,bhsf->bhts", fq, fk) * np.tril(np.ones((L, L)))
