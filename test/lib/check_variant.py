@@ -123,6 +123,33 @@ def sepllm_mask(ids, n_init=4, n_nb=64, separators=(0, 1, 2)):
     return f
 
 
+def selected(sel):
+    """A mask(b, h, I, J) from a boolean [B, H, Lq, Lk] selection."""
+    return lambda b, h, I, J: sel[b, h][I, J]
+
+
+def loki_selection(x, top=32):
+    """Loki: the top-k visible keys of every row by the low-rank logits
+    (q P_h) . (k_j P_h), ties to the lower position (the causal mask is
+    added by attend). Keys at most k: all visible ones."""
+    q, k, P = x["q"], x["k"], x["p"]
+    qp = np.einsum("bhid,hdr->bhir", q, P)
+    kp = np.einsum("bhjd,hdr->bhjr", k, P)
+    s = np.einsum("bhir,bhjr->bhij", qp, kp)
+    Lq, Lk = q.shape[2], k.shape[2]
+    I = np.arange(Lq)[:, None]
+    J = np.arange(Lk)[None, :]
+    s = np.where(J <= I + (Lk - Lq), s, -np.inf)
+    sel = np.zeros(s.shape, dtype=bool)
+    for b in range(s.shape[0]):
+        for h in range(s.shape[1]):
+            for i in range(Lq):
+                row = s[b, h, i]
+                order = np.lexsort((np.arange(Lk), -row))[:top]
+                sel[b, h, i, order[np.isfinite(row[order])]] = True
+    return sel
+
+
 def evict_ref(scores, k, v, budget, sink, recent, lowest=False):
     """Keep, per (batch, KV head), the sink first and recent last positions
     and the budget best-scoring ones between them (ties: lower position),
@@ -448,6 +475,12 @@ VARIANTS = {
     "sliding_tile_attention": (
         qkv(4, 64),
         lambda a, x: [(attend(x["q"], x["k"], x["v"], causal=False, mask=sta_mask(a.lk))[0], "f32")]),
+    "loki_lowrank_key_topk": (
+        [("q", lambda B, Lq, Lk: (B, 4, Lq, 64), "f32", "grid"),
+         ("k", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "grid"),
+         ("v", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
+         ("p", lambda B, Lq, Lk: (4, 64, 16), "f32", "grid_small")],
+        lambda a, x: [(attend(x["q"], x["k"], x["v"], mask=selected(loki_selection(x)))[0], "f32")]),
     "q_filters_projection_score": (
         [("k", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
          ("v", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
@@ -501,6 +534,7 @@ VARIANTS = {
 SELECTIONS = {
     "sepllm_separator_mask": lambda a, x: (sepllm_mask(x["ids"]), True),
     "sliding_tile_attention": lambda a, x: (sta_mask(a.lk), False),
+    "loki_lowrank_key_topk": lambda a, x: (selected(loki_selection(x)), True),
 }
 
 
@@ -530,6 +564,13 @@ def draw(rng, kind, shape, a):
     if kind.startswith("uniform:"):
         lo, hi = map(float, kind.split(":")[1:])
         return rng.uniform(lo, hi, shape)
+    if kind == "grid":
+        # Normal values on a grid of 1/4 (and small multiples of 1/8 for
+        # grid_small): every product sum a top-k selection compares is then
+        # exact in f32 as in float64, so the selections agree exactly.
+        return np.round(a.magnitude * rng.standard_normal(shape) * 4) / 4
+    if kind == "grid_small":
+        return rng.integers(-2, 3, shape) / 8
     if kind == "forget":
         # Forget-gate logits around +3 (gates near 0.95, as in trained FoX
         # models) with some strongly forgetting positions.
