@@ -1220,6 +1220,9 @@ ScanOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   int64_t dk = qType.getDimSize(3), dv = vType.getDimSize(3);
   if (ShapedType::isDynamic(dk) || ShapedType::isDynamic(dv))
     return emitOpError("is differentiated with static head dims only");
+  if (getReverse())
+    return emitOpError("cannot be differentiated yet in reverse (its "
+                       "parallel form is built for the forward recurrence)");
   SmallVector<int64_t> bhl(qType.getShape().take_front(3));
   SmallVector<Value> bhDyn, bhlDyn;
   SmallVector<Value> dims;

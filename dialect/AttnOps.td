@@ -632,7 +632,13 @@ def Attn_ScanOp : Attn_Op<"scan", [
     (`decay(channel)`, log-decays `<= 0` shaped like the keys). q, k
     `[B, H, L, Dk]` and v `[B, H, L, Dv]` share batch, heads and length.
     The outputs are `o [B, H, L, Dv]` and optionally the final state
-    `[B, H, Dk, Dv]` (decode takes the state in and returns it). The
+    `[B, H, Dk, Dv]` (decode takes the state in and returns it).
+
+    `reverse` runs the recurrence from the last step to the first (the
+    backward half of a bidirectional scan, ViG, Vision-LSTM):
+    `S_t = D_t S_{t+1} + phi(k_t)^T v_t` (`S_L` = state or 0), and likewise
+    `z_t`; the final state is then `S_0`. It is lowered as the forward scan
+    on views whose step stride is negated. The
     `feature_map` region takes the element and its head-dim index and yields
     the mapped value (e.g. `elu(x) + 1`).
 
@@ -649,11 +655,12 @@ def Attn_ScanOp : Attn_Op<"scan", [
                        Optional<AnyShaped>:$decays,
                        Optional<AnyShaped>:$state,
                        Variadic<AnyShaped>:$outputs,
-                       Attn_DecayKind:$decay, UnitAttr:$normalize);
+                       Attn_DecayKind:$decay, UnitAttr:$normalize,
+                       UnitAttr:$reverse);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region AnyRegion:$feature_map);
   let assemblyFormat = [{
-    `decay` `(` $decay `)` (`normalize` $normalize^)?
+    `decay` `(` $decay `)` (`reverse` $reverse^)? (`normalize` $normalize^)?
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,` type($value) `)`
     (`decays` `(` $decays^ `:` type($decays) `)`)?
     (`state` `(` $state^ `:` type($state) `)`)?

@@ -702,6 +702,70 @@ static bool hasVectorizableFeatureMap(ScanOp op) {
   return true;
 }
 
+/// A view of `m` ([B, H, L, D]) with its step dim (2) reversed: row t of
+/// the view is row len - 1 - t of `m` (offset moved to the last row, the
+/// step stride negated). A statically unit inner stride stays static, so
+/// that the chunkwise form's row loads still apply.
+static Value reversedSteps(OpBuilder &b, Location loc, Value m, Value len) {
+  auto type = cast<MemRefType>(m.getType());
+  auto md = memref::ExtractStridedMetadataOp::create(b, loc, m);
+  int64_t rank = type.getRank();
+  bool unitInner = type.isLastDimUnitStride();
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value step = md.getStrides()[2];
+  Value last = arith::SubIOp::create(b, loc, len, one);
+  Value offset = arith::AddIOp::create(
+      b, loc, md.getOffset(), arith::MulIOp::create(b, loc, last, step));
+  SmallVector<OpFoldResult> sizes, strides;
+  SmallVector<int64_t> layout;
+  for (int64_t d = 0; d < rank; ++d) {
+    sizes.push_back(type.isDynamicDim(d)
+                        ? OpFoldResult(md.getSizes()[d])
+                        : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
+    if (d == rank - 1 && unitInner) {
+      strides.push_back(b.getIndexAttr(1));
+      layout.push_back(1);
+      continue;
+    }
+    strides.push_back(d == 2 ? Value(arith::SubIOp::create(b, loc, zero, step))
+                             : md.getStrides()[d]);
+    layout.push_back(ShapedType::kDynamic);
+  }
+  auto viewType = MemRefType::get(
+      type.getShape(), type.getElementType(),
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, layout),
+      type.getMemorySpace());
+  return memref::ReinterpretCastOp::create(b, loc, viewType, md.getBaseBuffer(),
+                                           OpFoldResult(offset), sizes, strides);
+}
+
+/// A reverse scan as the forward scan over step-reversed views of the
+/// operands that have steps (queries, keys, values, channel decays, the
+/// output). The state operands are per (batch, head) and stay.
+static ScanOp forwardOverReversedViews(ScanOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value len = memref::DimOp::create(b, loc, op.getQuery(), 2);
+  // The views first (they must dominate the clone), then the clone on them.
+  SmallVector<OpOperand *> stepped = {&op.getQueryMutable(),
+                                      &op.getKeyMutable(),
+                                      &op.getValueMutable()};
+  if (op.getDecay() == DecayKind::channel)
+    stepped.push_back(&op.getDecaysMutable()[0]);
+  stepped.push_back(&op.getOutputsMutable()[0]);
+  SmallVector<std::pair<unsigned, Value>> views;
+  for (OpOperand *operand : stepped)
+    views.push_back({operand->getOperandNumber(),
+                     reversedSteps(b, loc, operand->get(), len)});
+  auto fwd = cast<ScanOp>(b.clone(*op));
+  fwd.removeReverseAttr();
+  for (auto [number, view] : views)
+    fwd->setOperand(number, view);
+  op.erase();
+  return fwd;
+}
+
 struct LowerScan : attn::impl::AttnLowerScanPassBase<LowerScan> {
   using AttnLowerScanPassBase::AttnLowerScanPassBase;
 
@@ -720,6 +784,8 @@ struct LowerScan : attn::impl::AttnLowerScanPassBase<LowerScan> {
         op.emitOpError("must be bufferized before attn-lower-scan");
         return signalPassFailure();
       }
+      if (op.getReverse())
+        op = forwardOverReversedViews(op);
       auto q = cast<MemRefType>(op.getQuery().getType());
       auto v = cast<MemRefType>(op.getValue().getType());
       if (q.isDynamicDim(3) || v.isDynamicDim(3)) {

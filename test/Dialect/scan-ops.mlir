@@ -48,3 +48,15 @@ func.func @lightning_memref(%q: memref<1x4x?x64xf32>, %l: memref<4xf32>, %o: mem
       decays(%l : memref<4xf32>) outs(%o : memref<1x4x?x64xf32>)
   return
 }
+
+// -----
+
+// A reverse scan (the backward half of a bidirectional scan).
+// CHECK-LABEL: func.func @reverse
+// CHECK: attn.scan decay(head) reverse normalize ins(
+func.func @reverse(%q: tensor<?x4x?x64xf32>, %l: tensor<4xf32>, %o: tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32> {
+  %r = attn.scan decay(head) reverse normalize
+      ins(%q, %q, %q : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>)
+      decays(%l : tensor<4xf32>) outs(%o : tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32>
+  return %r : tensor<?x4x?x64xf32>
+}

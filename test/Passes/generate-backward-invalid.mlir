@@ -184,6 +184,18 @@ func.func @scan_dynamic_head_dim(%q: tensor<1x2x4x?xf32>, %k: tensor<1x2x4x?xf32
 
 // -----
 
+// A reverse scan (the backward half of a bidirectional one) has no adjoint
+// yet.
+func.func @scan_reverse(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  %o0 = tensor.empty() : tensor<1x2x4x8xf32>
+  // expected-error @+1 {{cannot be differentiated yet in reverse (its parallel form is built for the forward recurrence)}}
+  %o = attn.scan decay(none) reverse ins(%q, %k, %v : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>)
+      outs(%o0 : tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
 // Serving reads a paged cache; training takes dense keys.
 func.func @paged(%q: tensor<2x2x1x8xf32>, %k: tensor<5x4x1x8xf32>, %lens: tensor<2xi32>, %t: tensor<2x3xi32>) -> tensor<2x2x1x8xf32> {
   %init = tensor.empty() : tensor<2x2x1x8xf32>

@@ -116,6 +116,10 @@ def inputs(name, rng, B, L, strong=False):
         lo = 1e-3 if strong else 0.9
         la = np.log(rng.uniform(lo, 1.0, (B, 4, L, 64)))
         return [("q", qkv()), ("k", qkv()), ("v", qkv()), ("log_alpha", la)]
+    if name == "gla_state":
+        la = np.log(rng.uniform(0.9, 1.0, (B, 4, L, 64)))
+        return [("q", qkv()), ("k", qkv()), ("v", qkv()), ("log_alpha", la),
+                ("state", rng.standard_normal((B, 4, 64, 64)))]
     if name == "gla_decode":
         la = np.log(rng.uniform(0.9, 1.0, (B, 4, 1, 64)))
         return [("q", rng.standard_normal((B, 4, 1, 64))), ("k", rng.standard_normal((B, 4, 1, 64))),
@@ -130,7 +134,18 @@ def inputs(name, rng, B, L, strong=False):
     raise ValueError(name)
 
 
-def references(name, x):
+def references(name, x, reverse=False):
+    if reverse:
+        # The reverse recurrence, S_t = D_t S_(t+1) + phi(k_t)^T v_t, is the
+        # forward one on the step-reversed sequences, read back reversed
+        # (the final state is S_0).
+        flip = {n: (t[:, :, ::-1] if n in ("q", "k", "v") or
+                    (n == "log_alpha" and t.ndim == 4) else t) for n, t in x.items()}
+        refs = references(name, flip)
+        return [refs[0][:, :, ::-1]] + refs[1:]
+    if name == "gla_state":
+        o, S = recurrence(x["q"], x["k"], x["v"], x["log_alpha"], "channel", state=x["state"])
+        return [o, S]
     if name == "gla":
         return [recurrence(x["q"], x["k"], x["v"], x["log_alpha"], "channel")[0]]
     if name == "gla_decode":
@@ -163,7 +178,7 @@ def grad_references(name, x, dys):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--example", required=True,
-                   choices=["gla", "gla_decode", "lightning", "linear_elu"])
+                   choices=["gla", "gla_decode", "gla_state", "lightning", "linear_elu"])
     p.add_argument("--workdir", required=True)
     p.add_argument("--examples", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "linear"))
@@ -179,6 +194,8 @@ def main():
                    help="attn-run --scan-chunk (default: attn-run's)")
     p.add_argument("--strong-decay", action="store_true",
                    help="gla: per-step decays down to 1e-3")
+    p.add_argument("--reverse", action="store_true",
+                   help="the --mlir file scans in reverse (attn.scan ... reverse)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--grad", action="store_true",
                    help="check attn-run --grad's gradients (cpu backends) against "
@@ -191,7 +208,7 @@ def main():
         path = os.path.join(a.workdir, name + ".npy")
         x[name] = store(path, value, a.dtype if name in ("q", "k", "v") else "f32")
         files.append(path)
-    refs = references(a.example, x)
+    refs = references(a.example, x, a.reverse)
     if a.grad:
         return check_grad(a, x, files, refs, rng)
     ok = True

@@ -354,6 +354,38 @@ def flatten(x, p=3, eps=1e-6):
     return o + sum(x["cw"][:, t] * vp[:, :, t:t + L, :] for t in range(3))
 
 
+def gla(q, k, v, log_a, reverse=False):
+    """S_t = diag(exp(log_a_t)) S_(t-1 or t+1) + k_t^T v_t, o_t = q_t S_t."""
+    B, H, L, D = q.shape
+    o = np.zeros(v.shape)
+    for b in range(B):
+        for h in range(H):
+            S = np.zeros((D, v.shape[3]))
+            for t in (range(L - 1, -1, -1) if reverse else range(L)):
+                S = np.exp(log_a[b, h, t])[:, None] * S + np.outer(k[b, h, t], v[b, h, t])
+                o[b, h, t] = q[b, h, t] @ S
+    return o
+
+
+def vig(x, width=16):
+    """ViG: forward + backward GLA, gated with a 3 x 3 depth-wise conv of v
+    on a grid `width` tokens wide (zero padded; a last partial row)."""
+    q, k, v = x["q"], x["k"], x["v"]
+    L = q.shape[2]
+    glob = gla(q, k, v, x["log_af"]) + gla(q, k, v, x["log_ab"], reverse=True)
+    conv = np.zeros(v.shape)
+    for t in range(L):
+        r, c = divmod(t, width)
+        for dr in range(3):
+            for dc in range(3):
+                nr, nc = r + dr - 1, c + dc - 1
+                n = nr * width + nc
+                if 0 <= nc < width and nr >= 0 and n < L:
+                    conv[:, :, t] += x["cw"][:, dr, dc] * v[:, :, n]
+    g = sigmoid(x["u"])
+    return g * glob + (1 - g) * conv
+
+
 def sta_mask(L):
     """Sliding tile attention on a T x 16 x 16 latent in 4 x 4 x 4 tiles
     stored tile-major: a 3 x 3 x 3 window of tiles around the query's tile,
@@ -504,6 +536,12 @@ VARIANTS = {
                       ("c", lambda B, Lq, Lk: (4,), "f32", "uniform:-0.5:1.0")],
         lambda a, x: attention_gate(x)),
     "scissorhands_persistence_count": (qkv(4, 64), lambda a, x: scissorhands(x)),
+    "vig_bidirectional_gla": (
+        qkv(4, 64) + [("log_af", lambda B, Lq, Lk: (B, 4, Lq, 64), "f32", "uniform:-1:0"),
+                      ("log_ab", lambda B, Lq, Lk: (B, 4, Lq, 64), "f32", "uniform:-1:0"),
+                      ("u", lambda B, Lq, Lk: (B, 4, Lq, 64), "f32", "normal"),
+                      ("cw", lambda B, Lq, Lk: (64, 3, 3), "f32", "uniform:-0.5:0.5")],
+        lambda a, x: [(vig(x), "f32")]),
     "hedgehog_learned_feature_map": (
         qkv(4, 64) + [("w", lambda B, Lq, Lk: (4, 32, 64), "f32", "uniform:-0.3:0.3"),
                       ("bias", lambda B, Lq, Lk: (4, 32), "f32", "uniform:-0.5:0.5")],

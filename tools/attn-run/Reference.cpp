@@ -1648,7 +1648,9 @@ LogicalResult Interpreter::scan(ScanOp op) {
       for (int64_t i = 0; i < Dk * Dv; ++i)
         S[i] = init ? init->data[(b * H + h) * Dk * Dv + i] : 0.0;
       std::fill(z.begin(), z.end(), 0.0);
-      for (int64_t t = 0; t < L; ++t) {
+      for (int64_t step = 0; step < L; ++step) {
+        // reverse: from the last step to the first.
+        int64_t t = op.getReverse() ? L - 1 - step : step;
         int64_t row = ((b * H + h) * L + t);
         for (int64_t i = 0; i < Dk; ++i) {
           FailureOr<double> a = phi(q.data[row * Dk + i], i),
