@@ -1050,6 +1050,9 @@ ExpertsOp::buildAdjoint(OpBuilder &b, IRMapping &mapping,
   Location loc = getLoc();
   // (Called with a result's gradient: the op is on tensors.)
   operandAdjoints.assign(getNumOperands(), Value());
+  if (resultAdjoints.size() > 1 && resultAdjoints[1])
+    return emitOpError("cannot be differentiated through its expert output "
+                       "norms yet (a statistic: use them outside the loss)");
   Value dy = resultAdjoints[0];
   if (!dy)
     return success();

@@ -1487,7 +1487,21 @@ LogicalResult ExpertsOp::verify() {
   auto w1 = cast<ShapedType>(getW1().getType());
   auto w3 = cast<ShapedType>(getW3().getType());
   auto w2 = cast<ShapedType>(getW2().getType());
+  if (getOutputs().empty() || getOutputs().size() > 2)
+    return emitOpError() << "expected an output and optionally the norms, got "
+                         << getOutputs().size() << " outputs";
   auto y = cast<ShapedType>(getOutput().getType());
+  if (Value norms = getNorms()) {
+    auto n = cast<ShapedType>(norms.getType());
+    if (n.getRank() != 2 || !n.getElementType().isF32())
+      return emitOpError() << "expected the norms to be [tokens, k] f32, got "
+                           << n;
+    if (failed(checkDimsMatch(op, n.getDimSize(0), x.getDimSize(0),
+                              "norm tokens", "input tokens")) ||
+        failed(checkDimsMatch(op, n.getDimSize(1), w.getDimSize(1),
+                              "norm columns", "routing weight columns")))
+      return failure();
+  }
   if (x.getRank() != 2 || !x.getElementType().isF32())
     return emitOpError() << "expected the input to be [tokens, model dim] f32, "
                             "got "

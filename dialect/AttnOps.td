@@ -797,21 +797,33 @@ def Attn_ExpertsOp : Attn_Op<"experts", [
             tensor<8x256x512xf32>, tensor<8x256x512xf32>, tensor<8x512x256xf32>)
         outs(%init : tensor<?x256xf32>) -> tensor<?x256xf32>
     ```
+
+    An optional second output `norms [T, k]` f32 receives, per slot, the
+    L2 norm of the expert's own (unweighted) output,
+    `norms[t, s] = ||(act(x[t] W1[e]) * (x[t] W3[e])) W2[e]||_2` with
+    `e = idx[t, s]`, and 0 for a slot outside `[0, E)`: output-aware expert
+    importance (EASY-EP's `g * ||E_e(h)||`), computed in the grouped matmuls'
+    epilogue with no second pass.
   }];
   let arguments = (ins AnyShaped:$input, AnyShaped:$weights, AnyShaped:$indices,
                        AnyShaped:$w1, AnyShaped:$w3, AnyShaped:$w2,
-                       AnyShaped:$output, Attn_Activation:$activation);
+                       Variadic<AnyShaped>:$outputs, Attn_Activation:$activation);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
     $activation
     `ins` `(` $input `,` $weights `,` $indices `,` $w1 `,` $w3 `,` $w2 `:`
         type($input) `,` type($weights) `,` type($indices) `,` type($w1) `,`
         type($w3) `,` type($w2) `)`
-    `outs` `(` $output `:` type($output) `)` attr-dict (`->` type($results)^)?
+    `outs` `(` $outputs `:` type($outputs) `)` attr-dict (`->` type($results)^)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputMutable(); }
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+    ::mlir::Value getOutput() { return getOutputs()[0]; }
+    /// The per-slot expert output norms, if requested.
+    ::mlir::Value getNorms() {
+      return getOutputs().size() > 1 ? getOutputs()[1] : ::mlir::Value();
+    }
   }];
 }
 

@@ -160,10 +160,14 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
       }
     }
     if (auto experts = dyn_cast<ExpertsOp>(op)) {
-      for (Value v : {experts.getWeights(), experts.getIndices(),
+      for (Value v : {Value(experts.getWeights()), Value(experts.getIndices()),
                       experts.getOutput()})
         eq.uniteDims(experts.getInput(), 0, v, 0);
       eq.uniteDims(experts.getWeights(), 1, experts.getIndices(), 1);
+      if (Value norms = experts.getNorms()) {
+        eq.uniteDims(experts.getInput(), 0, norms, 0);
+        eq.uniteDims(experts.getWeights(), 1, norms, 1);
+      }
     }
     if (auto gate = dyn_cast<GateOp>(op)) {
       int64_t rank = cast<ShapedType>(gate.getInput().getType()).getRank();

@@ -106,6 +106,15 @@ public:
     Value y2 = memref::AllocOp::create(
         b, loc, MemRefType::get({ShapedType::kDynamic, dm}, f32),
         ValueRange{pairs});
+    // With norms: each pair's sum of squares of its unweighted output,
+    // accumulated over the column panels of step 2.
+    if (op.getNorms()) {
+      normSq = memref::AllocOp::create(
+          b, loc, MemRefType::get({ShapedType::kDynamic}, f32),
+          ValueRange{pairs});
+      Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+      forRange(idx(0), pairs, [&](Value p) { store(zero, normSq, p); });
+    }
     // The loop runs over a bound of the item count that does not depend on
     // the routing (sum over e of ceil(n_e / R) <= ceil(pairs / R) + E), so
     // that its size is known without reading the counts back (on a GPU, the
@@ -321,6 +330,16 @@ private:
                           b, loc,
                           arith::MulFOp::create(b, loc, wb, acc[r * 2 + j]),
                           y2, ValueRange{p, add(c0, idx(j * kLanes))});
+                    if (normSq) {
+                      Value sq = arith::MulFOp::create(b, loc, acc[r * 2],
+                                                       acc[r * 2]);
+                      sq = vector::FMAOp::create(b, loc, acc[r * 2 + 1],
+                                                 acc[r * 2 + 1], sq);
+                      Value part = vector::ReductionOp::create(
+                          b, loc, vector::CombiningKind::ADD, sq);
+                      store(arith::AddFOp::create(b, loc, load(normSq, p), part),
+                            normSq, p);
+                    }
                   });
                 }
               },
@@ -354,13 +373,22 @@ private:
                                   ValueRange{t, d});
         },
         kLanes);
+    if (!normSq)
+      return;
+    // norms[t, s] = sqrt(sum of squares), 0 for an unrouted slot (whose
+    // normSq entry was zeroed and never accumulated).
+    forRange(idx(0), slots, [&](Value s) {
+      Value p = add(mul(t, slots), s);
+      Value root = math::SqrtOp::create(b, loc, load(normSq, p));
+      store(root, op.getNorms(), {t, s});
+    });
   }
 
   ExpertsOp op;
   OpBuilder b;
   Location loc;
   int64_t numExperts = 0, dm = 0, hidden = 0;
-  Value slots;
+  Value slots, normSq;
 };
 
 struct LowerExperts : attn::impl::AttnLowerExpertsPassBase<LowerExperts> {

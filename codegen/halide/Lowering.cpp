@@ -1410,9 +1410,24 @@ LogicalResult Lowerer::experts(ExpertsOp op) {
   // Schedule: one task per token; its hidden activations per slot, the
   // model dim vectorized.
   y.f.compute_root().parallel(t).vectorize(d, 8, H::TailStrategy::GuardWithIf);
-  hidden.compute_at(y.f, t).vectorize(f, 8, H::TailStrategy::GuardWithIf);
-  down.compute_at(y.f, t).vectorize(d, 8, H::TailStrategy::GuardWithIf);
   tensors[op.getResult(0)] = y;
+  if (!op.getNorms()) {
+    hidden.compute_at(y.f, t).vectorize(f, 8, H::TailStrategy::GuardWithIf);
+    down.compute_at(y.f, t).vectorize(d, 8, H::TailStrategy::GuardWithIf);
+    return success();
+  }
+  // The norms read the unweighted expert outputs too: those are then
+  // computed once per token for both consumers.
+  H::RDom rn(0, Dm, "rn");
+  TensorVal norms{H::Func("experts_norms"), {x->shape[0], K}};
+  H::Expr own = at(*idx, {t, sl});
+  norms.f(sl, t) = H::select(own >= 0 && own < E,
+                             H::sqrt(H::sum(down(rn, sl, t) * down(rn, sl, t))),
+                             0.0f);
+  norms.f.compute_root().parallel(t);
+  down.compute_root().parallel(t).vectorize(d, 8, H::TailStrategy::GuardWithIf);
+  hidden.compute_at(down, t).vectorize(f, 8, H::TailStrategy::GuardWithIf);
+  tensors[op.getResult(1)] = norms;
   return success();
 }
 

@@ -395,3 +395,27 @@ func.func @case48(%k: memref<?x4x?x64xf32>, %o: memref<?x4x?x64xf32>) {
   attn.pool block(64) kinds([]) ins(%k : memref<?x4x?x64xf32>) outs(%o : memref<?x4x?x64xf32>)
   return
 }
+
+// -----
+
+func.func @experts_norms_type(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %w1: tensor<4x64x128xf32>, %w3: tensor<4x64x128xf32>, %w2: tensor<4x128x64xf32>, %y: tensor<?x64xf32>, %n: tensor<?x2xf16>) {
+  // expected-error @+1 {{expected the norms to be [tokens, k] f32, got 'tensor<?x2xf16>'}}
+  %r:2 = attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x64x128xf32>, tensor<4x64x128xf32>, tensor<4x128x64xf32>) outs(%y, %n : tensor<?x64xf32>, tensor<?x2xf16>) -> tensor<?x64xf32>, tensor<?x2xf16>
+  return
+}
+
+// -----
+
+func.func @experts_norms_slots(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %w1: tensor<4x64x128xf32>, %w3: tensor<4x64x128xf32>, %w2: tensor<4x128x64xf32>, %y: tensor<?x64xf32>, %n: tensor<?x3xf32>) {
+  // expected-error @+1 {{expected norm columns (3) to match routing weight columns (2)}}
+  %r:2 = attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x64x128xf32>, tensor<4x64x128xf32>, tensor<4x128x64xf32>) outs(%y, %n : tensor<?x64xf32>, tensor<?x3xf32>) -> tensor<?x64xf32>, tensor<?x3xf32>
+  return
+}
+
+// -----
+
+func.func @experts_outputs(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %w1: tensor<4x64x128xf32>, %w3: tensor<4x64x128xf32>, %w2: tensor<4x128x64xf32>, %y: tensor<?x64xf32>, %n: tensor<?x2xf32>) {
+  // expected-error @+1 {{expected an output and optionally the norms, got 3 outputs}}
+  %r:3 = attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x64x128xf32>, tensor<4x64x128xf32>, tensor<4x128x64xf32>) outs(%y, %n, %n : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xf32>
+  return
+}

@@ -57,6 +57,18 @@ func.func @experts(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32
   return %r : tensor<?x64xf32>
 }
 
+// The per-slot expert output norms as a second output.
+// CHECK-LABEL: func @experts_norms
+// CHECK: attn.experts swish ins({{.*}}) outs(%{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<?x2xf32>) -> tensor<?x64xf32>, tensor<?x2xf32>
+func.func @experts_norms(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %w1: tensor<4x64x128xf32>,
+                         %w3: tensor<4x64x128xf32>, %w2: tensor<4x128x64xf32>, %y: tensor<?x64xf32>,
+                         %n: tensor<?x2xf32>) -> (tensor<?x64xf32>, tensor<?x2xf32>) {
+  %r:2 = attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>,
+      tensor<4x64x128xf32>, tensor<4x64x128xf32>, tensor<4x128x64xf32>) outs(%y, %n : tensor<?x64xf32>, tensor<?x2xf32>)
+      -> tensor<?x64xf32>, tensor<?x2xf32>
+  return %r#0, %r#1 : tensor<?x64xf32>, tensor<?x2xf32>
+}
+
 // CHECK-LABEL: func @gates
 // CHECK: attn.gate sigmoid ins(%{{.*}}, %{{.*}} : tensor<?x4x?x64xf32>, tensor<?x4x?xf32>) outs(%{{.*}} : tensor<?x4x?x64xbf16>) dims([0, 1, 2])
 // CHECK: attn.gate identity ins(%{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<?x64xf32>) outs(%{{.*}} : tensor<?x64xf32>) ->

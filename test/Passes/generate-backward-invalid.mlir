@@ -245,3 +245,17 @@ func.func @blocks_epilogue(%q: tensor<1x2x8x8xf32>, %k: tensor<1x2x8x8xf32>, %se
       } -> tensor<1x2x8x8xf32>
   return %o : tensor<1x2x8x8xf32>
 }
+
+// -----
+
+// The experts' norms are a statistic: a loss through them is refused.
+func.func @experts_norms(%x: tensor<4x64xf32>, %w: tensor<4x2xf32>, %i: tensor<4x2xi32>, %w1: tensor<4x64x128xf32>,
+                         %w3: tensor<4x64x128xf32>, %w2: tensor<4x128x64xf32>) -> tensor<4x2xf32> {
+  %y0 = tensor.empty() : tensor<4x64xf32>
+  %n0 = tensor.empty() : tensor<4x2xf32>
+  // expected-error @+1 {{cannot be differentiated through its expert output norms yet (a statistic: use them outside the loss)}}
+  %r:2 = attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : tensor<4x64xf32>, tensor<4x2xf32>, tensor<4x2xi32>,
+      tensor<4x64x128xf32>, tensor<4x64x128xf32>, tensor<4x128x64xf32>) outs(%y0, %n0 : tensor<4x64xf32>, tensor<4x2xf32>)
+      -> tensor<4x64xf32>, tensor<4x2xf32>
+  return %r#1 : tensor<4x2xf32>
+}

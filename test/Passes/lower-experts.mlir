@@ -35,3 +35,26 @@ func.func @experts(%x: memref<?x64xf32>, %w: memref<?x2xf32>, %i: memref<?x2xi32
       memref<4x64x128xf32>, memref<4x64x128xf32>, memref<4x128x64xf32>) outs(%y : memref<?x64xf32>)
   return
 }
+
+// With the norms output: a per-pair sum of squares zeroed before the items,
+// accumulated from each W2 panel's unweighted accumulators (a horizontal
+// add per row), and its square root stored per (token, slot) after the
+// combine (zero for unrouted slots).
+// CHECK-LABEL: func @experts_norms
+// CHECK: %[[SQ:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK: memref.store %cst{{.*}}, %[[SQ]]
+// CHECK: scf.forall
+// CHECK: vector.store %{{.*}}, %[[Y2:.*]][
+// CHECK: vector.reduction <add>
+// CHECK: memref.load %[[SQ]]
+// CHECK: memref.store %{{.*}}, %[[SQ]]
+// CHECK: scf.forall
+// CHECK: math.sqrt
+// CHECK: memref.store %{{.*}}, %arg7
+func.func @experts_norms(%x: memref<?x64xf32>, %w: memref<?x2xf32>, %i: memref<?x2xi32>, %w1: memref<4x64x128xf32>,
+                         %w3: memref<4x64x128xf32>, %w2: memref<4x128x64xf32>, %y: memref<?x64xf32>,
+                         %n: memref<?x2xf32>) {
+  attn.experts swish ins(%x, %w, %i, %w1, %w3, %w2 : memref<?x64xf32>, memref<?x2xf32>, memref<?x2xi32>,
+      memref<4x64x128xf32>, memref<4x64x128xf32>, memref<4x128x64xf32>) outs(%y, %n : memref<?x64xf32>, memref<?x2xf32>)
+  return
+}

@@ -386,6 +386,42 @@ def vig(x, width=16):
     return g * glob + (1 - g) * conv
 
 
+def route_top(logits, k, renormalize=True):
+    """softmax over the experts, the k largest (ties: lower expert), their
+    probabilities (renormalized)."""
+    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    idx = np.stack([np.lexsort((np.arange(p.shape[-1]), -row))[:k] for row in p])
+    w = np.take_along_axis(p, idx, axis=-1)
+    if renormalize:
+        w = w / w.sum(axis=-1, keepdims=True)
+    return w, idx
+
+
+def easy_ep(x, keep=6):
+    """EASY-EP: I = g ||E_e(h)||, c_t = 1 - cos(h_t, h_t + MoE(h_t)),
+    S_e = sum_t c_t sum_{s: idx = e} I, the `keep` best experts."""
+    h = x["h"]
+    g, idx = route_top(h @ x["wr"], 2)
+    swish = lambda z: z / (1 + np.exp(-z))
+    T, k = idx.shape
+    y = np.zeros(h.shape)
+    norms = np.zeros((T, k))
+    for t in range(T):
+        for s in range(k):
+            e = idx[t, s]
+            out = (swish(h[t] @ x["w1"][e]) * (h[t] @ x["w3"][e])) @ x["w2"][e]
+            y[t] += g[t, s] * out
+            norms[t, s] = np.linalg.norm(out)
+    after = h + y
+    c = 1 - (h * after).sum(1) / np.sqrt((h * h).sum(1) * (after * after).sum(1))
+    imp = g * norms
+    scores = np.zeros(x["w1"].shape[0])
+    np.add.at(scores, idx.ravel(), (c[:, None] * imp).ravel())
+    best = np.lexsort((np.arange(scores.size), -scores))[:keep]
+    return [(y, "f32"), (imp, "f32"), (scores, "f32"), (best[None], "i32")]
+
+
 def sta_mask(L):
     """Sliding tile attention on a T x 16 x 16 latent in 4 x 4 x 4 tiles
     stored tile-major: a 3 x 3 x 3 window of tiles around the query's tile,
@@ -560,6 +596,13 @@ VARIANTS = {
          ("bias", lambda B, Lq, Lk: (8,), "f32", "uniform:-0.5:0.5"),
          ("tau", lambda B, Lq, Lk: (1,), "f32", "uniform:0.15:0.4")],
         lambda a, x: dense_to_sparse_gate(x)),
+    "easy_ep_expert_importance": (
+        [("h", lambda B, Lq, Lk: (Lq, 64), "f32", "normal"),
+         ("wr", lambda B, Lq, Lk: (64, 8), "f32", "uniform:-0.3:0.3"),
+         ("w1", lambda B, Lq, Lk: (8, 64, 128), "f32", "uniform:-0.15:0.15"),
+         ("w3", lambda B, Lq, Lk: (8, 64, 128), "f32", "uniform:-0.15:0.15"),
+         ("w2", lambda B, Lq, Lk: (8, 128, 64), "f32", "uniform:-0.15:0.15")],
+        lambda a, x: easy_ep(x)),
     # M = --batch micro-batches of T = --lq tokens.
     "load_balancing_loss_global_batch": (
         [("l", lambda B, Lq, Lk: (B, Lq, 8), "f32", "normal"),

@@ -1455,13 +1455,19 @@ LogicalResult Interpreter::experts(ExpertsOp op) {
   const Tensor &w3 = *env.lookup(op.getW3()).t;
   const Tensor &w2 = *env.lookup(op.getW2()).t;
   auto y = std::make_shared<Tensor>(*env.lookup(op.getOutput()).t);
+  std::shared_ptr<Tensor> norms;
+  if (Value n = op.getNorms())
+    norms = std::make_shared<Tensor>(*env.lookup(n).t);
   int64_t T = x.shape[0], Dm = x.shape[1], K = idx.shape[1];
   int64_t E = w1.shape[0], F = w1.shape[2];
   if (w.shape[0] != T || idx.shape[0] != T || w.shape[1] != K ||
-      y->shape[0] != T)
+      y->shape[0] != T ||
+      (norms && (norms->shape[0] != T || norms->shape[1] != K)))
     return op.emitOpError("token counts disagree at run time");
   std::vector<double> h(F);
   std::fill(y->data.begin(), y->data.end(), 0.0);
+  if (norms)
+    std::fill(norms->data.begin(), norms->data.end(), 0.0);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t s2 = 0; s2 < K; ++s2) {
       double ed = idx.data[t * K + s2];
@@ -1476,16 +1482,25 @@ LogicalResult Interpreter::experts(ExpertsOp op) {
         }
         h[f] = activation(op.getActivation(), a) * g;
       }
+      double sq = 0;
       for (int64_t d = 0; d < Dm; ++d) {
         double acc = 0;
         for (int64_t f = 0; f < F; ++f)
           acc += h[f] * w2.data[(e * F + f) * Dm + d];
         y->data[t * Dm + d] += w.data[t * K + s2] * acc;
+        sq += acc * acc;
       }
+      if (norms)
+        norms->data[t * K + s2] = std::sqrt(sq);
     }
   for (double &v : y->data)
     v = roundTo(Float32Type::get(op.getContext()), v);
   env[op.getResult(0)] = fromTensor(y);
+  if (norms) {
+    for (double &v : norms->data)
+      v = roundTo(Float32Type::get(op.getContext()), v);
+    env[op.getResult(1)] = fromTensor(norms);
+  }
   return success();
 }
 
