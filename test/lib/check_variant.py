@@ -386,6 +386,33 @@ def vig(x, width=16):
     return g * glob + (1 - g) * conv
 
 
+def zipvl_selection(x):
+    """ZipVL: per (b, h), the fewest keys whose ZipCache-normalised scores
+    reach tau of the total (largest first, ties to the lower position), and
+    each row's own token."""
+    q, k = x["q"], x["k"]
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+    vis = np.arange(Lk)[None, :] <= np.arange(Lq)[:, None] + (Lk - Lq)
+    keep = np.zeros((B, H, Lk), dtype=bool)
+    for b in range(B):
+        for h in range(H):
+            p = softmax_rows(q[b, h] @ k[b, h].T / np.sqrt(D), vis)
+            s = p.sum(axis=0) / np.maximum(vis.sum(axis=0), 1)
+            order = np.lexsort((np.arange(Lk), -s))
+            mass = np.cumsum(s[order])
+            n = int(np.searchsorted(mass, x["tau"][0] * s.sum())) + 1
+            keep[b, h, order[:n]] = True
+    own = np.arange(Lk)[None, :] == np.arange(Lq)[:, None] + (Lk - Lq)
+    return keep, lambda b, h, I, J: keep[b, h][J] | own
+
+
+def zipvl(x):
+    keep, mask = zipvl_selection(x)
+    return [(attend(x["q"], x["k"], x["v"], mask=mask)[0], "f32"),
+            (keep.sum(axis=2).astype(np.float64), "f32")]
+
+
 def route_top(logits, k, renormalize=True):
     """softmax over the experts, the k largest (ties: lower expert), their
     probabilities (renormalized)."""
@@ -549,6 +576,9 @@ VARIANTS = {
          ("v", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
          ("p", lambda B, Lq, Lk: (4, 64, 16), "f32", "grid_small")],
         lambda a, x: [(attend(x["q"], x["k"], x["v"], mask=selected(loki_selection(x)))[0], "f32")]),
+    "zipvl_cumulative_mass_tokens": (
+        qkv(4, 64) + [("tau", lambda B, Lq, Lk: (1,), "f32", "uniform:0.5:0.9")],
+        lambda a, x: zipvl(x)),
     "q_filters_projection_score": (
         [("k", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
          ("v", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
@@ -616,6 +646,7 @@ SELECTIONS = {
     "sepllm_separator_mask": lambda a, x: (sepllm_mask(x["ids"]), True),
     "sliding_tile_attention": lambda a, x: (sta_mask(a.lk), False),
     "loki_lowrank_key_topk": lambda a, x: (selected(loki_selection(x)), True),
+    "zipvl_cumulative_mass_tokens": lambda a, x: (zipvl_selection(x)[1], True),
 }
 
 
