@@ -317,6 +317,33 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
         eq.uniteValues(mat.getResult(), mat.getDest());
     }
   });
+  // Loops over tensors: a loop-carried tensor keeps its init's shape when
+  // the body yields it back with the shape it received. Checked by
+  // induction on a copy: assume each iter arg has its init's dims; if every
+  // yielded value then has its iter arg's dims, the assumption holds for
+  // every iteration and the results have the inits' dims.
+  func.walk([&](scf::ForOp loop) {
+    DimEquivalence assumed = eq;
+    auto carried = llvm::zip(loop.getInitArgs(), loop.getRegionIterArgs(),
+                             loop.getYieldedValues(), loop.getResults());
+    for (auto [init, arg, yielded, result] : carried)
+      assumed.uniteValues(init, arg);
+    for (auto [init, arg, yielded, result] : carried) {
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      if (!type)
+        continue;
+      for (unsigned d = 0; d < type.getRank(); ++d)
+        if (type.isDynamicDim(d) &&
+            assumed.leader(DimEquivalence::key(yielded, d)) !=
+                assumed.leader(DimEquivalence::key(arg, d)))
+          return;
+    }
+    for (auto [init, arg, yielded, result] : carried) {
+      eq.uniteValues(init, arg);
+      eq.uniteValues(init, yielded);
+      eq.uniteValues(init, result);
+    }
+  });
 }
 
 /// A dim of a tensor a region reads with tensor.extract at one of the

@@ -64,6 +64,9 @@ void mlir::attn::buildBufferizedFrontEnd(OpPassManager &pm,
   // Bufferize: outputs are written in place into the caller's buffers.
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
+  // Loops over tensors (scf.for with tensor iter_args: hierarchical
+  // selection, multi-step programs) may yield new buffers each iteration.
+  bufferize.allowReturnAllocsFromLoops = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   bufferize.unknownTypeConversion =

@@ -133,3 +133,46 @@ func.func @region_bounds(%q: tensor<?x4x?x16xf32>, %k: tensor<?x4x?x16xf32>, %v:
       } -> tensor<?x4x?x16xf32>
   return %o : tensor<?x4x?x16xf32>
 }
+
+// -----
+
+// A loop over tensors keeps its init's shape when the body yields tensors of
+// the shape it received (by induction): the output is [?0, 8].
+// CHECK-LABEL: func.func private @loop
+// CHECK-SAME: attn.abi = "in:f32:?0,8;out:f32:?0,8"
+#id = affine_map<(t, e) -> (t, e)>
+func.func @loop(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %t = tensor.dim %x, %c0 : tensor<?x8xf32>
+  %r = scf.for %it = %c0 to %c3 step %c1 iter_args(%acc = %x) -> (tensor<?x8xf32>) {
+    %o0 = tensor.empty(%t) : tensor<?x8xf32>
+    %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+        ins(%acc : tensor<?x8xf32>) outs(%o0 : tensor<?x8xf32>) {
+    ^bb0(%a: f32, %u: f32):
+      linalg.yield %a : f32
+    } -> tensor<?x8xf32>
+    scf.yield %y : tensor<?x8xf32>
+  }
+  return %r : tensor<?x8xf32>
+}
+
+// -----
+
+// One that grows its tensor each iteration does not: the output's rows are
+// not determined by the inputs (?1).
+// CHECK-LABEL: func.func private @growing
+// CHECK-SAME: attn.abi = "in:f32:?0,8;out:f32:?1,8"
+func.func @growing(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %r = scf.for %it = %c0 to %c3 step %c1 iter_args(%acc = %x) -> (tensor<?x8xf32>) {
+    %t = tensor.dim %acc, %c0 : tensor<?x8xf32>
+    %t1 = arith.addi %t, %c1 : index
+    %o0 = tensor.empty(%t1) : tensor<?x8xf32>
+    scf.yield %o0 : tensor<?x8xf32>
+  }
+  return %r : tensor<?x8xf32>
+}

@@ -386,6 +386,44 @@ def vig(x, width=16):
     return g * glob + (1 - g) * conv
 
 
+def hip_selection(x, bq=64, bk=32, k=4):
+    """HiP: per query block, k branches over the key blocks it sees, split in
+    halves and pruned to the best k by max_q q . k_rep (first token) until
+    each is one block; each row also sees its own block. [B, H, Lq, Lk]."""
+    q, kk = x["q"], x["k"]
+    B, H, Lq, D = q.shape
+    Lk = kk.shape[2]
+    off = Lk - Lq
+    nk = -(-Lk // bk)
+    levels = (-(-nk // k) - 1).bit_length()
+    sel = np.zeros((B, H, Lq, Lk), dtype=bool)
+    for b in range(B):
+        for h in range(H):
+            for n in range(-(-Lq // bq)):
+                rows = np.arange(n * bq, min(n * bq + bq, Lq))
+                lastk = rows[-1] + off
+                m = lastk // bk + 1 if lastk >= 0 else 0
+                ranges = [(s * m // k, (s + 1) * m // k) for s in range(k)]
+                for _ in range(levels):
+                    halves, scores = [], []
+                    for lo, hi in ranges:
+                        mid = lo + (hi - lo + 1) // 2
+                        for clo, chi in ((lo, mid), (mid, hi)):
+                            halves.append((clo, chi))
+                            rep = kk[b, h, min(clo * bk, Lk - 1)]
+                            scores.append(np.max(q[b, h, rows] @ rep) if clo < chi else -np.inf)
+                    scores = np.array(scores)
+                    order = [c for c in np.lexsort((np.arange(len(scores)), -scores))
+                             if np.isfinite(scores[c])][:k]
+                    ranges = [halves[c] for c in order] + [(0, 0)] * (k - len(order))
+                blocks = [lo for lo, hi in ranges if lo < hi]
+                for i in rows:
+                    own = [(i + off) // bk] if i + off >= 0 else []
+                    J = np.arange(Lk) // bk
+                    sel[b, h, i] = np.isin(J, blocks + own)
+    return sel
+
+
 def zipvl_selection(x):
     """ZipVL: per (b, h), the fewest keys whose ZipCache-normalised scores
     reach tau of the total (largest first, ties to the lower position), and
@@ -576,6 +614,11 @@ VARIANTS = {
          ("v", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal"),
          ("p", lambda B, Lq, Lk: (4, 64, 16), "f32", "grid_small")],
         lambda a, x: [(attend(x["q"], x["k"], x["v"], mask=selected(loki_selection(x)))[0], "f32")]),
+    "hip_hierarchical_pruning": (
+        [("q", lambda B, Lq, Lk: (B, 4, Lq, 64), "f32", "grid"),
+         ("k", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "grid"),
+         ("v", lambda B, Lq, Lk: (B, 4, Lk, 64), "f32", "normal")],
+        lambda a, x: [(attend(x["q"], x["k"], x["v"], mask=selected(hip_selection(x)))[0], "f32")]),
     "zipvl_cumulative_mass_tokens": (
         qkv(4, 64) + [("tau", lambda B, Lq, Lk: (1,), "f32", "uniform:0.5:0.9")],
         lambda a, x: zipvl(x)),
@@ -647,6 +690,7 @@ SELECTIONS = {
     "sliding_tile_attention": lambda a, x: (sta_mask(a.lk), False),
     "loki_lowrank_key_topk": lambda a, x: (selected(loki_selection(x)), True),
     "zipvl_cumulative_mass_tokens": lambda a, x: (zipvl_selection(x)[1], True),
+    "hip_hierarchical_pruning": lambda a, x: (selected(hip_selection(x)), True),
 }
 
 

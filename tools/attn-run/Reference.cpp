@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -362,11 +363,27 @@ FailureOr<Val> Interpreter::scalar(Operation *op, ArrayRef<Val> a) {
         return I(static_cast<int64_t>(static_cast<uint64_t>(a[0].i) %
                                       static_cast<uint64_t>(a[1].i)));
       })
+      .Case([&](math::CountLeadingZerosOp) {
+        unsigned width = op->getResult(0).getType().getIntOrFloatBitWidth();
+        uint64_t x = static_cast<uint64_t>(a[0].i);
+        int64_t n = 0;
+        for (int64_t bit = width - 1; bit >= 0 && !((x >> bit) & 1); --bit)
+          ++n;
+        return I(n);
+      })
       .Case([&](arith::AndIOp) { return I(a[0].i & a[1].i); })
       .Case([&](arith::OrIOp) { return I(a[0].i | a[1].i); })
       .Case([&](arith::XOrIOp) { return I(a[0].i ^ a[1].i); })
       .Case([&](arith::MaxSIOp) { return I(std::max(a[0].i, a[1].i)); })
       .Case([&](arith::MinSIOp) { return I(std::min(a[0].i, a[1].i)); })
+      .Case([&](arith::MaxUIOp) {
+        return I(static_cast<int64_t>(std::max(static_cast<uint64_t>(a[0].i),
+                                               static_cast<uint64_t>(a[1].i))));
+      })
+      .Case([&](arith::MinUIOp) {
+        return I(static_cast<int64_t>(std::min(static_cast<uint64_t>(a[0].i),
+                                               static_cast<uint64_t>(a[1].i))));
+      })
       .Case([&](arith::ShLIOp) { return I(a[0].i << a[1].i); })
       .Case([&](arith::ShRSIOp) { return I(a[0].i >> a[1].i); })
       .Case([&](arith::CmpFOp c) {
@@ -555,10 +572,43 @@ LogicalResult Interpreter::exec(Operation *op) {
     env[insert.getResult()] = fromTensor(dst);
     return success();
   }
+  if (auto loop = dyn_cast<scf::ForOp>(op)) {
+    // A loop over values (tensors are immutable here: each iteration's
+    // yields become the next one's arguments).
+    int64_t lb = operands[0].i, ub = operands[1].i, step = operands[2].i;
+    if (step <= 0)
+      return op->emitOpError("has a non-positive step (")
+             << step << ") at run time";
+    SmallVector<Val> iters(operands.begin() + 3, operands.end());
+    for (int64_t iv = lb; iv < ub; iv += step) {
+      SmallVector<Val> args = {fromInt(iv)};
+      args.append(iters.begin(), iters.end());
+      SmallVector<Val> next;
+      if (failed(runBlock(*loop.getBody(), args, next)))
+        return failure();
+      iters = std::move(next);
+    }
+    for (auto [r, v] : llvm::zip(loop.getResults(), iters))
+      env[r] = v;
+    return success();
+  }
   if (auto index = dyn_cast<linalg::IndexOp>(op)) {
     if (index.getDim() >= genericIvs.size())
       return op->emitOpError("outside a linalg.generic in the reference");
     env[index.getResult()] = fromInt(genericIvs[index.getDim()]);
+    return success();
+  }
+  if (auto copy = dyn_cast<linalg::CopyOp>(op)) {
+    const Tensor &src = *operands[0].t;
+    if (src.shape != operands[1].t->shape)
+      return op->emitOpError("copies ")
+             << ::attn::shapeString(src.shape) << " into "
+             << ::attn::shapeString(operands[1].t->shape) << " at run time";
+    auto t = std::make_shared<Tensor>(src);
+    Type elem = getElementTypeOrSelf(copy.getOutputs()[0].getType());
+    for (double &v : t->data)
+      v = roundTo(elem, v);
+    env[op->getResult(0)] = fromTensor(t);
     return success();
   }
   if (auto fill = dyn_cast<linalg::FillOp>(op)) {
