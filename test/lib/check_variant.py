@@ -386,6 +386,40 @@ def vig(x, width=16):
     return g * glob + (1 - g) * conv
 
 
+def dcmha(x, R=2):
+    """DCFormer: Compose_s(A)[h] = sum_g A[g] (M^q_s[i,g,h] + M^k_s[j,g,h])
+    with M^q = W_b + w1q w2q^T + diag(tanh gq), M^k = w1k w2k^T +
+    diag(tanh gk), projected from the tokens' concatenated head vectors;
+    O = Compose_1(softmax_causal(Compose_0(Q K^T / sqrt(D)))) V."""
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, Lq, D = q.shape
+    Lk = k.shape[2]
+
+    def mix(t, proj, wb=None):
+        # proj[s, head, d, c, r, e]: c = 0: w1[e, r]; 1: w2[e, r]; 2 (r = 0):
+        # the gate logit of head e.
+        d = np.einsum("bhid,shdcre->bsicre", t, proj)
+        w1, w2 = d[:, :, :, 0], d[:, :, :, 1]
+        m = np.einsum("bsirg,bsirh->bsigh", w1, w2)
+        m = m + np.tanh(d[:, :, :, 2, 0])[..., None, :] * np.eye(H)
+        return m + (wb[None, :, None] if wb is not None else 0)
+
+    mq, mk = mix(q, x["pq"], x["wb"]), mix(k, x["pk"])
+
+    def compose(a, s):
+        return (np.einsum("bgij,bigh->bhij", a, mq[:, s]) +
+                np.einsum("bgij,bjgh->bhij", a, mk[:, s]))
+
+    a = np.einsum("bhid,bhjd->bhij", q, k) / np.sqrt(D)
+    s0 = compose(a, 0)
+    vis = np.arange(Lk)[None, :] <= np.arange(Lq)[:, None] + (Lk - Lq)
+    p = np.zeros(s0.shape)
+    for b in range(B):
+        for h in range(H):
+            p[b, h] = softmax_rows(s0[b, h], vis)
+    return np.einsum("bhij,bhje->bhie", compose(p, 1), v)
+
+
 def hip_selection(x, bq=64, bk=32, k=4):
     """HiP: per query block, k branches over the key blocks it sees, split in
     halves and pruned to the best k by max_q q . k_rep (first token) until
@@ -602,6 +636,11 @@ VARIANTS = {
         qkv(4, 64) + [("qr", lambda B, Lq, Lk: (4, 32, 64), "f32", "normal"),
                       ("kr", lambda B, Lq, Lk: (4, 32, 64), "f32", "normal")],
         lambda a, x: [(deberta(x), "f32")]),
+    "dcmha_composable_heads": (
+        qkv(4, 64) + [("pq", lambda B, Lq, Lk: (2, 4, 64, 3, 2, 4), "f32", "uniform:-0.06:0.06"),
+                      ("pk", lambda B, Lq, Lk: (2, 4, 64, 3, 2, 4), "f32", "uniform:-0.06:0.06"),
+                      ("wb", lambda B, Lq, Lk: (2, 4, 4), "f32", "uniform:-0.5:0.5")],
+        lambda a, x: [(dcmha(x), "f32")]),
     "sepllm_separator_mask": (
         qkv(4, 64) + [("ids", lambda B, Lq, Lk: (B, Lk), "i32", "tokens")],
         lambda a, x: [(attend(x["q"], x["k"], x["v"], mask=sepllm_mask(x["ids"]))[0], "f32")]),
