@@ -715,6 +715,13 @@ class Bench:
             name = f[:-5]
             if not re.search(self.args.variant_filter, name):
                 continue
+            with open(os.path.join(vdir, f)) as src:
+                if "attn.attention" not in src.read():
+                    # Its FLOPs are not attention pairs (and --count-flops
+                    # would interpret its linalg at full length): DCMHA's
+                    # materialised form.
+                    print("  %s: not benched (no attn.attention)" % name, flush=True)
+                    continue
             l = self.args.sparse_seq if sparse else self.args.variant_seq
             lq = 1 if name.startswith("decode") else l
             work = os.path.join(self.work, prefix + name)

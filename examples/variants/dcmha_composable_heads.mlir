@@ -11,13 +11,14 @@
 // from the token's concatenated query (keys: key) vectors, s = 0 before the
 // softmax and s = 1 after:
 //   O = Compose_1(softmax_causal(Compose_0(Q K^T / sqrt(D)))) V.
-// The per-pair [H, H] mix is static + low rank per query + low rank per
-// key + diagonal, so it is built per token ([B, 2, L, H, H], linalg) and
-// applied as one reduction over the source head g. The post-softmax mix
-// needs every head's normalised probabilities at once: this example
-// materialises the [B, H, Lq, Lk] logits and probabilities (linalg); the
-// fused tiled form (all heads of a tile resident, two passes over the
-// keys) is described in dialect/Rationale.md and not built.
+// The per-pair [H, H] mix is static + per query + per key, and a mix of dot
+// products is a dot product of mixed vectors: both Composes fold into ONE
+// attn.attention per head over vectors 2 H D = 512 wide (queries scaled by
+// the query-side mix and keys by the key-side one for Compose_0; values
+// scaled by the key-side mix of Compose_1, its query side applied to the
+// output). Exact, no [L, L] tensor, tiled and fused like any attention, at
+// 2 H = 8 times the QK and PV work of plain attention. The per-token mixes
+// ([B, 2, L, H, H]) and the widened q, k, v are linalg.
 // q, k, v [B, 4, L, 64], pq, pk [2, 4, 64, 3, 2, 4], wb [2, 4, 4]
 // -> o [B, 4, L, 64]. pq[s, head, d, c, r, e]: c = 0 gives w1[e, r], c = 1
 // w2[e, r], c = 2 (r = 0) the gate logit of head e (r = 1 is unused).
@@ -30,20 +31,9 @@
 #m5 = affine_map<(b, s, i, g, h) -> (b, s, i, g, h)>
 #gt = affine_map<(b, s, i, g, h) -> (b, s, i, 2, 0, h)>
 #wb = affine_map<(b, s, i, g, h) -> (s, g, h)>
-#sq = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
-#sk = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
-#so = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
-#ca = affine_map<(b, h, i, j, g) -> (b, g, i, j)>
-#cq0 = affine_map<(b, h, i, j, g) -> (b, 0, i, g, h)>
-#ck0 = affine_map<(b, h, i, j, g) -> (b, 0, j, g, h)>
-#cq1 = affine_map<(b, h, i, j, g) -> (b, 1, i, g, h)>
-#ck1 = affine_map<(b, h, i, j, g) -> (b, 1, j, g, h)>
-#co = affine_map<(b, h, i, j, g) -> (b, h, i, j)>
-#a4 = affine_map<(b, h, i, j) -> (b, h, i, j)>
-#r4 = affine_map<(b, h, i, j) -> (b, h, i)>
-#pp = affine_map<(b, h, i, e, j) -> (b, h, i, j)>
-#pv = affine_map<(b, h, i, e, j) -> (b, h, j, e)>
-#po = affine_map<(b, h, i, e, j) -> (b, h, i, e)>
+#a4 = affine_map<(b, h, i, c) -> (b, h, i, c)>
+#cq1o = affine_map<(b, h, i, e, g) -> (b, 1, i, g, h)>
+#oo = affine_map<(b, h, i, e, g) -> (b, h, i, e)>
 func.func @main(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>,
                 %v: tensor<?x4x?x64xf32>, %pq: tensor<2x4x64x3x2x4xf32>,
                 %pk: tensor<2x4x64x3x2x4xf32>, %wbs: tensor<2x4x4xf32>)
@@ -51,11 +41,9 @@ func.func @main(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>,
   %c0 = arith.constant 0 : index
   %c2 = arith.constant 2 : index
   %zero = arith.constant 0.0 : f32
-  %ninf = arith.constant 0xFF800000 : f32
   %b = tensor.dim %q, %c0 : tensor<?x4x?x64xf32>
   %lq = tensor.dim %q, %c2 : tensor<?x4x?x64xf32>
   %lk = tensor.dim %k, %c2 : tensor<?x4x?x64xf32>
-  %off = arith.subi %lk, %lq : index
   // Per token and stage: w1, w2 and the gate logits from the concatenated
   // heads' vectors.
   %dq0 = tensor.empty(%b, %lq) : tensor<?x2x?x3x2x4xf32>
@@ -131,103 +119,108 @@ func.func @main(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>,
     %r = arith.addf %lr, %d : f32
     linalg.yield %r : f32
   } -> tensor<?x2x?x4x4xf32>
-  // Logits A = Q K^T / sqrt(64), all heads.
-  %a0 = tensor.empty(%b, %lq, %lk) : tensor<?x4x?x?xf32>
-  %az = linalg.fill ins(%zero : f32) outs(%a0 : tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
-  %a = linalg.generic {indexing_maps = [#sq, #sk, #so],
-      iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
-      ins(%q, %k : tensor<?x4x?x64xf32>, tensor<?x4x?x64xf32>) outs(%az : tensor<?x4x?x?xf32>) {
-  ^bb0(%x: f32, %y: f32, %acc: f32):
-    %scale = arith.constant 0.125 : f32
-    %m = arith.mulf %x, %y : f32
-    %ms = arith.mulf %m, %scale : f32
-    %s = arith.addf %acc, %ms : f32
-    linalg.yield %s : f32
-  } -> tensor<?x4x?x?xf32>
-  // Compose_0 on the logits.
-  %c0z = linalg.fill ins(%zero : f32) outs(%a0 : tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
-  %s = linalg.generic {indexing_maps = [#ca, #cq0, #ck0, #co],
-      iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
-      ins(%a, %mq, %mk : tensor<?x4x?x?xf32>, tensor<?x2x?x4x4xf32>, tensor<?x2x?x4x4xf32>)
-      outs(%c0z : tensor<?x4x?x?xf32>) {
-  ^bb0(%x: f32, %u: f32, %w: f32, %acc: f32):
-    %m = arith.addf %u, %w : f32
-    %p = arith.mulf %x, %m : f32
-    %r = arith.addf %acc, %p : f32
-    linalg.yield %r : f32
-  } -> tensor<?x4x?x?xf32>
-  // Causal softmax per head (a row with no visible key: all zeros).
-  %mx0 = tensor.empty(%b, %lq) : tensor<?x4x?xf32>
-  %mxz = linalg.fill ins(%ninf : f32) outs(%mx0 : tensor<?x4x?xf32>) -> tensor<?x4x?xf32>
-  %mx = linalg.generic {indexing_maps = [#a4, #r4],
-      iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%s : tensor<?x4x?x?xf32>) outs(%mxz : tensor<?x4x?xf32>) {
-  ^bb0(%x: f32, %acc: f32):
-    %i = linalg.index 2 : index
-    %j = linalg.index 3 : index
-    %last = arith.addi %i, %off : index
-    %vis = arith.cmpi sle, %j, %last : index
-    %m = arith.maximumf %acc, %x : f32
-    %r = arith.select %vis, %m, %acc : f32
-    linalg.yield %r : f32
-  } -> tensor<?x4x?xf32>
-  %e0 = tensor.empty(%b, %lq, %lk) : tensor<?x4x?x?xf32>
-  %e = linalg.generic {indexing_maps = [#a4, #r4, #a4],
+  // Compose_0 folded into the dot products. With s_g = q_g . k_g / 8,
+  //   sum_g s_g (M^q[i,g,h] + M^k[j,g,h]) = qh_h(i) . kh_h(j) / 8,
+  //   qh_h(i) = [M^q[i,g,h] q_g(i)]_g ++ [q_g(i)]_g,
+  //   kh_h(j) = [k_g(j)]_g ++ [M^k[j,g,h] k_g(j)]_g     (512 wide),
+  // so head h's composed logits are one attention of head dim 2 H D.
+  %qh0 = tensor.empty(%b, %lq) : tensor<?x4x?x512xf32>
+  %qh = linalg.generic {indexing_maps = [#a4],
       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
-      ins(%s, %mx : tensor<?x4x?x?xf32>, tensor<?x4x?xf32>) outs(%e0 : tensor<?x4x?x?xf32>) {
-  ^bb0(%x: f32, %m: f32, %unused: f32):
+      outs(%qh0 : tensor<?x4x?x512xf32>) {
+  ^bb0(%unused: f32):
+    %bi = linalg.index 0 : index
+    %h = linalg.index 1 : index
     %i = linalg.index 2 : index
-    %j = linalg.index 3 : index
-    %z = arith.constant 0.0 : f32
-    %last = arith.addi %i, %off : index
-    %vis = arith.cmpi sle, %j, %last : index
-    %d = arith.subf %x, %m : f32
-    %ex = math.exp %d : f32
-    %r = arith.select %vis, %ex, %z : f32
+    %c = linalg.index 3 : index
+    %c256 = arith.constant 256 : index
+    %c64_ = arith.constant 64 : index
+    %z = arith.constant 0 : index
+    %part = arith.remui %c, %c256 : index
+    %g = arith.divui %part, %c64_ : index
+    %d = arith.remui %c, %c64_ : index
+    %x = tensor.extract %q[%bi, %g, %i, %d] : tensor<?x4x?x64xf32>
+    %m = tensor.extract %mq[%bi, %z, %i, %g, %h] : tensor<?x2x?x4x4xf32>
+    %mx_ = arith.mulf %m, %x : f32
+    %first = arith.cmpi ult, %c, %c256 : index
+    %r = arith.select %first, %mx_, %x : f32
     linalg.yield %r : f32
-  } -> tensor<?x4x?x?xf32>
-  %l0 = tensor.empty(%b, %lq) : tensor<?x4x?xf32>
-  %lz = linalg.fill ins(%zero : f32) outs(%l0 : tensor<?x4x?xf32>) -> tensor<?x4x?xf32>
-  %l = linalg.generic {indexing_maps = [#a4, #r4],
-      iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%e : tensor<?x4x?x?xf32>) outs(%lz : tensor<?x4x?xf32>) {
-  ^bb0(%x: f32, %acc: f32):
-    %r = arith.addf %acc, %x : f32
-    linalg.yield %r : f32
-  } -> tensor<?x4x?xf32>
-  %p0 = tensor.empty(%b, %lq, %lk) : tensor<?x4x?x?xf32>
-  %p = linalg.generic {indexing_maps = [#a4, #r4, #a4],
+  } -> tensor<?x4x?x512xf32>
+  %kh0 = tensor.empty(%b, %lk) : tensor<?x4x?x512xf32>
+  %kh = linalg.generic {indexing_maps = [#a4],
       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
-      ins(%e, %l : tensor<?x4x?x?xf32>, tensor<?x4x?xf32>) outs(%p0 : tensor<?x4x?x?xf32>) {
-  ^bb0(%x: f32, %sum: f32, %unused: f32):
-    %z = arith.constant 0.0 : f32
-    %one = arith.constant 1.0 : f32
-    %empty = arith.cmpf oeq, %sum, %z : f32
-    %den = arith.select %empty, %one, %sum : f32
-    %r = arith.divf %x, %den : f32
+      outs(%kh0 : tensor<?x4x?x512xf32>) {
+  ^bb0(%unused: f32):
+    %bi = linalg.index 0 : index
+    %h = linalg.index 1 : index
+    %j = linalg.index 2 : index
+    %c = linalg.index 3 : index
+    %c256 = arith.constant 256 : index
+    %c64_ = arith.constant 64 : index
+    %z = arith.constant 0 : index
+    %part = arith.remui %c, %c256 : index
+    %g = arith.divui %part, %c64_ : index
+    %d = arith.remui %c, %c64_ : index
+    %x = tensor.extract %k[%bi, %g, %j, %d] : tensor<?x4x?x64xf32>
+    %m = tensor.extract %mk[%bi, %z, %j, %g, %h] : tensor<?x2x?x4x4xf32>
+    %mx_ = arith.mulf %m, %x : f32
+    %first = arith.cmpi ult, %c, %c256 : index
+    %r = arith.select %first, %x, %mx_ : f32
     linalg.yield %r : f32
-  } -> tensor<?x4x?x?xf32>
-  // Compose_1 on the probabilities.
-  %c1z = linalg.fill ins(%zero : f32) outs(%a0 : tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
-  %pm = linalg.generic {indexing_maps = [#ca, #cq1, #ck1, #co],
-      iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
-      ins(%p, %mq, %mk : tensor<?x4x?x?xf32>, tensor<?x2x?x4x4xf32>, tensor<?x2x?x4x4xf32>)
-      outs(%c1z : tensor<?x4x?x?xf32>) {
-  ^bb0(%x: f32, %u: f32, %w: f32, %acc: f32):
-    %m = arith.addf %u, %w : f32
-    %pr = arith.mulf %x, %m : f32
-    %r = arith.addf %acc, %pr : f32
+  } -> tensor<?x4x?x512xf32>
+  // Compose_1 folded into the values. With P_g head g's probabilities,
+  //   O_h(i) = sum_g M^q_1[i,g,h] (P_g V_h)(i) + sum_g (P_g (M^k_1[.,g,h] V_h))(i),
+  // so attention g runs over vh_g(j) = [v_h(j)]_h ++ [M^k_1[j,g,h] v_h(j)]_h
+  // (512 wide) and the query-side mix is applied to its output.
+  %vh0 = tensor.empty(%b, %lk) : tensor<?x4x?x512xf32>
+  %vh = linalg.generic {indexing_maps = [#a4],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      outs(%vh0 : tensor<?x4x?x512xf32>) {
+  ^bb0(%unused: f32):
+    %bi = linalg.index 0 : index
+    %g = linalg.index 1 : index
+    %j = linalg.index 2 : index
+    %c = linalg.index 3 : index
+    %c256 = arith.constant 256 : index
+    %c64_ = arith.constant 64 : index
+    %one = arith.constant 1 : index
+    %part = arith.remui %c, %c256 : index
+    %h = arith.divui %part, %c64_ : index
+    %e = arith.remui %c, %c64_ : index
+    %x = tensor.extract %v[%bi, %h, %j, %e] : tensor<?x4x?x64xf32>
+    %m = tensor.extract %mk[%bi, %one, %j, %g, %h] : tensor<?x2x?x4x4xf32>
+    %mx_ = arith.mulf %m, %x : f32
+    %first = arith.cmpi ult, %c, %c256 : index
+    %r = arith.select %first, %x, %mx_ : f32
     linalg.yield %r : f32
-  } -> tensor<?x4x?x?xf32>
-  // O = P' V
+  } -> tensor<?x4x?x512xf32>
+  // The four composed attentions, fused and tiled as any attention.
+  %y0 = tensor.empty(%b, %lq) : tensor<?x4x?x512xf32>
+  %y = attn.attention causal scale(0.125)
+      ins(%qh, %kh, %vh : tensor<?x4x?x512xf32>, tensor<?x4x?x512xf32>, tensor<?x4x?x512xf32>)
+      outs(%y0 : tensor<?x4x?x512xf32>) -> tensor<?x4x?x512xf32>
+  // O_h = sum_g M^q_1[i,g,h] y_g[h block] + y_g[256 + h block]
   %o0 = tensor.empty(%b, %lq) : tensor<?x4x?x64xf32>
   %oz = linalg.fill ins(%zero : f32) outs(%o0 : tensor<?x4x?x64xf32>) -> tensor<?x4x?x64xf32>
-  %o = linalg.generic {indexing_maps = [#pp, #pv, #po],
+  %o = linalg.generic {indexing_maps = [#cq1o, #oo],
       iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
-      ins(%pm, %v : tensor<?x4x?x?xf32>, tensor<?x4x?x64xf32>) outs(%oz : tensor<?x4x?x64xf32>) {
-  ^bb0(%x: f32, %y: f32, %acc: f32):
-    %m = arith.mulf %x, %y : f32
-    %r = arith.addf %acc, %m : f32
+      ins(%mq : tensor<?x2x?x4x4xf32>) outs(%oz : tensor<?x4x?x64xf32>) {
+  ^bb0(%m: f32, %acc: f32):
+    %bi = linalg.index 0 : index
+    %h = linalg.index 1 : index
+    %i = linalg.index 2 : index
+    %e = linalg.index 3 : index
+    %g = linalg.index 4 : index
+    %c64_ = arith.constant 64 : index
+    %c256 = arith.constant 256 : index
+    %hb = arith.muli %h, %c64_ : index
+    %col = arith.addi %hb, %e : index
+    %col2 = arith.addi %col, %c256 : index
+    %a = tensor.extract %y[%bi, %g, %i, %col] : tensor<?x4x?x512xf32>
+    %k2 = tensor.extract %y[%bi, %g, %i, %col2] : tensor<?x4x?x512xf32>
+    %ma = arith.mulf %m, %a : f32
+    %t = arith.addf %ma, %k2 : f32
+    %r = arith.addf %acc, %t : f32
     linalg.yield %r : f32
   } -> tensor<?x4x?x64xf32>
   return %o : tensor<?x4x?x64xf32>

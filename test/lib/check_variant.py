@@ -128,25 +128,27 @@ def selected(sel):
     return lambda b, h, I, J: sel[b, h][I, J]
 
 
-def loki_selection(x, top=32):
+def loki_selection(x, top=32, chunk=256):
     """Loki: the top-k visible keys of every row by the low-rank logits
     (q P_h) . (k_j P_h), ties to the lower position (the causal mask is
-    added by attend). Keys at most k: all visible ones."""
+    added by attend). Keys at most k: all visible ones. Rows in chunks (the
+    [Lq, Lk] logits of one head at L = 8192 would be 512 MB)."""
     q, k, P = x["q"], x["k"], x["p"]
+    B, H, Lq, _ = q.shape
+    Lk = k.shape[2]
     qp = np.einsum("bhid,hdr->bhir", q, P)
     kp = np.einsum("bhjd,hdr->bhjr", k, P)
-    s = np.einsum("bhir,bhjr->bhij", qp, kp)
-    Lq, Lk = q.shape[2], k.shape[2]
-    I = np.arange(Lq)[:, None]
+    sel = np.zeros((B, H, Lq, Lk), dtype=bool)
     J = np.arange(Lk)[None, :]
-    s = np.where(J <= I + (Lk - Lq), s, -np.inf)
-    sel = np.zeros(s.shape, dtype=bool)
-    for b in range(s.shape[0]):
-        for h in range(s.shape[1]):
-            for i in range(Lq):
-                row = s[b, h, i]
-                order = np.lexsort((np.arange(Lk), -row))[:top]
-                sel[b, h, i, order[np.isfinite(row[order])]] = True
+    for b in range(B):
+        for h in range(H):
+            for i0 in range(0, Lq, chunk):
+                I = np.arange(i0, min(i0 + chunk, Lq))[:, None]
+                s = np.where(J <= I + (Lk - Lq), qp[b, h, I[:, 0]] @ kp[b, h].T, -np.inf)
+                order = np.argsort(-s, axis=1, kind="stable")[:, :top]
+                keep = np.isfinite(np.take_along_axis(s, order, axis=1))
+                rows = np.broadcast_to(I, order.shape)
+                sel[b, h, rows[keep], order[keep]] = True
     return sel
 
 
@@ -458,25 +460,28 @@ def hip_selection(x, bq=64, bk=32, k=4):
     return sel
 
 
-def zipvl_selection(x):
+def zipvl_selection(x, chunk=256):
     """ZipVL: per (b, h), the fewest keys whose ZipCache-normalised scores
     reach tau of the total (largest first, ties to the lower position), and
-    each row's own token."""
+    each row's own token. The column sums a chunk of rows at a time."""
     q, k = x["q"], x["k"]
     B, H, Lq, D = q.shape
     Lk = k.shape[2]
-    vis = np.arange(Lk)[None, :] <= np.arange(Lq)[:, None] + (Lk - Lq)
+    seen = np.maximum(Lq - np.maximum(np.arange(Lk) - (Lk - Lq), 0), 1)
     keep = np.zeros((B, H, Lk), dtype=bool)
     for b in range(B):
         for h in range(H):
-            p = softmax_rows(q[b, h] @ k[b, h].T / np.sqrt(D), vis)
-            s = p.sum(axis=0) / np.maximum(vis.sum(axis=0), 1)
+            cols = np.zeros(Lk)
+            for i0 in range(0, Lq, chunk):
+                I = np.arange(i0, min(i0 + chunk, Lq))
+                vis = np.arange(Lk)[None, :] <= I[:, None] + (Lk - Lq)
+                cols += softmax_rows(q[b, h, I] @ k[b, h].T / np.sqrt(D), vis).sum(axis=0)
+            s = cols / seen
             order = np.lexsort((np.arange(Lk), -s))
             mass = np.cumsum(s[order])
             n = int(np.searchsorted(mass, x["tau"][0] * s.sum())) + 1
             keep[b, h, order[:n]] = True
-    own = np.arange(Lk)[None, :] == np.arange(Lq)[:, None] + (Lk - Lq)
-    return keep, lambda b, h, I, J: keep[b, h][J] | own
+    return keep, lambda b, h, I, J: keep[b, h][J] | (J == I + (Lk - Lq))
 
 
 def zipvl(x):
