@@ -1491,17 +1491,6 @@ LogicalResult ExpertsOp::verify() {
     return emitOpError() << "expected an output and optionally the norms, got "
                          << getOutputs().size() << " outputs";
   auto y = cast<ShapedType>(getOutput().getType());
-  if (Value norms = getNorms()) {
-    auto n = cast<ShapedType>(norms.getType());
-    if (n.getRank() != 2 || !n.getElementType().isF32())
-      return emitOpError() << "expected the norms to be [tokens, k] f32, got "
-                           << n;
-    if (failed(checkDimsMatch(op, n.getDimSize(0), x.getDimSize(0),
-                              "norm tokens", "input tokens")) ||
-        failed(checkDimsMatch(op, n.getDimSize(1), w.getDimSize(1),
-                              "norm columns", "routing weight columns")))
-      return failure();
-  }
   if (x.getRank() != 2 || !x.getElementType().isF32())
     return emitOpError() << "expected the input to be [tokens, model dim] f32, "
                             "got "
@@ -1518,6 +1507,18 @@ LogicalResult ExpertsOp::verify() {
     return emitOpError() << "expected the routing indices to be [tokens, k] "
                             "i32, got "
                          << idx;
+  // (After the ranks of the input and the weights are known.)
+  if (Value norms = getNorms()) {
+    auto n = cast<ShapedType>(norms.getType());
+    if (n.getRank() != 2 || !n.getElementType().isF32())
+      return emitOpError() << "expected the norms to be [tokens, k] f32, got "
+                           << n;
+    if (failed(checkDimsMatch(op, n.getDimSize(0), x.getDimSize(0),
+                              "norm tokens", "input tokens")) ||
+        failed(checkDimsMatch(op, n.getDimSize(1), w.getDimSize(1),
+                              "norm columns", "routing weight columns")))
+      return failure();
+  }
   for (auto [t, name] : {std::pair{w1, "W1"}, {w3, "W3"}, {w2, "W2"}})
     if (t.getRank() != 3 || !t.hasStaticShape() ||
         !t.getElementType().isF32())

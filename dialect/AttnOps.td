@@ -638,7 +638,7 @@ def Attn_ScanOp : Attn_Op<"scan", [
     backward half of a bidirectional scan, ViG, Vision-LSTM):
     `S_t = D_t S_{t+1} + phi(k_t)^T v_t` (`S_L` = state or 0), and likewise
     `z_t`; the final state is then `S_0`. It is lowered as the forward scan
-    on views whose step stride is negated. The
+    reading row `L - 1 - t` at step `t`. The
     `feature_map` region takes the element and its head-dim index and yields
     the mapped value (e.g. `elu(x) + 1`).
 

@@ -327,7 +327,8 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
     auto carried = llvm::zip(loop.getInitArgs(), loop.getRegionIterArgs(),
                              loop.getYieldedValues(), loop.getResults());
     for (auto [init, arg, yielded, result] : carried)
-      assumed.uniteValues(init, arg);
+      if (isa<RankedTensorType>(arg.getType()))
+        assumed.uniteValues(init, arg);
     for (auto [init, arg, yielded, result] : carried) {
       auto type = dyn_cast<RankedTensorType>(arg.getType());
       if (!type)
@@ -339,6 +340,8 @@ static void collectEqualities(func::FuncOp func, DimEquivalence &eq) {
           return;
     }
     for (auto [init, arg, yielded, result] : carried) {
+      if (!isa<RankedTensorType>(arg.getType()))
+        continue;
       eq.uniteValues(init, arg);
       eq.uniteValues(init, yielded);
       eq.uniteValues(init, result);

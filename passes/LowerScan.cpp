@@ -58,9 +58,22 @@ protected:
     return arith::TruncFOp::create(b, loc, type, x);
   }
 
+  /// The row of the stepped operands (q, k, v, channel decays, output)
+  /// that step t reads: t, or len - 1 - t for a reverse scan (which is the
+  /// forward recurrence over the rows in reverse; every other index,
+  /// chunking included, is the same).
+  Value stepRow(Value t) {
+    if (!op.getReverse())
+      return t;
+    Value last = arith::SubIOp::create(b, loc, stepLen, idx(1));
+    return arith::SubIOp::create(b, loc, last, t);
+  }
+
   OpBuilder &b;
   Location loc;
   ScanOp op;
+  /// The number of steps (set by each form before it calls stepRow()).
+  Value stepLen;
 };
 
 //===----------------------------------------------------------------------===//
@@ -80,6 +93,7 @@ public:
     Value batch = memref::DimOp::create(b, loc, op.getQuery(), 0);
     Value heads = memref::DimOp::create(b, loc, op.getQuery(), 1);
     Value len = memref::DimOp::create(b, loc, op.getQuery(), 2);
+    stepLen = len;
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{batch, heads}, ValueRange{},
         std::nullopt);
@@ -102,13 +116,14 @@ public:
     if (op.getDecay() == DecayKind::head)
       lambda = load(op.getDecays(), {h});
     buildFor(b, loc, idx(0), len, 1, [&](Value t) {
+      Value at = stepRow(t);
       // S = D_t S + phi(k_t)^T v_t; z = D_t z + phi(k_t).
       buildFor(b, loc, idx(0), idx(dk), 1, [&](Value i) {
-        Value kk = phi(load(op.getKey(), {bb, h, t, i}), i);
+        Value kk = phi(load(op.getKey(), {bb, h, at, i}), i);
         Value d = op.getDecay() == DecayKind::head ? lambda
                   : op.getDecay() == DecayKind::channel
                       ? Value(math::ExpOp::create(
-                            b, loc, load(op.getDecays(), {bb, h, t, i})))
+                            b, loc, load(op.getDecays(), {bb, h, at, i})))
                       : Value();
         auto decayed = [&](Value x) {
           return d ? Value(arith::MulFOp::create(b, loc, d, x)) : x;
@@ -116,10 +131,10 @@ public:
         if (op.getNormalize())
           store(arith::AddFOp::create(b, loc, decayed(load(z, {i})), kk), z,
                 {i});
-        store(phi(load(op.getQuery(), {bb, h, t, i}), i), phiQ, {i});
+        store(phi(load(op.getQuery(), {bb, h, at, i}), i), phiQ, {i});
         buildFor(b, loc, idx(0), idx(dv), 1, [&](Value j) {
           Value kv = arith::MulFOp::create(b, loc, kk,
-                                           load(op.getValue(), {bb, h, t, j}));
+                                           load(op.getValue(), {bb, h, at, j}));
           store(arith::AddFOp::create(b, loc, decayed(load(s, {i, j})), kv), s,
                 {i, j});
         });
@@ -147,7 +162,7 @@ public:
             })[0];
         if (den)
           o = arith::DivFOp::create(b, loc, o, den);
-        store(toType(o, outElem), op.getOutput(), {bb, h, t, j});
+        store(toType(o, outElem), op.getOutput(), {bb, h, at, j});
       });
     });
     if (Value final = op.getFinalState())
@@ -205,6 +220,7 @@ public:
     Value batch = memref::DimOp::create(b, loc, op.getQuery(), 0);
     Value heads = memref::DimOp::create(b, loc, op.getQuery(), 1);
     len = memref::DimOp::create(b, loc, op.getQuery(), 2);
+    stepLen = len;
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{batch, heads}, ValueRange{},
         std::nullopt);
@@ -286,17 +302,18 @@ private:
         b, loc, idx(0), n, channel ? ValueRange{zeroRow} : ValueRange{},
         [&](Value j, ValueRange carried) -> SmallVector<Value> {
           Value t = arith::AddIOp::create(b, loc, t0, j);
-          vstore(phiRow(vload(op.getQuery(), {bb, h, t, idx(0)}, dk)), qf,
+          Value at = stepRow(t);
+          vstore(phiRow(vload(op.getQuery(), {bb, h, at, idx(0)}, dk)), qf,
                  {j, idx(0)});
-          vstore(phiRow(vload(op.getKey(), {bb, h, t, idx(0)}, dk)), kf,
+          vstore(phiRow(vload(op.getKey(), {bb, h, at, idx(0)}, dk)), kf,
                  {j, idx(0)});
-          vstore(vload(op.getValue(), {bb, h, t, idx(0)}, dv), vf,
+          vstore(vload(op.getValue(), {bb, h, at, idx(0)}, dv), vf,
                  {j, idx(0)});
           if (!channel)
             return {};
           Value cum = arith::AddFOp::create(
               b, loc, carried[0],
-              vload(op.getDecays(), {bb, h, t, idx(0)}, dk));
+              vload(op.getDecays(), {bb, h, at, idx(0)}, dk));
           vstore(cum, g, {j, idx(0)});
           // phi(q_t) . e^{G_t}: the inter-chunk query (<= 1 per factor).
           vstore(arith::MulFOp::create(b, loc, vload(qf, {j, idx(0)}, dk),
@@ -499,7 +516,7 @@ private:
         if (z)
           o = arith::DivFOp::create(b, loc, o, splat(den[r], dv));
         Value at = arith::AddIOp::create(b, loc, t0, row(t, r));
-        vstoreAs(o, outElem, op.getOutput(), {bb, h, at, idx(0)});
+        vstoreAs(o, outElem, op.getOutput(), {bb, h, stepRow(at), idx(0)});
       }
     });
   }
@@ -702,70 +719,6 @@ static bool hasVectorizableFeatureMap(ScanOp op) {
   return true;
 }
 
-/// A view of `m` ([B, H, L, D]) with its step dim (2) reversed: row t of
-/// the view is row len - 1 - t of `m` (offset moved to the last row, the
-/// step stride negated). A statically unit inner stride stays static, so
-/// that the chunkwise form's row loads still apply.
-static Value reversedSteps(OpBuilder &b, Location loc, Value m, Value len) {
-  auto type = cast<MemRefType>(m.getType());
-  auto md = memref::ExtractStridedMetadataOp::create(b, loc, m);
-  int64_t rank = type.getRank();
-  bool unitInner = type.isLastDimUnitStride();
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value step = md.getStrides()[2];
-  Value last = arith::SubIOp::create(b, loc, len, one);
-  Value offset = arith::AddIOp::create(
-      b, loc, md.getOffset(), arith::MulIOp::create(b, loc, last, step));
-  SmallVector<OpFoldResult> sizes, strides;
-  SmallVector<int64_t> layout;
-  for (int64_t d = 0; d < rank; ++d) {
-    sizes.push_back(type.isDynamicDim(d)
-                        ? OpFoldResult(md.getSizes()[d])
-                        : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
-    if (d == rank - 1 && unitInner) {
-      strides.push_back(b.getIndexAttr(1));
-      layout.push_back(1);
-      continue;
-    }
-    strides.push_back(d == 2 ? Value(arith::SubIOp::create(b, loc, zero, step))
-                             : md.getStrides()[d]);
-    layout.push_back(ShapedType::kDynamic);
-  }
-  auto viewType = MemRefType::get(
-      type.getShape(), type.getElementType(),
-      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, layout),
-      type.getMemorySpace());
-  return memref::ReinterpretCastOp::create(b, loc, viewType, md.getBaseBuffer(),
-                                           OpFoldResult(offset), sizes, strides);
-}
-
-/// A reverse scan as the forward scan over step-reversed views of the
-/// operands that have steps (queries, keys, values, channel decays, the
-/// output). The state operands are per (batch, head) and stay.
-static ScanOp forwardOverReversedViews(ScanOp op) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  Value len = memref::DimOp::create(b, loc, op.getQuery(), 2);
-  // The views first (they must dominate the clone), then the clone on them.
-  SmallVector<OpOperand *> stepped = {&op.getQueryMutable(),
-                                      &op.getKeyMutable(),
-                                      &op.getValueMutable()};
-  if (op.getDecay() == DecayKind::channel)
-    stepped.push_back(&op.getDecaysMutable()[0]);
-  stepped.push_back(&op.getOutputsMutable()[0]);
-  SmallVector<std::pair<unsigned, Value>> views;
-  for (OpOperand *operand : stepped)
-    views.push_back({operand->getOperandNumber(),
-                     reversedSteps(b, loc, operand->get(), len)});
-  auto fwd = cast<ScanOp>(b.clone(*op));
-  fwd.removeReverseAttr();
-  for (auto [number, view] : views)
-    fwd->setOperand(number, view);
-  op.erase();
-  return fwd;
-}
-
 struct LowerScan : attn::impl::AttnLowerScanPassBase<LowerScan> {
   using AttnLowerScanPassBase::AttnLowerScanPassBase;
 
@@ -784,8 +737,6 @@ struct LowerScan : attn::impl::AttnLowerScanPassBase<LowerScan> {
         op.emitOpError("must be bufferized before attn-lower-scan");
         return signalPassFailure();
       }
-      if (op.getReverse())
-        op = forwardOverReversedViews(op);
       auto q = cast<MemRefType>(op.getQuery().getType());
       auto v = cast<MemRefType>(op.getValue().getType());
       if (q.isDynamicDim(3) || v.isDynamicDim(3)) {

@@ -219,10 +219,9 @@ def AttnLowerScanPass : Pass<"attn-lower-scan", "func::FuncOp"> {
     Rewrites each `attn.scan` on memrefs into a parallel `scf.forall` over
     (batch, head) that keeps the state `S [Dk, Dv]` (and the normalizer
     `z [Dk]`) in f32 scratch. Head dims must be static. A `reverse` scan is
-    first rewritten into the forward scan over views of its queries, keys,
-    values, channel decays and output whose step dim runs backwards
-    (`memref.reinterpret_cast` at the last row with the step stride
-    negated); both forms below then apply unchanged.
+    the forward recurrence over the rows in reverse: both forms below read
+    and write row `L - 1 - t` of the queries, keys, values, channel decays
+    and output at step `t` (chunks, sub-blocks and state unchanged).
 
     **Chunkwise form** (`chunk-size` > 0, the default 32; prefill): the
     sequence is walked in chunks of `C` steps. Inside a chunk the

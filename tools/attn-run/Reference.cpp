@@ -580,7 +580,11 @@ LogicalResult Interpreter::exec(Operation *op) {
       return op->emitOpError("has a non-positive step (")
              << step << ") at run time";
     SmallVector<Val> iters(operands.begin() + 3, operands.end());
-    for (int64_t iv = lb; iv < ub; iv += step) {
+    bool unsignedCmp = loop.getUnsignedCmp();
+    for (int64_t iv = lb;
+         unsignedCmp ? static_cast<uint64_t>(iv) < static_cast<uint64_t>(ub)
+                     : iv < ub;
+         iv += step) {
       SmallVector<Val> args = {fromInt(iv)};
       args.append(iters.begin(), iters.end());
       SmallVector<Val> next;
