@@ -17,6 +17,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_attention import attend, backend_tol, compare, load, run_attn, store  # noqa: E402
+from check_linear import recurrence  # noqa: E402
+from check_routing import router_softmax_topk  # noqa: E402
 
 
 def attend_sink(q, k, v, sinks):
@@ -357,16 +359,12 @@ def flatten(x, p=3, eps=1e-6):
 
 
 def gla(q, k, v, log_a, reverse=False):
-    """S_t = diag(exp(log_a_t)) S_(t-1 or t+1) + k_t^T v_t, o_t = q_t S_t."""
-    B, H, L, D = q.shape
-    o = np.zeros(v.shape)
-    for b in range(B):
-        for h in range(H):
-            S = np.zeros((D, v.shape[3]))
-            for t in (range(L - 1, -1, -1) if reverse else range(L)):
-                S = np.exp(log_a[b, h, t])[:, None] * S + np.outer(k[b, h, t], v[b, h, t])
-                o[b, h, t] = q[b, h, t] @ S
-    return o
+    """check_linear's GLA recurrence; reverse: on the step-reversed
+    sequences, read back reversed."""
+    if not reverse:
+        return recurrence(q, k, v, log_a, "channel")[0]
+    flip = lambda t: t[:, :, ::-1]
+    return flip(recurrence(flip(q), flip(k), flip(v), flip(log_a), "channel")[0])
 
 
 def vig(x, width=16):
@@ -490,23 +488,12 @@ def zipvl(x):
             (keep.sum(axis=2).astype(np.float64), "f32")]
 
 
-def route_top(logits, k, renormalize=True):
-    """softmax over the experts, the k largest (ties: lower expert), their
-    probabilities (renormalized)."""
-    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    p /= p.sum(axis=-1, keepdims=True)
-    idx = np.stack([np.lexsort((np.arange(p.shape[-1]), -row))[:k] for row in p])
-    w = np.take_along_axis(p, idx, axis=-1)
-    if renormalize:
-        w = w / w.sum(axis=-1, keepdims=True)
-    return w, idx
-
-
 def easy_ep(x, keep=6):
     """EASY-EP: I = g ||E_e(h)||, c_t = 1 - cos(h_t, h_t + MoE(h_t)),
     S_e = sum_t c_t sum_{s: idx = e} I, the `keep` best experts."""
     h = x["h"]
-    g, idx = route_top(h @ x["wr"], 2)
+    r = router_softmax_topk({"logits": h @ x["wr"]})
+    g, idx = r["w"], r["i"]
     swish = lambda z: z / (1 + np.exp(-z))
     T, k = idx.shape
     y = np.zeros(h.shape)
